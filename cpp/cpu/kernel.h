@@ -1,0 +1,43 @@
+// The CPU device's unit of work: a Kernel is built once per node at compile time (where it may
+// pre-pack constant weights) and run once per inference on tensors whose memory the Plan assigned.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/graph.h"
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // inputs[i] is nullptr for an omitted optional input; outputs are allocated with their inferred shapes.
+  virtual void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs,
+                   ThreadPool& pool) = 0;
+};
+
+// Builds the kernel for node `n`; shapes and dtypes of all its values are already inferred.
+using KernelFactory = std::unique_ptr<Kernel> (*)(const Graph& g, const Node& n);
+
+// nullptr when the CPU device has no kernel for the op type.
+KernelFactory find_kernel(const std::string& op_type);
+
+// Adapts a plain function to a Kernel, for ops with nothing to prepare.
+using KernelFn = void (*)(const Node& n, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+                          ThreadPool& pool);
+template <KernelFn F>
+std::unique_ptr<Kernel> stateless_kernel(const Graph&, const Node& n) {
+  struct Impl : Kernel {
+    explicit Impl(const Node& node) : node_(node) {}
+    void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+      F(node_, in, out, pool);
+    }
+    Node node_;
+  };
+  return std::make_unique<Impl>(n);
+}
+
+}  // namespace metalnn::cpu

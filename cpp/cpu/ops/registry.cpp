@@ -1,0 +1,111 @@
+// The CPU device's kernels, one line per op type; factories live in cpp/cpu/ops/<family>.cpp.
+#include "cpu/kernel.h"
+
+namespace metalnn::cpu {
+
+// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp
+std::unique_ptr<Kernel> make_conv_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_gemm_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_matmul_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_pool_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_global_pool_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_batch_norm_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_lrn_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_softmax_kernel(const Graph&, const Node&);
+
+// elementwise.cpp, shape_ops.cpp, reduce.cpp and the other data-movement families
+std::unique_ptr<Kernel> make_unary_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_binary_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_where_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_cast_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_concat_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_split_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_copy_kernel(const Graph&, const Node&);  // Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
+std::unique_ptr<Kernel> make_transpose_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_slice_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_gather_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_pad_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_reduce_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_shape_kernel(const Graph&, const Node&);  // Shape, Size
+std::unique_ptr<Kernel> make_constant_of_shape_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_expand_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_range_kernel(const Graph&, const Node&);
+
+namespace {
+struct KernelEntry {
+  const char* op_type;
+  KernelFactory make;
+};
+constexpr KernelEntry kKernels[] = {
+    {"Conv", make_conv_kernel},
+    {"Gemm", make_gemm_kernel},
+    {"MatMul", make_matmul_kernel},
+    {"MaxPool", make_pool_kernel},
+    {"AveragePool", make_pool_kernel},
+    {"GlobalAveragePool", make_global_pool_kernel},
+    {"GlobalMaxPool", make_global_pool_kernel},
+    {"BatchNormalization", make_batch_norm_kernel},
+    {"LRN", make_lrn_kernel},
+    {"Softmax", make_softmax_kernel},
+    {"LogSoftmax", make_softmax_kernel},
+
+    {"Relu", make_unary_kernel},
+    {"LeakyRelu", make_unary_kernel},
+    {"Clip", make_unary_kernel},
+    {"Sigmoid", make_unary_kernel},
+    {"HardSigmoid", make_unary_kernel},
+    {"HardSwish", make_unary_kernel},
+    {"Tanh", make_unary_kernel},
+    {"Erf", make_unary_kernel},
+    {"Sqrt", make_unary_kernel},
+    {"Exp", make_unary_kernel},
+    {"Log", make_unary_kernel},
+    {"Neg", make_unary_kernel},
+    {"Abs", make_unary_kernel},
+    {"Reciprocal", make_unary_kernel},
+    {"Floor", make_unary_kernel},
+    {"Ceil", make_unary_kernel},
+    {"Add", make_binary_kernel},
+    {"Sub", make_binary_kernel},
+    {"Mul", make_binary_kernel},
+    {"Div", make_binary_kernel},
+    {"Pow", make_binary_kernel},
+    {"PRelu", make_binary_kernel},
+    {"Min", make_binary_kernel},
+    {"Max", make_binary_kernel},
+    {"Equal", make_binary_kernel},
+    {"Less", make_binary_kernel},
+    {"Greater", make_binary_kernel},
+    {"Where", make_where_kernel},
+    {"Cast", make_cast_kernel},
+    {"Concat", make_concat_kernel},
+    {"Split", make_split_kernel},
+    {"Flatten", make_copy_kernel},
+    {"Reshape", make_copy_kernel},
+    {"Transpose", make_transpose_kernel},
+    {"Squeeze", make_copy_kernel},
+    {"Unsqueeze", make_copy_kernel},
+    {"Slice", make_slice_kernel},
+    {"Gather", make_gather_kernel},
+    {"Pad", make_pad_kernel},
+    {"ReduceMean", make_reduce_kernel},
+    {"ReduceSum", make_reduce_kernel},
+    {"ReduceMax", make_reduce_kernel},
+    {"ReduceMin", make_reduce_kernel},
+    {"Shape", make_shape_kernel},
+    {"Size", make_shape_kernel},
+    {"Identity", make_copy_kernel},
+    {"Dropout", make_copy_kernel},
+    {"ConstantOfShape", make_constant_of_shape_kernel},
+    {"Expand", make_expand_kernel},
+    {"Range", make_range_kernel},
+};
+}  // namespace
+
+KernelFactory find_kernel(const std::string& op_type) {
+  for (const KernelEntry& e : kKernels)
+    if (op_type == e.op_type) return e.make;
+  return nullptr;
+}
+
+}  // namespace metalnn::cpu
