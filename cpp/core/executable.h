@@ -1,0 +1,33 @@
+// What a device makes of an optimised graph: built once at load time, run once per inference.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+
+namespace metalnn {
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // `inputs` follow the graph's input order and are already validated; returns the graph outputs in
+  // order, in freshly allocated tensors that the caller owns. Not re-entrant: callers serialise.
+  virtual std::vector<Tensor> run(const std::vector<Tensor>& inputs) = 0;
+  virtual size_t arena_bytes() const = 0;
+};
+
+struct CompileOptions {
+  std::string device = "cpu";
+  std::string precision = "float32";
+};
+
+// Devices usable on this machine, best first.
+std::vector<std::string> available_devices();
+// Resolves "auto" to the best available device; throws DeviceError for unknown or unavailable devices.
+std::string resolve_device(const std::string& device);
+// Builds the executable for `g` (optimised, sorted, shape-inferred) on options.device.
+std::unique_ptr<Executable> compile(const Graph& g, const CompileOptions& options);
+
+}  // namespace metalnn

@@ -1,0 +1,76 @@
+#include <memory>
+
+#include "core/op_schema.h"
+#include "core/passes/passes.h"
+#include "cpu/kernel.h"
+
+namespace metalnn {
+
+namespace {
+
+bool all_inputs_constant(const Graph& g, const Node& n) {
+  for (int v : n.inputs)
+    if (v >= 0 && !g.value(v).is_constant()) return false;
+  return true;
+}
+
+// Ops whose outputs depend only on input shapes fold as soon as those shapes are known.
+bool depends_on_shape_only(const Node& n) { return n.op_type == "Shape" || n.op_type == "Size"; }
+
+// Returns false when the CPU device cannot evaluate the node (it then stays in the graph).
+bool evaluate(Graph& g, const Node& n) {
+  cpu::KernelFactory make = cpu::find_kernel(n.op_type);
+  if (!make) return false;
+  std::vector<Tensor> inputs_storage;
+  inputs_storage.reserve(n.inputs.size());
+  std::vector<const Tensor*> inputs;
+  for (int v : n.inputs) {
+    if (v < 0) {
+      inputs.push_back(nullptr);
+    } else if (g.value(v).is_constant()) {
+      inputs.push_back(&g.value(v).constant);
+    } else {
+      // Shape/Size read only the shape: give them a view with no data.
+      inputs_storage.emplace_back(g.value(v).dtype, g.value(v).shape, nullptr);
+      inputs.push_back(&inputs_storage.back());
+    }
+  }
+  std::vector<Tensor> results;
+  std::vector<Tensor*> outputs;
+  results.reserve(n.outputs.size());
+  for (int v : n.outputs) {
+    if (v < 0) {
+      outputs.push_back(nullptr);
+      continue;
+    }
+    results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape));
+    outputs.push_back(&results.back());
+  }
+  std::unique_ptr<cpu::Kernel> kernel = make(g, n);
+  kernel->run(inputs, outputs, cpu::ThreadPool::global());
+  for (size_t i = 0; i < n.outputs.size(); ++i)
+    if (n.outputs[i] >= 0) g.value(n.outputs[i]).constant = *outputs[i];
+  return true;
+}
+
+}  // namespace
+
+void fold_constants(Graph& g) {
+  g.sort_topologically();
+  std::vector<Node> kept;
+  for (Node& n : g.nodes()) {
+    const OpSchema* schema = find_schema(n.op_type);
+    if (!schema) throw UnsupportedOpError(n.label() + ": op type '" + n.op_type + "' is not supported");
+    InferContext ctx(g, n);
+    schema->infer(ctx);
+    bool graph_output = false;
+    for (int v : n.outputs)
+      for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
+    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n)) continue;
+    kept.push_back(std::move(n));
+  }
+  g.nodes() = std::move(kept);
+  g.remove_dead_nodes();
+}
+
+}  // namespace metalnn

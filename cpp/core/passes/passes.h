@@ -1,0 +1,27 @@
+// Graph rewrites applied once at load time. Each pass takes a sorted, shape-inferred graph and leaves
+// it sorted and shape-inferred; each is tested alone in tests/cpp/passes_test.cpp.
+#pragma once
+#include "core/graph.h"
+
+namespace metalnn {
+
+// Infers shapes node by node and evaluates every node whose inputs are all constant (with the CPU
+// kernels), so exported shape arithmetic (Shape -> Gather -> Concat -> Reshape) disappears.
+void fold_constants(Graph& g);
+
+// Conv -> BatchNormalization with constant parameters becomes one Conv with rescaled weights and bias.
+void fold_batch_norm(Graph& g);
+
+// MatMul -> Add(constant [N]) becomes MatMul with a bias input; Conv -> Add(constant [C,1,1]) joins the Conv bias.
+void fuse_bias(Graph& g);
+
+// Conv/Gemm/MatMul -> activation becomes one node carrying the activation (see core/activation.h).
+void fuse_activations(Graph& g);
+
+// Identity and inference-mode Dropout forward their input.
+void remove_identities(Graph& g);
+
+// Sorts, infers shapes and runs every pass above in order.
+void optimize(Graph& g);
+
+}  // namespace metalnn

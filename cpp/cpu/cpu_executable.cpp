@@ -1,0 +1,68 @@
+#include "cpu/cpu_executable.h"
+
+#include <cstring>
+
+#include "cpu/blas.h"
+
+namespace metalnn::cpu {
+
+CpuExecutable::CpuExecutable(const Graph& g) : graph_(g), plan_(Plan::build(graph_, 64)) {
+  static const bool blas_threads_set = [] {
+    set_blas_threads(ThreadPool::global().num_threads());
+    return true;
+  }();
+  (void)blas_threads_set;
+  arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)});
+  slots_.resize(graph_.num_values());
+  for (int v = 0; v < graph_.num_values(); ++v) {
+    const Value& val = graph_.value(v);
+    if (val.is_constant()) {
+      slots_[v] = val.constant;
+    } else if (plan_.in_arena(v)) {
+      slots_[v] = Tensor(val.dtype, val.shape, arena_.data<uint8_t>() + plan_.offsets[v], arena_.owner());
+    }
+  }
+  produced_.assign(graph_.num_values(), 0);
+  for (const Node& n : graph_.nodes()) {
+    for (int v : n.outputs)
+      if (v >= 0) produced_[v] = 1;
+    KernelFactory make = find_kernel(n.op_type);
+    if (!make) throw UnsupportedOpError(n.label() + ": the cpu device has no kernel for " + n.op_type);
+    steps_.push_back(Step{n.inputs, n.outputs, make(graph_, n)});
+  }
+}
+
+std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) slots_[graph_.inputs()[i]] = inputs[i];
+  std::vector<Tensor> outputs;
+  outputs.reserve(graph_.outputs().size());
+  for (int v : graph_.outputs()) {
+    const Value& val = graph_.value(v);
+    outputs.push_back(Tensor::empty(val.dtype, val.shape));
+  }
+  // Outputs produced by a node are written in place; the rest (inputs or constants) are copied below.
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (produced_[graph_.outputs()[i]]) slots_[graph_.outputs()[i]] = outputs[i];
+
+  std::vector<const Tensor*> in_ptrs;
+  std::vector<Tensor*> out_ptrs;
+  ThreadPool& pool = ThreadPool::global();
+  for (Step& step : steps_) {
+    in_ptrs.clear();
+    out_ptrs.clear();
+    for (int v : step.inputs) in_ptrs.push_back(v >= 0 ? &slots_[v] : nullptr);
+    for (int v : step.outputs) out_ptrs.push_back(v >= 0 ? &slots_[v] : nullptr);
+    step.kernel->run(in_ptrs, out_ptrs, pool);
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& src = slots_[graph_.outputs()[i]];
+    if (src.raw() != outputs[i].raw()) std::memcpy(outputs[i].raw(), src.raw(), outputs[i].nbytes());
+  }
+  // Drop references to caller memory so it is not kept alive between runs.
+  for (int v : graph_.inputs()) slots_[v] = Tensor();
+  for (int v : graph_.outputs())
+    if (produced_[v]) slots_[v] = Tensor();
+  return outputs;
+}
+
+}  // namespace metalnn::cpu

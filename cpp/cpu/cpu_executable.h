@@ -1,0 +1,31 @@
+// The cpu device's Executable: one pre-built Kernel per node, intermediates in one arena laid out by the Plan.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/executable.h"
+#include "core/plan.h"
+#include "cpu/kernel.h"
+
+namespace metalnn::cpu {
+
+class CpuExecutable : public Executable {
+ public:
+  explicit CpuExecutable(const Graph& g);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
+  size_t arena_bytes() const override { return plan_.arena_bytes; }
+
+ private:
+  struct Step {
+    std::vector<int> inputs, outputs;  // value ids, -1 for omitted
+    std::unique_ptr<Kernel> kernel;
+  };
+  Graph graph_;
+  Plan plan_;
+  Tensor arena_;
+  std::vector<Step> steps_;
+  std::vector<Tensor> slots_;   // per value id: the tensor a kernel reads or writes
+  std::vector<char> produced_;  // per value id: written by some step
+};
+
+}  // namespace metalnn::cpu

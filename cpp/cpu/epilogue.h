@@ -1,0 +1,16 @@
+// The epilogue of Conv/Gemm/MatMul: bias and fused activation in one pass over the output, while it
+// is still warm from the GEMM.
+#pragma once
+#include <cstdint>
+
+#include "core/activation.h"
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+// y[r, c] = act(y[r, c] + row_bias[r] + col_bias[c]) over a rows x cols block with leading dim ld;
+// either bias may be nullptr. Does nothing when there is neither bias nor activation.
+void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias, const float* col_bias,
+                     const Activation& act, ThreadPool& pool);
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,51 @@
+#include "cpu/im2col.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace metalnn::cpu {
+
+namespace {
+
+// One im2col row: the pixels tap (kh, kw) of channel plane `plane` reads for output positions [begin, end).
+void im2col_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, int64_t begin, int64_t end, float* dst) {
+  const int64_t col_offset = kw * w.dilation_w - w.pad_left;
+  const IndexRange cols = valid_range(col_offset, w.stride_w, w.out_w, w.in_w);
+  for (int64_t p = begin; p < end;) {
+    const int64_t oh = p / w.out_w, ow0 = p - oh * w.out_w;
+    const int64_t ow1 = std::min(w.out_w, ow0 + (end - p));
+    const int64_t ih = oh * w.stride_h - w.pad_top + kh * w.dilation_h;
+    if (ih < 0 || ih >= w.in_h) {
+      std::fill(dst, dst + (ow1 - ow0), 0.f);
+    } else {
+      const float* src = plane + ih * w.in_w;
+      const int64_t lo = std::clamp(cols.lo, ow0, ow1), hi = std::clamp(cols.hi, lo, ow1);
+      std::fill(dst, dst + (lo - ow0), 0.f);
+      float* out = dst + (lo - ow0);
+      if (w.stride_w == 1) {
+        std::memcpy(out, src + lo + col_offset, static_cast<size_t>(hi - lo) * sizeof(float));
+      } else {
+        for (int64_t ow = lo; ow < hi; ++ow) *out++ = src[ow * w.stride_w + col_offset];
+      }
+      std::fill(dst + (hi - ow0), dst + (ow1 - ow0), 0.f);
+    }
+    dst += ow1 - ow0;
+    p += ow1 - ow0;
+  }
+}
+
+}  // namespace
+
+void im2col(const float* x, int64_t channels, const Window2d& w, int64_t col_begin, int64_t col_end, float* col,
+            ThreadPool& pool) {
+  const int64_t taps = w.kernel_size(), width = col_end - col_begin;
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width));
+  pool.parallel_for(channels * taps, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / taps, t = r - c * taps;
+      im2col_row(x + c * w.in_size(), w, t / w.kernel_w, t % w.kernel_w, col_begin, col_end, col + r * width);
+    }
+  });
+}
+
+}  // namespace metalnn::cpu

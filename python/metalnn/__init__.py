@@ -1,0 +1,37 @@
+"""metalnn: neural-network inference on Apple GPUs through Metal, with a CPU device and a Metal simulator."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _native
+from .errors import DeviceError, DtypeError, Error, InputError, ModelError, ShapeError, UnsupportedOpError
+from .model import Model, TensorInfo
+
+__version__ = "0.1.0"
+
+_PRECISIONS = ("float32", "float16")
+
+
+def devices() -> list[str]:
+    """Lists the devices usable on this machine, best first."""
+    return list(_native.devices())
+
+
+def load(source: Any, device: str = "auto", precision: str = "float32") -> Model:
+    """Loads a model from an .onnx path, ONNX bytes or an onnx.ModelProto and compiles it for `device`.
+
+    `device` is "auto", "cpu", "metal" or "metal-sim"; `precision` ("float32" or "float16") applies to
+    the GPU devices.
+    """
+    from .onnx_import import import_model, read_model
+
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+    graph = import_model(read_model(source))
+    return Model(_native.Model(graph, device, precision))
+
+
+__all__ = [
+    "DeviceError", "DtypeError", "Error", "InputError", "Model", "ModelError", "ShapeError", "TensorInfo",
+    "UnsupportedOpError", "devices", "load",
+]

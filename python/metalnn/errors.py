@@ -1,0 +1,32 @@
+"""Exceptions raised by metalnn; each also derives from the built-in a caller would naturally catch."""
+
+
+class Error(Exception):
+    """Base class of every error metalnn raises."""
+
+
+class ModelError(Error, ValueError):
+    """A malformed, truncated or inconsistent model."""
+
+
+class UnsupportedOpError(Error, NotImplementedError):
+    """The model uses ops (or op variants) the engine does not implement."""
+
+
+class ShapeError(Error, ValueError):
+    """A tensor's shape is not what the model or a node expects."""
+
+
+class DtypeError(Error, TypeError):
+    """A tensor's dtype is not what the model or a node expects."""
+
+
+class DeviceError(Error, RuntimeError):
+    """The requested device is unknown, unavailable here, or failed."""
+
+
+class InputError(Error, KeyError):
+    """Inputs passed to run() do not match the model's input names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,213 @@
+"""Builds the engine's Graph from an ONNX model.
+
+Every node is read with the op version in force (the newest not above the model's opset) and
+rewritten to the newest form of its op, so the C++ schemas know one form per op.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from . import _native
+from .errors import ModelError, UnsupportedOpError
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def read_model(source: Any) -> onnx.ModelProto:
+    """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed."""
+    if isinstance(source, onnx.ModelProto):
+        return source
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            model = onnx.load_model_from_string(bytes(source))
+        elif isinstance(source, (str, os.PathLike)):
+            model = onnx.load(os.fspath(source))
+        else:
+            raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
+    except (OSError, TypeError):
+        raise
+    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError
+        raise ModelError(f"not a valid ONNX model: {exc}") from exc
+    if not model.HasField("graph") or not model.graph.node:
+        raise ModelError("not a valid ONNX model: it has no graph or the graph has no nodes (truncated file?)")
+    return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for entry in model.opset_import:
+        if entry.domain in _DEFAULT_DOMAINS:
+            return entry.version
+    raise ModelError("the model does not import the default ONNX opset")
+
+
+def node_version(op_type: str, opset: int) -> int:
+    """The version of `op_type` in force at `opset` (0 when ONNX has no such op)."""
+    try:
+        return onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="").since_version
+    except Exception:
+        return 0
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for attr in node.attribute:
+        if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            raise UnsupportedOpError(f"{node.op_type} '{node.name}': sub-graph attribute '{attr.name}' is not supported")
+        value = helper.get_attribute_value(attr)
+        if isinstance(value, onnx.TensorProto):
+            value = numpy_helper.to_array(value)
+        elif isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
+            raise UnsupportedOpError(f"{node.op_type} '{node.name}': tensor-list attribute '{attr.name}'")
+        attrs[attr.name] = value
+    return attrs
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.opset = default_opset(model)
+        self.graph = _native.Graph()
+        self.constant_count = 0
+
+    def constant(self, base: str, array: np.ndarray) -> str:
+        self.constant_count += 1
+        name = f"{base}__const{self.constant_count}"
+        self.graph.add_initializer(name, np.ascontiguousarray(array))
+        return name
+
+    def run(self) -> _native.Graph:
+        g = self.model.graph
+        self.check_supported()
+        initializer_names = set()
+        for init in g.initializer:
+            initializer_names.add(init.name)
+            try:
+                array = numpy_helper.to_array(init)
+            except Exception as exc:
+                raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
+            self.graph.add_initializer(init.name, np.ascontiguousarray(array))
+        for inp in g.input:
+            if inp.name in initializer_names:
+                continue
+            tensor_type = inp.type.tensor_type
+            if not inp.type.HasField("tensor_type"):
+                raise UnsupportedOpError(f"input '{inp.name}' is not a tensor")
+            shape = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor_type.shape.dim]
+            try:
+                self.graph.add_input(inp.name, tensor_type.elem_type, shape)
+            except Exception as exc:
+                raise type(exc)(f"input '{inp.name}': {exc}") from exc
+        for index, node in enumerate(g.node):
+            self.add_node(index, node)
+        for out in g.output:
+            self.graph.add_output(out.name)
+        return self.graph
+
+    def check_supported(self) -> None:
+        supported = set(_native.supported_ops()) | {"Constant"}
+        missing = []
+        for index, node in enumerate(self.model.graph.node):
+            name = node.name or f"{node.op_type}_{index}"
+            if node.domain not in _DEFAULT_DOMAINS:
+                missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
+            elif node.op_type not in supported:
+                missing.append(f"{node.op_type} (node '{name}')")
+        if missing:
+            raise UnsupportedOpError(f"{len(missing)} unsupported node(s): " + ", ".join(missing))
+
+    def add_node(self, index: int, node: onnx.NodeProto) -> None:
+        name = node.name or f"{node.op_type}_{index}"
+        attrs = _attributes(node)
+        inputs = list(node.input)
+        version = node_version(node.op_type, self.opset)
+        if node.op_type == "Constant":
+            self.graph.add_initializer(node.output[0], np.ascontiguousarray(_constant_value(name, attrs)))
+            return
+        upgrade = _UPGRADES.get(node.op_type)
+        if upgrade is not None:
+            inputs, attrs = upgrade(self, name, version, inputs, attrs)
+        self.graph.add_node(node.op_type, name, inputs, list(node.output), attrs)
+
+
+def _constant_value(name: str, attrs: dict[str, Any]) -> np.ndarray:
+    if "value" in attrs:
+        return np.asarray(attrs["value"])
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in attrs:
+            return np.asarray(attrs[key], dtype=dtype)
+    raise UnsupportedOpError(f"Constant '{name}': only tensor, float(s) and int(s) values are supported")
+
+
+def _attr_to_input(position: int, key: str, dtype: Any, min_version: int) -> Callable:
+    """An upgrade that moves attribute `key` to input `position` for versions below `min_version`."""
+
+    def upgrade(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+        if version < min_version and key in attrs:
+            value = np.asarray(attrs.pop(key), dtype=dtype)
+            inputs = inputs + [""] * (position + 1 - len(inputs))
+            inputs[position] = imp.constant(f"{name}.{key}", value)
+        return inputs, attrs
+
+    return upgrade
+
+
+def _upgrade_clip(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    if version < 11:
+        lo = attrs.pop("min", np.finfo(np.float32).min)
+        hi = attrs.pop("max", np.finfo(np.float32).max)
+        inputs = [inputs[0], imp.constant(f"{name}.min", np.array(lo, np.float32)),
+                  imp.constant(f"{name}.max", np.array(hi, np.float32))]
+    return inputs, attrs
+
+
+def _upgrade_softmax(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    if version < 13:
+        attrs.setdefault("axis", 1)
+        attrs["_coerce_2d"] = 1
+    return inputs, attrs
+
+
+def _upgrade_pad(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    if version < 11:
+        pads = attrs.pop("pads", [])
+        value = attrs.pop("value", 0.0)
+        inputs = [inputs[0], imp.constant(f"{name}.pads", np.array(pads, np.int64)),
+                  imp.constant(f"{name}.value", np.array(value, np.float32))]
+    return inputs, attrs
+
+
+def _upgrade_slice(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    if version < 10:
+        new_inputs = [inputs[0]]
+        for key in ("starts", "ends", "axes"):
+            if key in attrs:
+                new_inputs.append(imp.constant(f"{name}.{key}", np.array(attrs.pop(key), np.int64)))
+        inputs = new_inputs
+    return inputs, attrs
+
+
+_UPGRADES: dict[str, Callable] = {
+    "Clip": _upgrade_clip,
+    "Softmax": _upgrade_softmax,
+    "LogSoftmax": _upgrade_softmax,
+    "Pad": _upgrade_pad,
+    "Slice": _upgrade_slice,
+    "Split": _attr_to_input(1, "split", np.int64, 13),
+    "Squeeze": _attr_to_input(1, "axes", np.int64, 13),
+    "Unsqueeze": _attr_to_input(1, "axes", np.int64, 13),
+    "ReduceSum": _attr_to_input(1, "axes", np.int64, 13),
+    "ReduceMean": _attr_to_input(1, "axes", np.int64, 18),
+    "ReduceMax": _attr_to_input(1, "axes", np.int64, 18),
+    "ReduceMin": _attr_to_input(1, "axes", np.int64, 18),
+}
+
+
+def import_model(model: onnx.ModelProto) -> _native.Graph:
+    """Translates a parsed ONNX model into the engine's Graph; raises UnsupportedOpError listing every unsupported node."""
+    return _Importer(model).run()

@@ -1,0 +1,143 @@
+// The `metalnn._native` extension: graph building for the importer, compiled models, devices, and
+// the translation of engine exceptions into the Python classes of metalnn.errors.
+#include <pybind11/stl.h>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "core/op_schema.h"
+#include "numpy_tensor.h"
+
+namespace py = pybind11;
+using namespace metalnn;
+using python::array_from_tensor;
+using python::tensor_from_array;
+
+namespace {
+
+Attribute attribute_from_python(const std::string& name, const py::handle& v) {
+  if (py::isinstance<py::bool_>(v) || py::isinstance<py::int_>(v)) return Attribute::make_int(v.cast<int64_t>());
+  if (py::isinstance<py::float_>(v)) return Attribute::make_float(v.cast<float>());
+  if (py::isinstance<py::str>(v)) return Attribute::make_string(v.cast<std::string>());
+  if (py::isinstance<py::bytes>(v)) return Attribute::make_string(v.cast<std::string>());
+  if (py::isinstance<py::array>(v)) return Attribute::make_tensor(tensor_from_array(v.cast<py::array>(), "attribute '" + name + "'"));
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
+    py::sequence seq = v.cast<py::sequence>();
+    bool all_int = true, all_str = seq.size() > 0;
+    for (py::handle item : seq) {
+      all_int &= py::isinstance<py::int_>(item);
+      all_str &= py::isinstance<py::str>(item) || py::isinstance<py::bytes>(item);
+    }
+    if (all_str) {
+      Attribute a;
+      a.kind = Attribute::Kind::Strings;
+      for (py::handle item : seq) a.strings.push_back(item.cast<std::string>());
+      return a;
+    }
+    if (all_int) return Attribute::make_ints(v.cast<std::vector<int64_t>>());
+    return Attribute::make_floats(v.cast<std::vector<float>>());
+  }
+  throw ModelError("attribute '" + name + "' has an unsupported Python type");
+}
+
+void register_exceptions() {
+  static py::object errors = py::module_::import("metalnn.errors");
+  py::register_exception_translator([](std::exception_ptr p) {
+    auto raise = [](const char* cls, const std::exception& e) {
+      PyErr_SetString(errors.attr(cls).ptr(), e.what());
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ModelError& e) {
+      raise("ModelError", e);
+    } catch (const UnsupportedOpError& e) {
+      raise("UnsupportedOpError", e);
+    } catch (const ShapeError& e) {
+      raise("ShapeError", e);
+    } catch (const DtypeError& e) {
+      raise("DtypeError", e);
+    } catch (const DeviceError& e) {
+      raise("DeviceError", e);
+    } catch (const Error& e) {
+      raise("Error", e);
+    } catch (const std::bad_alloc& e) {
+      raise("Error", e);
+    }
+  });
+}
+
+py::list tensor_infos(const std::vector<TensorInfo>& infos) {
+  py::list out;
+  for (const TensorInfo& t : infos)
+    out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), python::numpy_dtype(t.dtype)));
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "metalnn native core";
+  register_exceptions();
+
+  py::class_<Graph>(m, "Graph")
+      .def(py::init<>())
+      .def("add_input",
+           [](Graph& g, const std::string& name, int onnx_type, const std::vector<int64_t>& shape) {
+             Value& v = g.value(g.add_value(name, dtype_from_onnx(onnx_type)));
+             v.shape = shape;
+             v.has_shape = true;
+             g.inputs().push_back(g.find_value(name));
+           })
+      .def("add_initializer",
+           [](Graph& g, const std::string& name, const py::array& data) {
+             g.add_constant(name, tensor_from_array(data, "initializer '" + name + "'"));
+           })
+      .def("add_node",
+           [](Graph& g, const std::string& op_type, const std::string& name, const std::vector<std::string>& inputs,
+              const std::vector<std::string>& outputs, const py::dict& attrs) {
+             Node n;
+             n.op_type = op_type;
+             n.name = name;
+             for (const std::string& s : inputs) n.inputs.push_back(s.empty() ? -1 : g.value_id(s));
+             for (const std::string& s : outputs) n.outputs.push_back(s.empty() ? -1 : g.value_id(s));
+             for (auto item : attrs) {
+               std::string key = item.first.cast<std::string>();
+               n.attrs.set(key, attribute_from_python(key, item.second));
+             }
+             g.add_node(std::move(n));
+           })
+      .def("add_output", [](Graph& g, const std::string& name) {
+        int id = g.find_value(name);
+        if (id < 0) throw ModelError("graph output '" + name + "' is never produced");
+        g.outputs().push_back(id);
+      });
+
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model")
+      .def(py::init([](Graph g, const std::string& device, const std::string& precision) {
+             py::gil_scoped_release release;
+             return std::make_shared<Model>(std::move(g), CompileOptions{device, precision});
+           }),
+           py::arg("graph"), py::arg("device"), py::arg("precision"))
+      .def_property_readonly("inputs", [](const Model& m) { return tensor_infos(m.inputs()); })
+      .def_property_readonly("outputs", [](const Model& m) { return tensor_infos(m.outputs()); })
+      .def_property_readonly("device", &Model::device)
+      .def_property_readonly("precision", &Model::precision)
+      .def_property_readonly("arena_bytes", &Model::arena_bytes)
+      .def("run", [](Model& m, const py::list& arrays) {
+        std::vector<Tensor> inputs;
+        for (size_t i = 0; i < arrays.size(); ++i) {
+          std::string what = i < m.inputs().size() ? "input '" + m.inputs()[i].name + "'" : "input";
+          inputs.push_back(tensor_from_array(arrays[i].cast<py::array>(), what));
+        }
+        std::vector<Tensor> outputs;
+        {
+          py::gil_scoped_release release;
+          outputs = m.run(inputs);
+        }
+        py::list result;
+        for (const Tensor& t : outputs) result.append(array_from_tensor(t));
+        return result;
+      });
+
+  m.def("devices", &available_devices, "Devices usable on this machine, best first.");
+  m.def("supported_ops", &supported_op_types, "Op types the engine implements.");
+}

@@ -1,0 +1,21 @@
+// Zero-copy conversions between NumPy arrays and engine Tensors.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "core/tensor.h"
+
+namespace metalnn::python {
+
+namespace py = pybind11;
+
+DType dtype_of(const py::dtype& dt);
+py::dtype numpy_dtype(DType t);
+
+// Views a NumPy array as a Tensor; the array stays alive as long as the tensor. Arrays that are not
+// C-contiguous are copied once (`what` names the tensor in errors).
+Tensor tensor_from_array(const py::array& array, const std::string& what);
+// Wraps a Tensor as a NumPy array over the same memory; the array keeps the tensor's storage alive.
+py::array array_from_tensor(const Tensor& t);
+
+}  // namespace metalnn::python

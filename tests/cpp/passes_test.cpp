@@ -1,0 +1,171 @@
+// Each pass alone: it rewrites the pattern it is for, leaves everything else, and keeps the numbers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/passes/passes.h"
+#include "cpu/cpu_executable.h"
+
+using namespace metalnn;
+
+namespace {
+
+Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::empty(DType::Float32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+Tensor int_tensor(std::vector<int64_t> values) {
+  Tensor t = Tensor::empty(DType::Int64, {static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) t.data<int64_t>()[i] = values[i];
+  return t;
+}
+
+int add_input(Graph& g, const std::string& name, Shape shape) {
+  int v = g.add_value(name, DType::Float32);
+  g.value(v).shape = std::move(shape);
+  g.value(v).has_shape = true;
+  g.inputs().push_back(v);
+  return v;
+}
+
+void add_node(Graph& g, const std::string& op, const std::string& name, std::vector<std::string> ins,
+              std::vector<std::string> outs, Attributes attrs = {}) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.attrs = std::move(attrs);
+  for (auto& s : ins) n.inputs.push_back(g.value_id(s));
+  for (auto& s : outs) n.outputs.push_back(g.value_id(s));
+  g.add_node(std::move(n));
+}
+
+std::vector<Tensor> run_unoptimized(Graph g, const std::vector<Tensor>& inputs) {
+  g.sort_topologically();
+  g.infer_shapes();
+  return cpu::CpuExecutable(g).run(inputs);
+}
+
+std::vector<Tensor> run_optimized(const Graph& g, const std::vector<Tensor>& inputs) {
+  return cpu::CpuExecutable(g).run(inputs);
+}
+
+void expect_close(const Tensor& a, const Tensor& b, float tol = 1e-4f) {
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    ASSERT_NEAR(a.data<float>()[i], b.data<float>()[i], tol * (1.f + std::fabs(a.data<float>()[i]))) << "at " << i;
+}
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const Node& node : g.nodes()) n += node.op_type == op;
+  return n;
+}
+
+// x -> Conv(w, b) -> y, with 5 output channels over a 7x7 image.
+Graph conv_graph(const std::string& conv_out) {
+  Graph g;
+  add_input(g, "x", {2, 3, 7, 7});
+  g.add_constant("w", random_tensor({5, 3, 3, 3}, 1));
+  g.add_constant("b", random_tensor({5}, 2));
+  Attributes a;
+  a.set("pads", Attribute::make_ints({1, 1, 1, 1}));
+  add_node(g, "Conv", "conv", {"x", "w", "b"}, {conv_out}, a);
+  return g;
+}
+
+}  // namespace
+
+TEST(Passes, ConstantFoldingRemovesShapeArithmetic) {
+  Graph g;
+  add_input(g, "x", {2, 3, 4});
+  g.add_constant("zero", int_tensor({0}));
+  g.add_constant("minus_one", int_tensor({-1}));
+  add_node(g, "Shape", "shape", {"x"}, {"s"});
+  add_node(g, "Gather", "batch", {"s", "zero"}, {"n"});
+  add_node(g, "Concat", "target", {"n", "minus_one"}, {"target_shape"},
+           [] { Attributes a; a.set("axis", Attribute::make_int(0)); return a; }());
+  add_node(g, "Reshape", "reshape", {"x", "target_shape"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].op_type, "Reshape");
+  EXPECT_EQ(optimized.value(optimized.outputs()[0]).shape, (Shape{2, 12}));
+  Tensor x = random_tensor({2, 3, 4}, 3);
+  expect_close(run_optimized(optimized, {x})[0], x.reshaped({2, 12}));
+}
+
+TEST(Passes, BatchNormFoldsIntoConv) {
+  Graph g = conv_graph("c");
+  g.add_constant("scale", random_tensor({5}, 4, 0.5f, 2.f));
+  g.add_constant("shift", random_tensor({5}, 5));
+  g.add_constant("mean", random_tensor({5}, 6));
+  g.add_constant("var", random_tensor({5}, 7, 0.5f, 2.f));
+  add_node(g, "BatchNormalization", "bn", {"c", "scale", "shift", "mean", "var"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+
+  Graph optimized = g;
+  optimize(optimized);
+  EXPECT_EQ(count_ops(optimized, "BatchNormalization"), 0);
+  EXPECT_EQ(count_ops(optimized, "Conv"), 1);
+  Tensor x = random_tensor({2, 3, 7, 7}, 8);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, ActivationFusesIntoConv) {
+  Graph g = conv_graph("c");
+  add_node(g, "Relu", "relu", {"c"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].attrs.get_string("_activation", ""), "Relu");
+  Tensor x = random_tensor({2, 3, 7, 7}, 9);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, ActivationStaysWhenTheProductIsAGraphOutput) {
+  Graph g = conv_graph("c");
+  add_node(g, "Relu", "relu", {"c"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  g.outputs().push_back(g.find_value("c"));
+  optimize(g);
+  EXPECT_EQ(count_ops(g, "Relu"), 1);
+}
+
+TEST(Passes, BiasFusesIntoMatMul) {
+  Graph g;
+  add_input(g, "x", {2, 5, 13});
+  g.add_constant("w", random_tensor({13, 7}, 10));
+  g.add_constant("bias", random_tensor({7}, 11));
+  add_node(g, "MatMul", "mm", {"x", "w"}, {"m"});
+  add_node(g, "Add", "add", {"m", "bias"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].inputs.size(), 3u);
+  Tensor x = random_tensor({2, 5, 13}, 12);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, IdentityAndDropoutDisappear) {
+  Graph g;
+  add_input(g, "x", {3, 7});
+  add_node(g, "Identity", "id", {"x"}, {"a"});
+  add_node(g, "Dropout", "drop", {"a"}, {"b"});
+  add_node(g, "Relu", "relu", {"b"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].op_type, "Relu");
+  Tensor x = random_tensor({3, 7}, 13);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}

@@ -1,0 +1,108 @@
+// The activation arena: no two tensors that are alive at the same step overlap, and reuse makes the
+// arena smaller than the sum of the intermediates.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/plan.h"
+
+using namespace metalnn;
+
+namespace {
+
+// A graph whose nodes only need shapes: the planner never looks at op semantics.
+Graph make_graph(int num_nodes, unsigned seed) {
+  std::mt19937 rng(seed);
+  Graph g;
+  int in = g.add_value("input", DType::Float32);
+  g.value(in).shape = {1, 16};
+  g.value(in).has_shape = true;
+  g.inputs().push_back(in);
+  std::vector<int> produced = {in};
+  for (int i = 0; i < num_nodes; ++i) {
+    Node n;
+    n.op_type = "Fake";
+    n.name = "n" + std::to_string(i);
+    int fan_in = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < fan_in; ++k) {
+      // Mostly recent values, sometimes an old one, so lifetimes vary.
+      size_t back = rng() % 4 == 0 ? rng() % produced.size() : std::min<size_t>(rng() % 3, produced.size() - 1);
+      n.inputs.push_back(produced[produced.size() - 1 - back]);
+    }
+    int out = g.add_value("v" + std::to_string(i), DType::Float32);
+    g.value(out).shape = {1 + static_cast<int64_t>(rng() % 7), 13 * (1 + static_cast<int64_t>(rng() % 5))};
+    g.value(out).has_shape = true;
+    n.outputs.push_back(out);
+    produced.push_back(out);
+    g.add_node(std::move(n));
+  }
+  g.outputs().push_back(produced.back());
+  return g;
+}
+
+size_t bytes_of(const Graph& g, int v) {
+  return static_cast<size_t>(shape_numel(g.value(v).shape)) * dtype_size(g.value(v).dtype);
+}
+
+}  // namespace
+
+TEST(Plan, LiveTensorsNeverOverlap) {
+  for (unsigned seed = 0; seed < 20; ++seed) {
+    Graph g = make_graph(60, seed);
+    Plan plan = Plan::build(g, 64);
+    for (int a = 0; a < g.num_values(); ++a) {
+      if (!plan.in_arena(a)) continue;
+      EXPECT_EQ(plan.offsets[a] % 64, 0);
+      EXPECT_LE(static_cast<size_t>(plan.offsets[a]) + bytes_of(g, a), plan.arena_bytes);
+      for (int b = a + 1; b < g.num_values(); ++b) {
+        if (!plan.in_arena(b)) continue;
+        bool same_time = plan.first_step[a] <= plan.last_step[b] && plan.first_step[b] <= plan.last_step[a];
+        bool same_space = plan.offsets[a] < plan.offsets[b] + static_cast<int64_t>(bytes_of(g, b)) &&
+                          plan.offsets[b] < plan.offsets[a] + static_cast<int64_t>(bytes_of(g, a));
+        EXPECT_FALSE(same_time && same_space) << "seed " << seed << ": " << g.value(a).name << " and "
+                                              << g.value(b).name;
+      }
+    }
+  }
+}
+
+TEST(Plan, ReusesMemory) {
+  Graph g = make_graph(60, 7);
+  Plan plan = Plan::build(g, 64);
+  EXPECT_GT(plan.arena_bytes, 0u);
+  EXPECT_LT(plan.arena_bytes, plan.unshared_bytes);
+}
+
+TEST(Plan, InputsOutputsAndConstantsStayOutOfTheArena) {
+  Graph g = make_graph(10, 3);
+  int w = g.add_constant("weight", Tensor::empty(DType::Float32, {4}));
+  g.nodes()[0].inputs.push_back(w);
+  Plan plan = Plan::build(g, 64);
+  EXPECT_FALSE(plan.in_arena(g.inputs()[0]));
+  EXPECT_FALSE(plan.in_arena(g.outputs()[0]));
+  EXPECT_FALSE(plan.in_arena(w));
+}
+
+TEST(Plan, ChainNeedsOnlyTwoBuffers) {
+  // a -> b -> c -> d -> e: at any step only the input and output of one node are alive.
+  Graph g;
+  int prev = g.add_value("x", DType::Float32);
+  g.value(prev).shape = {256};
+  g.value(prev).has_shape = true;
+  g.inputs().push_back(prev);
+  for (int i = 0; i < 6; ++i) {
+    int out = g.add_value("t" + std::to_string(i), DType::Float32);
+    g.value(out).shape = {256};
+    g.value(out).has_shape = true;
+    Node n;
+    n.op_type = "Fake";
+    n.name = "n" + std::to_string(i);
+    n.inputs = {prev};
+    n.outputs = {out};
+    g.add_node(std::move(n));
+    prev = out;
+  }
+  g.outputs().push_back(prev);
+  Plan plan = Plan::build(g, 64);
+  EXPECT_EQ(plan.arena_bytes, 2u * 1024u);
+}

@@ -1,0 +1,20 @@
+"""Fixtures shared by the metalnn Python tests."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+import op_check
+
+
+@pytest.fixture(params=op_check.TARGETS, ids=str)
+def target(request) -> op_check.Target:
+    """Every device (and precision) metalnn can use on this machine."""
+    return request.param
+
+
+@pytest.fixture
+def rng(request) -> np.random.Generator:
+    """A random generator seeded from the test's id, so failures reproduce."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

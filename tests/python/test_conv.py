@@ -1,0 +1,61 @@
+"""Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias."""
+
+import pytest
+
+from op_check import OPSETS, check_op, const
+
+# name: (input shape, weight shape, attributes)
+CONV_CASES = {
+    "3x3": ((2, 3, 13, 13), (8, 3, 3, 3), {}),
+    "1x1": ((2, 13, 7, 7), (7, 13, 1, 1), {}),
+    "1x1_stride2": ((2, 13, 7, 7), (5, 13, 1, 1), {"strides": [2, 2]}),
+    "3x3_pad1": ((2, 3, 13, 13), (5, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "3x3_stride2_pad1": ((2, 3, 13, 13), (5, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "7x7_stride2_pad3": ((1, 3, 29, 29), (8, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}),
+    "asymmetric_pads": ((2, 3, 13, 11), (4, 3, 3, 3), {"pads": [0, 1, 2, 3]}),
+    "rectangular_kernel": ((2, 3, 13, 13), (4, 3, 3, 5), {"strides": [1, 2], "pads": [1, 2, 1, 2]}),
+    "dilation2": ((2, 3, 13, 13), (4, 3, 3, 3), {"dilations": [2, 2], "pads": [2, 2, 2, 2]}),
+    "dilation_rect": ((1, 4, 13, 13), (3, 4, 3, 3), {"dilations": [1, 3], "strides": [2, 1]}),
+    "kernel_shape_attr": ((2, 3, 7, 7), (4, 3, 3, 3), {"kernel_shape": [3, 3]}),
+    "many_channels": ((1, 129, 7, 7), (13, 129, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "groups3": ((2, 6, 9, 9), (9, 2, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
+    "groups2_1x1": ((2, 8, 7, 7), (6, 4, 1, 1), {"group": 2}),
+    "depthwise": ((2, 7, 13, 13), (7, 1, 3, 3), {"group": 7, "pads": [1, 1, 1, 1]}),
+    "depthwise_stride2": ((2, 13, 13, 13), (13, 1, 3, 3), {"group": 13, "strides": [2, 2],
+                                                            "pads": [1, 1, 1, 1]}),
+    "depthwise_5x5_dilated": ((1, 7, 13, 13), (7, 1, 5, 5), {"group": 7, "dilations": [2, 2],
+                                                             "pads": [4, 3, 4, 3]}),
+    "depthwise_multiplier2": ((2, 4, 9, 9), (8, 1, 3, 3), {"group": 4, "strides": [2, 2]}),
+    "same_upper": ((2, 3, 13, 13), (4, 3, 4, 4), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    "same_lower": ((2, 3, 13, 13), (4, 3, 4, 4), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
+    "same_upper_stride1": ((2, 3, 7, 7), (4, 3, 3, 2), {"auto_pad": "SAME_UPPER"}),
+    "valid": ((2, 3, 13, 13), (4, 3, 3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
+    "notset": ((2, 3, 13, 13), (4, 3, 3, 3), {"auto_pad": "NOTSET", "pads": [1, 0, 1, 0]}),
+    "conv1d": ((2, 5, 13), (7, 5, 3), {"pads": [1, 2], "strides": [2]}),
+}
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("case", CONV_CASES.values(), ids=CONV_CASES.keys())
+def test_conv(case, with_bias, target, rng):
+    x_shape, w_shape, attributes = case
+    x = rng.standard_normal(x_shape, dtype="float32")
+    w = rng.standard_normal(w_shape, dtype="float32")
+    bias = [const(rng.standard_normal(w_shape[0], dtype="float32"))] if with_bias else []
+    check_op("Conv", [x, const(w), *bias], target, attributes)
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_conv_opsets(opset, target, rng):
+    x = rng.standard_normal((2, 4, 9, 9), dtype="float32")
+    w = const(rng.standard_normal((6, 2, 3, 3), dtype="float32"))
+    b = const(rng.standard_normal(6, dtype="float32"))
+    check_op("Conv", [x, w, b], target, {"group": 2, "strides": [2, 2], "pads": [1, 1, 1, 1]},
+             opset=opset)
+
+
+def test_conv_weight_as_graph_input(target, rng):
+    """Weights fed at run time rather than stored in the model."""
+    x = rng.standard_normal((2, 3, 9, 9), dtype="float32")
+    w = rng.standard_normal((4, 3, 3, 3), dtype="float32")
+    check_op("Conv", [x, w], target, {"pads": [1, 1, 1, 1]})

@@ -1,0 +1,85 @@
+"""Gemm (transA/transB/alpha/beta, C shapes) and MatMul (batched, broadcasting, 1-D operands)."""
+
+import pytest
+
+from op_check import OPSETS, check_op, const
+
+M, K, N = 7, 129, 13
+
+# name: (attributes, shape of C or None)
+GEMM_CASES = {
+    "plain": ({}, (N,)),
+    "no_c": ({}, None),
+    "c_row": ({}, (1, N)),
+    "c_column": ({}, (M, 1)),
+    "c_full": ({}, (M, N)),
+    "c_scalar": ({}, ()),
+    "c_one": ({}, (1,)),
+    "trans_a": ({"transA": 1}, (N,)),
+    "trans_b": ({"transB": 1}, (N,)),
+    "trans_both": ({"transA": 1, "transB": 1}, (M, N)),
+    "alpha_beta": ({"alpha": 0.5, "beta": -2.0}, (M, N)),
+    "alpha_trans_b": ({"alpha": 1.7, "transB": 1}, (1, N)),
+    "beta_zero": ({"beta": 0.0}, (N,)),
+}
+
+
+def gemm_operands(attributes, rng, m=M, k=K, n=N):
+    a_shape = (k, m) if attributes.get("transA") else (m, k)
+    b_shape = (n, k) if attributes.get("transB") else (k, n)
+    return rng.standard_normal(a_shape, dtype="float32"), rng.standard_normal(b_shape, dtype="float32")
+
+
+@pytest.mark.parametrize("case", GEMM_CASES.values(), ids=GEMM_CASES.keys())
+def test_gemm(case, target, rng):
+    attributes, c_shape = case
+    a, b = gemm_operands(attributes, rng)
+    c = [] if c_shape is None else [const(rng.standard_normal(c_shape, dtype="float32"))]
+    check_op("Gemm", [a, const(b), *c], target, attributes)
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_gemm_opsets(opset, target, rng):
+    attributes = {"transB": 1, "alpha": 0.75}
+    a, b = gemm_operands(attributes, rng, m=4)
+    c = const(rng.standard_normal((N,), dtype="float32"))
+    check_op("Gemm", [a, const(b), c], target, attributes, opset=opset)
+
+
+def test_gemm_all_inputs_at_run_time(target, rng):
+    a, b = gemm_operands({"transA": 1}, rng)
+    c = rng.standard_normal((M, N), dtype="float32")
+    check_op("Gemm", [a, b, c], target, {"transA": 1, "beta": 0.5})
+
+
+MATMUL_SHAPES = {
+    "2d": ((7, 13), (13, 5)),
+    "2d_large": ((13, 129), (129, 7)),
+    "batched": ((2, 7, 13), (2, 13, 5)),
+    "batched_4d": ((2, 3, 7, 13), (2, 3, 13, 5)),
+    "broadcast_b_2d": ((2, 3, 7, 13), (13, 5)),
+    "broadcast_a_2d": ((7, 13), (3, 13, 5)),
+    "broadcast_ones": ((1, 7, 13), (4, 13, 5)),
+    "broadcast_both": ((2, 1, 7, 13), (3, 13, 5)),
+    "vector_a": ((13,), (13, 5)),
+    "vector_b": ((7, 13), (13,)),
+    "vector_both": ((13,), (13,)),
+    "batched_vector_b": ((2, 7, 13), (13,)),
+    "vector_a_batched_b": ((13,), (2, 13, 5)),
+    "single_row": ((2, 1, 129), (129, 13)),
+}
+
+
+@pytest.mark.parametrize("b_is_constant", [True, False], ids=["const_b", "input_b"])
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES.values(), ids=MATMUL_SHAPES.keys())
+def test_matmul(shapes, b_is_constant, target, rng):
+    a = rng.standard_normal(shapes[0], dtype="float32")
+    b = rng.standard_normal(shapes[1], dtype="float32")
+    check_op("MatMul", [a, const(b) if b_is_constant else b], target)
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_matmul_opsets(opset, target, rng):
+    a = rng.standard_normal((2, 7, 13), dtype="float32")
+    b = const(rng.standard_normal((13, 5), dtype="float32"))
+    check_op("MatMul", [a, b], target, opset=opset)

@@ -1,0 +1,69 @@
+"""MaxPool, AveragePool (ceil_mode, count_include_pad, pads, strides, dilations), global pools."""
+
+import pytest
+
+from op_check import NEWEST_OPSET, OPSETS, check_op
+
+# name: (input shape, attributes); each case runs as MaxPool and as AveragePool.
+POOL_CASES = {
+    "2x2_stride2": ((2, 3, 13, 13), {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    "3x3_stride2": ((2, 5, 14, 14), {"kernel_shape": [3, 3], "strides": [2, 2]}),
+    "3x3_stride2_ceil": ((2, 5, 14, 14), {"kernel_shape": [3, 3], "strides": [2, 2],
+                                          "ceil_mode": 1}),
+    "2x2_stride2_ceil_odd": ((2, 3, 13, 13), {"kernel_shape": [2, 2], "strides": [2, 2],
+                                              "ceil_mode": 1}),
+    "3x3_stride2_pad1": ((2, 3, 13, 13), {"kernel_shape": [3, 3], "strides": [2, 2],
+                                          "pads": [1, 1, 1, 1]}),
+    "3x3_stride1_pad1": ((2, 7, 7, 7), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+    "asymmetric_pads": ((2, 3, 13, 11), {"kernel_shape": [3, 3], "pads": [0, 1, 2, 1]}),
+    "ceil_with_pads": ((2, 3, 13, 13), {"kernel_shape": [3, 3], "strides": [2, 2],
+                                        "pads": [1, 1, 1, 1], "ceil_mode": 1}),
+    "rectangular": ((2, 3, 13, 13), {"kernel_shape": [2, 3], "strides": [1, 2]}),
+    "large_kernel": ((1, 4, 13, 13), {"kernel_shape": [7, 7], "strides": [3, 3]}),
+    "same_upper": ((2, 3, 13, 13), {"kernel_shape": [2, 2], "strides": [2, 2],
+                                    "auto_pad": "SAME_UPPER"}),
+    "same_lower": ((2, 3, 13, 13), {"kernel_shape": [4, 4], "strides": [2, 2],
+                                    "auto_pad": "SAME_LOWER"}),
+    "valid": ((2, 3, 13, 13), {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "VALID"}),
+    "pool1d": ((2, 5, 13), {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}),
+}
+
+
+@pytest.mark.parametrize("op_type", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("case", POOL_CASES.values(), ids=POOL_CASES.keys())
+def test_pool(op_type, case, target, rng):
+    shape, attributes = case
+    check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target, attributes)
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+@pytest.mark.parametrize("case", ["3x3_stride2_pad1", "asymmetric_pads", "ceil_with_pads",
+                                  "3x3_stride1_pad1", "same_upper"])
+def test_average_pool_count_include_pad(case, count_include_pad, target, rng):
+    shape, attributes = POOL_CASES[case]
+    attributes = {**attributes, "count_include_pad": count_include_pad}
+    check_op("AveragePool", [rng.standard_normal(shape, dtype="float32")], target, attributes)
+
+
+@pytest.mark.parametrize("op_type,opset", [("MaxPool", 11), ("MaxPool", NEWEST_OPSET),
+                                           ("AveragePool", NEWEST_OPSET)])
+@pytest.mark.parametrize("dilations,pads", [([2, 2], [0, 0, 0, 0]), ([2, 3], [2, 1, 1, 2])])
+def test_pool_dilations(op_type, opset, dilations, pads, target, rng):
+    """AveragePool has dilations since opset 19, MaxPool since opset 10."""
+    x = rng.standard_normal((2, 3, 13, 13), dtype="float32")
+    attributes = {"kernel_shape": [3, 3], "strides": [2, 1], "dilations": dilations, "pads": pads}
+    check_op(op_type, [x], target, attributes, opset=opset)
+
+
+@pytest.mark.parametrize("op_type", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("opset", OPSETS)
+def test_pool_opsets(op_type, opset, target, rng):
+    x = rng.standard_normal((2, 3, 13, 13), dtype="float32")
+    attributes = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1}
+    check_op(op_type, [x], target, attributes, opset=opset)
+
+
+@pytest.mark.parametrize("op_type", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("shape", [(2, 7, 13, 13), (1, 129, 7, 7), (4, 13, 1, 1), (2, 5, 13)])
+def test_global_pool(op_type, shape, target, rng):
+    check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target)

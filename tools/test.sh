@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, pytest,
+# and the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! dpkg -s libgtest-dev >/dev/null 2>&1; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgtest-dev >/dev/null
+fi
+python3 -m pip install -q -r tests/requirements.txt
+
+# One build serves the Python module and the C++ tests.
+python3 -m pip install -q --no-build-isolation . \
+  --config-settings=build-dir=build/test \
+  --config-settings=cmake.define.METALNN_BUILD_TESTS=ON
+ctest --test-dir build/test --output-on-failure -j2
+python3 -m metalnn demo
+python3 -m pytest tests/python -q -p no:cacheprovider
+if [ -f tests/metal_sim/run_sanitized.sh ]; then
+  bash tests/metal_sim/run_sanitized.sh
+fi
