@@ -18,7 +18,9 @@ def devices() -> list[str]:
 
 
 def load(source: Any, device: str = "auto", precision: str = "float32") -> Model:
-    """Loads a model from an .onnx path, ONNX bytes or an onnx.ModelProto and compiles it for `device`.
+    """Loads a model from a .mnn or .onnx path, .mnn or ONNX bytes, or an onnx.ModelProto; compiles it for `device`.
+
+    .mnn files are read by the C++ reader with the weights memory-mapped; ONNX goes through the importer.
 
     `device` is "auto", "cpu", "metal" or "metal-sim"; `precision` ("float32" or "float16") applies to
     the GPU devices.
@@ -27,6 +29,10 @@ def load(source: Any, device: str = "auto", precision: str = "float32") -> Model
 
     if precision not in _PRECISIONS:
         raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+    from .convert import is_mnn_source, load_mnn
+
+    if is_mnn_source(source):
+        return load_mnn(source, device, precision)
     graph = import_model(read_model(source))
     return Model(_native.Model(graph, device, precision))
 

@@ -1,7 +1,8 @@
 """The Python face of a loaded model."""
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+import os
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -51,6 +52,10 @@ class Model:
             arrays.append(array)
         results = self._native.run(arrays)
         return {info.name: result for info, result in zip(self.outputs, results)}
+
+    def save(self, path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> None:
+        """Writes the optimised model as a .mnn file (see docs/format.md); progress(done, total) gets bytes."""
+        _native.save_mnn(self._native, os.fspath(path), progress)
 
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray):
         """`model(x)` for a one-input model returns its first output; keyword or positional inputs otherwise."""

@@ -74,6 +74,8 @@ py::list tensor_infos(const std::vector<TensorInfo>& infos) {
 
 }  // namespace
 
+void bind_mnn(py::module_& m);  // mnn_bindings.cpp
+
 PYBIND11_MODULE(_native, m) {
   m.doc() = "metalnn native core";
   register_exceptions();
@@ -140,4 +142,5 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("devices", &available_devices, "Devices usable on this machine, best first.");
   m.def("supported_ops", &supported_op_types, "Op types the engine implements.");
+  bind_mnn(m);
 }

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from onnx import helper
 
-from op_check import NEWEST_OPSET, OPSETS, check_op, const
+from op_check import NEWEST_OPSET, OPSETS, check_model, check_op, const, make_model
 
 # op: (first opset that has it, input range, attributes)
 UNARY_OPS = {
@@ -186,10 +187,6 @@ def test_where(shapes, opset, target, rng):
 
 def test_where_from_comparison(target, rng):
     """Where fed by Less, the usual masking pattern, checked against NumPy too."""
-    from onnx import helper
-
-    from op_check import check_model, make_model
-
     nodes = [helper.make_node("Less", ["x", "limit"], ["mask"]),
              helper.make_node("Where", ["mask", "x", "fill"], ["y"])]
     x = uniform(rng, (2, 7, 13), -3, 3)

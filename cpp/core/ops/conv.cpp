@@ -17,6 +17,7 @@ void infer_conv(InferContext& ctx) {
   const int64_t group = ctx.attrs().get_int("group", 1);
   if (group < 1) ctx.fail_model("group " + std::to_string(group) + " must be >= 1");
   const int64_t channels = x[1], out_channels = w[0];
+  if (channels < 1) ctx.fail_shape("input " + shape_str(x) + " has no channels");
   if (channels % group != 0)
     ctx.fail_shape("input has " + std::to_string(channels) + " channels, not divisible by group " +
                    std::to_string(group));

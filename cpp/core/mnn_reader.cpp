@@ -1,0 +1,352 @@
+#include "core/mnn_reader.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <set>
+#include <vector>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/mnn_format.h"
+
+namespace metalnn {
+
+namespace {
+
+// A bounds-checked read position inside [begin, end) of the image. `where` names the record being
+// read so errors say "node 3 'conv1': attribute 'pads': ..." plus the byte offset.
+class Cursor {
+ public:
+  Cursor(const uint8_t* base, uint64_t begin, uint64_t end, const std::string& source)
+      : base_(base), pos_(begin), end_(end), source_(source) {}
+
+  uint64_t left() const { return end_ - pos_; }
+  bool at_end() const { return pos_ == end_; }
+  std::string where;
+
+  template <typename T>
+  T get(const char* what) {
+    if (left() < sizeof(T))
+      fail(std::string(what) + " needs " + std::to_string(sizeof(T)) + " bytes, " + std::to_string(left()) +
+           " left in the graph section");
+    T v;
+    std::memcpy(&v, base_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+
+  // A u32 count of items each at least `min_item_bytes` long; capped by the bytes left, so a hostile
+  // count can never make the reader allocate more than the file could describe.
+  uint32_t count(uint64_t min_item_bytes, const char* what) {
+    uint32_t n = get<uint32_t>(what);
+    if (n * min_item_bytes > left())
+      fail(std::string(what) + " is " + std::to_string(n) + ", more than the " + std::to_string(left()) +
+           " bytes left in the graph section can hold");
+    return n;
+  }
+
+  std::string str(const char* what) {
+    uint32_t n = count(1, what);
+    std::string s(reinterpret_cast<const char*>(base_ + pos_), n);
+    pos_ += n;
+    return s;
+  }
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw ModelError(source_ + ": " + where + msg + " (graph section, byte " + std::to_string(pos_) + ")");
+  }
+
+ private:
+  const uint8_t* base_;
+  uint64_t pos_, end_;
+  const std::string& source_;
+};
+
+bool known_dtype(int32_t d) {
+  switch (static_cast<DType>(d)) {
+    case DType::Float32: case DType::UInt8: case DType::Int8: case DType::Int32:
+    case DType::Int64: case DType::Bool: case DType::Float16: return true;
+    case DType::Undefined: break;
+  }
+  return false;
+}
+
+// Names in error context are cut short so a hostile name cannot make every message huge.
+std::string quoted(const std::string& name) {
+  return "'" + (name.size() > 64 ? name.substr(0, 64) + "..." : name) + "'";
+}
+
+struct Blob {
+  uint64_t offset, size;  // offset from the start of the data section
+};
+
+class MnnReader {
+ public:
+  MnnReader(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source)
+      : data_(data), size_(size), owner_(std::move(owner)), source_(source) {}
+
+  Graph read() {
+    read_header();
+    Cursor c(data_, h_.graph_offset, h_.graph_offset + h_.graph_size, source_);
+    read_blobs(c);
+    read_values(c);
+    read_nodes(c);
+    read_ids(c, g_.inputs(), "graph input");
+    read_ids(c, g_.outputs(), "graph output");
+    c.where.clear();
+    if (!c.at_end()) c.fail(std::to_string(c.left()) + " unused bytes at the end");
+    check_structure();
+    return std::move(g_);
+  }
+
+ private:
+  [[noreturn]] void fail_header(const std::string& msg) const { throw ModelError(source_ + ": header: " + msg); }
+
+  void read_header() {
+    if (size_ < mnn::kHeaderSize)
+      fail_header("the file is " + std::to_string(size_) + " bytes, shorter than the 64-byte header");
+    std::memcpy(&h_, data_, sizeof h_);
+    if (std::memcmp(h_.magic, mnn::kMagic, sizeof h_.magic) != 0)
+      fail_header("wrong magic bytes: not a metalnn .mnn model file");
+    if (h_.endian_marker != mnn::kEndianMarker)
+      fail_header("byte-order marker does not match this machine's byte order (the format is little-endian)");
+    if (h_.version != mnn::kVersion)
+      fail_header("format version " + std::to_string(h_.version) +
+                  (h_.version > mnn::kVersion ? " is newer than this reader, which reads version "
+                                              : " is not valid; this reader reads version ") +
+                  std::to_string(mnn::kVersion));
+    if (h_.file_size != size_)
+      fail_header("declares " + std::to_string(h_.file_size) + " bytes but the file has " + std::to_string(size_) +
+                  (size_ < h_.file_size ? " (truncated)" : " (trailing bytes)"));
+    if (h_.reserved != 0) fail_header("reserved field is not 0");
+    // Sections lie in order, inside the file, without overlapping; written so no sum can overflow.
+    if (h_.graph_offset < mnn::kHeaderSize || h_.graph_offset > size_ || h_.graph_size > size_ - h_.graph_offset)
+      fail_header("graph section [" + std::to_string(h_.graph_offset) + ", +" + std::to_string(h_.graph_size) +
+                  ") lies outside the file");
+    if (h_.data_offset % mnn::kBlobAlignment != 0)
+      fail_header("data section offset " + std::to_string(h_.data_offset) + " is not 64-byte aligned");
+    if (h_.data_offset < h_.graph_offset + h_.graph_size || h_.data_offset > size_ ||
+        h_.data_size > size_ - h_.data_offset)
+      fail_header("data section [" + std::to_string(h_.data_offset) + ", +" + std::to_string(h_.data_size) +
+                  ") overlaps the graph section or lies outside the file");
+  }
+
+  void read_blobs(Cursor& c) {
+    uint32_t n = c.count(16, "blob count");
+    blobs_.reserve(n);
+    uint64_t previous_end = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      c.where = "blob " + std::to_string(i) + ": ";
+      Blob b{c.get<uint64_t>("offset"), c.get<uint64_t>("size")};
+      if (b.offset % mnn::kBlobAlignment != 0) c.fail("offset " + std::to_string(b.offset) + " is not 64-byte aligned");
+      if (b.offset > h_.data_size || b.size > h_.data_size - b.offset)
+        c.fail("[" + std::to_string(b.offset) + ", +" + std::to_string(b.size) + ") lies past the end of the " +
+               std::to_string(h_.data_size) + "-byte data section");
+      if (b.offset < previous_end)
+        c.fail("starts at " + std::to_string(b.offset) + ", overlapping the previous blob, which ends at " +
+               std::to_string(previous_end) + " (blobs are stored in order without overlap)");
+      previous_end = b.offset + b.size;
+      blobs_.push_back(b);
+    }
+  }
+
+  Shape read_shape(Cursor& c, int64_t min_dim) {
+    uint32_t rank = c.count(8, "rank");
+    if (rank > mnn::kMaxRank) c.fail("rank " + std::to_string(rank) + " exceeds " + std::to_string(mnn::kMaxRank));
+    Shape s(rank);
+    int64_t numel = 1;
+    for (uint32_t d = 0; d < rank; ++d) {
+      s[d] = c.get<int64_t>("dimension");
+      if (s[d] < min_dim || s[d] > mnn::kMaxElements)
+        c.fail("dimension " + std::to_string(d) + " is " + std::to_string(s[d]));
+      if (s[d] > 0 && numel > mnn::kMaxElements / s[d])
+        c.fail("shape has more than " + std::to_string(mnn::kMaxElements) + " elements");
+      if (s[d] > 0) numel *= s[d];
+    }
+    return s;
+  }
+
+  DType read_dtype(Cursor& c, bool allow_undefined) {
+    int32_t d = c.get<int32_t>("dtype");
+    if (!(known_dtype(d) || (allow_undefined && d == 0))) c.fail("unknown dtype " + std::to_string(d));
+    return static_cast<DType>(d);
+  }
+
+  // The blob index that follows a constant's dtype and shape, resolved to a tensor in the image.
+  Tensor read_blob_tensor(Cursor& c, DType dtype, Shape shape) {
+    uint32_t index = c.get<uint32_t>("blob index");
+    if (index >= blobs_.size())
+      c.fail("blob index " + std::to_string(index) + " is past the " + std::to_string(blobs_.size()) + " blobs");
+    const Blob& b = blobs_[index];
+    uint64_t nbytes = static_cast<uint64_t>(shape_numel(shape)) * dtype_size(dtype);
+    if (nbytes != b.size)
+      c.fail(dtype_name(dtype) + " " + shape_str(shape) + " needs " + std::to_string(nbytes) + " bytes but blob " +
+             std::to_string(index) + " has " + std::to_string(b.size));
+    void* p = const_cast<uint8_t*>(data_ + h_.data_offset + b.offset);  // read-only: constants are never written
+    return Tensor(dtype, std::move(shape), p, owner_);
+  }
+
+  void read_values(Cursor& c) {
+    uint32_t n = c.count(9, "value count");
+    for (uint32_t i = 0; i < n; ++i) {
+      c.where = "value " + std::to_string(i) + ": ";
+      std::string name = c.str("name length");
+      c.where = "value " + std::to_string(i) + " " + quoted(name) + ": ";
+      if (g_.find_value(name) >= 0) c.fail("name is used twice");
+      DType dtype = read_dtype(c, true);
+      uint8_t flags = c.get<uint8_t>("flags");
+      if (flags & ~(mnn::kValueHasShape | mnn::kValueConstant)) c.fail("unknown flags " + std::to_string(flags));
+      bool constant = flags & mnn::kValueConstant;
+      if (constant && !(flags & mnn::kValueHasShape)) c.fail("a constant must have a shape");
+      if (constant && dtype == DType::Undefined) c.fail("a constant must have a dtype");
+      Value& v = g_.value(g_.add_value(name, dtype));
+      if (flags & mnn::kValueHasShape) {
+        v.shape = read_shape(c, constant ? 0 : -1);
+        v.has_shape = true;
+      }
+      if (constant) v.constant = read_blob_tensor(c, dtype, v.shape);
+    }
+  }
+
+  void read_id_list(Cursor& c, std::vector<int>& ids, const char* what, int min_id) {
+    uint32_t n = c.count(4, what);
+    ids.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      int32_t id = c.get<int32_t>("value id");
+      if (id < min_id || id >= g_.num_values())
+        c.fail(std::string(what) + " " + std::to_string(i) + " refers to value " + std::to_string(id) + " of " +
+               std::to_string(g_.num_values()));
+      ids.push_back(id);
+    }
+  }
+
+  Attribute read_attribute(Cursor& c) {
+    Attribute a;
+    auto kind = static_cast<mnn::AttrKind>(c.get<uint8_t>("attribute kind"));
+    switch (kind) {
+      case mnn::AttrKind::Int: return Attribute::make_int(c.get<int64_t>("int"));
+      case mnn::AttrKind::Float: return Attribute::make_float(c.get<float>("float"));
+      case mnn::AttrKind::String: return Attribute::make_string(c.str("string length"));
+      case mnn::AttrKind::Ints: {
+        std::vector<int64_t> v(c.count(8, "int count"));
+        for (int64_t& x : v) x = c.get<int64_t>("int");
+        return Attribute::make_ints(std::move(v));
+      }
+      case mnn::AttrKind::Floats: {
+        std::vector<float> v(c.count(4, "float count"));
+        for (float& x : v) x = c.get<float>("float");
+        return Attribute::make_floats(std::move(v));
+      }
+      case mnn::AttrKind::Strings: {
+        a.kind = Attribute::Kind::Strings;
+        a.strings.resize(c.count(4, "string count"));
+        for (std::string& s : a.strings) s = c.str("string length");
+        return a;
+      }
+      case mnn::AttrKind::Tensor: {
+        DType dtype = read_dtype(c, false);
+        Shape shape = read_shape(c, 0);
+        return Attribute::make_tensor(read_blob_tensor(c, dtype, std::move(shape)));
+      }
+    }
+    c.fail("unknown attribute kind " + std::to_string(static_cast<int>(kind)));
+  }
+
+  void read_nodes(Cursor& c) {
+    uint32_t n = c.count(20, "node count");
+    g_.nodes().reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      c.where = "node " + std::to_string(i) + ": ";
+      Node node;
+      node.op_type = c.str("op type length");
+      node.name = c.str("name length");
+      c.where = "node " + std::to_string(i) + " " + node.op_type.substr(0, 64) + " " + quoted(node.name) + ": ";
+      read_id_list(c, node.inputs, "input", -1);
+      read_id_list(c, node.outputs, "output", -1);
+      uint32_t attrs = c.count(9, "attribute count");
+      std::string node_where = c.where;
+      for (uint32_t k = 0; k < attrs; ++k) {
+        std::string name = c.str("attribute name length");
+        c.where = node_where + "attribute " + quoted(name) + ": ";
+        if (node.attrs.has(name)) c.fail("appears twice");
+        node.attrs.set(name, read_attribute(c));
+        c.where = node_where;
+      }
+      g_.add_node(std::move(node));
+    }
+  }
+
+  void read_ids(Cursor& c, std::vector<int>& ids, const char* what) {
+    c.where.clear();
+    read_id_list(c, ids, what, 0);
+  }
+
+  // What the rest of the engine takes for granted about a graph, checked once here.
+  void check_structure() const {
+    auto fail = [&](const std::string& msg) { throw ModelError(source_ + ": " + msg); };
+    std::vector<int> producer(g_.num_values(), -1);
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      const Node& n = g_.nodes()[i];
+      for (int v : n.outputs) {
+        if (v < 0) continue;
+        const Value& val = g_.value(v);
+        if (producer[v] >= 0)
+          fail("value '" + val.name + "' is produced by both node " + std::to_string(producer[v]) + " and node " +
+               std::to_string(i) + " " + n.label());
+        if (val.is_constant()) fail("node " + std::to_string(i) + " " + n.label() + " overwrites constant '" + val.name + "'");
+        producer[v] = static_cast<int>(i);
+      }
+    }
+    std::set<int> seen;
+    for (int v : g_.inputs()) {
+      const Value& val = g_.value(v);
+      if (!seen.insert(v).second) fail("graph input '" + val.name + "' is listed twice");
+      if (val.is_constant() || producer[v] >= 0) fail("graph input '" + val.name + "' is a constant or a node output");
+      if (!val.has_shape || val.dtype == DType::Undefined) fail("graph input '" + val.name + "' has no dtype or shape");
+    }
+    for (int v : g_.outputs()) {
+      const Value& val = g_.value(v);
+      if (producer[v] < 0 && !val.is_constant() && !seen.count(v))
+        fail("graph output '" + val.name + "' is never produced");
+    }
+  }
+
+  const uint8_t* data_;
+  size_t size_;
+  std::shared_ptr<const void> owner_;
+  const std::string& source_;
+  mnn::Header h_{};
+  std::vector<Blob> blobs_;
+  Graph g_;
+};
+
+}  // namespace
+
+Graph read_mnn(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source) {
+  if (reinterpret_cast<uintptr_t>(data) % mnn::kBlobAlignment != 0)
+    throw Error(source + ": the image must start 64-byte aligned so weights can be used in place");
+  return MnnReader(data, size, std::move(owner), source).read();
+}
+
+Graph load_mnn_file(const std::string& path) {
+  std::shared_ptr<const MappedFile> file = MappedFile::open(path);
+  alignas(64) static const uint8_t empty[1] = {};
+  const uint8_t* data = file->data() ? file->data() : empty;
+  return read_mnn(data, file->size(), file, "model file '" + path + "'");
+}
+
+Graph load_mnn_memory(const void* data, size_t size) {
+  size_t rounded = mnn::align_up(size == 0 ? 1 : size, mnn::kBlobAlignment);
+  void* copy = std::aligned_alloc(mnn::kBlobAlignment, rounded);
+  if (!copy) throw std::bad_alloc();
+  std::shared_ptr<const void> owner(copy, [](const void* p) { std::free(const_cast<void*>(p)); });
+  if (size) std::memcpy(copy, data, size);
+  return read_mnn(static_cast<const uint8_t*>(copy), size, owner, "model in memory");
+}
+
+bool is_mnn(const void* data, size_t size) {
+  return size >= sizeof mnn::kMagic && std::memcmp(data, mnn::kMagic, sizeof mnn::kMagic) == 0;
+}
+
+}  // namespace metalnn

@@ -1,0 +1,243 @@
+#include "core/mnn_writer.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/mnn_format.h"
+
+namespace metalnn {
+
+namespace {
+
+// Little-endian primitives appended to a growing buffer (the host is little-endian; see mnn_format.h).
+class ByteWriter {
+ public:
+  template <typename T>
+  void put(T v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof(T)); }
+  void str(const std::string& s) {
+    put<uint32_t>(static_cast<uint32_t>(s.size()));
+    buf_ += s;
+  }
+  const std::string& bytes() const { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+mnn::AttrKind stored_kind(Attribute::Kind k) {
+  switch (k) {
+    case Attribute::Kind::Int: return mnn::AttrKind::Int;
+    case Attribute::Kind::Float: return mnn::AttrKind::Float;
+    case Attribute::Kind::String: return mnn::AttrKind::String;
+    case Attribute::Kind::Ints: return mnn::AttrKind::Ints;
+    case Attribute::Kind::Floats: return mnn::AttrKind::Floats;
+    case Attribute::Kind::Strings: return mnn::AttrKind::Strings;
+    case Attribute::Kind::Tensor: return mnn::AttrKind::Tensor;
+  }
+  throw ModelError("unknown attribute kind");
+}
+
+class MnnWriter {
+ public:
+  explicit MnnWriter(const Graph& g) : g_(g) {
+    keep_referenced_values();
+    collect_blobs();
+    serialize_graph();
+  }
+
+  void write(std::ostream& out, const MnnProgress& progress) const {
+    const std::string& graph = graph_.bytes();
+    mnn::Header h{};
+    std::memcpy(h.magic, mnn::kMagic, sizeof h.magic);
+    h.version = mnn::kVersion;
+    h.endian_marker = mnn::kEndianMarker;
+    h.graph_offset = mnn::kHeaderSize;
+    h.graph_size = graph.size();
+    h.data_offset = mnn::align_up(h.graph_offset + h.graph_size, mnn::kPageAlignment);
+    h.data_size = data_size_;
+    h.file_size = h.data_offset + h.data_size;
+
+    uint64_t written = 0;
+    auto emit = [&](const void* p, uint64_t n) {
+      out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
+      written += n;
+    };
+    auto pad_to = [&](uint64_t offset) {
+      static const char zeros[4096] = {};
+      while (written < offset) emit(zeros, std::min<uint64_t>(sizeof zeros, offset - written));
+    };
+    emit(&h, sizeof h);
+    emit(graph.data(), graph.size());
+    if (progress) progress(written, h.file_size);
+    for (const Blob& b : blobs_) {
+      pad_to(h.data_offset + b.offset);
+      emit(b.data, b.size);
+      if (progress) progress(written, h.file_size);
+    }
+    pad_to(h.file_size);
+    if (!out) throw Error("writing the model file failed");
+  }
+
+ private:
+  struct Blob {
+    const void* data;
+    uint64_t size;
+    uint64_t offset;  // from the start of the data section
+  };
+
+  void keep_referenced_values() {
+    std::vector<char> used(g_.num_values(), 0);
+    for (const Node& n : g_.nodes()) {
+      for (int v : n.inputs)
+        if (v >= 0) used[v] = 1;
+      for (int v : n.outputs)
+        if (v >= 0) used[v] = 1;
+    }
+    for (int v : g_.inputs()) used[v] = 1;
+    for (int v : g_.outputs()) used[v] = 1;
+    new_id_.assign(g_.num_values(), -1);
+    for (int v = 0; v < g_.num_values(); ++v)
+      if (used[v]) {
+        new_id_[v] = static_cast<int>(kept_.size());
+        kept_.push_back(v);
+      }
+  }
+
+  void add_blob(const Tensor& t) {
+    auto key = std::make_pair(t.raw(), t.nbytes());
+    if (blob_index_.count(key)) return;
+    uint64_t align = t.nbytes() >= mnn::kLargeBlobBytes ? mnn::kPageAlignment : mnn::kBlobAlignment;
+    uint64_t offset = mnn::align_up(data_size_, align);
+    blob_index_[key] = static_cast<uint32_t>(blobs_.size());
+    blobs_.push_back({t.raw(), t.nbytes(), offset});
+    data_size_ = offset + t.nbytes();
+  }
+
+  void collect_blobs() {
+    for (int v : kept_)
+      if (g_.value(v).is_constant()) add_blob(g_.value(v).constant);
+    for (const Node& n : g_.nodes())
+      for (const auto& [name, a] : n.attrs.all())
+        if (a.kind == Attribute::Kind::Tensor) add_blob(a.t);
+  }
+
+  void shape(const Shape& s) {
+    graph_.put<uint32_t>(static_cast<uint32_t>(s.size()));
+    for (int64_t d : s) graph_.put<int64_t>(d);
+  }
+
+  void blob_ref(const Tensor& t) { graph_.put<uint32_t>(blob_index_.at(std::make_pair(t.raw(), t.nbytes()))); }
+
+  void tensor_ref(const Tensor& t) {
+    graph_.put<int32_t>(static_cast<int32_t>(t.dtype()));
+    shape(t.shape());
+    blob_ref(t);
+  }
+
+  void id_list(const std::vector<int>& ids) {
+    graph_.put<uint32_t>(static_cast<uint32_t>(ids.size()));
+    for (int v : ids) graph_.put<int32_t>(v < 0 ? -1 : new_id_[v]);
+  }
+
+  void attribute(const std::string& name, const Attribute& a) {
+    graph_.str(name);
+    graph_.put<uint8_t>(static_cast<uint8_t>(stored_kind(a.kind)));
+    switch (a.kind) {
+      case Attribute::Kind::Int: graph_.put<int64_t>(a.i); break;
+      case Attribute::Kind::Float: graph_.put<float>(a.f); break;
+      case Attribute::Kind::String: graph_.str(a.s); break;
+      case Attribute::Kind::Ints:
+        graph_.put<uint32_t>(static_cast<uint32_t>(a.ints.size()));
+        for (int64_t x : a.ints) graph_.put<int64_t>(x);
+        break;
+      case Attribute::Kind::Floats:
+        graph_.put<uint32_t>(static_cast<uint32_t>(a.floats.size()));
+        for (float x : a.floats) graph_.put<float>(x);
+        break;
+      case Attribute::Kind::Strings:
+        graph_.put<uint32_t>(static_cast<uint32_t>(a.strings.size()));
+        for (const std::string& s : a.strings) graph_.str(s);
+        break;
+      case Attribute::Kind::Tensor: tensor_ref(a.t); break;
+    }
+  }
+
+  void serialize_graph() {
+    graph_.put<uint32_t>(static_cast<uint32_t>(blobs_.size()));
+    for (const Blob& b : blobs_) {
+      graph_.put<uint64_t>(b.offset);
+      graph_.put<uint64_t>(b.size);
+    }
+    graph_.put<uint32_t>(static_cast<uint32_t>(kept_.size()));
+    for (int v : kept_) {
+      const Value& val = g_.value(v);
+      graph_.str(val.name);
+      graph_.put<int32_t>(static_cast<int32_t>(val.dtype));
+      // A constant's dtype and shape are its tensor's (Graph::add_constant keeps them equal).
+      const bool has_shape = val.is_constant() || val.has_shape;
+      graph_.put<uint8_t>((has_shape ? mnn::kValueHasShape : 0) | (val.is_constant() ? mnn::kValueConstant : 0));
+      if (has_shape) shape(val.is_constant() ? val.constant.shape() : val.shape);
+      if (val.is_constant()) blob_ref(val.constant);
+    }
+    graph_.put<uint32_t>(static_cast<uint32_t>(g_.nodes().size()));
+    for (const Node& n : g_.nodes()) {
+      graph_.str(n.op_type);
+      graph_.str(n.name);
+      id_list(n.inputs);
+      id_list(n.outputs);
+      graph_.put<uint32_t>(static_cast<uint32_t>(n.attrs.all().size()));
+      for (const auto& [name, a] : n.attrs.all()) attribute(name, a);
+    }
+    id_list(g_.inputs());
+    id_list(g_.outputs());
+  }
+
+  const Graph& g_;
+  std::vector<int> kept_;    // old ids of the values written, in order
+  std::vector<int> new_id_;  // old id -> id in the file, -1 when dropped
+  std::vector<Blob> blobs_;
+  std::map<std::pair<const void*, size_t>, uint32_t> blob_index_;
+  uint64_t data_size_ = 0;
+  ByteWriter graph_;
+};
+
+}  // namespace
+
+void write_mnn(const Graph& g, std::ostream& out, const MnnProgress& progress) {
+  MnnWriter(g).write(out, progress);
+}
+
+void save_mnn(const Graph& g, const std::string& path, const MnnProgress& progress) {
+  MnnWriter writer(g);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot open '" + tmp + "' for writing");
+    try {
+      writer.write(out, progress);
+      out.close();
+      if (!out) throw Error("writing '" + tmp + "' failed");
+    } catch (...) {
+      std::remove(tmp.c_str());
+      throw;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error("cannot rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+std::string mnn_bytes(const Graph& g) {
+  std::ostringstream out;
+  write_mnn(g, out);
+  return std::move(out).str();
+}
+
+}  // namespace metalnn

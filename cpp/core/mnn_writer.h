@@ -1,0 +1,21 @@
+// Serialises an optimised Graph as a .mnn file (layout in core/mnn_format.h, docs/format.md).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "core/graph.h"
+
+namespace metalnn {
+
+// Called after each chunk written with (bytes written, total bytes).
+using MnnProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Writes only the values the graph references; blobs with the same memory are stored once.
+void write_mnn(const Graph& g, std::ostream& out, const MnnProgress& progress = nullptr);
+// Writes to `path` through a temporary file renamed into place, so a failure leaves no partial file.
+void save_mnn(const Graph& g, const std::string& path, const MnnProgress& progress = nullptr);
+std::string mnn_bytes(const Graph& g);
+
+}  // namespace metalnn

@@ -1,0 +1,238 @@
+// Elementwise kernels. Unary: one pass over contiguous memory split across the pool (activations go
+// through cpu::apply_activation). Binary: a StridedLoop over the output with broadcast strides for
+// both inputs; each run picks a vector-vector, scalar-vector or vector-scalar inner loop. Min/Max with
+// more inputs fold them into the output one at a time.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "cpu/activation.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/kernel.h"
+#include "cpu/node_values.h"
+#include "cpu/strided_loop.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr int64_t kElementwiseGrain = 1 << 14;
+
+// ---- unary ----
+
+// kIntegers: the op also accepts int64/int32 (the schema enforces which).
+struct Neg {
+  static constexpr bool kIntegers = true;
+  template <class T> T operator()(T x) const {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(0 - static_cast<std::make_unsigned_t<T>>(x));
+    else return -x;
+  }
+};
+struct Abs {
+  static constexpr bool kIntegers = true;
+  template <class T> T operator()(T x) const { return x < 0 ? Neg{}(x) : x; }
+};
+#define METALNN_FLOAT_UNARY(Name, expr)                 \
+  struct Name {                                         \
+    static constexpr bool kIntegers = false;            \
+    float operator()(float x) const { return (expr); } \
+  };
+METALNN_FLOAT_UNARY(Erf, std::erf(x))
+METALNN_FLOAT_UNARY(Sqrt, std::sqrt(x))
+METALNN_FLOAT_UNARY(Exp, std::exp(x))
+METALNN_FLOAT_UNARY(Log, std::log(x))
+METALNN_FLOAT_UNARY(Reciprocal, 1.f / x)
+METALNN_FLOAT_UNARY(Floor, std::floor(x))
+METALNN_FLOAT_UNARY(Ceil, std::ceil(x))
+#undef METALNN_FLOAT_UNARY
+
+using UnaryFn = void (*)(const Tensor& in, Tensor& out, ThreadPool& pool);
+
+template <class Op>
+void run_unary(const Tensor& in, Tensor& out, ThreadPool& pool) {
+  auto body = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* x = in.data<T>();
+    T* y = out.data<T>();
+    pool.parallel_for(in.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+      const Op op;
+      for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
+    });
+  };
+  if constexpr (Op::kIntegers) visit_numeric_dtype(in.dtype(), body);
+  else visit_dtype<DType::Float32>(in.dtype(), body);
+}
+
+struct UnaryEntry {
+  const char* op_type;
+  UnaryFn fn;
+};
+constexpr UnaryEntry kUnaryOps[] = {
+    {"Neg", run_unary<Neg>},   {"Abs", run_unary<Abs>},     {"Erf", run_unary<Erf>},
+    {"Sqrt", run_unary<Sqrt>}, {"Exp", run_unary<Exp>},     {"Log", run_unary<Log>},
+    {"Reciprocal", run_unary<Reciprocal>}, {"Floor", run_unary<Floor>}, {"Ceil", run_unary<Ceil>},
+};
+
+class UnaryKernel : public Kernel {
+ public:
+  UnaryKernel(const Graph& g, const Node& n)
+      : activation_(Activation::from_activation_node(g, n)), clip_(n.op_type == "Clip") {
+    for (const UnaryEntry& e : kUnaryOps)
+      if (n.op_type == e.op_type) math_ = e.fn;
+    if (!math_ && !clip_ && activation_.none())
+      throw UnsupportedOpError(n.label() + ": no cpu unary kernel for " + n.op_type);
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    if (math_) return math_(*in[0], *out[0], pool);
+    Activation act = activation_;
+    if (clip_) {
+      // Bounds may be run-time inputs; absent ones are unbounded.
+      act.kind = Activation::Kind::Clip;
+      act.alpha = in.size() > 1 && in[1] ? static_cast<float>(in[1]->float_at(0)) : -std::numeric_limits<float>::infinity();
+      act.beta = in.size() > 2 && in[2] ? static_cast<float>(in[2]->float_at(0)) : std::numeric_limits<float>::infinity();
+    }
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    pool.parallel_for(in[0]->numel(), kElementwiseGrain,
+                      [&](int64_t b, int64_t e) { apply_activation(x + b, y + b, e - b, act); });
+  }
+
+ private:
+  Activation activation_;
+  bool clip_;
+  UnaryFn math_ = nullptr;
+};
+
+// ---- binary ----
+
+// Which input dtypes an op accepts; the schema enforces the same sets.
+enum class Accepts { Float, Numeric, NumericMixed, NumericOrBool };
+
+template <class T>
+T divide(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    // -1 negates without the INT_MIN / -1 trap; the kernel rejects zero divisors before the loop.
+    if (b == -1) return Neg{}(a);
+  }
+  return a / b;
+}
+
+struct Add { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return a + b; } };
+struct Sub { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return a - b; } };
+struct Mul { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return a * b; } };
+struct Div { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return divide(a, b); } };
+struct Min { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return b < a ? b : a; } };
+struct Max { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T b) const { return a < b ? b : a; } };
+struct PRelu { static constexpr Accepts kAccepts = Accepts::Float; float operator()(float x, float slope) const { return x < 0.f ? x * slope : x; } };
+struct Pow {
+  static constexpr Accepts kAccepts = Accepts::NumericMixed;
+  template <class A, class B> A operator()(A a, B b) const {
+    if constexpr (std::is_floating_point_v<A>) {
+      if constexpr (std::is_floating_point_v<B>) return b == 2.f ? a * a : std::pow(a, b);
+      else return std::pow(a, static_cast<A>(b));
+    } else {
+      return static_cast<A>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    }
+  }
+};
+struct Equal { static constexpr Accepts kAccepts = Accepts::NumericOrBool; template <class T> bool operator()(T a, T b) const { return a == b; } };
+struct Less { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a < b; } };
+struct Greater { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a > b; } };
+
+// out[i] = op(a[i], b[i]) over the loop's runs; operands are (out, a, b).
+template <class Op, class A, class B, class O>
+void binary_loop(const StridedLoop& loop, const A* a, const B* b, O* out, ThreadPool& pool) {
+  const int64_t sa = loop.inner_stride(1), sb = loop.inner_stride(2);
+  loop.parallel_runs(pool, kElementwiseGrain, [&](const StridedLoop::Offsets& off, int64_t n) {
+    const Op op;
+    O* o = out + off[0];
+    const A* pa = a + off[1];
+    const B* pb = b + off[2];
+    if (sa == 1 && sb == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = op(pa[i], pb[i]);
+    } else if (sa == 0 && sb == 1) {
+      const A x = *pa;
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x, pb[i]);
+    } else if (sa == 1 && sb == 0) {
+      const B y = *pb;
+      for (int64_t i = 0; i < n; ++i) o[i] = op(pa[i], y);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i] = op(pa[i * sa], pb[i * sb]);
+    }
+  });
+}
+
+using BinaryFn = void (*)(const StridedLoop&, const Tensor& a, const Tensor& b, Tensor& out, ThreadPool&);
+
+template <class Op>
+void run_binary(const StridedLoop& loop, const Tensor& a, const Tensor& b, Tensor& out, ThreadPool& pool) {
+  auto with_a = [&](auto ta) {
+    using A = typename decltype(ta)::type;
+    auto with_b = [&](auto tb) {
+      using B = typename decltype(tb)::type;
+      using O = decltype(Op{}(A{}, B{}));
+      binary_loop<Op>(loop, a.data<A>(), b.data<B>(), out.data<O>(), pool);
+    };
+    if constexpr (Op::kAccepts == Accepts::NumericMixed) visit_numeric_dtype(b.dtype(), with_b);
+    else with_b(TypeTag<A>{});
+  };
+  if constexpr (Op::kAccepts == Accepts::Float) visit_dtype<DType::Float32>(a.dtype(), with_a);
+  else if constexpr (Op::kAccepts == Accepts::NumericOrBool)
+    visit_dtype<DType::Float32, DType::Int64, DType::Int32, DType::Bool>(a.dtype(), with_a);
+  else visit_numeric_dtype(a.dtype(), with_a);
+}
+
+struct BinaryEntry {
+  const char* op_type;
+  BinaryFn fn;
+};
+constexpr BinaryEntry kBinaryOps[] = {
+    {"Add", run_binary<Add>},     {"Sub", run_binary<Sub>},     {"Mul", run_binary<Mul>},
+    {"Div", run_binary<Div>},     {"Pow", run_binary<Pow>},     {"PRelu", run_binary<PRelu>},
+    {"Min", run_binary<Min>},     {"Max", run_binary<Max>},     {"Equal", run_binary<Equal>},
+    {"Less", run_binary<Less>},   {"Greater", run_binary<Greater>},
+};
+
+class BinaryKernel : public Kernel {
+ public:
+  BinaryKernel(const Graph& g, const Node& n) : label_(n.label()) {
+    for (const BinaryEntry& e : kBinaryOps)
+      if (n.op_type == e.op_type) fn_ = e.fn;
+    if (!fn_) throw UnsupportedOpError(label_ + ": no cpu binary kernel for " + n.op_type);
+    const Shape& out = output_value(g, n, 0).shape;
+    const std::vector<int64_t> out_strides = shape_strides(out);
+    // Step k combines input 0 (then the running result) with input k + 1; a lone input meets itself.
+    const int count = static_cast<int>(n.inputs.size());
+    for (int k = 0; k == 0 || k + 1 < count; ++k) {
+      const Shape& a = k == 0 ? input_value(g, n, 0).shape : out;
+      const Shape& b = input_value(g, n, std::min(k + 1, count - 1)).shape;
+      steps_.emplace_back(out, std::vector<std::vector<int64_t>>{out_strides, broadcast_strides(a, out),
+                                                                 broadcast_strides(b, out)});
+    }
+    integer_div_ = n.op_type == "Div" && input_value(g, n, 0).dtype != DType::Float32;
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const int count = static_cast<int>(in.size());
+    if (integer_div_) {
+      for (int64_t i = 0; i < in[1]->numel(); ++i)
+        if (in[1]->int_at(i) == 0) throw ModelError(label_ + ": integer division by zero");
+    }
+    for (size_t k = 0; k < steps_.size(); ++k)
+      fn_(steps_[k], k == 0 ? *in[0] : *out[0], *in[std::min<int>(k + 1, count - 1)], *out[0], pool);
+  }
+
+ private:
+  std::string label_;
+  BinaryFn fn_ = nullptr;
+  std::vector<StridedLoop> steps_;
+  bool integer_div_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_unary_kernel(const Graph& g, const Node& n) { return std::make_unique<UnaryKernel>(g, n); }
+std::unique_ptr<Kernel> make_binary_kernel(const Graph& g, const Node& n) { return std::make_unique<BinaryKernel>(g, n); }
+
+}  // namespace metalnn::cpu

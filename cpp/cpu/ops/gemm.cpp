@@ -1,0 +1,137 @@
+// Gemm and MatMul on the CPU through BLAS sgemm, with bias and the fused activation in one epilogue
+// pass. MatMul folds the batch into M when B is one shared matrix; otherwise one sgemm per batch
+// entry, offsets for broadcast batch dims precomputed at build time.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/blas.h"
+#include "cpu/epilogue.h"
+#include "cpu/kernel.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+class GemmKernel : public Kernel {
+ public:
+  GemmKernel(const Graph& g, const Node& n) : act_(Activation::of_node(n)) {
+    trans_a_ = n.attrs.get_int("transA", 0) != 0;
+    trans_b_ = n.attrs.get_int("transB", 0) != 0;
+    alpha_ = n.attrs.get_float("alpha", 1.f);
+    beta_ = n.attrs.get_float("beta", 1.f);
+    const Shape& a = g.value(n.inputs[0]).shape;
+    const Shape& b = g.value(n.inputs[1]).shape;
+    m_ = trans_a_ ? a[1] : a[0];
+    k_ = trans_a_ ? a[0] : a[1];
+    n_ = trans_b_ ? b[0] : b[1];
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0 && beta_ != 0.f) {
+      // C right-aligned against [M, N]: it varies along M and/or N or is one scalar.
+      const Shape& c = g.value(n.inputs[2]).shape;
+      c_rows_ = c.size() == 2 ? c[0] : 1;
+      c_cols_ = c.empty() ? 1 : c.back();
+      has_c_ = true;
+    }
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* a = in[0]->data<float>();
+    const float* b = in[1]->data<float>();
+    float* y = out[0]->data<float>();
+    const float* c = has_c_ && in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    // A C that is a plain row or column bias goes to the epilogue; anything else is written first.
+    const float* col_bias = c && beta_ == 1.f && c_rows_ == 1 && c_cols_ == n_ && n_ > 1 ? c : nullptr;
+    const float* row_bias = c && beta_ == 1.f && c_cols_ == 1 && c_rows_ == m_ && m_ > 1 ? c : nullptr;
+    const bool prefill = c && !col_bias && !row_bias;
+    if (prefill) {
+      for (int64_t i = 0; i < m_; ++i)
+        for (int64_t j = 0; j < n_; ++j)
+          y[i * n_ + j] = beta_ * c[(c_rows_ == 1 ? 0 : i) * c_cols_ + (c_cols_ == 1 ? 0 : j)];
+    }
+    if (m_ == 0 || n_ == 0) return;
+    if (k_ == 0) {
+      if (!prefill) std::fill(y, y + m_ * n_, 0.f);
+    } else {
+      sgemm(trans_a_, trans_b_, int(m_), int(n_), int(k_), alpha_, a, int(trans_a_ ? m_ : k_), b,
+            int(trans_b_ ? k_ : n_), prefill ? 1.f : 0.f, y, int(n_));
+    }
+    bias_activation(y, m_, n_, n_, row_bias, col_bias, act_, pool);
+  }
+
+ private:
+  Activation act_;
+  bool trans_a_ = false, trans_b_ = false, has_c_ = false;
+  float alpha_ = 1.f, beta_ = 1.f;
+  int64_t m_ = 0, n_ = 0, k_ = 0, c_rows_ = 1, c_cols_ = 1;
+};
+
+class MatMulKernel : public Kernel {
+ public:
+  MatMulKernel(const Graph& g, const Node& n) : act_(Activation::of_node(n)) {
+    Shape a = g.value(n.inputs[0]).shape, b = g.value(n.inputs[1]).shape;
+    if (a.size() == 1) a.insert(a.begin(), 1);
+    if (b.size() == 1) b.push_back(1);
+    m_ = a[a.size() - 2];
+    k_ = a.back();
+    n_ = b.back();
+    const size_t rank = std::max(a.size(), b.size());
+    a.insert(a.begin(), rank - a.size(), 1);
+    b.insert(b.begin(), rank - b.size(), 1);
+    // Walk the broadcast batch index, recording where each entry's A and B matrices start.
+    const size_t batch_rank = rank - 2;
+    Shape out_batch(batch_rank);
+    for (size_t i = 0; i < batch_rank; ++i) out_batch[i] = std::max(a[i], b[i]);
+    const int64_t count = shape_numel(out_batch);
+    const std::vector<int64_t> a_strides = shape_strides(a), b_strides = shape_strides(b);
+    std::vector<int64_t> idx(batch_rank, 0);
+    for (int64_t e = 0; e < count; ++e) {
+      int64_t ao = 0, bo = 0;
+      for (size_t i = 0; i < batch_rank; ++i) {
+        if (a[i] != 1) ao += idx[i] * a_strides[i];
+        if (b[i] != 1) bo += idx[i] * b_strides[i];
+      }
+      a_offsets_.push_back(ao);
+      b_offsets_.push_back(bo);
+      for (size_t i = batch_rank; i-- > 0;) {
+        if (++idx[i] < out_batch[i]) break;
+        idx[i] = 0;
+      }
+    }
+    // One shared B and an A that covers every batch entry: a single [count * M, K] x [K, N] GEMM.
+    fold_batch_ = std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }) &&
+                  shape_numel(Shape(a.begin(), a.end() - 2)) == count;
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* a = in[0]->data<float>();
+    const float* b = in[1]->data<float>();
+    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    float* y = out[0]->data<float>();
+    const int64_t count = static_cast<int64_t>(a_offsets_.size());
+    if (count * m_ * n_ == 0) return;
+    if (k_ == 0) {
+      std::fill(y, y + count * m_ * n_, 0.f);
+    } else if (fold_batch_) {
+      sgemm(false, false, int(count * m_), int(n_), int(k_), 1.f, a, int(k_), b, int(n_), 0.f, y, int(n_));
+    } else {
+      for (int64_t e = 0; e < count; ++e)
+        sgemm(false, false, int(m_), int(n_), int(k_), 1.f, a + a_offsets_[e], int(k_), b + b_offsets_[e], int(n_), 0.f,
+              y + e * m_ * n_, int(n_));
+    }
+    bias_activation(y, count * m_, n_, n_, nullptr, bias, act_, pool);
+  }
+
+ private:
+  Activation act_;
+  int64_t m_ = 0, n_ = 0, k_ = 0;
+  std::vector<int64_t> a_offsets_, b_offsets_;  // per output batch entry, in elements
+  bool fold_batch_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_gemm_kernel(const Graph& g, const Node& n) { return std::make_unique<GemmKernel>(g, n); }
+std::unique_ptr<Kernel> make_matmul_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<MatMulKernel>(g, n);
+}
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,112 @@
+// MaxPool / AveragePool (1-D and 2-D through Window2d) and GlobalAveragePool / GlobalMaxPool on the
+// CPU, NCHW float32; one channel plane per task.
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "core/ops/window.h"
+#include "cpu/kernel.h"
+#include "cpu/window2d.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+class PoolKernel : public Kernel {
+ public:
+  PoolKernel(const Graph& g, const Node& n) {
+    const Shape& x = g.value(n.inputs[0]).shape;
+    win_ = to_window2d(resolve_window(n, std::vector<int64_t>(x.begin() + 2, x.end()), n.attrs.get_ints("kernel_shape"),
+                                      n.attrs.get_int("ceil_mode", 0) != 0));
+    max_ = n.op_type == "MaxPool";
+    count_include_pad_ = n.attrs.get_int("count_include_pad", 0) != 0;
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    const int64_t planes = in[0]->dim(0) * in[0]->dim(1);
+    pool.parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) plane(x + p * win_.in_size(), y + p * win_.out_size());
+    });
+  }
+
+ private:
+  void plane(const float* x, float* y) const {
+    const Window2d& w = win_;
+    for (int64_t oh = 0; oh < w.out_h; ++oh) {
+      const int64_t h0 = oh * w.stride_h - w.pad_top;
+      const IndexRange kh = valid_range(h0, w.dilation_h, w.kernel_h, w.in_h);
+      // Taps inside the padded input, for count_include_pad (the ceil-mode overhang is not counted).
+      const int64_t padded_h = valid_range(h0 + w.pad_top, w.dilation_h, w.kernel_h, w.in_h + w.pad_top + w.pad_bottom).size();
+      for (int64_t ow = 0; ow < w.out_w; ++ow) {
+        const int64_t w0 = ow * w.stride_w - w.pad_left;
+        const IndexRange kw = valid_range(w0, w.dilation_w, w.kernel_w, w.in_w);
+        float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.f;
+        for (int64_t i = kh.lo; i < kh.hi; ++i) {
+          const float* row = x + (h0 + i * w.dilation_h) * w.in_w;
+          if (max_) {
+            for (int64_t j = kw.lo; j < kw.hi; ++j) acc = std::max(acc, row[w0 + j * w.dilation_w]);
+          } else {
+            for (int64_t j = kw.lo; j < kw.hi; ++j) acc += row[w0 + j * w.dilation_w];
+          }
+        }
+        if (!max_) {
+          const int64_t count =
+              count_include_pad_
+                  ? padded_h * valid_range(w0 + w.pad_left, w.dilation_w, w.kernel_w, w.in_w + w.pad_left + w.pad_right).size()
+                  : kh.size() * kw.size();
+          acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
+        }
+        y[oh * w.out_w + ow] = acc;
+      }
+    }
+  }
+
+  Window2d win_{};
+  bool max_ = true, count_include_pad_ = false;
+};
+
+class GlobalPoolKernel : public Kernel {
+ public:
+  explicit GlobalPoolKernel(const Node& n) : max_(n.op_type == "GlobalMaxPool") {}
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    const int64_t planes = in[0]->dim(0) * in[0]->dim(1);
+    const int64_t size = planes ? in[0]->numel() / planes : 0;
+    pool.parallel_for(planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, size)), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) y[p] = max_ ? plane_max(x + p * size, size) : plane_mean(x + p * size, size);
+    });
+  }
+
+ private:
+  // Eight independent partial sums so the compiler can vectorise without reassociating.
+  static float plane_mean(const float* x, int64_t n) {
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) part[j] += x[i + j];
+    float sum = 0.f;
+    for (; i < n; ++i) sum += x[i];
+    for (float p : part) sum += p;
+    return n ? sum / static_cast<float>(n) : 0.f;
+  }
+  static float plane_max(const float* x, int64_t n) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+  }
+
+  bool max_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_pool_kernel(const Graph& g, const Node& n) { return std::make_unique<PoolKernel>(g, n); }
+std::unique_ptr<Kernel> make_global_pool_kernel(const Graph&, const Node& n) {
+  return std::make_unique<GlobalPoolKernel>(n);
+}
+
+}  // namespace metalnn::cpu

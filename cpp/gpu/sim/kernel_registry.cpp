@@ -1,0 +1,14 @@
+#include "kernel_registry.h"
+
+namespace metal_sim {
+
+const KernelInfo* find_kernel(const KernelLibrary& library, const std::string& host_name) {
+  for (const KernelTable* table : library) {
+    for (unsigned i = 0; i < table->count; ++i) {
+      if (host_name == table->kernels[i].host_name) return &table->kernels[i];
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace metal_sim

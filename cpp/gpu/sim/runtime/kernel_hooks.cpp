@@ -1,0 +1,29 @@
+// The functions translated kernels call (kernel_abi.h), forwarded to this OS thread's runner.
+#include "../kernel_abi.h"
+#include "threadgroup_runner.h"
+
+namespace metal_sim {
+
+void threadgroup_barrier_at(const char* file, unsigned line) {
+  ThreadgroupRunner::for_this_thread().wait_at_barrier(true, file, line);
+}
+
+void simdgroup_barrier_at(const char* file, unsigned line) {
+  ThreadgroupRunner::for_this_thread().wait_at_barrier(false, file, line);
+}
+
+SimdLanes simd_exchange(const void* value, unsigned size, const char* what, const char* file, unsigned line) {
+  return ThreadgroupRunner::for_this_thread().simd_exchange(value, size, what, file, line);
+}
+
+void* threadgroup_alloc(unsigned site, size_t size, size_t align) {
+  return ThreadgroupRunner::for_this_thread().threadgroup_alloc(site, size, align);
+}
+
+const ConstantValue* function_constant(unsigned index) {
+  return ThreadgroupRunner::for_this_thread().function_constant(index);
+}
+
+void kernel_fault(const char* what) { ThreadgroupRunner::for_this_thread().fault(what); }
+
+}  // namespace metal_sim

@@ -1,0 +1,22 @@
+// The metal-sim implementation of the GPU device interface: Metal kernels translated to C++ and run
+// on CPU threads (see DESIGN.md, "The Metal simulator").
+#pragma once
+#include <memory>
+
+#include "gpu/device.h"
+#include "gpu/sim/kernel_registry.h"
+
+namespace metalnn::gpu {
+
+struct SimDeviceOptions {
+  // OS threads running threadgroups; 0: METALNN_SIM_THREADS, else all cores.
+  unsigned threads = 0;
+  // Schedule threads and threadgroups last to first, to expose missing barriers and races.
+  // Also switched on by METALNN_SIM_REVERSE=1.
+  bool reverse_thread_order = false;
+};
+
+std::unique_ptr<Device> create_sim_device(const metal_sim::KernelLibrary& kernels = metal_sim::product_kernels(),
+                                          const SimDeviceOptions& options = {});
+
+}  // namespace metalnn::gpu

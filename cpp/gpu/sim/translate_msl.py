@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""Translate one .metal file into a C++ translation unit for metal-sim.
+
+The file is run through the C preprocessor (so instantiation macros expand), then the few MSL
+constructs a macro cannot express are rewritten in place, keeping line markers so diagnostics and
+sanitizer reports point at the .metal source:
+  - `kernel` functions lose `kernel` and their parameter attributes, which are recorded instead;
+  - `template [[host_name("...")]] kernel ...` instantiations become registrations;
+  - `threadgroup T name[N];` declarations become references into the threadgroup's memory;
+  - the `constant` address space becomes `const`; `[[function_constant(N)]]` variables become
+    proxies that read the pipeline's value;
+  - half literals (`1.0h`) become conversions.
+Finally a table of the file's kernels (host name, parameter bindings, whether barriers or SIMD-group
+collectives occur in its call graph) is appended. Anything it cannot translate is an error that
+names the construct and its .metal line.
+"""
+import argparse
+import re
+import subprocess
+import sys
+
+IDENT = re.compile(r"[A-Za-z_]\w*")
+BUILTIN_ATTRIBUTES = {
+    "thread_position_in_grid": "kThreadPositionInGrid",
+    "thread_position_in_threadgroup": "kThreadPositionInThreadgroup",
+    "threadgroup_position_in_grid": "kThreadgroupPositionInGrid",
+    "threads_per_threadgroup": "kThreadsPerThreadgroup",
+    "dispatch_threads_per_threadgroup": "kThreadsPerThreadgroup",
+    "threadgroups_per_grid": "kThreadgroupsPerGrid",
+    "threads_per_grid": "kThreadsPerGrid",
+    "grid_size": "kThreadsPerGrid",
+    "thread_index_in_threadgroup": "kThreadIndexInThreadgroup",
+    "thread_index_in_simdgroup": "kThreadIndexInSimdgroup",
+    "simdgroup_index_in_threadgroup": "kSimdgroupIndexInThreadgroup",
+    "threads_per_simdgroup": "kThreadsPerSimdgroup",
+    "thread_execution_width": "kThreadsPerSimdgroup",
+    "simdgroups_per_threadgroup": "kSimdgroupsPerThreadgroup",
+    "dispatch_simdgroups_per_threadgroup": "kSimdgroupsPerThreadgroup",
+    "thread_index_in_quadgroup": "kThreadIndexInQuadgroup",
+    "quadgroup_index_in_threadgroup": "kQuadgroupIndexInThreadgroup",
+    "grid_origin": "kGridOrigin",
+}
+# Calls that make threads wait for each other: a kernel reaching any of them needs fibers.
+COLLECTIVES = {
+    "threadgroup_barrier", "simdgroup_barrier", "simd_sum", "simd_product", "simd_min", "simd_max",
+    "simd_and", "simd_or", "simd_xor", "simd_broadcast", "simd_broadcast_first", "simd_shuffle",
+    "simd_shuffle_up", "simd_shuffle_down", "simd_shuffle_xor", "simd_shuffle_rotate_up",
+    "simd_shuffle_rotate_down", "simd_prefix_inclusive_sum", "simd_prefix_exclusive_sum",
+    "simd_prefix_inclusive_product", "simd_prefix_exclusive_product", "simd_all", "simd_any",
+    "simd_ballot", "simd_active_threads_mask", "simd_is_first", "quad_sum", "quad_shuffle",
+    "quad_broadcast", "quad_shuffle_xor",
+}
+CONSTANT_TYPES = {
+    "bool": "kBool", "int": "kInt", "uint": "kUInt", "unsigned int": "kUInt", "short": "kShort",
+    "ushort": "kUShort", "char": "kChar", "uchar": "kUChar", "float": "kFloat", "half": "kHalf",
+}
+UNSUPPORTED = [
+    (re.compile(r"\b(vertex|fragment)\s+\w"), "vertex and fragment functions"),
+    (re.compile(r"\b(texture[123]d\w*|texturecube\w*|depth2d\w*|sampler)\b"), "textures and samplers"),
+    (re.compile(r"\bimageblock\b"), "imageblocks"),
+    (re.compile(r"\[\[\s*(stage_in|visible|intersection|mesh|object)\b"), "this function kind"),
+]
+CONTROL_WORDS = {"if", "for", "while", "switch", "return", "sizeof", "catch", "decltype", "alignof"}
+
+
+class TranslationError(Exception):
+    pass
+
+
+class Source:
+    """Preprocessed text, a copy with literals and directive lines blanked, and line mapping."""
+
+    def __init__(self, text):
+        self.text = text
+        self.masked = self._mask(text)
+        self.markers = [(m.start(), int(m.group(1)), m.group(2))
+                        for m in re.finditer(r'^# (\d+) "([^"]*)"[^\n]*$', text, re.M)]
+
+    @staticmethod
+    def _mask(text):
+        out = list(text)
+        i, n, line_start = 0, len(text), True
+        while i < n:
+            c = text[i]
+            if line_start and c == "#":
+                j = text.find("\n", i)
+                j = n if j < 0 else j
+                out[i:j] = " " * (j - i)
+                i = j
+                continue
+            if c in "\"'":
+                j = i + 1
+                while j < n and text[j] != c:
+                    j += 2 if text[j] == "\\" else 1
+                out[i + 1:j] = "".join(ch if ch == "\n" else " " for ch in text[i + 1:j])
+                i, line_start = j + 1, False
+                continue
+            line_start = c == "\n" or (line_start and c in " \t")
+            i += 1
+        return "".join(out)
+
+    def location(self, pos):
+        file, line, after = "?", 1, 0
+        for mpos, mline, mfile in self.markers:
+            if mpos > pos:
+                break
+            file, line, after = mfile, mline, self.text.find("\n", mpos) + 1
+        return file, line + self.text.count("\n", after, pos)
+
+    def error(self, pos, message):
+        file, line = self.location(pos)
+        raise TranslationError(f"{file}:{line}: error: metal-sim translator: {message}")
+
+    def match(self, pos, open_char, close_char):
+        """Index of the bracket closing the one at pos."""
+        depth = 0
+        for i in range(pos, len(self.masked)):
+            c = self.masked[i]
+            if c == open_char:
+                depth += 1
+            elif c == close_char:
+                depth -= 1
+                if depth == 0:
+                    return i
+        self.error(pos, f"unbalanced '{open_char}'")
+
+    def statement_end(self, pos):
+        depth = 0
+        for i in range(pos, len(self.masked)):
+            c = self.masked[i]
+            if c in "({[":
+                depth += 1
+            elif c in ")}]":
+                depth -= 1
+            elif c == ";" and depth == 0:
+                return i
+        self.error(pos, "statement without ';'")
+
+    def previous_char(self, pos):
+        i = pos - 1
+        while i >= 0 and self.masked[i].isspace():
+            i -= 1
+        return (self.masked[i], i) if i >= 0 else ("", -1)
+
+
+def split_top_level(text, sep=","):
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in "(<[{":
+            depth += 1
+        elif c in ")>]}":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append((start, text[start:i]))
+            start = i + 1
+    parts.append((start, text[start:]))
+    return parts
+
+
+def strip_attributes(text):
+    return re.sub(r"\[\[.*?\]\]", " ", text, flags=re.S)
+
+
+class Translator:
+    def __init__(self, source):
+        self.src = source
+        self.edits = []  # (start, end, replacement)
+        self.kernels = []  # dicts: name, host_name, template_args, params, pos, uses_barriers, max_threads
+        self.templates = {}  # template kernel name -> definition dict
+        self.constants = []  # (index, type enum, name)
+        self.constant_names = set()
+        self.skip_ranges = []
+
+    def replace(self, start, end, replacement):
+        lost = self.src.text.count("\n", start, end) - replacement.count("\n")
+        self.edits.append((start, end, replacement + "\n" * max(lost, 0)))
+
+    def blank(self, start, end):
+        self.replace(start, end, "")
+
+    def run(self):
+        for pattern, what in UNSUPPORTED:
+            m = pattern.search(self.src.masked)
+            if m:
+                self.src.error(m.start(), f"{what} are not supported by metal-sim")
+        for m in re.finditer(r"^#pragma[^\n]*", self.src.text, re.M):
+            self.blank(m.start(), m.end())
+        self.find_instantiations()
+        self.find_kernels()
+        self.rewrite_function_constants()
+        self.rewrite_constant_qualifiers()
+        self.rewrite_threadgroup_variables()
+        self.rewrite_half_literals()
+        self.classify_kernels()
+
+    # --- kernels -------------------------------------------------------------------------------
+    def find_instantiations(self):
+        masked = self.src.masked
+        for m in re.finditer(r"\btemplate\s*\[\[\s*host_name\s*\(", masked):
+            close = self.src.match(m.end() - 1, "(", ")")
+            host = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', self.src.text[m.end():close]))
+            end = self.src.statement_end(close)
+            stmt = strip_attributes(masked[close + 1:end])
+            stmt = re.sub(r"\bdecltype\s*\(.*?\)\s*(?=[A-Za-z_])", " ", stmt, flags=re.S)
+            paren = stmt.find("(")
+            head = stmt[:paren] if paren >= 0 else stmt
+            decl = re.search(r"([A-Za-z_]\w*)\s*(<.*>)?\s*$", head, re.S)
+            if not host or not decl:
+                self.src.error(m.start(), "cannot parse this host_name instantiation")
+            self.kernels.append({"name": decl.group(1), "host_name": host, "template_args": decl.group(2) or "",
+                                 "pos": m.start(), "instantiation": True})
+            self.skip_ranges.append((m.start(), end))
+            self.blank(m.start(), end + 1)
+
+    def in_skipped(self, pos):
+        return any(a <= pos <= b for a, b in self.skip_ranges)
+
+    def find_kernels(self):
+        masked = self.src.masked
+        for m in re.finditer(r"\[\[\s*kernel\s*\]\]|\bkernel\b", masked):
+            if self.in_skipped(m.start()):
+                continue
+            # What precedes `kernel` in this declaration: template header, attributes.
+            prefix_start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
+                               masked.rfind("{", 0, m.start())) + 1
+            prefix = masked[prefix_start:m.start()]
+            is_template = re.search(r"\btemplate\b", prefix) is not None
+            max_threads = 0
+            for a in re.finditer(r"\[\[\s*max_total_threads_per_threadgroup\s*\(\s*(\d+)\s*\)\s*\]\]", prefix):
+                max_threads = int(a.group(1))
+                self.blank(prefix_start + a.start(), prefix_start + a.end())
+            paren = masked.find("(", m.end())
+            head = strip_attributes(masked[m.end():paren])
+            decl = re.search(r"\b(\w+)\s+([A-Za-z_]\w*)\s*$", head)
+            if not decl:
+                self.src.error(m.start(), "cannot parse this kernel declaration")
+            if decl.group(1) != "void":
+                self.src.error(m.start(), f"kernel '{decl.group(2)}' must return void")
+            close = self.src.match(paren, "(", ")")
+            brace = close + 1 + (len(masked[close + 1:]) - len(masked[close + 1:].lstrip()))
+            if masked[brace] != "{":
+                self.src.error(m.start(), f"kernel '{decl.group(2)}': expected a body after its parameters")
+            body_end = self.src.match(brace, "{", "}")
+            kernel = {"name": decl.group(2), "host_name": decl.group(2), "template_args": "", "pos": m.start(),
+                      "params": self.parse_params(decl.group(2), paren + 1, close), "body": (brace, body_end),
+                      "max_threads": max_threads}
+            self.blank(m.start(), m.end())
+            if is_template:
+                self.templates[kernel["name"]] = kernel
+            else:
+                self.kernels.append(kernel)
+        for k in self.kernels:
+            if k.get("instantiation"):
+                t = self.templates.get(k["name"])
+                if t is None:
+                    self.src.error(k["pos"], f"host_name instantiation of '{k['name']}', which is no template kernel")
+                for key in ("params", "body", "max_threads"):
+                    k[key] = t[key]
+
+    def parse_params(self, kernel_name, start, end):
+        params = []
+        text = self.src.masked[start:end]
+        if not text.strip() or text.strip() == "void":
+            return params
+        for offset, param in split_top_level(text):
+            pos = start + offset
+            attributes = list(re.finditer(r"\[\[(.*?)\]\]", param, re.S))
+            declaration = strip_attributes(param).strip()
+            names = IDENT.findall(declaration)
+            name = names[-1] if names else "?"
+            if not attributes:
+                self.src.error(pos, f"kernel '{kernel_name}': parameter '{name}' has no [[attribute]]")
+            kind, index, optional = None, 0, False
+            for a in attributes:
+                self.blank(pos + a.start(), pos + a.end())
+                for item in split_top_level(a.group(1)):
+                    item = item[1].strip()
+                    call = re.fullmatch(r"(\w+)\s*(?:\((.*)\))?", item, re.S)
+                    word, arg = (call.group(1), call.group(2)) if call else (item, None)
+                    if word in ("buffer", "threadgroup") and arg is not None and arg.strip().isdigit():
+                        kind = "kBuffer" if word == "buffer" else "kThreadgroupMemory"
+                        index = int(arg)
+                    elif word == "function_constant":
+                        optional = True
+                    elif word in BUILTIN_ATTRIBUTES and arg is None:
+                        kind = BUILTIN_ATTRIBUTES[word]
+                    else:
+                        self.src.error(pos, f"kernel '{kernel_name}': parameter attribute [[{item}]] "
+                                            "is not supported by metal-sim")
+            if kind is None:
+                self.src.error(pos, f"kernel '{kernel_name}': parameter '{name}' has no binding attribute")
+            if index >= 31:
+                self.src.error(pos, f"kernel '{kernel_name}': binding index {index} is out of range")
+            params.append((kind, index, optional, name))
+        return params
+
+    # --- constant address space and function constants ------------------------------------------
+    def statement_start(self, pos):
+        """True when only `static`/`constexpr` stand between the previous statement and pos."""
+        masked = self.src.masked
+        start = max(masked.rfind(";", 0, pos), masked.rfind("}", 0, pos), masked.rfind("{", 0, pos)) + 1
+        return re.fullmatch(r"(\s|\bstatic\b|\bconstexpr\b)*", masked[start:pos]) is not None, start
+
+    def rewrite_function_constants(self):
+        masked = self.src.masked
+        for m in re.finditer(r"\bconstant\b", masked):
+            at_start, start = self.statement_start(m.start())
+            if not at_start:
+                continue
+            end = self.src.statement_end(m.end())
+            stmt = masked[m.end():end]
+            fc = re.search(r"\[\[\s*function_constant\s*\(\s*(\d+)\s*\)\s*\]\]", stmt)
+            if not fc:
+                continue
+            decl = re.fullmatch(r"\s*(.*?)\s+([A-Za-z_]\w*)\s*", stmt[:fc.start()], re.S)
+            type_name = re.sub(r"\s+", " ", decl.group(1)) if decl else "?"
+            if not decl or type_name not in CONSTANT_TYPES:
+                self.src.error(m.start(), f"function constant of type '{type_name}' is not supported by metal-sim")
+            name = decl.group(2)
+            index = int(fc.group(1))
+            self.constants.append((index, CONSTANT_TYPES[type_name], name))
+            self.constant_names.add(name)
+            self.replace(start, end + 1, f"static const ::metal_sim::FunctionConstant<{type_name}, {index}> {name}{{}};")
+            self.skip_ranges.append((start, end))
+
+    def rewrite_constant_qualifiers(self):
+        masked = self.src.masked
+        for m in re.finditer(r"\bconstant\b", masked):
+            if self.in_skipped(m.start()):
+                continue
+            at_start, start = self.statement_start(m.start())
+            if at_start:
+                end = self.src.statement_end(m.end())
+                stmt = masked[m.end():end]
+                init = stmt.find("=")
+                declarator = stmt if init < 0 else stmt[:init]
+                uses_fc = init >= 0 and set(IDENT.findall(stmt[init:])) & self.constant_names
+                if uses_fc and "*" not in declarator and "&" not in declarator:
+                    decl = re.fullmatch(r"\s*(.*?)\s+([A-Za-z_]\w*)\s*", declarator, re.S)
+                    if not decl:
+                        self.src.error(m.start(), "cannot parse this constant declaration")
+                    t, name = decl.group(1), decl.group(2)
+                    self.constant_names.add(name)
+                    self.replace(start, end + 1, f"static const ::metal_sim::DerivedConstant<{t}> {name}"
+                                                 f"{{+[]() -> {t} {{ return {self.src.text[m.end() + init + 1:end]}; }}}};")
+                    self.skip_ranges.append((start, end))
+                    continue
+            # A qualifier: `const`, unless the declaration already says const.
+            before = re.split(r"[;,(){}]", masked[max(0, m.start() - 200):m.start()])[-1]
+            after = re.split(r"[;,(){}*&]", masked[m.end():m.end() + 200])[0]
+            already_const = re.search(r"\bconst\b", before + " " + after) is not None
+            self.replace(m.start(), m.end(), "" if already_const else "const")
+
+    # --- threadgroup variables -------------------------------------------------------------------
+    def rewrite_threadgroup_variables(self):
+        masked = self.src.masked
+        site = 0
+        for m in re.finditer(r"\bthreadgroup\b", masked):
+            prev, _ = self.src.previous_char(m.start())
+            if prev not in ("", ";", "{", "}"):
+                continue  # a parameter, cast or other qualifier use
+            end = self.src.statement_end(m.end())
+            stmt = masked[m.end():end]
+            if re.search(r"[*&(=]", stmt):
+                continue  # a pointer or reference to threadgroup memory, not an allocation
+            parts = [p for _, p in split_top_level(stmt)]
+            first = re.fullmatch(r"\s*(.*?)([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)", parts[0], re.S)
+            if not first or not first.group(1).strip():
+                self.src.error(m.start(), "cannot parse this threadgroup variable declaration")
+            type_name = first.group(1).strip()
+            declarators = [(first.group(2), first.group(3))]
+            for part in parts[1:]:
+                d = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)", part, re.S)
+                if not d:
+                    self.src.error(m.start(), "cannot parse this threadgroup variable declaration")
+                declarators.append((d.group(1), d.group(2)))
+            out = []
+            for name, dims in declarators:
+                dims = re.sub(r"\s+", "", dims)
+                out.append(f"auto& {name} = ::metal_sim::threadgroup_variable<{type_name}{dims}>({site});")
+                site += 1
+            self.replace(m.start(), end + 1, " ".join(out))
+
+    def rewrite_half_literals(self):
+        for m in re.finditer(r"(?<![\w.])((?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)[hH]\b", self.src.masked):
+            self.replace(m.start(), m.end(), f"(half({m.group(1)}))")
+
+    # --- call graph -------------------------------------------------------------------------------
+    def classify_kernels(self):
+        masked = self.src.masked
+        functions = {}  # name -> list of body ranges
+        conservative = False
+        for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\(", masked):
+            name = m.group(1)
+            if name in CONTROL_WORDS:
+                continue
+            close = self.src.match(m.end() - 1, "(", ")")
+            rest = re.match(r"\s*(?:const\b|noexcept\b|\[\[.*?\]\]|\s)*\{", masked[close + 1:close + 400], re.S)
+            if not rest:
+                continue
+            brace = close + rest.end()
+            body = (brace, self.src.match(brace, "{", "}"))
+            functions.setdefault(name, []).append(body)
+            if name == "operator" or masked[max(0, m.start() - 9):m.start()].strip().endswith("operator"):
+                conservative = conservative or bool(COLLECTIVES & set(IDENT.findall(masked[body[0]:body[1]])))
+        for k in self.kernels:
+            seen, pending, uses = set(), [k["body"]], conservative
+            while pending and not uses:
+                a, b = pending.pop()
+                for word in set(IDENT.findall(masked[a:b])):
+                    if word in COLLECTIVES:
+                        uses = True
+                    elif word in functions and word not in seen:
+                        seen.add(word)
+                        pending.extend(functions[word])
+            k["uses_barriers"] = uses
+
+    # --- output ---------------------------------------------------------------------------------
+    def output(self, table_name, output_path):
+        text = self.src.text
+        pieces, last = [], 0
+        for start, end, replacement in sorted(self.edits, key=lambda e: e[0]):
+            if start < last:
+                continue  # nested in an edit already made (e.g. an attribute inside a removed statement)
+            pieces.append(text[last:start])
+            pieces.append(replacement)
+            last = end
+        pieces.append(text[last:])
+        body = "".join(pieces)
+        out = [f"// Generated by translate_msl.py; do not edit.\nnamespace {{\n", body, "\n}  // namespace\n"]
+        tail = ["namespace {"]
+        if self.constants:
+            entries = ", ".join(f'{{{i}, ::metal_sim::ConstantType::{t}, "{n}"}}' for i, t, n in self.constants)
+            tail.append(f"const ::metal_sim::FunctionConstantSpec metal_sim_constants[] = {{{entries}}};")
+        constants = ("metal_sim_constants", len(self.constants)) if self.constants else ("nullptr", 0)
+        infos = []
+        for i, k in enumerate(self.kernels):
+            params = ("nullptr", 0)
+            if k["params"]:
+                entries = ", ".join(f'{{::metal_sim::ParamKind::{kind}, {index}, {"true" if opt else "false"}, "{name}"}}'
+                                    for kind, index, opt, name in k["params"])
+                tail.append(f"const ::metal_sim::ParamSpec metal_sim_params_{i}[] = {{{entries}}};")
+                params = (f"metal_sim_params_{i}", len(k["params"]))
+            tail.append(f"void metal_sim_invoke_{i}(const ::metal_sim::ThreadArgs& args) {{\n"
+                        f"  ::metal_sim::call_kernel(&{k['name']}{k['template_args']}, {params[0]}, args);\n}}")
+            file, line = self.src.location(k["pos"])
+            infos.append(f'{{"{k["host_name"]}", "{file}", {line}, &metal_sim_invoke_{i}, '
+                         f'{"true" if k["uses_barriers"] else "false"}, {k["max_threads"]}, {params[0]}, {params[1]}, '
+                         f'{constants[0]}, {constants[1]}}}')
+        if infos:
+            tail.append("const ::metal_sim::KernelInfo metal_sim_kernels[] = {\n    " + ",\n    ".join(infos) + "};")
+        tail.append("}  // namespace")
+        kernels = ("metal_sim_kernels", len(infos)) if infos else ("nullptr", 0)
+        tail.append(f"extern const ::metal_sim::KernelTable {table_name};")
+        tail.append(f"const ::metal_sim::KernelTable {table_name} = {{{kernels[0]}, {kernels[1]}}};")
+        head = "".join(out)
+        line = head.count("\n") + 2
+        return head + f'#line {line} "{output_path}"\n' + "\n".join(tail) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--table", required=True, help="name of the KernelTable the output defines")
+    parser.add_argument("--cxx", required=True, help="C++ compiler used as the preprocessor")
+    parser.add_argument("-I", dest="includes", action="append", default=[])
+    parser.add_argument("-D", dest="defines", action="append", default=[])
+    parser.add_argument("--depfile", help="write the .metal file's header dependencies here (make syntax)")
+    args = parser.parse_args()
+
+    command = [args.cxx, "-E", "-x", "c++", "-std=c++17", "-nostdinc", "-D__METAL_VERSION__=240",
+               "-D__METAL_SIM__=1", "-D__HAVE_SIMDGROUP_MATRIX__=1"]
+    command += [f"-I{d}" for d in args.includes] + [f"-D{d}" for d in args.defines] + [args.input]
+    if args.depfile:
+        command += ["-MD", "-MF", args.depfile, "-MT", args.output]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        return 1
+    try:
+        translator = Translator(Source(result.stdout))
+        translator.run()
+        text = translator.output(args.table, args.output)
+    except TranslationError as e:
+        print(e, file=sys.stderr)
+        return 1
+    with open(args.output, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+// .mnn files from Python: save a compiled Model's optimised graph, load one through the C++ reader.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "core/mnn_reader.h"
+#include "core/mnn_writer.h"
+#include "core/model.h"
+
+namespace py = pybind11;
+using namespace metalnn;
+
+void bind_mnn(py::module_& m) {
+  m.def(
+      "load_mnn",
+      [](const std::string& path, const std::string& device, const std::string& precision) {
+        py::gil_scoped_release release;
+        return std::make_shared<Model>(load_mnn_file(path), CompileOptions{device, precision});
+      },
+      py::arg("path"), py::arg("device"), py::arg("precision"),
+      "Memory-maps a .mnn file and compiles it; weights stay in the mapping.");
+
+  m.def(
+      "load_mnn_bytes",
+      [](const py::buffer& data, const std::string& device, const std::string& precision) {
+        py::buffer_info info = data.request();
+        if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1)
+          throw py::value_error("a .mnn image must be a contiguous bytes-like object");
+        py::gil_scoped_release release;
+        Graph g = load_mnn_memory(info.ptr, static_cast<size_t>(info.size));
+        return std::make_shared<Model>(std::move(g), CompileOptions{device, precision});
+      },
+      py::arg("data"), py::arg("device"), py::arg("precision"),
+      "Reads a .mnn image from a bytes-like object (copied once) and compiles it.");
+
+  m.def(
+      "save_mnn",
+      [](const Model& model, const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
+        MnnProgress report;
+        if (progress)
+          report = [&progress](uint64_t done, uint64_t total) {
+            py::gil_scoped_acquire acquire;
+            progress(done, total);
+          };
+        py::gil_scoped_release release;
+        save_mnn(model.optimized_graph(), path, report);
+      },
+      py::arg("model"), py::arg("path"), py::arg("progress") = nullptr,
+      "Writes the model's optimised graph and weights as a .mnn file; progress(done, total) in bytes.");
+
+  m.def(
+      "_constant_addresses",
+      [](const Model& model) {
+        py::list out;
+        const Graph& g = model.optimized_graph();
+        for (int v = 0; v < g.num_values(); ++v) {
+          const Value& val = g.value(v);
+          if (val.is_constant())
+            out.append(py::make_tuple(val.name, reinterpret_cast<uintptr_t>(val.constant.raw()), val.constant.nbytes()));
+        }
+        return out;
+      },
+      "Test hook: (name, address, nbytes) of every constant of the optimised graph.");
+}
