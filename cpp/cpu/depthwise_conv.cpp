@@ -1,8 +1,9 @@
-// Each output row splits into borders (taps checked one by one) and an interior where every tap of
-// the row is in range: the interior runs tap by tap over contiguous output (vectorised by the
-// compiler), or, for 3x3 stride 1/2 on AVX2 machines, all nine taps at once per 8 outputs.
+// Each task copies one channel plane into a zero-padded scratch plane, so every tap of every output
+// is in range: output rows then run without bounds checks, tap by tap over contiguous outputs
+// (vectorised by the compiler) or, for 3x3 stride 1/2 on AVX2 machines, nine FMAs per 8 outputs.
 #include "cpu/depthwise_conv.h"
 
+#include <cstring>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -17,46 +18,39 @@ namespace metalnn::cpu {
 
 namespace {
 
-struct PlaneArgs {
-  const float* const* rows;  // input row for each kh, nullptr where it falls in padding
-  const float* w;            // kernel_h * kernel_w taps
-  float bias;
-  const Window2d* win;
+// The zero-padded copy of one input plane; wide enough that whole 8-output vectors (and the stride-2
+// loads, which read one float past their last tap) never leave it.
+struct PaddedPlane {
+  int64_t width, height;
+  std::vector<float> data;
+
+  explicit PaddedPlane(const Window2d& w) {
+    const int64_t vec_out = (w.out_w + 7) / 8 * 8;
+    width = std::max(w.in_w + w.pad_left + w.pad_right, (vec_out - 1) * w.stride_w + (w.kernel_w - 1) * w.dilation_w + 2);
+    height = std::max(w.in_h + w.pad_top + w.pad_bottom, (w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
+    data.assign(static_cast<size_t>(width * height), 0.f);
+  }
+  // Copies `x` in; the margins stay zero from construction (they are never written).
+  void fill(const float* x, const Window2d& w) {
+    for (int64_t h = 0; h < w.in_h; ++h)
+      std::memcpy(&data[(h + w.pad_top) * width + w.pad_left], x + h * w.in_w, static_cast<size_t>(w.in_w) * sizeof(float));
+  }
+  const float* row(int64_t h) const { return data.data() + h * width; }
 };
 
-// Outputs [ow0, ow1) with per-tap bounds checks (the borders).
-void row_checked(const PlaneArgs& a, int64_t ow0, int64_t ow1, float* out) {
-  const Window2d& w = *a.win;
-  for (int64_t ow = ow0; ow < ow1; ++ow) {
-    float acc = a.bias;
-    const int64_t iw0 = ow * w.stride_w - w.pad_left;
-    for (int64_t kh = 0; kh < w.kernel_h; ++kh) {
-      if (!a.rows[kh]) continue;
-      for (int64_t kw = 0; kw < w.kernel_w; ++kw) {
-        const int64_t iw = iw0 + kw * w.dilation_w;
-        if (iw >= 0 && iw < w.in_w) acc += a.w[kh * w.kernel_w + kw] * a.rows[kh][iw];
-      }
-    }
-    out[ow] = acc;
-  }
-}
-
-// Outputs [ow0, ow1) where every tap is in range, accumulated tap by tap.
-void row_interior(const PlaneArgs& a, int64_t ow0, int64_t ow1, float* out) {
-  const Window2d& w = *a.win;
-  for (int64_t ow = ow0; ow < ow1; ++ow) out[ow] = a.bias;
-  for (int64_t kh = 0; kh < w.kernel_h; ++kh) {
-    if (!a.rows[kh]) continue;
-    for (int64_t kw = 0; kw < w.kernel_w; ++kw) {
-      const float wv = a.w[kh * w.kernel_w + kw];
-      const float* src = a.rows[kh] + kw * w.dilation_w - w.pad_left;
-      if (w.stride_w == 1) {
-        for (int64_t ow = ow0; ow < ow1; ++ow) out[ow] += wv * src[ow];
+// One output row, tap by tap; rows[kh] is the padded input row tap kh reads.
+void row_generic(const float* const* rows, const float* w, float bias, const Window2d& win, float* out) {
+  for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] = bias;
+  for (int64_t kh = 0; kh < win.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < win.kernel_w; ++kw) {
+      const float wv = w[kh * win.kernel_w + kw];
+      const float* src = rows[kh] + kw * win.dilation_w;
+      if (win.stride_w == 1) {
+        for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] += wv * src[ow];
       } else {
-        for (int64_t ow = ow0; ow < ow1; ++ow) out[ow] += wv * src[ow * w.stride_w];
+        for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] += wv * src[ow * win.stride_w];
       }
     }
-  }
 }
 
 #ifdef METALNN_DW_AVX2
@@ -68,58 +62,53 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 load_strided(co
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// 3x3, dilation 1, stride S interior; `rows` has no nullptr (padding rows point at zeros). Returns
-// the first output it did not write.
+// One output row of a 3x3, dilation 1, stride S depthwise conv over padded rows.
 template <int S>
-__attribute__((target("avx2,fma"))) int64_t row_3x3_avx2(const float* const* rows, const float* w, float bias,
-                                                          int64_t pad_left, int64_t ow0, int64_t ow1, float* out) {
+__attribute__((target("avx2,fma"))) void row_3x3_avx2(const float* const* rows, const float* w, float bias,
+                                                       int64_t out_w, float* out) {
   __m256 k[9];
   for (int i = 0; i < 9; ++i) k[i] = _mm256_set1_ps(w[i]);
   const __m256 b = _mm256_set1_ps(bias);
-  // Stride 2 reads one float past the last tap of the 8th output: stop a vector early.
-  const int64_t last = ow1 - 8 - (S == 2 ? 1 : 0);
-  int64_t ow = ow0;
-  for (; ow <= last; ow += 8) {
+  for (int64_t ow = 0; ow < out_w; ow += 8) {
     __m256 acc = b;
     for (int kh = 0; kh < 3; ++kh) {
-      const float* src = rows[kh] + ow * S - pad_left;
+      const float* src = rows[kh] + ow * S;
       acc = _mm256_fmadd_ps(k[kh * 3 + 0], load_strided<S>(src), acc);
       acc = _mm256_fmadd_ps(k[kh * 3 + 1], load_strided<S>(src + 1), acc);
       acc = _mm256_fmadd_ps(k[kh * 3 + 2], load_strided<S>(src + 2), acc);
     }
-    _mm256_storeu_ps(out + ow, acc);
+    if (ow + 8 <= out_w) {
+      _mm256_storeu_ps(out + ow, acc);
+    } else {  // the row's last, partial vector
+      alignas(32) float tail[8];
+      _mm256_store_ps(tail, acc);
+      std::memcpy(out + ow, tail, static_cast<size_t>(out_w - ow) * sizeof(float));
+    }
   }
-  return ow;
 }
 #endif
 
-void plane(const float* x, const float* w, float bias, float* y, const Window2d& win, const float* zeros,
-           const Activation& act) {
-  std::vector<const float*> rows(static_cast<size_t>(win.kernel_h)), padded_rows(rows.size());
-  const IndexRange first = valid_range(-win.pad_left, win.stride_w, win.out_w, win.in_w);
-  const IndexRange last = valid_range((win.kernel_w - 1) * win.dilation_w - win.pad_left, win.stride_w, win.out_w, win.in_w);
-  const int64_t lo = std::max(first.lo, last.lo), hi = std::max(lo, std::min(first.hi, last.hi));
+void plane(const PaddedPlane& in, const float* w, float bias, float* y, const Window2d& win, const Activation& act) {
+  const float* rows[16];
+  std::vector<const float*> many_rows(win.kernel_h > 16 ? win.kernel_h : 0);
+  const float** row_ptrs = win.kernel_h > 16 ? many_rows.data() : rows;
 #ifdef METALNN_DW_AVX2
   const bool fast_3x3 = has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
                         win.dilation_w == 1 && (win.stride_w == 1 || win.stride_w == 2);
 #endif
-  PlaneArgs args{rows.data(), w, bias, &win};
   for (int64_t oh = 0; oh < win.out_h; ++oh) {
-    for (int64_t kh = 0; kh < win.kernel_h; ++kh) {
-      const int64_t ih = oh * win.stride_h - win.pad_top + kh * win.dilation_h;
-      rows[kh] = ih >= 0 && ih < win.in_h ? x + ih * win.in_w : nullptr;
-      padded_rows[kh] = rows[kh] ? rows[kh] : zeros;
-    }
+    for (int64_t kh = 0; kh < win.kernel_h; ++kh) row_ptrs[kh] = in.row(oh * win.stride_h + kh * win.dilation_h);
     float* out = y + oh * win.out_w;
-    row_checked(args, 0, lo, out);
-    int64_t ow = lo;
 #ifdef METALNN_DW_AVX2
-    if (fast_3x3)
-      ow = win.stride_w == 1 ? row_3x3_avx2<1>(padded_rows.data(), w, bias, win.pad_left, lo, hi, out)
-                             : row_3x3_avx2<2>(padded_rows.data(), w, bias, win.pad_left, lo, hi, out);
+    if (fast_3x3) {
+      if (win.stride_w == 1) row_3x3_avx2<1>(row_ptrs, w, bias, win.out_w, out);
+      else row_3x3_avx2<2>(row_ptrs, w, bias, win.out_w, out);
+    } else {
+      row_generic(row_ptrs, w, bias, win, out);
+    }
+#else
+    row_generic(row_ptrs, w, bias, win, out);
 #endif
-    row_interior(args, ow, hi, out);
-    row_checked(args, hi, win.out_w, out);
     apply_activation(out, win.out_w, act);
   }
 }
@@ -128,13 +117,12 @@ void plane(const float* x, const float* w, float bias, float* y, const Window2d&
 
 void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t channels,
                       const Window2d& win, const Activation& act, ThreadPool& pool) {
-  // Rows in padding read from here in the 3x3 fast path (at most in_w + 16 floats past a row start).
-  const std::vector<float> zeros(static_cast<size_t>(win.in_w + 16), 0.f);
   pool.parallel_for(batch * channels, 1, [&](int64_t p0, int64_t p1) {
+    PaddedPlane padded(win);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % channels;
-      plane(x + p * win.in_size(), w + c * win.kernel_size(), bias ? bias[c] : 0.f, y + p * win.out_size(), win,
-            zeros.data(), act);
+      padded.fill(x + p * win.in_size(), win);
+      plane(padded, w + c * win.kernel_size(), bias ? bias[c] : 0.f, y + p * win.out_size(), win, act);
     }
   });
 }

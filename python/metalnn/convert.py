@@ -38,12 +38,12 @@ def load_mnn(source: Any, device: str, precision: str) -> Model:
 class ProgressBar:
     """A one-line text bar on a stream, redrawn at most ten times a second; a plain final line off a terminal."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 30):
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30):
         self.label = label
-        self.stream = stream
+        self.stream = stream or sys.stderr
         self.width = width
         self._last_draw = 0.0
-        self._interactive = stream.isatty()
+        self._interactive = self.stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
         finished = done >= total
@@ -56,7 +56,8 @@ class ProgressBar:
         bar = "#" * filled + "-" * (self.width - filled)
         end = "\n" if finished else ""
         prefix = "\r" if self._interactive else ""
-        self.stream.write(f"{prefix}{self.label} [{bar}] {fraction:4.0%} {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}")
+        unit, scale = ("MB", 1e6) if total >= 1e6 else ("kB", 1e3)
+        self.stream.write(f"{prefix}{self.label} [{bar}] {fraction:4.0%} {done / scale:.1f}/{total / scale:.1f} {unit}{end}")
         self.stream.flush()
 
 

@@ -113,33 +113,30 @@ TEST(MnnCorruption, TruncationAtEveryByteIsRejected) {
 }
 
 TEST(MnnCorruption, TruncationAtSectionBoundariesWithAConsistentHeader) {
-  // The header is rewritten to match the shorter file, so the reader has to find the damage itself.
+  // The header is rewritten to match the shorter section, so the reader has to find the damage itself:
+  // a graph section cut short (the data section kept), or a file cut inside the data section.
   Image img;
   const mnn::Header h = img.header();
-  std::vector<uint64_t> boundaries = {h.graph_offset, h.graph_offset + h.graph_size / 2,
-                                      h.graph_offset + h.graph_size, h.data_offset};
+  const uint64_t graph_end = h.graph_offset + h.graph_size;
+  std::vector<uint64_t> boundaries = {h.graph_offset, Image::kValueCount, Image::kConvW, graph_end - 8,
+                                      h.data_offset};
   for (int i = 0; i < 4; ++i) {
     uint64_t blob = h.data_offset + img.get<uint64_t>(Image::blob_offset_field(i));
     boundaries.push_back(blob);
     boundaries.push_back(blob + img.get<uint64_t>(Image::blob_size_field(i)) - 1);
   }
-  const uint64_t graph_end = h.graph_offset + h.graph_size;
   for (uint64_t cut : boundaries) {
     SCOPED_TRACE("cut at byte " + std::to_string(cut));
     Image damaged;
-    if (cut < h.data_offset) {  // no data section left: it starts (empty) at the next 64-byte boundary
-      uint64_t end = mnn::align_up(cut, 64);
-      damaged.bytes().resize(end);
-      damaged.set_header(&mnn::Header::file_size, end);
-      damaged.set_header(&mnn::Header::data_offset, end);
-      damaged.set_header(&mnn::Header::data_size, 0);
-      damaged.set_header(&mnn::Header::graph_size, std::min(cut, graph_end) - h.graph_offset);
+    if (cut < graph_end) {
+      damaged.set_header(&mnn::Header::graph_size, cut - h.graph_offset);
+      expect_rejected(damaged.bytes(), "left in the graph section");
     } else {
       damaged.bytes().resize(cut);
       damaged.set_header(&mnn::Header::file_size, cut);
       damaged.set_header(&mnn::Header::data_size, cut - h.data_offset);
+      expect_rejected(damaged.bytes(), "past the end of the");
     }
-    expect_rejected(damaged.bytes(), cut < graph_end ? "left in the graph section" : "past the end of the");
   }
 }
 

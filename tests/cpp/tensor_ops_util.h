@@ -11,7 +11,7 @@ template <class T>
 Tensor typed_tensor(DType dtype, const Shape& shape, const std::vector<T>& v) {
   Tensor t = Tensor::empty(dtype, shape);
   EXPECT_EQ(static_cast<int64_t>(v.size()), t.numel()) << "test data does not fill " << shape_str(shape);
-  std::memcpy(t.raw(), v.data(), std::min(v.size() * sizeof(T), t.nbytes()));
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), std::min(v.size() * sizeof(T), t.nbytes()));
   return t;
 }
 inline Tensor i64(const Shape& s, const std::vector<int64_t>& v) { return typed_tensor(DType::Int64, s, v); }

@@ -35,7 +35,7 @@ class Tolerance:
     atol: float
 
     def scaled(self, factor: float) -> Tolerance:
-        """The same tolerance loosened by `factor` (ops whose error grows with the reduction size)."""
+        """This tolerance loosened by `factor` (for errors that grow with reduction size)."""
         return Tolerance(self.rtol * factor, self.atol * factor)
 
 
@@ -146,8 +146,10 @@ def assert_close(
 ) -> None:
     """Check shape, dtype and values; non-float outputs must match exactly."""
     assert isinstance(actual, np.ndarray), f"{what}: got {type(actual).__name__}, not an array"
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, expected {expected.dtype}"
+    assert actual.shape == expected.shape, (
+        f"{what}: shape {actual.shape}, expected {expected.shape}")
+    assert actual.dtype == expected.dtype, (
+        f"{what}: dtype {actual.dtype}, expected {expected.dtype}")
     if not np.issubdtype(expected.dtype, np.floating):
         np.testing.assert_array_equal(actual, expected, err_msg=what)
         return

@@ -1,6 +1,7 @@
 """The Python API: load sources, model description, calling, zero-copy outputs, threads."""
 
 import gc
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -164,3 +165,15 @@ def test_concurrent_runs(conv_model):
         for results in pool.map(run_many, range(4)):
             for index, output in results:
                 assert_close(output, expected[index], TOLERANCE)
+
+
+def test_interpreter_exits_cleanly(conv_model, tmp_path):
+    """Loading and running a model, then exiting Python, must not crash the process."""
+    path = tmp_path / "conv.onnx"
+    path.write_bytes(conv_model.SerializeToString())
+    script = ("import sys, numpy as np, metalnn\n"
+              "model = metalnn.load(sys.argv[1], device='cpu')\n"
+              "model(np.ones((4, 3, 13, 13), np.float32))\n")
+    finished = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                              text=True, timeout=120)
+    assert finished.returncode == 0, f"exit status {finished.returncode}: {finished.stderr[-2000:]}"

@@ -17,7 +17,8 @@ INPUT_SHAPE = (2, 3, 7, 7)
 def conv_model():
     """A small Conv + Relu model with one input, "image", and its ONNX form."""
     rng = np.random.default_rng(0)
-    nodes = [helper.make_node("Conv", ["image", "weight"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+    nodes = [helper.make_node("Conv", ["image", "weight"], ["conv"], name="conv",
+                              pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["conv"], ["features"], name="relu")]
     values = {"image": rng.standard_normal(INPUT_SHAPE, dtype="float32"),
               "weight": const(rng.standard_normal((4, 3, 3, 3), dtype="float32"))}

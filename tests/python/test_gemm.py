@@ -27,7 +27,8 @@ GEMM_CASES = {
 def gemm_operands(attributes, rng, m=M, k=K, n=N):
     a_shape = (k, m) if attributes.get("transA") else (m, k)
     b_shape = (n, k) if attributes.get("transB") else (k, n)
-    return rng.standard_normal(a_shape, dtype="float32"), rng.standard_normal(b_shape, dtype="float32")
+    return (rng.standard_normal(a_shape, dtype="float32"),
+            rng.standard_normal(b_shape, dtype="float32"))
 
 
 @pytest.mark.parametrize("case", GEMM_CASES.values(), ids=GEMM_CASES.keys())

@@ -40,7 +40,8 @@ def test_pad_negative_crops(target, rng):
 
 @pytest.mark.parametrize("opset", [18, NEWEST_OPSET])
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("axes,pads", [([2, 3], [1, 2, 3, 1]), ([-1], [4, 2]), ([3, 1], [1, 0, 2, 1])],
+@pytest.mark.parametrize("axes,pads",
+                         [([2, 3], [1, 2, 3, 1]), ([-1], [4, 2]), ([3, 1], [1, 0, 2, 1])],
                          ids=["spatial", "negative_axis", "unordered"])
 def test_pad_axes(axes, pads, mode, opset, target, rng):
     """From opset 18 an optional axes input says which dims the pads belong to."""

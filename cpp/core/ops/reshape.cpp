@@ -59,8 +59,11 @@ void infer_flatten(InferContext& ctx) {
   ctx.check_inputs(1, 1);
   const Shape& in = ctx.input_shape(0);
   const int rank = static_cast<int>(in.size());
-  // axis may equal rank (everything in the first dim).
-  const int axis = ctx.normalize_axis(ctx.attrs().get_int("axis", 1), rank + 1);
+  // axis lies in [-rank, rank]: it may equal rank (everything in the first dim).
+  int64_t axis = ctx.attrs().get_int("axis", 1);
+  if (axis < -rank || axis > rank)
+    ctx.fail_model("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  if (axis < 0) axis += rank;
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < rank; ++i) (i < axis ? outer : inner) *= in[i];
   ctx.set_output(0, ctx.input_dtype(0), {outer, inner});

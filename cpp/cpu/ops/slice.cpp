@@ -15,7 +15,8 @@ std::unique_ptr<Kernel> make_slice_kernel(const Graph& g, const Node& n) {
   int64_t offset = 0;
   for (size_t d = 0; d < in_strides.size(); ++d) {
     offset += w.start[d] * in_strides[d];
-    strides[d] = w.step[d] * in_strides[d];
+    // A step only matters when it is taken; a huge one on a length-1 axis would overflow.
+    strides[d] = w.out_shape[d] > 1 ? w.step[d] * in_strides[d] : 0;
   }
   return std::make_unique<ViewCopyKernel>(in.dtype, w.out_shape, offset, strides);
 }

@@ -199,8 +199,9 @@ class Translator:
         for m in re.finditer(r"\btemplate\s*\[\[\s*host_name\s*\(", masked):
             close = self.src.match(m.end() - 1, "(", ")")
             host = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', self.src.text[m.end():close]))
-            end = self.src.statement_end(close)
-            stmt = strip_attributes(masked[close + 1:end])
+            attribute_end = masked.index("]]", close) + 2
+            end = self.src.statement_end(attribute_end)
+            stmt = strip_attributes(masked[attribute_end:end])
             stmt = re.sub(r"\bdecltype\s*\(.*?\)\s*(?=[A-Za-z_])", " ", stmt, flags=re.S)
             paren = stmt.find("(")
             head = stmt[:paren] if paren >= 0 else stmt
@@ -263,7 +264,7 @@ class Translator:
         if not text.strip() or text.strip() == "void":
             return params
         for offset, param in split_top_level(text):
-            pos = start + offset
+            pos = start + offset + len(param) - len(param.lstrip())  # report the parameter's own line
             attributes = list(re.finditer(r"\[\[(.*?)\]\]", param, re.S))
             declaration = strip_attributes(param).strip()
             names = IDENT.findall(declaration)
@@ -272,7 +273,7 @@ class Translator:
                 self.src.error(pos, f"kernel '{kernel_name}': parameter '{name}' has no [[attribute]]")
             kind, index, optional = None, 0, False
             for a in attributes:
-                self.blank(pos + a.start(), pos + a.end())
+                self.blank(start + offset + a.start(), start + offset + a.end())
                 for item in split_top_level(a.group(1)):
                     item = item[1].strip()
                     call = re.fullmatch(r"(\w+)\s*(?:\((.*)\))?", item, re.S)

@@ -104,8 +104,17 @@ MSL_FLOAT2(copysign, __builtin_copysignf(x, y))
 MSL_FLOAT2(step, y < x ? 0.0f : 1.0f)
 MSL_FLOAT2(divide, x / y)
 
-inline float fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
-inline half fma(half a, half b, half c) { return half(__builtin_fmaf(float(a), float(b), float(c))); }
+// Without an FMA instruction, fmaf is a slow libm emulation; the product of two floats is exact in
+// double, so one double add and a rounding give the fused result except in rare double-rounding cases.
+inline float fused_multiply_add(float a, float b, float c) {
+#if defined(__FMA__) || defined(__aarch64__)
+  return __builtin_fmaf(a, b, c);
+#else
+  return float(double(a) * double(b) + double(c));
+#endif
+}
+inline float fma(float a, float b, float c) { return fused_multiply_add(a, b, c); }
+inline half fma(half a, half b, half c) { return half(float(a) * float(b) + float(c)); }  // exact in float
 MSL_MAP_VEC3(fma)
 inline float mix(float x, float y, float a) { return x + (y - x) * a; }
 inline half mix(half x, half y, half a) { return half(mix(float(x), float(y), float(a))); }
@@ -192,6 +201,10 @@ T dot(const vec<T, N>& a, const vec<T, N>& b) {
   for (int i = 1; i < N; ++i) sum = T(sum + a[i] * b[i]);
   return sum;
 }
+template <class V, class T, int S, int... I, class B>
+T dot(const detail::swizzle<V, T, S, I...>& a, const B& b) { return dot(V(a), V(b)); }
+template <class V, class T, int S, int... I>
+T dot(const V& a, const detail::swizzle<V, T, S, I...>& b) { return dot(a, V(b)); }
 template <class T, int N>
 T length_squared(const vec<T, N>& a) { return dot(a, a); }
 template <class T, int N>

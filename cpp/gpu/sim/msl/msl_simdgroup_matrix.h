@@ -1,7 +1,7 @@
 // simdgroup_matrix<T, 8, 8>: each simulated lane holds the whole 8x8 matrix and performs the whole
 // operation, which gives the SIMD-group's result without modelling the hardware's element layout.
 #pragma once
-#include "msl_types.h"
+#include "msl_math.h"
 
 namespace metal {
 
@@ -56,7 +56,7 @@ void simdgroup_multiply_accumulate(simdgroup_matrix<T, M, N>& d, const simdgroup
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       float sum = float(c.m_[i][j]);
-      for (int k = 0; k < K; ++k) sum = __builtin_fmaf(float(a.m_[i][k]), float(b.m_[k][j]), sum);
+      for (int k = 0; k < K; ++k) sum = fused_multiply_add(float(a.m_[i][k]), float(b.m_[k][j]), sum);
       out.m_[i][j] = T(sum);
     }
   d = out;

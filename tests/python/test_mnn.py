@@ -1,0 +1,223 @@
+"""The .mnn file from Python: save/load round trips with bit-identical outputs, memory-mapped weights,
+loading from bytes, `metalnn convert`, and ModelError for damaged files."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import metalnn
+from metalnn import _native, demo
+from metalnn.__main__ import main as cli_main
+
+
+def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "test", inputs, outputs,
+                              [numpy_helper.from_array(a, n) for n, a in initializers.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def mlp() -> onnx.ModelProto:
+    """Gemm -> Relu -> Gemm -> Softmax, wide enough that the first weight is a page-aligned blob."""
+    rng = np.random.default_rng(1)
+    return _model(
+        [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", transB=1),
+         helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"], name="fc2", transB=1),
+         helper.make_node("Softmax", ["logits"], ["y"], name="softmax", axis=1)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 37])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 10])],
+        {"w1": rng.standard_normal((129, 37), dtype=np.float32), "b1": rng.standard_normal(129, dtype=np.float32),
+         "w2": rng.standard_normal((10, 129), dtype=np.float32), "b2": rng.standard_normal(10, dtype=np.float32)})
+
+
+def conv_bn_residual() -> onnx.ModelProto:
+    """Conv -> BatchNorm -> Relu -> Conv + skip -> pooling -> Gemm: exercises folding and fusion before saving."""
+    rng = np.random.default_rng(2)
+    c = 8
+    return _model(
+        [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+         helper.make_node("BatchNormalization", ["c1", "scale", "shift", "mean", "var"], ["bn"], name="bn"),
+         helper.make_node("Relu", ["bn"], ["r1"], name="relu1"),
+         helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+         helper.make_node("Add", ["c2", "r1"], ["sum"], name="skip"),
+         helper.make_node("GlobalAveragePool", ["sum"], ["pooled"], name="pool"),
+         helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten"),
+         helper.make_node("Gemm", ["flat", "fc"], ["y"], name="fc")],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 13, 13])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+        {"w1": rng.standard_normal((c, 3, 3, 3), dtype=np.float32),
+         "scale": rng.uniform(0.5, 1.5, c).astype(np.float32), "shift": rng.standard_normal(c, dtype=np.float32),
+         "mean": rng.standard_normal(c, dtype=np.float32), "var": rng.uniform(0.5, 2, c).astype(np.float32),
+         "w2": rng.standard_normal((c, c, 3, 3), dtype=np.float32), "b2": rng.standard_normal(c, dtype=np.float32),
+         "fc": rng.standard_normal((c, 5), dtype=np.float32)})
+
+
+SMALL_MODELS = {"demo": demo.build_classifier, "mlp": mlp, "conv_bn_residual": conv_bn_residual}
+
+
+def random_feeds(model: metalnn.Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {i.name: rng.standard_normal([max(d, 1) for d in i.shape]).astype(i.dtype) for i in model.inputs}
+
+
+def assert_bit_identical(original: metalnn.Model, loaded: metalnn.Model, feeds) -> None:
+    assert [(i.name, i.dtype) for i in loaded.inputs] == [(i.name, i.dtype) for i in original.inputs]
+    expected, actual = original.run(feeds), loaded.run(feeds)
+    assert list(actual) == list(expected)
+    for name in expected:
+        assert actual[name].shape == expected[name].shape
+        assert actual[name].tobytes() == expected[name].tobytes(), f"output '{name}' differs"
+
+
+def mapped_ranges(path: Path) -> list[tuple[int, int, int]]:
+    """(start, end, file offset) of each range this process has mapped from `path` (Linux /proc/self/maps)."""
+    target = os.path.realpath(path)
+    ranges = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].strip() == target:
+                lo, hi = fields[0].split("-")
+                ranges.append((int(lo, 16), int(hi, 16), int(fields[2], 16)))
+    return ranges
+
+
+@pytest.mark.parametrize("name", SMALL_MODELS)
+def test_round_trip_is_bit_identical(name, tmp_path, rng):
+    original = metalnn.load(SMALL_MODELS[name](), device="cpu")
+    path = tmp_path / f"{name}.mnn"
+    original.save(path)
+    loaded = metalnn.load(path, device="cpu")
+    for _ in range(2):
+        assert_bit_identical(original, loaded, random_feeds(original, rng))
+
+
+def test_round_trip_from_bytes_and_a_path_without_suffix(tmp_path, rng):
+    original = metalnn.load(conv_bn_residual(), device="cpu")
+    path = tmp_path / "model.bin"
+    original.save(path)
+    feeds = random_feeds(original, rng)
+    assert_bit_identical(original, metalnn.load(path.read_bytes(), device="cpu"), feeds)
+    assert_bit_identical(original, metalnn.load(str(path), device="cpu"), feeds)
+
+
+def test_free_dimensions_are_saved_at_size_one(tmp_path, rng):
+    model = mlp()
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    original = metalnn.load(model, device="cpu")
+    assert original.inputs[0].shape == (-1, 37)
+    original.save(tmp_path / "free.mnn")
+    loaded = metalnn.load(tmp_path / "free.mnn", device="cpu")
+    assert loaded.inputs[0].shape == (1, 37)
+    assert_bit_identical(original, loaded, random_feeds(original, rng))
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps")
+def test_weights_are_memory_mapped_not_copied(tmp_path):
+    path = tmp_path / "mapped.mnn"
+    metalnn.load(mlp(), device="cpu").save(path)
+    loaded = metalnn.load(path, device="cpu")
+    ranges = mapped_ranges(path)
+    assert ranges, "the file is not mapped"
+    constants = _native._constant_addresses(loaded._native)
+    assert len(constants) >= 4
+    file_offsets = {}
+    for name, address, nbytes in constants:
+        inside = [(lo, offset) for lo, hi, offset in ranges if lo <= address and address + nbytes <= hi]
+        assert inside, f"'{name}' was copied"
+        file_offsets[name] = address - inside[0][0] + inside[0][1]
+        assert address % 64 == 0, f"'{name}' is not 64-byte aligned"
+    big = [file_offsets[name] for name, _, nbytes in constants if nbytes >= 16384]
+    assert big and all(offset % 16384 == 0 for offset in big)  # page-aligned in the file
+
+    from_bytes = metalnn.load(path.read_bytes(), device="cpu")  # a copy: nothing points into the file
+    for name, address, _ in _native._constant_addresses(from_bytes._native):
+        assert not any(lo <= address < hi for lo, hi, _ in ranges), name
+    del loaded
+    import gc
+    gc.collect()
+    assert not mapped_ranges(path), "the mapping outlived the model"
+
+
+def test_convert_command_writes_a_loadable_file(tmp_path, capsys, rng):
+    onnx_path = tmp_path / "classifier.onnx"
+    onnx.save(conv_bn_residual(), onnx_path)
+    mnn_path = tmp_path / "classifier.mnn"
+    assert cli_main(["convert", str(onnx_path), "-o", str(mnn_path)]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and "wrote" in captured.out
+    assert not (tmp_path / "classifier.mnn.tmp").exists()
+    assert_bit_identical(metalnn.load(onnx_path, device="cpu"), metalnn.load(mnn_path, device="cpu"),
+                         random_feeds(metalnn.load(onnx_path, device="cpu"), rng))
+
+
+def test_save_reports_progress(tmp_path):
+    calls = []
+    metalnn.load(mlp(), device="cpu").save(tmp_path / "p.mnn", progress=lambda done, total: calls.append((done, total)))
+    total = (tmp_path / "p.mnn").stat().st_size
+    assert calls and calls[-1] == (total, total)
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+
+def _damaged(tmp_path: Path, change) -> Path:
+    path = tmp_path / "damaged.mnn"
+    metalnn.load(mlp(), device="cpu").save(path)
+    data = bytearray(path.read_bytes())
+    change(data)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.__setitem__(slice(1, 4), b"XYZ"), "wrong magic"),
+    (lambda d: struct.pack_into("<I", d, 8, 2), "format version 2 is newer than this reader"),
+    (lambda d: d.__delitem__(slice(len(d) - 100, None)), "(truncated)"),
+    (lambda d: struct.pack_into("<I", d, 64, 0xFFFFFFFF), "blob count is 4294967295"),
+    (lambda d: struct.pack_into("<Q", d, 68, 1 << 40), "lies past the end"),
+])
+def test_damaged_files_raise_model_error(tmp_path, change, message):
+    path = _damaged(tmp_path, change)
+    with pytest.raises(metalnn.ModelError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        metalnn.load(path, device="cpu")
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+    if path.read_bytes().startswith(b"\x89MNN"):  # bytes without the magic are taken for ONNX
+        with pytest.raises(metalnn.ModelError, match="model in memory"):
+            metalnn.load(path.read_bytes(), device="cpu")
+
+
+def test_missing_file_and_unwritable_path(tmp_path):
+    with pytest.raises(metalnn.ModelError, match="cannot open"):
+        metalnn.load(tmp_path / "missing.mnn")
+    with pytest.raises(metalnn.Error, match="cannot open"):
+        metalnn.load(mlp(), device="cpu").save(tmp_path / "no" / "such" / "dir.mnn")
+
+
+# Small images keep the test quick; AlexNet and VGG pool adaptively to 6x6 / 7x7, which the ONNX
+# exporter supports only for the standard 224.
+TORCHVISION_IMAGE_SIZES = {"alexnet": 224, "vgg16": 224, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64,
+                           "squeezenet1_1": 64}
+
+
+@pytest.fixture(scope="module")
+def torchvision_models():
+    return pytest.importorskip("torchvision_export", reason="needs tests/python/torchvision_export.py")
+
+
+@pytest.mark.parametrize("name", TORCHVISION_IMAGE_SIZES)
+def test_torchvision_round_trip_is_bit_identical(name, tmp_path, torchvision_models):
+    size = TORCHVISION_IMAGE_SIZES[name]
+    onnx_path = torchvision_models.export_onnx(name, tmp_path / f"{name}.onnx", 1, size)
+    original = metalnn.load(onnx_path, device="cpu")
+    mnn_path = tmp_path / f"{name}.mnn"
+    original.save(mnn_path)
+    onnx_path.unlink()
+    images = torchvision_models.random_images(1, size, seed=3)
+    assert_bit_identical(original, metalnn.load(mnn_path, device="cpu"), {"input": images})
