@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, pytest,
-# and the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer, the C++ SDK example and
+# the .mnn reader fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,7 @@ python3 -m pytest tests/python -q -p no:cacheprovider
 if [ -f tests/metal_sim/run_sanitized.sh ]; then
   bash tests/metal_sim/run_sanitized.sh
 fi
+# The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
+# and run on a converted .mnn file; then the .mnn reader under libFuzzer + ASan for 90 seconds.
+bash examples/build_and_run.sh build/test
+bash tests/fuzz/run_fuzz.sh 90

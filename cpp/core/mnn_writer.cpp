@@ -1,5 +1,6 @@
 #include "core/mnn_writer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -63,7 +64,11 @@ class MnnWriter {
     h.data_size = data_size_;
     h.file_size = h.data_offset + h.data_size;
 
-    uint64_t written = 0;
+    uint64_t written = 0, reported = 0;
+    auto report = [&] {
+      if (progress && written != reported) progress(written, h.file_size);
+      reported = written;
+    };
     auto emit = [&](const void* p, uint64_t n) {
       out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
       written += n;
@@ -74,13 +79,17 @@ class MnnWriter {
     };
     emit(&h, sizeof h);
     emit(graph.data(), graph.size());
-    if (progress) progress(written, h.file_size);
+    report();
+    const uint64_t chunk = uint64_t{8} << 20;  // progress at least every 8 MiB, even inside one big blob
     for (const Blob& b : blobs_) {
       pad_to(h.data_offset + b.offset);
-      emit(b.data, b.size);
-      if (progress) progress(written, h.file_size);
+      for (uint64_t done = 0; done < b.size; done += chunk) {
+        emit(static_cast<const char*>(b.data) + done, std::min(chunk, b.size - done));
+        report();
+      }
     }
     pad_to(h.file_size);
+    report();
     if (!out) throw Error("writing the model file failed");
   }
 
@@ -123,8 +132,11 @@ class MnnWriter {
     for (int v : kept_)
       if (g_.value(v).is_constant()) add_blob(g_.value(v).constant);
     for (const Node& n : g_.nodes())
-      for (const auto& [name, a] : n.attrs.all())
-        if (a.kind == Attribute::Kind::Tensor) add_blob(a.t);
+      for (const auto& [name, a] : n.attrs.all()) {
+        if (a.kind != Attribute::Kind::Tensor) continue;
+        if (!a.t.defined()) throw ModelError(n.label() + ": tensor attribute '" + name + "' is empty");
+        add_blob(a.t);
+      }
   }
 
   void shape(const Shape& s) {

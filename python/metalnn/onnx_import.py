@@ -18,6 +18,11 @@ from .errors import ModelError, UnsupportedOpError
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
+def _c_order(array) -> np.ndarray:
+    """A C-contiguous array over the same data when possible; keeps 0-d arrays 0-d."""
+    return np.asarray(array, order="C")
+
+
 def read_model(source: Any) -> onnx.ModelProto:
     """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed."""
     if isinstance(source, onnx.ModelProto):
@@ -77,7 +82,7 @@ class _Importer:
     def constant(self, base: str, array: np.ndarray) -> str:
         self.constant_count += 1
         name = f"{base}__const{self.constant_count}"
-        self.graph.add_initializer(name, np.ascontiguousarray(array))
+        self.graph.add_initializer(name, _c_order(array))
         return name
 
     def run(self) -> _native.Graph:
@@ -90,7 +95,7 @@ class _Importer:
                 array = numpy_helper.to_array(init)
             except Exception as exc:
                 raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
-            self.graph.add_initializer(init.name, np.ascontiguousarray(array))
+            self.graph.add_initializer(init.name, _c_order(array))
         for inp in g.input:
             if inp.name in initializer_names:
                 continue
@@ -126,7 +131,7 @@ class _Importer:
         inputs = list(node.input)
         version = node_version(node.op_type, self.opset)
         if node.op_type == "Constant":
-            self.graph.add_initializer(node.output[0], np.ascontiguousarray(_constant_value(name, attrs)))
+            self.graph.add_initializer(node.output[0], _c_order(_constant_value(name, attrs)))
             return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:

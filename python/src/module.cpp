@@ -40,7 +40,8 @@ Attribute attribute_from_python(const std::string& name, const py::handle& v) {
 }
 
 void register_exceptions() {
-  static py::object errors = py::module_::import("metalnn.errors");
+  // Released deliberately never: a static py::object would be destroyed after the interpreter.
+  static py::handle errors = py::module_::import("metalnn.errors").release();
   py::register_exception_translator([](std::exception_ptr p) {
     auto raise = [](const char* cls, const std::exception& e) {
       PyErr_SetString(errors.attr(cls).ptr(), e.what());

@@ -167,12 +167,15 @@ TEST(MnnRoundTrip, MemoryImagesAreCopiedSoTheCallerMayFreeThem) {
   EXPECT_EQ(model.outputs()[0].shape, (Shape{2, 5}));
 }
 
-TEST(MnnRoundTrip, SaveReplacesTheFileOnlyWhenComplete) {
+TEST(MnnRoundTrip, SaveLeavesNoTemporaryAndFailsCleanly) {
   TempFile file("atomic");
   save_mnn(small_cnn(), file.path());
-  std::ifstream in(file.path() + ".tmp");
-  EXPECT_FALSE(in.good());  // no temporary left behind
-  EXPECT_TRUE(is_mnn(mnn_bytes(small_cnn()).data(), 8));
+  std::ifstream saved(file.path(), std::ios::binary);
+  char magic[8] = {};
+  saved.read(magic, sizeof magic);
+  EXPECT_TRUE(is_mnn(magic, sizeof magic));
+  EXPECT_FALSE(std::ifstream(file.path() + ".tmp").good());
+  EXPECT_THROW(save_mnn(small_cnn(), "/nonexistent/dir/model.mnn"), Error);
 }
 
 TEST(MnnRoundTrip, MissingFileIsAModelError) {

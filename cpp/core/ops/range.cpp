@@ -22,7 +22,9 @@ void infer_range(InferContext& ctx) {
   if (v[2] == 0) ctx.fail_model("delta must be nonzero");
   int64_t n;
   if (ctx.input_dtype(0) == DType::Float32) {
-    const double len = std::ceil((v[1] - v[0]) / v[2]);
+    // In float32, as the spec and ONNX Runtime compute it (doubles round some lengths differently).
+    const float f[3] = {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
+    const double len = std::ceil((f[1] - f[0]) / f[2]);
     if (!(len < 1e15)) ctx.fail_shape("start, limit and delta give " + std::to_string(len) + " elements");
     n = static_cast<int64_t>(std::max(len, 0.0));
   } else {
