@@ -2,13 +2,16 @@
 
 #include <cstring>
 
+#include <chrono>
+
+#include "core/profiler.h"
 #include "cpu/blas.h"
 
 namespace metalnn::cpu {
 
 CpuExecutable::CpuExecutable(const Graph& g) : graph_(g), plan_(Plan::build(graph_, 64)) {
   static const bool blas_threads_set = [] {
-    set_blas_threads(ThreadPool::global().num_threads());
+    set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;
   }();
   (void)blas_threads_set;
@@ -30,6 +33,8 @@ CpuExecutable::CpuExecutable(const Graph& g) : graph_(g), plan_(Plan::build(grap
     if (!make) throw UnsupportedOpError(n.label() + ": the cpu device has no kernel for " + n.op_type);
     steps_.push_back(Step{n.inputs, n.outputs, make(graph_, n)});
   }
+  Profiler& profiler = Profiler::global();
+  if (profiler.enabled()) profile_first_step_ = profiler.add_executable(graph_, plan_.arena_bytes);
 }
 
 std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
@@ -47,12 +52,17 @@ std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor*> out_ptrs;
   ThreadPool& pool = ThreadPool::global();
-  for (Step& step : steps_) {
+  using Clock = std::chrono::steady_clock;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& step = steps_[i];
     in_ptrs.clear();
     out_ptrs.clear();
     for (int v : step.inputs) in_ptrs.push_back(v >= 0 ? &slots_[v] : nullptr);
     for (int v : step.outputs) out_ptrs.push_back(v >= 0 ? &slots_[v] : nullptr);
+    const Clock::time_point start = profile_first_step_ != kNotProfiled ? Clock::now() : Clock::time_point();
     step.kernel->run(in_ptrs, out_ptrs, pool);
+    if (profile_first_step_ != kNotProfiled)
+      Profiler::global().record(profile_first_step_ + i, std::chrono::duration<double>(Clock::now() - start).count());
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& src = slots_[graph_.outputs()[i]];

@@ -26,6 +26,8 @@ class CpuExecutable : public Executable {
   std::vector<Step> steps_;
   std::vector<Tensor> slots_;   // per value id: the tensor a kernel reads or writes
   std::vector<char> produced_;  // per value id: written by some step
+  static constexpr size_t kNotProfiled = static_cast<size_t>(-1);
+  size_t profile_first_step_ = kNotProfiled;  // this executable's first step in Profiler::global()
 };
 
 }  // namespace metalnn::cpu

@@ -6,22 +6,27 @@
 
 namespace metalnn::cpu {
 
+void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias,
+                            const float* col_bias, const Activation& act) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * ld;
+    const float rb = row_bias ? row_bias[r] : 0.f;
+    if (col_bias) {
+      for (int64_t c = 0; c < cols; ++c) row[c] += col_bias[c] + rb;
+    } else if (row_bias) {
+      for (int64_t c = 0; c < cols; ++c) row[c] += rb;
+    }
+    apply_activation(row, cols, act);
+  }
+}
+
 void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias, const float* col_bias,
                      const Activation& act, ThreadPool& pool) {
   if (!row_bias && !col_bias && act.none()) return;
   // Small blocks are not worth waking the pool for.
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, cols));
   pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* row = y + r * ld;
-      const float rb = row_bias ? row_bias[r] : 0.f;
-      if (col_bias) {
-        for (int64_t c = 0; c < cols; ++c) row[c] += col_bias[c] + rb;
-      } else if (row_bias) {
-        for (int64_t c = 0; c < cols; ++c) row[c] += rb;
-      }
-      apply_activation(row, cols, act);
-    }
+    bias_activation_serial(y + r0 * ld, r1 - r0, cols, ld, row_bias ? row_bias + r0 : nullptr, col_bias, act);
   });
 }
 

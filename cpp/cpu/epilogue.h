@@ -13,4 +13,8 @@ namespace metalnn::cpu {
 void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias, const float* col_bias,
                      const Activation& act, ThreadPool& pool);
 
+// The same on the calling thread, for a block that one worker just produced.
+void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias,
+                            const float* col_bias, const Activation& act);
+
 }  // namespace metalnn::cpu

@@ -10,6 +10,10 @@ from . import _native
 from .errors import DtypeError, InputError
 
 
+# Apple silicon's page size: Metal wraps memory aligned to it without copying.
+PAGE_SIZE = 16384
+
+
 class TensorInfo(NamedTuple):
     """Name, shape (-1 for a dimension chosen per run) and dtype of a model input or output."""
 
@@ -52,6 +56,19 @@ class Model:
             arrays.append(array)
         results = self._native.run(arrays)
         return {info.name: result for info, result in zip(self.outputs, results)}
+
+    def input_buffers(self) -> dict[str, np.ndarray]:
+        """Fresh page-aligned arrays, one per input, that `run` reads in place on every device (never copied)."""
+        buffers = {}
+        for info in self.inputs:
+            shape = tuple(max(d, 1) for d in info.shape)
+            nbytes = int(np.prod(shape, dtype=np.int64)) * info.dtype.itemsize
+            # Metal wraps page-aligned memory whole pages at a time: pad to a page multiple.
+            padded = -(-max(nbytes, 1) // PAGE_SIZE) * PAGE_SIZE
+            raw = np.zeros(padded + PAGE_SIZE, np.uint8)
+            start = -raw.ctypes.data % PAGE_SIZE
+            buffers[info.name] = raw[start:start + nbytes].view(info.dtype).reshape(shape)
+        return buffers
 
     def save(self, path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> None:
         """Writes the optimised model as a .mnn file (see docs/format.md); progress(done, total) gets bytes."""

@@ -113,6 +113,21 @@ class _Importer:
             self.graph.add_output(out.name)
         return self.graph
 
+    def initializer(self, name: str) -> np.ndarray | None:
+        """The value of initializer `name`, or None when it is not one."""
+        for init in self.model.graph.initializer:
+            if init.name == name:
+                return numpy_helper.to_array(init)
+        return None
+
+    def declared_rank(self, name: str) -> int | None:
+        """The rank ONNX declares for value `name` (graph input, output or value_info), if any."""
+        g = self.model.graph
+        for info in (*g.input, *g.value_info, *g.output):
+            if info.name == name and info.type.tensor_type.HasField("shape"):
+                return len(info.type.tensor_type.shape.dim)
+        return None
+
     def check_supported(self) -> None:
         supported = set(_native.supported_ops()) | {"Constant"}
         missing = []
@@ -178,6 +193,26 @@ def _upgrade_softmax(imp: _Importer, name: str, version: int, inputs: list, attr
     return inputs, attrs
 
 
+def _upgrade_prelu(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    # Before opset 7 a 1-D slope of C values applies per channel (axis 1), not along the last axis.
+    slope = imp.initializer(inputs[1]) if version < 7 else None
+    if slope is not None and slope.ndim == 1 and slope.size > 1:
+        rank = imp.declared_rank(inputs[0])
+        if rank is None:
+            raise UnsupportedOpError(f"PRelu '{name}': opset {version} per-channel slope needs X's rank declared")
+        inputs = [inputs[0], imp.constant(f"{name}.slope", slope.reshape((-1,) + (1,) * (rank - 2)))]
+    return inputs, attrs
+
+
+def _upgrade_resize(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    # Resize-10 took (X, scales) with Upsample's geometry: asymmetric coordinates, nearest rounding down.
+    if version < 11:
+        inputs = [inputs[0], "", inputs[1]]
+        attrs["coordinate_transformation_mode"] = "asymmetric"
+        attrs["nearest_mode"] = "floor"
+    return inputs, attrs
+
+
 def _upgrade_pad(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
     if version < 11:
         pads = attrs.pop("pads", [])
@@ -202,7 +237,10 @@ _UPGRADES: dict[str, Callable] = {
     "Softmax": _upgrade_softmax,
     "LogSoftmax": _upgrade_softmax,
     "Pad": _upgrade_pad,
+    "PRelu": _upgrade_prelu,
     "Slice": _upgrade_slice,
+    "Resize": _upgrade_resize,
+    "TopK": _attr_to_input(1, "k", np.int64, 10),
     "Split": _attr_to_input(1, "split", np.int64, 13),
     "Squeeze": _attr_to_input(1, "axes", np.int64, 13),
     "Unsqueeze": _attr_to_input(1, "axes", np.int64, 13),

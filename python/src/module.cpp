@@ -76,6 +76,7 @@ py::list tensor_infos(const std::vector<TensorInfo>& infos) {
 }  // namespace
 
 void bind_mnn(py::module_& m);  // mnn_bindings.cpp
+void bind_gpu(py::module_& m);  // gpu_bindings.cpp
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "metalnn native core";
@@ -144,4 +145,5 @@ PYBIND11_MODULE(_native, m) {
   m.def("devices", &available_devices, "Devices usable on this machine, best first.");
   m.def("supported_ops", &supported_op_types, "Op types the engine implements.");
   bind_mnn(m);
+  bind_gpu(m);
 }

@@ -89,6 +89,9 @@ TEST(ConvKernel, Im2colPaths) {
   check_conv({"non-square kernel, no bias, stride 3x1", 1, 2, 9, 13, 3, 2, 5, 3, 1, 1, 1, 1, 2, 0, 2, 1, false});
   check_conv({"depthwise with multiplier 2", 2, 4, 7, 13, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4});
   check_conv({"tiled im2col (64 channels, 67x61)", 1, 64, 67, 61, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  check_conv({"tiles over the pool, batch 3, groups 2", 3, 32, 67, 61, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
+  check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
+              Activation::Kind::Relu});
   check_conv({"run-time weight", 2, 3, 7, 13, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, Activation::Kind::None,
               "NOTSET", false});
 }
@@ -97,6 +100,8 @@ TEST(ConvKernel, PointwisePath) {
   check_conv({"1x1 with bias and relu, batch 2", 2, 7, 13, 7, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true,
               Activation::Kind::Relu});
   check_conv({"1x1 grouped", 2, 6, 7, 5, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3});
+  check_conv({"1x1 GEMM split by columns, ragged", 2, 33, 61, 67, 37, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true,
+              Activation::Kind::Relu});
 }
 
 TEST(ConvKernel, DepthwisePath) {

@@ -50,6 +50,10 @@ TEST(GemmKernel, TransposesAndBroadcastC) {
   check_gemm(1, 13, 129, false, true, 1.f, 1.f, {13}, Activation::Kind::Relu);
   check_gemm(2, 1, 7, false, false, 1.f, 1.f, {1}, Activation::Kind::Sigmoid);
   check_gemm(7, 13, 5, false, false, 1.f, 0.f, {7, 13});
+  // Large enough to be split over the pool: by columns, then by rows (ragged blocks, per-block bias).
+  check_gemm(3, 1029, 300, false, true, 1.f, 1.f, {1029}, Activation::Kind::Relu);
+  check_gemm(517, 9, 129, true, false, 1.f, 1.f, {517, 1});
+  check_gemm(517, 9, 129, true, true, 0.5f, -2.f, {517, 9});
 }
 
 // MatMul reference over right-aligned broadcast shapes, after NumPy's 1-D promotion.

@@ -78,6 +78,8 @@ TEST(PoolKernel, MaxPool) {
   check_pool({"ceil_mode drops a window starting in the pad", true, 1, 2, 7, 7, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, true});
   check_pool({"dilation 2, asymmetric pads", true, 2, 2, 13, 11, 3, 2, 1, 2, 2, 3, 2, 0, 1, 3});
   check_pool({"SAME_UPPER", true, 1, 3, 13, 8, 4, 3, 2, 3, 1, 1, 0, 0, 0, 0, false, false, "SAME_UPPER"});
+  check_pool({"3x3 s2 ceil_mode, wide odd plane", true, 2, 5, 29, 111, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, true});
+  check_pool({"dilation 3 across, pads only right", true, 1, 3, 9, 17, 2, 3, 1, 2, 1, 3, 0, 0, 1, 4});
 }
 
 TEST(PoolKernel, AveragePool) {

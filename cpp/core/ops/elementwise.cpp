@@ -1,5 +1,6 @@
 // Schemas of the elementwise ops: unary math and activations (same shape out), binary arithmetic with
-// NumPy broadcasting (Min/Max variadic, PRelu broadcasting its slope to X only) and comparisons (bool out).
+// NumPy broadcasting (Min/Max variadic, PRelu broadcasting its slope to X only), comparisons (bool out)
+// and the logical ops on bool.
 #include <climits>
 
 #include "core/ops/broadcast.h"
@@ -29,7 +30,9 @@ void infer_unary(InferContext& ctx) {
   } else {
     ctx.check_inputs(1, 1);
   }
-  if (is_one_of(op, {"Neg", "Abs"}))
+  if (op == "Not")
+    require_dtype(ctx, 0, {DType::Bool});
+  else if (is_one_of(op, {"Neg", "Abs"}))
     require_dtype(ctx, 0, kNumericDtypes);
   else
     require_dtype(ctx, 0, {DType::Float32});
@@ -56,6 +59,8 @@ void infer_broadcast_binary(InferContext& ctx) {
     require_dtype(ctx, 0, kNumericDtypes);
     for (int i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, i, 0);
   }
+  if (op == "Mod" && ctx.input_dtype(0) == DType::Float32 && ctx.attrs().get_int("fmod", 0) == 0)
+    ctx.fail_model("fmod must be 1 for float inputs");
 
   Shape out = broadcast_input_shapes(ctx);
   if (op == "PRelu" && out != ctx.input_shape(0))
@@ -70,6 +75,13 @@ void infer_comparison(InferContext& ctx) {
     require_dtype(ctx, 0, {DType::Float32, DType::Int64, DType::Int32, DType::Bool});
   else
     require_dtype(ctx, 0, kNumericDtypes);
+  require_same_dtype(ctx, 1, 0);
+  ctx.set_output(0, DType::Bool, broadcast_input_shapes(ctx));
+}
+
+void infer_logical(InferContext& ctx) {
+  ctx.check_inputs(2, 2);
+  require_dtype(ctx, 0, {DType::Bool});
   require_same_dtype(ctx, 1, 0);
   ctx.set_output(0, DType::Bool, broadcast_input_shapes(ctx));
 }

@@ -7,7 +7,7 @@
 
 namespace metalnn {
 
-// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp
+// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp, conv_transpose.cpp, layer_norm.cpp, resize.cpp
 void infer_conv(InferContext&);
 void infer_gemm(InferContext&);
 void infer_matmul(InferContext&);
@@ -16,11 +16,15 @@ void infer_global_pool(InferContext&);
 void infer_batch_norm(InferContext&);
 void infer_lrn(InferContext&);
 void infer_softmax(InferContext&);
+void infer_conv_transpose(InferContext&);
+void infer_layer_norm(InferContext&);
+void infer_resize(InferContext&);
 
 // elementwise.cpp, shape_ops.cpp, reduce.cpp and the other data-movement families
 void infer_unary(InferContext&);
 void infer_broadcast_binary(InferContext&);
 void infer_comparison(InferContext&);
+void infer_logical(InferContext&);
 void infer_where(InferContext&);
 void infer_cast(InferContext&);
 void infer_concat(InferContext&);
@@ -40,6 +44,10 @@ void infer_identity(InferContext&);
 void infer_constant_of_shape(InferContext&);
 void infer_expand(InferContext&);
 void infer_range(InferContext&);
+void infer_tile(InferContext&);
+void infer_arg_reduce(InferContext&);
+void infer_topk(InferContext&);
+void infer_gather_elements(InferContext&);
 
 namespace {
 // Sorted by nothing in particular; looked up linearly (a few dozen entries, at load time only).
@@ -55,6 +63,9 @@ constexpr OpSchema kSchemas[] = {
     {"LRN", infer_lrn},
     {"Softmax", infer_softmax},
     {"LogSoftmax", infer_softmax},
+    {"ConvTranspose", infer_conv_transpose},
+    {"LayerNormalization", infer_layer_norm},
+    {"Resize", infer_resize},
 
     {"Relu", infer_unary},
     {"LeakyRelu", infer_unary},
@@ -83,6 +94,13 @@ constexpr OpSchema kSchemas[] = {
     {"Equal", infer_comparison},
     {"Less", infer_comparison},
     {"Greater", infer_comparison},
+    {"LessOrEqual", infer_comparison},
+    {"GreaterOrEqual", infer_comparison},
+    {"Mod", infer_broadcast_binary},
+    {"And", infer_logical},
+    {"Or", infer_logical},
+    {"Xor", infer_logical},
+    {"Not", infer_unary},
     {"Where", infer_where},
     {"Cast", infer_cast},
     {"Concat", infer_concat},
@@ -106,6 +124,11 @@ constexpr OpSchema kSchemas[] = {
     {"ConstantOfShape", infer_constant_of_shape},
     {"Expand", infer_expand},
     {"Range", infer_range},
+    {"Tile", infer_tile},
+    {"ArgMax", infer_arg_reduce},
+    {"ArgMin", infer_arg_reduce},
+    {"TopK", infer_topk},
+    {"GatherElements", infer_gather_elements},
 };
 }  // namespace
 

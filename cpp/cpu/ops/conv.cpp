@@ -12,13 +12,20 @@
 #include "cpu/epilogue.h"
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
+#include "cpu/parallel_gemm.h"
 
 namespace metalnn::cpu {
 
 namespace {
 
-// im2col scratch bound (floats): large images are unfolded a tile of output positions at a time.
-constexpr int64_t kMaxColumnFloats = int64_t{1} << 21;
+// im2col scratch per tile (floats): about half an L2, so the tile is still cached when BLAS packs it.
+constexpr int64_t kColumnFloats = int64_t{1} << 17;
+
+// A pool of one, for im2col inside a task that already runs on a worker.
+ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
+}
 
 class ConvKernel : public Kernel {
  public:
@@ -37,9 +44,18 @@ class ConvKernel : public Kernel {
       path_ = Path::Pointwise;
     } else {
       path_ = Path::Im2col;
-      const int64_t k = in_c_ / group_ * win_.kernel_size();
-      tile_ = std::min(win_.out_size(), std::max<int64_t>(256, kMaxColumnFloats / k));
-      col_.resize(static_cast<size_t>(k * tile_));
+    }
+    // Im2col tiles sized for L2, but wide enough that BLAS's repacking of the weights per call stays cheap.
+    const int64_t k = in_c_ / group_ * win_.kernel_size();
+    tile_ = path_ == Path::Im2col ? std::min(win_.out_size(), std::max<int64_t>(128, kColumnFloats / k))
+                                  : win_.out_size();
+    tile_ = std::max<int64_t>(tile_, 1);
+    // Whole-image batches of tiles, a multiple of the thread count so no worker idles at the end.
+    const int64_t threads = ThreadPool::global().num_threads(), images = x[0] * group_;
+    int64_t tiles = (win_.out_size() + tile_ - 1) / tile_;
+    if (path_ == Path::Im2col && images * tiles >= threads && images * tiles < 8 * threads) {
+      while (images * tiles % threads) ++tiles;
+      tile_ = (win_.out_size() + tiles - 1) / tiles;
     }
   }
 
@@ -55,25 +71,41 @@ class ConvKernel : public Kernel {
     }
     const int64_t ic = in_c_ / group_, oc = out_c_ / group_, k = ic * win_.kernel_size();
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size();
-    for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t g = 0; g < group_; ++g) {
-        const float* xg = x + (b * in_c_ + g * ic) * in_hw;
-        const float* wg = w + g * oc * k;
-        const float* bg = bias ? bias + g * oc : nullptr;
-        float* yg = y + (b * out_c_ + g * oc) * out_hw;
-        if (path_ == Path::Pointwise) {
-          sgemm(false, false, int(oc), int(out_hw), int(k), 1.f, wg, int(k), xg, int(out_hw), 0.f, yg, int(out_hw));
-          bias_activation(yg, oc, out_hw, out_hw, bg, nullptr, act_, pool);
-          continue;
-        }
-        for (int64_t p0 = 0; p0 < out_hw; p0 += tile_) {
-          const int64_t cols = std::min(tile_, out_hw - p0);
-          im2col(xg, ic, win_, p0, p0 + cols, col_.data(), pool);
-          sgemm(false, false, int(oc), int(cols), int(k), 1.f, wg, int(k), col_.data(), int(cols), 0.f, yg + p0,
-                int(out_hw));
-          bias_activation(yg + p0, oc, cols, out_hw, bg, nullptr, act_, pool);
-        }
+    const int64_t tiles = (out_hw + tile_ - 1) / tile_, tasks = batch * group_ * tiles;
+    // One im2col tile and its GEMM per task; tasks split over the pool when there are enough of them,
+    // otherwise each GEMM is split instead.
+    const bool task_parallel = path_ == Path::Im2col && tasks >= pool.num_threads();
+    auto run_task = [&](int64_t t, bool inner_parallel) {
+      const int64_t b = t / (group_ * tiles), g = t / tiles % group_, p0 = t % tiles * tile_;
+      const int64_t cols = path_ == Path::Im2col ? std::min(tile_, out_hw - p0) : out_hw;
+      const float* xg = x + (b * in_c_ + g * ic) * in_hw;
+      const float* wg = w + g * oc * k;
+      const float* bg = bias ? bias + g * oc : nullptr;
+      float* yg = y + (b * out_c_ + g * oc) * out_hw + p0;
+      const float* src = xg;
+      if (path_ == Path::Im2col) {
+        thread_local std::vector<float> col;  // per worker, kept between runs
+        if (col.size() < static_cast<size_t>(k * cols)) col.resize(static_cast<size_t>(k * cols));
+        im2col(xg, ic, win_, p0, p0 + cols, col.data(), inner_parallel ? pool : serial_pool());
+        src = col.data();
       }
+      if (!inner_parallel) {
+        sgemm(false, false, int(oc), int(cols), int(k), 1.f, wg, int(k), src, int(cols), 0.f, yg, int(out_hw));
+        bias_activation_serial(yg, oc, cols, out_hw, bg, nullptr, act_);
+        return;
+      }
+      parallel_sgemm(pool, false, false, oc, cols, k, 1.f, wg, k, src, cols, 0.f, yg, out_hw,
+                     [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                       bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, bg ? bg + r0 : nullptr,
+                                              nullptr, act_);
+                     });
+    };
+    if (task_parallel) {
+      pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) run_task(t, false);
+      });
+    } else {
+      for (int64_t t = 0; t < tasks; ++t) run_task(t, true);
     }
   }
 
@@ -83,8 +115,7 @@ class ConvKernel : public Kernel {
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
   Path path_ = Path::Im2col;
-  int64_t tile_ = 0;          // output positions per im2col tile
-  std::vector<float> col_;    // im2col scratch, reused by every run (runs of one kernel never overlap)
+  int64_t tile_ = 1;  // output positions per im2col tile; the whole map on the other paths
 };
 
 }  // namespace

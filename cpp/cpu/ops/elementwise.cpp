@@ -1,7 +1,7 @@
 // Elementwise kernels. Unary: one pass over contiguous memory split across the pool (activations go
 // through cpu::apply_activation). Binary: a StridedLoop over the output with broadcast strides for
 // both inputs; each run picks a vector-vector, scalar-vector or vector-scalar inner loop. Min/Max with
-// more inputs fold them into the output one at a time.
+// more inputs fold them into the output one at a time. Logical ops run on bool.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -18,23 +18,34 @@ namespace {
 
 constexpr int64_t kElementwiseGrain = 1 << 14;
 
+// Which input dtypes an op accepts; the schema enforces the same sets.
+enum class Accepts { Float, Numeric, NumericMixed, NumericOrBool, Bool };
+
+// Calls f(TypeTag<T>{}) for the input dtype `t` among those `A` admits.
+template <Accepts A, class F>
+void visit_accepted(DType t, F&& f) {
+  if constexpr (A == Accepts::Float) visit_dtype<DType::Float32>(t, f);
+  else if constexpr (A == Accepts::Bool) visit_dtype<DType::Bool>(t, f);
+  else if constexpr (A == Accepts::NumericOrBool) visit_dtype<DType::Float32, DType::Int64, DType::Int32, DType::Bool>(t, f);
+  else visit_numeric_dtype(t, f);
+}
+
 // ---- unary ----
 
-// kIntegers: the op also accepts int64/int32 (the schema enforces which).
 struct Neg {
-  static constexpr bool kIntegers = true;
+  static constexpr Accepts kAccepts = Accepts::Numeric;
   template <class T> T operator()(T x) const {
     if constexpr (std::is_integral_v<T>) return static_cast<T>(0 - static_cast<std::make_unsigned_t<T>>(x));
     else return -x;
   }
 };
 struct Abs {
-  static constexpr bool kIntegers = true;
+  static constexpr Accepts kAccepts = Accepts::Numeric;
   template <class T> T operator()(T x) const { return x < 0 ? Neg{}(x) : x; }
 };
 #define METALNN_FLOAT_UNARY(Name, expr)                 \
   struct Name {                                         \
-    static constexpr bool kIntegers = false;            \
+    static constexpr Accepts kAccepts = Accepts::Float; \
     float operator()(float x) const { return (expr); } \
   };
 METALNN_FLOAT_UNARY(Erf, std::erf(x))
@@ -45,6 +56,10 @@ METALNN_FLOAT_UNARY(Reciprocal, 1.f / x)
 METALNN_FLOAT_UNARY(Floor, std::floor(x))
 METALNN_FLOAT_UNARY(Ceil, std::ceil(x))
 #undef METALNN_FLOAT_UNARY
+struct Not {
+  static constexpr Accepts kAccepts = Accepts::Bool;
+  bool operator()(bool x) const { return !x; }
+};
 
 using UnaryFn = void (*)(const Tensor& in, Tensor& out, ThreadPool& pool);
 
@@ -59,8 +74,7 @@ void run_unary(const Tensor& in, Tensor& out, ThreadPool& pool) {
       for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
     });
   };
-  if constexpr (Op::kIntegers) visit_numeric_dtype(in.dtype(), body);
-  else visit_dtype<DType::Float32>(in.dtype(), body);
+  visit_accepted<Op::kAccepts>(in.dtype(), body);
 }
 
 struct UnaryEntry {
@@ -71,6 +85,7 @@ constexpr UnaryEntry kUnaryOps[] = {
     {"Neg", run_unary<Neg>},   {"Abs", run_unary<Abs>},     {"Erf", run_unary<Erf>},
     {"Sqrt", run_unary<Sqrt>}, {"Exp", run_unary<Exp>},     {"Log", run_unary<Log>},
     {"Reciprocal", run_unary<Reciprocal>}, {"Floor", run_unary<Floor>}, {"Ceil", run_unary<Ceil>},
+    {"Not", run_unary<Not>},
 };
 
 class UnaryKernel : public Kernel {
@@ -106,9 +121,6 @@ class UnaryKernel : public Kernel {
 
 // ---- binary ----
 
-// Which input dtypes an op accepts; the schema enforces the same sets.
-enum class Accepts { Float, Numeric, NumericMixed, NumericOrBool };
-
 template <class T>
 T divide(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
@@ -139,6 +151,32 @@ struct Pow {
 struct Equal { static constexpr Accepts kAccepts = Accepts::NumericOrBool; template <class T> bool operator()(T a, T b) const { return a == b; } };
 struct Less { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a < b; } };
 struct Greater { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a > b; } };
+struct LessOrEqual { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a <= b; } };
+struct GreaterOrEqual { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> bool operator()(T a, T b) const { return a >= b; } };
+struct And { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a && b; } };
+struct Or { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a || b; } };
+struct Xor { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a != b; } };
+// Mod with fmod=0: the result takes the divisor's sign (Python's %); integers only (the schema checks).
+struct Mod {
+  static constexpr Accepts kAccepts = Accepts::Numeric;
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == -1) return 0;  // avoids the INT_MIN % -1 trap
+      const T r = a % b;
+      return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+    } else {
+      return a;  // unreachable: float Mod requires fmod=1
+    }
+  }
+};
+// Mod with fmod=1: the result takes the dividend's sign (C's fmod).
+struct FMod {
+  static constexpr Accepts kAccepts = Accepts::Numeric;
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) return b == -1 ? 0 : a % b;
+    else return std::fmod(a, b);
+  }
+};
 
 // out[i] = op(a[i], b[i]) over the loop's runs; operands are (out, a, b).
 template <class Op, class A, class B, class O>
@@ -177,10 +215,7 @@ void run_binary(const StridedLoop& loop, const Tensor& a, const Tensor& b, Tenso
     if constexpr (Op::kAccepts == Accepts::NumericMixed) visit_numeric_dtype(b.dtype(), with_b);
     else with_b(TypeTag<A>{});
   };
-  if constexpr (Op::kAccepts == Accepts::Float) visit_dtype<DType::Float32>(a.dtype(), with_a);
-  else if constexpr (Op::kAccepts == Accepts::NumericOrBool)
-    visit_dtype<DType::Float32, DType::Int64, DType::Int32, DType::Bool>(a.dtype(), with_a);
-  else visit_numeric_dtype(a.dtype(), with_a);
+  visit_accepted<Op::kAccepts>(a.dtype(), with_a);
 }
 
 struct BinaryEntry {
@@ -192,6 +227,9 @@ constexpr BinaryEntry kBinaryOps[] = {
     {"Div", run_binary<Div>},     {"Pow", run_binary<Pow>},     {"PRelu", run_binary<PRelu>},
     {"Min", run_binary<Min>},     {"Max", run_binary<Max>},     {"Equal", run_binary<Equal>},
     {"Less", run_binary<Less>},   {"Greater", run_binary<Greater>},
+    {"LessOrEqual", run_binary<LessOrEqual>}, {"GreaterOrEqual", run_binary<GreaterOrEqual>},
+    {"Mod", run_binary<Mod>},     {"And", run_binary<And>},     {"Or", run_binary<Or>},
+    {"Xor", run_binary<Xor>},
 };
 
 class BinaryKernel : public Kernel {
@@ -199,6 +237,7 @@ class BinaryKernel : public Kernel {
   BinaryKernel(const Graph& g, const Node& n) : label_(n.label()) {
     for (const BinaryEntry& e : kBinaryOps)
       if (n.op_type == e.op_type) fn_ = e.fn;
+    if (n.op_type == "Mod" && n.attrs.get_int("fmod", 0) != 0) fn_ = run_binary<FMod>;
     if (!fn_) throw UnsupportedOpError(label_ + ": no cpu binary kernel for " + n.op_type);
     const Shape& out = output_value(g, n, 0).shape;
     const std::vector<int64_t> out_strides = shape_strides(out);
@@ -210,7 +249,7 @@ class BinaryKernel : public Kernel {
       steps_.emplace_back(out, std::vector<std::vector<int64_t>>{out_strides, broadcast_strides(a, out),
                                                                  broadcast_strides(b, out)});
     }
-    integer_div_ = n.op_type == "Div" && input_value(g, n, 0).dtype != DType::Float32;
+    integer_div_ = (n.op_type == "Div" || n.op_type == "Mod") && input_value(g, n, 0).dtype != DType::Float32;
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {

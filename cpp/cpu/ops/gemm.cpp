@@ -7,6 +7,7 @@
 #include "cpu/blas.h"
 #include "cpu/epilogue.h"
 #include "cpu/kernel.h"
+#include "cpu/parallel_gemm.h"
 
 namespace metalnn::cpu {
 
@@ -51,8 +52,12 @@ class GemmKernel : public Kernel {
     if (k_ == 0) {
       if (!prefill) std::fill(y, y + m_ * n_, 0.f);
     } else {
-      sgemm(trans_a_, trans_b_, int(m_), int(n_), int(k_), alpha_, a, int(trans_a_ ? m_ : k_), b,
-            int(trans_b_ ? k_ : n_), prefill ? 1.f : 0.f, y, int(n_));
+      parallel_sgemm(pool, trans_a_, trans_b_, m_, n_, k_, alpha_, a, trans_a_ ? m_ : k_, b, trans_b_ ? k_ : n_,
+                     prefill ? 1.f : 0.f, y, n_, [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                       bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
+                                              col_bias ? col_bias + c0 : nullptr, act_);
+                     });
+      return;
     }
     bias_activation(y, m_, n_, n_, row_bias, col_bias, act_, pool);
   }
@@ -111,11 +116,11 @@ class MatMulKernel : public Kernel {
     if (k_ == 0) {
       std::fill(y, y + count * m_ * n_, 0.f);
     } else if (fold_batch_) {
-      sgemm(false, false, int(count * m_), int(n_), int(k_), 1.f, a, int(k_), b, int(n_), 0.f, y, int(n_));
+      parallel_sgemm(pool, false, false, count * m_, n_, k_, 1.f, a, k_, b, n_, 0.f, y, n_, {});
     } else {
       for (int64_t e = 0; e < count; ++e)
-        sgemm(false, false, int(m_), int(n_), int(k_), 1.f, a + a_offsets_[e], int(k_), b + b_offsets_[e], int(n_), 0.f,
-              y + e * m_ * n_, int(n_));
+        parallel_sgemm(pool, false, false, m_, n_, k_, 1.f, a + a_offsets_[e], k_, b + b_offsets_[e], n_, 0.f,
+                       y + e * m_ * n_, n_, {});
     }
     bias_activation(y, count * m_, n_, n_, nullptr, bias, act_, pool);
   }

@@ -1,5 +1,5 @@
 // MaxPool / AveragePool (1-D and 2-D through Window2d) and GlobalAveragePool / GlobalMaxPool on the
-// CPU, NCHW float32; one channel plane per task.
+// CPU, NCHW float32; one channel plane per task. MaxPool runs separably (rows, then columns).
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -27,11 +27,42 @@ class PoolKernel : public Kernel {
     float* y = out[0]->data<float>();
     const int64_t planes = in[0]->dim(0) * in[0]->dim(1);
     pool.parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) plane(x + p * win_.in_size(), y + p * win_.out_size());
+      std::vector<float> row;  // max_plane's scratch, one per task
+      for (int64_t p = p0; p < p1; ++p) {
+        if (max_) {
+          max_plane(x + p * win_.in_size(), y + p * win_.out_size(), row);
+        } else {
+          plane(x + p * win_.in_size(), y + p * win_.out_size());
+        }
+      }
     });
   }
 
  private:
+  // MaxPool separably: each output row first takes the max over its window's input rows into a
+  // -inf-padded row (contiguous, vectorised), then over the horizontal taps of that row.
+  void max_plane(const float* x, float* y, std::vector<float>& row) const {
+    const Window2d& w = win_;
+    const int64_t width = std::max(w.pad_left + w.in_w, (w.out_w - 1) * w.stride_w + (w.kernel_w - 1) * w.dilation_w + 1);
+    row.assign(static_cast<size_t>(width), -std::numeric_limits<float>::infinity());
+    float* r = row.data() + w.pad_left;  // r[c] holds input column c
+    for (int64_t oh = 0; oh < w.out_h; ++oh) {
+      const int64_t h0 = oh * w.stride_h - w.pad_top;
+      const IndexRange kh = valid_range(h0, w.dilation_h, w.kernel_h, w.in_h);
+      std::fill(r, r + w.in_w, -std::numeric_limits<float>::infinity());
+      for (int64_t i = kh.lo; i < kh.hi; ++i) {
+        const float* src = x + (h0 + i * w.dilation_h) * w.in_w;
+        for (int64_t c = 0; c < w.in_w; ++c) r[c] = std::max(r[c], src[c]);
+      }
+      float* out = y + oh * w.out_w;
+      for (int64_t ow = 0; ow < w.out_w; ++ow) out[ow] = row[ow * w.stride_w];
+      for (int64_t j = 1; j < w.kernel_w; ++j) {
+        const float* tap = row.data() + j * w.dilation_w;
+        for (int64_t ow = 0; ow < w.out_w; ++ow) out[ow] = std::max(out[ow], tap[ow * w.stride_w]);
+      }
+    }
+  }
+
   void plane(const float* x, float* y) const {
     const Window2d& w = win_;
     for (int64_t oh = 0; oh < w.out_h; ++oh) {

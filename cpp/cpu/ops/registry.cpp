@@ -3,7 +3,7 @@
 
 namespace metalnn::cpu {
 
-// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp
+// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp, conv_transpose.cpp, layer_norm.cpp, resize.cpp
 std::unique_ptr<Kernel> make_conv_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gemm_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_kernel(const Graph&, const Node&);
@@ -12,6 +12,9 @@ std::unique_ptr<Kernel> make_global_pool_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_batch_norm_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_lrn_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_softmax_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_conv_transpose_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_layer_norm_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_resize_kernel(const Graph&, const Node&);
 
 // elementwise.cpp, shape_ops.cpp, reduce.cpp and the other data-movement families
 std::unique_ptr<Kernel> make_unary_kernel(const Graph&, const Node&);
@@ -30,6 +33,10 @@ std::unique_ptr<Kernel> make_shape_kernel(const Graph&, const Node&);  // Shape,
 std::unique_ptr<Kernel> make_constant_of_shape_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_expand_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_range_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_tile_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_arg_reduce_kernel(const Graph&, const Node&);  // ArgMax, ArgMin
+std::unique_ptr<Kernel> make_topk_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_gather_elements_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -48,6 +55,9 @@ constexpr KernelEntry kKernels[] = {
     {"LRN", make_lrn_kernel},
     {"Softmax", make_softmax_kernel},
     {"LogSoftmax", make_softmax_kernel},
+    {"ConvTranspose", make_conv_transpose_kernel},
+    {"LayerNormalization", make_layer_norm_kernel},
+    {"Resize", make_resize_kernel},
 
     {"Relu", make_unary_kernel},
     {"LeakyRelu", make_unary_kernel},
@@ -76,6 +86,13 @@ constexpr KernelEntry kKernels[] = {
     {"Equal", make_binary_kernel},
     {"Less", make_binary_kernel},
     {"Greater", make_binary_kernel},
+    {"LessOrEqual", make_binary_kernel},
+    {"GreaterOrEqual", make_binary_kernel},
+    {"Mod", make_binary_kernel},
+    {"And", make_binary_kernel},
+    {"Or", make_binary_kernel},
+    {"Xor", make_binary_kernel},
+    {"Not", make_unary_kernel},
     {"Where", make_where_kernel},
     {"Cast", make_cast_kernel},
     {"Concat", make_concat_kernel},
@@ -99,6 +116,11 @@ constexpr KernelEntry kKernels[] = {
     {"ConstantOfShape", make_constant_of_shape_kernel},
     {"Expand", make_expand_kernel},
     {"Range", make_range_kernel},
+    {"Tile", make_tile_kernel},
+    {"ArgMax", make_arg_reduce_kernel},
+    {"ArgMin", make_arg_reduce_kernel},
+    {"TopK", make_topk_kernel},
+    {"GatherElements", make_gather_elements_kernel},
 };
 }  // namespace
 

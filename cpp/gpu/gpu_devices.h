@@ -1,0 +1,21 @@
+// The GPU devices of this build ("metal" on Apple with a Metal GPU, "metal-sim" everywhere): one
+// shared device and pipeline cache each, created on first use, and compilation onto them.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/executable.h"
+#include "gpu/device.h"
+
+namespace metalnn::gpu {
+
+// GPU devices usable on this machine, best first.
+std::vector<std::string> gpu_device_names();
+// Why `name` ("metal" or "metal-sim") is unavailable, or "" when it is available.
+std::string gpu_unavailable_reason(const std::string& name);
+// The shared device called `name`; throws DeviceError when unavailable.
+std::shared_ptr<Device> gpu_device(const std::string& name);
+std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision);
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,49 @@
+// The GPU devices' Executable (metal and metal-sim alike): every node lowered to dispatches at load
+// (pipelines built, weights uploaded), intermediates in one arena laid out by the Plan, and per run
+// one command buffer holding every dispatch, with barriers only where data dependencies need them.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/executable.h"
+#include "core/plan.h"
+#include "gpu/device.h"
+#include "gpu/lowering.h"
+
+namespace metalnn::gpu {
+
+class GpuExecutable : public Executable {
+ public:
+  // precision: "float32" or "float16" (float values and weights stored in half, computed in float).
+  GpuExecutable(const Graph& g, std::shared_ptr<Device> device, PipelineCache& pipelines, const std::string& precision);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
+  size_t arena_bytes() const override { return plan_.arena_bytes; }
+
+ private:
+  struct Location {
+    Buffer* buffer = nullptr;
+    size_t offset = 0;
+    size_t length = 0;
+  };
+  Location locate(const Binding& b, const std::vector<std::shared_ptr<Buffer>>& inputs,
+                  const std::vector<std::shared_ptr<Buffer>>& outputs) const;
+  void encode(CommandBuffer& cb, const std::vector<std::shared_ptr<Buffer>>& inputs,
+              const std::vector<std::shared_ptr<Buffer>>& outputs) const;
+
+  Graph graph_;
+  DType float_storage_ = DType::Float32;  // how float values are stored on the device
+  std::shared_ptr<Device> device_;
+  Plan plan_;
+  std::shared_ptr<Buffer> arena_;
+  std::vector<std::shared_ptr<Buffer>> internal_;  // per value id: a dedicated buffer (float16 model inputs and outputs)
+  std::vector<char> produced_;                      // per value id: written by a dispatch
+  std::vector<std::shared_ptr<Buffer>> staging_;   // per graph input: where it is copied when it cannot be wrapped
+  std::vector<Dispatch> dispatches_;
+  bool recorded_ = false;  // kernel names handed to record_dispatched_kernels()
+};
+
+// Kernel host names dispatched by any run in this process (for the tests' kernel-coverage check).
+std::vector<std::string> dispatched_kernels();
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,121 @@
+#include "gpu/lowering.h"
+
+#include "core/activation.h"
+#include "core/error.h"
+#include "params.h"
+
+namespace metalnn::gpu {
+
+static_assert(int(Activation::Kind::None) == kActNone && int(Activation::Kind::Relu) == kActRelu &&
+                  int(Activation::Kind::LeakyRelu) == kActLeakyRelu && int(Activation::Kind::Clip) == kActClip &&
+                  int(Activation::Kind::Sigmoid) == kActSigmoid &&
+                  int(Activation::Kind::HardSigmoid) == kActHardSigmoid &&
+                  int(Activation::Kind::HardSwish) == kActHardSwish && int(Activation::Kind::Tanh) == kActTanh,
+              "metal/params.h MnnActivation must follow Activation::Kind");
+
+namespace {
+constexpr uint32_t kThreadsPerGroup = 256;
+constexpr uint32_t kSimdgroupsPerGroup = 8;
+
+uint32_t groups_for(uint64_t count, uint64_t per_group) {
+  const uint64_t groups = (count + per_group - 1) / per_group;
+  if (groups > 0xffffffffull) throw UnsupportedOpError("GPU dispatch of " + std::to_string(count) + " items is too large");
+  return uint32_t(groups);
+}
+}  // namespace
+
+Dispatch& Dispatch::input(uint32_t index, int value) {
+  bindings.push_back(Binding{Binding::Source::kValue, index, value});
+  return *this;
+}
+Dispatch& Dispatch::output(uint32_t index, int value) {
+  Binding b{Binding::Source::kValue, index, value};
+  b.write = true;
+  bindings.push_back(std::move(b));
+  return *this;
+}
+Dispatch& Dispatch::buffer(uint32_t index, std::shared_ptr<Buffer> buf) {
+  Binding b{Binding::Source::kBuffer, index};
+  b.buffer = std::move(buf);
+  bindings.push_back(std::move(b));
+  return *this;
+}
+Dispatch& Dispatch::threads_1d(uint64_t count) {
+  return grid(Size3{groups_for(count, kThreadsPerGroup), 1, 1}, Size3{kThreadsPerGroup, 1, 1});
+}
+Dispatch& Dispatch::simdgroups_1d(uint64_t count) {
+  return grid(Size3{groups_for(count, kSimdgroupsPerGroup), 1, 1}, Size3{kSimdgroupsPerGroup * 32, 1, 1});
+}
+Dispatch& Dispatch::grid(Size3 threadgroups, Size3 threads_per_threadgroup) {
+  groups = threadgroups;
+  threads = threads_per_threadgroup;
+  return *this;
+}
+
+Lowering::Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines)
+    : g_(g), float_storage_(float_storage), device_(device), pipelines_(pipelines) {}
+
+DType Lowering::storage(int id) const {
+  const DType t = g_.value(id).dtype;
+  return t == DType::Float32 || t == DType::Float16 ? float_storage_ : t;
+}
+
+const Tensor* Lowering::constant_input(const Node& n, int i) const {
+  if (!has_input(n, i)) return nullptr;
+  const Value& v = g_.value(n.inputs[i]);
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+std::vector<int64_t> Lowering::constant_ints(const Node& n, int i) const {
+  const Tensor* t = constant_input(n, i);
+  return t ? t->to_int_vector() : std::vector<int64_t>{};
+}
+
+std::shared_ptr<Buffer> Lowering::upload_bytes(const void* data, size_t bytes) {
+  auto buffer = device_.new_buffer(bytes);
+  if (bytes) std::memcpy(buffer->contents(), data, bytes);
+  return buffer;
+}
+
+std::shared_ptr<Buffer> Lowering::upload_floats(const std::vector<float>& values) {
+  const size_t size = dtype_size(float_storage_);
+  auto buffer = device_.new_buffer(values.size() * size);
+  auto* out = static_cast<unsigned char*>(buffer->contents());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (float_storage_ == DType::Float16) {
+      const _Float16 h = static_cast<_Float16>(values[i]);
+      std::memcpy(out + i * size, &h, size);
+    } else {
+      std::memcpy(out + i * size, &values[i], size);
+    }
+  }
+  return buffer;
+}
+
+std::shared_ptr<Buffer> Lowering::constant_buffer(int id) {
+  auto it = constants_.find(id);
+  if (it != constants_.end()) return it->second;
+  const Tensor& t = g_.value(id).constant;
+  std::shared_ptr<Buffer> buffer;
+  if (storage(id) != t.dtype()) {
+    std::vector<float> values(size_t(t.numel()));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = float(t.float_at(int64_t(i)));
+    buffer = upload_floats(values);
+  } else {
+    buffer = upload_bytes(t.raw(), t.nbytes());
+  }
+  constants_.emplace(id, buffer);
+  return buffer;
+}
+
+Dispatch& Lowering::dispatch(const std::string& kernel, const FunctionConstants& constants) {
+  dispatches_.emplace_back();
+  dispatches_.back().pipeline = pipelines_.get(kernel, constants);
+  return dispatches_.back();
+}
+
+void unsupported(const Node& n, const std::string& what) {
+  throw UnsupportedOpError(n.label() + ": the GPU devices do not support " + what);
+}
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,67 @@
+// Conv with fused bias and activation (metal/conv.metal): depthwise, 3x3 and general direct kernels;
+// 1x1 stride-1 unpadded convolutions run as a GEMM per image (metal/matmul.metal).
+#include "core/activation.h"
+#include "core/ops/window.h"
+#include "cpu/window2d.h"
+#include "gpu/ops/common.h"
+
+namespace metalnn::gpu {
+
+void lower_matmul_params(Lowering& L, const Node& n, int a, int b, int bias, int out, MatmulParams p);  // gemm.cpp
+
+Epilogue epilogue_of(const Node& n, bool has_bias) {
+  const Activation act = Activation::of_node(n);
+  return Epilogue{int32_t(act.kind), act.alpha, act.beta, has_bias ? 1u : 0u};
+}
+
+void lower_conv(Lowering& L, const Node& n) {
+  const int x = n.inputs[0], w = n.inputs[1], y = n.outputs[0];
+  const int bias = Lowering::has_input(n, 2) ? n.inputs[2] : -1;
+  const Shape& xs = L.shape(x);
+  const Shape& ws = L.shape(w);
+  const Shape& ys = L.shape(y);
+  if (xs.size() > 4) unsupported(n, "convolutions over more than 2 spatial dims");
+  const cpu::Window2d win = cpu::to_window2d(
+      resolve_window(n, std::vector<int64_t>(xs.begin() + 2, xs.end()), std::vector<int64_t>(ws.begin() + 2, ws.end()), false));
+  const int64_t groups = n.attrs.get_int("group", 1);
+  ConvParams p{};
+  p.batch = u32(n, xs[0]);
+  p.in_c = u32(n, xs[1]), p.in_h = u32(n, win.in_h), p.in_w = u32(n, win.in_w);
+  p.out_c = u32(n, ys[1]), p.out_h = u32(n, win.out_h), p.out_w = u32(n, win.out_w);
+  p.kernel_h = u32(n, win.kernel_h), p.kernel_w = u32(n, win.kernel_w);
+  p.stride_h = u32(n, win.stride_h), p.stride_w = u32(n, win.stride_w);
+  p.dilation_h = u32(n, win.dilation_h), p.dilation_w = u32(n, win.dilation_w);
+  p.pad_top = int32_t(win.pad_top), p.pad_left = int32_t(win.pad_left);
+  p.in_c_per_group = u32(n, xs[1] / groups), p.out_c_per_group = u32(n, ys[1] / groups);
+  p.epilogue = epilogue_of(n, bias >= 0);
+
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                         p.pad_left == 0 && win.pad_bottom == 0 && win.pad_right == 0 && groups == 1;
+  if (pointwise) {
+    // out[b] (out_c x HW) = W (out_c x in_c) * x[b] (in_c x HW) + bias per row.
+    MatmulParams m{};
+    const uint32_t pixels = p.in_h * p.in_w;
+    m.m = p.out_c, m.n = pixels, m.k = p.in_c;
+    m.batch_count = p.batch, m.batch_rank = 1, m.batch_shape[0] = p.batch;
+    m.a_batch_strides[0] = 0, m.b_batch_strides[0] = p.in_c * pixels;
+    m.a_m = p.in_c, m.a_k = 1, m.b_k = pixels, m.b_n = 1;
+    m.bias_m = 1, m.bias_n = 0;
+    m.alpha = 1.0f, m.beta = 1.0f;
+    m.epilogue = p.epilogue;
+    return lower_matmul_params(L, n, w, x, bias, y, m);
+  }
+  const std::string dtype = L.suffix(x);
+  std::string variant = "direct";
+  uint64_t threads = uint64_t(p.batch) * groups * ((p.out_c_per_group + 3) / 4) * p.out_h * p.out_w;
+  if (p.in_c_per_group == 1 && p.out_c_per_group == 1) {
+    variant = "depthwise";
+    threads = uint64_t(p.batch) * p.out_c * p.out_h * p.out_w;
+  } else if (p.kernel_h == 3 && p.kernel_w == 3) {
+    variant = "3x3";
+  }
+  // Without a bias the weights are bound in its place (never read).
+  L.dispatch(kernel_name("conv", variant, dtype))
+      .input(0, x).input(1, w).input(2, bias >= 0 ? bias : w).output(3, y).params(4, p).threads_1d(threads);
+}
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,77 @@
+// Unary math and activations, broadcasting binary ops (Min/Max variadic as a chain), comparisons
+// and Where (metal/elementwise.metal).
+#include "core/activation.h"
+#include "gpu/ops/common.h"
+
+namespace metalnn::gpu {
+
+namespace {
+
+BroadcastParams broadcast_params(const Lowering& L, const Node& n, const std::vector<int>& inputs, const Shape& out) {
+  BroadcastParams p{};
+  // Rank 0 outputs run as shape [1].
+  const Shape shape = out.empty() ? Shape{1} : out;
+  p.rank = uint32_t(shape.size());
+  p.count = u32(n, shape_numel(shape));
+  fill_array(n, p.shape, shape);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Shape& in = L.shape(inputs[i]);
+    fill_array(n, p.strides[i], broadcast_strides(in, shape));
+  }
+  return p;
+}
+
+bool is_integer(DType t) { return t == DType::Int64 || t == DType::Int32; }
+
+}  // namespace
+
+void lower_unary(Lowering& L, const Node& n) {
+  const int x = n.inputs[0], y = n.outputs[0];
+  UnaryParams p{};
+  p.count = u32(n, shape_numel(L.shape(x)));
+  const Activation act = Activation::from_activation_node(L.graph(), n);
+  p.alpha = act.alpha;
+  p.beta = act.beta;
+  if (n.op_type == "Clip" && act.none()) unsupported(n, "Clip bounds known only at run time");
+  if (is_integer(L.storage(x))) unsupported(n, n.op_type + " of integers");
+  L.dispatch(kernel_name("unary", n.op_type, L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.count);
+}
+
+void lower_binary(Lowering& L, const Node& n) {
+  const int y = n.outputs[0];
+  const DType t = L.storage(n.inputs[0]);
+  const bool arithmetic = n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div";
+  if (is_integer(t) && !arithmetic) unsupported(n, n.op_type + " of integers");
+  const std::string kernel = kernel_name("binary", n.op_type, dtype_suffix(t));
+  std::vector<int> inputs;
+  for (int v : n.inputs)
+    if (v >= 0) inputs.push_back(v);
+  if (inputs.size() == 1) {  // variadic Min/Max of one input
+    const Shape& out = L.shape(y);
+    strided_copy(L, n, inputs[0], y, out, broadcast_strides(L.shape(inputs[0]), out), 0, shape_strides(out), 0);
+    return;
+  }
+  // Variadic Min/Max fold left: y = op(op(a, b), c) ...; later steps read y back at full shape.
+  int acc = inputs[0];
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const BroadcastParams p = broadcast_params(L, n, {acc, inputs[i]}, L.shape(y));
+    L.dispatch(kernel).input(0, acc).input(1, inputs[i]).output(2, y).params(3, p).threads_1d(p.count);
+    acc = y;
+  }
+}
+
+void lower_comparison(Lowering& L, const Node& n) {
+  const int a = n.inputs[0], b = n.inputs[1], y = n.outputs[0];
+  const BroadcastParams p = broadcast_params(L, n, {a, b}, L.shape(y));
+  L.dispatch(kernel_name("compare", n.op_type, L.suffix(a))).input(0, a).input(1, b).output(2, y).params(3, p).threads_1d(p.count);
+}
+
+void lower_where(Lowering& L, const Node& n) {
+  const int c = n.inputs[0], a = n.inputs[1], b = n.inputs[2], y = n.outputs[0];
+  if (!(L.storage(a) == DType::Float32 || L.storage(a) == DType::Float16)) unsupported(n, "Where of non-float values");
+  const BroadcastParams p = broadcast_params(L, n, {c, a, b}, L.shape(y));
+  L.dispatch(kernel_name("where", "select", L.suffix(a)))
+      .input(0, c).input(1, a).input(2, b).output(3, y).params(4, p).threads_1d(p.count);
+}
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,117 @@
+// Every op the GPU devices lower, in one plain list; must cover cpp/core/ops/registry.cpp (checked by
+// tests/python/test_gpu_coverage.py). Adding an op: see CONTRIBUTING.md.
+#include "gpu/lowering.h"
+
+namespace metalnn::gpu {
+
+// elementwise.cpp, copy.cpp, cast.cpp, gather.cpp, pad.cpp, reduce.cpp, softmax.cpp, pool.cpp,
+// conv.cpp, gemm.cpp, normalization.cpp, shape.cpp
+void lower_unary(Lowering&, const Node&);
+void lower_binary(Lowering&, const Node&);
+void lower_comparison(Lowering&, const Node&);
+void lower_where(Lowering&, const Node&);
+void lower_reshape(Lowering&, const Node&);
+void lower_transpose(Lowering&, const Node&);
+void lower_slice(Lowering&, const Node&);
+void lower_expand(Lowering&, const Node&);
+void lower_concat(Lowering&, const Node&);
+void lower_split(Lowering&, const Node&);
+void lower_cast(Lowering&, const Node&);
+void lower_gather(Lowering&, const Node&);
+void lower_pad(Lowering&, const Node&);
+void lower_reduce(Lowering&, const Node&);
+void lower_global_pool(Lowering&, const Node&);
+void lower_softmax(Lowering&, const Node&);
+void lower_pool(Lowering&, const Node&);
+void lower_conv(Lowering&, const Node&);
+void lower_gemm(Lowering&, const Node&);
+void lower_matmul(Lowering&, const Node&);
+void lower_batch_norm(Lowering&, const Node&);
+void lower_lrn(Lowering&, const Node&);
+void lower_folded(Lowering&, const Node&);
+
+namespace {
+struct GpuOp {
+  const char* op_type;
+  LowerFn lower;
+};
+
+constexpr GpuOp kOps[] = {
+    {"Conv", lower_conv},
+    {"Gemm", lower_gemm},
+    {"MatMul", lower_matmul},
+    {"MaxPool", lower_pool},
+    {"AveragePool", lower_pool},
+    {"GlobalAveragePool", lower_global_pool},
+    {"GlobalMaxPool", lower_global_pool},
+    {"BatchNormalization", lower_batch_norm},
+    {"LRN", lower_lrn},
+    {"Softmax", lower_softmax},
+    {"LogSoftmax", lower_softmax},
+
+    {"Relu", lower_unary},
+    {"LeakyRelu", lower_unary},
+    {"Clip", lower_unary},
+    {"Sigmoid", lower_unary},
+    {"HardSigmoid", lower_unary},
+    {"HardSwish", lower_unary},
+    {"Tanh", lower_unary},
+    {"Erf", lower_unary},
+    {"Sqrt", lower_unary},
+    {"Exp", lower_unary},
+    {"Log", lower_unary},
+    {"Neg", lower_unary},
+    {"Abs", lower_unary},
+    {"Reciprocal", lower_unary},
+    {"Floor", lower_unary},
+    {"Ceil", lower_unary},
+    {"Add", lower_binary},
+    {"Sub", lower_binary},
+    {"Mul", lower_binary},
+    {"Div", lower_binary},
+    {"Pow", lower_binary},
+    {"PRelu", lower_binary},
+    {"Min", lower_binary},
+    {"Max", lower_binary},
+    {"Equal", lower_comparison},
+    {"Less", lower_comparison},
+    {"Greater", lower_comparison},
+    {"Where", lower_where},
+    {"Cast", lower_cast},
+    {"Concat", lower_concat},
+    {"Split", lower_split},
+    {"Flatten", lower_reshape},
+    {"Reshape", lower_reshape},
+    {"Transpose", lower_transpose},
+    {"Squeeze", lower_reshape},
+    {"Unsqueeze", lower_reshape},
+    {"Slice", lower_slice},
+    {"Gather", lower_gather},
+    {"Pad", lower_pad},
+    {"ReduceMean", lower_reduce},
+    {"ReduceSum", lower_reduce},
+    {"ReduceMax", lower_reduce},
+    {"ReduceMin", lower_reduce},
+    {"Shape", lower_folded},
+    {"Size", lower_folded},
+    {"Identity", lower_reshape},
+    {"Dropout", lower_reshape},
+    {"ConstantOfShape", lower_folded},
+    {"Expand", lower_expand},
+    {"Range", lower_folded},
+};
+}  // namespace
+
+LowerFn find_lowering(const std::string& op_type) {
+  for (const GpuOp& op : kOps)
+    if (op_type == op.op_type) return op.lower;
+  return nullptr;
+}
+
+std::vector<std::string> lowered_op_types() {
+  std::vector<std::string> out;
+  for (const GpuOp& op : kOps) out.emplace_back(op.op_type);
+  return out;
+}
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,23 @@
+// Softmax / LogSoftmax (metal/softmax.metal): the tensor viewed as [outer, axis, inner] (for
+// `_coerce_2d`, [outer, axis * inner, 1]), as on the CPU.
+#include "gpu/ops/common.h"
+
+namespace metalnn::gpu {
+
+void lower_softmax(Lowering& L, const Node& n) {
+  const int x = n.inputs[0], y = n.outputs[0];
+  const Shape& s = L.shape(x);
+  const int rank = int(s.size());
+  const bool coerce_2d = n.attrs.get_int("_coerce_2d", 0) != 0;
+  int64_t axis = n.attrs.get_int("axis", coerce_2d ? 1 : -1);
+  if (axis < 0) axis += rank;
+  const int64_t outer = shape_numel(Shape(s.begin(), s.begin() + axis));
+  const int64_t length = coerce_2d ? shape_numel(Shape(s.begin() + axis, s.end())) : s[size_t(axis)];
+  const int64_t inner = coerce_2d ? 1 : shape_numel(Shape(s.begin() + axis + 1, s.end()));
+  SoftmaxParams p{u32(n, outer * inner), u32(n, length), u32(n, inner)};
+  if (p.n == 0) return;
+  const std::string variant = n.op_type == "LogSoftmax" ? "log" : "exp";
+  L.dispatch(kernel_name("softmax", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.rows);
+}
+
+}  // namespace metalnn::gpu

@@ -1,0 +1,37 @@
+// Shared by every kernel file: the instantiation macro that builds host names, the fused activation
+// epilogue and index helpers. float16 kernels store half and compute in float.
+#pragma once
+#include <metal_stdlib>
+#include "params.h"
+using namespace metal;
+
+// Host name <op>_<variant>_<dtype>; cpp/gpu/kernel_name.cpp builds the same string.
+#define instantiate_kernel(op, variant, dtype, ...)                                       \
+  template [[host_name(#op "_" #variant "_" #dtype)]] [[kernel]] decltype(__VA_ARGS__) __VA_ARGS__;
+
+// The storage types behind the dtype suffixes.
+#define MNN_FLOAT_TYPES(X, ...) X(f32, float, __VA_ARGS__) X(f16, half, __VA_ARGS__)
+
+inline float activate(float x, Epilogue e) {
+  switch (e.activation) {
+    case kActRelu: return max(x, 0.0f);
+    case kActLeakyRelu: return x >= 0.0f ? x : x * e.alpha;
+    case kActClip: return min(max(x, e.alpha), e.beta);
+    case kActSigmoid: return 1.0f / (1.0f + exp(-x));
+    case kActHardSigmoid: return clamp(e.alpha * x + e.beta, 0.0f, 1.0f);
+    case kActHardSwish: return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case kActTanh: return tanh(x);
+    default: return x;
+  }
+}
+
+// Offset of linear index i of a row-major `shape` under `strides`.
+inline uint strided_offset(uint i, uint rank, constant uint* shape, constant uint* strides) {
+  uint offset = 0;
+  for (int d = int(rank) - 1; d >= 0; --d) {
+    const uint extent = shape[d];
+    offset += (i % extent) * strides[d];
+    i /= extent;
+  }
+  return offset;
+}

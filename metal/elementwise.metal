@@ -1,0 +1,128 @@
+// Unary math and activations, broadcasting binary ops, comparisons and Where.
+// One thread per output element (1-D grid); broadcasting through per-input strides; no threadgroup memory.
+#include "common.h"
+
+// Unary ops compute in float whatever the storage type.
+struct OpRelu { static float apply(float x, constant UnaryParams& p) { return max(x, 0.0f); } };
+struct OpLeakyRelu { static float apply(float x, constant UnaryParams& p) { return x >= 0.0f ? x : x * p.alpha; } };
+struct OpClip { static float apply(float x, constant UnaryParams& p) { return min(max(x, p.alpha), p.beta); } };
+struct OpSigmoid { static float apply(float x, constant UnaryParams& p) { return 1.0f / (1.0f + exp(-x)); } };
+struct OpHardSigmoid {
+  static float apply(float x, constant UnaryParams& p) { return clamp(p.alpha * x + p.beta, 0.0f, 1.0f); }
+};
+struct OpHardSwish {
+  static float apply(float x, constant UnaryParams& p) { return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f); }
+};
+struct OpTanh { static float apply(float x, constant UnaryParams& p) { return tanh(x); } };
+// MSL has no erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+struct OpErf {
+  static float apply(float x, constant UnaryParams& p) {
+    const float t = 1.0f / (1.0f + 0.3275911f * abs(x));
+    const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    const float y = 1.0f - poly * exp(-x * x);
+    return x >= 0.0f ? y : -y;
+  }
+};
+struct OpSqrt { static float apply(float x, constant UnaryParams& p) { return sqrt(x); } };
+struct OpExp { static float apply(float x, constant UnaryParams& p) { return exp(x); } };
+struct OpLog { static float apply(float x, constant UnaryParams& p) { return log(x); } };
+struct OpNeg { static float apply(float x, constant UnaryParams& p) { return -x; } };
+struct OpAbs { static float apply(float x, constant UnaryParams& p) { return abs(x); } };
+struct OpReciprocal { static float apply(float x, constant UnaryParams& p) { return 1.0f / x; } };
+struct OpFloor { static float apply(float x, constant UnaryParams& p) { return floor(x); } };
+struct OpCeil { static float apply(float x, constant UnaryParams& p) { return ceil(x); } };
+
+template <typename Op, typename T>
+kernel void unary(device const T* x [[buffer(0)]],
+                  device T* y [[buffer(1)]],
+                  constant UnaryParams& p [[buffer(2)]],
+                  uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  y[gid] = T(Op::apply(float(x[gid]), p));
+}
+
+// Binary ops: float types compute in float, integer types in their own type.
+struct OpAdd { template <typename C> static C apply(C a, C b) { return a + b; } };
+struct OpSub { template <typename C> static C apply(C a, C b) { return a - b; } };
+struct OpMul { template <typename C> static C apply(C a, C b) { return a * b; } };
+struct OpDiv { template <typename C> static C apply(C a, C b) { return a / b; } };
+struct OpPow { template <typename C> static C apply(C a, C b) { return pow(a, b); } };
+struct OpPRelu { template <typename C> static C apply(C a, C b) { return a >= C(0) ? a : a * b; } };
+struct OpMin { template <typename C> static C apply(C a, C b) { return min(a, b); } };
+struct OpMax { template <typename C> static C apply(C a, C b) { return max(a, b); } };
+struct OpEqual { template <typename C> static bool apply(C a, C b) { return a == b; } };
+struct OpLess { template <typename C> static bool apply(C a, C b) { return a < b; } };
+struct OpGreater { template <typename C> static bool apply(C a, C b) { return a > b; } };
+
+template <typename T> struct compute_type { typedef T type; };
+template <> struct compute_type<half> { typedef float type; };
+
+template <typename Op, typename T>
+kernel void binary(device const T* a [[buffer(0)]],
+                   device const T* b [[buffer(1)]],
+                   device T* y [[buffer(2)]],
+                   constant BroadcastParams& p [[buffer(3)]],
+                   uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  typedef typename compute_type<T>::type C;
+  const C va = C(a[strided_offset(gid, p.rank, p.shape, p.strides[0])]);
+  const C vb = C(b[strided_offset(gid, p.rank, p.shape, p.strides[1])]);
+  y[gid] = T(Op::apply(va, vb));
+}
+
+template <typename Op, typename T>
+kernel void compare(device const T* a [[buffer(0)]],
+                    device const T* b [[buffer(1)]],
+                    device uchar* y [[buffer(2)]],
+                    constant BroadcastParams& p [[buffer(3)]],
+                    uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  const T va = a[strided_offset(gid, p.rank, p.shape, p.strides[0])];
+  const T vb = b[strided_offset(gid, p.rank, p.shape, p.strides[1])];
+  y[gid] = Op::apply(va, vb) ? 1 : 0;
+}
+
+template <typename T>
+kernel void where(device const uchar* condition [[buffer(0)]],
+                  device const T* x [[buffer(1)]],
+                  device const T* y [[buffer(2)]],
+                  device T* out [[buffer(3)]],
+                  constant BroadcastParams& p [[buffer(4)]],
+                  uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  const bool c = condition[strided_offset(gid, p.rank, p.shape, p.strides[0])] != 0;
+  out[gid] = c ? x[strided_offset(gid, p.rank, p.shape, p.strides[1])]
+               : y[strided_offset(gid, p.rank, p.shape, p.strides[2])];
+}
+
+#define instantiate_unary(dtype, T, name) instantiate_kernel(unary, name, dtype, unary<Op##name, T>)
+#define instantiate_unary_all(dtype, T, _)                                                      \
+  instantiate_unary(dtype, T, Relu) instantiate_unary(dtype, T, LeakyRelu)                      \
+  instantiate_unary(dtype, T, Clip) instantiate_unary(dtype, T, Sigmoid)                        \
+  instantiate_unary(dtype, T, HardSigmoid) instantiate_unary(dtype, T, HardSwish)               \
+  instantiate_unary(dtype, T, Tanh) instantiate_unary(dtype, T, Erf)                            \
+  instantiate_unary(dtype, T, Sqrt) instantiate_unary(dtype, T, Exp)                            \
+  instantiate_unary(dtype, T, Log) instantiate_unary(dtype, T, Neg)                             \
+  instantiate_unary(dtype, T, Abs) instantiate_unary(dtype, T, Reciprocal)                      \
+  instantiate_unary(dtype, T, Floor) instantiate_unary(dtype, T, Ceil)
+MNN_FLOAT_TYPES(instantiate_unary_all, )
+
+#define instantiate_binary(dtype, T, name) instantiate_kernel(binary, name, dtype, binary<Op##name, T>)
+#define instantiate_arithmetic(dtype, T, _)                                                     \
+  instantiate_binary(dtype, T, Add) instantiate_binary(dtype, T, Sub)                           \
+  instantiate_binary(dtype, T, Mul) instantiate_binary(dtype, T, Div)
+#define instantiate_float_binary(dtype, T, _)                                                   \
+  instantiate_binary(dtype, T, Pow) instantiate_binary(dtype, T, PRelu)                         \
+  instantiate_binary(dtype, T, Min) instantiate_binary(dtype, T, Max)                           \
+  instantiate_kernel(where, select, dtype, where<T>)
+MNN_FLOAT_TYPES(instantiate_arithmetic, )
+MNN_FLOAT_TYPES(instantiate_float_binary, )
+instantiate_arithmetic(i64, long, )
+instantiate_arithmetic(i32, int, )
+
+#define instantiate_compare(dtype, T, _)                                                        \
+  instantiate_kernel(compare, Equal, dtype, compare<OpEqual, T>)                                \
+  instantiate_kernel(compare, Less, dtype, compare<OpLess, T>)                                  \
+  instantiate_kernel(compare, Greater, dtype, compare<OpGreater, T>)
+MNN_FLOAT_TYPES(instantiate_compare, )
+instantiate_compare(i64, long, )

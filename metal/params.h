@@ -1,0 +1,144 @@
+// Kernel argument structs, included by the .metal kernels and by the host (cpp/gpu/), so both sides
+// agree on every layout. Only 4-byte fields and fixed arrays: identical in MSL and C++.
+#pragma once
+#ifndef __METAL_VERSION__
+#include <cstdint>
+namespace metalnn::gpu {
+#endif
+
+#define MNN_MAX_RANK 8
+
+// Matches metalnn::Activation::Kind (static_assert in cpp/gpu/lowering.cpp).
+enum MnnActivation : int32_t {
+  kActNone = 0, kActRelu, kActLeakyRelu, kActClip, kActSigmoid, kActHardSigmoid, kActHardSwish, kActTanh
+};
+
+struct Epilogue {
+  int32_t activation;  // MnnActivation
+  float alpha;
+  float beta;
+  uint32_t has_bias;
+};
+
+struct UnaryParams {
+  uint32_t count;
+  float alpha;
+  float beta;
+};
+
+// Up to three inputs broadcast to `shape`; strides are in elements, 0 along broadcast dims.
+struct BroadcastParams {
+  uint32_t rank;
+  uint32_t count;
+  uint32_t shape[MNN_MAX_RANK];
+  uint32_t strides[3][MNN_MAX_RANK];
+};
+
+// Element i of the `shape`-shaped index space reads in[in_offset + sum idx*in_strides] and writes
+// out[out_offset + sum idx*out_strides]: transpose, slice, expand, concat, split and plain copies.
+struct CopyParams {
+  uint32_t rank;
+  uint32_t count;
+  int32_t in_offset;
+  uint32_t out_offset;
+  uint32_t shape[MNN_MAX_RANK];
+  int32_t in_strides[MNN_MAX_RANK];
+  uint32_t out_strides[MNN_MAX_RANK];
+};
+
+struct CastParams {
+  uint32_t count;
+};
+
+struct GatherParams {
+  uint32_t count;
+  uint32_t axis_len;
+  uint32_t index_count;
+  uint32_t inner;
+};
+
+enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };
+
+struct PadParams {
+  uint32_t rank;
+  uint32_t count;
+  uint32_t mode;  // MnnPadMode
+  float value;
+  uint32_t out_shape[MNN_MAX_RANK];
+  uint32_t in_shape[MNN_MAX_RANK];
+  uint32_t in_strides[MNN_MAX_RANK];
+  int32_t pad_begin[MNN_MAX_RANK];
+};
+
+// Output element o (kept dims) reduces the red_count elements at kept offset + reduced offsets.
+struct ReduceParams {
+  uint32_t out_count;
+  uint32_t kept_rank;
+  uint32_t red_rank;
+  uint32_t red_count;
+  float scale;  // 1/N for means, 1 otherwise
+  uint32_t kept_shape[MNN_MAX_RANK];
+  uint32_t kept_strides[MNN_MAX_RANK];
+  uint32_t red_shape[MNN_MAX_RANK];
+  uint32_t red_strides[MNN_MAX_RANK];
+};
+
+// Rows of n elements spaced `inner` apart: row r starts at (r / inner) * n * inner + r % inner.
+struct SoftmaxParams {
+  uint32_t rows;
+  uint32_t n;
+  uint32_t inner;
+};
+
+// 1-D and 2-D windows (1-D as height 1) over planes of batch * channels.
+struct PoolParams {
+  uint32_t count;
+  uint32_t in_h, in_w, out_h, out_w;
+  uint32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  int32_t pad_top, pad_left, pad_bottom, pad_right;
+  uint32_t count_include_pad;
+};
+
+struct ConvParams {
+  uint32_t batch;
+  uint32_t in_c, in_h, in_w;
+  uint32_t out_c, out_h, out_w;
+  uint32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  int32_t pad_top, pad_left;
+  uint32_t in_c_per_group, out_c_per_group;
+  Epilogue epilogue;
+};
+
+// out[b][m][n] = act(alpha * sum_k A[b](m,k) B[b](k,n) + beta * bias(m,n)); A(m,k) at
+// a + a_batch + m*a_m + k*a_k (likewise B); batch dims up to 4 with per-operand strides (0: broadcast).
+struct MatmulParams {
+  uint32_t m, n, k;
+  uint32_t batch_count;
+  uint32_t batch_rank;
+  uint32_t batch_shape[4];
+  uint32_t a_batch_strides[4];
+  uint32_t b_batch_strides[4];
+  uint32_t a_m, a_k, b_k, b_n;
+  uint32_t bias_m, bias_n;  // bias(m,n) at bias + m*bias_m + n*bias_n
+  float alpha, beta;
+  Epilogue epilogue;
+};
+
+// y = x * scale[c] + shift[c] for x of shape [outer, channels, inner].
+struct AffineParams {
+  uint32_t count;
+  uint32_t channels;
+  uint32_t inner;
+};
+
+struct LrnParams {
+  uint32_t count;
+  uint32_t channels;
+  uint32_t inner;
+  uint32_t size;
+  float alpha, beta, bias;
+};
+
+#ifndef __METAL_VERSION__
+}  // namespace metalnn::gpu
+#endif
