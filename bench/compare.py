@@ -100,7 +100,8 @@ def cpu_peak(threads: int, clock_override: float | None, fma_units: int) -> dict
     if ghz is None:
         ghz = 3.0
     gflops = threads * lanes * 2 * fma_units * ghz
-    how = f"{threads} cores x {lanes} fp32 lanes ({isa}) x 2 FLOP/FMA x {fma_units} FMA pipes x {ghz:.2f} GHz"
+    how = (f"{threads} cores x {lanes} fp32 lanes ({isa}) x 2 FLOP/FMA x {fma_units} FMA pipes x {ghz:.2f} GHz "
+           "(the reported clock; turbo can run above it)")
     return {"gflops": gflops, "how": how}
 
 

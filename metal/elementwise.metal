@@ -31,6 +31,7 @@ struct OpAbs { static float apply(float x, constant UnaryParams& p) { return abs
 struct OpReciprocal { static float apply(float x, constant UnaryParams& p) { return 1.0f / x; } };
 struct OpFloor { static float apply(float x, constant UnaryParams& p) { return floor(x); } };
 struct OpCeil { static float apply(float x, constant UnaryParams& p) { return ceil(x); } };
+struct OpNot { static float apply(float x, constant UnaryParams& p) { return x == 0.0f ? 1.0f : 0.0f; } };
 
 template <typename Op, typename T>
 kernel void unary(device const T* x [[buffer(0)]],
@@ -50,9 +51,26 @@ struct OpPow { template <typename C> static C apply(C a, C b) { return pow(a, b)
 struct OpPRelu { template <typename C> static C apply(C a, C b) { return a >= C(0) ? a : a * b; } };
 struct OpMin { template <typename C> static C apply(C a, C b) { return min(a, b); } };
 struct OpMax { template <typename C> static C apply(C a, C b) { return max(a, b); } };
+// Mod takes the divisor's sign (integers only), FMod the dividend's; b == -1 avoids INT_MIN % -1.
+struct OpMod {
+  template <typename C> static C apply(C a, C b) {
+    if (b == C(-1)) return C(0);
+    const C r = a % b;
+    return r != C(0) && ((r < C(0)) != (b < C(0))) ? r + b : r;
+  }
+};
+struct OpFMod {
+  static float apply(float a, float b) { return fmod(a, b); }
+  template <typename C> static C apply(C a, C b) { return b == C(-1) ? C(0) : a % b; }
+};
+struct OpAnd { template <typename C> static C apply(C a, C b) { return C(a != C(0) && b != C(0)); } };
+struct OpOr { template <typename C> static C apply(C a, C b) { return C(a != C(0) || b != C(0)); } };
+struct OpXor { template <typename C> static C apply(C a, C b) { return C((a != C(0)) != (b != C(0))); } };
 struct OpEqual { template <typename C> static bool apply(C a, C b) { return a == b; } };
 struct OpLess { template <typename C> static bool apply(C a, C b) { return a < b; } };
 struct OpGreater { template <typename C> static bool apply(C a, C b) { return a > b; } };
+struct OpLessOrEqual { template <typename C> static bool apply(C a, C b) { return a <= b; } };
+struct OpGreaterOrEqual { template <typename C> static bool apply(C a, C b) { return a >= b; } };
 
 template <typename T> struct compute_type { typedef T type; };
 template <> struct compute_type<half> { typedef float type; };
@@ -106,6 +124,7 @@ kernel void where(device const uchar* condition [[buffer(0)]],
   instantiate_unary(dtype, T, Abs) instantiate_unary(dtype, T, Reciprocal)                      \
   instantiate_unary(dtype, T, Floor) instantiate_unary(dtype, T, Ceil)
 MNN_FLOAT_TYPES(instantiate_unary_all, )
+instantiate_unary(b8, uchar, Not)
 
 #define instantiate_binary(dtype, T, name) instantiate_kernel(binary, name, dtype, binary<Op##name, T>)
 #define instantiate_arithmetic(dtype, T, _)                                                     \
@@ -119,10 +138,21 @@ MNN_FLOAT_TYPES(instantiate_arithmetic, )
 MNN_FLOAT_TYPES(instantiate_float_binary, )
 instantiate_arithmetic(i64, long, )
 instantiate_arithmetic(i32, int, )
+#define instantiate_integer_mod(dtype, T, _) instantiate_binary(dtype, T, Mod) instantiate_binary(dtype, T, FMod)
+instantiate_integer_mod(i64, long, )
+instantiate_integer_mod(i32, int, )
+#define instantiate_float_mod(dtype, T, _) instantiate_binary(dtype, T, FMod)
+MNN_FLOAT_TYPES(instantiate_float_mod, )
+instantiate_binary(b8, uchar, And)
+instantiate_binary(b8, uchar, Or)
+instantiate_binary(b8, uchar, Xor)
 
 #define instantiate_compare(dtype, T, _)                                                        \
   instantiate_kernel(compare, Equal, dtype, compare<OpEqual, T>)                                \
   instantiate_kernel(compare, Less, dtype, compare<OpLess, T>)                                  \
-  instantiate_kernel(compare, Greater, dtype, compare<OpGreater, T>)
+  instantiate_kernel(compare, Greater, dtype, compare<OpGreater, T>)                            \
+  instantiate_kernel(compare, LessOrEqual, dtype, compare<OpLessOrEqual, T>)                    \
+  instantiate_kernel(compare, GreaterOrEqual, dtype, compare<OpGreaterOrEqual, T>)
 MNN_FLOAT_TYPES(instantiate_compare, )
 instantiate_compare(i64, long, )
+instantiate_compare(i32, int, )

@@ -14,8 +14,9 @@ kernel void gather(device const T* x [[buffer(0)]],
   const uint o = gid / (p.inner * p.index_count);
   long index = long(indices[i]);
   if (index < 0) index += long(p.axis_len);
-  index = clamp(index, 0L, long(p.axis_len) - 1);  // the schema rejects constant out-of-range indices
-  y[gid] = x[(o * p.axis_len + uint(index)) * p.inner + r];
+  // Out-of-range run-time indices read the nearest row instead of faulting.
+  const uint row = index < 0 ? 0u : index >= long(p.axis_len) ? p.axis_len - 1 : uint(index);
+  y[gid] = x[(o * p.axis_len + row) * p.inner + r];
 }
 
 #define instantiate_gather(width, T, index, Index) instantiate_kernel(gather, index, width, gather<Index, T>)

@@ -17,7 +17,7 @@ DEVICE = os.environ.get("METALNN_CONFORMANCE_DEVICE", "cpu")
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the in-memory node cases warn about overflowing casts
-    SELECTED, UNSUPPORTED = select_cases()
+    SELECTED, UNSUPPORTED = select_cases(DEVICE)
 
 _suite = onnx.backend.test.BackendTest(backend_for(DEVICE), __name__)
 for _name in SELECTED:

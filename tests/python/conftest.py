@@ -18,3 +18,9 @@ def target(request) -> op_check.Target:
 def rng(request) -> np.random.Generator:
     """A random generator seeded from the test's id, so failures reproduce."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A full run fails when a GPU kernel is never dispatched (gpu_coverage.py)."""
+    import gpu_coverage
+    gpu_coverage.check_session(session)

@@ -48,12 +48,11 @@ TransposedWindow resolve_transposed_window(const Node& n, const Shape& x, const 
     const int64_t full = t.stride[i] * (t.in[i] - 1) + output_padding[i] + (t.kernel[i] - 1) * t.dilation[i] + 1;
     if (!output_shape.empty() || same) {
       const int64_t target = output_shape.empty() ? t.in[i] * t.stride[i] : output_shape[i];
+      // The odd pad goes to the end for SAME_UPPER, to the start otherwise. A target larger than the
+      // full output gives negative padding, i.e. extra outputs that only receive the bias.
       const int64_t total = full - target;
-      if (total < 0)
-        throw ShapeError(n.label() + ": output_shape " + shape_str(output_shape) +
-                         " is larger than the full output on dim " + std::to_string(i) + " (" + std::to_string(full) + ")");
-      // The odd pad goes to the end for SAME_UPPER, to the start otherwise.
-      t.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      const int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);  // floor(total / 2)
+      t.pad_begin[i] = auto_pad == "SAME_UPPER" ? half : total - half;
       t.pad_end[i] = total - t.pad_begin[i];
     } else if (auto_pad == "NOTSET") {
       t.pad_begin[i] = pads[i];

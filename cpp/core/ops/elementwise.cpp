@@ -59,8 +59,6 @@ void infer_broadcast_binary(InferContext& ctx) {
     require_dtype(ctx, 0, kNumericDtypes);
     for (int i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, i, 0);
   }
-  if (op == "Mod" && ctx.input_dtype(0) == DType::Float32 && ctx.attrs().get_int("fmod", 0) == 0)
-    ctx.fail_model("fmod must be 1 for float inputs");
 
   Shape out = broadcast_input_shapes(ctx);
   if (op == "PRelu" && out != ctx.input_shape(0))

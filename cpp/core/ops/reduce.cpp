@@ -22,7 +22,11 @@ std::vector<char> reduced_axes(int rank, const Tensor* axes_input, const Attribu
 
 void infer_reduce(InferContext& ctx) {
   ctx.check_inputs(1, 2);
-  require_dtype(ctx, 0, kNumericDtypes);
+  const std::string& op = ctx.node().op_type;
+  if (op == "ReduceMax" || op == "ReduceMin")  // on bool: any / all
+    require_dtype(ctx, 0, {DType::Float32, DType::Int64, DType::Int32, DType::Bool});
+  else
+    require_dtype(ctx, 0, kNumericDtypes);
   const Shape& in = ctx.input_shape(0);
   const int rank = static_cast<int>(in.size());
   const Tensor* axes_input = nullptr;

@@ -48,6 +48,7 @@ void infer_tile(InferContext&);
 void infer_arg_reduce(InferContext&);
 void infer_topk(InferContext&);
 void infer_gather_elements(InferContext&);
+void infer_einsum(InferContext&);
 
 namespace {
 // Sorted by nothing in particular; looked up linearly (a few dozen entries, at load time only).
@@ -129,6 +130,7 @@ constexpr OpSchema kSchemas[] = {
     {"ArgMin", infer_arg_reduce},
     {"TopK", infer_topk},
     {"GatherElements", infer_gather_elements},
+    {"Einsum", infer_einsum},
 };
 }  // namespace
 

@@ -156,7 +156,7 @@ struct GreaterOrEqual { static constexpr Accepts kAccepts = Accepts::Numeric; te
 struct And { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a && b; } };
 struct Or { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a || b; } };
 struct Xor { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a != b; } };
-// Mod with fmod=0: the result takes the divisor's sign (Python's %); integers only (the schema checks).
+// Mod with fmod=0: the result takes the divisor's sign (Python's %, a - floor(a / b) * b).
 struct Mod {
   static constexpr Accepts kAccepts = Accepts::Numeric;
   template <class T> T operator()(T a, T b) const {
@@ -165,7 +165,9 @@ struct Mod {
       const T r = a % b;
       return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
     } else {
-      return a;  // unreachable: float Mod requires fmod=1
+      const T r = std::fmod(a, b);
+      if (r == 0) return std::copysign(T(0), b);
+      return (r < 0) != (b < 0) ? r + b : r;
     }
   }
 };

@@ -100,13 +100,13 @@ class ReduceKernel : public Kernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
-    visit_numeric_dtype(in[0]->dtype(), [&](auto tag) {
+    visit_dtype<DType::Float32, DType::Int64, DType::Int32, DType::Bool>(in[0]->dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* x = in[0]->data<T>();
       T* y = out[0]->data<T>();
       if (op_ == "ReduceMax") reduce<Max>(x, y, pool);
       else if (op_ == "ReduceMin") reduce<Min>(x, y, pool);
-      else reduce<Sum>(x, y, pool);
+      else if constexpr (!std::is_same_v<T, bool>) reduce<Sum>(x, y, pool);  // the schema allows bool for Max/Min only
     });
   }
 

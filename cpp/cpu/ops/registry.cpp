@@ -37,6 +37,7 @@ std::unique_ptr<Kernel> make_tile_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_arg_reduce_kernel(const Graph&, const Node&);  // ArgMax, ArgMin
 std::unique_ptr<Kernel> make_topk_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gather_elements_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_einsum_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -121,6 +122,7 @@ constexpr KernelEntry kKernels[] = {
     {"ArgMin", make_arg_reduce_kernel},
     {"TopK", make_topk_kernel},
     {"GatherElements", make_gather_elements_kernel},
+    {"Einsum", make_einsum_kernel},
 };
 }  // namespace
 

@@ -29,7 +29,9 @@ struct AxisPass {
 
 double original_coordinate(const std::string& mode, double x, double scale, int64_t in, int64_t out, double start,
                            double end) {
-  const double resized = scale * static_cast<double>(in);  // the reference's (fractional) output length
+  // The resized length is scale * in, fractional when the scale does not divide evenly, as in ONNX's
+  // reference (ONNX Runtime uses the integer output length for align_corners and pytorch_half_pixel).
+  const double resized = scale * static_cast<double>(in);
   if (mode == "align_corners") return resized == 1 ? 0 : x * static_cast<double>(in - 1) / (resized - 1);
   if (mode == "asymmetric") return x / scale;
   if (mode == "tf_crop_and_resize") {

@@ -40,9 +40,11 @@ void lower_unary(Lowering& L, const Node& n) {
 void lower_binary(Lowering& L, const Node& n) {
   const int y = n.outputs[0];
   const DType t = L.storage(n.inputs[0]);
-  const bool arithmetic = n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div";
-  if (is_integer(t) && !arithmetic) unsupported(n, n.op_type + " of integers");
-  const std::string kernel = kernel_name("binary", n.op_type, dtype_suffix(t));
+  const std::string& op = n.op_type;
+  const bool integer_op = op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod";
+  if (is_integer(t) && !integer_op) unsupported(n, op + " of integers");
+  const bool fmod = op == "Mod" && n.attrs.get_int("fmod", 0) != 0;
+  const std::string kernel = kernel_name("binary", fmod ? "FMod" : op, dtype_suffix(t));
   std::vector<int> inputs;
   for (int v : n.inputs)
     if (v >= 0) inputs.push_back(v);

@@ -1,0 +1,41 @@
+"""LayerNormalization (opset 17): axis, epsilon, broadcast Scale/B, optional Mean and InvStdDev outputs."""
+
+import numpy as np
+import pytest
+
+from op_check import CPU_TARGETS, check_op, const
+
+pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+
+SHAPE = (2, 7, 13)
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 0, 2])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_layer_norm(axis, with_bias, target, rng):
+    x = rng.standard_normal(SHAPE, dtype="float32") * 3 + 1
+    normalized = SHAPE[axis:] if axis >= 0 else SHAPE[axis:]
+    inputs = [x, const(rng.standard_normal(normalized, dtype="float32"))]
+    if with_bias:
+        inputs.append(const(rng.standard_normal(normalized, dtype="float32")))
+    check_op("LayerNormalization", inputs, target, {"axis": axis}, opset=17)
+
+
+def test_layer_norm_all_outputs(target, rng):
+    x = rng.standard_normal((4, 129), dtype="float32")
+    scale, bias = rng.standard_normal((2, 129), dtype="float32")
+    check_op("LayerNormalization", [x, scale, bias], target, {"epsilon": 1e-3}, num_outputs=3)
+
+
+def test_layer_norm_broadcast_scale(target, rng):
+    """Scale [1, 13] and a scalar-like B broadcast over the normalised dims [7, 13]."""
+    x = rng.standard_normal(SHAPE, dtype="float32")
+    scale = rng.standard_normal((1, 13), dtype="float32")
+    check_op("LayerNormalization", [x, scale, const(np.array([0.5], "float32"))], target, {"axis": 1})
+
+
+def test_layer_norm_transformer_shape(target, rng):
+    """A BERT-like hidden state: [batch, tokens, 768]."""
+    x = rng.standard_normal((2, 33, 768), dtype="float32")
+    scale, bias = rng.standard_normal((2, 768), dtype="float32")
+    check_op("LayerNormalization", [x, const(scale), const(bias)], target, {"epsilon": 1e-12}, tolerance_scale=10)

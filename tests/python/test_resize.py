@@ -1,0 +1,69 @@
+"""Resize, nearest and linear: scales or sizes, coordinate modes, nearest modes, axes and
+keep_aspect_ratio_policy (opset 18), half_pixel_symmetric (19), tf_crop_and_resize, opset 10's form."""
+
+import numpy as np
+import pytest
+
+from op_check import CPU_TARGETS, NEWEST_OPSET, check_op, const
+
+pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+
+COORDINATE_MODES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]
+SCALES = {"up2": [1, 1, 2, 2], "up3x1.5": [1, 1, 3, 1.5], "down": [1, 1, 0.5, 0.5], "mixed": [1, 1, 0.6, 2.5]}
+
+
+def image(rng, shape=(2, 3, 8, 10)):
+    return rng.standard_normal(shape, dtype="float32")
+
+
+@pytest.mark.parametrize("scales", SCALES)
+@pytest.mark.parametrize("coordinates", COORDINATE_MODES)
+def test_resize_linear_scales(coordinates, scales, target, rng):
+    if scales == "mixed" and coordinates in ("align_corners", "pytorch_half_pixel"):
+        pytest.skip("fractional output length: ONNX Runtime uses the integer one, metalnn the reference's")
+    attrs = {"mode": "linear", "coordinate_transformation_mode": coordinates}
+    check_op("Resize", [image(rng), None, const(SCALES[scales], "float32")], target, attrs)
+
+
+@pytest.mark.parametrize("sizes", [[2, 3, 16, 20], [2, 3, 5, 13], [2, 3, 1, 7]], ids=str)
+@pytest.mark.parametrize("coordinates", COORDINATE_MODES + ["half_pixel_symmetric"])
+def test_resize_linear_sizes(coordinates, sizes, target, rng):
+    attrs = {"mode": "linear", "coordinate_transformation_mode": coordinates}
+    check_op("Resize", [image(rng), None, None, const(sizes, "int64")], target, attrs)
+
+
+@pytest.mark.parametrize("nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
+@pytest.mark.parametrize("coordinates", COORDINATE_MODES)
+@pytest.mark.parametrize("scales", ["up2", "up3x1.5", "down"])
+def test_resize_nearest(scales, coordinates, nearest_mode, target, rng):
+    attrs = {"mode": "nearest", "coordinate_transformation_mode": coordinates, "nearest_mode": nearest_mode}
+    check_op("Resize", [image(rng), None, const(SCALES[scales], "float32")], target, attrs)
+
+
+def test_resize_nearest_int32(target, rng):
+    x = rng.integers(-50, 50, (1, 2, 5, 7)).astype("int32")
+    check_op("Resize", [x, None, None, const([1, 2, 13, 3], "int64")], target, {"mode": "nearest"})
+
+
+@pytest.mark.parametrize("policy", ["stretch", "not_larger", "not_smaller"])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_axes_and_aspect_policy(mode, policy, target, rng):
+    attrs = {"mode": mode, "axes": [2, 3], "keep_aspect_ratio_policy": policy}
+    check_op("Resize", [image(rng), None, None, const([13, 15], "int64")], target, attrs, opset=NEWEST_OPSET)
+
+
+def test_resize_tf_crop_and_resize(target, rng):
+    attrs = {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": 7.0}
+    roi = const([0, 0, -0.2, 0.3, 1, 1, 0.8, 1.4], "float32")
+    check_op("Resize", [image(rng), roi, None, const([2, 3, 6, 9], "int64")], target, attrs)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_opset10(mode, target, rng):
+    """Resize-10 takes (X, scales) and resizes with asymmetric coordinates."""
+    check_op("Resize", [image(rng), const([1, 1, 2, 3], "float32")], target, {"mode": mode}, opset=10)
+
+
+def test_resize_5d_nearest_every_axis(target, rng):
+    x = rng.standard_normal((3, 4, 5, 6, 7), dtype="float32")
+    check_op("Resize", [x, None, const([2, 1, 0.6, 1.5, 2], "float32")], target, {"mode": "nearest"})
