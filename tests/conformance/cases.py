@@ -268,6 +268,12 @@ def case_op_types(case) -> set[str]:
     return {n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node}
 
 
+def case_is_float32(case) -> bool:
+    """Whether every graph input and output of the case is a float32 tensor."""
+    graph = case_model(case).graph
+    return all(v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for v in (*graph.input, *graph.output))
+
+
 def device_op_types(device: str) -> set[str]:
     """The op types `device` runs: the engine's, less those the GPU devices have no kernel for."""
     ops = set(native.supported_ops())
@@ -277,7 +283,9 @@ def device_op_types(device: str) -> set[str]:
 
 
 def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter]:
-    """Returns (case name -> op types) for every case `device` can run, and a count of cases per op it cannot."""
+    """Returns (case name -> op types) for every case `device` can run, and a count of cases per op it cannot.
+
+    The GPU devices run the float32 cases only (their other dtypes are storage formats, not the point)."""
     supported = device_op_types(device)
     selected: dict[str, set[str]] = {}
     unsupported: Counter = Counter()
@@ -290,6 +298,6 @@ def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter]:
             missing = ops - supported
             if missing:
                 unsupported.update(missing)
-            else:
+            elif device == "cpu" or case_is_float32(case):
                 selected[case.name] = ops
     return selected, unsupported
