@@ -5,7 +5,6 @@ file(GLOB METALNN_GPU_SOURCES CONFIGURE_DEPENDS ${METALNN_ROOT_DIR}/cpp/gpu/*.cp
 target_sources(metalnn_core PRIVATE ${METALNN_GPU_SOURCES})
 target_include_directories(metalnn_core PRIVATE ${METALNN_ROOT_DIR}/metal)  # params.h
 target_link_libraries(metalnn_core PUBLIC metalnn_sim)
-install(TARGETS metalnn_sim EXPORT metalnnTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(APPLE)
   include(${CMAKE_CURRENT_LIST_DIR}/metal.cmake)
 endif()

@@ -1,7 +1,8 @@
 // Direct convolution (NCHW, OIHW weights) with fused bias + activation. conv_direct / conv_3x3: one
 // thread per output pixel and block of 4 output channels of one group (each input tap loaded once
 // for 4 filters; 3x3 has its window unrolled at compile time). conv_depthwise: one thread per output
-// element. 1x1 stride-1 convolutions run as GEMM (matmul.metal). No threadgroup memory.
+// element. 1x1 stride-1 convolutions run as GEMM (matmul.metal). conv_transpose (IOHW weights): one
+// thread per output element, gathering the input taps that land on it. No threadgroup memory.
 #include "common.h"
 
 constant constexpr uint kChannelBlock = 4;
@@ -89,8 +90,45 @@ kernel void conv_depthwise(device const T* x [[buffer(0)]],
   conv_store(y, bias, acc, n, c, pixel, p);
 }
 
+// ConvTranspose: in/out are the transposed op's input/output; output pixel (oy, ox) receives input
+// (iy, ix) through tap (ky, kx) when oy + pad_top = iy * stride + ky * dilation (likewise x).
+template <typename T>
+kernel void conv_transpose(device const T* x [[buffer(0)]],
+                           device const T* w [[buffer(1)]],
+                           device const T* bias [[buffer(2)]],
+                           device T* y [[buffer(3)]],
+                           constant ConvParams& p [[buffer(4)]],
+                           uint gid [[thread_position_in_grid]]) {
+  const uint pixels = p.out_h * p.out_w;
+  if (gid >= p.batch * p.out_c * pixels) return;
+  const uint pixel = gid % pixels;
+  const uint oc = (gid / pixels) % p.out_c;
+  const uint n = gid / (pixels * p.out_c);
+  const uint group = oc / p.out_c_per_group, oc_in_group = oc % p.out_c_per_group;
+  const int oy = int(pixel / p.out_w) + p.pad_top, ox = int(pixel % p.out_w) + p.pad_left;
+  float acc = 0.0f;
+  for (uint ky = 0; ky < p.kernel_h; ++ky) {
+    const int ty = oy - int(ky * p.dilation_h);
+    if (ty < 0 || ty % int(p.stride_h) != 0 || ty / int(p.stride_h) >= int(p.in_h)) continue;
+    const uint iy = uint(ty) / p.stride_h;
+    for (uint kx = 0; kx < p.kernel_w; ++kx) {
+      const int tx = ox - int(kx * p.dilation_w);
+      if (tx < 0 || tx % int(p.stride_w) != 0 || tx / int(p.stride_w) >= int(p.in_w)) continue;
+      const uint ix = uint(tx) / p.stride_w;
+      for (uint i = 0; i < p.in_c_per_group; ++i) {
+        const uint ic = group * p.in_c_per_group + i;
+        const float v = float(x[((n * p.in_c + ic) * p.in_h + iy) * p.in_w + ix]);
+        const float k = float(w[((ic * p.out_c_per_group + oc_in_group) * p.kernel_h + ky) * p.kernel_w + kx]);
+        acc = fma(v, k, acc);
+      }
+    }
+  }
+  conv_store(y, bias, acc, n, oc, pixel, p);
+}
+
 #define instantiate_conv(dtype, T, _)                                                           \
   instantiate_kernel(conv, direct, dtype, conv<0, T>)                                           \
   instantiate_kernel(conv, 3x3, dtype, conv<3, T>)                                              \
-  instantiate_kernel(conv, depthwise, dtype, conv_depthwise<T>)
+  instantiate_kernel(conv, depthwise, dtype, conv_depthwise<T>)                                 \
+  instantiate_kernel(conv, transpose, dtype, conv_transpose<T>)
 MNN_FLOAT_TYPES(instantiate_conv, )

@@ -57,6 +57,37 @@ struct GatherParams {
   uint32_t inner;
 };
 
+// GatherElements: output element i (of `shape`, the indices' shape) reads data at its coordinates
+// under data_strides, the one along `axis` replaced by indices[i].
+struct GatherElementsParams {
+  uint32_t count;
+  uint32_t rank;
+  uint32_t axis;
+  uint32_t axis_len;
+  uint32_t shape[MNN_MAX_RANK];
+  uint32_t data_strides[MNN_MAX_RANK];
+};
+
+// Resize tap of one output coordinate along one dim: rows i0/i1 weighted 1 - w1/w1, or outside the
+// tf_crop_and_resize box (the extrapolation value).
+struct ResizeTap {
+  int32_t i0;
+  int32_t i1;
+  float w1;
+  uint32_t outside;
+};
+
+// Output element i: per dim d, tap taps[tap_offset[d] + coordinate]; `linear_dims` bit d: blend i0/i1.
+struct ResizeParams {
+  uint32_t count;
+  uint32_t rank;
+  uint32_t linear_dims;
+  float extrapolation;
+  uint32_t out_shape[MNN_MAX_RANK];
+  uint32_t in_strides[MNN_MAX_RANK];
+  uint32_t tap_offset[MNN_MAX_RANK];
+};
+
 enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };
 
 struct PadParams {
@@ -137,6 +168,50 @@ struct LrnParams {
   uint32_t inner;
   uint32_t size;
   float alpha, beta, bias;
+};
+
+// LayerNormalization: `rows` rows of `width` contiguous elements; scale/bias element i at
+// strided_offset(i, rank, shape, *_strides) (0 along broadcast dims).
+struct LayerNormParams {
+  uint32_t rows;
+  uint32_t width;
+  uint32_t rank;
+  float epsilon;
+  uint32_t has_bias;
+  uint32_t shape[MNN_MAX_RANK];
+  uint32_t scale_strides[MNN_MAX_RANK];
+  uint32_t bias_strides[MNN_MAX_RANK];
+};
+
+// ArgMax/ArgMin over rows of n elements spaced `inner` apart (as SoftmaxParams).
+struct ArgReduceParams {
+  uint32_t rows;
+  uint32_t n;
+  uint32_t inner;
+  uint32_t select_last;
+};
+
+// Einsum of up to 3 operands: output element o (of out_shape) sums, over the sum_count points of
+// sum_shape, the product of operand i at the two coordinates' dot products with its strides.
+struct EinsumParams {
+  uint32_t count;
+  uint32_t inputs;
+  uint32_t out_rank;
+  uint32_t sum_rank;
+  uint32_t sum_count;
+  uint32_t out_shape[MNN_MAX_RANK];
+  uint32_t sum_shape[MNN_MAX_RANK];
+  uint32_t out_strides[3][MNN_MAX_RANK];
+  uint32_t sum_strides[3][MNN_MAX_RANK];
+};
+
+// TopK over rows of n elements spaced `inner` apart; outputs are rows of k, likewise spaced.
+struct TopKParams {
+  uint32_t rows;
+  uint32_t n;
+  uint32_t inner;
+  uint32_t k;
+  uint32_t largest;
 };
 
 #ifndef __METAL_VERSION__

@@ -19,6 +19,12 @@ python3 -m pip install -q --no-build-isolation . \
 ctest --test-dir build/test --output-on-failure -j2
 python3 -m metalnn demo
 python3 -m pytest tests/python -q -p no:cacheprovider
+# ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
+# the float32 cases of the ops metal-sim has kernels for.
+METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider
+if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices())"; then
+  METALNN_CONFORMANCE_DEVICE=metal-sim python3 -m pytest tests/conformance -q -p no:cacheprovider
+fi
 if [ -f tests/metal_sim/run_sanitized.sh ]; then
   bash tests/metal_sim/run_sanitized.sh
 fi

@@ -1,10 +1,13 @@
 """Selects ONNX backend-test cases whose ops metalnn supports, and the explicit exclusions."""
 from __future__ import annotations
 
+import glob
 import os
 from collections import Counter
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
 import metalnn._native as native
@@ -257,6 +260,29 @@ EXCLUDED: dict[str, str] = {
 }
 
 
+# Further cases the GPU devices (metal, metal-sim) reject with a clear error.
+EXCLUDED_GPU: dict[str, str] = {
+    **_because(
+        "Clip with bounds fed at run time: the GPU devices need constant bounds",
+        "test_clip", "test_clip_default_max", "test_clip_default_min", "test_clip_example", "test_clip_inbounds",
+        "test_clip_min_greater_than_max", "test_clip_outbounds", "test_clip_splitbounds",
+    ),
+    **_because(
+        "BatchNormalization with parameters fed at run time: the GPU devices need them constant",
+        "test_batchnorm_epsilon", "test_batchnorm_example",
+    ),
+    **_because(
+        "float Mod with fmod=0 (valid since opset 28): no GPU kernel yet",
+        "test_mod_float32_mixed_sign_fmod_0", "test_mod_float_edge_cases_fmod_0_float32",
+    ),
+}
+
+
+def excluded(device: str) -> dict[str, str]:
+    """The exclusions that apply on `device`."""
+    return EXCLUDED if device == "cpu" else {**EXCLUDED, **EXCLUDED_GPU}
+
+
 def case_model(case) -> onnx.ModelProto:
     if case.model is not None:
         return case.model
@@ -266,6 +292,14 @@ def case_model(case) -> onnx.ModelProto:
 def case_op_types(case) -> set[str]:
     model = case_model(case)
     return {n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node}
+
+
+def case_inputs(case) -> list[np.ndarray]:
+    """The inputs of the case's first data set."""
+    if case.data_sets:
+        return list(case.data_sets[0][0])
+    files = sorted(glob.glob(os.path.join(case.model_dir, "test_data_set_0", "input_*.pb")))
+    return [numpy_helper.to_array(onnx.load_tensor(f)) for f in files]
 
 
 def case_is_float32(case) -> bool:
@@ -282,13 +316,15 @@ def device_op_types(device: str) -> set[str]:
     return ops | {"Constant"}
 
 
-def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter]:
-    """Returns (case name -> op types) for every case `device` can run, and a count of cases per op it cannot.
+def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter, dict]:
+    """Returns (case name -> op types) for every case `device` can run, a count of cases per op it cannot,
+    and the runnable cases by name.
 
     The GPU devices run the float32 cases only (their other dtypes are storage formats, not the point)."""
     supported = device_op_types(device)
     selected: dict[str, set[str]] = {}
     unsupported: Counter = Counter()
+    runnable = {}
     for kind in KINDS:
         for case in load_model_tests(kind=kind):
             try:
@@ -300,4 +336,5 @@ def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter]:
                 unsupported.update(missing)
             elif device == "cpu" or case_is_float32(case):
                 selected[case.name] = ops
-    return selected, unsupported
+                runnable[case.name] = case
+    return selected, unsupported, runnable

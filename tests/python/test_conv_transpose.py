@@ -2,9 +2,9 @@
 
 import pytest
 
-from op_check import CPU_TARGETS, OPSETS, check_op, const
+from op_check import OPSETS, TARGETS, check_op, const
 
-pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
 CASES = {
     "basic": dict(x=(1, 3, 7, 7), w=(3, 4, 3, 3), attrs={}),

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from op_check import CPU_TARGETS, check_op
+from op_check import TARGETS, check_op
 
-pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
 CASES = {
     "matmul": ("ij,jk->ik", [(7, 13), (13, 5)]),

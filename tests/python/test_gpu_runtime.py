@@ -1,8 +1,6 @@
 """The GPU path's promises on metal-sim: one command buffer per run, every pipeline built at load,
 zero-copy inputs and outputs, precision handling and every engine op lowered."""
 
-import warnings
-
 import numpy as np
 import pytest
 from onnx import helper
@@ -112,9 +110,7 @@ def test_metal_unavailable_off_apple(small_net):
 
 
 def test_every_op_is_lowered():
-    """The GPU registry names only engine ops; ops added since (their tests run on CPU_TARGETS until
-    they get GPU kernels) are listed as a warning."""
+    """The GPU registry names exactly the engine's ops."""
     supported, lowered = set(_native.supported_ops()), set(_native._gpu_lowered_ops())
     assert lowered <= supported, f"GPU lowerings of unknown ops: {sorted(lowered - supported)}"
-    if supported - lowered:
-        warnings.warn(f"ops without GPU kernels yet: {sorted(supported - lowered)}")
+    assert supported <= lowered, f"ops without GPU kernels: {sorted(supported - lowered)}"

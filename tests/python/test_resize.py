@@ -4,9 +4,9 @@ keep_aspect_ratio_policy (opset 18), half_pixel_symmetric (19), tf_crop_and_resi
 import numpy as np
 import pytest
 
-from op_check import CPU_TARGETS, NEWEST_OPSET, check_op, const
+from op_check import NEWEST_OPSET, TARGETS, check_op, const
 
-pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
 COORDINATE_MODES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]
 SCALES = {"up2": [1, 1, 2, 2], "up3x1.5": [1, 1, 3, 1.5], "down": [1, 1, 0.5, 0.5], "mixed": [1, 1, 0.6, 2.5]}

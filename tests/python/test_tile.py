@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from op_check import CPU_TARGETS, OPSETS, check_op, const
+from op_check import OPSETS, TARGETS, check_op, const
 
-pytestmark = pytest.mark.parametrize("target", CPU_TARGETS, ids=str)  # no GPU kernel yet
+pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
 
 @pytest.mark.parametrize("shape, repeats", [

@@ -60,6 +60,8 @@ void infer_broadcast_binary(InferContext& ctx) {
     for (int i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, i, 0);
   }
 
+  if (op == "Mod" && ctx.attrs().get_int("fmod", 0) != 0 && ctx.attrs().get_int("fmod", 0) != 1)
+    ctx.fail_model("fmod must be 0 or 1");
   Shape out = broadcast_input_shapes(ctx);
   if (op == "PRelu" && out != ctx.input_shape(0))
     ctx.fail_shape("slope '" + ctx.input(1).name + "' " + shape_str(ctx.input_shape(1)) +

@@ -104,4 +104,62 @@ void infer_resize(InferContext& ctx) {
   ctx.set_output(0, ctx.input_dtype(0), g.out);
 }
 
+namespace {
+
+double source_coordinate(const std::string& mode, double x, double scale, int64_t in, int64_t out, double start,
+                         double end) {
+  // The resized length is scale * in, fractional when the scale does not divide evenly, as in ONNX's
+  // reference (ONNX Runtime uses the integer output length for align_corners and pytorch_half_pixel).
+  const double resized = scale * static_cast<double>(in);
+  if (mode == "align_corners") return resized == 1 ? 0 : x * static_cast<double>(in - 1) / (resized - 1);
+  if (mode == "asymmetric") return x / scale;
+  if (mode == "tf_crop_and_resize") {
+    const double span = (end - start) * static_cast<double>(in - 1);
+    return start * static_cast<double>(in - 1) + (resized == 1 ? span / 2 : x * span / (resized - 1));
+  }
+  if (mode == "pytorch_half_pixel") return resized == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+  if (mode == "half_pixel_symmetric") {
+    const double offset = static_cast<double>(in) / 2 * (1 - static_cast<double>(out) / resized);
+    return offset + (x + 0.5) / scale - 0.5;
+  }
+  return (x + 0.5) / scale - 0.5;  // half_pixel
+}
+
+int64_t nearest_index(const std::string& mode, double x) {
+  const double f = std::floor(x);
+  if (x == f) return static_cast<int64_t>(f);
+  const double frac = x - f;
+  bool up;
+  if (mode == "floor") up = false;
+  else if (mode == "ceil") up = true;
+  else if (mode == "round_prefer_ceil") up = frac >= 0.5;
+  else up = frac > 0.5;  // round_prefer_floor
+  return static_cast<int64_t>(f) + (up ? 1 : 0);
+}
+
+}  // namespace
+
+std::vector<ResizeTap> resize_axis_taps(const Node& n, const ResizeGeometry& geo, const Shape& in, size_t d) {
+  const bool linear = n.attrs.get_string("mode", "nearest") == "linear";
+  const std::string coords = n.attrs.get_string("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest = n.attrs.get_string("nearest_mode", "round_prefer_floor");
+  auto clamp = [&](int64_t i) { return std::min<int64_t>(std::max<int64_t>(i, 0), in[d] - 1); };
+  std::vector<ResizeTap> taps;
+  for (int64_t o = 0; o < geo.out[d]; ++o) {
+    const double x = source_coordinate(coords, static_cast<double>(o), geo.scale[d], in[d], geo.out[d],
+                                       geo.roi_start[d], geo.roi_end[d]);
+    ResizeTap t{0, 0, 0.f, coords == "tf_crop_and_resize" && (x < 0 || x > static_cast<double>(in[d] - 1))};
+    if (linear) {
+      const double f = std::floor(x);
+      t.i0 = clamp(static_cast<int64_t>(f));
+      t.i1 = clamp(static_cast<int64_t>(f) + 1);
+      t.w1 = static_cast<float>(x - f);
+    } else {
+      t.i0 = t.i1 = clamp(nearest_index(nearest, x));
+    }
+    taps.push_back(t);
+  }
+  return taps;
+}
+
 }  // namespace metalnn

@@ -1,6 +1,7 @@
 // Resize geometry, shared by the schema and the kernels: output shape, per-axis scale and crop box
 // from the constant roi / scales / sizes inputs and the axes and keep_aspect_ratio_policy attributes.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "core/graph.h"
@@ -16,5 +17,16 @@ struct ResizeGeometry {
 // Any of roi, scales and sizes may be null or empty. Errors start with the node's label.
 ResizeGeometry resolve_resize(const Node& n, const Shape& in, const Tensor* roi, const Tensor* scales,
                               const Tensor* sizes);
+
+// How output coordinate o of an axis reads the input: rows i0 and i1 weighted 1 - w1 and w1 (linear;
+// nearest: i0 alone, i1 = i0, w1 = 0), or the extrapolation value (outside a tf_crop_and_resize box).
+struct ResizeTap {
+  int64_t i0, i1;
+  float w1;
+  bool outside;
+};
+
+// The taps of every output coordinate along input dim d (ONNX's formulas, in double like the reference).
+std::vector<ResizeTap> resize_axis_taps(const Node& n, const ResizeGeometry& geo, const Shape& in, size_t d);
 
 }  // namespace metalnn

@@ -5,7 +5,8 @@
 namespace metalnn::gpu {
 
 // elementwise.cpp, copy.cpp, cast.cpp, gather.cpp, pad.cpp, reduce.cpp, softmax.cpp, pool.cpp,
-// conv.cpp, gemm.cpp, normalization.cpp, shape.cpp
+// conv.cpp, gemm.cpp, normalization.cpp, shape.cpp, resize.cpp, topk.cpp,
+// einsum.cpp
 void lower_unary(Lowering&, const Node&);
 void lower_binary(Lowering&, const Node&);
 void lower_comparison(Lowering&, const Node&);
@@ -14,20 +15,28 @@ void lower_reshape(Lowering&, const Node&);
 void lower_transpose(Lowering&, const Node&);
 void lower_slice(Lowering&, const Node&);
 void lower_expand(Lowering&, const Node&);
+void lower_tile(Lowering&, const Node&);
 void lower_concat(Lowering&, const Node&);
 void lower_split(Lowering&, const Node&);
 void lower_cast(Lowering&, const Node&);
 void lower_gather(Lowering&, const Node&);
+void lower_gather_elements(Lowering&, const Node&);
 void lower_pad(Lowering&, const Node&);
+void lower_resize(Lowering&, const Node&);
+void lower_topk(Lowering&, const Node&);
+void lower_einsum(Lowering&, const Node&);
 void lower_reduce(Lowering&, const Node&);
 void lower_global_pool(Lowering&, const Node&);
+void lower_arg_reduce(Lowering&, const Node&);
 void lower_softmax(Lowering&, const Node&);
 void lower_pool(Lowering&, const Node&);
 void lower_conv(Lowering&, const Node&);
+void lower_conv_transpose(Lowering&, const Node&);
 void lower_gemm(Lowering&, const Node&);
 void lower_matmul(Lowering&, const Node&);
 void lower_batch_norm(Lowering&, const Node&);
 void lower_lrn(Lowering&, const Node&);
+void lower_layer_norm(Lowering&, const Node&);
 void lower_folded(Lowering&, const Node&);
 
 namespace {
@@ -38,6 +47,7 @@ struct GpuOp {
 
 constexpr GpuOp kOps[] = {
     {"Conv", lower_conv},
+    {"ConvTranspose", lower_conv_transpose},
     {"Gemm", lower_gemm},
     {"MatMul", lower_matmul},
     {"MaxPool", lower_pool},
@@ -46,6 +56,7 @@ constexpr GpuOp kOps[] = {
     {"GlobalMaxPool", lower_global_pool},
     {"BatchNormalization", lower_batch_norm},
     {"LRN", lower_lrn},
+    {"LayerNormalization", lower_layer_norm},
     {"Softmax", lower_softmax},
     {"LogSoftmax", lower_softmax},
 
@@ -94,17 +105,24 @@ constexpr GpuOp kOps[] = {
     {"Unsqueeze", lower_reshape},
     {"Slice", lower_slice},
     {"Gather", lower_gather},
+    {"GatherElements", lower_gather_elements},
     {"Pad", lower_pad},
+    {"Resize", lower_resize},
+    {"TopK", lower_topk},
+    {"Einsum", lower_einsum},
     {"ReduceMean", lower_reduce},
     {"ReduceSum", lower_reduce},
     {"ReduceMax", lower_reduce},
     {"ReduceMin", lower_reduce},
+    {"ArgMax", lower_arg_reduce},
+    {"ArgMin", lower_arg_reduce},
     {"Shape", lower_folded},
     {"Size", lower_folded},
     {"Identity", lower_reshape},
     {"Dropout", lower_reshape},
     {"ConstantOfShape", lower_folded},
     {"Expand", lower_expand},
+    {"Tile", lower_tile},
     {"Range", lower_folded},
 };
 }  // namespace
