@@ -68,38 +68,40 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     for (int v : n.outputs)
       if (v >= 0) produced_[v] = 1;
 
-  // float16 models: float inputs are converted on the device into dedicated half buffers, and float
-  // outputs computed in half buffers are converted into the caller's float32 arrays at the end.
+  // A graph input or output converted at the edges gets a buffer of its own in the float storage type.
   auto internal_buffer = [&](int v) {
-    if (!internal_[v]) internal_[v] = device_->new_buffer(size_t(shape_numel(graph_.value(v).shape)) * 2);
+    if (!internal_[v])
+      internal_[v] = device_->new_buffer(size_t(shape_numel(graph_.value(v).shape)) * dtype_size(float_storage));
   };
   std::vector<Dispatch> prologue, epilogue;
-  auto cast = [&](const char* kernel, int v) {
+  auto cast = [&](DType from, DType to, int v) {
     const uint64_t count = uint64_t(shape_numel(graph_.value(v).shape));
     Dispatch d;
-    d.pipeline = pipelines.get(kernel);
+    d.pipeline = pipelines.get(kernel_name("cast", dtype_suffix(from), dtype_suffix(to)));
     d.params(2, CastParams{uint32_t(count)}).threads_1d(count);
     return d;
   };
-  if (float_storage == DType::Float16) {
-    for (size_t i = 0; i < graph_.inputs().size(); ++i) {
-      const int v = graph_.inputs()[i];
-      if (!is_float(graph_.value(v).dtype)) continue;
-      internal_buffer(v);
-      Dispatch d = cast("cast_f32_f16", v);
-      d.bindings.push_back(Binding{Binding::Source::kGraphInput, 0, int(i)});
-      prologue.push_back(std::move(d.output(1, v)));
-    }
-    for (size_t i = 0; i < graph_.outputs().size(); ++i) {
-      const int v = graph_.outputs()[i];
-      if (!produced_[v] || !is_float(graph_.value(v).dtype) || internal_[v]) continue;
-      internal_buffer(v);
-      Dispatch d = cast("cast_f16_f32", v);
-      Binding out{Binding::Source::kGraphOutput, 1, int(i)};
-      out.write = true;
-      d.bindings.push_back(std::move(out));
-      epilogue.push_back(std::move(d.input(0, v)));
-    }
+  // Float graph inputs and outputs whose dtype differs from the float storage are converted at the
+  // edges, so every kernel sees one float type and the caller's buffers keep their own.
+  for (size_t i = 0; i < graph_.inputs().size(); ++i) {
+    const int v = graph_.inputs()[i];
+    const DType dtype = graph_.value(v).dtype;
+    if (!is_float(dtype) || dtype == float_storage) continue;
+    internal_buffer(v);
+    Dispatch d = cast(dtype, float_storage, v);
+    d.bindings.push_back(Binding{Binding::Source::kGraphInput, 0, int(i)});
+    prologue.push_back(std::move(d.output(1, v)));
+  }
+  for (size_t i = 0; i < graph_.outputs().size(); ++i) {
+    const int v = graph_.outputs()[i];
+    const DType dtype = graph_.value(v).dtype;
+    if (!produced_[v] || !is_float(dtype) || dtype == float_storage || internal_[v]) continue;
+    internal_buffer(v);
+    Dispatch d = cast(float_storage, dtype, v);
+    Binding out{Binding::Source::kGraphOutput, 1, int(i)};
+    out.write = true;
+    d.bindings.push_back(std::move(out));
+    epilogue.push_back(std::move(d.input(0, v)));
   }
 
   dispatches_ = std::move(prologue);

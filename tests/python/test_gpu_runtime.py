@@ -114,3 +114,15 @@ def test_every_op_is_lowered():
     supported, lowered = set(_native.supported_ops()), set(_native._gpu_lowered_ops())
     assert lowered <= supported, f"GPU lowerings of unknown ops: {sorted(lowered - supported)}"
     assert supported <= lowered, f"ops without GPU kernels: {sorted(supported - lowered)}"
+
+
+@pytest.mark.parametrize("precision", ["float32", "float16"])
+@pytest.mark.parametrize("source, target", [(np.float32, np.float16), (np.float16, np.float32)])
+def test_float_inputs_and_outputs_keep_their_dtype_at_either_precision(rng, precision, source, target):
+    """A float16 input or output of a float32 model (and the reverse) is converted at the edges."""
+    to = helper.np_dtype_to_tensor_dtype(np.dtype(target))
+    nodes = [helper.make_node("Cast", ["x"], ["y"], to=to)]
+    model, feeds = make_model(nodes, {"x": rng.standard_normal((3, 129)).astype(source)}, ["y"])
+    result = metalnn.load(model, device="metal-sim", precision=precision).run(feeds)["y"]
+    assert result.dtype == target
+    np.testing.assert_array_equal(result, feeds["x"].astype(target))
