@@ -2,7 +2,8 @@
 // addressed through strides (transposes, broadcast batches). matmul_tiled: a 16x16 threadgroup
 // computes a 32x32 tile of out, 2x2 per thread, staging 32x16 of A and 16x32 of B in threadgroup
 // memory (3 KiB in float, 1.5 KiB in half) per K step. matmul_gemv (few rows): one SIMD-group per
-// output element, lanes striding over K, then simd_sum.
+// output element, lanes striding over K, then simd_sum. matmul_simdgroup (large shapes): a threadgroup
+// of 4 SIMD-groups (128 threads) computes a 32x32 tile of out with simdgroup 8x8 matrices; see below.
 #include "common.h"
 
 constant constexpr uint kTileMN = 32;
@@ -93,7 +94,67 @@ kernel void matmul_gemv(device const T* a [[buffer(0)]],
   if (lane == 0) matmul_store(out, bias, acc, batch, m, n, p);
 }
 
+// matmul_simdgroup: out tile [m0, m0+32) x [n0, n0+32) of batch group.z, with 8x8 simdgroup matrices.
+// Thread mapping: 128 threads = 4 SIMD-groups; all threads stage tiles cooperatively, then SIMD-group
+// s owns the 16x16 quadrant at rows (s / 2) * 16, columns (s % 2) * 16, as 2x2 simdgroup_float8x8
+// accumulators. Operands are loaded as simdgroup_matrix<T, 8, 8> (half for float16) and accumulated
+// in float. Threadgroup memory: 32x16 of A and 16x32 of B per K step (zero-padded past the edges;
+// 4 KiB in float, 2 KiB in half) and the 32x32 float result (4 KiB), from which every thread applies
+// the bias + activation epilogue to in-bounds elements (so any shape is handled correctly).
+template <typename T>
+kernel void matmul_simdgroup(device const T* a [[buffer(0)]],
+                             device const T* b [[buffer(1)]],
+                             device const T* bias [[buffer(2)]],
+                             device T* out [[buffer(3)]],
+                             constant MatmulParams& p [[buffer(4)]],
+                             uint3 group [[threadgroup_position_in_grid]],
+                             uint tid [[thread_index_in_threadgroup]],
+                             uint simd_group [[simdgroup_index_in_threadgroup]]) {
+  constexpr uint kThreads = 128;
+  threadgroup T tile_a[kTileMN][kTileK];
+  threadgroup T tile_b[kTileK][kTileMN];
+  threadgroup float tile_out[kTileMN][kTileMN];
+  const uint2 base = batch_offsets(group.z, p);
+  const uint m0 = group.y * kTileMN;
+  const uint n0 = group.x * kTileMN;
+  const uint sm = (simd_group / 2) * 16, sn = (simd_group % 2) * 16;
+  simdgroup_float8x8 acc[2][2];
+  for (uint i = 0; i < 2; ++i)
+    for (uint j = 0; j < 2; ++j) acc[i][j] = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+  for (uint k0 = 0; k0 < p.k; k0 += kTileK) {
+    for (uint i = tid; i < kTileMN * kTileK; i += kThreads) {
+      const uint row = i / kTileK, col = i % kTileK;
+      const uint m = m0 + row, k = k0 + col;
+      tile_a[row][col] = (m < p.m && k < p.k) ? a[base.x + m * p.a_m + k * p.a_k] : T(0);
+      const uint krow = i / kTileMN, ncol = i % kTileMN;
+      const uint kb = k0 + krow, n = n0 + ncol;
+      tile_b[krow][ncol] = (kb < p.k && n < p.n) ? b[base.y + kb * p.b_k + n * p.b_n] : T(0);
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint kk = 0; kk < kTileK; kk += 8) {
+      simdgroup_matrix<T, 8, 8> a_frag[2];
+      simdgroup_matrix<T, 8, 8> b_frag[2];
+      for (uint i = 0; i < 2; ++i) simdgroup_load(a_frag[i], &tile_a[0][0], kTileK, ulong2(kk, sm + 8 * i));
+      for (uint j = 0; j < 2; ++j) simdgroup_load(b_frag[j], &tile_b[0][0], kTileMN, ulong2(sn + 8 * j, kk));
+      for (uint i = 0; i < 2; ++i)
+        for (uint j = 0; j < 2; ++j)
+          simdgroup_multiply_accumulate(acc[i][j], a_frag[i], b_frag[j], acc[i][j]);
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  for (uint i = 0; i < 2; ++i)
+    for (uint j = 0; j < 2; ++j)
+      simdgroup_store(acc[i][j], &tile_out[0][0], kTileMN, ulong2(sn + 8 * j, sm + 8 * i));
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  for (uint i = tid; i < kTileMN * kTileMN; i += kThreads) {
+    const uint row = i / kTileMN, col = i % kTileMN;
+    const uint m = m0 + row, n = n0 + col;
+    if (m < p.m && n < p.n) matmul_store(out, bias, tile_out[row][col], group.z, m, n, p);
+  }
+}
+
 #define instantiate_matmul(dtype, T, _)                                                         \
   instantiate_kernel(matmul, tiled, dtype, matmul_tiled<T>)                                     \
-  instantiate_kernel(matmul, gemv, dtype, matmul_gemv<T>)
+  instantiate_kernel(matmul, gemv, dtype, matmul_gemv<T>)                                       \
+  instantiate_kernel(matmul, simdgroup, dtype, matmul_simdgroup<T>)
 MNN_FLOAT_TYPES(instantiate_matmul, )

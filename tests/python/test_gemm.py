@@ -84,3 +84,26 @@ def test_matmul_opsets(opset, target, rng):
     a = rng.standard_normal((2, 7, 13), dtype="float32")
     b = const(rng.standard_normal((13, 5), dtype="float32"))
     check_op("MatMul", [a, b], target, opset=opset)
+
+
+# M, N, K multiples of 8 with M >= 32 take the simdgroup-matrix kernel (matmul_simdgroup); 40 and 48
+# leave partial 32x32 tiles.
+SIMDGROUP_GEMM_CASES = {
+    "plain": ({}, (48,)),
+    "trans_both_alpha_beta": ({"transA": 1, "transB": 1, "alpha": 0.5, "beta": -2.0}, (40, 48)),
+    "no_c": ({"transB": 1}, None),
+}
+
+
+@pytest.mark.parametrize("case", SIMDGROUP_GEMM_CASES.values(), ids=SIMDGROUP_GEMM_CASES.keys())
+def test_gemm_simdgroup(case, target, rng):
+    attributes, c_shape = case
+    a, b = gemm_operands(attributes, rng, m=40, k=24, n=48)
+    c = [] if c_shape is None else [const(rng.standard_normal(c_shape, dtype="float32"))]
+    check_op("Gemm", [a, const(b), *c], target, attributes)
+
+
+def test_matmul_simdgroup(target, rng):
+    a = rng.standard_normal((2, 32, 16), dtype="float32")
+    b = rng.standard_normal((16, 40), dtype="float32")
+    check_op("MatMul", [a, b], target)
