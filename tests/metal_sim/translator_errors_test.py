@@ -13,13 +13,17 @@ CASES = [
 HEADER = "#include <metal_stdlib>\nusing namespace metal;\n"
 
 
-def translate(translator, cxx, include, source):
+def translate(translator, cxx, include, source, want_output=False):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bad.metal")
         with open(path, "w") as f:
             f.write(source)
-        result = subprocess.run([sys.executable, translator, path, os.path.join(tmp, "out.cpp"), "--table", "t",
+        out = os.path.join(tmp, "out.cpp")
+        result = subprocess.run([sys.executable, translator, path, out, "--table", "t",
                                  "--cxx", cxx, "-I", include], capture_output=True, text=True)
+        if want_output:
+            with open(out) as f:
+                return result.returncode, f.read()
         return result.returncode, result.stderr
 
 
@@ -39,6 +43,13 @@ def main():
     rc, err = translate(translator, cxx, include, HEADER + "kernel int f(device int* x [[buffer(0)]]) { return 0; }\n")
     if rc == 0 or "must return void" not in err:
         print(f"FAIL: non-void kernel: rc={rc}, stderr={err!r}")
+        failures += 1
+    # A threadgroup array sized by an expression is threadgroup memory, not a per-thread array.
+    rc, out = translate(translator, cxx, include, HEADER + "kernel void f(device float* x [[buffer(0)]],\n"
+                        "uint i [[thread_index_in_threadgroup]]) {\n  threadgroup float tile[4 * 8];\n"
+                        "  tile[i] = 1; x[i] = tile[i]; }\n", want_output=True)
+    if rc != 0 or "threadgroup_variable<float[4*8]>" not in out:
+        print(f"FAIL: expression-sized threadgroup array: rc={rc}")
         failures += 1
     print("ok" if failures == 0 else f"{failures} failure(s)")
     return 1 if failures else 0

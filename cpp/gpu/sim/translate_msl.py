@@ -362,7 +362,8 @@ class Translator:
                 continue  # a parameter, cast or other qualifier use
             end = self.src.statement_end(m.end())
             stmt = masked[m.end():end]
-            if re.search(r"[*&(=]", stmt):
+            # Array sizes may hold any constant expression (`tile[N * M]`), so look outside brackets.
+            if re.search(r"[*&(=]", re.sub(r"\[[^\]]*\]", "[]", stmt)):
                 continue  # a pointer or reference to threadgroup memory, not an allocation
             parts = [p for _, p in split_top_level(stmt)]
             first = re.fullmatch(r"\s*(.*?)([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)", parts[0], re.S)
