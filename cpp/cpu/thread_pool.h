@@ -1,5 +1,6 @@
 // A pool of worker threads created once per process; kernels split work with parallel_for.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,14 +32,16 @@ class ThreadPool {
   int num_threads_;
   std::vector<std::thread> workers_;
   std::mutex region_mutex_;  // one parallel region at a time
+  // Workers spin on generation_ for a while after each job, then sleep on wake_.
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
+  std::condition_variable wake_;
+  int sleepers_ = 0;  // guarded by mutex_
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_chunks_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};  // workers still on the current job
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace metalnn::cpu
