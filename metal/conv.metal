@@ -1,12 +1,18 @@
-// Direct convolution (NCHW, OIHW weights) with fused bias + activation. conv_direct / conv_3x3: one
-// thread per output pixel and block of 4 output channels of one group (each input tap loaded once
-// for 4 filters; 3x3 has its window unrolled at compile time). conv_depthwise: one thread per output
-// element. 1x1 stride-1 convolutions run as GEMM (matmul.metal). conv_transpose (IOHW weights): one
-// thread per output element, gathering the input taps that land on it. No threadgroup memory.
+// Convolution (NCHW, OIHW weights) with fused bias + activation. conv_tiled (implicit GEMM): a
+// threadgroup of 64 threads computes 32 output channels x 32 output pixels of one image and group,
+// walking K = in_c_per_group * kernel_h * kernel_w 16 at a time; each step stages a 16x32 filter tile
+// and a 16x32 tile of gathered input patches (zeros for padding) in threadgroup memory as 4-vectors
+// (4 KiB in float, 2 KiB in half), then each thread accumulates 4 channels x 4 pixels in float4.
+// conv_depthwise (one input channel per group): one thread per 4 adjacent output pixels along W of
+// one channel, filter in registers; no threadgroup memory. 1x1 stride-1 unpadded convolutions run as
+// GEMM (matmul.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
+// input taps that land on it; no threadgroup memory.
 #include "common.h"
 
-constant constexpr uint kChannelBlock = 4;
-
+constant constexpr uint kConvTileOc = 32;
+constant constexpr uint kConvTilePx = 32;
+constant constexpr uint kConvTileK = 16;
+constant constexpr uint kConvPxPerStager = 8;  // input-tile entries each thread gathers per K step
 
 template <typename T>
 inline void conv_store(device T* y, device const T* bias, float acc, uint n, uint oc, uint pixel,
@@ -15,52 +21,139 @@ inline void conv_store(device T* y, device const T* bias, float acc, uint n, uin
   y[(n * p.out_c + oc) * p.out_h * p.out_w + pixel] = T(activate(acc, p.epilogue));
 }
 
-// Kernel = 0: the window size comes from the params.
+// Grid: (pixel tiles, output-channel tiles of a group, batch * groups), 64 threads. Kernel = 0: the
+// window size comes from the params (1 and 3 are compiled in, so K decomposes without divisions).
+// Staging: thread t loads filter rows 2*(t/8) and 2*(t/8)+1 for channels 4*(t%8)..+3, and input row
+// t/4 for pixels 8*(t%4)..+7 (their window origins computed once). Compute: thread t owns channels
+// 4*(t/8)..+3 and pixels 4*(t%8)..+3, two threadgroup vector loads per 16 multiply-adds.
 template <uint Kernel, typename T>
-kernel void conv(device const T* x [[buffer(0)]],
-                 device const T* w [[buffer(1)]],
-                 device const T* bias [[buffer(2)]],
-                 device T* y [[buffer(3)]],
-                 constant ConvParams& p [[buffer(4)]],
-                 uint gid [[thread_position_in_grid]]) {
-  const uint pixels = p.out_h * p.out_w;
-  const uint blocks = (p.out_c_per_group + kChannelBlock - 1) / kChannelBlock;
-  const uint groups = p.out_c / p.out_c_per_group;
-  if (gid >= p.batch * groups * blocks * pixels) return;
-  const uint pixel = gid % pixels;
-  const uint block = (gid / pixels) % blocks;
-  const uint g = (gid / (pixels * blocks)) % groups;
-  const uint n = gid / (pixels * blocks * groups);
+kernel void conv_tiled(device const T* x [[buffer(0)]],
+                       device const T* w [[buffer(1)]],
+                       device const T* bias [[buffer(2)]],
+                       device T* y [[buffer(3)]],
+                       constant ConvParams& p [[buffer(4)]],
+                       uint3 group [[threadgroup_position_in_grid]],
+                       uint tid [[thread_index_in_threadgroup]]) {
+  typedef vec<T, 4> T4;
+  threadgroup T4 tile_w[kConvTileK][kConvTileOc / 4];
+  threadgroup T4 tile_x[kConvTileK][kConvTilePx / 4];
   const uint kernel_h = Kernel ? Kernel : p.kernel_h;
   const uint kernel_w = Kernel ? Kernel : p.kernel_w;
-  const uint oc0 = g * p.out_c_per_group + block * kChannelBlock;
-  const uint oc_count = min(kChannelBlock, p.out_c_per_group - block * kChannelBlock);
-  const int y0 = int((pixel / p.out_w) * p.stride_h) - p.pad_top;
-  const int x0 = int((pixel % p.out_w) * p.stride_w) - p.pad_left;
-  const uint filter_size = p.in_c_per_group * kernel_h * kernel_w;
+  const uint taps = kernel_h * kernel_w;
+  const uint depth = p.in_c_per_group * taps;
+  const uint pixels = p.out_h * p.out_w;
+  const uint groups = p.out_c / p.out_c_per_group;
+  const uint g = group.z % groups, n = group.z / groups;
+  const uint px0 = group.x * kConvTilePx, oc0 = group.y * kConvTileOc;
   device const T* in = x + (n * p.in_c + g * p.in_c_per_group) * p.in_h * p.in_w;
-  // Rows past the last filter repeat it (no out-of-bounds reads, no branch); never stored.
-  device const T* filter[kChannelBlock];
-  for (uint j = 0; j < kChannelBlock; ++j) filter[j] = w + (oc0 + min(j, oc_count - 1)) * filter_size;
-  float acc[kChannelBlock] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (uint ic = 0; ic < p.in_c_per_group; ++ic) {
-    device const T* plane = in + ic * p.in_h * p.in_w;
-    for (uint ky = 0; ky < kernel_h; ++ky) {
-      const int iy = y0 + int(ky * p.dilation_h);
-      if (iy < 0 || iy >= int(p.in_h)) continue;
-      for (uint kx = 0; kx < kernel_w; ++kx) {
-        const int ix = x0 + int(kx * p.dilation_w);
-        if (ix < 0 || ix >= int(p.in_w)) continue;
-        const float v = float(plane[uint(iy) * p.in_w + uint(ix)]);
-        const uint tap = (ic * kernel_h + ky) * kernel_w + kx;
-        for (uint j = 0; j < kChannelBlock; ++j) acc[j] = fma(v, float(filter[j][tap]), acc[j]);
+  device const T* filter = w + g * p.out_c_per_group * depth;
+
+  const uint w_oc = (tid % 8) * 4, w_k = (tid / 8) * 2;
+  const uint x_k = tid / 4, x_px = (tid % 4) * kConvPxPerStager;
+  // Window origins of the staged pixels; pixels past the end get a row that is never inside.
+  int iy0[kConvPxPerStager], ix0[kConvPxPerStager];
+  uint oy = (px0 + x_px) / p.out_w, ox = (px0 + x_px) % p.out_w;
+  for (uint j = 0; j < kConvPxPerStager; ++j) {
+    iy0[j] = px0 + x_px + j < pixels ? int(oy * p.stride_h) - p.pad_top : -(1 << 30);
+    ix0[j] = int(ox * p.stride_w) - p.pad_left;
+    if (++ox == p.out_w) ox = 0, ++oy;
+  }
+
+  const uint tx = tid % 8, ty = tid / 8;
+  float4 acc[4] = {float4(0.0f), float4(0.0f), float4(0.0f), float4(0.0f)};
+  for (uint k0 = 0; k0 < depth; k0 += kConvTileK) {
+    for (uint r = 0; r < 2; ++r) {
+      const uint k = k0 + w_k + r;
+      T4 v = T4(0);
+      for (uint c = 0; c < 4; ++c) {
+        const uint oc = oc0 + w_oc + c;
+        if (oc < p.out_c_per_group && k < depth) v[c] = filter[oc * depth + k];
       }
+      tile_w[w_k + r][w_oc / 4] = v;
+    }
+    T v[kConvPxPerStager];
+    const uint k = k0 + x_k;
+    const uint ic = k / taps, tap = k % taps;
+    const int dy = int((tap / kernel_w) * p.dilation_h), dx = int((tap % kernel_w) * p.dilation_w);
+    device const T* plane = in + min(ic, p.in_c_per_group - 1) * p.in_h * p.in_w;
+    for (uint j = 0; j < kConvPxPerStager; ++j) {
+      const int iy = iy0[j] + dy, ix = ix0[j] + dx;
+      const bool inside = k < depth && uint(iy) < p.in_h && uint(ix) < p.in_w;
+      v[j] = inside ? plane[iy * int(p.in_w) + ix] : T(0);
+    }
+    tile_x[x_k][x_px / 4] = T4(v[0], v[1], v[2], v[3]);
+    tile_x[x_k][x_px / 4 + 1] = T4(v[4], v[5], v[6], v[7]);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint kk = 0; kk < kConvTileK; ++kk) {
+      const float4 a = float4(tile_w[kk][ty]);
+      const float4 b = float4(tile_x[kk][tx]);
+      for (uint i = 0; i < 4; ++i) acc[i] = fma(float4(a[i]), b, acc[i]);
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+  for (uint i = 0; i < 4; ++i) {
+    const uint oc = oc0 + ty * 4 + i;
+    if (oc >= p.out_c_per_group) break;
+    for (uint j = 0; j < 4; ++j) {
+      const uint px = px0 + tx * 4 + j;
+      if (px < pixels) conv_store(y, bias, acc[i][j], n, g * p.out_c_per_group + oc, px, p);
     }
   }
-  for (uint j = 0; j < oc_count; ++j) conv_store(y, bias, acc[j], n, oc0 + j, pixel, p);
 }
 
-// One input channel per output channel (group == channels).
+// Depthwise position of thread gid: 4 output pixels (oy, ox0..ox0+3) of channel c in image n, which
+// reads input channel c / out_c_per_group. False past the end of the grid.
+struct DepthwiseQuad {
+  uint n, c, oy, ox0;
+};
+
+inline bool depthwise_quad(uint gid, constant ConvParams& p, thread DepthwiseQuad& q) {
+  const uint quads = (p.out_w + 3) / 4;
+  if (gid >= p.batch * p.out_c * p.out_h * quads) return false;
+  q.ox0 = (gid % quads) * 4;
+  q.oy = (gid / quads) % p.out_h;
+  q.c = (gid / (quads * p.out_h)) % p.out_c;
+  q.n = gid / (quads * p.out_h * p.out_c);
+  return true;
+}
+
+template <typename T>
+inline void depthwise_store(device T* y, device const T* bias, float4 acc, DepthwiseQuad q,
+                            constant ConvParams& p) {
+  for (uint j = 0; j < 4; ++j)
+    if (q.ox0 + j < p.out_w) conv_store(y, bias, acc[j], q.n, q.c, q.oy * p.out_w + q.ox0 + j, p);
+}
+
+// Square Kernel, equal strides Stride, no dilation: each input row segment the 4 outputs read
+// ((4 - 1) * Stride + Kernel values) is loaded once into registers.
+template <uint Kernel, uint Stride, typename T>
+kernel void conv_depthwise_window(device const T* x [[buffer(0)]],
+                                  device const T* w [[buffer(1)]],
+                                  device const T* bias [[buffer(2)]],
+                                  device T* y [[buffer(3)]],
+                                  constant ConvParams& p [[buffer(4)]],
+                                  uint gid [[thread_position_in_grid]]) {
+  DepthwiseQuad q;
+  if (!depthwise_quad(gid, p, q)) return;
+  constexpr uint span = 3 * Stride + Kernel;
+  device const T* plane = x + (q.n * p.in_c + q.c / p.out_c_per_group) * p.in_h * p.in_w;
+  float f[Kernel * Kernel];
+  for (uint i = 0; i < Kernel * Kernel; ++i) f[i] = float(w[q.c * Kernel * Kernel + i]);
+  const int y0 = int(q.oy * Stride) - p.pad_top, x0 = int(q.ox0 * Stride) - p.pad_left;
+  float4 acc = float4(0.0f);
+  for (uint ky = 0; ky < Kernel; ++ky) {
+    const int iy = y0 + int(ky);
+    if (uint(iy) >= p.in_h) continue;
+    device const T* row = plane + iy * int(p.in_w);
+    float v[span];
+    for (uint i = 0; i < span; ++i) v[i] = uint(x0 + int(i)) < p.in_w ? float(row[x0 + int(i)]) : 0.0f;
+    for (uint kx = 0; kx < Kernel; ++kx)
+      acc = fma(float4(v[kx], v[kx + Stride], v[kx + 2 * Stride], v[kx + 3 * Stride]), float4(f[ky * Kernel + kx]), acc);
+  }
+  depthwise_store(y, bias, acc, q, p);
+}
+
+// Any window, stride and dilation.
 template <typename T>
 kernel void conv_depthwise(device const T* x [[buffer(0)]],
                            device const T* w [[buffer(1)]],
@@ -68,26 +161,26 @@ kernel void conv_depthwise(device const T* x [[buffer(0)]],
                            device T* y [[buffer(3)]],
                            constant ConvParams& p [[buffer(4)]],
                            uint gid [[thread_position_in_grid]]) {
-  const uint pixels = p.out_h * p.out_w;
-  if (gid >= p.batch * p.out_c * pixels) return;
-  const uint pixel = gid % pixels;
-  const uint c = (gid / pixels) % p.out_c;
-  const uint n = gid / (pixels * p.out_c);
-  const int y0 = int((pixel / p.out_w) * p.stride_h) - p.pad_top;
-  const int x0 = int((pixel % p.out_w) * p.stride_w) - p.pad_left;
-  device const T* plane = x + (n * p.in_c + c) * p.in_h * p.in_w;
-  device const T* filter = w + c * p.kernel_h * p.kernel_w;
-  float acc = 0.0f;
+  DepthwiseQuad q;
+  if (!depthwise_quad(gid, p, q)) return;
+  device const T* plane = x + (q.n * p.in_c + q.c / p.out_c_per_group) * p.in_h * p.in_w;
+  device const T* filter = w + q.c * p.kernel_h * p.kernel_w;
+  const int y0 = int(q.oy * p.stride_h) - p.pad_top, x0 = int(q.ox0 * p.stride_w) - p.pad_left;
+  const int4 xs = x0 + int4(0, 1, 2, 3) * int(p.stride_w);
+  float4 acc = float4(0.0f);
   for (uint ky = 0; ky < p.kernel_h; ++ky) {
     const int iy = y0 + int(ky * p.dilation_h);
-    if (iy < 0 || iy >= int(p.in_h)) continue;
+    if (uint(iy) >= p.in_h) continue;
+    device const T* row = plane + iy * int(p.in_w);
     for (uint kx = 0; kx < p.kernel_w; ++kx) {
-      const int ix = x0 + int(kx * p.dilation_w);
-      if (ix < 0 || ix >= int(p.in_w)) continue;
-      acc = fma(float(plane[uint(iy) * p.in_w + uint(ix)]), float(filter[ky * p.kernel_w + kx]), acc);
+      const int4 ix = xs + int(kx * p.dilation_w);
+      float4 v = float4(0.0f);
+      for (uint j = 0; j < 4; ++j)
+        if (uint(ix[j]) < p.in_w) v[j] = float(row[ix[j]]);
+      acc = fma(v, float4(float(filter[ky * p.kernel_w + kx])), acc);
     }
   }
-  conv_store(y, bias, acc, n, c, pixel, p);
+  depthwise_store(y, bias, acc, q, p);
 }
 
 // ConvTranspose: in/out are the transposed op's input/output; output pixel (oy, ox) receives input
@@ -127,8 +220,11 @@ kernel void conv_transpose(device const T* x [[buffer(0)]],
 }
 
 #define instantiate_conv(dtype, T, _)                                                           \
-  instantiate_kernel(conv, direct, dtype, conv<0, T>)                                           \
-  instantiate_kernel(conv, 3x3, dtype, conv<3, T>)                                              \
+  instantiate_kernel(conv, tiled, dtype, conv_tiled<0, T>)                                      \
+  instantiate_kernel(conv, tiled_1x1, dtype, conv_tiled<1, T>)                                  \
+  instantiate_kernel(conv, tiled_3x3, dtype, conv_tiled<3, T>)                                  \
   instantiate_kernel(conv, depthwise, dtype, conv_depthwise<T>)                                 \
+  instantiate_kernel(conv, depthwise_3x3s1, dtype, conv_depthwise_window<3, 1, T>)              \
+  instantiate_kernel(conv, depthwise_3x3s2, dtype, conv_depthwise_window<3, 2, T>)              \
   instantiate_kernel(conv, transpose, dtype, conv_transpose<T>)
 MNN_FLOAT_TYPES(instantiate_conv, )

@@ -1,8 +1,11 @@
-"""Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias."""
+"""Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
+activations. On GPU devices the cases reach every kernel: tiled 1x1 / 3x3 / general (partial tiles
+of 32 channels x 32 pixels, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
 
 import pytest
+from onnx import helper
 
-from op_check import OPSETS, check_op, const
+from op_check import OPSETS, check_model, check_op, const, make_model
 
 # name: (input shape, weight shape, attributes)
 CONV_CASES = {
@@ -32,6 +35,17 @@ CONV_CASES = {
     "valid": ((2, 3, 13, 13), (4, 3, 3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
     "notset": ((2, 3, 13, 13), (4, 3, 3, 3), {"auto_pad": "NOTSET", "pads": [1, 0, 1, 0]}),
     "conv1d": ((2, 5, 13), (7, 5, 3), {"pads": [1, 2], "strides": [2]}),
+    "odd_7x9_13ch": ((2, 13, 7, 9), (13, 13, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "two_tiles_37_out": ((1, 5, 9, 7), (37, 5, 3, 3), {"pads": [1, 0, 2, 1]}),
+    "1x1_stride2_pads": ((2, 13, 7, 9), (7, 13, 1, 1), {"strides": [2, 2], "pads": [1, 0, 0, 1]}),
+    "5x5": ((2, 3, 11, 9), (6, 3, 5, 5), {"pads": [2, 2, 2, 2]}),
+    "tiny_input": ((3, 4, 2, 3), (5, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "groups2_stride2": ((2, 8, 9, 7), (10, 4, 3, 3), {"group": 2, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "one_input_channel": ((2, 1, 9, 9), (6, 1, 3, 3), {}),
+    "depthwise_odd_asymmetric": ((2, 13, 7, 9), (13, 1, 3, 3), {"group": 13, "pads": [0, 1, 2, 1]}),
+    "depthwise_7x7": ((1, 5, 9, 11), (5, 1, 7, 7), {"group": 5, "pads": [3, 3, 3, 3]}),
+    "depthwise_strides_1x2": ((2, 6, 9, 9), (6, 1, 3, 3), {"group": 6, "strides": [1, 2], "pads": [1, 1, 1, 1]}),
+    "depthwise_tiny": ((1, 3, 1, 2), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
 }
 
 
@@ -59,3 +73,34 @@ def test_conv_weight_as_graph_input(target, rng):
     x = rng.standard_normal((2, 3, 9, 9), dtype="float32")
     w = rng.standard_normal((4, 3, 3, 3), dtype="float32")
     check_op("Conv", [x, w], target, {"pads": [1, 1, 1, 1]})
+
+
+# Conv + activation, fused into the conv's epilogue; cases reach the tiled and depthwise kernels.
+FUSED_CASES = {
+    "tiled_3x3": ((2, 5, 9, 7), (13, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "tiled_general": ((1, 4, 9, 9), (6, 2, 5, 5), {"group": 2, "strides": [2, 2]}),
+    "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+}
+ACTIVATIONS = {
+    "relu": ("Relu", []),
+    "clip": ("Clip", [const(-0.5, "float32"), const(0.75, "float32")]),
+    "leaky_relu": ("LeakyRelu", []),
+}
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("case", FUSED_CASES.values(), ids=FUSED_CASES.keys())
+def test_conv_fused_activation(case, activation, target, rng):
+    x_shape, w_shape, attributes = case
+    op_type, extra = ACTIVATIONS[activation]
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "w": const(rng.standard_normal(w_shape, dtype="float32")),
+        "b": const(rng.standard_normal(w_shape[0], dtype="float32")),
+    }
+    values.update({f"a{i}": value for i, value in enumerate(extra)})
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], **attributes),
+        helper.make_node(op_type, ["c", *(f"a{i}" for i in range(len(extra)))], ["y"]),
+    ]
+    check_model(*make_model(nodes, values, ["y"]), target)

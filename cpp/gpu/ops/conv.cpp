@@ -1,6 +1,7 @@
-// Conv with fused bias and activation (metal/conv.metal): depthwise, 3x3 and general direct kernels;
-// 1x1 stride-1 unpadded convolutions run as a GEMM per image (metal/matmul.metal). ConvTranspose: one
-// gathering kernel; 1-D as height 1.
+// Conv with fused bias and activation (metal/conv.metal): depthwise kernels for one input channel per
+// group, the tiled implicit GEMM (1x1, 3x3 and general windows) for the rest; 1x1 stride-1 unpadded
+// convolutions run as a GEMM per image (metal/matmul.metal). ConvTranspose: one gathering kernel;
+// 1-D as height 1.
 #include "core/activation.h"
 #include "core/ops/conv_transpose.h"
 #include "core/ops/window.h"
@@ -53,17 +54,26 @@ void lower_conv(Lowering& L, const Node& n) {
     return lower_matmul_params(L, n, w, x, bias, y, m);
   }
   const std::string dtype = L.suffix(x);
-  std::string variant = "direct";
-  uint64_t threads = uint64_t(p.batch) * groups * ((p.out_c_per_group + 3) / 4) * p.out_h * p.out_w;
-  if (p.in_c_per_group == 1 && p.out_c_per_group == 1) {
-    variant = "depthwise";
-    threads = uint64_t(p.batch) * p.out_c * p.out_h * p.out_w;
-  } else if (p.kernel_h == 3 && p.kernel_w == 3) {
-    variant = "3x3";
-  }
   // Without a bias the weights are bound in its place (never read).
-  L.dispatch(kernel_name("conv", variant, dtype))
-      .input(0, x).input(1, w).input(2, bias >= 0 ? bias : w).output(3, y).params(4, p).threads_1d(threads);
+  auto bind = [&](const std::string& variant) -> Dispatch& {
+    return L.dispatch(kernel_name("conv", variant, dtype))
+        .input(0, x).input(1, w).input(2, bias >= 0 ? bias : w).output(3, y).params(4, p);
+  };
+  if (uint64_t(p.batch) * p.out_c * p.out_h * p.out_w == 0) return;
+  if (p.in_c_per_group == 1) {
+    // Depthwise (any channel multiplier): a thread per 4 adjacent output pixels of a row.
+    const bool window3 = p.kernel_h == 3 && p.kernel_w == 3 && p.dilation_h == 1 && p.dilation_w == 1 &&
+                         p.stride_h == p.stride_w && p.stride_h <= 2;
+    const std::string variant = window3 ? "depthwise_3x3s" + std::to_string(p.stride_h) : "depthwise";
+    bind(variant).threads_1d(uint64_t(p.batch) * p.out_c * p.out_h * ((p.out_w + 3) / 4));
+    return;
+  }
+  // Implicit GEMM: 32 output channels x 32 output pixels per threadgroup of 64 threads.
+  std::string variant = "tiled";
+  if (p.kernel_h == p.kernel_w && (p.kernel_h == 1 || p.kernel_h == 3))
+    variant += p.kernel_h == 1 ? "_1x1" : "_3x3";
+  const Size3 tiles{(p.out_h * p.out_w + 31) / 32, (p.out_c_per_group + 31) / 32, p.batch * uint32_t(groups)};
+  bind(variant).grid(tiles, Size3{64, 1, 1});
 }
 
 void lower_conv_transpose(Lowering& L, const Node& n) {
