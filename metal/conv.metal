@@ -1,18 +1,18 @@
 // Convolution (NCHW, OIHW weights) with fused bias + activation. conv_tiled (implicit GEMM): a
-// threadgroup of 64 threads computes 32 output channels x 32 output pixels of one image and group,
-// walking K = in_c_per_group * kernel_h * kernel_w 16 at a time; each step stages a 16x32 filter tile
-// and a 16x32 tile of gathered input patches (zeros for padding) in threadgroup memory as 4-vectors
-// (4 KiB in float, 2 KiB in half), then each thread accumulates 4 channels x 4 pixels in float4.
+// threadgroup of 64 threads computes TileOc output channels x 1024 / TileOc output pixels (32 x 32,
+// or 8 x 128 for groups of few channels) of one image and group, walking K = in_c_per_group *
+// kernel_h * kernel_w 16 at a time: each step stages the filter tile and the gathered input patches
+// (zeros for padding) in threadgroup memory as 4-vectors (4 KiB or 8.5 KiB in float, half that in
+// half), then each thread accumulates 4 channels x 4 pixels in float4.
 // conv_depthwise (one input channel per group): one thread per 4 adjacent output pixels along W of
 // one channel, filter in registers; no threadgroup memory. 1x1 stride-1 unpadded convolutions run as
 // GEMM (matmul.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
 // input taps that land on it; no threadgroup memory.
 #include "common.h"
 
-constant constexpr uint kConvTileOc = 32;
-constant constexpr uint kConvTilePx = 32;
+constant constexpr uint kConvThreads = 64;
 constant constexpr uint kConvTileK = 16;
-constant constexpr uint kConvPxPerStager = 8;  // input-tile entries each thread gathers per K step
+constant constexpr uint kConvPxPerStager = 8;  // adjacent input-tile entries a thread gathers per row
 
 template <typename T>
 inline void conv_store(device T* y, device const T* bias, float acc, uint n, uint oc, uint pixel,
@@ -23,10 +23,10 @@ inline void conv_store(device T* y, device const T* bias, float acc, uint n, uin
 
 // Grid: (pixel tiles, output-channel tiles of a group, batch * groups), 64 threads. Kernel = 0: the
 // window size comes from the params (1 and 3 are compiled in, so K decomposes without divisions).
-// Staging: thread t loads filter rows 2*(t/8) and 2*(t/8)+1 for channels 4*(t%8)..+3, and input row
-// t/4 for pixels 8*(t%4)..+7 (their window origins computed once). Compute: thread t owns channels
-// 4*(t/8)..+3 and pixels 4*(t%8)..+3, two threadgroup vector loads per 16 multiply-adds.
-template <uint Kernel, typename T>
+// Staging: filter vectors are spread over the threads; each thread gathers input rows of 8 adjacent
+// pixels whose window origins it computes once. Compute: thread t owns channels 4 * (t / px_vecs)..+3
+// and pixels 4 * (t % px_vecs)..+3: two threadgroup vector loads per 16 multiply-adds.
+template <uint Kernel, uint TileOc, typename T>
 kernel void conv_tiled(device const T* x [[buffer(0)]],
                        device const T* w [[buffer(1)]],
                        device const T* bias [[buffer(2)]],
@@ -35,8 +35,11 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
                        uint3 group [[threadgroup_position_in_grid]],
                        uint tid [[thread_index_in_threadgroup]]) {
   typedef vec<T, 4> T4;
-  threadgroup T4 tile_w[kConvTileK][kConvTileOc / 4];
-  threadgroup T4 tile_x[kConvTileK][kConvTilePx / 4];
+  constexpr uint tile_px = 16 * kConvThreads / TileOc;  // 16 outputs per thread
+  constexpr uint oc_vecs = TileOc / 4, px_vecs = tile_px / 4;
+  constexpr uint stagers_per_row = tile_px / kConvPxPerStager;
+  threadgroup T4 tile_w[kConvTileK][oc_vecs];
+  threadgroup T4 tile_x[kConvTileK][px_vecs];
   const uint kernel_h = Kernel ? Kernel : p.kernel_h;
   const uint kernel_w = Kernel ? Kernel : p.kernel_w;
   const uint taps = kernel_h * kernel_w;
@@ -44,12 +47,11 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
   const uint pixels = p.out_h * p.out_w;
   const uint groups = p.out_c / p.out_c_per_group;
   const uint g = group.z % groups, n = group.z / groups;
-  const uint px0 = group.x * kConvTilePx, oc0 = group.y * kConvTileOc;
+  const uint px0 = group.x * tile_px, oc0 = group.y * TileOc;
   device const T* in = x + (n * p.in_c + g * p.in_c_per_group) * p.in_h * p.in_w;
   device const T* filter = w + g * p.out_c_per_group * depth;
 
-  const uint w_oc = (tid % 8) * 4, w_k = (tid / 8) * 2;
-  const uint x_k = tid / 4, x_px = (tid % 4) * kConvPxPerStager;
+  const uint x_row = tid / stagers_per_row, x_px = (tid % stagers_per_row) * kConvPxPerStager;
   // Window origins of the staged pixels; pixels past the end get a row that is never inside.
   int iy0[kConvPxPerStager], ix0[kConvPxPerStager];
   uint oy = (px0 + x_px) / p.out_w, ox = (px0 + x_px) % p.out_w;
@@ -59,30 +61,33 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
     if (++ox == p.out_w) ox = 0, ++oy;
   }
 
-  const uint tx = tid % 8, ty = tid / 8;
+  const uint tx = tid % px_vecs, ty = tid / px_vecs;
   float4 acc[4] = {float4(0.0f), float4(0.0f), float4(0.0f), float4(0.0f)};
   for (uint k0 = 0; k0 < depth; k0 += kConvTileK) {
-    for (uint r = 0; r < 2; ++r) {
-      const uint k = k0 + w_k + r;
+    for (uint i = tid; i < kConvTileK * oc_vecs; i += kConvThreads) {
+      const uint row = i / oc_vecs, ocv = i % oc_vecs;
+      const uint k = k0 + row;
       T4 v = T4(0);
       for (uint c = 0; c < 4; ++c) {
-        const uint oc = oc0 + w_oc + c;
+        const uint oc = oc0 + ocv * 4 + c;
         if (oc < p.out_c_per_group && k < depth) v[c] = filter[oc * depth + k];
       }
-      tile_w[w_k + r][w_oc / 4] = v;
+      tile_w[row][ocv] = v;
     }
-    T v[kConvPxPerStager];
-    const uint k = k0 + x_k;
-    const uint ic = k / taps, tap = k % taps;
-    const int dy = int((tap / kernel_w) * p.dilation_h), dx = int((tap % kernel_w) * p.dilation_w);
-    device const T* plane = in + min(ic, p.in_c_per_group - 1) * p.in_h * p.in_w;
-    for (uint j = 0; j < kConvPxPerStager; ++j) {
-      const int iy = iy0[j] + dy, ix = ix0[j] + dx;
-      const bool inside = k < depth && uint(iy) < p.in_h && uint(ix) < p.in_w;
-      v[j] = inside ? plane[iy * int(p.in_w) + ix] : T(0);
+    for (uint row = x_row; row < kConvTileK; row += kConvThreads / stagers_per_row) {
+      const uint k = k0 + row;
+      const uint ic = k / taps, tap = k % taps;
+      const int dy = int((tap / kernel_w) * p.dilation_h), dx = int((tap % kernel_w) * p.dilation_w);
+      device const T* plane = in + min(ic, p.in_c_per_group - 1) * p.in_h * p.in_w;
+      T v[kConvPxPerStager];
+      for (uint j = 0; j < kConvPxPerStager; ++j) {
+        const int iy = iy0[j] + dy, ix = ix0[j] + dx;
+        const bool inside = k < depth && uint(iy) < p.in_h && uint(ix) < p.in_w;
+        v[j] = inside ? plane[iy * int(p.in_w) + ix] : T(0);
+      }
+      tile_x[row][x_px / 4] = T4(v[0], v[1], v[2], v[3]);
+      tile_x[row][x_px / 4 + 1] = T4(v[4], v[5], v[6], v[7]);
     }
-    tile_x[x_k][x_px / 4] = T4(v[0], v[1], v[2], v[3]);
-    tile_x[x_k][x_px / 4 + 1] = T4(v[4], v[5], v[6], v[7]);
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint kk = 0; kk < kConvTileK; ++kk) {
       const float4 a = float4(tile_w[kk][ty]);
@@ -220,9 +225,12 @@ kernel void conv_transpose(device const T* x [[buffer(0)]],
 }
 
 #define instantiate_conv(dtype, T, _)                                                           \
-  instantiate_kernel(conv, tiled, dtype, conv_tiled<0, T>)                                      \
-  instantiate_kernel(conv, tiled_1x1, dtype, conv_tiled<1, T>)                                  \
-  instantiate_kernel(conv, tiled_3x3, dtype, conv_tiled<3, T>)                                  \
+  instantiate_kernel(conv, tiled, dtype, conv_tiled<0, 32, T>)                                  \
+  instantiate_kernel(conv, tiled_1x1, dtype, conv_tiled<1, 32, T>)                              \
+  instantiate_kernel(conv, tiled_3x3, dtype, conv_tiled<3, 32, T>)                              \
+  instantiate_kernel(conv, tiled_oc8, dtype, conv_tiled<0, 8, T>)                               \
+  instantiate_kernel(conv, tiled_1x1_oc8, dtype, conv_tiled<1, 8, T>)                           \
+  instantiate_kernel(conv, tiled_3x3_oc8, dtype, conv_tiled<3, 8, T>)                           \
   instantiate_kernel(conv, depthwise, dtype, conv_depthwise<T>)                                 \
   instantiate_kernel(conv, depthwise_3x3s1, dtype, conv_depthwise_window<3, 1, T>)              \
   instantiate_kernel(conv, depthwise_3x3s2, dtype, conv_depthwise_window<3, 2, T>)              \

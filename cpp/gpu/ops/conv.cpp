@@ -68,11 +68,15 @@ void lower_conv(Lowering& L, const Node& n) {
     bind(variant).threads_1d(uint64_t(p.batch) * p.out_c * p.out_h * ((p.out_w + 3) / 4));
     return;
   }
-  // Implicit GEMM: 32 output channels x 32 output pixels per threadgroup of 64 threads.
+  // Implicit GEMM on 64 threads: tiles of 32 output channels x 32 pixels, or 8 x 128 where a group has
+  // few output channels (less of the tile wasted).
+  const uint32_t tile_oc = p.out_c_per_group <= 8 ? 8 : 32, tile_px = 1024 / tile_oc;
   std::string variant = "tiled";
   if (p.kernel_h == p.kernel_w && (p.kernel_h == 1 || p.kernel_h == 3))
     variant += p.kernel_h == 1 ? "_1x1" : "_3x3";
-  const Size3 tiles{(p.out_h * p.out_w + 31) / 32, (p.out_c_per_group + 31) / 32, p.batch * uint32_t(groups)};
+  if (tile_oc == 8) variant += "_oc8";
+  const Size3 tiles{(p.out_h * p.out_w + tile_px - 1) / tile_px, (p.out_c_per_group + tile_oc - 1) / tile_oc,
+                    p.batch * uint32_t(groups)};
   bind(variant).grid(tiles, Size3{64, 1, 1});
 }
 
