@@ -2,39 +2,130 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+
+#include "cpu/cpu_features.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define METALNN_ACT_AVX2 1
+#define METALNN_AVX2 __attribute__((target("avx2,fma")))
+#endif
 
 namespace metalnn::cpu {
 
-void apply_activation(float* x, int64_t n, const Activation& act) { apply_activation(x, x, n, act); }
+namespace {
+
+// out[i] = act(in[i] + add), one element at a time.
+void activate_scalar(const float* in, float* out, int64_t n, float add, const Activation& act) {
+  const float a = act.alpha, b = act.beta;
+  auto map = [&](auto f) {
+    for (int64_t i = 0; i < n; ++i) out[i] = f(in[i] + add);
+  };
+  switch (act.kind) {
+    case Activation::Kind::None: map([](float v) { return v; }); break;
+    case Activation::Kind::Relu: map([](float v) { return v < 0.f ? 0.f : v; }); break;
+    case Activation::Kind::LeakyRelu: map([a](float v) { return v >= 0.f ? v : v * a; }); break;
+    case Activation::Kind::Clip: map([a, b](float v) { return std::min(std::max(v, a), b); }); break;
+    case Activation::Kind::Sigmoid: map([](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
+    case Activation::Kind::HardSigmoid: map([a, b](float v) { return std::min(1.f, std::max(0.f, a * v + b)); }); break;
+    case Activation::Kind::HardSwish:
+      map([](float v) { return v * std::min(1.f, std::max(0.f, v / 6.f + 0.5f)); });
+      break;
+    case Activation::Kind::Tanh: map([](float v) { return std::tanh(v); }); break;
+  }
+}
+
+#ifdef METALNN_ACT_AVX2
+// The piecewise-linear activations on 8 lanes; the functors carry the target attribute because
+// lambdas would not inherit it.
+struct ClampOp {
+  __m256 lo, hi;
+  METALNN_AVX2 __m256 operator()(__m256 v) const { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }  // NaN passes through
+};
+struct LeakyReluOp {
+  __m256 slope;
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), negative);
+  }
+};
+struct HardSigmoidOp {
+  __m256 a, b;
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    return _mm256_min_ps(_mm256_set1_ps(1.f), _mm256_max_ps(_mm256_setzero_ps(), _mm256_fmadd_ps(a, v, b)));
+  }
+};
+struct HardSwishOp {
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 gate = HardSigmoidOp{_mm256_set1_ps(1.f / 6.f), _mm256_set1_ps(0.5f)}(v);
+    return _mm256_mul_ps(v, gate);
+  }
+};
+
+template <class Op>
+METALNN_AVX2 void map_avx2(const float* in, float* out, int64_t n, float add, Op op) {
+  const __m256 va = _mm256_set1_ps(add);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, op(_mm256_add_ps(_mm256_loadu_ps(in + i), va)));
+  if (i < n) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), lane);
+    _mm256_maskstore_ps(out + i, mask, op(_mm256_add_ps(_mm256_maskload_ps(in + i, mask), va)));
+  }
+}
+
+// False for the activations left to the scalar path.
+METALNN_AVX2 bool activate_avx2(const float* in, float* out, int64_t n, float add, const Activation& act) {
+  float lo, hi;
+  if (activation_as_clamp(act, lo, hi)) {
+    map_avx2(in, out, n, add, ClampOp{_mm256_set1_ps(lo), _mm256_set1_ps(hi)});
+  } else if (act.kind == Activation::Kind::LeakyRelu) {
+    map_avx2(in, out, n, add, LeakyReluOp{_mm256_set1_ps(act.alpha)});
+  } else if (act.kind == Activation::Kind::HardSigmoid) {
+    map_avx2(in, out, n, add, HardSigmoidOp{_mm256_set1_ps(act.alpha), _mm256_set1_ps(act.beta)});
+  } else if (act.kind == Activation::Kind::HardSwish) {
+    map_avx2(in, out, n, add, HardSwishOp{});
+  } else {
+    return false;
+  }
+  return true;
+}
+#endif
+
+void activate(const float* in, float* out, int64_t n, float add, const Activation& act) {
+#ifdef METALNN_ACT_AVX2
+  if (has_avx2_fma() && activate_avx2(in, out, n, add, act)) return;
+#endif
+  activate_scalar(in, out, n, add, act);
+}
+
+}  // namespace
+
+bool activation_as_clamp(const Activation& act, float& lo, float& hi) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  switch (act.kind) {
+    case Activation::Kind::None: lo = -inf, hi = inf; return true;
+    case Activation::Kind::Relu: lo = 0.f, hi = inf; return true;
+    case Activation::Kind::Clip: lo = act.alpha, hi = act.beta; return true;
+    default: return false;
+  }
+}
+
+void apply_activation(float* x, int64_t n, const Activation& act) {
+  if (!act.none()) activate(x, x, n, 0.f, act);
+}
 
 void apply_activation(const float* in, float* out, int64_t n, const Activation& act) {
-  const float a = act.alpha, b = act.beta;
-  switch (act.kind) {
-    case Activation::Kind::None:
-      if (in != out) std::copy(in, in + n, out);
-      break;
-    case Activation::Kind::Relu:
-      for (int64_t i = 0; i < n; ++i) out[i] = in[i] > 0.f ? in[i] : 0.f;
-      break;
-    case Activation::Kind::LeakyRelu:
-      for (int64_t i = 0; i < n; ++i) out[i] = in[i] >= 0.f ? in[i] : in[i] * a;
-      break;
-    case Activation::Kind::Clip:
-      for (int64_t i = 0; i < n; ++i) out[i] = std::min(std::max(in[i], a), b);
-      break;
-    case Activation::Kind::Sigmoid:
-      for (int64_t i = 0; i < n; ++i) out[i] = 1.f / (1.f + std::exp(-in[i]));
-      break;
-    case Activation::Kind::HardSigmoid:
-      for (int64_t i = 0; i < n; ++i) out[i] = std::min(1.f, std::max(0.f, a * in[i] + b));
-      break;
-    case Activation::Kind::HardSwish:
-      for (int64_t i = 0; i < n; ++i) out[i] = in[i] * std::min(1.f, std::max(0.f, in[i] / 6.f + 0.5f));
-      break;
-    case Activation::Kind::Tanh:
-      for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
-      break;
+  if (act.none()) {
+    if (in != out) std::copy(in, in + n, out);
+    return;
   }
+  activate(in, out, n, 0.f, act);
+}
+
+void add_activation(float* x, int64_t n, float add, const Activation& act) {
+  if (add != 0.f || !act.none()) activate(x, x, n, add, act);
 }
 
 }  // namespace metalnn::cpu

@@ -16,6 +16,12 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
                        m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void sgemv(bool trans_a, int m, int n, float alpha, const float* a, int lda, const float* x, int incx, float beta,
+           float* y, int incy) {
+  METALNN_CBLAS(sgemv)(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, incx, beta, y,
+                       incy);
+}
+
 void set_blas_threads(int n) {
 #if defined(METALNN_USE_ACCELERATE)
   (void)n;

@@ -4,6 +4,7 @@
 #include "cpu/depthwise_conv.h"
 
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -62,53 +63,58 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 load_strided(co
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// One output row of a 3x3, dilation 1, stride S depthwise conv over padded rows.
+// A whole plane of a 3x3, dilation 1, stride S depthwise conv over the padded input, clamped to
+// [lo, hi] (the fused activation when it is one) before the store; the weights stay in registers.
 template <int S>
-__attribute__((target("avx2,fma"))) void row_3x3_avx2(const float* const* rows, const float* w, float bias,
-                                                       int64_t out_w, float* out) {
+__attribute__((target("avx2,fma"))) void plane_3x3_avx2(const PaddedPlane& in, const float* w, float bias, float lo,
+                                                         float hi, const Window2d& win, float* y) {
   __m256 k[9];
   for (int i = 0; i < 9; ++i) k[i] = _mm256_set1_ps(w[i]);
-  const __m256 b = _mm256_set1_ps(bias);
-  for (int64_t ow = 0; ow < out_w; ow += 8) {
-    __m256 acc = b;
-    for (int kh = 0; kh < 3; ++kh) {
-      const float* src = rows[kh] + ow * S;
-      acc = _mm256_fmadd_ps(k[kh * 3 + 0], load_strided<S>(src), acc);
-      acc = _mm256_fmadd_ps(k[kh * 3 + 1], load_strided<S>(src + 1), acc);
-      acc = _mm256_fmadd_ps(k[kh * 3 + 2], load_strided<S>(src + 2), acc);
-    }
-    if (ow + 8 <= out_w) {
-      _mm256_storeu_ps(out + ow, acc);
-    } else {  // the row's last, partial vector
-      alignas(32) float tail[8];
-      _mm256_store_ps(tail, acc);
-      std::memcpy(out + ow, tail, static_cast<size_t>(out_w - ow) * sizeof(float));
-    }
+  const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const int64_t out_w = win.out_w, full = out_w / 8 * 8;
+  const __m256i tail_mask =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(int(out_w - full)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  auto output = [&](const float* r0, const float* r1, const float* r2) __attribute__((target("avx2,fma"))) {
+    __m256 acc = _mm256_fmadd_ps(k[0], load_strided<S>(r0), b);
+    acc = _mm256_fmadd_ps(k[1], load_strided<S>(r0 + 1), acc);
+    acc = _mm256_fmadd_ps(k[2], load_strided<S>(r0 + 2), acc);
+    acc = _mm256_fmadd_ps(k[3], load_strided<S>(r1), acc);
+    acc = _mm256_fmadd_ps(k[4], load_strided<S>(r1 + 1), acc);
+    acc = _mm256_fmadd_ps(k[5], load_strided<S>(r1 + 2), acc);
+    acc = _mm256_fmadd_ps(k[6], load_strided<S>(r2), acc);
+    acc = _mm256_fmadd_ps(k[7], load_strided<S>(r2 + 1), acc);
+    acc = _mm256_fmadd_ps(k[8], load_strided<S>(r2 + 2), acc);
+    return _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
+  };
+  for (int64_t oh = 0; oh < win.out_h; ++oh) {
+    const float* r0 = in.row(oh * win.stride_h);
+    const float *r1 = r0 + in.width, *r2 = r1 + in.width;
+    float* out = y + oh * out_w;
+    for (int64_t ow = 0; ow < full; ow += 8) _mm256_storeu_ps(out + ow, output(r0 + ow * S, r1 + ow * S, r2 + ow * S));
+    if (full < out_w) _mm256_maskstore_ps(out + full, tail_mask, output(r0 + full * S, r1 + full * S, r2 + full * S));
   }
 }
 #endif
 
 void plane(const PaddedPlane& in, const float* w, float bias, float* y, const Window2d& win, const Activation& act) {
+#ifdef METALNN_DW_AVX2
+  if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
+      (win.stride_w == 1 || win.stride_w == 2)) {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    const bool clamp = activation_as_clamp(act, lo, hi);
+    if (win.stride_w == 1) plane_3x3_avx2<1>(in, w, bias, lo, hi, win, y);
+    else plane_3x3_avx2<2>(in, w, bias, lo, hi, win, y);
+    if (!clamp) apply_activation(y, win.out_size(), act);
+    return;
+  }
+#endif
   const float* rows[16];
   std::vector<const float*> many_rows(win.kernel_h > 16 ? win.kernel_h : 0);
   const float** row_ptrs = win.kernel_h > 16 ? many_rows.data() : rows;
-#ifdef METALNN_DW_AVX2
-  const bool fast_3x3 = has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
-                        win.dilation_w == 1 && (win.stride_w == 1 || win.stride_w == 2);
-#endif
   for (int64_t oh = 0; oh < win.out_h; ++oh) {
     for (int64_t kh = 0; kh < win.kernel_h; ++kh) row_ptrs[kh] = in.row(oh * win.stride_h + kh * win.dilation_h);
     float* out = y + oh * win.out_w;
-#ifdef METALNN_DW_AVX2
-    if (fast_3x3) {
-      if (win.stride_w == 1) row_3x3_avx2<1>(row_ptrs, w, bias, win.out_w, out);
-      else row_3x3_avx2<2>(row_ptrs, w, bias, win.out_w, out);
-    } else {
-      row_generic(row_ptrs, w, bias, win, out);
-    }
-#else
     row_generic(row_ptrs, w, bias, win, out);
-#endif
     apply_activation(out, win.out_w, act);
   }
 }

@@ -13,10 +13,10 @@ void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, co
     const float rb = row_bias ? row_bias[r] : 0.f;
     if (col_bias) {
       for (int64_t c = 0; c < cols; ++c) row[c] += col_bias[c] + rb;
-    } else if (row_bias) {
-      for (int64_t c = 0; c < cols; ++c) row[c] += rb;
+      apply_activation(row, cols, act);
+    } else {
+      add_activation(row, cols, rb, act);
     }
-    apply_activation(row, cols, act);
   }
 }
 

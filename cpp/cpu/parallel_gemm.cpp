@@ -20,8 +20,18 @@ void parallel_sgemm(ThreadPool& pool, bool trans_a, bool trans_b, int64_t m, int
   auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     const float* ab = a + (trans_a ? r0 : r0 * lda);
     const float* bb = b + (trans_b ? c0 * ldb : c0);
-    sgemm(trans_a, trans_b, int(r1 - r0), int(c1 - c0), int(k), alpha, ab, int(lda), bb, int(ldb), beta,
-          c + r0 * ldc + c0, int(ldc));
+    float* cb = c + r0 * ldc + c0;
+    // A single row or column of C is a matrix-vector product; sgemm would pack the whole matrix for it.
+    if (m == 1) {  // c row = op(B)^T-side: c[0, j] = sum_k a[k] * op(B)[k, j]
+      sgemv(!trans_b, trans_b ? int(c1 - c0) : int(k), trans_b ? int(k) : int(c1 - c0), alpha, bb, int(ldb), ab,
+            trans_a ? int(lda) : 1, beta, cb, 1);
+    } else if (n == 1) {  // c column = op(A) * b
+      sgemv(trans_a, trans_a ? int(k) : int(r1 - r0), trans_a ? int(r1 - r0) : int(k), alpha, ab, int(lda), bb,
+            trans_b ? 1 : int(ldb), beta, cb, int(ldc));
+    } else {
+      sgemm(trans_a, trans_b, int(r1 - r0), int(c1 - c0), int(k), alpha, ab, int(lda), bb, int(ldb), beta, cb,
+            int(ldc));
+    }
     if (epilogue) epilogue(r0, r1, c0, c1);
   };
   const int threads = m * n * k < kMinParallelMacs ? 1 : pool.num_threads();

@@ -1,6 +1,7 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,8 +13,10 @@ namespace metalnn::cpu {
 namespace {
 
 // How long a thread busy-waits before it sleeps: a network's layers follow each other within
-// microseconds, and a futex wake-up per layer would cost more than most small layers take.
-constexpr int kSpinIterations = 1 << 15;
+// microseconds, and a futex wake-up per layer would cost more than most small layers take. Short,
+// so that on a busy machine a waiting thread soon gives its core to whoever needs it.
+constexpr auto kWorkerSpin = std::chrono::microseconds(50);
+constexpr auto kCallerSpin = std::chrono::microseconds(20);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -23,18 +26,27 @@ inline void cpu_relax() {
 #endif
 }
 
-void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int index) {
-  int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
-  if (begin < end) fn(begin, end);
+// Busy-waits until done() or the time is up; true if done.
+template <class Done>
+bool spin_until(Done done, std::chrono::microseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
 }
 
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
+  wait([this] { return pending_.load(std::memory_order_acquire) == 0; });
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true, std::memory_order_release);
@@ -43,14 +55,35 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::work_on_job() {
+  for (;;) {
+    const int chunk = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
+    if (chunk >= job_chunks_) return;
+    const int64_t begin = job_n_ * chunk / job_chunks_, end = job_n_ * (chunk + 1) / job_chunks_;
+    if (begin < end) (*job_)(begin, end);
+    if (done_chunks_.fetch_add(1, std::memory_order_acq_rel) + 1 == job_chunks_) notify_caller();
+  }
+}
+
+void ThreadPool::notify_caller() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  done_.notify_all();
+}
+
+template <class Predicate>
+void ThreadPool::wait(Predicate ready) {
+  if (spin_until(ready, kCallerSpin)) return;
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, ready);
+}
+
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     auto has_work = [&] {
       return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
     };
-    for (int i = 0; i < kSpinIterations && !has_work(); ++i) cpu_relax();
-    if (!has_work()) {
+    if (!spin_until(has_work, kWorkerSpin)) {
       std::unique_lock<std::mutex> lock(mutex_);
       ++sleepers_;
       wake_.wait(lock, has_work);
@@ -58,8 +91,9 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    if (index < job_chunks_) run_chunk(*job_, job_n_, job_chunks_, index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    work_on_job();
+    // Checked in: the caller may now reuse the job fields for its next region.
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) notify_caller();
   }
 }
 
@@ -72,25 +106,22 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     return;
   }
   std::lock_guard<std::mutex> region(region_mutex_);
-  // The job is written before the generation is published (release); workers read it after they
-  // see the new generation (acquire), and the previous job has fully finished (pending_ == 0).
+  // Workers still checking in from the previous region read its fields; wait for them first.
+  wait([this] { return pending_.load(std::memory_order_acquire) == 0; });
   job_ = &fn;
   job_n_ = n;
   job_chunks_ = chunks;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  done_chunks_.store(0, std::memory_order_relaxed);
   pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);  // publishes the fields above
     if (sleepers_ > 0) wake_.notify_all();
   }
-  run_chunk(fn, n, chunks, 0);
-  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
-    if (i < kSpinIterations) {
-      cpu_relax();
-    } else {
-      std::this_thread::yield();  // a worker was descheduled; let it run
-    }
-  }
+  // Chunks are claimed, not assigned: if a worker is slow to start, the caller runs its chunk too.
+  work_on_job();
+  wait([this] { return done_chunks_.load(std::memory_order_acquire) == job_chunks_; });
 }
 
 ThreadPool& ThreadPool::global() {

@@ -19,28 +19,35 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  // Calls fn(begin, end) over [0, n) split into contiguous chunks of at least `grain` items, one
-  // chunk per thread, the calling thread included. Calls from several threads are serialised.
+  // Calls fn(begin, end) over [0, n) split into contiguous chunks of at least `grain` items, at most
+  // one chunk per thread, the calling thread included; a chunk may run on any thread. Calls from
+  // several threads are serialised.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // The process-wide pool (METALNN_NUM_THREADS or the hardware concurrency).
   static ThreadPool& global();
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  void work_on_job();  // claims and runs chunks of the current region until none are left
+  void notify_caller();
+  template <class Predicate>
+  void wait(Predicate ready);  // the caller's wait: spin, then sleep on done_
 
   int num_threads_;
   std::vector<std::thread> workers_;
   std::mutex region_mutex_;  // one parallel region at a time
-  // Workers spin on generation_ for a while after each job, then sleep on wake_.
+  // Workers spin on generation_ for a while after each job, then sleep on wake_; the caller spins on
+  // pending_, then sleeps on done_.
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_, done_;
   int sleepers_ = 0;  // guarded by mutex_
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_chunks_ = 0;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};  // workers still on the current job
+  std::atomic<int> next_chunk_{0}, done_chunks_{0};
+  std::atomic<int> pending_{0};  // workers that have not yet checked in for the current region
   std::atomic<bool> stop_{false};
 };
 

@@ -56,6 +56,18 @@ TEST(GemmKernel, TransposesAndBroadcastC) {
   check_gemm(517, 9, 129, true, true, 0.5f, -2.f, {517, 9});
 }
 
+// One row or one column of C goes through sgemv, split over the pool when large enough.
+TEST(GemmKernel, MatrixVectorProducts) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_gemm(1, 1000, 1280, ta, tb, 1.f, 1.f, {1000}, Activation::Kind::Relu);
+      check_gemm(1, 13, 9, ta, tb, 0.5f, -2.f, {1, 13});
+      check_gemm(700, 1, 601, ta, tb, 1.f, 1.f, {700, 1}, Activation::Kind::HardSwish);
+      check_gemm(9, 1, 33, ta, tb, 1.7f, 1.f, {1});
+      check_gemm(1, 1, 1025, ta, tb, 1.f, 1.f, {});
+    }
+}
+
 // MatMul reference over right-aligned broadcast shapes, after NumPy's 1-D promotion.
 Tensor reference_matmul(const Tensor& a, const Tensor& b, const Shape& out_shape, const float* bias) {
   Shape as = a.shape(), bs = b.shape();
