@@ -15,9 +15,13 @@ constant constexpr uint kConvTileK = 16;
 constant constexpr uint kConvPxPerStager = 8;  // adjacent input-tile entries a thread gathers per row
 
 template <typename T>
-inline void conv_store(device T* y, device const T* bias, float acc, uint n, uint oc, uint pixel,
-                       constant ConvParams& p) {
-  if (p.epilogue.has_bias) acc += float(bias[oc]);
+inline float conv_bias(device const T* bias, uint oc, constant ConvParams& p) {
+  return p.epilogue.has_bias ? float(bias[oc]) : 0.0f;
+}
+
+// acc includes the bias.
+template <typename T>
+inline void conv_store(device T* y, float acc, uint n, uint oc, uint pixel, constant ConvParams& p) {
   y[(n * p.out_c + oc) * p.out_h * p.out_w + pixel] = T(activate(acc, p.epilogue));
 }
 
@@ -67,7 +71,7 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
     for (uint i = tid; i < kConvTileK * oc_vecs; i += kConvThreads) {
       const uint row = i / oc_vecs, ocv = i % oc_vecs;
       const uint k = k0 + row;
-      T4 v = T4(0);
+      T4 v = T4(T(0));
       for (uint c = 0; c < 4; ++c) {
         const uint oc = oc0 + ocv * 4 + c;
         if (oc < p.out_c_per_group && k < depth) v[c] = filter[oc * depth + k];
@@ -97,11 +101,12 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
     threadgroup_barrier(mem_flags::mem_threadgroup);
   }
   for (uint i = 0; i < 4; ++i) {
-    const uint oc = oc0 + ty * 4 + i;
-    if (oc >= p.out_c_per_group) break;
+    if (oc0 + ty * 4 + i >= p.out_c_per_group) break;
+    const uint oc = g * p.out_c_per_group + oc0 + ty * 4 + i;
+    const float4 out = acc[i] + conv_bias(bias, oc, p);
     for (uint j = 0; j < 4; ++j) {
       const uint px = px0 + tx * 4 + j;
-      if (px < pixels) conv_store(y, bias, acc[i][j], n, g * p.out_c_per_group + oc, px, p);
+      if (px < pixels) conv_store(y, out[j], n, oc, px, p);
     }
   }
 }
@@ -125,8 +130,9 @@ inline bool depthwise_quad(uint gid, constant ConvParams& p, thread DepthwiseQua
 template <typename T>
 inline void depthwise_store(device T* y, device const T* bias, float4 acc, DepthwiseQuad q,
                             constant ConvParams& p) {
+  acc += conv_bias(bias, q.c, p);
   for (uint j = 0; j < 4; ++j)
-    if (q.ox0 + j < p.out_w) conv_store(y, bias, acc[j], q.n, q.c, q.oy * p.out_w + q.ox0 + j, p);
+    if (q.ox0 + j < p.out_w) conv_store(y, acc[j], q.n, q.c, q.oy * p.out_w + q.ox0 + j, p);
 }
 
 // Square Kernel, equal strides Stride, no dilation: each input row segment the 4 outputs read
@@ -221,7 +227,7 @@ kernel void conv_transpose(device const T* x [[buffer(0)]],
       }
     }
   }
-  conv_store(y, bias, acc, n, oc, pixel, p);
+  conv_store(y, acc + conv_bias(bias, oc, p), n, oc, pixel, p);
 }
 
 #define instantiate_conv(dtype, T, _)                                                           \
