@@ -158,8 +158,10 @@ kernel void conv_depthwise_window(device const T* x [[buffer(0)]],
     device const T* row = plane + iy * int(p.in_w);
     float v[span];
     for (uint i = 0; i < span; ++i) v[i] = uint(x0 + int(i)) < p.in_w ? float(row[x0 + int(i)]) : 0.0f;
-    for (uint kx = 0; kx < Kernel; ++kx)
-      acc = fma(float4(v[kx], v[kx + Stride], v[kx + 2 * Stride], v[kx + 3 * Stride]), float4(f[ky * Kernel + kx]), acc);
+    for (uint kx = 0; kx < Kernel; ++kx) {
+      const float4 taps = float4(v[kx], v[kx + Stride], v[kx + 2 * Stride], v[kx + 3 * Stride]);
+      acc = fma(taps, float4(f[ky * Kernel + kx]), acc);
+    }
   }
   depthwise_store(y, bias, acc, q, p);
 }
