@@ -3,7 +3,7 @@
 // or 8 x 128 for groups of few channels) of one image and group, walking K = in_c_per_group *
 // kernel_h * kernel_w 16 at a time: each step stages the filter tile and the gathered input patches
 // (zeros for padding) in threadgroup memory as 4-vectors (4 KiB or 8.5 KiB in float, half that in
-// half), then each thread accumulates 4 channels x 4 pixels in float4.
+// half, plus 512 B of row offsets), then each thread accumulates 4 channels x 4 pixels in float4.
 // conv_depthwise (one input channel per group): one thread per 4 adjacent output pixels along W of
 // one channel, filter in registers; no threadgroup memory. 1x1 stride-1 unpadded convolutions run as
 // GEMM (matmul.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
@@ -12,7 +12,7 @@
 
 constant constexpr uint kConvThreads = 64;
 constant constexpr uint kConvTileK = 16;
-constant constexpr uint kConvPxPerStager = 8;  // adjacent input-tile entries a thread gathers per row
+constant constexpr int kConvOutside = -(1 << 28);  // a row offset no bounds check accepts
 
 template <typename T>
 inline float conv_bias(device const T* bias, uint oc, constant ConvParams& p) {
@@ -25,11 +25,22 @@ inline void conv_store(device T* y, float acc, uint n, uint oc, uint pixel, cons
   y[(n * p.out_c + oc) * p.out_h * p.out_w + pixel] = T(activate(acc, p.epilogue));
 }
 
+// Row k of the implicit GEMM's K dimension = (input channel, tap): (element offset from a pixel's
+// window origin, dy, dx); past the end, a dy that is never inside.
+inline int4 conv_row(uint k, uint depth, uint taps, uint kernel_w, constant ConvParams& p) {
+  if (k >= depth) return int4(0, kConvOutside, 0, 0);
+  const uint ic = k / taps, tap = k % taps;
+  const int dy = int((tap / kernel_w) * p.dilation_h), dx = int((tap % kernel_w) * p.dilation_w);
+  return int4(int(ic * p.in_h * p.in_w) + dy * int(p.in_w) + dx, dy, dx, 0);
+}
+
 // Grid: (pixel tiles, output-channel tiles of a group, batch * groups), 64 threads. Kernel = 0: the
 // window size comes from the params (1 and 3 are compiled in, so K decomposes without divisions).
-// Staging: filter vectors are spread over the threads; each thread gathers input rows of 8 adjacent
-// pixels whose window origins it computes once. Compute: thread t owns channels 4 * (t / px_vecs)..+3
-// and pixels 4 * (t % px_vecs)..+3: two threadgroup vector loads per 16 multiply-adds.
+// Staging: the first 16 threads decode the next step's K rows into a double-buffered table; filter
+// loads run along K across threads, input loads along the pixels (coalesced for stride 1), each
+// thread keeping the window origins of its 1 or 2 pixels. Compute: thread t owns channels
+// 4 * (t / px_vecs)..+3 and pixels 4 * (t % px_vecs)..+3: two threadgroup vector loads per 16
+// multiply-adds.
 template <uint Kernel, uint TileOc, typename T>
 kernel void conv_tiled(device const T* x [[buffer(0)]],
                        device const T* w [[buffer(1)]],
@@ -41,12 +52,13 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
   typedef vec<T, 4> T4;
   constexpr uint tile_px = 16 * kConvThreads / TileOc;  // 16 outputs per thread
   constexpr uint oc_vecs = TileOc / 4, px_vecs = tile_px / 4;
-  constexpr uint stagers_per_row = tile_px / kConvPxPerStager;
+  constexpr uint lanes_per_row = tile_px < kConvThreads ? tile_px : kConvThreads;
+  constexpr uint px_per_thread = tile_px / lanes_per_row;
   threadgroup T4 tile_w[kConvTileK][oc_vecs];
   threadgroup T4 tile_x[kConvTileK][px_vecs];
-  const uint kernel_h = Kernel ? Kernel : p.kernel_h;
+  threadgroup int4 rows[2][kConvTileK];
   const uint kernel_w = Kernel ? Kernel : p.kernel_w;
-  const uint taps = kernel_h * kernel_w;
+  const uint taps = Kernel ? Kernel * Kernel : p.kernel_h * p.kernel_w;
   const uint depth = p.in_c_per_group * taps;
   const uint pixels = p.out_h * p.out_w;
   const uint groups = p.out_c / p.out_c_per_group;
@@ -55,21 +67,27 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
   device const T* in = x + (n * p.in_c + g * p.in_c_per_group) * p.in_h * p.in_w;
   device const T* filter = w + g * p.out_c_per_group * depth;
 
-  const uint x_row = tid / stagers_per_row, x_px = (tid % stagers_per_row) * kConvPxPerStager;
-  // Window origins of the staged pixels; pixels past the end get a row that is never inside.
-  int iy0[kConvPxPerStager], ix0[kConvPxPerStager];
-  uint oy = (px0 + x_px) / p.out_w, ox = (px0 + x_px) % p.out_w;
-  for (uint j = 0; j < kConvPxPerStager; ++j) {
-    iy0[j] = px0 + x_px + j < pixels ? int(oy * p.stride_h) - p.pad_top : -(1 << 30);
-    ix0[j] = int(ox * p.stride_w) - p.pad_left;
-    if (++ox == p.out_w) ox = 0, ++oy;
+  // Window origins (and their element offsets) of this thread's staged pixels.
+  const uint lane = tid % lanes_per_row;
+  int iy0[px_per_thread], ix0[px_per_thread], origin[px_per_thread];
+  for (uint q = 0; q < px_per_thread; ++q) {
+    const uint px = px0 + lane + q * lanes_per_row;
+    const bool inside = px < pixels;
+    iy0[q] = inside ? int((px / p.out_w) * p.stride_h) - p.pad_top : kConvOutside;
+    ix0[q] = int((px % p.out_w) * p.stride_w) - p.pad_left;
+    origin[q] = inside ? iy0[q] * int(p.in_w) + ix0[q] : 0;
   }
 
+  if (tid < kConvTileK) rows[0][tid] = conv_row(tid, depth, taps, kernel_w, p);
+  threadgroup_barrier(mem_flags::mem_threadgroup);
   const uint tx = tid % px_vecs, ty = tid / px_vecs;
   float4 acc[4] = {float4(0.0f), float4(0.0f), float4(0.0f), float4(0.0f)};
-  for (uint k0 = 0; k0 < depth; k0 += kConvTileK) {
+  uint cur = 0;
+  for (uint k0 = 0; k0 < depth; k0 += kConvTileK, cur ^= 1) {
+    // The next step's rows go to the other buffer, read only after this step's second barrier.
+    if (tid < kConvTileK) rows[cur ^ 1][tid] = conv_row(k0 + kConvTileK + tid, depth, taps, kernel_w, p);
     for (uint i = tid; i < kConvTileK * oc_vecs; i += kConvThreads) {
-      const uint row = i / oc_vecs, ocv = i % oc_vecs;
+      const uint row = i % kConvTileK, ocv = i / kConvTileK;
       const uint k = k0 + row;
       T4 v = T4(T(0));
       for (uint c = 0; c < 4; ++c) {
@@ -78,19 +96,13 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
       }
       tile_w[row][ocv] = v;
     }
-    for (uint row = x_row; row < kConvTileK; row += kConvThreads / stagers_per_row) {
-      const uint k = k0 + row;
-      const uint ic = k / taps, tap = k % taps;
-      const int dy = int((tap / kernel_w) * p.dilation_h), dx = int((tap % kernel_w) * p.dilation_w);
-      device const T* plane = in + min(ic, p.in_c_per_group - 1) * p.in_h * p.in_w;
-      T v[kConvPxPerStager];
-      for (uint j = 0; j < kConvPxPerStager; ++j) {
-        const int iy = iy0[j] + dy, ix = ix0[j] + dx;
-        const bool inside = k < depth && uint(iy) < p.in_h && uint(ix) < p.in_w;
-        v[j] = inside ? plane[iy * int(p.in_w) + ix] : T(0);
+    for (uint row = tid / lanes_per_row; row < kConvTileK; row += kConvThreads / lanes_per_row) {
+      const int4 r = rows[cur][row];
+      for (uint q = 0; q < px_per_thread; ++q) {
+        const int iy = iy0[q] + r.y, ix = ix0[q] + r.z;
+        const uint px = lane + q * lanes_per_row;
+        tile_x[row][px / 4][px % 4] = uint(iy) < p.in_h && uint(ix) < p.in_w ? in[origin[q] + r.x] : T(0);
       }
-      tile_x[row][x_px / 4] = T4(v[0], v[1], v[2], v[3]);
-      tile_x[row][x_px / 4 + 1] = T4(v[4], v[5], v[6], v[7]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint kk = 0; kk < kConvTileK; ++kk) {
