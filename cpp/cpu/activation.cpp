@@ -5,12 +5,8 @@
 #include <limits>
 
 #include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define METALNN_ACT_AVX2 1
-#define METALNN_AVX2 __attribute__((target("avx2,fma")))
-#endif
 
 namespace metalnn::cpu {
 
@@ -36,7 +32,7 @@ void activate_scalar(const float* in, float* out, int64_t n, float add, const Ac
   }
 }
 
-#ifdef METALNN_ACT_AVX2
+#ifdef METALNN_HAS_AVX2_KERNELS
 // The piecewise-linear activations on 8 lanes; the functors carry the target attribute because
 // lambdas would not inherit it.
 struct ClampOp {
@@ -69,8 +65,7 @@ METALNN_AVX2 void map_avx2(const float* in, float* out, int64_t n, float add, Op
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, op(_mm256_add_ps(_mm256_loadu_ps(in + i), va)));
   if (i < n) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), lane);
+    const __m256i mask = first_lanes(n - i);
     _mm256_maskstore_ps(out + i, mask, op(_mm256_add_ps(_mm256_maskload_ps(in + i, mask), va)));
   }
 }
@@ -94,7 +89,7 @@ METALNN_AVX2 bool activate_avx2(const float* in, float* out, int64_t n, float ad
 #endif
 
 void activate(const float* in, float* out, int64_t n, float add, const Activation& act) {
-#ifdef METALNN_ACT_AVX2
+#ifdef METALNN_HAS_AVX2_KERNELS
   if (has_avx2_fma() && activate_avx2(in, out, n, add, act)) return;
 #endif
   activate_scalar(in, out, n, add, act);

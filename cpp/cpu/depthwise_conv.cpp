@@ -9,11 +9,8 @@
 
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define METALNN_DW_AVX2 1
-#endif
 
 namespace metalnn::cpu {
 
@@ -54,26 +51,17 @@ void row_generic(const float* const* rows, const float* w, float bias, const Win
     }
 }
 
-#ifdef METALNN_DW_AVX2
-// 8 floats p[0], p[S], ..., p[7S] for S = 1 or 2 (S = 2 reads p[0..15]).
-template <int S>
-__attribute__((target("avx2,fma"), always_inline)) inline __m256 load_strided(const float* p) {
-  if (S == 1) return _mm256_loadu_ps(p);
-  __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
+#ifdef METALNN_HAS_AVX2_KERNELS
 // A whole plane of a 3x3, dilation 1, stride S depthwise conv over the padded input, clamped to
 // [lo, hi] (the fused activation when it is one) before the store; the weights stay in registers.
 template <int S>
-__attribute__((target("avx2,fma"))) void plane_3x3_avx2(const PaddedPlane& in, const float* w, float bias, float lo,
+METALNN_AVX2 void plane_3x3_avx2(const PaddedPlane& in, const float* w, float bias, float lo,
                                                          float hi, const Window2d& win, float* y) {
   __m256 k[9];
   for (int i = 0; i < 9; ++i) k[i] = _mm256_set1_ps(w[i]);
   const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   const int64_t out_w = win.out_w, full = out_w / 8 * 8;
-  const __m256i tail_mask =
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(int(out_w - full)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i tail_mask = first_lanes(out_w - full);
   auto output = [&](const float* r0, const float* r1, const float* r2) __attribute__((target("avx2,fma"))) {
     __m256 acc = _mm256_fmadd_ps(k[0], load_strided<S>(r0), b);
     acc = _mm256_fmadd_ps(k[1], load_strided<S>(r0 + 1), acc);
@@ -97,7 +85,7 @@ __attribute__((target("avx2,fma"))) void plane_3x3_avx2(const PaddedPlane& in, c
 #endif
 
 void plane(const PaddedPlane& in, const float* w, float bias, float* y, const Window2d& win, const Activation& act) {
-#ifdef METALNN_DW_AVX2
+#ifdef METALNN_HAS_AVX2_KERNELS
   if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
       (win.stride_w == 1 || win.stride_w == 2)) {
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();

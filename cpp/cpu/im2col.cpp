@@ -3,9 +3,30 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
 namespace metalnn::cpu {
 
 namespace {
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// The whole vectors of copy_stride2; returns how many outputs it wrote.
+METALNN_AVX2 int64_t copy_stride2_avx2(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 < n; i += 8) _mm256_storeu_ps(dst + i, load_strided<2>(src + 2 * i));  // reads src[2i .. 2i + 15]
+  return i;
+}
+#endif
+
+// dst[i] = src[2 * i] for i < n, reading no further than src[2 * (n - 1)].
+void copy_stride2(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) i = copy_stride2_avx2(src, n, dst);
+#endif
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
 
 // One im2col row: the pixels tap (kh, kw) of channel plane `plane` reads for output positions [begin, end).
 void im2col_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, int64_t begin, int64_t end, float* dst) {
@@ -24,6 +45,8 @@ void im2col_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, i
       float* out = dst + (lo - ow0);
       if (w.stride_w == 1) {
         std::memcpy(out, src + lo + col_offset, static_cast<size_t>(hi - lo) * sizeof(float));
+      } else if (w.stride_w == 2) {
+        copy_stride2(src + lo * 2 + col_offset, hi - lo, out);
       } else {
         for (int64_t ow = lo; ow < hi; ++ow) *out++ = src[ow * w.stride_w + col_offset];
       }

@@ -5,12 +5,45 @@
 #include <vector>
 
 #include "core/ops/window.h"
+#include "cpu/cpu_features.h"
 #include "cpu/kernel.h"
+#include "cpu/simd_avx2.h"
 #include "cpu/window2d.h"
 
 namespace metalnn::cpu {
 
 namespace {
+
+// Floats a MaxPool row buffer holds past its last output's window, for whole-vector reads.
+constexpr int64_t kRowSlack = 16;
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// r[c] = max(r[c], src[c]) for c < n.
+METALNN_AVX2 void max_into_avx2(float* r, const float* src, int64_t n) {
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) _mm256_storeu_ps(r + c, _mm256_max_ps(_mm256_loadu_ps(src + c), _mm256_loadu_ps(r + c)));
+  if (c < n) {
+    const __m256i m = first_lanes(n - c);
+    _mm256_maskstore_ps(r + c, m, _mm256_max_ps(_mm256_maskload_ps(src + c, m), _mm256_maskload_ps(r + c, m)));
+  }
+}
+
+// out[ow] = max over taps j of row[ow * S + j * dilation]; the row is readable kRowSlack floats past
+// the last window, and lanes past out_w are never stored.
+template <int S>
+METALNN_AVX2 void max_taps_avx2(const float* row, int64_t taps, int64_t dilation, int64_t out_w, float* out) {
+  for (int64_t ow = 0; ow < out_w; ow += 8) {
+    const float* p = row + ow * S;
+    __m256 acc = load_strided<S>(p);
+    for (int64_t j = 1; j < taps; ++j) acc = _mm256_max_ps(load_strided<S>(p + j * dilation), acc);
+    if (ow + 8 <= out_w) {
+      _mm256_storeu_ps(out + ow, acc);
+    } else {
+      _mm256_maskstore_ps(out + ow, first_lanes(out_w - ow), acc);
+    }
+  }
+}
+#endif
 
 class PoolKernel : public Kernel {
  public:
@@ -43,18 +76,30 @@ class PoolKernel : public Kernel {
   // -inf-padded row (contiguous, vectorised), then over the horizontal taps of that row.
   void max_plane(const float* x, float* y, std::vector<float>& row) const {
     const Window2d& w = win_;
-    const int64_t width = std::max(w.pad_left + w.in_w, (w.out_w - 1) * w.stride_w + (w.kernel_w - 1) * w.dilation_w + 1);
+    const int64_t out_w_vec = (w.out_w + 7) / 8 * 8;
+    const int64_t width = std::max(w.pad_left + w.in_w, out_w_vec * w.stride_w + (w.kernel_w - 1) * w.dilation_w) + kRowSlack;
     row.assign(static_cast<size_t>(width), -std::numeric_limits<float>::infinity());
     float* r = row.data() + w.pad_left;  // r[c] holds input column c
+#ifdef METALNN_HAS_AVX2_KERNELS
+    const bool avx2 = has_avx2_fma() && (w.stride_w == 1 || w.stride_w == 2);
+#endif
     for (int64_t oh = 0; oh < w.out_h; ++oh) {
       const int64_t h0 = oh * w.stride_h - w.pad_top;
       const IndexRange kh = valid_range(h0, w.dilation_h, w.kernel_h, w.in_h);
       std::fill(r, r + w.in_w, -std::numeric_limits<float>::infinity());
+      float* out = y + oh * w.out_w;
+#ifdef METALNN_HAS_AVX2_KERNELS
+      if (avx2) {
+        for (int64_t i = kh.lo; i < kh.hi; ++i) max_into_avx2(r, x + (h0 + i * w.dilation_h) * w.in_w, w.in_w);
+        if (w.stride_w == 1) max_taps_avx2<1>(row.data(), w.kernel_w, w.dilation_w, w.out_w, out);
+        else max_taps_avx2<2>(row.data(), w.kernel_w, w.dilation_w, w.out_w, out);
+        continue;
+      }
+#endif
       for (int64_t i = kh.lo; i < kh.hi; ++i) {
         const float* src = x + (h0 + i * w.dilation_h) * w.in_w;
         for (int64_t c = 0; c < w.in_w; ++c) r[c] = std::max(r[c], src[c]);
       }
-      float* out = y + oh * w.out_w;
       for (int64_t ow = 0; ow < w.out_w; ++ow) out[ow] = row[ow * w.stride_w];
       for (int64_t j = 1; j < w.kernel_w; ++j) {
         const float* tap = row.data() + j * w.dilation_w;
