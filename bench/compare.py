@@ -1,8 +1,11 @@
 """Side-by-side latency of metalnn and the engines users would pick instead, on the same models.
 
 Runs metalnn, ONNX Runtime (CPU execution provider) and PyTorch eager (plus Core ML on Apple where
-coremltools is installed) in one process with the same thread count. After warm-up the engines run
-round-robin, one inference each per round, so load changes on a shared machine hit all of them alike.
+coremltools is installed) in one process with the same thread count. After warm-up the engines take
+turns round-robin, so load changes on a shared machine hit all of them alike. A turn is a short
+block of back-to-back inferences (the first untimed) after a pause: the engines' thread pools keep
+spinning for tens of milliseconds after a run (ONNX Runtime, OpenMP in PyTorch, metalnn), and
+without the pause that spinning would take cores from whichever engine runs next.
 
     python bench/compare.py                          # the default torchvision models, batch 1 and 8
     python bench/compare.py resnet50 model.onnx --batch 1 --threads 2 --json
@@ -33,7 +36,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes (torchvision models)")
     p.add_argument("--threads", type=int, default=2, help="threads every engine may use")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per engine")
-    p.add_argument("--iters", type=int, default=15, help="timed round-robin rounds")
+    p.add_argument("--iters", type=int, default=15, help="timed runs per engine")
+    p.add_argument("--block", type=int, default=5, help="timed runs per engine per turn")
+    p.add_argument("--settle", type=float, default=0.1,
+                   help="seconds of pause before each turn, for the previous engine's threads to go idle")
     p.add_argument("--device", default="cpu", help="metalnn device")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "metalnn-bench",
                    help="where exported ONNX files are kept")
@@ -217,7 +223,7 @@ APPLE_ONLY = ("coreml", "mlx")
 # ---- measurement ----------------------------------------------------------------------------------
 
 def measure(name: str, batch: int, args, peak: dict) -> dict:
-    """Loads the model in every engine, warms each up, then times them round-robin."""
+    """Loads the model in every engine, warms each up, then times them in turns, round-robin."""
     import numpy as np
     path = model_onnx(name, batch, args.cache)
     batch = batch_of(path)
@@ -240,11 +246,15 @@ def measure(name: str, batch: int, args, peak: dict) -> dict:
             runners.pop(engine, None)
             missing[engine] = f"{type(e).__name__}: {e}".splitlines()[0][:120]
     times = {engine: [] for engine in runners}
-    for _ in range(args.iters):
+    block = max(1, min(args.block, args.iters))
+    for turn in range((args.iters + block - 1) // block):
         for engine, run in runners.items():
-            t0 = time.perf_counter()
-            run()
-            times[engine].append((time.perf_counter() - t0) * 1e3)
+            time.sleep(args.settle)
+            run()  # untimed: wakes this engine's threads
+            for _ in range(min(block, args.iters - turn * block)):
+                t0 = time.perf_counter()
+                run()
+                times[engine].append((time.perf_counter() - t0) * 1e3)
 
     row = {"model": Path(name).stem if name.endswith(".onnx") else name, "batch": batch,
            "gflop": flops / 1e9, "median_ms": {}, "min_ms": {}, "missing": missing}
@@ -304,8 +314,8 @@ def main() -> None:
     if args.json:
         print(json.dumps({"meta": meta, "rows": rows, "missing": missing}, indent=2))
         return
-    text = (f"{meta['date']}, {meta['machine']}, {args.threads} threads, median of {args.iters} interleaved "
-            f"runs.\nPeak {peak['gflops']:.0f} GFLOP/s = {peak['how']}.\n"
+    text = (f"{meta['date']}, {meta['machine']}, {args.threads} threads, median of {args.iters} runs in "
+            f"interleaved turns of {args.block}.\nPeak {peak['gflops']:.0f} GFLOP/s = {peak['how']}.\n"
             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "\n\n" + table(rows, engines))
     if missing:
         text += "\n\n" + "\n".join(f"- {e} not measured: {why}" for e, why in missing.items())

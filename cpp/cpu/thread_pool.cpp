@@ -12,11 +12,12 @@ namespace metalnn::cpu {
 
 namespace {
 
-// How long a thread busy-waits before it sleeps: a network's layers follow each other within
-// microseconds, and a futex wake-up per layer would cost more than most small layers take. Short,
-// so that on a busy machine a waiting thread soon gives its core to whoever needs it.
-constexpr auto kWorkerSpin = std::chrono::microseconds(50);
-constexpr auto kCallerSpin = std::chrono::microseconds(20);
+// How long a thread waits without sleeping: a network's layers follow each other within
+// microseconds, and waking a sleeping thread (on a VM, its idle virtual CPU) can cost more than a
+// small layer takes. The caller, which has nothing else to do, waits longest; both yield while
+// they wait (see spin_until).
+constexpr auto kWorkerSpin = std::chrono::microseconds(200);
+constexpr auto kCallerSpin = std::chrono::microseconds(2000);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,17 +27,20 @@ inline void cpu_relax() {
 #endif
 }
 
-// Busy-waits until done() or the time is up; true if done.
+// Waits for done() without sleeping, up to `limit`; true if done. After a short pure spin the thread
+// yields between checks, so on a busy machine the thread it waits for can have its core.
 template <class Done>
 bool spin_until(Done done, std::chrono::microseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    for (int i = 0; i < 32; ++i) {
-      if (done()) return true;
-      cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() > deadline) return done();
+  for (int i = 0; i < 1024; ++i) {
+    if (done()) return true;
+    cpu_relax();
   }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  do {
+    if (done()) return true;
+    std::this_thread::yield();
+  } while (std::chrono::steady_clock::now() < deadline);
+  return done();
 }
 
 }  // namespace
