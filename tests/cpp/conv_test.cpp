@@ -1,4 +1,4 @@
-// Conv: shape inference and attribute errors, and the CPU kernel's three paths (depthwise, 1x1,
+// Conv: shape inference and attribute errors, and the CPU kernel's paths (depthwise, 1x1, Winograd,
 // im2col + GEMM) against a direct convolution over odd sizes, groups, dilations and paddings.
 #include "one_node.h"
 
@@ -88,9 +88,9 @@ TEST(ConvKernel, Im2colPaths) {
   check_conv({"1x1 stride 2 (downsample)", 2, 6, 13, 7, 4, 1, 1, 2, 2});
   check_conv({"non-square kernel, no bias, stride 3x1", 1, 2, 9, 13, 3, 2, 5, 3, 1, 1, 1, 1, 2, 0, 2, 1, false});
   check_conv({"depthwise with multiplier 2", 2, 4, 7, 13, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4});
-  check_conv({"tiled im2col (64 channels, 67x61)", 1, 64, 67, 61, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  check_conv({"tiled im2col (64 channels, 67x61, dilation 2)", 1, 64, 67, 61, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2});
   check_conv({"tiles over the pool, batch 3, groups 2", 3, 32, 67, 61, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
-  check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
+  check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Relu});
   check_conv({"run-time weight", 2, 3, 7, 13, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, Activation::Kind::None,
               "NOTSET", false});
@@ -114,6 +114,16 @@ TEST(ConvKernel, DepthwisePath) {
   check_conv({"kernel wider than the unpadded row", 1, 2, 7, 3, 2, 3, 5, 1, 1, 1, 1, 1, 2, 1, 2, 2});
 }
 
+// 3x3 stride 1 with at least 32 input channels (Winograd on AVX2 machines, im2col elsewhere).
+TEST(ConvKernel, WinogradPath) {
+  using K = Activation::Kind;
+  check_conv({"odd sizes, batch 2, pad 1", 2, 33, 13, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
+  check_conv({"no padding, no bias", 1, 32, 9, 20, 5, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, false});
+  check_conv({"asymmetric pads, several row chunks", 1, 40, 70, 6, 9, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 1, true,
+              K::LeakyRelu});
+  check_conv({"output narrower than a tile", 3, 32, 3, 3, 4, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, K::HardSwish});
+}
+
 TEST(ConvKernel, AutoPad) {
   for (const char* mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
     check_conv({mode, 2, 3, 13, 8, 4, 4, 3, 2, 3, 1, 1, 0, 0, 0, 0, 1, true, Activation::Kind::None, mode});
@@ -126,6 +136,7 @@ TEST(ConvKernel, FusedActivations) {
   for (K kind : {K::Relu, K::LeakyRelu, K::Clip, K::Sigmoid, K::HardSigmoid, K::HardSwish, K::Tanh}) {
     check_conv({"im2col", 1, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, kind});
     check_conv({"depthwise", 1, 4, 7, 19, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, true, kind});
+    check_conv({"winograd", 1, 32, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, kind});
   }
 }
 

@@ -1,6 +1,7 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On GPU devices the cases reach every kernel: tiled 1x1 / 3x3 / general with tiles of 32
-or 8 channels (partial tiles, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
+activations. On the CPU the cases reach im2col, 1x1, depthwise and Winograd; on GPU devices every
+kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels (partial tiles, K chunks of 16),
+depthwise 3x3 stride 1 / 2 and general."""
 
 import pytest
 from onnx import helper
@@ -46,6 +47,13 @@ CONV_CASES = {
     "depthwise_7x7": ((1, 5, 9, 11), (5, 1, 7, 7), {"group": 5, "pads": [3, 3, 3, 3]}),
     "depthwise_strides_1x2": ((2, 6, 9, 9), (6, 1, 3, 3), {"group": 6, "strides": [1, 2], "pads": [1, 1, 1, 1]}),
     "depthwise_tiny": ((1, 3, 1, 2), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    # 3x3 stride 1 with >= 32 input channels: the CPU's Winograd path (odd output sizes, partial
+    # vectors of tiles, several row chunks, asymmetric and no padding).
+    "winograd_odd": ((2, 33, 11, 9), (17, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_asymmetric": ((1, 40, 10, 21), (9, 40, 3, 3), {"pads": [0, 2, 1, 0]}),
+    "winograd_wide": ((1, 32, 5, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_valid": ((2, 32, 3, 4), (3, 32, 3, 3), {}),
 }
 
 
@@ -80,6 +88,7 @@ FUSED_CASES = {
     "tiled_3x3": ((2, 5, 9, 7), (13, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "tiled_general": ((1, 4, 9, 9), (6, 2, 5, 5), {"group": 2, "strides": [2, 2]}),
     "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -103,4 +112,6 @@ def test_conv_fused_activation(case, activation, target, rng):
         helper.make_node("Conv", ["x", "w", "b"], ["c"], **attributes),
         helper.make_node(op_type, ["c", *(f"a{i}" for i in range(len(extra)))], ["y"]),
     ]
-    check_model(*make_model(nodes, values, ["y"]), target)
+    # Half-precision error grows with the length of each output's reduction.
+    reduction = w_shape[1] * w_shape[2] * w_shape[3]
+    check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(max(1.0, (reduction / 72) ** 0.5)))

@@ -1,9 +1,11 @@
-// Conv on the CPU, NCHW float32, three paths chosen once per node: depthwise (own kernel), 1x1
-// stride-1 unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). The GEMM
+// Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
+// with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), 1x1 stride-1
+// unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). The GEMM
 // takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
 // activation run on each output tile right after its GEMM. ONNX's weight layout is already that A
 // matrix, so constant weights need no packing.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "core/ops/window.h"
@@ -13,6 +15,7 @@
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
 #include "cpu/parallel_gemm.h"
+#include "cpu/winograd_conv.h"
 
 namespace metalnn::cpu {
 
@@ -20,6 +23,9 @@ namespace {
 
 // im2col scratch per tile (floats): about half an L2, so the tile is still cached when BLAS packs it.
 constexpr int64_t kColumnFloats = int64_t{1} << 17;
+
+// Below this many input channels the Winograd GEMMs are too thin to beat im2col.
+constexpr int64_t kWinogradMinChannels = 32;
 
 // A pool of one, for im2col inside a task that already runs on a worker.
 ThreadPool& serial_pool() {
@@ -37,8 +43,12 @@ class ConvKernel : public Kernel {
     group_ = n.attrs.get_int("group", 1);
     in_c_ = x[1];
     out_c_ = w[0];
+    const Value& weight = g.value(n.inputs[1]);
     if (group_ > 1 && group_ == in_c_ && out_c_ == in_c_) {
       path_ = Path::Depthwise;
+    } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_)) {
+      path_ = Path::Winograd;
+      winograd_ = std::make_unique<WinogradConv>(weight.constant.data<float>(), out_c_, in_c_, win_);
     } else if (win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&
                win_.pad_left == 0 && win_.pad_bottom == 0 && win_.pad_right == 0) {
       path_ = Path::Pointwise;
@@ -67,6 +77,10 @@ class ConvKernel : public Kernel {
     const int64_t batch = in[0]->dim(0);
     if (path_ == Path::Depthwise) {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, win_, act_, pool);
+      return;
+    }
+    if (path_ == Path::Winograd) {
+      winograd_->run(x, bias, y, batch, act_, pool);
       return;
     }
     const int64_t ic = in_c_ / group_, oc = out_c_ / group_, k = ic * win_.kernel_size();
@@ -110,7 +124,8 @@ class ConvKernel : public Kernel {
   }
 
  private:
-  enum class Path { Depthwise, Pointwise, Im2col };
+  enum class Path { Depthwise, Winograd, Pointwise, Im2col };
+  std::unique_ptr<WinogradConv> winograd_;
   Activation act_;
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;

@@ -1,0 +1,180 @@
+#include "cpu/winograd_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "cpu/activation.h"
+#include "cpu/blas.h"
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr int64_t kLanes = 8;
+// GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
+constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
+
+// The per-thread buffers of one task: the zero-padded input rows, V (16 x [in_c, n]) and M (16 x [out_c, n]).
+struct Scratch {
+  std::vector<float> padded, v, m;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// V = B^T d B for 8 tiles side by side: d[i][j] of tile k is row i, column 2k + j of `rows`.
+// Writes the 16 results to v + xi * v_stride.
+METALNN_AVX2 void input_transform_8(const float* rows, int64_t row_stride, float* v, int64_t v_stride) {
+  __m256 d[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) d[i][j] = load_strided<2>(rows + i * row_stride + j);
+  __m256 t[4][4];  // B^T d
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
+    t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
+    t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
+    t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+  }
+  for (int i = 0; i < 4; ++i) {  // (B^T d) B
+    _mm256_storeu_ps(v + (i * 4 + 0) * v_stride, _mm256_sub_ps(t[i][0], t[i][2]));
+    _mm256_storeu_ps(v + (i * 4 + 1) * v_stride, _mm256_add_ps(t[i][1], t[i][2]));
+    _mm256_storeu_ps(v + (i * 4 + 2) * v_stride, _mm256_sub_ps(t[i][2], t[i][1]));
+    _mm256_storeu_ps(v + (i * 4 + 3) * v_stride, _mm256_sub_ps(t[i][1], t[i][3]));
+  }
+}
+
+// Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 2x2 blocks of tiles whose outputs
+// lie inside [rows_left, cols_left) of `y`.
+METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
+                                     int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+  __m256 s[2][4];  // A^T m
+  for (int j = 0; j < 4; ++j) {
+    const __m256 m0 = _mm256_loadu_ps(m + (0 * 4 + j) * m_stride), m1 = _mm256_loadu_ps(m + (1 * 4 + j) * m_stride);
+    const __m256 m2 = _mm256_loadu_ps(m + (2 * 4 + j) * m_stride), m3 = _mm256_loadu_ps(m + (3 * 4 + j) * m_stride);
+    s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+    s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+  }
+  const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  for (int r = 0; r < 2 && r < rows_left; ++r) {
+    __m256 left = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), b);
+    __m256 right = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
+    left = _mm256_min_ps(vhi, _mm256_max_ps(vlo, left));
+    right = _mm256_min_ps(vhi, _mm256_max_ps(vlo, right));
+    // Interleave into output order: tile k's left and right columns are outputs 2k and 2k + 1.
+    const __m256 lo4 = _mm256_unpacklo_ps(left, right), hi4 = _mm256_unpackhi_ps(left, right);
+    const __m256 first = _mm256_permute2f128_ps(lo4, hi4, 0x20), second = _mm256_permute2f128_ps(lo4, hi4, 0x31);
+    float* out = y + r * y_stride;
+    if (cols_left >= 16) {
+      _mm256_storeu_ps(out, first);
+      _mm256_storeu_ps(out + 8, second);
+    } else if (cols_left > 8) {
+      _mm256_storeu_ps(out, first);
+      _mm256_maskstore_ps(out + 8, first_lanes(cols_left - 8), second);
+    } else if (cols_left > 0) {
+      _mm256_maskstore_ps(out, first_lanes(cols_left), first);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+bool WinogradConv::supports(const Window2d& w) {
+  return has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
+         w.dilation_h == 1 && w.dilation_w == 1;
+}
+
+WinogradConv::WinogradConv(const float* weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
+    : out_c_(out_channels), in_c_(in_channels), win_(window) {
+  tiles_h_ = (win_.out_h + 1) / 2;
+  tiles_w_ = (win_.out_w + 1) / 2;
+  row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
+  const int64_t wanted = std::max<int64_t>(1, kTargetTiles / row_tiles_);
+  const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (16 * (in_c_ + out_c_) * row_tiles_));
+  chunk_rows_ = std::min({wanted, affordable, tiles_h_});
+  // U = G g G^T per (out, in) pair, with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+  u_.assign(static_cast<size_t>(16 * out_c_ * in_c_), 0.f);
+  const float g_rows[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+  for (int64_t o = 0; o < out_c_; ++o)
+    for (int64_t i = 0; i < in_c_; ++i) {
+      const float* g = weights + (o * in_c_ + i) * 9;
+      float gg[4][3];  // G g
+      for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
+      for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c) {
+          const float u = gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
+          u_[static_cast<size_t>(((r * 4 + c) * out_c_ + o) * in_c_ + i)] = u;
+        }
+    }
+}
+
+void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
+                       ThreadPool& pool) const {
+  const int64_t chunks = (tiles_h_ + chunk_rows_ - 1) / chunk_rows_;
+  pool.parallel_for(batch * chunks, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / chunks, row0 = t % chunks * chunk_rows_;
+      run_chunk(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), row0,
+                std::min(chunk_rows_, tiles_h_ - row0), act);
+    }
+  });
+}
+
+void WinogradConv::run_chunk(const float* x, const float* bias, float* y, int64_t tile_row0, int64_t tile_rows,
+                             const Activation& act) const {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  Scratch& s = scratch();
+  // The input rows these tiles read, zero-padded: 2 * tile_rows + 2 rows, each wide enough for the
+  // 16-float loads of the last vector of tiles.
+  const int64_t rows = 2 * tile_rows + 2, width = 2 * row_tiles_ + 16, plane = rows * width;
+  const int64_t n = tile_rows * row_tiles_;
+  s.padded.assign(static_cast<size_t>(in_c_ * plane), 0.f);
+  s.v.resize(static_cast<size_t>(16 * in_c_ * n));
+  s.m.resize(static_cast<size_t>(16 * out_c_ * n));
+  const int64_t ih0 = 2 * tile_row0 - win_.pad_top;
+  for (int64_t c = 0; c < in_c_; ++c)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t ih = ih0 + r;
+      if (ih < 0 || ih >= win_.in_h) continue;
+      std::memcpy(&s.padded[static_cast<size_t>(c * plane + r * width + win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
+                  static_cast<size_t>(std::min(win_.in_w, width - win_.pad_left)) * sizeof(float));
+    }
+  // V[xi][c][tile]
+  const int64_t v_stride = in_c_ * n;
+  for (int64_t c = 0; c < in_c_; ++c)
+    for (int64_t tr = 0; tr < tile_rows; ++tr)
+      for (int64_t k = 0; k < row_tiles_; k += kLanes)
+        input_transform_8(&s.padded[static_cast<size_t>(c * plane + 2 * tr * width + 2 * k)], width,
+                          &s.v[static_cast<size_t>(c * n + tr * row_tiles_ + k)], v_stride);
+  // M[xi] = U[xi] V[xi]
+  for (int64_t xi = 0; xi < 16; ++xi)
+    sgemm(false, false, int(out_c_), int(n), int(in_c_), 1.f, u_.data() + xi * out_c_ * in_c_, int(in_c_),
+          s.v.data() + xi * v_stride, int(n), 0.f, s.m.data() + xi * out_c_ * n, int(n));
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t m_stride = out_c_ * n;
+  for (int64_t o = 0; o < out_c_; ++o) {
+    float* yo = y + o * win_.out_size();
+    for (int64_t tr = 0; tr < tile_rows; ++tr) {
+      const int64_t oh = 2 * (tile_row0 + tr);
+      for (int64_t k = 0; k < row_tiles_ && 2 * k < win_.out_w; k += kLanes)
+        output_transform_8(&s.m[static_cast<size_t>(o * n + tr * row_tiles_ + k)], m_stride, bias ? bias[o] : 0.f, lo,
+                           hi, yo + oh * win_.out_w + 2 * k, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
+    }
+    if (!clamp) {
+      const int64_t oh0 = 2 * tile_row0, oh1 = std::min(win_.out_h, 2 * (tile_row0 + tile_rows));
+      apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
+    }
+  }
+#else
+  (void)x, (void)bias, (void)y, (void)tile_row0, (void)tile_rows, (void)act;
+#endif
+}
+
+}  // namespace metalnn::cpu
