@@ -17,9 +17,9 @@ constexpr int64_t kLanes = 8;
 // GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
 constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
 
-// The per-thread buffers of one task: the zero-padded input rows, V (16 x [in_c, n]) and M (16 x [out_c, n]).
+// A thread's V (16 x [in_c, tiles]) and M (16 x [out_c, tiles]) for the chunks it runs.
 struct Scratch {
-  std::vector<float> padded, v, m;
+  std::vector<float> v, m;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -85,8 +85,10 @@ METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bia
 }  // namespace
 
 bool WinogradConv::supports(const Window2d& w) {
+  // Below 8x8 outputs the vectors of tiles are mostly padding and the transformed weights (16/9 the
+  // size of the originals) cost more to stream than the multiplies they save.
   return has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
-         w.dilation_h == 1 && w.dilation_w == 1;
+         w.dilation_h == 1 && w.dilation_w == 1 && w.out_h >= 8 && w.out_w >= 8;
 }
 
 WinogradConv::WinogradConv(const float* weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
@@ -116,64 +118,98 @@ WinogradConv::WinogradConv(const float* weights, int64_t out_channels, int64_t i
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                        ThreadPool& pool) const {
-  const int64_t chunks = (tiles_h_ + chunk_rows_ - 1) / chunk_rows_;
-  pool.parallel_for(batch * chunks, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / chunks, row0 = t % chunks * chunk_rows_;
-      run_chunk(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), row0,
-                std::min(chunk_rows_, tiles_h_ - row0), act);
-    }
-  });
+  const int64_t threads = pool.num_threads();
+  if (batch >= threads || tiles_h_ > chunk_rows_) {
+    // Independent row chunks, each transformed, multiplied and transformed back by one thread.
+    const int64_t chunks = (tiles_h_ + chunk_rows_ - 1) / chunk_rows_;
+    pool.parallel_for(batch * chunks, 1, [&](int64_t t0, int64_t t1) {
+      Scratch& s = scratch();
+      for (int64_t t = t0; t < t1; ++t) {
+        const Chunk chunk = make_chunk(t % chunks * chunk_rows_);
+        const float* xb = x + t / chunks * in_c_ * win_.in_size();
+        float* yb = y + t / chunks * out_c_ * win_.out_size();
+        s.v.resize(static_cast<size_t>(16 * in_c_ * chunk.tiles));
+        s.m.resize(static_cast<size_t>(16 * out_c_ * chunk.tiles));
+        transform_input(xb, chunk, 0, in_c_, s.v.data());
+        multiply(s.v.data(), s.m.data(), chunk.tiles, 0, 16);
+        transform_output(s.m.data(), bias, yb, chunk, 0, out_c_, act);
+      }
+    });
+    return;
+  }
+  // A small image: one chunk, each phase split over the pool (channels, then the 16 GEMMs, so each
+  // thread reads only its share of the transformed weights).
+  const Chunk chunk = make_chunk(0);
+  Scratch& s = scratch();  // the caller's, shared with the workers for this call
+  s.v.resize(static_cast<size_t>(16 * in_c_ * chunk.tiles));
+  s.m.resize(static_cast<size_t>(16 * out_c_ * chunk.tiles));
+  float *v = s.v.data(), *m = s.m.data();
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* xb = x + b * in_c_ * win_.in_size();
+    float* yb = y + b * out_c_ * win_.out_size();
+    pool.parallel_for(in_c_, 8, [&](int64_t c0, int64_t c1) { transform_input(xb, chunk, c0, c1, v); });
+    pool.parallel_for(16, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
+    pool.parallel_for(out_c_, 8, [&](int64_t o0, int64_t o1) {
+      transform_output(m, bias, yb, chunk, o0, o1, act);
+    });
+  }
 }
 
-void WinogradConv::run_chunk(const float* x, const float* bias, float* y, int64_t tile_row0, int64_t tile_rows,
-                             const Activation& act) const {
+WinogradConv::Chunk WinogradConv::make_chunk(int64_t tile_row0) const {
+  const int64_t rows = std::min(chunk_rows_, tiles_h_ - tile_row0);
+  return {tile_row0, rows, rows * row_tiles_};
+}
+
+void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  Scratch& s = scratch();
-  // The input rows these tiles read, zero-padded: 2 * tile_rows + 2 rows, each wide enough for the
-  // 16-float loads of the last vector of tiles.
-  const int64_t rows = 2 * tile_rows + 2, width = 2 * row_tiles_ + 16, plane = rows * width;
-  const int64_t n = tile_rows * row_tiles_;
-  s.padded.assign(static_cast<size_t>(in_c_ * plane), 0.f);
-  s.v.resize(static_cast<size_t>(16 * in_c_ * n));
-  s.m.resize(static_cast<size_t>(16 * out_c_ * n));
-  const int64_t ih0 = 2 * tile_row0 - win_.pad_top;
-  for (int64_t c = 0; c < in_c_; ++c)
+  // One channel's input rows for these tiles, zero-padded: 2 * rows + 2 rows, each wide enough for
+  // the 16-float loads of the last vector of tiles. The margins stay zero between channels.
+  const int64_t rows = 2 * chunk.tile_rows + 2, width = 2 * row_tiles_ + 16;
+  thread_local std::vector<float> padded;
+  padded.assign(static_cast<size_t>(rows * width), 0.f);
+  const int64_t ih0 = 2 * chunk.tile_row0 - win_.pad_top, v_stride = in_c_ * chunk.tiles;
+  for (int64_t c = c0; c < c1; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t ih = ih0 + r;
       if (ih < 0 || ih >= win_.in_h) continue;
-      std::memcpy(&s.padded[static_cast<size_t>(c * plane + r * width + win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
-                  static_cast<size_t>(std::min(win_.in_w, width - win_.pad_left)) * sizeof(float));
+      std::memcpy(&padded[static_cast<size_t>(r * width + win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
+                  static_cast<size_t>(win_.in_w) * sizeof(float));
     }
-  // V[xi][c][tile]
-  const int64_t v_stride = in_c_ * n;
-  for (int64_t c = 0; c < in_c_; ++c)
-    for (int64_t tr = 0; tr < tile_rows; ++tr)
+    for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
       for (int64_t k = 0; k < row_tiles_; k += kLanes)
-        input_transform_8(&s.padded[static_cast<size_t>(c * plane + 2 * tr * width + 2 * k)], width,
-                          &s.v[static_cast<size_t>(c * n + tr * row_tiles_ + k)], v_stride);
-  // M[xi] = U[xi] V[xi]
-  for (int64_t xi = 0; xi < 16; ++xi)
-    sgemm(false, false, int(out_c_), int(n), int(in_c_), 1.f, u_.data() + xi * out_c_ * in_c_, int(in_c_),
-          s.v.data() + xi * v_stride, int(n), 0.f, s.m.data() + xi * out_c_ * n, int(n));
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-  const bool clamp = activation_as_clamp(act, lo, hi);
-  const int64_t m_stride = out_c_ * n;
-  for (int64_t o = 0; o < out_c_; ++o) {
-    float* yo = y + o * win_.out_size();
-    for (int64_t tr = 0; tr < tile_rows; ++tr) {
-      const int64_t oh = 2 * (tile_row0 + tr);
-      for (int64_t k = 0; k < row_tiles_ && 2 * k < win_.out_w; k += kLanes)
-        output_transform_8(&s.m[static_cast<size_t>(o * n + tr * row_tiles_ + k)], m_stride, bias ? bias[o] : 0.f, lo,
-                           hi, yo + oh * win_.out_w + 2 * k, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
-    }
-    if (!clamp) {
-      const int64_t oh0 = 2 * tile_row0, oh1 = std::min(win_.out_h, 2 * (tile_row0 + tile_rows));
-      apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
-    }
+        input_transform_8(&padded[static_cast<size_t>(2 * tr * width + 2 * k)], width,
+                          v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
   }
 #else
-  (void)x, (void)bias, (void)y, (void)tile_row0, (void)tile_rows, (void)act;
+  (void)x, (void)chunk, (void)c0, (void)c1, (void)v;
+#endif
+}
+
+void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const {
+  for (int64_t xi = xi0; xi < xi1; ++xi)
+    sgemm(false, false, int(out_c_), int(tiles), int(in_c_), 1.f, u_.data() + xi * out_c_ * in_c_, int(in_c_),
+          v + xi * in_c_ * tiles, int(tiles), 0.f, m + xi * out_c_ * tiles, int(tiles));
+}
+
+void WinogradConv::transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0,
+                                    int64_t o1, const Activation& act) const {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t m_stride = out_c_ * chunk.tiles;
+  const int64_t oh0 = 2 * chunk.tile_row0, oh1 = std::min(win_.out_h, 2 * (chunk.tile_row0 + chunk.tile_rows));
+  for (int64_t o = o0; o < o1; ++o) {
+    float* yo = y + o * win_.out_size();
+    for (int64_t tr = 0; tr < chunk.tile_rows; ++tr) {
+      const int64_t oh = oh0 + 2 * tr;
+      for (int64_t k = 0; k < row_tiles_ && 2 * k < win_.out_w; k += kLanes)
+        output_transform_8(m + o * chunk.tiles + tr * row_tiles_ + k, m_stride, bias ? bias[o] : 0.f, lo, hi,
+                           yo + oh * win_.out_w + 2 * k, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
+    }
+    if (!clamp) apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
+  }
+#else
+  (void)m, (void)bias, (void)y, (void)chunk, (void)o0, (void)o1, (void)act;
 #endif
 }
 

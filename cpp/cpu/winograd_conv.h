@@ -13,7 +13,7 @@ namespace metalnn::cpu {
 
 class WinogradConv {
  public:
-  // Whether the kernel handles this window (3x3, stride 1, dilation 1) on this CPU.
+  // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8) on this CPU.
   static bool supports(const Window2d& w);
 
   // weights: [out_channels, in_channels, 3, 3], transformed here once.
@@ -23,13 +23,22 @@ class WinogradConv {
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
  private:
-  void run_chunk(const float* x, const float* bias, float* y, int64_t tile_row0, int64_t tile_rows,
-                 const Activation& act) const;
+  // Whole tile rows [tile_row0, tile_row0 + tile_rows) of one image; tiles = tile_rows * row_tiles_.
+  struct Chunk {
+    int64_t tile_row0, tile_rows, tiles;
+  };
+  Chunk make_chunk(int64_t tile_row0) const;
+  // The three phases, each over a range of its own dimension: V[xi][c][tile] = B^T d B for input
+  // channels [c0, c1); M[xi] = U[xi] V[xi] for xi in [xi0, xi1); outputs of channels [o0, o1).
+  void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
+  void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
+  void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
+                        const Activation& act) const;
 
   int64_t out_c_, in_c_;
   Window2d win_;
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
-  int64_t chunk_rows_;                     // tile rows per task
+  int64_t chunk_rows_;                     // tile rows per task, at most
   std::vector<float> u_;                   // 16 transformed weight matrices [out_c, in_c]
 };
 

@@ -114,14 +114,16 @@ TEST(ConvKernel, DepthwisePath) {
   check_conv({"kernel wider than the unpadded row", 1, 2, 7, 3, 2, 3, 5, 1, 1, 1, 1, 1, 2, 1, 2, 2});
 }
 
-// 3x3 stride 1 with at least 32 input channels (Winograd on AVX2 machines, im2col elsewhere).
+// 3x3 stride 1 with at least 32 input channels and 8x8 outputs (Winograd on AVX2 machines, im2col
+// elsewhere).
 TEST(ConvKernel, WinogradPath) {
   using K = Activation::Kind;
   check_conv({"odd sizes, batch 2, pad 1", 2, 33, 13, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
-  check_conv({"no padding, no bias", 1, 32, 9, 20, 5, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, false});
-  check_conv({"asymmetric pads, several row chunks", 1, 40, 70, 6, 9, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 1, true,
+  check_conv({"no padding, no bias", 1, 32, 10, 20, 5, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, false});
+  check_conv({"asymmetric pads, several row chunks", 1, 40, 70, 9, 9, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 1, true,
               K::LeakyRelu});
-  check_conv({"output narrower than a tile", 3, 32, 3, 3, 4, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, K::HardSwish});
+  check_conv({"8x9 output, batch 3", 3, 32, 10, 9, 4, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, K::HardSwish});
+  check_conv({"7x7 output (im2col)", 1, 64, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
 }
 
 TEST(ConvKernel, AutoPad) {
@@ -136,7 +138,7 @@ TEST(ConvKernel, FusedActivations) {
   for (K kind : {K::Relu, K::LeakyRelu, K::Clip, K::Sigmoid, K::HardSigmoid, K::HardSwish, K::Tanh}) {
     check_conv({"im2col", 1, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, kind});
     check_conv({"depthwise", 1, 4, 7, 19, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, true, kind});
-    check_conv({"winograd", 1, 32, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, kind});
+    check_conv({"winograd", 1, 32, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, kind});
   }
 }
 

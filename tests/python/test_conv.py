@@ -47,13 +47,13 @@ CONV_CASES = {
     "depthwise_7x7": ((1, 5, 9, 11), (5, 1, 7, 7), {"group": 5, "pads": [3, 3, 3, 3]}),
     "depthwise_strides_1x2": ((2, 6, 9, 9), (6, 1, 3, 3), {"group": 6, "strides": [1, 2], "pads": [1, 1, 1, 1]}),
     "depthwise_tiny": ((1, 3, 1, 2), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
-    # 3x3 stride 1 with >= 32 input channels: the CPU's Winograd path (odd output sizes, partial
+    # 3x3 stride 1, >= 32 input channels, >= 8x8 outputs: the CPU's Winograd path (odd sizes, partial
     # vectors of tiles, several row chunks, asymmetric and no padding).
     "winograd_odd": ((2, 33, 11, 9), (17, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_asymmetric": ((1, 40, 10, 21), (9, 40, 3, 3), {"pads": [0, 2, 1, 0]}),
-    "winograd_wide": ((1, 32, 5, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_wide": ((1, 32, 9, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
-    "winograd_valid": ((2, 32, 3, 4), (3, 32, 3, 3), {}),
+    "winograd_valid": ((2, 32, 10, 12), (3, 32, 3, 3), {}),
 }
 
 
