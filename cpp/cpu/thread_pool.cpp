@@ -7,17 +7,19 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace metalnn::cpu {
 
 namespace {
 
-// How long a thread waits without sleeping: a network's layers follow each other within
+// How long a thread busy-waits before it sleeps: a network's layers follow each other within
 // microseconds, and waking a sleeping thread (on a VM, its idle virtual CPU) can cost more than a
-// small layer takes. The caller, which has nothing else to do, waits longest; both yield while
-// they wait (see spin_until).
+// small layer takes. The caller, which has nothing else to do meanwhile, waits longer.
 constexpr auto kWorkerSpin = std::chrono::microseconds(200);
-constexpr auto kCallerSpin = std::chrono::microseconds(2000);
+constexpr auto kCallerSpin = std::chrono::microseconds(500);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -27,25 +29,29 @@ inline void cpu_relax() {
 #endif
 }
 
-// Waits for done() without sleeping, up to `limit`; true if done. After a short pure spin the thread
-// yields between checks, so on a busy machine the thread it waits for can have its core.
+// Busy-waits for done() up to `limit`; true if done. Never yields: a waiting thread that yields keeps
+// sharing its core with the thread it waits for, and the scheduler is then slow to move either.
 template <class Done>
 bool spin_until(Done done, std::chrono::microseconds limit) {
-  for (int i = 0; i < 1024; ++i) {
-    if (done()) return true;
-    cpu_relax();
-  }
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  do {
-    if (done()) return true;
-    std::this_thread::yield();
-  } while (std::chrono::steady_clock::now() < deadline);
-  return done();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
 }
 
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &allowed)) allowed_cpus_.push_back(cpu);
+#endif
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -67,6 +73,20 @@ void ThreadPool::work_on_job() {
     if (begin < end) (*job_)(begin, end);
     if (done_chunks_.fetch_add(1, std::memory_order_acq_rel) + 1 == job_chunks_) notify_caller();
   }
+}
+
+// A worker woken onto the caller's core only time-shares with it, and the scheduler is slow to
+// separate two busy threads; so a worker that finds itself there moves to the other cores.
+void ThreadPool::move_off_caller_cpu() {
+#if defined(__linux__)
+  const int caller = caller_cpu_.load(std::memory_order_relaxed);
+  if (allowed_cpus_.size() < 2 || caller < 0 || sched_getcpu() != caller) return;
+  cpu_set_t others;
+  CPU_ZERO(&others);
+  for (int cpu : allowed_cpus_)
+    if (cpu != caller) CPU_SET(cpu, &others);
+  sched_setaffinity(0, sizeof others, &others);
+#endif
 }
 
 void ThreadPool::notify_caller() {
@@ -95,6 +115,7 @@ void ThreadPool::worker_loop() {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
+    move_off_caller_cpu();
     work_on_job();
     // Checked in: the caller may now reuse the job fields for its next region.
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) notify_caller();
@@ -118,6 +139,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   next_chunk_.store(0, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
   pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+#if defined(__linux__)
+  caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
+#endif
   {
     std::lock_guard<std::mutex> lock(mutex_);
     generation_.fetch_add(1, std::memory_order_release);  // publishes the fields above

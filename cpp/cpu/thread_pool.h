@@ -31,6 +31,7 @@ class ThreadPool {
   void worker_loop();
   void work_on_job();  // claims and runs chunks of the current region until none are left
   void notify_caller();
+  void move_off_caller_cpu();
   template <class Predicate>
   void wait(Predicate ready);  // the caller's wait: spin, then sleep on done_
 
@@ -49,6 +50,8 @@ class ThreadPool {
   std::atomic<int> next_chunk_{0}, done_chunks_{0};
   std::atomic<int> pending_{0};  // workers that have not yet checked in for the current region
   std::atomic<bool> stop_{false};
+  std::atomic<int> caller_cpu_{-1};  // where the current region's caller runs
+  std::vector<int> allowed_cpus_;    // the process's CPUs (Linux)
 };
 
 }  // namespace metalnn::cpu
