@@ -1,7 +1,7 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On the CPU the cases reach im2col, 1x1, depthwise and Winograd; on GPU devices every
-kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels (partial tiles, K chunks of 16),
-depthwise 3x3 stride 1 / 2 and general."""
+activations. On the CPU the cases reach im2col, 1x1 (GEMM and direct), depthwise and Winograd; on
+GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels (partial tiles,
+K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
 
 import pytest
 from onnx import helper
@@ -54,6 +54,9 @@ CONV_CASES = {
     "winograd_wide": ((1, 32, 9, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_valid": ((2, 32, 10, 12), (3, 32, 3, 3), {}),
+    # 1x1 with <= 32 inputs and >= 64 outputs: the CPU's direct pointwise kernel.
+    "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
+    "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
 }
 
 
@@ -89,6 +92,7 @@ FUSED_CASES = {
     "tiled_general": ((1, 4, 9, 9), (6, 2, 5, 5), {"group": 2, "strides": [2, 2]}),
     "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "pointwise_direct": ((2, 8, 5, 7), (64, 8, 1, 1), {}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

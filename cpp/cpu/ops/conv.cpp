@@ -1,6 +1,7 @@
 // Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
 // with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), 1x1 stride-1
-// unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). The GEMM
+// unpadded (cpu/pointwise_conv.h when it has few inputs and many outputs, else a GEMM straight on the
+// input), and the rest (im2col tiles + GEMM). The GEMM
 // takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
 // activation run on each output tile right after its GEMM. ONNX's weight layout is already that A
 // matrix, so constant weights need no packing.
@@ -15,6 +16,7 @@
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
 #include "cpu/parallel_gemm.h"
+#include "cpu/pointwise_conv.h"
 #include "cpu/winograd_conv.h"
 
 namespace metalnn::cpu {
@@ -77,6 +79,10 @@ class ConvKernel : public Kernel {
     const int64_t batch = in[0]->dim(0);
     if (path_ == Path::Depthwise) {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, win_, act_, pool);
+      return;
+    }
+    if (path_ == Path::Pointwise && group_ == 1 && PointwiseConv::supports(in_c_, out_c_)) {
+      PointwiseConv::run(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
     if (path_ == Path::Winograd) {
