@@ -12,9 +12,11 @@ namespace metalnn::cpu {
 namespace {
 
 constexpr int64_t kTileChannels = 6, kTilePixels = 16;
-// Where the direct kernel beats BLAS (measured): few input channels, so the layer is bound by its
-// output; and enough output channels to reuse each input tile many times.
-constexpr int64_t kMaxInputChannels = 32, kMinOutputChannels = 64;
+// Where the direct kernel beats BLAS (measured on AVX2): few inputs and many outputs (expansions,
+// bound by the output write); or a large image reduced to a few dozen channels (projections, where
+// BLAS's packing of the image is the cost).
+constexpr int64_t kExpansionMaxInputs = 32, kExpansionMinOutputs = 64;
+constexpr int64_t kProjectionMinPixels = 28 * 28, kProjectionMaxInputs = 192, kProjectionOutputs[2] = {24, 32};
 // Pixels per task: enough to amortise the wake-up, few enough to balance the threads.
 constexpr int64_t kBlockPixels = 512;
 
@@ -85,8 +87,12 @@ METALNN_AVX2 void block(const float* x, const float* w, const float* bias, float
 
 }  // namespace
 
-bool PointwiseConv::supports(int64_t in_channels, int64_t out_channels) {
-  return has_avx2_fma() && in_channels <= kMaxInputChannels && out_channels >= kMinOutputChannels;
+bool PointwiseConv::supports(int64_t in_channels, int64_t out_channels, int64_t pixels) {
+  if (!has_avx2_fma()) return false;
+  const bool expansion = in_channels <= kExpansionMaxInputs && out_channels >= kExpansionMinOutputs;
+  const bool projection = pixels >= kProjectionMinPixels && in_channels <= kProjectionMaxInputs &&
+                          out_channels >= kProjectionOutputs[0] && out_channels <= kProjectionOutputs[1];
+  return expansion || projection;
 }
 
 void PointwiseConv::run(const float* x, const float* w, const float* bias, float* y, int64_t batch,

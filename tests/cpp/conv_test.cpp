@@ -102,12 +102,14 @@ TEST(ConvKernel, PointwisePath) {
   check_conv({"1x1 grouped", 2, 6, 7, 5, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3});
   check_conv({"1x1 GEMM split by columns, ragged", 2, 33, 61, 67, 37, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true,
               Activation::Kind::Relu});
-  // Few inputs, many outputs: the direct kernel (AVX2), ragged channel and pixel tiles.
+  // Expansion and projection shapes: the direct kernel (AVX2), ragged channel and pixel tiles.
   check_conv({"1x1 direct, clip", 2, 16, 23, 29, 67, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, Activation::Kind::Clip});
   check_conv({"1x1 direct, leaky relu, no bias", 1, 32, 5, 3, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, false,
               Activation::Kind::LeakyRelu});
   check_conv({"1x1 direct, several pixel blocks", 3, 3, 40, 31, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true,
               Activation::Kind::HardSwish});
+  check_conv({"1x1 direct projection", 2, 150, 29, 31, 29, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true,
+              Activation::Kind::Relu});
 }
 
 TEST(ConvKernel, DepthwisePath) {

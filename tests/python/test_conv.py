@@ -57,6 +57,7 @@ CONV_CASES = {
     # 1x1 with <= 32 inputs and >= 64 outputs: the CPU's direct pointwise kernel.
     "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
     "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
+    "pointwise_projection": ((2, 97, 29, 29), (26, 97, 1, 1), {}),
 }
 
 

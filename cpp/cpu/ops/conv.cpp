@@ -81,7 +81,7 @@ class ConvKernel : public Kernel {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, win_, act_, pool);
       return;
     }
-    if (path_ == Path::Pointwise && group_ == 1 && PointwiseConv::supports(in_c_, out_c_)) {
+    if (path_ == Path::Pointwise && group_ == 1 && PointwiseConv::supports(in_c_, out_c_, win_.out_size())) {
       PointwiseConv::run(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
