@@ -92,6 +92,11 @@ TEST(ConvKernel, Im2colPaths) {
   check_conv({"tiles over the pool, batch 3, groups 2", 3, 32, 67, 61, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
   check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Relu});
+  // Few taps x channels and >= 32 outputs: the direct GEMM on each im2col tile (AVX2).
+  check_conv({"direct im2col, stem-like stride 2", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true,
+              Activation::Kind::Clip});
+  check_conv({"direct im2col, several tiles", 1, 16, 67, 61, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false,
+              Activation::Kind::Sigmoid});
   check_conv({"run-time weight", 2, 3, 7, 13, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, Activation::Kind::None,
               "NOTSET", false});
 }

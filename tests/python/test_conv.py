@@ -1,7 +1,7 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On the CPU the cases reach im2col, 1x1 (GEMM and direct), depthwise and Winograd; on
-GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels (partial tiles,
-K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
+activations. On the CPU the cases reach im2col and 1x1 (BLAS and direct GEMM), depthwise and
+Winograd; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
+(partial tiles, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
 
 import pytest
 from onnx import helper
@@ -58,6 +58,9 @@ CONV_CASES = {
     "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
     "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
     "pointwise_projection": ((2, 97, 29, 29), (26, 97, 1, 1), {}),
+    # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
+    "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
 }
 
 

@@ -1,7 +1,7 @@
 // Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
 // with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), 1x1 stride-1
-// unpadded (cpu/pointwise_conv.h when it has few inputs and many outputs, else a GEMM straight on the
-// input), and the rest (im2col tiles + GEMM). The GEMM
+// unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). Where its shapes
+// suit it, the GEMM is cpu/direct_gemm.h instead of BLAS. The GEMM
 // takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
 // activation run on each output tile right after its GEMM. ONNX's weight layout is already that A
 // matrix, so constant weights need no packing.
@@ -16,7 +16,7 @@
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
 #include "cpu/parallel_gemm.h"
-#include "cpu/pointwise_conv.h"
+#include "cpu/direct_gemm.h"
 #include "cpu/winograd_conv.h"
 
 namespace metalnn::cpu {
@@ -81,8 +81,8 @@ class ConvKernel : public Kernel {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, win_, act_, pool);
       return;
     }
-    if (path_ == Path::Pointwise && group_ == 1 && PointwiseConv::supports(in_c_, out_c_, win_.out_size())) {
-      PointwiseConv::run(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
+    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size())) {
+      pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
     if (path_ == Path::Winograd) {
@@ -108,6 +108,10 @@ class ConvKernel : public Kernel {
         if (col.size() < static_cast<size_t>(k * cols)) col.resize(static_cast<size_t>(k * cols));
         im2col(xg, ic, win_, p0, p0 + cols, col.data(), inner_parallel ? pool : serial_pool());
         src = col.data();
+      }
+      if (!inner_parallel && direct_gemm_suits_im2col(k, oc)) {
+        direct_gemm(src, cols, wg, bg, yg, out_hw, k, oc, cols, act_);
+        return;
       }
       if (!inner_parallel) {
         sgemm(false, false, int(oc), int(cols), int(k), 1.f, wg, int(k), src, int(cols), 0.f, yg, int(out_hw));

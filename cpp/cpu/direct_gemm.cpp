@@ -1,4 +1,4 @@
-#include "cpu/pointwise_conv.h"
+#include "cpu/direct_gemm.h"
 
 #include <algorithm>
 #include <limits>
@@ -17,6 +17,8 @@ constexpr int64_t kTileChannels = 6, kTilePixels = 16;
 // BLAS's packing of the image is the cost).
 constexpr int64_t kExpansionMaxInputs = 32, kExpansionMinOutputs = 64;
 constexpr int64_t kProjectionMinPixels = 28 * 28, kProjectionMaxInputs = 192, kProjectionOutputs[2] = {24, 32};
+// im2col tiles of small convolutions (network stems, 3x3 layers with few input channels).
+constexpr int64_t kIm2colMaxDepth = 160, kIm2colMinOutputs = 32;
 // Pixels per task: enough to amortise the wake-up, few enough to balance the threads.
 constexpr int64_t kBlockPixels = 512;
 
@@ -38,8 +40,8 @@ METALNN_AVX2_INLINE void store_row(float* out, __m256 v0, __m256 v1, __m256 lo, 
 // One tile: outputs [o0, o0 + rows) x [p, p + cols) of one image, rows <= 6, cols <= 16. Rows past
 // `rows` repeat the last weight row and are not stored. Accumulators are named so they stay in
 // registers.
-METALNN_AVX2 void tile(const float* x, const float* w, const float* bias, float* y, int64_t k, int64_t pixels,
-                       int64_t o0, int64_t rows, int64_t p, int64_t cols, __m256 lo, __m256 hi) {
+METALNN_AVX2 void tile(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy,
+                       int64_t k, int64_t o0, int64_t rows, int64_t p, int64_t cols, __m256 lo, __m256 hi) {
   const __m256i mask0 = first_lanes(std::min<int64_t>(cols, 8)), mask1 = first_lanes(cols - 8);
   const bool full = cols == kTilePixels;
   auto row_of = [&](int64_t r) { return o0 + std::min(r, rows - 1); };
@@ -49,7 +51,7 @@ METALNN_AVX2 void tile(const float* x, const float* w, const float* bias, float*
   __m256 c00 = bias_of(0), c01 = c00, c10 = bias_of(1), c11 = c10, c20 = bias_of(2), c21 = c20;
   __m256 c30 = bias_of(3), c31 = c30, c40 = bias_of(4), c41 = c40, c50 = bias_of(5), c51 = c50;
   const float* xc = x + p;
-  for (int64_t c = 0; c < k; ++c, xc += pixels) {
+  for (int64_t c = 0; c < k; ++c, xc += ldx) {
     const __m256 b0 = full ? _mm256_loadu_ps(xc) : _mm256_maskload_ps(xc, mask0);
     const __m256 b1 = full ? _mm256_loadu_ps(xc + 8) : _mm256_maskload_ps(xc + 8, mask1);
     __m256 a = _mm256_broadcast_ss(w0 + c);
@@ -65,29 +67,28 @@ METALNN_AVX2 void tile(const float* x, const float* w, const float* bias, float*
     a = _mm256_broadcast_ss(w5 + c);
     c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
   }
-  float* out = y + o0 * pixels + p;
+  float* out = y + o0 * ldy + p;
   store_row(out, c00, c01, lo, hi, full, mask0, mask1);
-  if (rows > 1) store_row(out + pixels, c10, c11, lo, hi, full, mask0, mask1);
-  if (rows > 2) store_row(out + 2 * pixels, c20, c21, lo, hi, full, mask0, mask1);
-  if (rows > 3) store_row(out + 3 * pixels, c30, c31, lo, hi, full, mask0, mask1);
-  if (rows > 4) store_row(out + 4 * pixels, c40, c41, lo, hi, full, mask0, mask1);
-  if (rows > 5) store_row(out + 5 * pixels, c50, c51, lo, hi, full, mask0, mask1);
+  if (rows > 1) store_row(out + ldy, c10, c11, lo, hi, full, mask0, mask1);
+  if (rows > 2) store_row(out + 2 * ldy, c20, c21, lo, hi, full, mask0, mask1);
+  if (rows > 3) store_row(out + 3 * ldy, c30, c31, lo, hi, full, mask0, mask1);
+  if (rows > 4) store_row(out + 4 * ldy, c40, c41, lo, hi, full, mask0, mask1);
+  if (rows > 5) store_row(out + 5 * ldy, c50, c51, lo, hi, full, mask0, mask1);
 }
 
-// Pixels [p0, p1) of one image, every output channel, 16 pixels at a time so their input rows stay
-// in L1 across the channel tiles.
-METALNN_AVX2 void block(const float* x, const float* w, const float* bias, float* y, int64_t k, int64_t m,
-                        int64_t pixels, int64_t p0, int64_t p1, float lo, float hi) {
+// All m rows, 16 columns at a time so those columns' rows of x stay in L1 across the row tiles.
+METALNN_AVX2 void tiles(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy,
+                        int64_t k, int64_t m, int64_t n, float lo, float hi) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  for (int64_t p = p0; p < p1; p += kTilePixels)
+  for (int64_t p = 0; p < n; p += kTilePixels)
     for (int64_t o = 0; o < m; o += kTileChannels)
-      tile(x, w, bias, y, k, pixels, o, std::min(kTileChannels, m - o), p, std::min(kTilePixels, p1 - p), vlo, vhi);
+      tile(x, ldx, w, bias, y, ldy, k, o, std::min(kTileChannels, m - o), p, std::min(kTilePixels, n - p), vlo, vhi);
 }
 #endif
 
 }  // namespace
 
-bool PointwiseConv::supports(int64_t in_channels, int64_t out_channels, int64_t pixels) {
+bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels) {
   if (!has_avx2_fma()) return false;
   const bool expansion = in_channels <= kExpansionMaxInputs && out_channels >= kExpansionMinOutputs;
   const bool projection = pixels >= kProjectionMinPixels && in_channels <= kProjectionMaxInputs &&
@@ -95,26 +96,34 @@ bool PointwiseConv::supports(int64_t in_channels, int64_t out_channels, int64_t 
   return expansion || projection;
 }
 
-void PointwiseConv::run(const float* x, const float* w, const float* bias, float* y, int64_t batch,
-                        int64_t in_channels, int64_t out_channels, int64_t pixels, const Activation& act,
-                        ThreadPool& pool) {
+bool direct_gemm_suits_im2col(int64_t k, int64_t out_channels) {
+  return has_avx2_fma() && k <= kIm2colMaxDepth && out_channels >= kIm2colMinOutputs;
+}
+
+void direct_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy, int64_t k,
+                 int64_t m, int64_t n, const Activation& act) {
 #ifdef METALNN_HAS_AVX2_KERNELS
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   const bool clamp = activation_as_clamp(act, lo, hi);
+  tiles(x, ldx, w, bias, y, ldy, k, m, n, lo, hi);
+  if (!clamp)
+    for (int64_t o = 0; o < m; ++o) apply_activation(y + o * ldy, n, act);
+#else
+  (void)x, (void)ldx, (void)w, (void)bias, (void)y, (void)ldy, (void)k, (void)m, (void)n, (void)act;
+#endif
+}
+
+void pointwise_conv_direct(const float* x, const float* w, const float* bias, float* y, int64_t batch,
+                           int64_t in_channels, int64_t out_channels, int64_t pixels, const Activation& act,
+                           ThreadPool& pool) {
   const int64_t blocks = (pixels + kBlockPixels - 1) / kBlockPixels;
   pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / blocks, p0 = t % blocks * kBlockPixels, p1 = std::min(pixels, p0 + kBlockPixels);
-      float* yb = y + b * out_channels * pixels;
-      block(x + b * in_channels * pixels, w, bias, yb, in_channels, out_channels, pixels, p0, p1, lo, hi);
-      if (!clamp)
-        for (int64_t o = 0; o < out_channels; ++o) apply_activation(yb + o * pixels + p0, p1 - p0, act);
+      direct_gemm(x + b * in_channels * pixels + p0, pixels, w, bias, y + b * out_channels * pixels + p0, pixels,
+                  in_channels, out_channels, p1 - p0, act);
     }
   });
-#else
-  (void)x, (void)w, (void)bias, (void)y, (void)batch, (void)in_channels, (void)out_channels, (void)pixels, (void)act,
-      (void)pool;
-#endif
 }
 
 }  // namespace metalnn::cpu
