@@ -122,6 +122,10 @@ TEST(ConvKernel, DepthwisePath) {
   check_conv({"3x3 s1 wide rows (vector path)", 2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, true, K::Clip});
   check_conv({"3x3 s2 wide rows (vector path)", 2, 8, 29, 41, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, true, K::Relu});
   check_conv({"3x3 s2 asymmetric pads", 1, 5, 14, 40, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5});
+  // Outputs at least 28 wide: stride 2 over the plane split into even and odd columns.
+  check_conv({"3x3 s2 split, odd width", 2, 6, 9, 61, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, true, K::HardSwish});
+  check_conv({"3x3 s2 split, no left pad", 1, 5, 8, 64, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5, false});
+  check_conv({"3x3 split, strides 1x2", 1, 4, 7, 60, 4, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 4, true, K::Clip});
   check_conv({"3x3 s1 narrow, no pad", 1, 3, 7, 5, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 3, false});
   check_conv({"5x5 s2 dilation 2", 2, 6, 13, 23, 6, 5, 5, 2, 2, 2, 2, 4, 4, 4, 4, 6});
   check_conv({"kernel wider than the unpadded row", 1, 2, 7, 3, 2, 3, 5, 1, 1, 1, 1, 1, 2, 1, 2, 2});
