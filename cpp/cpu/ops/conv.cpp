@@ -92,9 +92,9 @@ class ConvKernel : public Kernel {
     const int64_t ic = in_c_ / group_, oc = out_c_ / group_, k = ic * win_.kernel_size();
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size();
     const int64_t tiles = (out_hw + tile_ - 1) / tile_, tasks = batch * group_ * tiles;
-    // One im2col tile and its GEMM per task; tasks split over the pool when there are enough of them,
-    // otherwise each GEMM is split instead.
-    const bool task_parallel = path_ == Path::Im2col && tasks >= pool.num_threads();
+    // One im2col tile (or, 1x1, one image) and its GEMM per task; tasks split over the pool when
+    // there are enough of them, otherwise each GEMM is split instead.
+    const bool task_parallel = tasks >= pool.num_threads();
     auto run_task = [&](int64_t t, bool inner_parallel) {
       const int64_t b = t / (group_ * tiles), g = t / tiles % group_, p0 = t % tiles * tile_;
       const int64_t cols = path_ == Path::Im2col ? std::min(tile_, out_hw - p0) : out_hw;
@@ -109,7 +109,7 @@ class ConvKernel : public Kernel {
         im2col(xg, ic, win_, p0, p0 + cols, col.data(), inner_parallel ? pool : serial_pool());
         src = col.data();
       }
-      if (!inner_parallel && direct_gemm_suits_im2col(k, oc)) {
+      if (!inner_parallel && path_ == Path::Im2col && direct_gemm_suits_im2col(k, oc)) {
         direct_gemm(src, cols, wg, bg, yg, out_hw, k, oc, cols, act_);
         return;
       }
