@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, pytest,
-# the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer, the C++ SDK example and
-# the .mnn reader fuzz run.
+# the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer, the CPU thread pool under
+# ThreadSanitizer, the C++ SDK example and the .mnn reader fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,7 @@ fi
 if [ -f tests/metal_sim/run_sanitized.sh ]; then
   bash tests/metal_sim/run_sanitized.sh
 fi
+bash tests/cpp/run_thread_sanitizer.sh
 # The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
 # and run on a converted .mnn file; then the .mnn reader under libFuzzer + ASan for 90 seconds.
 bash examples/build_and_run.sh build/test
