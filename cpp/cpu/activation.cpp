@@ -103,7 +103,7 @@ bool activation_as_clamp(const Activation& act, float& lo, float& hi) {
     case Activation::Kind::None: lo = -inf, hi = inf; return true;
     case Activation::Kind::Relu: lo = 0.f, hi = inf; return true;
     case Activation::Kind::Clip: lo = act.alpha, hi = act.beta; return true;
-    default: return false;
+    default: lo = -inf, hi = inf; return false;
   }
 }
 

@@ -14,7 +14,7 @@ void apply_activation(const float* in, float* out, int64_t n, const Activation& 
 void add_activation(float* x, int64_t n, float add, const Activation& act);
 
 // The activation as a clamp to [lo, hi] when it is one (None, Relu, Clip), for kernels that apply it
-// in registers; false otherwise.
+// in registers; otherwise false, with [lo, hi] = [-inf, inf] so the clamp does nothing.
 bool activation_as_clamp(const Activation& act, float& lo, float& hi);
 
 }  // namespace metalnn::cpu

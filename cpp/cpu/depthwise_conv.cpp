@@ -5,7 +5,6 @@
 #include "cpu/depthwise_conv.h"
 
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -165,7 +164,7 @@ void plane(const PaddedPlane& in, const float* w, float bias, float* y, const Wi
 #ifdef METALNN_HAS_AVX2_KERNELS
   if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
       (win.stride_w == 1 || win.stride_w == 2)) {
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    float lo, hi;
     const bool clamp = activation_as_clamp(act, lo, hi);
     if (win.stride_w == 1) plane_3x3_avx2<1>(in, w, bias, lo, hi, win, y);
     else plane_3x3_avx2<2>(in, w, bias, lo, hi, win, y);
@@ -191,7 +190,7 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
 #ifdef METALNN_HAS_AVX2_KERNELS
   if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
       win.stride_w == 2 && win.out_w >= kSplitMinOutputWidth) {
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    float lo, hi;
     const bool clamp = activation_as_clamp(act, lo, hi);
     pool.parallel_for(batch * channels, 1, [&](int64_t p0, int64_t p1) {
       SplitPlane split(win);

@@ -1,7 +1,6 @@
 #include "cpu/direct_gemm.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
@@ -103,7 +102,7 @@ bool direct_gemm_suits_im2col(int64_t k, int64_t out_channels) {
 void direct_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy, int64_t k,
                  int64_t m, int64_t n, const Activation& act) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   tiles(x, ldx, w, bias, y, ldy, k, m, n, lo, hi);
   if (!clamp)

@@ -39,7 +39,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex region_mutex_;  // one parallel region at a time
   // Workers spin on generation_ for a while after each job, then sleep on wake_; the caller spins on
-  // pending_, then sleeps on done_.
+  // done_chunks_ (and, before the next region, pending_), then sleeps on done_.
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   int sleepers_ = 0;  // guarded by mutex_

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "cpu/activation.h"
 #include "cpu/blas.h"
@@ -194,7 +193,7 @@ void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0
 void WinogradConv::transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0,
                                     int64_t o1, const Activation& act) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
   const int64_t oh0 = 2 * chunk.tile_row0, oh1 = std::min(win_.out_h, 2 * (chunk.tile_row0 + chunk.tile_rows));
