@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI check of the C++ SDK: install it from an existing build tree, build examples/ against it with
-# find_package(metalnn), convert an ONNX model with `metalnn convert`, run it with mnn_run and compare
+# find_package(metalnn), convert an ONNX model with `metalnn convert`, run it with metalnn_run and compare
 # with the Python API's outputs (bit for bit: same reader, same kernels).
 # Usage: examples/build_and_run.sh [build tree, default build/test]
 set -euo pipefail
@@ -22,7 +22,7 @@ onnx.save(demo.build_classifier(), f"{work}/stripes.onnx")
 demo.make_image(vertical=True).tofile(f"{work}/image.bin")
 PY
 python3 -m metalnn convert "$WORK/stripes.onnx" -o "$WORK/stripes.mnn"
-./build/example/mnn_run "$WORK/stripes.mnn" -d cpu -o "$WORK/out" "$WORK/image.bin"
+./build/example/metalnn_run "$WORK/stripes.mnn" -d cpu -o "$WORK/out" "$WORK/image.bin"
 
 python3 - "$WORK" <<'PY'
 import sys, numpy as np, metalnn

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/mnn_reader.h"
+#include "core/model_file_reader.h"
 #include "core/model.h"
 
 namespace metalnn {

@@ -75,7 +75,7 @@ py::list tensor_infos(const std::vector<TensorInfo>& infos) {
 
 }  // namespace
 
-void bind_mnn(py::module_& m);  // mnn_bindings.cpp
+void bind_mnn(py::module_& m);  // model_file_bindings.cpp
 void bind_gpu(py::module_& m);  // gpu_bindings.cpp
 
 PYBIND11_MODULE(_native, m) {

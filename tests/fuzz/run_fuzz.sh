@@ -2,7 +2,7 @@
 # Fuzzes the .mnn reader for a bounded time under AddressSanitizer + UBSan with libFuzzer, starting
 # from a seed corpus of real .mnn files written by metalnn (so the Python package must be installed).
 # Any crash, sanitizer report, leak or allocation over 256 MiB fails the run; libFuzzer then leaves
-# the input as build/fuzz/crash-* for `build/fuzz/tests/fuzz/mnn_reader_fuzzer <file>` to replay.
+# the input as build/fuzz/crash-* for `build/fuzz/tests/fuzz/model_file_reader_fuzzer <file>` to replay.
 # Usage: tests/fuzz/run_fuzz.sh [seconds, default 90]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,12 +20,12 @@ BUILD=build/fuzz
 cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-$CLANG_VERSION -DCMAKE_CXX_COMPILER=clang++-$CLANG_VERSION \
   -DMETALNN_FUZZ=ON -DMETALNN_PYTHON=OFF >/dev/null
-cmake --build $BUILD --target mnn_reader_fuzzer -j2 >/dev/null
+cmake --build $BUILD --target model_file_reader_fuzzer -j2 >/dev/null
 
 python3 tests/fuzz/make_seeds.py $BUILD/seeds
 mkdir -p $BUILD/corpus
 status=0
-$BUILD/tests/fuzz/mnn_reader_fuzzer $BUILD/corpus $BUILD/seeds -artifact_prefix=$BUILD/ \
+$BUILD/tests/fuzz/model_file_reader_fuzzer $BUILD/corpus $BUILD/seeds -artifact_prefix=$BUILD/ \
   -max_total_time="$DURATION" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 \
   -print_final_stats=1 >$BUILD/fuzz.log 2>&1 || status=$?
 if [ $status -ne 0 ]; then

@@ -7,10 +7,10 @@
 #include <functional>
 #include <iterator>
 
-#include "core/mnn_writer.h"
+#include "core/model_file_writer.h"
 #include "core/model.h"
 #include "metalnn/metalnn.h"
-#include "mnn_test_graphs.h"
+#include "model_file_test_graphs.h"
 
 using metalnn::Network;
 using metalnn::NetworkError;

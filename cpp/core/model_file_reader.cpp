@@ -1,4 +1,4 @@
-#include "core/mnn_reader.h"
+#include "core/model_file_reader.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "core/mnn_format.h"
+#include "core/model_file_format.h"
 
 namespace metalnn {
 

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/mnn_reader.h"
-#include "core/mnn_writer.h"
+#include "core/model_file_reader.h"
+#include "core/model_file_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   metalnn::Graph g;

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/mnn_reader.h"
-#include "core/mnn_writer.h"
+#include "core/model_file_reader.h"
+#include "core/model_file_writer.h"
 #include "core/model.h"
 
 namespace py = pybind11;

@@ -1,4 +1,4 @@
-// Serialises an optimised Graph as a .mnn file (layout in core/mnn_format.h, docs/format.md).
+// Serialises an optimised Graph as a .mnn file (layout in core/model_file_format.h, docs/format.md).
 #pragma once
 #include <cstdint>
 #include <functional>

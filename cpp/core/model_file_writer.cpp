@@ -1,4 +1,4 @@
-#include "core/mnn_writer.h"
+#include "core/model_file_writer.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/mnn_format.h"
+#include "core/model_file_format.h"
 
 namespace metalnn {
 
 namespace {
 
-// Little-endian primitives appended to a growing buffer (the host is little-endian; see mnn_format.h).
+// Little-endian primitives appended to a growing buffer (the host is little-endian; see model_file_format.h).
 class ByteWriter {
  public:
   template <typename T>

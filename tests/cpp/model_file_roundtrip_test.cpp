@@ -7,11 +7,11 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
-#include "core/mnn_format.h"
-#include "core/mnn_reader.h"
-#include "core/mnn_writer.h"
+#include "core/model_file_format.h"
+#include "core/model_file_reader.h"
+#include "core/model_file_writer.h"
 #include "core/model.h"
-#include "mnn_test_graphs.h"
+#include "model_file_test_graphs.h"
 
 using namespace metalnn;
 using namespace metalnn::testing;

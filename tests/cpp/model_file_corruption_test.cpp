@@ -8,10 +8,10 @@
 #include <random>
 
 #include "core/error.h"
-#include "core/mnn_format.h"
-#include "core/mnn_reader.h"
-#include "core/mnn_writer.h"
-#include "mnn_test_graphs.h"
+#include "core/model_file_format.h"
+#include "core/model_file_reader.h"
+#include "core/model_file_writer.h"
+#include "model_file_test_graphs.h"
 
 using namespace metalnn;
 using namespace metalnn::testing;
