@@ -1,4 +1,4 @@
-// metalnn-bench: load a .mnn model through the public C++ API and time it. Prints load time, first
+// metalnn-bench: load a .metalnn model through the public C++ API and time it. Prints load time, first
 // run, median / min / p90 latency, throughput, arena bytes and peak resident memory; --profile adds
 // each step's median time and GFLOP/s (through the engine's internal profiler, core/profiler.h, as
 // the public API has no profiling call).
@@ -28,7 +28,7 @@ struct Options {
 [[noreturn]] void usage(const char* error) {
   if (error) std::fprintf(stderr, "metalnn-bench: %s\n", error);
   std::fprintf(stderr,
-               "usage: metalnn-bench MODEL.mnn [--device cpu|metal|metal-sim] [--precision float32|float16]\n"
+               "usage: metalnn-bench MODEL.metalnn [--device cpu|metal|metal-sim] [--precision float32|float16]\n"
                "                     [--batch N] [--threads N] [--warmup N] [--iters N] [--json] [--profile]\n");
   std::exit(2);
 }
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     int batch = 1;
     if (!net.inputs().empty() && !net.inputs()[0].shape.empty()) batch = static_cast<int>(net.inputs()[0].shape[0]);
     if (opt.batch > 0 && opt.batch != batch) {
-      std::fprintf(stderr, "metalnn-bench: %s has batch %d (shapes are fixed in a .mnn file); convert it at batch %d\n",
+      std::fprintf(stderr, "metalnn-bench: %s has batch %d (shapes are fixed in a .metalnn file); convert it at batch %d\n",
                    opt.model.c_str(), batch, opt.batch);
       return 2;
     }

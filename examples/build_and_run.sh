@@ -21,13 +21,13 @@ work = sys.argv[1]
 onnx.save(demo.build_classifier(), f"{work}/stripes.onnx")
 demo.make_image(vertical=True).tofile(f"{work}/image.bin")
 PY
-python3 -m metalnn convert "$WORK/stripes.onnx" -o "$WORK/stripes.mnn"
-./build/example/metalnn_run "$WORK/stripes.mnn" -d cpu -o "$WORK/out" "$WORK/image.bin"
+python3 -m metalnn convert "$WORK/stripes.onnx" -o "$WORK/stripes.metalnn"
+./build/example/metalnn_run "$WORK/stripes.metalnn" -d cpu -o "$WORK/out" "$WORK/image.bin"
 
 python3 - "$WORK" <<'PY'
 import sys, numpy as np, metalnn
 work = sys.argv[1]
-model = metalnn.load(f"{work}/stripes.mnn", device="cpu")
+model = metalnn.load(f"{work}/stripes.metalnn", device="cpu")
 image = np.fromfile(f"{work}/image.bin", np.float32).reshape(model.inputs[0].shape)
 for name, expected in model.run({model.inputs[0].name: image}).items():
     actual = np.fromfile(f"{work}/out/{name}.bin", expected.dtype).reshape(expected.shape)

@@ -1,4 +1,4 @@
-// Runs a .mnn model through the public C++ API: metalnn_run model.mnn [-d device] [-o out_dir] [input.bin ...]
+// Runs a .metalnn model through the public C++ API: metalnn_run model.metalnn [-d device] [-o out_dir] [input.bin ...]
 // Each input file holds the raw bytes of one input (row-major); without files the inputs are zeros.
 // Prints every output's shape and first values; with -o, writes each as <out_dir>/<name>.bin.
 #include <metalnn/metalnn.h>
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     else input_paths.push_back(arg);
   }
   if (model_path.empty()) {
-    std::cerr << "usage: metalnn_run model.mnn [-d device] [-o out_dir] [input.bin ...]\n";
+    std::cerr << "usage: metalnn_run model.metalnn [-d device] [-o out_dir] [input.bin ...]\n";
     return 2;
   }
   try {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, pytest,
 # the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer, the CPU thread pool under
-# ThreadSanitizer, the C++ SDK example and the .mnn reader fuzz run.
+# ThreadSanitizer, the C++ SDK example and the .metalnn reader fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,6 @@ if [ -f tests/metal_sim/run_sanitized.sh ]; then
 fi
 bash tests/cpp/run_thread_sanitizer.sh
 # The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
-# and run on a converted .mnn file; then the .mnn reader under libFuzzer + ASan for 90 seconds.
+# and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 90 seconds.
 bash examples/build_and_run.sh build/test
 bash tests/fuzz/run_fuzz.sh 90

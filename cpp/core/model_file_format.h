@@ -1,9 +1,9 @@
-// Layout of the .mnn model file (docs/format.md is the full description). Everything is little-endian;
+// Layout of the .metalnn model file (docs/format.md is the full description). Everything is little-endian;
 // the endianness marker lets a reader on another byte order refuse the file instead of misreading it.
 #pragma once
 #include <cstdint>
 
-namespace metalnn::mnn {
+namespace metalnn::model_file {
 
 // PNG-style: a non-ASCII first byte and CR LF / Ctrl-Z / LF catch text-mode transfers.
 inline constexpr char kMagic[8] = {'\x89', 'M', 'N', 'N', '\r', '\n', '\x1a', '\n'};
@@ -45,4 +45,4 @@ enum class AttrKind : uint8_t { Int = 1, Float = 2, String = 3, Ints = 4, Floats
 
 inline constexpr uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-}  // namespace metalnn::mnn
+}  // namespace metalnn::model_file

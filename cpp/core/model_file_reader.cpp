@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "core/alibaba_mnn.h"
 #include "core/model_file_format.h"
 
 namespace metalnn {
@@ -81,9 +82,9 @@ struct Blob {
   uint64_t offset, size;  // offset from the start of the data section
 };
 
-class MnnReader {
+class ModelFileReader {
  public:
-  MnnReader(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source)
+  ModelFileReader(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source)
       : data_(data), size_(size), owner_(std::move(owner)), source_(source) {}
 
   Graph read() {
@@ -104,27 +105,29 @@ class MnnReader {
   [[noreturn]] void fail_header(const std::string& msg) const { throw ModelError(source_ + ": header: " + msg); }
 
   void read_header() {
-    if (size_ < mnn::kHeaderSize)
+    if (!is_model_file(data_, size_) && looks_like_alibaba_mnn(data_, size_))
+      throw ModelError(source_ + ": " + kAlibabaMnnMessage);
+    if (size_ < model_file::kHeaderSize)
       fail_header("the file is " + std::to_string(size_) + " bytes, shorter than the 64-byte header");
     std::memcpy(&h_, data_, sizeof h_);
-    if (std::memcmp(h_.magic, mnn::kMagic, sizeof h_.magic) != 0)
-      fail_header("wrong magic bytes: not a metalnn .mnn model file");
-    if (h_.endian_marker != mnn::kEndianMarker)
+    if (std::memcmp(h_.magic, model_file::kMagic, sizeof h_.magic) != 0)
+      fail_header("wrong magic bytes: not a metalnn model file");
+    if (h_.endian_marker != model_file::kEndianMarker)
       fail_header("byte-order marker does not match this machine's byte order (the format is little-endian)");
-    if (h_.version != mnn::kVersion)
+    if (h_.version != model_file::kVersion)
       fail_header("format version " + std::to_string(h_.version) +
-                  (h_.version > mnn::kVersion ? " is newer than this reader, which reads version "
+                  (h_.version > model_file::kVersion ? " is newer than this reader, which reads version "
                                               : " is not valid; this reader reads version ") +
-                  std::to_string(mnn::kVersion));
+                  std::to_string(model_file::kVersion));
     if (h_.file_size != size_)
       fail_header("declares " + std::to_string(h_.file_size) + " bytes but the file has " + std::to_string(size_) +
                   (size_ < h_.file_size ? " (truncated)" : " (trailing bytes)"));
     if (h_.reserved != 0) fail_header("reserved field is not 0");
     // Sections lie in order, inside the file, without overlapping; written so no sum can overflow.
-    if (h_.graph_offset < mnn::kHeaderSize || h_.graph_offset > size_ || h_.graph_size > size_ - h_.graph_offset)
+    if (h_.graph_offset < model_file::kHeaderSize || h_.graph_offset > size_ || h_.graph_size > size_ - h_.graph_offset)
       fail_header("graph section [" + std::to_string(h_.graph_offset) + ", +" + std::to_string(h_.graph_size) +
                   ") lies outside the file");
-    if (h_.data_offset % mnn::kBlobAlignment != 0)
+    if (h_.data_offset % model_file::kBlobAlignment != 0)
       fail_header("data section offset " + std::to_string(h_.data_offset) + " is not 64-byte aligned");
     if (h_.data_offset < h_.graph_offset + h_.graph_size || h_.data_offset > size_ ||
         h_.data_size > size_ - h_.data_offset)
@@ -139,7 +142,7 @@ class MnnReader {
     for (uint32_t i = 0; i < n; ++i) {
       c.where = "blob " + std::to_string(i) + ": ";
       Blob b{c.get<uint64_t>("offset"), c.get<uint64_t>("size")};
-      if (b.offset % mnn::kBlobAlignment != 0) c.fail("offset " + std::to_string(b.offset) + " is not 64-byte aligned");
+      if (b.offset % model_file::kBlobAlignment != 0) c.fail("offset " + std::to_string(b.offset) + " is not 64-byte aligned");
       if (b.offset > h_.data_size || b.size > h_.data_size - b.offset)
         c.fail("[" + std::to_string(b.offset) + ", +" + std::to_string(b.size) + ") lies past the end of the " +
                std::to_string(h_.data_size) + "-byte data section");
@@ -153,15 +156,15 @@ class MnnReader {
 
   Shape read_shape(Cursor& c, int64_t min_dim) {
     uint32_t rank = c.count(8, "rank");
-    if (rank > mnn::kMaxRank) c.fail("rank " + std::to_string(rank) + " exceeds " + std::to_string(mnn::kMaxRank));
+    if (rank > model_file::kMaxRank) c.fail("rank " + std::to_string(rank) + " exceeds " + std::to_string(model_file::kMaxRank));
     Shape s(rank);
     int64_t numel = 1;
     for (uint32_t d = 0; d < rank; ++d) {
       s[d] = c.get<int64_t>("dimension");
-      if (s[d] < min_dim || s[d] > mnn::kMaxElements)
+      if (s[d] < min_dim || s[d] > model_file::kMaxElements)
         c.fail("dimension " + std::to_string(d) + " is " + std::to_string(s[d]));
-      if (s[d] > 0 && numel > mnn::kMaxElements / s[d])
-        c.fail("shape has more than " + std::to_string(mnn::kMaxElements) + " elements");
+      if (s[d] > 0 && numel > model_file::kMaxElements / s[d])
+        c.fail("shape has more than " + std::to_string(model_file::kMaxElements) + " elements");
       if (s[d] > 0) numel *= s[d];
     }
     return s;
@@ -196,12 +199,12 @@ class MnnReader {
       if (g_.find_value(name) >= 0) c.fail("name is used twice");
       DType dtype = read_dtype(c, true);
       uint8_t flags = c.get<uint8_t>("flags");
-      if (flags & ~(mnn::kValueHasShape | mnn::kValueConstant)) c.fail("unknown flags " + std::to_string(flags));
-      bool constant = flags & mnn::kValueConstant;
-      if (constant && !(flags & mnn::kValueHasShape)) c.fail("a constant must have a shape");
+      if (flags & ~(model_file::kValueHasShape | model_file::kValueConstant)) c.fail("unknown flags " + std::to_string(flags));
+      bool constant = flags & model_file::kValueConstant;
+      if (constant && !(flags & model_file::kValueHasShape)) c.fail("a constant must have a shape");
       if (constant && dtype == DType::Undefined) c.fail("a constant must have a dtype");
       Value& v = g_.value(g_.add_value(name, dtype));
-      if (flags & mnn::kValueHasShape) {
+      if (flags & model_file::kValueHasShape) {
         v.shape = read_shape(c, constant ? 0 : -1);
         v.has_shape = true;
       }
@@ -223,28 +226,28 @@ class MnnReader {
 
   Attribute read_attribute(Cursor& c) {
     Attribute a;
-    auto kind = static_cast<mnn::AttrKind>(c.get<uint8_t>("attribute kind"));
+    auto kind = static_cast<model_file::AttrKind>(c.get<uint8_t>("attribute kind"));
     switch (kind) {
-      case mnn::AttrKind::Int: return Attribute::make_int(c.get<int64_t>("int"));
-      case mnn::AttrKind::Float: return Attribute::make_float(c.get<float>("float"));
-      case mnn::AttrKind::String: return Attribute::make_string(c.str("string length"));
-      case mnn::AttrKind::Ints: {
+      case model_file::AttrKind::Int: return Attribute::make_int(c.get<int64_t>("int"));
+      case model_file::AttrKind::Float: return Attribute::make_float(c.get<float>("float"));
+      case model_file::AttrKind::String: return Attribute::make_string(c.str("string length"));
+      case model_file::AttrKind::Ints: {
         std::vector<int64_t> v(c.count(8, "int count"));
         for (int64_t& x : v) x = c.get<int64_t>("int");
         return Attribute::make_ints(std::move(v));
       }
-      case mnn::AttrKind::Floats: {
+      case model_file::AttrKind::Floats: {
         std::vector<float> v(c.count(4, "float count"));
         for (float& x : v) x = c.get<float>("float");
         return Attribute::make_floats(std::move(v));
       }
-      case mnn::AttrKind::Strings: {
+      case model_file::AttrKind::Strings: {
         a.kind = Attribute::Kind::Strings;
         a.strings.resize(c.count(4, "string count"));
         for (std::string& s : a.strings) s = c.str("string length");
         return a;
       }
-      case mnn::AttrKind::Tensor: {
+      case model_file::AttrKind::Tensor: {
         DType dtype = read_dtype(c, false);
         Shape shape = read_shape(c, 0);
         return Attribute::make_tensor(read_blob_tensor(c, dtype, std::move(shape)));
@@ -316,37 +319,41 @@ class MnnReader {
   size_t size_;
   std::shared_ptr<const void> owner_;
   const std::string& source_;
-  mnn::Header h_{};
+  model_file::Header h_{};
   std::vector<Blob> blobs_;
   Graph g_;
 };
 
 }  // namespace
 
-Graph read_mnn(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source) {
-  if (reinterpret_cast<uintptr_t>(data) % mnn::kBlobAlignment != 0)
+Graph read_model_file(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& source) {
+  if (reinterpret_cast<uintptr_t>(data) % model_file::kBlobAlignment != 0)
     throw Error(source + ": the image must start 64-byte aligned so weights can be used in place");
-  return MnnReader(data, size, std::move(owner), source).read();
+  return ModelFileReader(data, size, std::move(owner), source).read();
 }
 
-Graph load_mnn_file(const std::string& path) {
+Graph load_model_file(const std::string& path) {
   std::shared_ptr<const MappedFile> file = MappedFile::open(path);
   alignas(64) static const uint8_t empty[1] = {};
   const uint8_t* data = file->data() ? file->data() : empty;
-  return read_mnn(data, file->size(), file, "model file '" + path + "'");
+  const std::string source = "model file '" + path + "'";
+  // Named like an Alibaba MNN model and not ours: say so rather than report the magic bytes.
+  const bool mnn_name = path.size() >= 4 && path.compare(path.size() - 4, 4, ".mnn") == 0;
+  if (mnn_name && !is_model_file(data, file->size())) throw ModelError(source + ": " + kAlibabaMnnMessage);
+  return read_model_file(data, file->size(), file, source);
 }
 
-Graph load_mnn_memory(const void* data, size_t size) {
-  size_t rounded = mnn::align_up(size == 0 ? 1 : size, mnn::kBlobAlignment);
-  void* copy = std::aligned_alloc(mnn::kBlobAlignment, rounded);
+Graph load_model_memory(const void* data, size_t size) {
+  size_t rounded = model_file::align_up(size == 0 ? 1 : size, model_file::kBlobAlignment);
+  void* copy = std::aligned_alloc(model_file::kBlobAlignment, rounded);
   if (!copy) throw std::bad_alloc();
   std::shared_ptr<const void> owner(copy, [](const void* p) { std::free(const_cast<void*>(p)); });
   if (size) std::memcpy(copy, data, size);
-  return read_mnn(static_cast<const uint8_t*>(copy), size, owner, "model in memory");
+  return read_model_file(static_cast<const uint8_t*>(copy), size, owner, "model in memory");
 }
 
-bool is_mnn(const void* data, size_t size) {
-  return size >= sizeof mnn::kMagic && std::memcmp(data, mnn::kMagic, sizeof mnn::kMagic) == 0;
+bool is_model_file(const void* data, size_t size) {
+  return size >= sizeof model_file::kMagic && std::memcmp(data, model_file::kMagic, sizeof model_file::kMagic) == 0;
 }
 
 }  // namespace metalnn

@@ -31,36 +31,36 @@ class ByteWriter {
   std::string buf_;
 };
 
-mnn::AttrKind stored_kind(Attribute::Kind k) {
+model_file::AttrKind stored_kind(Attribute::Kind k) {
   switch (k) {
-    case Attribute::Kind::Int: return mnn::AttrKind::Int;
-    case Attribute::Kind::Float: return mnn::AttrKind::Float;
-    case Attribute::Kind::String: return mnn::AttrKind::String;
-    case Attribute::Kind::Ints: return mnn::AttrKind::Ints;
-    case Attribute::Kind::Floats: return mnn::AttrKind::Floats;
-    case Attribute::Kind::Strings: return mnn::AttrKind::Strings;
-    case Attribute::Kind::Tensor: return mnn::AttrKind::Tensor;
+    case Attribute::Kind::Int: return model_file::AttrKind::Int;
+    case Attribute::Kind::Float: return model_file::AttrKind::Float;
+    case Attribute::Kind::String: return model_file::AttrKind::String;
+    case Attribute::Kind::Ints: return model_file::AttrKind::Ints;
+    case Attribute::Kind::Floats: return model_file::AttrKind::Floats;
+    case Attribute::Kind::Strings: return model_file::AttrKind::Strings;
+    case Attribute::Kind::Tensor: return model_file::AttrKind::Tensor;
   }
   throw ModelError("unknown attribute kind");
 }
 
-class MnnWriter {
+class ModelFileWriter {
  public:
-  explicit MnnWriter(const Graph& g) : g_(g) {
+  explicit ModelFileWriter(const Graph& g) : g_(g) {
     keep_referenced_values();
     collect_blobs();
     serialize_graph();
   }
 
-  void write(std::ostream& out, const MnnProgress& progress) const {
+  void write(std::ostream& out, const WriteProgress& progress) const {
     const std::string& graph = graph_.bytes();
-    mnn::Header h{};
-    std::memcpy(h.magic, mnn::kMagic, sizeof h.magic);
-    h.version = mnn::kVersion;
-    h.endian_marker = mnn::kEndianMarker;
-    h.graph_offset = mnn::kHeaderSize;
+    model_file::Header h{};
+    std::memcpy(h.magic, model_file::kMagic, sizeof h.magic);
+    h.version = model_file::kVersion;
+    h.endian_marker = model_file::kEndianMarker;
+    h.graph_offset = model_file::kHeaderSize;
     h.graph_size = graph.size();
-    h.data_offset = mnn::align_up(h.graph_offset + h.graph_size, mnn::kPageAlignment);
+    h.data_offset = model_file::align_up(h.graph_offset + h.graph_size, model_file::kPageAlignment);
     h.data_size = data_size_;
     h.file_size = h.data_offset + h.data_size;
 
@@ -121,8 +121,8 @@ class MnnWriter {
   void add_blob(const Tensor& t) {
     auto key = std::make_pair(t.raw(), t.nbytes());
     if (blob_index_.count(key)) return;
-    uint64_t align = t.nbytes() >= mnn::kLargeBlobBytes ? mnn::kPageAlignment : mnn::kBlobAlignment;
-    uint64_t offset = mnn::align_up(data_size_, align);
+    uint64_t align = t.nbytes() >= model_file::kLargeBlobBytes ? model_file::kPageAlignment : model_file::kBlobAlignment;
+    uint64_t offset = model_file::align_up(data_size_, align);
     blob_index_[key] = static_cast<uint32_t>(blobs_.size());
     blobs_.push_back({t.raw(), t.nbytes(), offset});
     data_size_ = offset + t.nbytes();
@@ -193,7 +193,7 @@ class MnnWriter {
       graph_.put<int32_t>(static_cast<int32_t>(val.dtype));
       // A constant's dtype and shape are its tensor's (Graph::add_constant keeps them equal).
       const bool has_shape = val.is_constant() || val.has_shape;
-      graph_.put<uint8_t>((has_shape ? mnn::kValueHasShape : 0) | (val.is_constant() ? mnn::kValueConstant : 0));
+      graph_.put<uint8_t>((has_shape ? model_file::kValueHasShape : 0) | (val.is_constant() ? model_file::kValueConstant : 0));
       if (has_shape) shape(val.is_constant() ? val.constant.shape() : val.shape);
       if (val.is_constant()) blob_ref(val.constant);
     }
@@ -221,12 +221,12 @@ class MnnWriter {
 
 }  // namespace
 
-void write_mnn(const Graph& g, std::ostream& out, const MnnProgress& progress) {
-  MnnWriter(g).write(out, progress);
+void write_model_file(const Graph& g, std::ostream& out, const WriteProgress& progress) {
+  ModelFileWriter(g).write(out, progress);
 }
 
-void save_mnn(const Graph& g, const std::string& path, const MnnProgress& progress) {
-  MnnWriter writer(g);
+void save_model_file(const Graph& g, const std::string& path, const WriteProgress& progress) {
+  ModelFileWriter writer(g);
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -246,9 +246,9 @@ void save_mnn(const Graph& g, const std::string& path, const MnnProgress& progre
   }
 }
 
-std::string mnn_bytes(const Graph& g) {
+std::string model_file_bytes(const Graph& g) {
   std::ostringstream out;
-  write_mnn(g, out);
+  write_model_file(g, out);
   return std::move(out).str();
 }
 

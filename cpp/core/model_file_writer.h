@@ -1,4 +1,4 @@
-// Serialises an optimised Graph as a .mnn file (layout in core/model_file_format.h, docs/format.md).
+// Serialises an optimised Graph as a .metalnn file (layout in core/model_file_format.h, docs/format.md).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -10,12 +10,12 @@
 namespace metalnn {
 
 // Called after each chunk written with (bytes written, total bytes).
-using MnnProgress = std::function<void(uint64_t done, uint64_t total)>;
+using WriteProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Writes only the values the graph references; blobs with the same memory are stored once.
-void write_mnn(const Graph& g, std::ostream& out, const MnnProgress& progress = nullptr);
+void write_model_file(const Graph& g, std::ostream& out, const WriteProgress& progress = nullptr);
 // Writes to `path` through a temporary file renamed into place, so a failure leaves no partial file.
-void save_mnn(const Graph& g, const std::string& path, const MnnProgress& progress = nullptr);
-std::string mnn_bytes(const Graph& g);
+void save_model_file(const Graph& g, const std::string& path, const WriteProgress& progress = nullptr);
+std::string model_file_bytes(const Graph& g);
 
 }  // namespace metalnn

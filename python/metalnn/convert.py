@@ -1,4 +1,4 @@
-"""The .mnn file from Python: recognising it, loading it through the C++ reader, converting ONNX to it."""
+"""The .metalnn file from Python: recognising it, loading it through the C++ reader, converting ONNX to it."""
 from __future__ import annotations
 
 import os
@@ -13,12 +13,12 @@ MAGIC = b"\x89MNN\r\n\x1a\n"
 
 
 def is_mnn_source(source: Any) -> bool:
-    """True for bytes that start with the .mnn magic, and for paths ending in .mnn or holding such a file."""
+    """True for bytes that start with the .metalnn magic, and for paths ending in .metalnn or holding such a file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source[: len(MAGIC)]) == MAGIC
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if path.endswith(".mnn"):
+        if path.endswith(".metalnn"):
             return True
         try:
             with open(path, "rb") as f:
@@ -29,10 +29,10 @@ def is_mnn_source(source: Any) -> bool:
 
 
 def load_mnn(source: Any, device: str, precision: str) -> Model:
-    """Loads a .mnn path (memory-mapped) or bytes-like image (copied once) and compiles it for `device`."""
+    """Loads a .metalnn path (memory-mapped) or bytes-like image (copied once) and compiles it for `device`."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return Model(_native.load_mnn_bytes(source, device, precision))
-    return Model(_native.load_mnn(os.fspath(source), device, precision))
+        return Model(_native.load_model_bytes(source, device, precision))
+    return Model(_native.load_model_file(os.fspath(source), device, precision))
 
 
 class ProgressBar:
@@ -62,7 +62,7 @@ class ProgressBar:
 
 
 def convert(source: Any, output: str | os.PathLike, show_progress: bool = True) -> Model:
-    """Imports an ONNX model, optimises it and writes it as .mnn to `output`; returns the compiled model."""
+    """Imports an ONNX model, optimises it and writes it as .metalnn to `output`; returns the compiled model."""
     from . import load
 
     model = load(source, device="cpu")

@@ -42,10 +42,10 @@ NetworkError::Kind error_kind(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST(MnnApi, LoadsDescribesAndRunsLikeTheModel) {
+TEST(ModelFileApi, LoadsDescribesAndRunsLikeTheModel) {
   metalnn::testing::TempFile file("api");
   metalnn::Model model(metalnn::testing::small_cnn(), metalnn::CompileOptions{});
-  metalnn::save_mnn(model.optimized_graph(), file.path());
+  metalnn::save_model_file(model.optimized_graph(), file.path());
 
   Network net = Network::load(file.path(), {"cpu"});
   EXPECT_EQ(net.device(), "cpu");
@@ -75,13 +75,13 @@ TEST(MnnApi, LoadsDescribesAndRunsLikeTheModel) {
   EXPECT_EQ(run(moved), y);
 }
 
-TEST(MnnApi, ErrorsCarryTheirKind) {
+TEST(ModelFileApi, ErrorsCarryTheirKind) {
   using Kind = NetworkError::Kind;
-  EXPECT_EQ(error_kind([] { Network::load("/nonexistent.mnn"); }), Kind::Model);
+  EXPECT_EQ(error_kind([] { Network::load("/nonexistent.metalnn"); }), Kind::Model);
   const char junk[] = "definitely not a model file, long enough to have a header of sixty-four bytes";
   EXPECT_EQ(error_kind([&] { Network::load(junk, sizeof junk); }), Kind::Model);
 
-  std::string bytes = metalnn::mnn_bytes(metalnn::testing::small_cnn());
+  std::string bytes = metalnn::model_file_bytes(metalnn::testing::small_cnn());
   EXPECT_EQ(error_kind([&] { Network::load(bytes.data(), bytes.size(), {"no-such-device"}); }), Kind::Device);
 
   Network net = Network::load(bytes.data(), bytes.size());

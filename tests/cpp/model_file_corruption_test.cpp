@@ -1,4 +1,4 @@
-// Each class of damage to a .mnn file gives ModelError naming what is wrong, never a crash: truncation
+// Each class of damage to a .metalnn file gives ModelError naming what is wrong, never a crash: truncation
 // at every byte and section boundary, wrong magic/marker/version, huge counts, offsets past the end,
 // overlapping blobs, bad dtypes, ranks, shapes and value ids. Field positions follow docs/format.md.
 #include <gtest/gtest.h>
@@ -21,10 +21,10 @@ namespace {
 // A valid file of small_cnn() with accessors for the fields the tests damage.
 class Image {
  public:
-  Image() : bytes_(mnn_bytes(small_cnn())) { std::memcpy(&header_, bytes_.data(), sizeof header_); }
+  Image() : bytes_(model_file_bytes(small_cnn())) { std::memcpy(&header_, bytes_.data(), sizeof header_); }
 
   std::string& bytes() { return bytes_; }
-  const mnn::Header& header() const { return header_; }
+  const model_file::Header& header() const { return header_; }
 
   template <typename T>
   T get(size_t offset) const {
@@ -37,8 +37,8 @@ class Image {
     std::memcpy(&bytes_[offset], &v, sizeof v);
   }
   // Header fields by name keep the tests readable.
-  void set_header(uint64_t mnn::Header::*field, uint64_t v) {
-    mnn::Header h = get<mnn::Header>(0);
+  void set_header(uint64_t model_file::Header::*field, uint64_t v) {
+    model_file::Header h = get<model_file::Header>(0);
     h.*field = v;
     set(0, h);
   }
@@ -78,14 +78,14 @@ class Image {
     return std::string(reinterpret_cast<const char*>(&n), 4) + s;
   }
   std::string bytes_;
-  mnn::Header header_{};
+  model_file::Header header_{};
 };
 
 // Loading must fail with ModelError whose message contains `expected`.
 void expect_rejected(const std::string& bytes, const std::string& expected, size_t size = std::string::npos) {
   size = std::min(size, bytes.size());
   try {
-    load_mnn_memory(bytes.data(), size);
+    load_model_memory(bytes.data(), size);
     ADD_FAILURE() << "loaded a damaged file; expected an error containing '" << expected << "'";
   } catch (const ModelError& e) {
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
@@ -97,26 +97,26 @@ constexpr uint64_t kHuge64 = std::numeric_limits<uint64_t>::max();
 
 }  // namespace
 
-TEST(MnnCorruption, TheUndamagedImageLoads) {
+TEST(ModelFileCorruption, TheUndamagedImageLoads) {
   Image img;
-  Graph g = load_mnn_memory(img.bytes().data(), img.bytes().size());
+  Graph g = load_model_memory(img.bytes().data(), img.bytes().size());
   EXPECT_EQ(g.nodes().size(), 5u);
   EXPECT_EQ(img.get<uint32_t>(Image::kBlobCount), 4u);
   EXPECT_EQ(img.get<int32_t>(Image::kXDtype), static_cast<int32_t>(DType::Float32));
   EXPECT_EQ(img.get<uint32_t>(Image::kConvWBlob), 0u);
 }
 
-TEST(MnnCorruption, TruncationAtEveryByteIsRejected) {
+TEST(ModelFileCorruption, TruncationAtEveryByteIsRejected) {
   Image img;
   for (size_t size = 0; size < img.bytes().size(); ++size)
-    expect_rejected(img.bytes(), size < mnn::kHeaderSize ? "shorter than the 64-byte header" : "(truncated)", size);
+    expect_rejected(img.bytes(), size < model_file::kHeaderSize ? "shorter than the 64-byte header" : "(truncated)", size);
 }
 
-TEST(MnnCorruption, TruncationAtSectionBoundariesWithAConsistentHeader) {
+TEST(ModelFileCorruption, TruncationAtSectionBoundariesWithAConsistentHeader) {
   // The header is rewritten to match the shorter section, so the reader has to find the damage itself:
   // a graph section cut short (the data section kept), or a file cut inside the data section.
   Image img;
-  const mnn::Header h = img.header();
+  const model_file::Header h = img.header();
   const uint64_t graph_end = h.graph_offset + h.graph_size;
   std::vector<uint64_t> boundaries = {h.graph_offset, Image::kValueCount, Image::kConvW, graph_end - 8,
                                       h.data_offset};
@@ -129,27 +129,27 @@ TEST(MnnCorruption, TruncationAtSectionBoundariesWithAConsistentHeader) {
     SCOPED_TRACE("cut at byte " + std::to_string(cut));
     Image damaged;
     if (cut < graph_end) {
-      damaged.set_header(&mnn::Header::graph_size, cut - h.graph_offset);
+      damaged.set_header(&model_file::Header::graph_size, cut - h.graph_offset);
       expect_rejected(damaged.bytes(), "left in the graph section");
     } else {
       damaged.bytes().resize(cut);
-      damaged.set_header(&mnn::Header::file_size, cut);
-      damaged.set_header(&mnn::Header::data_size, cut - h.data_offset);
+      damaged.set_header(&model_file::Header::file_size, cut);
+      damaged.set_header(&model_file::Header::data_size, cut - h.data_offset);
       expect_rejected(damaged.bytes(), "past the end of the");
     }
   }
 }
 
-TEST(MnnCorruption, GraphSectionCutAtEveryByte) {
+TEST(ModelFileCorruption, GraphSectionCutAtEveryByte) {
   Image img;
   const uint64_t full = img.header().graph_size;
   for (uint64_t size = 0; size < full; ++size) {
-    img.set_header(&mnn::Header::graph_size, size);
+    img.set_header(&model_file::Header::graph_size, size);
     expect_rejected(img.bytes(), "graph section");
   }
 }
 
-TEST(MnnCorruption, HeaderDamage) {
+TEST(ModelFileCorruption, HeaderDamage) {
   {
     Image img;
     img.bytes()[1] = 'X';
@@ -162,7 +162,7 @@ TEST(MnnCorruption, HeaderDamage) {
   }
   {
     Image img;
-    img.set<uint32_t>(8, mnn::kVersion + 1);
+    img.set<uint32_t>(8, model_file::kVersion + 1);
     expect_rejected(img.bytes(), "is newer than this reader");
   }
   {
@@ -172,7 +172,7 @@ TEST(MnnCorruption, HeaderDamage) {
   }
   {
     Image img;
-    img.set_header(&mnn::Header::reserved, 1);
+    img.set_header(&model_file::Header::reserved, 1);
     expect_rejected(img.bytes(), "reserved");
   }
   {
@@ -182,13 +182,13 @@ TEST(MnnCorruption, HeaderDamage) {
   }
 }
 
-TEST(MnnCorruption, OffsetsPastTheEnd) {
-  const std::vector<std::pair<uint64_t mnn::Header::*, uint64_t>> cases = {
-      {&mnn::Header::graph_offset, 1u << 30}, {&mnn::Header::graph_offset, 8},
-      {&mnn::Header::graph_size, kHuge64 - 32}, {&mnn::Header::data_offset, 1u << 30},
-      {&mnn::Header::data_offset, 64},  // inside the graph section
-      {&mnn::Header::data_offset, 16400},  // not 64-byte aligned
-      {&mnn::Header::data_size, kHuge64 - 16000}};
+TEST(ModelFileCorruption, OffsetsPastTheEnd) {
+  const std::vector<std::pair<uint64_t model_file::Header::*, uint64_t>> cases = {
+      {&model_file::Header::graph_offset, 1u << 30}, {&model_file::Header::graph_offset, 8},
+      {&model_file::Header::graph_size, kHuge64 - 32}, {&model_file::Header::data_offset, 1u << 30},
+      {&model_file::Header::data_offset, 64},  // inside the graph section
+      {&model_file::Header::data_offset, 16400},  // not 64-byte aligned
+      {&model_file::Header::data_size, kHuge64 - 16000}};
   for (const auto& [field, value] : cases) {
     Image img;
     img.set_header(field, value);
@@ -206,7 +206,7 @@ TEST(MnnCorruption, OffsetsPastTheEnd) {
   }
 }
 
-TEST(MnnCorruption, OverlappingAndMisalignedBlobs) {
+TEST(ModelFileCorruption, OverlappingAndMisalignedBlobs) {
   {
     Image img;
     img.set<uint64_t>(Image::blob_offset_field(1), img.get<uint64_t>(Image::blob_offset_field(0)));
@@ -229,7 +229,7 @@ TEST(MnnCorruption, OverlappingAndMisalignedBlobs) {
   }
 }
 
-TEST(MnnCorruption, HugeCountsAreCappedByTheBytesLeft) {
+TEST(ModelFileCorruption, HugeCountsAreCappedByTheBytesLeft) {
   Image ref;
   size_t conv = ref.node("Conv", "conv");
   size_t conv_inputs = Image::inputs_of(conv, "Conv", "conv");
@@ -257,13 +257,13 @@ TEST(MnnCorruption, HugeCountsAreCappedByTheBytesLeft) {
   }
 }
 
-TEST(MnnCorruption, BadDtypesRanksAndShapes) {
+TEST(ModelFileCorruption, BadDtypesRanksAndShapes) {
   const std::vector<std::tuple<size_t, int64_t, int, std::string>> cases = {
       // offset, value, byte width, expected message
       {Image::kXDtype, 99, 4, "value 0 'x': unknown dtype 99"},
       {Image::kConvWDtype, 0, 4, "value 1 'conv.w': a constant must have a dtype"},
       {Image::kXFlags, 0x80, 1, "unknown flags 128"},
-      {Image::kXFlags, mnn::kValueConstant, 1, "a constant must have a shape"},
+      {Image::kXFlags, model_file::kValueConstant, 1, "a constant must have a shape"},
       {Image::kXRank, 33, 4, "value 0 'x': rank 33 exceeds 32"},
       {Image::kXDims, -2, 8, "value 0 'x': dimension 0 is -2"},
       {Image::kConvWDims, -1, 8, "value 1 'conv.w': dimension 0 is -1"},
@@ -285,7 +285,7 @@ TEST(MnnCorruption, BadDtypesRanksAndShapes) {
   }
 }
 
-TEST(MnnCorruption, BrokenReferencesBetweenRecords) {
+TEST(ModelFileCorruption, BrokenReferencesBetweenRecords) {
   Image ref;
   size_t conv_inputs = Image::inputs_of(ref.node("Conv", "conv"), "Conv", "conv");
   size_t relu_inputs = Image::inputs_of(ref.node("Relu", "relu"), "Relu", "relu");
@@ -336,12 +336,12 @@ TEST(MnnCorruption, BrokenReferencesBetweenRecords) {
   }
   {
     Image img;  // the graph section claims 4 bytes of the padding after it
-    img.set_header(&mnn::Header::graph_size, img.header().graph_size + 4);
+    img.set_header(&model_file::Header::graph_size, img.header().graph_size + 4);
     expect_rejected(img.bytes(), "4 unused bytes at the end");
   }
 }
 
-TEST(MnnCorruption, RandomDamageNeverCrashes) {
+TEST(ModelFileCorruption, RandomDamageNeverCrashes) {
   // Seeded, so a failure reproduces; the fuzz job (tests/fuzz) explores far more under ASan.
   Image ref;
   std::mt19937 rng(12345);
@@ -355,7 +355,7 @@ TEST(MnnCorruption, RandomDamageNeverCrashes) {
       bytes[at] = static_cast<char>(rng() % 3 == 0 ? 0xff : bytes[at] ^ (1 << (rng() % 8)));
     }
     try {
-      load_mnn_memory(bytes.data(), bytes.size());
+      load_model_memory(bytes.data(), bytes.size());
       ++loaded;  // e.g. a changed name or attribute value: still a well-formed file
     } catch (const ModelError&) {
     }

@@ -1,4 +1,4 @@
-// .mnn round trips: the graph comes back field for field, a compiled model gives bit-identical outputs,
+// .metalnn round trips: the graph comes back field for field, a compiled model gives bit-identical outputs,
 // and weights are used in place from the mapping rather than copied.
 #include <gtest/gtest.h>
 
@@ -74,8 +74,8 @@ void expect_same_graph(const Graph& original, const Graph& loaded) {
 }
 
 Graph reload(const Graph& g) {
-  std::string bytes = mnn_bytes(g);
-  return load_mnn_memory(bytes.data(), bytes.size());
+  std::string bytes = model_file_bytes(g);
+  return load_model_memory(bytes.data(), bytes.size());
 }
 
 std::vector<Tensor> run(Model& m, float seed) {
@@ -85,45 +85,45 @@ std::vector<Tensor> run(Model& m, float seed) {
 
 }  // namespace
 
-TEST(MnnRoundTrip, EveryFeatureComesBack) {
+TEST(ModelFileRoundTrip, EveryFeatureComesBack) {
   Graph g = every_feature();
   Graph loaded = reload(g);
   expect_same_graph(g, loaded);
   EXPECT_EQ(loaded.find_value("unused"), -1);
 }
 
-TEST(MnnRoundTrip, WriterIsDeterministicAndAFixedPoint) {
-  std::string once = mnn_bytes(every_feature());
-  EXPECT_EQ(once, mnn_bytes(every_feature()));
-  EXPECT_EQ(once, mnn_bytes(reload(every_feature())));
+TEST(ModelFileRoundTrip, WriterIsDeterministicAndAFixedPoint) {
+  std::string once = model_file_bytes(every_feature());
+  EXPECT_EQ(once, model_file_bytes(every_feature()));
+  EXPECT_EQ(once, model_file_bytes(reload(every_feature())));
 }
 
-TEST(MnnRoundTrip, BlobsAreAlignedAndLargeOnesPageAligned) {
+TEST(ModelFileRoundTrip, BlobsAreAlignedAndLargeOnesPageAligned) {
   TempFile file("aligned");
   Model model(small_cnn(/*wide=*/true), CompileOptions{});
-  save_mnn(model.optimized_graph(), file.path());
+  save_model_file(model.optimized_graph(), file.path());
   auto mapping = MappedFile::open(file.path());
-  Graph g = read_mnn(mapping->data(), mapping->size(), mapping, file.path());
+  Graph g = read_model_file(mapping->data(), mapping->size(), mapping, file.path());
   bool saw_large = false;
   for (int v = 0; v < g.num_values(); ++v) {
     const Tensor& t = g.value(v).constant;
     if (!t.defined()) continue;
     auto offset = static_cast<uint64_t>(static_cast<const uint8_t*>(t.raw()) - mapping->data());
-    EXPECT_EQ(offset % mnn::kBlobAlignment, 0u) << g.value(v).name;
-    if (t.nbytes() >= mnn::kLargeBlobBytes) {
+    EXPECT_EQ(offset % model_file::kBlobAlignment, 0u) << g.value(v).name;
+    if (t.nbytes() >= model_file::kLargeBlobBytes) {
       saw_large = true;
-      EXPECT_EQ(offset % mnn::kPageAlignment, 0u) << g.value(v).name;
+      EXPECT_EQ(offset % model_file::kPageAlignment, 0u) << g.value(v).name;
     }
   }
   EXPECT_TRUE(saw_large);
 }
 
-TEST(MnnRoundTrip, ModelOutputsAreBitIdentical) {
+TEST(ModelFileRoundTrip, ModelOutputsAreBitIdentical) {
   for (bool wide : {false, true}) {
     TempFile file("bitwise");
     Model original(small_cnn(wide), CompileOptions{});
-    save_mnn(original.optimized_graph(), file.path());
-    Model loaded(load_mnn_file(file.path()), CompileOptions{});
+    save_model_file(original.optimized_graph(), file.path());
+    Model loaded(load_model_file(file.path()), CompileOptions{});
     ASSERT_EQ(loaded.inputs().size(), 1u);
     EXPECT_EQ(loaded.inputs()[0].shape, original.inputs()[0].shape);
     for (float seed : {0.0f, -1.0f, 2.5f}) {
@@ -134,12 +134,12 @@ TEST(MnnRoundTrip, ModelOutputsAreBitIdentical) {
   }
 }
 
-TEST(MnnRoundTrip, WeightsStayInTheMapping) {
+TEST(ModelFileRoundTrip, WeightsStayInTheMapping) {
   TempFile file("mapped");
-  save_mnn(Model(small_cnn(true), CompileOptions{}).optimized_graph(), file.path());
+  save_model_file(Model(small_cnn(true), CompileOptions{}).optimized_graph(), file.path());
   auto mapping = MappedFile::open(file.path());
   {
-    Model model(read_mnn(mapping->data(), mapping->size(), mapping, file.path()), CompileOptions{});
+    Model model(read_model_file(mapping->data(), mapping->size(), mapping, file.path()), CompileOptions{});
     const Graph& g = model.optimized_graph();
     int constants = 0;
     for (int v = 0; v < g.num_values(); ++v) {
@@ -153,9 +153,9 @@ TEST(MnnRoundTrip, WeightsStayInTheMapping) {
   EXPECT_EQ(mapping.use_count(), 1);  // and let go of it with the model
 }
 
-TEST(MnnRoundTrip, MemoryImagesAreCopiedSoTheCallerMayFreeThem) {
-  std::string bytes = mnn_bytes(small_cnn());
-  Graph g = load_mnn_memory(bytes.data(), bytes.size());
+TEST(ModelFileRoundTrip, MemoryImagesAreCopiedSoTheCallerMayFreeThem) {
+  std::string bytes = model_file_bytes(small_cnn());
+  Graph g = load_model_memory(bytes.data(), bytes.size());
   const uint8_t* begin = reinterpret_cast<const uint8_t*>(bytes.data());
   for (int v = 0; v < g.num_values(); ++v)
     if (g.value(v).is_constant()) {
@@ -167,22 +167,22 @@ TEST(MnnRoundTrip, MemoryImagesAreCopiedSoTheCallerMayFreeThem) {
   EXPECT_EQ(model.outputs()[0].shape, (Shape{2, 5}));
 }
 
-TEST(MnnRoundTrip, SaveLeavesNoTemporaryAndFailsCleanly) {
+TEST(ModelFileRoundTrip, SaveLeavesNoTemporaryAndFailsCleanly) {
   TempFile file("atomic");
-  save_mnn(small_cnn(), file.path());
+  save_model_file(small_cnn(), file.path());
   std::ifstream saved(file.path(), std::ios::binary);
   char magic[8] = {};
   saved.read(magic, sizeof magic);
-  EXPECT_TRUE(is_mnn(magic, sizeof magic));
+  EXPECT_TRUE(is_model_file(magic, sizeof magic));
   EXPECT_FALSE(std::ifstream(file.path() + ".tmp").good());
-  EXPECT_THROW(save_mnn(small_cnn(), "/nonexistent/dir/model.mnn"), Error);
+  EXPECT_THROW(save_model_file(small_cnn(), "/nonexistent/dir/model.metalnn"), Error);
 }
 
-TEST(MnnRoundTrip, MissingFileIsAModelError) {
+TEST(ModelFileRoundTrip, MissingFileIsAModelError) {
   try {
-    load_mnn_file("/nonexistent/model.mnn");
+    load_model_file("/nonexistent/model.metalnn");
     FAIL() << "expected ModelError";
   } catch (const ModelError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.mnn"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.metalnn"), std::string::npos);
   }
 }

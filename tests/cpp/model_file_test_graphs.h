@@ -1,4 +1,4 @@
-// Graphs and files shared by the .mnn tests: a small model the CPU runs, and a graph that uses every
+// Graphs and files shared by the .metalnn tests: a small model the CPU runs, and a graph that uses every
 // kind of value and attribute the format stores.
 #pragma once
 #include <unistd.h>
@@ -94,7 +94,7 @@ class TempFile {
  public:
   explicit TempFile(const std::string& name)
       : path_(std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" + name + "." +
-              std::to_string(::getpid()) + ".mnn") {}
+              std::to_string(::getpid()) + ".metalnn") {}
   ~TempFile() { std::remove(path_.c_str()); }
   const std::string& path() const { return path_; }
 

@@ -1,4 +1,4 @@
-"""Writes the fuzzer's seed corpus: real .mnn files saved by metalnn, plus compact copies of each.
+"""Writes the fuzzer's seed corpus: real .metalnn files saved by metalnn, plus compact copies of each.
 
 The compact copy moves the data section right after the graph (64-byte aligned, as the format allows)
 so the fuzzer spends its mutations on the graph instead of on page padding.
@@ -58,12 +58,12 @@ def main(out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, model in small_models():
-        path = out / f"{name}.mnn"
+        path = out / f"{name}.metalnn"
         metalnn.load(model, device="cpu").save(path)
         small = compact(path.read_bytes())
         metalnn.load(small, device="cpu")  # the compact copy must still be a valid file
-        (out / f"{name}.compact.mnn").write_bytes(small)
-    print(f"seed corpus: {len(list(out.glob('*.mnn')))} files in {out}")
+        (out / f"{name}.compact.metalnn").write_bytes(small)
+    print(f"seed corpus: {len(list(out.glob('*.metalnn')))} files in {out}")
     return 0
 
 

@@ -1,4 +1,4 @@
-// libFuzzer target over the .mnn reader. Any input must either load or raise metalnn::Error; a
+// libFuzzer target over the .metalnn reader. Any input must either load or raise metalnn::Error; a
 // crash, sanitizer report, leak or allocation over -malloc_limit_mb is a bug. Inputs that load must
 // survive a write/read round trip unchanged, which also exercises the writer on odd graphs.
 #include <cstddef>
@@ -13,12 +13,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   metalnn::Graph g;
   try {
-    g = metalnn::load_mnn_memory(data, size);
+    g = metalnn::load_model_memory(data, size);
   } catch (const metalnn::Error&) {
     return 0;
   }
-  std::string once = metalnn::mnn_bytes(g);
-  std::string twice = metalnn::mnn_bytes(metalnn::load_mnn_memory(once.data(), once.size()));
+  std::string once = metalnn::model_file_bytes(g);
+  std::string twice = metalnn::model_file_bytes(metalnn::load_model_memory(once.data(), once.size()));
   if (once != twice) std::abort();  // the writer's output must be a fixed point of read + write
   return 0;
 }

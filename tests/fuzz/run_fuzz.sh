@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the .mnn reader for a bounded time under AddressSanitizer + UBSan with libFuzzer, starting
-# from a seed corpus of real .mnn files written by metalnn (so the Python package must be installed).
+# Fuzzes the .metalnn reader for a bounded time under AddressSanitizer + UBSan with libFuzzer, starting
+# from a seed corpus of real .metalnn files written by metalnn (so the Python package must be installed).
 # Any crash, sanitizer report, leak or allocation over 256 MiB fails the run; libFuzzer then leaves
 # the input as build/fuzz/crash-* for `build/fuzz/tests/fuzz/model_file_reader_fuzzer <file>` to replay.
 # Usage: tests/fuzz/run_fuzz.sh [seconds, default 90]

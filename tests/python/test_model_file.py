@@ -1,4 +1,4 @@
-"""The .mnn file from Python: save/load round trips with bit-identical outputs, memory-mapped weights,
+"""The .metalnn file from Python: save/load round trips with bit-identical outputs, memory-mapped weights,
 loading from bytes, `metalnn convert`, and ModelError for damaged files."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def mapped_ranges(path: Path) -> list[tuple[int, int, int]]:
 @pytest.mark.parametrize("name", SMALL_MODELS)
 def test_round_trip_is_bit_identical(name, tmp_path, rng):
     original = metalnn.load(SMALL_MODELS[name](), device="cpu")
-    path = tmp_path / f"{name}.mnn"
+    path = tmp_path / f"{name}.metalnn"
     original.save(path)
     loaded = metalnn.load(path, device="cpu")
     for _ in range(2):
@@ -113,15 +113,15 @@ def test_free_dimensions_are_saved_at_size_one(tmp_path, rng):
     model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     original = metalnn.load(model, device="cpu")
     assert original.inputs[0].shape == (-1, 37)
-    original.save(tmp_path / "free.mnn")
-    loaded = metalnn.load(tmp_path / "free.mnn", device="cpu")
+    original.save(tmp_path / "free.metalnn")
+    loaded = metalnn.load(tmp_path / "free.metalnn", device="cpu")
     assert loaded.inputs[0].shape == (1, 37)
     assert_bit_identical(original, loaded, random_feeds(original, rng))
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps")
 def test_weights_are_memory_mapped_not_copied(tmp_path):
-    path = tmp_path / "mapped.mnn"
+    path = tmp_path / "mapped.metalnn"
     metalnn.load(mlp(), device="cpu").save(path)
     loaded = metalnn.load(path, device="cpu")
     ranges = mapped_ranges(path)
@@ -149,25 +149,25 @@ def test_weights_are_memory_mapped_not_copied(tmp_path):
 def test_convert_command_writes_a_loadable_file(tmp_path, capsys, rng):
     onnx_path = tmp_path / "classifier.onnx"
     onnx.save(conv_bn_residual(), onnx_path)
-    mnn_path = tmp_path / "classifier.mnn"
+    mnn_path = tmp_path / "classifier.metalnn"
     assert cli_main(["convert", str(onnx_path), "-o", str(mnn_path)]) == 0
     captured = capsys.readouterr()
     assert "100%" in captured.err and "wrote" in captured.out
-    assert not (tmp_path / "classifier.mnn.tmp").exists()
+    assert not (tmp_path / "classifier.metalnn.tmp").exists()
     assert_bit_identical(metalnn.load(onnx_path, device="cpu"), metalnn.load(mnn_path, device="cpu"),
                          random_feeds(metalnn.load(onnx_path, device="cpu"), rng))
 
 
 def test_save_reports_progress(tmp_path):
     calls = []
-    metalnn.load(mlp(), device="cpu").save(tmp_path / "p.mnn", progress=lambda done, total: calls.append((done, total)))
-    total = (tmp_path / "p.mnn").stat().st_size
+    metalnn.load(mlp(), device="cpu").save(tmp_path / "p.metalnn", progress=lambda done, total: calls.append((done, total)))
+    total = (tmp_path / "p.metalnn").stat().st_size
     assert calls and calls[-1] == (total, total)
     assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
 
 
 def _damaged(tmp_path: Path, change) -> Path:
-    path = tmp_path / "damaged.mnn"
+    path = tmp_path / "damaged.metalnn"
     metalnn.load(mlp(), device="cpu").save(path)
     data = bytearray(path.read_bytes())
     change(data)
@@ -195,9 +195,9 @@ def test_damaged_files_raise_model_error(tmp_path, change, message):
 
 def test_missing_file_and_unwritable_path(tmp_path):
     with pytest.raises(metalnn.ModelError, match="cannot open"):
-        metalnn.load(tmp_path / "missing.mnn")
+        metalnn.load(tmp_path / "missing.metalnn")
     with pytest.raises(metalnn.Error, match="cannot open"):
-        metalnn.load(mlp(), device="cpu").save(tmp_path / "no" / "such" / "dir.mnn")
+        metalnn.load(mlp(), device="cpu").save(tmp_path / "no" / "such" / "dir.metalnn")
 
 
 # Small images keep the test quick; AlexNet and VGG pool adaptively to 6x6 / 7x7, which the ONNX
@@ -216,7 +216,7 @@ def test_torchvision_round_trip_is_bit_identical(name, tmp_path, torchvision_mod
     size = TORCHVISION_IMAGE_SIZES[name]
     onnx_path = torchvision_models.export_onnx(name, tmp_path / f"{name}.onnx", 1, size)
     original = metalnn.load(onnx_path, device="cpu")
-    mnn_path = tmp_path / f"{name}.mnn"
+    mnn_path = tmp_path / f"{name}.metalnn"
     original.save(mnn_path)
     onnx_path.unlink()
     images = torchvision_models.random_images(1, size, seed=3)
