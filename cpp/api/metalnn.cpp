@@ -1,4 +1,4 @@
-// The public API (metalnn/metalnn.h) over the internal Model and the .mnn reader. Internal exceptions
+// The public API (metalnn/metalnn.h) over the internal Model and the .metalnn reader. Internal exceptions
 // become NetworkError here, so the public header needs none of the engine's types.
 #include "metalnn/metalnn.h"
 
@@ -54,7 +54,7 @@ size_t TensorDesc::byte_size() const { return static_cast<size_t>(element_count(
 
 struct Network::Impl {
   Impl(Graph g, const LoadOptions& options)
-      : model(std::move(g), CompileOptions{options.device, options.precision}),
+      : model(std::move(g), CompileOptions{options.device, options.precision, options.threads}),
         inputs(describe(model.inputs())),
         outputs(describe(model.outputs())) {}
   Model model;
@@ -67,11 +67,11 @@ Network& Network::operator=(Network&&) noexcept = default;
 Network::~Network() = default;
 
 Network Network::load(const std::string& path, const LoadOptions& options) {
-  return translate_errors([&] { return Network(std::make_unique<Impl>(load_mnn_file(path), options)); });
+  return translate_errors([&] { return Network(std::make_unique<Impl>(load_model_file(path), options)); });
 }
 
 Network Network::load(const void* data, size_t size, const LoadOptions& options) {
-  return translate_errors([&] { return Network(std::make_unique<Impl>(load_mnn_memory(data, size), options)); });
+  return translate_errors([&] { return Network(std::make_unique<Impl>(load_model_memory(data, size), options)); });
 }
 
 const std::vector<TensorDesc>& Network::inputs() const { return impl_->inputs; }

@@ -27,7 +27,7 @@ std::unique_ptr<Executable> compile(const Graph& g, const CompileOptions& option
   if (device == "cpu") {
     if (options.precision != "float32")
       throw DeviceError("device 'cpu' computes in float32 only, got precision '" + options.precision + "'");
-    return std::make_unique<cpu::CpuExecutable>(g);
+    return std::make_unique<cpu::CpuExecutable>(g, options.threads);
   }
   return gpu::compile_gpu(g, device, options.precision);
 }

@@ -21,6 +21,7 @@ class Executable {
 struct CompileOptions {
   std::string device = "cpu";
   std::string precision = "float32";
+  int threads = 0;  // cpu: worker threads for this model; 0 follows the process default
 };
 
 // Devices usable on this machine, best first.

@@ -9,7 +9,8 @@
 
 namespace metalnn::cpu {
 
-CpuExecutable::CpuExecutable(const Graph& g) : graph_(g), plan_(Plan::build(graph_, 64)) {
+CpuExecutable::CpuExecutable(const Graph& g, int threads)
+    : graph_(g), threads_(threads), plan_(Plan::build(graph_, 64)) {
   static const bool blas_threads_set = [] {
     set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;
@@ -51,7 +52,7 @@ std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
 
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor*> out_ptrs;
-  ThreadPool& pool = ThreadPool::global();
+  ThreadPool& pool = threads_ > 0 ? ThreadPool::shared(threads_) : ThreadPool::global();
   using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];

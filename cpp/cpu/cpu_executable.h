@@ -11,7 +11,8 @@ namespace metalnn::cpu {
 
 class CpuExecutable : public Executable {
  public:
-  explicit CpuExecutable(const Graph& g);
+  // threads > 0: run on the shared pool of that many threads; 0: on the process's default pool.
+  explicit CpuExecutable(const Graph& g, int threads = 0);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
   size_t arena_bytes() const override { return plan_.arena_bytes; }
 
@@ -21,6 +22,7 @@ class CpuExecutable : public Executable {
     std::unique_ptr<Kernel> kernel;
   };
   Graph graph_;
+  int threads_;
   Plan plan_;
   Tensor arena_;
   std::vector<Step> steps_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <memory>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -152,15 +154,38 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   wait([this] { return done_chunks_.load(std::memory_order_acquire) == job_chunks_; });
 }
 
-ThreadPool& ThreadPool::global() {
-  static ThreadPool pool([] {
+namespace {
+
+std::atomic<int>& default_thread_count() {
+  static std::atomic<int> count([] {
     if (const char* env = std::getenv("METALNN_NUM_THREADS")) {
       int n = std::atoi(env);
       if (n > 0) return n;
     }
     return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }());
-  return pool;
+  return count;
+}
+
+}  // namespace
+
+int ThreadPool::default_threads() { return default_thread_count().load(std::memory_order_relaxed); }
+
+void ThreadPool::set_default_threads(int num_threads) {
+  default_thread_count().store(std::max(1, num_threads), std::memory_order_relaxed);
+}
+
+ThreadPool& ThreadPool::global() { return shared(default_threads()); }
+
+ThreadPool& ThreadPool::shared(int num_threads) {
+  // Pools are never destroyed before exit, so a reference handed out stays valid for every run.
+  static std::mutex mutex;
+  static std::map<int, std::unique_ptr<ThreadPool>> pools;
+  num_threads = std::max(1, num_threads);
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<ThreadPool>& pool = pools[num_threads];
+  if (!pool) pool = std::make_unique<ThreadPool>(num_threads);
+  return *pool;
 }
 
 }  // namespace metalnn::cpu

@@ -1,4 +1,5 @@
-// A pool of worker threads created once per process; kernels split work with parallel_for.
+// Pools of worker threads kept for the process, one per thread count; kernels split work with
+// parallel_for.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -24,8 +25,15 @@ class ThreadPool {
   // several threads are serialised.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // The process-wide pool (METALNN_NUM_THREADS or the hardware concurrency).
+  // The process's default pool: default_threads() threads.
   static ThreadPool& global();
+  // The process-wide pool of `num_threads` threads (created at first use, kept until exit), for
+  // models loaded with their own thread count.
+  static ThreadPool& shared(int num_threads);
+  // METALNN_NUM_THREADS, else the hardware concurrency, until set_default_threads() changes it;
+  // runs that start afterwards use the new count.
+  static int default_threads();
+  static void set_default_threads(int num_threads);
 
  private:
   void worker_loop();

@@ -1,15 +1,27 @@
 """metalnn: neural-network inference on Apple GPUs through Metal, with a CPU device and a Metal simulator."""
 from __future__ import annotations
 
-from typing import Any
+import os
+from importlib.metadata import PackageNotFoundError, version
+from typing import Union
+
+import onnx
 
 from . import _native
 from .errors import DeviceError, DtypeError, Error, InputError, ModelError, ShapeError, UnsupportedOpError
 from .model import Model, TensorInfo
+from .summary import LayerInfo, LayerTime, Profile, Summary
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("metalnn")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0.0.0"
 
 _PRECISIONS = ("float32", "float16")
+
+#: What `load` accepts: a path (str or pathlib.Path) to a .metalnn or ONNX file, the bytes of one, or an
+#: onnx.ModelProto.
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, onnx.ModelProto]
 
 
 def devices() -> list[str]:
@@ -17,27 +29,70 @@ def devices() -> list[str]:
     return list(_native.devices())
 
 
-def load(source: Any, device: str = "auto", precision: str = "float32") -> Model:
-    """Loads a model from a .mnn or .onnx path, .mnn or ONNX bytes, or an onnx.ModelProto; compiles it for `device`.
+def set_num_threads(threads: int) -> None:
+    """Sets how many threads the cpu device uses from the next run on (models loaded with `threads=` keep theirs).
 
-    .mnn files are read by the C++ reader with the weights memory-mapped; ONNX goes through the importer.
+    The default is the environment variable METALNN_NUM_THREADS, else every core.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    _native.set_num_threads(threads)
+
+
+def get_num_threads() -> int:
+    """The cpu device's default thread count (see `set_num_threads`)."""
+    return int(_native.get_num_threads())
+
+
+def load(source: ModelSource, device: str = "auto", precision: str = "float32", threads: int | None = None) -> Model:
+    """Loads a model from a .metalnn or .onnx path (str or pathlib.Path), their bytes, or an onnx.ModelProto.
+
+    The format is recognised by its bytes, not by the file name: .metalnn files are read by the C++
+    reader with the weights memory-mapped, ONNX goes through the importer, and an Alibaba MNN model
+    (also named .mnn) raises ModelError.
 
     `device` is "auto", "cpu", "metal" or "metal-sim"; `precision` ("float32" or "float16") applies to
-    the GPU devices.
+    the GPU devices; `threads` sets the cpu device's thread count for this model (default: the
+    process's, see `set_num_threads`).
     """
+    from .model_file import has_suffix, load_native, reject_mnn, sniff
     from .onnx_import import import_model, read_model
 
     if precision not in _PRECISIONS:
         raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
-    from .convert import is_mnn_source, load_mnn
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    n_threads = threads or 0
 
-    if is_mnn_source(source):
-        return load_mnn(source, device, precision)
-    graph = import_model(read_model(source))
-    return Model(_native.Model(graph, device, precision))
+    def native() -> Model:
+        return Model(load_native(source, device, precision, n_threads),  # type: ignore[arg-type]
+                     lambda: load_native(source, device, precision, n_threads))  # type: ignore[arg-type]
+
+    if not isinstance(source, onnx.ModelProto):
+        try:
+            kind = sniff(source)
+        except OSError:  # the reader names the file in its ModelError; ONNX raises the OSError
+            kind = "metalnn" if has_suffix(source, ".metalnn") else "unknown"
+        if kind == "metalnn":
+            return native()
+        if kind == "mnn":
+            raise reject_mnn(source)
+    try:
+        proto = read_model(source)
+    except ModelError:
+        # Neither format by its bytes: the file's name picks the more helpful error.
+        if has_suffix(source, ".mnn"):
+            raise reject_mnn(source) from None
+        if has_suffix(source, ".metalnn"):
+            return native()  # raises the reader's account of the header
+        raise
+    graph = import_model(proto)
+    return Model(_native.Model(graph, device, precision, n_threads),
+                 lambda: _native.Model(graph, device, precision, n_threads), proto)
 
 
 __all__ = [
-    "DeviceError", "DtypeError", "Error", "InputError", "Model", "ModelError", "ShapeError", "TensorInfo",
-    "UnsupportedOpError", "devices", "load",
+    "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model", "ModelError",
+    "ModelSource", "Profile", "ShapeError", "Summary", "TensorInfo", "UnsupportedOpError", "__version__",
+    "devices", "get_num_threads", "load", "set_num_threads",
 ]

@@ -2,46 +2,66 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, NamedTuple
+import threading
+from collections import Counter
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
 from . import _native
-from .errors import DtypeError, InputError
-
+from .errors import DeviceError, DtypeError, InputError
+from .summary import Dim, LayerInfo, LayerTime, Profile, Summary, TensorSpec, dims_of
 
 # Apple silicon's page size: Metal wraps memory aligned to it without copying.
 PAGE_SIZE = 16384
+
+# The profiler is process-wide: one profile at a time.
+_PROFILE_LOCK = threading.Lock()
 
 
 class TensorInfo(NamedTuple):
     """Name, shape (-1 for a dimension chosen per run) and dtype of a model input or output."""
 
     name: str
-    shape: tuple
-    dtype: np.dtype
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
 
 
 class Model:
     """A model compiled for one device. Immutable; `run` may be called from several threads."""
 
-    def __init__(self, native: _native.Model):
+    def __init__(self, native: _native.Model, rebuild: Callable[[], _native.Model] | None = None,
+                 onnx_model: Any = None):
+        """Wraps a compiled native model; `rebuild` compiles it again (for profiling), `onnx_model` names its dims."""
         self._native = native
+        self._rebuild = rebuild
         self.inputs = [TensorInfo(*info) for info in native.inputs]
         self.outputs = [TensorInfo(*info) for info in native.outputs]
+        self._declared: dict[str, tuple[Dim, ...]] = {}
+        if onnx_model is not None:
+            for info in (*onnx_model.graph.input, *onnx_model.graph.output):
+                self._declared[info.name] = dims_of(info)
 
     @property
     def device(self) -> str:
         """The device the model runs on ("cpu", "metal" or "metal-sim")."""
-        return self._native.device
+        return str(self._native.device)
 
     @property
     def precision(self) -> str:
         """The precision activations and weights are stored in."""
-        return self._native.precision
+        return str(self._native.precision)
+
+    @property
+    def arena_bytes(self) -> int:
+        """Bytes of the activation arena the plan needs at the default input shapes (free dims at 1)."""
+        return int(self._native.arena_bytes)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs one inference; returns every output by name, without copying it after the kernels finish."""
+        return {info.name: result for info, result in zip(self.outputs, self._native.run(self._arrays(inputs)))}
+
+    def _arrays(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         expected = [info.name for info in self.inputs]
         unknown = [name for name in inputs if name not in expected]
         missing = [name for name in expected if name not in inputs]
@@ -54,8 +74,7 @@ class Model:
             if array.dtype != info.dtype:
                 raise DtypeError(f"input '{info.name}' has dtype {array.dtype}, expected {info.dtype}")
             arrays.append(array)
-        results = self._native.run(arrays)
-        return {info.name: result for info, result in zip(self.outputs, results)}
+        return arrays
 
     def input_buffers(self) -> dict[str, np.ndarray]:
         """Fresh page-aligned arrays, one per input, that `run` reads in place on every device (never copied)."""
@@ -70,11 +89,59 @@ class Model:
             buffers[info.name] = raw[start:start + nbytes].view(info.dtype).reshape(shape)
         return buffers
 
-    def save(self, path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> None:
-        """Writes the optimised model as a .mnn file (see docs/format.md); progress(done, total) gets bytes."""
-        _native.save_mnn(self._native, os.fspath(path), progress)
+    def save(self, path: str | os.PathLike[str], progress: Callable[[int, int], None] | None = None) -> None:
+        """Writes the optimised model as a .metalnn file (see docs/format.md); progress(done, total) gets bytes."""
+        _native.save_model_file(self._native, os.fspath(path), progress)
 
-    def __call__(self, *args: np.ndarray, **kwargs: np.ndarray):
+    def summary(self) -> Summary:
+        """Inputs and outputs (symbolic dims by name), op counts, parameters, FLOPs, arena bytes and layers.
+
+        Layers, FLOPs and the arena are those of the optimised graph at the default input shapes
+        (free dimensions at 1).
+        """
+        layers = [LayerInfo(layer["name"], layer["op"], tuple(tuple(s) for s in layer["output_shapes"]),
+                            int(layer["params"]), int(layer["param_bytes"]), float(layer["flops"]))
+                  for layer in _native.layers(self._native)]
+
+        def spec(info: TensorInfo) -> TensorSpec:
+            declared = self._declared.get(info.name)
+            shape = declared if declared is not None and len(declared) == len(info.shape) else info.shape
+            return TensorSpec(info.name, tuple(shape), str(info.dtype))
+
+        return Summary(
+            inputs=[spec(i) for i in self.inputs], outputs=[spec(o) for o in self.outputs],
+            op_counts=dict(Counter(layer.op for layer in layers)),
+            params=sum(layer.params for layer in layers), param_bytes=sum(layer.param_bytes for layer in layers),
+            flops=sum(layer.flops for layer in layers), arena_bytes=self.arena_bytes, layers=layers,
+            device=self.device)
+
+    def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10, warmup: int = 2) -> Profile:
+        """Times every layer over `runs` runs (after `warmup` untimed ones) on a profiled copy of this model.
+
+        Per-layer times come from the cpu device's profiler; other devices raise DeviceError.
+        """
+        if self.device != "cpu":
+            raise DeviceError(f"per-layer profiles are measured on the cpu device; this model runs on "
+                              f"'{self.device}' (load it with device='cpu')")
+        if self._rebuild is None:
+            raise DeviceError("this model cannot be compiled again for profiling")
+        if runs < 1 or warmup < 0:
+            raise ValueError(f"runs must be >= 1 and warmup >= 0, got {runs} and {warmup}")
+        arrays = self._arrays(inputs)
+        with _PROFILE_LOCK:
+            _native.profiler_start()
+            try:
+                profiled = self._rebuild()
+                for _ in range(warmup + runs):
+                    profiled.run(arrays)
+            finally:
+                steps = _native.profiler_stop()
+        layers = [LayerTime(step["label"], step["op"], float(step["flops"]),
+                            tuple(seconds * 1e3 for seconds in step["seconds"][warmup:]))
+                  for step in steps]
+        return Profile(self.device, runs, layers)
+
+    def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> Any:
         """`model(x)` for a one-input model returns its first output; keyword or positional inputs otherwise."""
         feeds = dict(zip((info.name for info in self.inputs), args))
         feeds.update(kwargs)

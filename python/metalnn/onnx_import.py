@@ -129,14 +129,7 @@ class _Importer:
         return None
 
     def check_supported(self) -> None:
-        supported = set(_native.supported_ops()) | {"Constant"}
-        missing = []
-        for index, node in enumerate(self.model.graph.node):
-            name = node.name or f"{node.op_type}_{index}"
-            if node.domain not in _DEFAULT_DOMAINS:
-                missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
-            elif node.op_type not in supported:
-                missing.append(f"{node.op_type} (node '{name}')")
+        missing = unsupported_nodes(self.model)
         if missing:
             raise UnsupportedOpError(f"{len(missing)} unsupported node(s): " + ", ".join(missing))
 
@@ -249,6 +242,19 @@ _UPGRADES: dict[str, Callable] = {
     "ReduceMax": _attr_to_input(1, "axes", np.int64, 18),
     "ReduceMin": _attr_to_input(1, "axes", np.int64, 18),
 }
+
+
+def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
+    """Every node of `model` whose op the engine does not implement, as "Op (node 'name')"."""
+    supported = set(_native.supported_ops()) | {"Constant"}
+    missing = []
+    for index, node in enumerate(model.graph.node):
+        name = node.name or f"{node.op_type}_{index}"
+        if node.domain not in _DEFAULT_DOMAINS:
+            missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
+        elif node.op_type not in supported:
+            missing.append(f"{node.op_type} (node '{name}')")
+    return missing
 
 
 def import_model(model: onnx.ModelProto) -> _native.Graph:

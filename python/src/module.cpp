@@ -75,7 +75,8 @@ py::list tensor_infos(const std::vector<TensorInfo>& infos) {
 
 }  // namespace
 
-void bind_mnn(py::module_& m);  // model_file_bindings.cpp
+void bind_model_file(py::module_& m);  // model_file_bindings.cpp
+void bind_inspect(py::module_& m);     // inspect_bindings.cpp
 void bind_gpu(py::module_& m);  // gpu_bindings.cpp
 
 PYBIND11_MODULE(_native, m) {
@@ -116,11 +117,11 @@ PYBIND11_MODULE(_native, m) {
       });
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
-      .def(py::init([](Graph g, const std::string& device, const std::string& precision) {
+      .def(py::init([](Graph g, const std::string& device, const std::string& precision, int threads) {
              py::gil_scoped_release release;
-             return std::make_shared<Model>(std::move(g), CompileOptions{device, precision});
+             return std::make_shared<Model>(std::move(g), CompileOptions{device, precision, threads});
            }),
-           py::arg("graph"), py::arg("device"), py::arg("precision"))
+           py::arg("graph"), py::arg("device"), py::arg("precision"), py::arg("threads") = 0)
       .def_property_readonly("inputs", [](const Model& m) { return tensor_infos(m.inputs()); })
       .def_property_readonly("outputs", [](const Model& m) { return tensor_infos(m.outputs()); })
       .def_property_readonly("device", &Model::device)
@@ -144,6 +145,7 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("devices", &available_devices, "Devices usable on this machine, best first.");
   m.def("supported_ops", &supported_op_types, "Op types the engine implements.");
-  bind_mnn(m);
+  bind_model_file(m);
+  bind_inspect(m);
   bind_gpu(m);
 }

@@ -1,4 +1,4 @@
-// metalnn's public C++ API, for apps that link the library without Python: load a .mnn model for a
+// metalnn's public C++ API, for apps that link the library without Python: load a .metalnn model for a
 // device, list its inputs and outputs, run it on caller-provided buffers. Nothing here depends on
 // Metal, pybind11 or the engine's internal types.
 #pragma once
@@ -32,6 +32,7 @@ struct TensorDesc {
 struct LoadOptions {
   std::string device = "auto";        // "auto" (best available), "cpu", "metal" or "metal-sim"
   std::string precision = "float32";  // "float16" is available on the GPU devices
+  int threads = 0;                    // cpu: worker threads for this model; 0: METALNN_NUM_THREADS or all cores
 };
 
 // The one exception type the API throws; kind() separates a bad model file from bad input or an
