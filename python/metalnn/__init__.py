@@ -65,8 +65,8 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
     n_threads = threads or 0
 
     def native() -> Model:
-        return Model(load_native(source, device, precision, n_threads),  # type: ignore[arg-type]
-                     lambda: load_native(source, device, precision, n_threads))  # type: ignore[arg-type]
+        return Model(load_native(source, device, precision, n_threads),
+                     lambda: load_native(source, device, precision, n_threads))
 
     if not isinstance(source, onnx.ModelProto):
         try:

@@ -21,7 +21,8 @@ Format = Literal["metalnn", "mnn", "unknown"]
 
 
 def _buffer_format(data: BytesLike | mmap.mmap) -> Format:
-    return _native.model_format(data)  # type: ignore[no-any-return]
+    kind = _native.model_format(data)
+    return "metalnn" if kind == "metalnn" else "mnn" if kind == "mnn" else "unknown"
 
 
 def sniff(source: BytesLike | str | os.PathLike[str]) -> Format:

@@ -25,13 +25,13 @@ def load_image(path: str | os.PathLike[str], size: tuple[int, int], mean: Sequen
         raise ValueError(f"layout must be 'nchw' or 'nhwc', got '{layout}'")
     with Image.open(path) as image:
         rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    pixels = np.asarray(rgb, dtype=np.float32)
+    pixels: np.ndarray = np.asarray(rgb, dtype=np.float32)
     if bgr:
         pixels = pixels[:, :, ::-1]
-    pixels = (pixels * np.float32(scale) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    normalised: np.ndarray = (pixels * np.float32(scale) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     if layout == "nchw":
-        pixels = pixels.transpose(2, 0, 1)
-    return np.ascontiguousarray(pixels[None], dtype=np.float32)
+        normalised = normalised.transpose(2, 0, 1)
+    return np.ascontiguousarray(normalised[None], dtype=np.float32)
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[str]:
