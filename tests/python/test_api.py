@@ -177,3 +177,37 @@ def test_interpreter_exits_cleanly(conv_model, tmp_path):
     finished = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
                               text=True, timeout=120)
     assert finished.returncode == 0, f"exit status {finished.returncode}: {finished.stderr[-2000:]}"
+
+
+def _thread_count() -> int:
+    import os
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads through /proc")
+def test_threads_per_model_and_process_default(conv_model):
+    x = images(3)
+    reference = metalnn.load(conv_model, device="cpu", threads=1).run({"x": x})["y"]
+    before = _thread_count()
+    model = metalnn.load(conv_model, device="cpu", threads=5)  # a count no other test uses: a new pool
+    np.testing.assert_array_equal(model.run({"x": x})["y"], reference)
+    assert _thread_count() == before + 4  # four workers and the calling thread
+    default = metalnn.get_num_threads()
+    try:
+        metalnn.set_num_threads(6)
+        assert metalnn.get_num_threads() == 6
+        before = _thread_count()
+        np.testing.assert_array_equal(metalnn.load(conv_model, device="cpu").run({"x": x})["y"], reference)
+        assert _thread_count() == before + 5
+    finally:
+        metalnn.set_num_threads(default)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            metalnn.load(conv_model, device="cpu", threads=bad)
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            metalnn.set_num_threads(bad)
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+    assert metalnn.__version__ == version("metalnn")

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import metalnn
 from metalnn import _native, demo
-from metalnn.__main__ import main as cli_main
+from metalnn.cli import main as cli_main
 
 
 def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
@@ -221,3 +221,53 @@ def test_torchvision_round_trip_is_bit_identical(name, tmp_path, torchvision_mod
     onnx_path.unlink()
     images = torchvision_models.random_images(1, size, seed=3)
     assert_bit_identical(original, metalnn.load(mnn_path, device="cpu"), {"input": images})
+
+
+ALIBABA_MNN = Path(__file__).parent / "data" / "alibaba_relu.mnn"  # Relu converted by MNN's own converter
+
+
+def test_formats_are_recognised_by_their_bytes(tmp_path):
+    from metalnn.model_file import sniff
+    ours = tmp_path / "m.metalnn"
+    metalnn.load(mlp(), device="cpu").save(ours)
+    mnn = ALIBABA_MNN.read_bytes()
+    assert sniff(ours) == sniff(ours.read_bytes()) == "metalnn"
+    assert sniff(ALIBABA_MNN) == sniff(mnn) == "mnn"
+    assert sniff(mlp().SerializeToString()) == "unknown"
+    # The same layout with its op list pointing past the end, or cut short, is not taken for MNN.
+    root = struct.unpack_from("<I", mnn)[0]
+    vtable = root - struct.unpack_from("<i", mnn, root)[0]
+    oplists_slot = root + struct.unpack_from("<H", mnn, vtable + 4 + 2 * 3)[0]
+    broken = bytearray(mnn)
+    struct.pack_into("<I", broken, oplists_slot, len(mnn))
+    assert sniff(bytes(broken)) == "unknown"
+    assert sniff(mnn[:oplists_slot + 2]) == "unknown"
+    assert sniff(bytes(len(mnn))) == "unknown"
+
+
+def test_the_file_name_does_not_decide_the_format(tmp_path):
+    x = np.random.default_rng(0).standard_normal((3, 37)).astype(np.float32)
+    expected = metalnn.load(mlp(), device="cpu").run({"x": x})
+    metalnn.load(mlp(), device="cpu").save(tmp_path / "ours_named.onnx")
+    (tmp_path / "onnx_named.mnn").write_bytes(mlp().SerializeToString())
+    for path in (tmp_path / "ours_named.onnx", tmp_path / "onnx_named.mnn"):
+        got = metalnn.load(path, device="cpu").run({"x": x})
+        np.testing.assert_array_equal(got["y"], expected["y"])
+
+
+@pytest.mark.parametrize("source", ["path", "bytes", "renamed", "named_mnn"])
+def test_alibaba_mnn_models_are_refused_clearly(source, tmp_path):
+    (tmp_path / "relu.bin").write_bytes(ALIBABA_MNN.read_bytes())
+    (tmp_path / "junk.mnn").write_bytes(b"\x00\x01 not any model format")
+    arg = {"path": ALIBABA_MNN, "bytes": ALIBABA_MNN.read_bytes(), "renamed": tmp_path / "relu.bin",
+           "named_mnn": tmp_path / "junk.mnn"}[source]
+    with pytest.raises(metalnn.ModelError, match=r"this is an MNN model \(Alibaba MNN\), not a metalnn model"):
+        metalnn.load(arg, device="cpu")
+
+
+def test_the_cpp_reader_refuses_alibaba_mnn_too():
+    """Apps load through the C++ reader alone: it gives the same message for a file and for bytes."""
+    with pytest.raises(metalnn.ModelError, match="Alibaba MNN"):
+        _native.load_model_file(str(ALIBABA_MNN), "cpu", "float32")
+    with pytest.raises(metalnn.ModelError, match="model in memory: this is an MNN model"):
+        _native.load_model_bytes(ALIBABA_MNN.read_bytes(), "cpu", "float32")
