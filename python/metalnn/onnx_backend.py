@@ -77,6 +77,7 @@ class MetalnnRep(BackendRep):
         self.constant_inputs = constant_inputs
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple:
+        """Runs the prepared model on the inputs in graph-input order; returns the outputs in order."""
         if isinstance(inputs, dict):
             feeds = {name: np.asarray(x) for name, x in inputs.items()}
         else:

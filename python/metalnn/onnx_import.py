@@ -44,6 +44,7 @@ def read_model(source: Any) -> onnx.ModelProto:
 
 
 def default_opset(model: onnx.ModelProto) -> int:
+    """The version of the default ONNX opset the model imports."""
     for entry in model.opset_import:
         if entry.domain in _DEFAULT_DOMAINS:
             return entry.version
