@@ -122,8 +122,6 @@ std::string json_escape(const std::string& s) {
 
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
-  // The engine's pool reads its size once, on first use.
-  if (opt.threads > 0) setenv("METALNN_NUM_THREADS", std::to_string(opt.threads).c_str(), 1);
   // Always on: the arena size comes from it, and two clock reads per step cost microseconds per run.
   metalnn::Profiler::global().set_enabled(true);
 
@@ -131,6 +129,7 @@ int main(int argc, char** argv) {
     metalnn::LoadOptions load_options;
     load_options.device = opt.device;
     load_options.precision = opt.precision;
+    load_options.threads = opt.threads;
     auto t0 = std::chrono::steady_clock::now();
     metalnn::Network net = metalnn::Network::load(opt.model, load_options);
     const double load_s = seconds_since(t0);

@@ -43,7 +43,7 @@ def error_line(exc: BaseException) -> str:
     """One line that says what went wrong, without a traceback."""
     if isinstance(exc, OSError) and exc.filename is not None:
         text = f"{exc.strerror or exc}: '{exc.filename}'"
-    elif isinstance(exc, KeyError) and exc.args and not str(exc).startswith(("inputs", "input")):
+    elif isinstance(exc, KeyError) and exc.args:  # str() of a KeyError quotes its message
         text = str(exc.args[0])
     else:
         text = str(exc) or type(exc).__name__

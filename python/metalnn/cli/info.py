@@ -26,17 +26,23 @@ def register(commands: Any) -> None:
 def summarize(path: str, device: str, precision: str) -> Any:
     """The model's Summary; for an ONNX model with unsupported ops, what the ONNX file says and the list of them."""
     import metalnn
+    from metalnn.errors import ModelError
     from metalnn.model_file import sniff
     from metalnn.onnx_import import read_model, unsupported_nodes
     from metalnn.summary import from_onnx
 
     model_path = check_model_path(path)
+    source: Any = model_path
     if sniff(model_path) == "unknown":
-        proto = read_model(model_path) if model_path.suffix.lower() != ".mnn" else None
-        missing = unsupported_nodes(proto) if proto is not None else []
-        if missing:
-            return from_onnx(proto, missing)
-    return metalnn.load(model_path, device=device, precision=precision).summary()
+        try:
+            source = read_model(model_path)
+        except ModelError:
+            pass  # metalnn.load names what the file is instead
+        else:
+            missing = unsupported_nodes(source)
+            if missing:
+                return from_onnx(source, missing)
+    return metalnn.load(source, device=device, precision=precision).summary()
 
 
 def render(summary: Any, path: str, layers: bool) -> str:
