@@ -5,7 +5,7 @@
 
 namespace metal {
 
-enum memory_order { memory_order_relaxed, memory_order_seq_cst };
+enum memory_order { memory_order_relaxed };
 
 template <class T>
 struct atomic {
