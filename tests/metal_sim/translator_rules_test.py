@@ -97,6 +97,11 @@ CASES = [
      kernel("uint gid [[thread_position_in_grid]]", "  y[gid] = act(act(float4(y[gid])).x);",
             "inline float act(float x) { return max(x, 0.0f); }\n"
             "inline float4 act(float4 v) {\n  return float4(act(v.x), act(v.y), act(v.z), act(v.w));\n}")),
+    # Compile-time recursion through explicit template arguments ends in a specialization.
+    ("recursion", kernel("uint gid [[thread_position_in_grid]]", "  y[gid] = float(down(gid));",
+                         f"template <typename T>\nT down(T n) {{ return n == 0 ? n : down(n - 1); }}  {MARK}"),
+     kernel("uint gid [[thread_position_in_grid]]", "  y[gid] = float(tsum<4>());",
+            "template <uint N>\nuint tsum() { return N + tsum<N - 1>(); }\ntemplate <>\nuint tsum<0>() { return 0; }")),
     ("virtual-function", kernel("uint gid [[thread_position_in_grid]]", "  Op op;\n  y[gid] = op.apply(y[gid]);",
                                 f"struct Op {{\n  virtual float apply(float x) {{ return x; }}  {MARK}\n}};"),
      kernel("uint gid [[thread_position_in_grid]]", "  Op op;\n  y[gid] = op.apply(y[gid]);",

@@ -12,6 +12,11 @@
 #define global metal_sim_global
 #define local metal_sim_local
 #define generic metal_sim_generic
+#define pipe metal_sim_pipe
+#define read_only metal_sim_read_only
+#define write_only metal_sim_write_only
+#define read_write metal_sim_read_write
+#define vec_step metal_sim_vec_step
 #define MSL_STRING const __constant char*
 
 #include "../kernel_abi.h"

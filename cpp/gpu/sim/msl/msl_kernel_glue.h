@@ -39,7 +39,7 @@ struct FunctionConstant {
 // A program-scope constant initialised from function constants: evaluated when read.
 template <class T>
 struct DerivedConstant {
-  using Evaluate = T();
+  using Evaluate = T();  // not `T (*evaluate)()`, which C++ for OpenCL (the address-space check) rejects
   Evaluate* evaluate;
   operator T() const { return evaluate(); }  // NOLINT
 };

@@ -4,7 +4,20 @@
 
     translate_file(path, table=...)  -> C++ text
     translate_source(text, name, table=...) -> C++ text
-Both raise TranslationError, whose `violations` are (file, line, rule, message)."""
+Both raise TranslationError, whose `violations` are (file, line, rule, message). The rules:
+  builtin-type, builtin-width   kernel builtins typed as the specification lists them; position and
+                                size builtins all scalars or all vectors of one width (builtins.py)
+  address-space-missing         pointer and reference parameters name their address space
+  address-space                 kernel buffers device/constant; a pointer or reference of one address
+                                space never used where another is declared (address_spaces.py, clang)
+  threadgroup-scope             threadgroup variables only in kernel functions
+  program-scope-variable        program-scope variables only in the constant address space
+  std-library, recursion, virtual-function, exception, new-delete, goto, function-pointer, double,
+  static-local, rtti, atomic-memory-order      what MSL does not have (checks.py, call_graph.py)
+  simdgroup-matrix              float/half 8x8 matrices; loads and stores of device or threadgroup
+                                memory of the element type (checks.py, msl/msl_simdgroup_matrix.h)
+  unsupported, syntax           what metal-sim cannot translate
+  compile                       other errors clang finds in the address-space check"""
 from __future__ import annotations
 
 import os
@@ -72,8 +85,10 @@ def _translate(preprocessed, table, output_path, clang):
     violations = translator.run()
     if clang == AUTO:
         clang = find_clang()
-    if clang:
-        violations += address_spaces.check(translator.output(table, output_path, registration=False), clang)
+    if clang:  # clang's errors at lines already reported are mostly echoes of those
+        reported = {(v.file, v.line) for v in violations}
+        violations += [v for v in address_spaces.check(translator.output(table, output_path, registration=False), clang)
+                       if (v.file, v.line) not in reported]
     if violations:
         raise TranslationError(violations)
     return translator.output(table, output_path)

@@ -97,7 +97,7 @@ def check_builtins(kernel_name, builtins, template_params, aliases, violation):
     for group in SAME_TYPE:
         members = [b for b in typed if b[0] in group]
         for attribute, t, name, pos in members[1:]:
-            if t != members[0][1]:
+            if t != members[0][1] and width(t) == width(members[0][1]):  # else reported as builtin-width
                 out.append(violation(pos, "builtin-type", f"kernel '{kernel_name}': [[{members[0][0]}]] and "
                                      f"[[{attribute}]] must have the same type: '{members[0][2]}' is "
                                      f"{members[0][1]}, '{name}' is {t}"))

@@ -17,7 +17,7 @@ COLLECTIVES = {
     "quad_broadcast", "quad_shuffle_xor", "simdgroup_load", "simdgroup_store", "simdgroup_multiply",
     "simdgroup_multiply_accumulate",
 }
-CALL = re.compile(r"(?:([A-Za-z_]\w*)\s*::\s*)?\b([A-Za-z_]\w*)\s*(?:<[^;{}()<>]*>\s*)?\(")
+CALL = re.compile(r"(?:([A-Za-z_]\w*)\s*::\s*)?\b([A-Za-z_]\w*)\s*(<[^;{}()<>]*>\s*)?\(")
 
 
 def uses_collectives(src, body):
@@ -62,28 +62,36 @@ def owner(src, f):
     return m.group(1) if m else None
 
 
+def is_template(src, f):
+    return re.search(r"\btemplate\s*<", src.masked[src.statement_start(f.pos):f.pos]) is not None
+
+
 def recursion_cycles(src):
     """Each cycle of calls between the file's functions, as a list of Functions. A call is matched to
     the definitions of its name that accept its argument count (and its class, when qualified by one);
-    a call from an overload to another of the same name and arity is not taken as recursion."""
+    a call from an overload to another of the same name and arity is not taken as recursion, nor a
+    call with explicit template arguments to a template (compile-time recursion ends in a
+    specialization)."""
     functions = [f for f in src.functions() if f.name != "operator"]
     by_name = {}
     for f in functions:
         by_name.setdefault(f.name, []).append(f)
     counts = {id(f): arity(src, f) for f in functions}
     owners = {id(f): owner(src, f) for f in functions}
+    templates = {id(f): is_template(src, f) for f in functions}
     edges = {id(f): set() for f in functions}
     masked = src.masked
     for f in functions:
         a, b = f.body
         for m in CALL.finditer(masked, a, b):
-            qualifier, name = m.group(1), m.group(2)
+            qualifier, name, template_args = m.group(1), m.group(2), m.group(3)
             if name not in by_name or name in CONTROL_WORDS:
                 continue
             close = src.match(m.end() - 1, "(", ")")
             args = masked[m.end():close].strip()
             n = len(split_top_level(args)) if args else 0
-            targets = [g for g in by_name[name] if counts[id(g)][0] <= n <= counts[id(g)][1]]
+            targets = [g for g in by_name[name] if counts[id(g)][0] <= n <= counts[id(g)][1]
+                       and not (template_args and templates[id(g)])]
             if qualifier and any(owners[id(g)] == qualifier for g in targets):
                 targets = [g for g in targets if owners[id(g)] == qualifier]
             if f in targets and len(targets) > 1:
