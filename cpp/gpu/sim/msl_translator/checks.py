@@ -50,12 +50,10 @@ def check_program_scope(src):
     """Variables at namespace scope must be in the constant address space."""
     out = []
     masked = src.masked
-    pos = 0
     for m in re.finditer(r";", masked):
-        start = src.statement_start(m.start())
-        if start < pos or src.scope(m.start())[0] != "program":
+        if src.scope(m.start())[0] != "program":
             continue
-        pos = m.end()
+        start = src.statement_start(m.start())
         stmt = strip_attributes(masked[start:m.start()])
         words = IDENT.findall(stmt)
         if len(words) < 2 or words[0] in ("using", "typedef", "template", "namespace", "static_assert", "friend",

@@ -21,6 +21,7 @@ class Source:
         self.markers = [(m.start(), int(m.group(1)), m.group(2))
                         for m in re.finditer(r'^# (\d+) "([^"]*)"[^\n]*$', text, re.M)]
         self._blocks = None
+        self._functions = None
 
     @staticmethod
     def _mask(text):
@@ -129,7 +130,9 @@ class Source:
         namespace scope."""
         inner = -1
         for index, (a, b, _, _) in enumerate(self.blocks()):
-            if a < pos and (b is None or pos < b):
+            if a >= pos:
+                break  # blocks are in source order
+            if b is None or pos < b:
                 inner = index
         while inner >= 0:
             block = self.blocks()[inner]
@@ -142,12 +145,14 @@ class Source:
 
     def functions(self):
         """Every function definition: Function(name, pos, params, body)."""
-        if not hasattr(self, "_functions"):
+        if self._functions is None:
             self._functions = find_functions(self)
         return self._functions
 
 
 class Function:
+    """A function definition: name, position of the name, (open, close) of its parameters and body."""
+
     def __init__(self, name, pos, params, body):
         self.name, self.pos, self.params, self.body = name, pos, params, body
 
