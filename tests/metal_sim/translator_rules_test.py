@@ -164,6 +164,12 @@ CLANG_CASES = [
                              "template <typename T>\nvoid put(threadgroup T* t, T v) { t[0] = v; }"),
      kernel("uint gid [[thread_position_in_grid]]", "  put(y, 1.0f);",
             "template <typename T>\nvoid put(device T* t, T v) { t[0] = v; }")),
+    ("address-space", "inline void bump(threadgroup atomic_uint* n) { atomic_fetch_add_explicit(n, 1u, memory_order_relaxed); }\n"
+                      "kernel void f(device atomic_uint* c [[buffer(0)]], device atomic_float* s [[buffer(1)]]) {\n"
+                      f"  bump(c);  {MARK}\n  atomic_fetch_add_explicit(s, 1.0f, memory_order_relaxed);\n}}\n",
+     "inline void bump(threadgroup atomic_uint* n) { atomic_fetch_add_explicit(n, 1u, memory_order_relaxed); }\n"
+     "kernel void f(device atomic_uint* c [[buffer(0)]], device atomic_float* s [[buffer(1)]]) {\n"
+     "  threadgroup atomic_uint n;\n  bump(&n);\n  atomic_fetch_add_explicit(s, 1.0f, memory_order_relaxed);\n}\n"),
     # Template kernels are checked as instantiated.
     ("address-space", "template <typename T>\nkernel void f(device T* y [[buffer(0)]], constant T* c [[buffer(1)]]) {\n"
                       f"  device T* p = c;  {MARK}\n  y[0] = p[0];\n}}\n"

@@ -21,7 +21,7 @@ from .errors import Violation
 SIM_DIR = Path(__file__).resolve().parent.parent
 COMPAT_HEADER = SIM_DIR / "msl" / "msl_compat.h"
 CLANG_NAMES = [f"clang++-{v}" for v in range(24, 13, -1)] + ["clang++"]
-EXTENSIONS = ["__cl_clang_variadic_functions", "__cl_clang_function_pointers", "cl_khr_fp64",
+EXTENSIONS = ["__cl_clang_variadic_functions", "__cl_clang_function_pointers", "__cl_clang_bitfields", "cl_khr_fp64",
               "__opencl_c_program_scope_global_variables", "__opencl_c_generic_address_space"]
 DIAGNOSTIC = re.compile(r"^(.*?):(\d+):(?:\d+:)? (error|fatal error|note|warning): (.*)$")
 # OpenCL's names for MSL's address spaces in clang's messages, per pass (see the module comment).
