@@ -57,7 +57,7 @@ def system_include_dirs(clang: str) -> tuple[str, ...]:
         end = lines.index("End of search list.")
     except ValueError:
         return ()
-    return tuple(line.strip() for line in lines[start:end])
+    return tuple(line.strip() for line in lines[start:end] if not line.endswith("(framework directory)"))
 
 
 def check(code: str, clang: str) -> list[Violation]:
