@@ -1,6 +1,6 @@
-# metal-sim: the project's .metal kernels translated to C++ (cpp/gpu/sim/translate_msl.py) and run on
-# CPU threads. Defines metal_sim_add_kernels() and the metalnn_sim library (runtime, sim device and
-# the product kernels metal/*.metal).
+# metal-sim: the project's .metal kernels translated to C++ (the cpp/gpu/sim/msl_translator package)
+# and run on CPU threads. Defines metal_sim_add_kernels() and the metalnn_sim library (runtime, sim
+# device and the product kernels metal/*.metal).
 
 find_package(Python COMPONENTS Interpreter REQUIRED)
 find_package(Threads REQUIRED)
@@ -8,18 +8,41 @@ find_package(Threads REQUIRED)
 set(METALNN_SIM_DIR ${CMAKE_CURRENT_LIST_DIR}/../cpp/gpu/sim)
 get_filename_component(METALNN_SIM_DIR ${METALNN_SIM_DIR} ABSOLUTE)
 get_filename_component(METALNN_CPP_DIR ${METALNN_SIM_DIR}/../.. ABSOLUTE)
-set(METALNN_SIM_TRANSLATOR ${METALNN_SIM_DIR}/translate_msl.py)
+# `python -m msl_translator` from the source tree (its package sits in cpp/gpu/sim).
+set(METALNN_SIM_TRANSLATOR ${CMAKE_COMMAND} -E env PYTHONPATH=${METALNN_SIM_DIR} ${Python_EXECUTABLE} -m msl_translator)
+file(GLOB METALNN_SIM_TRANSLATOR_SOURCES ${METALNN_SIM_DIR}/msl_translator/*.py)
 file(GLOB METALNN_SIM_COMPAT_HEADERS ${METALNN_SIM_DIR}/msl/*.h ${METALNN_SIM_DIR}/kernel_abi.h)
 
+# The address-space check compiles each translated file with clang as C++ for OpenCL (clang 14+).
+set(METALNN_SIM_ADDRESS_SPACE_CHECK AUTO CACHE STRING
+    "Check MSL address spaces with clang at build time: AUTO (when a clang++ 14+ is found), ON or OFF")
+set_property(CACHE METALNN_SIM_ADDRESS_SPACE_CHECK PROPERTY STRINGS AUTO ON OFF)
+set(METALNN_SIM_CLANG_FLAG)
+if(NOT METALNN_SIM_ADDRESS_SPACE_CHECK STREQUAL "OFF")
+  execute_process(COMMAND ${METALNN_SIM_TRANSLATOR} --find-clang
+                  OUTPUT_VARIABLE METALNN_SIM_CLANG OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE clang_missing)
+  if(clang_missing)
+    set(clang_hint "no clang++ 14 or later on PATH (Debian/Ubuntu: apt-get install clang-16)")
+    if(METALNN_SIM_ADDRESS_SPACE_CHECK STREQUAL "ON")
+      message(FATAL_ERROR "metal-sim: METALNN_SIM_ADDRESS_SPACE_CHECK=ON but ${clang_hint}")
+    endif()
+    message(STATUS "metal-sim: MSL address-space check off: ${clang_hint}")
+  else()
+    message(STATUS "metal-sim: MSL address-space check with ${METALNN_SIM_CLANG}")
+    set(METALNN_SIM_CLANG_FLAG --clang ${METALNN_SIM_CLANG})
+  endif()
+endif()
+
 # metal_sim_add_kernels(<target> LIBRARY_FUNCTION <name> SOURCES <.metal files> [INCLUDE_DIRS <dirs>])
-# Translates each .metal file into C++ (re-run when the file, a header it includes or the translator
-# changes), compiles it into <target> with the MSL compatibility header force-included, and defines
+# Translates each .metal file into C++ (re-run when the file, a header it includes, the translator or
+# the compatibility layer changes; an MSL rule broken is a build error naming the .metal line and the
+# rule), compiles it into <target> with the MSL compatibility header force-included, and defines
 # `metal_sim::KernelLibrary metal_sim::<name>()` listing all of them (may be empty).
 function(metal_sim_add_kernels target)
   cmake_parse_arguments(ARG "" "LIBRARY_FUNCTION" "SOURCES;INCLUDE_DIRS" ${ARGN})
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/metal_sim/${target})
   file(MAKE_DIRECTORY ${out_dir})
-  set(include_flags -I ${METALNN_SIM_DIR}/msl_include)
+  set(include_flags)
   foreach(dir ${ARG_INCLUDE_DIRS})
     get_filename_component(dir ${dir} ABSOLUTE)
     list(APPEND include_flags -I ${dir})
@@ -35,9 +58,9 @@ function(metal_sim_add_kernels target)
     set(output ${out_dir}/${stem}.metal.cpp)
     add_custom_command(
       OUTPUT ${output}
-      COMMAND ${Python_EXECUTABLE} ${METALNN_SIM_TRANSLATOR} ${source} ${output} --table ${table}
-              --cxx ${CMAKE_CXX_COMPILER} ${include_flags} --depfile ${output}.d
-      DEPENDS ${source} ${METALNN_SIM_TRANSLATOR}
+      COMMAND ${METALNN_SIM_TRANSLATOR} ${source} ${output} --table ${table}
+              --cxx ${CMAKE_CXX_COMPILER} ${include_flags} --depfile ${output}.d ${METALNN_SIM_CLANG_FLAG}
+      DEPENDS ${source} ${METALNN_SIM_TRANSLATOR_SOURCES} ${METALNN_SIM_COMPAT_HEADERS}
       DEPFILE ${output}.d
       COMMENT "metal-sim: translating ${stem}.metal"
       VERBATIM)
@@ -92,3 +115,11 @@ metal_sim_add_kernels(metalnn_sim
   LIBRARY_FUNCTION product_kernels
   SOURCES ${METALNN_PRODUCT_KERNELS}
   INCLUDE_DIRS ${METALNN_CPP_DIR}/../metal)
+
+# The translator, the compatibility layer and the runtime's ABI header ship in the Python package
+# (metalnn/sim/), for `python -m metalnn.metal_lint` and kernels translated at run time.
+if(METALNN_PYTHON)
+  install(DIRECTORY ${METALNN_SIM_DIR}/msl_translator ${METALNN_SIM_DIR}/msl ${METALNN_SIM_DIR}/msl_include
+          DESTINATION metalnn/sim PATTERN __pycache__ EXCLUDE)
+  install(FILES ${METALNN_SIM_DIR}/kernel_abi.h DESTINATION metalnn/sim)
+endif()

@@ -36,7 +36,7 @@ kernel void matmul_tiled(device const T* a [[buffer(0)]],
                          device T* out [[buffer(3)]],
                          constant MatmulParams& p [[buffer(4)]],
                          uint3 group [[threadgroup_position_in_grid]],
-                         uint2 lid [[thread_position_in_threadgroup]],
+                         uint3 lid [[thread_position_in_threadgroup]],
                          uint tid [[thread_index_in_threadgroup]]) {
   threadgroup T tile_a[kTileMN][kTileK];
   threadgroup T tile_b[kTileK][kTileMN];

@@ -5,7 +5,7 @@
 
 namespace metal {
 
-enum memory_order { memory_order_relaxed, memory_order_seq_cst };
+enum memory_order { memory_order_relaxed };
 
 template <class T>
 struct atomic {
@@ -23,9 +23,11 @@ T* atomic_address(volatile atomic<T>* object) { return const_cast<T*>(&object->v
 template <class T, class Op>
 T atomic_update(volatile atomic<T>* object, Op op) {  // CAS loop for float and min/max
   T* p = atomic_address(object);
-  T expected = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (!__atomic_compare_exchange_n(p, &expected, op(expected), true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
+  T expected, desired;  // the generic builtins: the _n forms take integers and pointers only in clang
+  __atomic_load(p, &expected, __ATOMIC_RELAXED);
+  do {
+    desired = op(expected);
+  } while (!__atomic_compare_exchange(p, &expected, &desired, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
   return expected;
 }
 }  // namespace detail

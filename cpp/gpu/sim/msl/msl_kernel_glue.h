@@ -39,13 +39,14 @@ struct FunctionConstant {
 // A program-scope constant initialised from function constants: evaluated when read.
 template <class T>
 struct DerivedConstant {
-  T (*evaluate)();
+  using Evaluate = T();  // not `T (*evaluate)()`, which C++ for OpenCL (the address-space check) rejects
+  Evaluate* evaluate;
   operator T() const { return evaluate(); }  // NOLINT
 };
 
 template <class T>
-T& threadgroup_variable(unsigned site) {
-  return *static_cast<T*>(threadgroup_alloc(site, sizeof(T), alignof(T)));
+threadgroup T& threadgroup_variable(unsigned site) {
+  return *(threadgroup T*)threadgroup_alloc(site, sizeof(T), alignof(T));
 }
 
 template <class P>

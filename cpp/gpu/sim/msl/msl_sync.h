@@ -16,7 +16,7 @@ enum class mem_flags : unsigned {
 };
 inline mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(unsigned(a) | unsigned(b)); }
 
-#define MSL_SITE const char *site_file = __builtin_FILE(), unsigned site_line = __builtin_LINE()
+#define MSL_SITE MSL_STRING site_file = __builtin_FILE(), unsigned site_line = __builtin_LINE()
 
 inline void threadgroup_barrier(mem_flags, MSL_SITE) { ::metal_sim::threadgroup_barrier_at(site_file, site_line); }
 inline void simdgroup_barrier(mem_flags, MSL_SITE) { ::metal_sim::simdgroup_barrier_at(site_file, site_line); }
@@ -29,7 +29,7 @@ T lane_value(const ::metal_sim::SimdLanes& lanes, unsigned lane) {
   return value;
 }
 template <class T>
-::metal_sim::SimdLanes exchange(const T& value, const char* what, const char* file, unsigned line) {
+::metal_sim::SimdLanes exchange(const T& value, MSL_STRING what, MSL_STRING file, unsigned line) {
   static_assert(sizeof(T) <= ::metal_sim::kSimdSlotBytes, "simd_*: value too large");
   return ::metal_sim::simd_exchange(&value, sizeof(T), what, file, line);
 }

@@ -9,7 +9,9 @@
 
 #include "msl_vec.h"
 
-using half = _Float16;
+#ifndef METAL_SIM_ADDRESS_SPACE_CHECK
+using half = _Float16;  // msl_check.h spells it as a macro
+#endif
 using uint = unsigned int;
 using ushort = unsigned short;
 using uchar = unsigned char;

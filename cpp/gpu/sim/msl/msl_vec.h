@@ -33,12 +33,31 @@ struct swizzle {
   T operator[](int i) const { return V(*this)[i]; }
 };
 
+// A template argument deduced from a reference names the object's address space in the address-space
+// check (C++ for OpenCL); the traits below look through it.
 template <class A>
-struct component_count : std::integral_constant<int, 1> {};
+struct remove_address_space { using type = A; };
+#if defined(METAL_SIM_ADDRESS_SPACE_CHECK)
+template <class A>
+struct remove_address_space<__global A> { using type = A; };
+template <class A>
+struct remove_address_space<__local A> { using type = A; };
+template <class A>
+struct remove_address_space<__private A> { using type = A; };
+template <class A>
+struct remove_address_space<__generic A> { using type = A; };
+#endif
+template <class A>
+using remove_address_space_t = typename remove_address_space<A>::type;
+
+template <class A>
+struct component_count_of : std::integral_constant<int, 1> {};
 template <class T, int N>
-struct component_count<vec<T, N>> : std::integral_constant<int, N> {};
+struct component_count_of<vec<T, N>> : std::integral_constant<int, N> {};
 template <class V, class T, int S, int... I>
-struct component_count<swizzle<V, T, S, I...>> : std::integral_constant<int, int(sizeof...(I))> {};
+struct component_count_of<swizzle<V, T, S, I...>> : std::integral_constant<int, int(sizeof...(I))> {};
+template <class A>
+struct component_count : component_count_of<remove_address_space_t<A>> {};
 
 // Component lists for generating swizzle members: (xyzw name, rgba name, index).
 #define MSL_COMPS2_A(M, ...) M(__VA_ARGS__, x, r, 0) M(__VA_ARGS__, y, g, 1)
@@ -107,9 +126,11 @@ struct alignas(sizeof(T) * 4) vec_storage<T, 4> {
 };
 
 template <class A>
-struct as_vector { using type = A; };
+struct as_vector_of { using type = A; };
 template <class V, class T, int S, int... I>
-struct as_vector<swizzle<V, T, S, I...>> { using type = V; };
+struct as_vector_of<swizzle<V, T, S, I...>> { using type = V; };
+template <class A>
+struct as_vector : as_vector_of<remove_address_space_t<A>> {};
 
 template <class T, class A>
 void append_components(T* out, int& k, const A& a) {

@@ -1,55 +1,24 @@
-#!/usr/bin/env python3
-"""Translate one .metal file into a C++ translation unit for metal-sim.
+"""The rewrites that turn preprocessed MSL into C++ for the compatibility layer, and the kernel table.
 
-The file is run through the C preprocessor (so instantiation macros expand), then the few MSL
-constructs a macro cannot express are rewritten in place, keeping line markers so diagnostics and
-sanitizer reports point at the .metal source:
+The text keeps its line markers, so diagnostics and sanitizer reports point at the .metal source:
   - `kernel` functions lose `kernel` and their parameter attributes, which are recorded instead;
   - `template [[host_name("...")]] kernel ...` instantiations become registrations;
   - `threadgroup T name[N];` declarations become references into the threadgroup's memory;
-  - the `constant` address space becomes `const`; `[[function_constant(N)]]` variables become
+  - the `constant` address space becomes `METAL_SIM_CONSTANT const` (the compatibility header gives
+    the macro a meaning only in the address-space check); `[[function_constant(N)]]` variables become
     proxies that read the pipeline's value;
   - half literals (`1.0h`) become conversions.
 Finally a table of the file's kernels (host name, parameter bindings, whether barriers or SIMD-group
-collectives occur in its call graph) is appended. Anything it cannot translate is an error that
-names the construct and its .metal line.
-"""
-import argparse
-import re
-import subprocess
-import sys
+collectives occur in its call graph) is appended."""
+from __future__ import annotations
 
-IDENT = re.compile(r"[A-Za-z_]\w*")
-BUILTIN_ATTRIBUTES = {
-    "thread_position_in_grid": "kThreadPositionInGrid",
-    "thread_position_in_threadgroup": "kThreadPositionInThreadgroup",
-    "threadgroup_position_in_grid": "kThreadgroupPositionInGrid",
-    "threads_per_threadgroup": "kThreadsPerThreadgroup",
-    "dispatch_threads_per_threadgroup": "kThreadsPerThreadgroup",
-    "threadgroups_per_grid": "kThreadgroupsPerGrid",
-    "threads_per_grid": "kThreadsPerGrid",
-    "grid_size": "kThreadsPerGrid",
-    "thread_index_in_threadgroup": "kThreadIndexInThreadgroup",
-    "thread_index_in_simdgroup": "kThreadIndexInSimdgroup",
-    "simdgroup_index_in_threadgroup": "kSimdgroupIndexInThreadgroup",
-    "threads_per_simdgroup": "kThreadsPerSimdgroup",
-    "thread_execution_width": "kThreadsPerSimdgroup",
-    "simdgroups_per_threadgroup": "kSimdgroupsPerThreadgroup",
-    "dispatch_simdgroups_per_threadgroup": "kSimdgroupsPerThreadgroup",
-    "thread_index_in_quadgroup": "kThreadIndexInQuadgroup",
-    "quadgroup_index_in_threadgroup": "kQuadgroupIndexInThreadgroup",
-    "grid_origin": "kGridOrigin",
-}
-# Calls that make threads wait for each other: a kernel reaching any of them needs fibers.
-COLLECTIVES = {
-    "threadgroup_barrier", "simdgroup_barrier", "simd_sum", "simd_product", "simd_min", "simd_max",
-    "simd_and", "simd_or", "simd_xor", "simd_broadcast", "simd_broadcast_first", "simd_shuffle",
-    "simd_shuffle_up", "simd_shuffle_down", "simd_shuffle_xor", "simd_shuffle_rotate_up",
-    "simd_shuffle_rotate_down", "simd_prefix_inclusive_sum", "simd_prefix_exclusive_sum",
-    "simd_prefix_inclusive_product", "simd_prefix_exclusive_product", "simd_all", "simd_any",
-    "simd_ballot", "simd_active_threads_mask", "simd_is_first", "quad_sum", "quad_shuffle",
-    "quad_broadcast", "quad_shuffle_xor",
-}
+import re
+
+from . import checks
+from .builtins import BUILTINS, check_builtins, template_parameters, type_aliases
+from .call_graph import uses_collectives
+from .source import IDENT, Source, split_top_level, strip_attributes
+
 CONSTANT_TYPES = {
     "bool": "kBool", "int": "kInt", "uint": "kUInt", "unsigned int": "kUInt", "short": "kShort",
     "ushort": "kUShort", "char": "kChar", "uchar": "kUChar", "float": "kFloat", "half": "kHalf",
@@ -60,109 +29,10 @@ UNSUPPORTED = [
     (re.compile(r"\bimageblock\b"), "imageblocks"),
     (re.compile(r"\[\[\s*(stage_in|visible|intersection|mesh|object)\b"), "this function kind"),
 ]
-CONTROL_WORDS = {"if", "for", "while", "switch", "return", "sizeof", "catch", "decltype", "alignof"}
-
-
-class TranslationError(Exception):
-    pass
-
-
-class Source:
-    """Preprocessed text, a copy with literals and directive lines blanked, and line mapping."""
-
-    def __init__(self, text):
-        self.text = text
-        self.masked = self._mask(text)
-        self.markers = [(m.start(), int(m.group(1)), m.group(2))
-                        for m in re.finditer(r'^# (\d+) "([^"]*)"[^\n]*$', text, re.M)]
-
-    @staticmethod
-    def _mask(text):
-        out = list(text)
-        i, n, line_start = 0, len(text), True
-        while i < n:
-            c = text[i]
-            if line_start and c == "#":
-                j = text.find("\n", i)
-                j = n if j < 0 else j
-                out[i:j] = " " * (j - i)
-                i = j
-                continue
-            if c in "\"'":
-                j = i + 1
-                while j < n and text[j] != c:
-                    j += 2 if text[j] == "\\" else 1
-                out[i + 1:j] = "".join(ch if ch == "\n" else " " for ch in text[i + 1:j])
-                i, line_start = j + 1, False
-                continue
-            line_start = c == "\n" or (line_start and c in " \t")
-            i += 1
-        return "".join(out)
-
-    def location(self, pos):
-        file, line, after = "?", 1, 0
-        for mpos, mline, mfile in self.markers:
-            if mpos > pos:
-                break
-            file, line, after = mfile, mline, self.text.find("\n", mpos) + 1
-        return file, line + self.text.count("\n", after, pos)
-
-    def error(self, pos, message):
-        file, line = self.location(pos)
-        raise TranslationError(f"{file}:{line}: error: metal-sim translator: {message}")
-
-    def match(self, pos, open_char, close_char):
-        """Index of the bracket closing the one at pos."""
-        depth = 0
-        for i in range(pos, len(self.masked)):
-            c = self.masked[i]
-            if c == open_char:
-                depth += 1
-            elif c == close_char:
-                depth -= 1
-                if depth == 0:
-                    return i
-        self.error(pos, f"unbalanced '{open_char}'")
-
-    def statement_end(self, pos):
-        depth = 0
-        for i in range(pos, len(self.masked)):
-            c = self.masked[i]
-            if c in "({[":
-                depth += 1
-            elif c in ")}]":
-                depth -= 1
-            elif c == ";" and depth == 0:
-                return i
-        self.error(pos, "statement without ';'")
-
-    def previous_char(self, pos):
-        i = pos - 1
-        while i >= 0 and self.masked[i].isspace():
-            i -= 1
-        return (self.masked[i], i) if i >= 0 else ("", -1)
-
-
-def split_top_level(text, sep=","):
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(text):
-        if c in "(<[{":
-            depth += 1
-        elif c in ")>]}":
-            depth -= 1
-        elif c == sep and depth == 0:
-            parts.append((start, text[start:i]))
-            start = i + 1
-    parts.append((start, text[start:]))
-    return parts
-
-
-def strip_attributes(text):
-    return re.sub(r"\[\[.*?\]\]", " ", text, flags=re.S)
 
 
 class Translator:
-    def __init__(self, source):
+    def __init__(self, source: Source):
         self.src = source
         self.edits = []  # (start, end, replacement)
         self.kernels = []  # dicts: name, host_name, template_args, params, pos, uses_barriers, max_threads
@@ -170,6 +40,8 @@ class Translator:
         self.constants = []  # (index, type enum, name)
         self.constant_names = set()
         self.skip_ranges = []
+        self.violations = []  # rule violations, reported together once translation is done
+        self.threadgroup_allocations = []  # (pos, name)
 
     def replace(self, start, end, replacement):
         lost = self.src.text.count("\n", start, end) - replacement.count("\n")
@@ -179,6 +51,7 @@ class Translator:
         self.replace(start, end, "")
 
     def run(self):
+        """Rewrites the source and returns the rule violations found (untranslatable code raises)."""
         for pattern, what in UNSUPPORTED:
             m = pattern.search(self.src.masked)
             if m:
@@ -191,7 +64,26 @@ class Translator:
         self.rewrite_constant_qualifiers()
         self.rewrite_threadgroup_variables()
         self.rewrite_half_literals()
-        self.classify_kernels()
+        for k in self.kernels:
+            k["uses_barriers"] = uses_collectives(self.src, k["body"])
+        self.check()
+        return self.violations
+
+    def check(self):
+        src = self.src
+        definitions = [k for k in self.kernels if not k.get("instantiation")] + list(self.templates.values())
+        template_names = set()
+        for m in re.finditer(r"\btemplate\s*<", src.masked):
+            template_names |= template_parameters(src.masked[m.start():src.match(m.end() - 1, "<", ">") + 1])
+        self.violations += checks.check_forbidden(src)
+        self.violations += checks.check_program_scope(src)
+        self.violations += checks.check_parameter_address_spaces(src, definitions)
+        self.violations += checks.check_threadgroup_scope(src, self.threadgroup_allocations,
+                                                          {k["body"] for k in definitions})
+        self.violations += checks.check_simdgroup_matrix_types(src, template_names)
+        aliases = type_aliases(src.masked)
+        for k in definitions:
+            self.violations += check_builtins(k["name"], k["builtins"], k["template_params"], aliases, src.violation)
 
     # --- kernels -------------------------------------------------------------------------------
     def find_instantiations(self):
@@ -222,8 +114,7 @@ class Translator:
             if self.in_skipped(m.start()):
                 continue
             # What precedes `kernel` in this declaration: template header, attributes.
-            prefix_start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
-                               masked.rfind("{", 0, m.start())) + 1
+            prefix_start = self.src.statement_start(m.start())
             prefix = masked[prefix_start:m.start()]
             is_template = re.search(r"\btemplate\b", prefix) is not None
             max_threads = 0
@@ -243,8 +134,9 @@ class Translator:
                 self.src.error(m.start(), f"kernel '{decl.group(2)}': expected a body after its parameters")
             body_end = self.src.match(brace, "{", "}")
             kernel = {"name": decl.group(2), "host_name": decl.group(2), "template_args": "", "pos": m.start(),
-                      "params": self.parse_params(decl.group(2), paren + 1, close), "body": (brace, body_end),
-                      "max_threads": max_threads}
+                      "body": (brace, body_end), "max_threads": max_threads,
+                      "template_params": template_parameters(prefix), "builtins": [], "params_range": (paren, close)}
+            kernel["params"] = self.parse_params(kernel, paren + 1, close)
             self.blank(m.start(), m.end())
             if is_template:
                 self.templates[kernel["name"]] = kernel
@@ -258,7 +150,8 @@ class Translator:
                 for key in ("params", "body", "max_threads"):
                     k[key] = t[key]
 
-    def parse_params(self, kernel_name, start, end):
+    def parse_params(self, kernel, start, end):
+        kernel_name = kernel["name"]
         params = []
         text = self.src.masked[start:end]
         if not text.strip() or text.strip() == "void":
@@ -283,8 +176,10 @@ class Translator:
                         index = int(arg)
                     elif word == "function_constant":
                         optional = True
-                    elif word in BUILTIN_ATTRIBUTES and arg is None:
-                        kind = BUILTIN_ATTRIBUTES[word]
+                    elif word in BUILTINS and arg is None:
+                        kind = BUILTINS[word][0]
+                        type_text = declaration[:declaration.rfind(name)] if name != "?" else declaration
+                        kernel["builtins"].append((word, type_text, name, pos))
                     else:
                         self.src.error(pos, f"kernel '{kernel_name}': parameter attribute [[{item}]] "
                                             "is not supported by metal-sim")
@@ -296,16 +191,15 @@ class Translator:
         return params
 
     # --- constant address space and function constants ------------------------------------------
-    def statement_start(self, pos):
+    def at_statement_start(self, pos):
         """True when only `static`/`constexpr` stand between the previous statement and pos."""
-        masked = self.src.masked
-        start = max(masked.rfind(";", 0, pos), masked.rfind("}", 0, pos), masked.rfind("{", 0, pos)) + 1
-        return re.fullmatch(r"(\s|\bstatic\b|\bconstexpr\b)*", masked[start:pos]) is not None, start
+        start = self.src.statement_start(pos)
+        return re.fullmatch(r"(\s|\bstatic\b|\bconstexpr\b)*", self.src.masked[start:pos]) is not None, start
 
     def rewrite_function_constants(self):
         masked = self.src.masked
         for m in re.finditer(r"\bconstant\b", masked):
-            at_start, start = self.statement_start(m.start())
+            at_start, start = self.at_statement_start(m.start())
             if not at_start:
                 continue
             end = self.src.statement_end(m.end())
@@ -329,7 +223,7 @@ class Translator:
         for m in re.finditer(r"\bconstant\b", masked):
             if self.in_skipped(m.start()):
                 continue
-            at_start, start = self.statement_start(m.start())
+            at_start, start = self.at_statement_start(m.start())
             if at_start:
                 end = self.src.statement_end(m.end())
                 stmt = masked[m.end():end]
@@ -346,11 +240,11 @@ class Translator:
                                                  f"{{+[]() -> {t} {{ return {self.src.text[m.end() + init + 1:end]}; }}}};")
                     self.skip_ranges.append((start, end))
                     continue
-            # A qualifier: `const`, unless the declaration already says const.
+            # An address-space qualifier: read-only memory, so `const` unless the declaration says it.
             before = re.split(r"[;,(){}]", masked[max(0, m.start() - 200):m.start()])[-1]
             after = re.split(r"[;,(){}*&]", masked[m.end():m.end() + 200])[0]
             already_const = re.search(r"\bconst\b", before + " " + after) is not None
-            self.replace(m.start(), m.end(), "" if already_const else "const")
+            self.replace(m.start(), m.end(), "METAL_SIM_CONSTANT" if already_const else "METAL_SIM_CONSTANT const")
 
     # --- threadgroup variables -------------------------------------------------------------------
     def rewrite_threadgroup_variables(self):
@@ -380,6 +274,7 @@ class Translator:
             for name, dims in declarators:
                 dims = re.sub(r"\s+", "", dims)
                 out.append(f"auto& {name} = ::metal_sim::threadgroup_variable<{type_name}{dims}>({site});")
+                self.threadgroup_allocations.append((m.start(), name))
                 site += 1
             self.replace(m.start(), end + 1, " ".join(out))
 
@@ -387,38 +282,9 @@ class Translator:
         for m in re.finditer(r"(?<![\w.])((?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)[hH]\b", self.src.masked):
             self.replace(m.start(), m.end(), f"(half({m.group(1)}))")
 
-    # --- call graph -------------------------------------------------------------------------------
-    def classify_kernels(self):
-        masked = self.src.masked
-        functions = {}  # name -> list of body ranges
-        conservative = False
-        for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\(", masked):
-            name = m.group(1)
-            if name in CONTROL_WORDS:
-                continue
-            close = self.src.match(m.end() - 1, "(", ")")
-            rest = re.match(r"\s*(?:const\b|noexcept\b|\[\[.*?\]\]|\s)*\{", masked[close + 1:close + 400], re.S)
-            if not rest:
-                continue
-            brace = close + rest.end()
-            body = (brace, self.src.match(brace, "{", "}"))
-            functions.setdefault(name, []).append(body)
-            if name == "operator" or masked[max(0, m.start() - 9):m.start()].strip().endswith("operator"):
-                conservative = conservative or bool(COLLECTIVES & set(IDENT.findall(masked[body[0]:body[1]])))
-        for k in self.kernels:
-            seen, pending, uses = set(), [k["body"]], conservative
-            while pending and not uses:
-                a, b = pending.pop()
-                for word in set(IDENT.findall(masked[a:b])):
-                    if word in COLLECTIVES:
-                        uses = True
-                    elif word in functions and word not in seen:
-                        seen.add(word)
-                        pending.extend(functions[word])
-            k["uses_barriers"] = uses
-
     # --- output ---------------------------------------------------------------------------------
-    def output(self, table_name, output_path):
+    def output(self, table_name, output_path, registration=True):
+        """The translated file; without `registration`, only the code (for the address-space check)."""
         text = self.src.text
         pieces, last = [], 0
         for start, end, replacement in sorted(self.edits, key=lambda e: e[0]):
@@ -428,8 +294,10 @@ class Translator:
             pieces.append(replacement)
             last = end
         pieces.append(text[last:])
-        body = "".join(pieces)
-        out = [f"// Generated by translate_msl.py; do not edit.\nnamespace {{\n", body, "\n}  // namespace\n"]
+        head = "// Generated by metal-sim's MSL translator; do not edit.\nnamespace {\n" + "".join(pieces) + "\n}  // namespace\n"
+        if not registration:  # instantiate the template kernels, so their bodies are checked as compiled
+            uses = "".join(f"  (void)&{k['name']}{k['template_args']};\n" for k in self.kernels if k["template_args"])
+            return head + f"namespace {{\nvoid metal_sim_instantiate() {{\n{uses}}}\n}}  // namespace\n"
         tail = ["namespace {"]
         if self.constants:
             entries = ", ".join(f'{{{i}, ::metal_sim::ConstantType::{t}, "{n}"}}' for i, t, n in self.constants)
@@ -455,42 +323,5 @@ class Translator:
         kernels = ("metal_sim_kernels", len(infos)) if infos else ("nullptr", 0)
         tail.append(f"extern const ::metal_sim::KernelTable {table_name};")
         tail.append(f"const ::metal_sim::KernelTable {table_name} = {{{kernels[0]}, {kernels[1]}}};")
-        head = "".join(out)
         line = head.count("\n") + 2
         return head + f'#line {line} "{output_path}"\n' + "\n".join(tail) + "\n"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("input")
-    parser.add_argument("output")
-    parser.add_argument("--table", required=True, help="name of the KernelTable the output defines")
-    parser.add_argument("--cxx", required=True, help="C++ compiler used as the preprocessor")
-    parser.add_argument("-I", dest="includes", action="append", default=[])
-    parser.add_argument("-D", dest="defines", action="append", default=[])
-    parser.add_argument("--depfile", help="write the .metal file's header dependencies here (make syntax)")
-    args = parser.parse_args()
-
-    command = [args.cxx, "-E", "-x", "c++", "-std=c++17", "-nostdinc", "-D__METAL_VERSION__=240",
-               "-D__METAL_SIM__=1", "-D__HAVE_SIMDGROUP_MATRIX__=1"]
-    command += [f"-I{d}" for d in args.includes] + [f"-D{d}" for d in args.defines] + [args.input]
-    if args.depfile:
-        command += ["-MD", "-MF", args.depfile, "-MT", args.output]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr)
-        return 1
-    try:
-        translator = Translator(Source(result.stdout))
-        translator.run()
-        text = translator.output(args.table, args.output)
-    except TranslationError as e:
-        print(e, file=sys.stderr)
-        return 1
-    with open(args.output, "w") as f:
-        f.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
