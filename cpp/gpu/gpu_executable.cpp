@@ -104,11 +104,15 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     epilogue.push_back(std::move(d.input(0, v)));
   }
 
+  for (const Dispatch& d : prologue) check_dispatch(d, *device_, "an input conversion");
+  for (const Dispatch& d : epilogue) check_dispatch(d, *device_, "an output conversion");
   dispatches_ = std::move(prologue);
   for (const Node& n : graph_.nodes()) {
     LowerFn lower = find_lowering(n.op_type);
     if (!lower) throw UnsupportedOpError(n.label() + ": the GPU devices have no kernel for " + n.op_type);
+    const size_t first = lowering.dispatches().size();
     lower(lowering, n);
+    for (size_t i = first; i < lowering.dispatches().size(); ++i) check_dispatch(lowering.dispatches()[i], *device_, n.label());
   }
   for (Dispatch& d : lowering.dispatches()) dispatches_.push_back(std::move(d));
   for (Dispatch& d : epilogue) dispatches_.push_back(std::move(d));
