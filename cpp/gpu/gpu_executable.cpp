@@ -131,6 +131,12 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
   }
 }
 
+std::vector<std::string> GpuExecutable::kernels() const {
+  std::vector<std::string> names;
+  for (const Dispatch& d : dispatches_) names.push_back(d.pipeline->kernel_name());
+  return names;
+}
+
 GpuExecutable::Location GpuExecutable::locate(const Binding& b, const std::vector<std::shared_ptr<Buffer>>& inputs,
                                               const std::vector<std::shared_ptr<Buffer>>& outputs) const {
   switch (b.source) {
