@@ -17,6 +17,11 @@ def devices() -> list[str]:
     return list(_native.devices())
 
 
+def unavailable_devices() -> dict[str, str]:
+    """Maps each device missing on this machine ("metal", "metal-sim") to why it is missing."""
+    return dict(_native.unavailable_devices())
+
+
 def load(source: Any, device: str = "auto", precision: str = "float32") -> Model:
     """Loads a model from a .mnn or .onnx path, .mnn or ONNX bytes, or an onnx.ModelProto; compiles it for `device`.
 
@@ -39,5 +44,5 @@ def load(source: Any, device: str = "auto", precision: str = "float32") -> Model
 
 __all__ = [
     "DeviceError", "DtypeError", "Error", "InputError", "Model", "ModelError", "ShapeError", "TensorInfo",
-    "UnsupportedOpError", "devices", "load",
+    "UnsupportedOpError", "devices", "load", "unavailable_devices",
 ]

@@ -1,4 +1,5 @@
-"""Selects ONNX backend-test cases whose ops metalnn supports, and the explicit exclusions."""
+"""ONNX's own backend-test cases (shipped with the onnx package) that metalnn runs, and the explicit
+exclusions: shared by tests/conformance and `metalnn doctor`."""
 from __future__ import annotations
 
 import glob
@@ -10,7 +11,7 @@ import onnx
 from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
-import metalnn._native as native
+from . import _native as native
 
 KINDS = ("node", "simple", "pytorch-converted", "pytorch-operator")
 
