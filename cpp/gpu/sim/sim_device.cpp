@@ -169,7 +169,7 @@ class SimDevice : public Device {
   }
   DeviceInfo info() const override {
     return DeviceInfo{"metal-sim: threadgroups as fibers on " + std::to_string(executor_->threads()) + " CPU threads",
-                      "Apple7 (simulated)", std::to_string(kernel_names().size()) + " kernels translated from .metal to C++"};
+                      "simulated Apple7", std::to_string(kernel_names().size()) + " kernels translated from .metal to C++"};
   }
   std::vector<std::string> kernel_names() const override {
     std::vector<std::string> names;
