@@ -32,12 +32,12 @@ endif()
 
 set(metal_missing "")
 if(METALNN_METAL STREQUAL "OFF")
-  set(metal_missing "it was built with METALNN_METAL=OFF")
+  set(metal_missing "this metalnn was built with METALNN_METAL=OFF")
 else()
   execute_process(COMMAND xcrun -sdk ${METALNN_METAL_SDK} metal --version
                   RESULT_VARIABLE metal_rc OUTPUT_QUIET ERROR_VARIABLE metal_error)
   if(NOT metal_rc EQUAL 0)
-    set(metal_missing "the Metal compiler (xcrun -sdk ${METALNN_METAL_SDK} metal) was not found when it was built: \
+    set(metal_missing "the Metal compiler (xcrun -sdk ${METALNN_METAL_SDK} metal) was not found when this metalnn was built: \
 install Xcode (the Command Line Tools alone have no Metal compiler; Xcode 26 and later also need \
 'xcodebuild -downloadComponent MetalToolchain'), then rebuild metalnn")
     if(METALNN_METAL STREQUAL "ON")
