@@ -117,8 +117,7 @@ def model_onnx(name: str, batch: int, cache: Path) -> Path:
     """An .onnx path as given, or the torchvision model exported once into the cache."""
     if name.endswith(".onnx"):
         return Path(name)
-    sys.path.insert(0, str(ROOT / "tests" / "python"))
-    from torchvision_export import export_onnx
+    from metalnn.torchvision_models import export_onnx
     path = cache / f"{name}_b{batch}.onnx"
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
@@ -182,7 +181,7 @@ def engine_torch(path: Path, feed: dict, name: str, batch: int, args) -> Callabl
     if name.endswith(".onnx"):
         raise RuntimeError("eager PyTorch needs a torchvision model name")
     import torch
-    from torchvision_export import build_model
+    from metalnn.torchvision_models import build_model
     torch.set_num_threads(args.threads)
     model = build_model(name)
     x = torch.from_numpy(next(iter(feed.values())))
@@ -200,7 +199,7 @@ def engine_coreml(path: Path, feed: dict, name: str, batch: int, args) -> Callab
         raise RuntimeError("Core ML conversion needs a torchvision model name")
     import coremltools as ct
     import torch
-    from torchvision_export import build_model
+    from metalnn.torchvision_models import build_model
     x = next(iter(feed.values()))
     traced = torch.jit.trace(build_model(name), torch.from_numpy(x))
     mlmodel = ct.convert(traced, inputs=[ct.TensorType(name="input", shape=x.shape)],

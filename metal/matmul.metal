@@ -81,7 +81,8 @@ kernel void matmul_gemv(device const T* a [[buffer(0)]],
                         uint group [[threadgroup_position_in_grid]],
                         uint simd_group [[simdgroup_index_in_threadgroup]],
                         uint simd_groups [[simdgroups_per_threadgroup]],
-                        uint lane [[thread_index_in_simdgroup]]) {
+                        uint lane [[thread_index_in_simdgroup]],
+                        uint lanes [[threads_per_simdgroup]]) {
   const uint index = group * simd_groups + simd_group;
   if (index >= p.batch_count * p.m * p.n) return;  // uniform across the SIMD-group
   const uint n = index % p.n, m = (index / p.n) % p.m, batch = index / (p.n * p.m);
@@ -89,7 +90,7 @@ kernel void matmul_gemv(device const T* a [[buffer(0)]],
   device const T* row = a + base.x + m * p.a_m;
   device const T* column = b + base.y + n * p.b_n;
   float acc = 0.0f;
-  for (uint k = lane; k < p.k; k += 32) acc = fma(float(row[k * p.a_k]), float(column[k * p.b_k]), acc);
+  for (uint k = lane; k < p.k; k += lanes) acc = fma(float(row[k * p.a_k]), float(column[k * p.b_k]), acc);
   acc = simd_sum(acc);
   if (lane == 0) matmul_store(out, bias, acc, batch, m, n, p);
 }

@@ -26,12 +26,13 @@ kernel void reduce(device const T* x [[buffer(0)]],
                    uint group [[threadgroup_position_in_grid]],
                    uint simd_group [[simdgroup_index_in_threadgroup]],
                    uint simd_groups [[simdgroups_per_threadgroup]],
-                   uint lane [[thread_index_in_simdgroup]]) {
+                   uint lane [[thread_index_in_simdgroup]],
+                   uint lanes [[threads_per_simdgroup]]) {
   const uint out = group * simd_groups + simd_group;
   if (out >= p.out_count) return;  // uniform across the SIMD-group
   const uint base = strided_offset(out, p.kept_rank, p.kept_shape, p.kept_strides);
   float acc = Op::init();
-  for (uint j = lane; j < p.red_count; j += 32) {
+  for (uint j = lane; j < p.red_count; j += lanes) {
     acc = Op::combine(acc, float(x[base + strided_offset(j, p.red_rank, p.red_shape, p.red_strides)]));
   }
   acc = Op::simd(acc);

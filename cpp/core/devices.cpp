@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cstdio>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/executable.h"
@@ -14,9 +16,35 @@ std::vector<std::string> available_devices() {
   return devices;
 }
 
+std::map<std::string, std::string> unavailable_devices() {
+  std::map<std::string, std::string> missing;
+  for (const char* name : {"metal", "metal-sim"}) {
+    std::string reason = gpu::gpu_unavailable_reason(name);
+    if (!reason.empty()) missing.emplace(name, std::move(reason));
+  }
+  return missing;
+}
+
+AutoDevice choose_auto_device(const std::vector<std::string>& available, bool apple, const std::string& metal_missing) {
+  AutoDevice choice{available.front(), ""};
+  if (apple && choice.device != "metal")
+    choice.notice = "metalnn: device 'auto' runs on '" + choice.device + "' because " + metal_missing;
+  return choice;
+}
+
 std::string resolve_device(const std::string& device) {
   std::vector<std::string> devices = available_devices();
-  if (device == "auto") return devices.front();
+  if (device == "auto") {
+#if defined(__APPLE__)
+    const bool apple = true;
+#else
+    const bool apple = false;
+#endif
+    const AutoDevice choice = choose_auto_device(devices, apple, apple ? gpu::gpu_unavailable_reason("metal") : "");
+    static std::once_flag said;
+    if (!choice.notice.empty()) std::call_once(said, [&] { std::fprintf(stderr, "%s\n", choice.notice.c_str()); });
+    return choice.device;
+  }
   if (std::find(devices.begin(), devices.end(), device) != devices.end()) return device;
   if (device == "metal" || device == "metal-sim") throw DeviceError(gpu::gpu_unavailable_reason(device));
   throw DeviceError("unknown device '" + device + "', expected one of auto, cpu, metal, metal-sim");

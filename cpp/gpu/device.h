@@ -78,8 +78,20 @@ class CommandBuffer {
 struct DeviceLimits {
   uint32_t max_threads_per_threadgroup = 1024;
   size_t max_threadgroup_memory = 32768;
+  // Threads per SIMD-group, as the device reports it: the lowering sizes SIMD-group dispatches by it,
+  // and every pipeline's thread_execution_width() must equal it.
   uint32_t simd_width = 32;
   size_t buffer_alignment = 256;  // offsets of set_buffer for vector loads
+  // Largest matrix product (multiply-adds per dispatch) worth giving the simdgroup-matrix GEMM;
+  // 0: no limit. Set where those operations cost far more than on a GPU (metal-sim).
+  uint64_t simdgroup_matrix_max_macs = 0;
+};
+
+// What a device says about itself (`metalnn doctor`, error messages).
+struct DeviceInfo {
+  std::string gpu;      // the GPU's name, e.g. "Apple M2"
+  std::string family;   // the newest GPU family it supports, e.g. "Apple8"
+  std::string library;  // where its kernels come from
 };
 
 // What a device has created: lets tests check that an inference uses one command buffer and that
@@ -96,6 +108,9 @@ class Device {
 
   virtual std::string name() const = 0;
   virtual DeviceLimits limits() const = 0;
+  virtual DeviceInfo info() const = 0;
+  // Host names of every kernel in the device's library.
+  virtual std::vector<std::string> kernel_names() const = 0;
 
   // A zero-filled shared buffer.
   std::shared_ptr<Buffer> new_buffer(size_t length);

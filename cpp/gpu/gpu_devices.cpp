@@ -17,7 +17,22 @@ namespace {
 struct SharedDevice {
   std::shared_ptr<Device> device;
   std::unique_ptr<PipelineCache> pipelines;
+  std::string unavailable;  // why `device` is null
 };
+
+// Why this build has no `metal` device at all.
+std::string metal_not_built() {
+#if defined(__APPLE__)
+  // METALNN_METAL_MISSING: set by cmake/metal.cmake when METALNN_METAL ends up off.
+#ifdef METALNN_METAL_MISSING
+  return METALNN_METAL_MISSING;
+#else
+  return "this build of metalnn has no Metal kernels";
+#endif
+#else
+  return "it needs an Apple GPU and a build on macOS or iOS";
+#endif
+}
 
 SharedDevice* shared(const std::string& name) {
   static std::mutex mutex;
@@ -32,15 +47,21 @@ SharedDevice* shared(const std::string& name) {
     return &sim;
   }
   if (name == "metal") {
-#if METALNN_WITH_METAL
     if (!metal_tried) {
       metal_tried = true;
-      metal.device = create_metal_device();
-      if (metal.device) metal.pipelines = std::make_unique<PipelineCache>(*metal.device);
-    }
+#if METALNN_WITH_METAL
+      try {
+        metal.device = create_metal_device();
+        metal.pipelines = std::make_unique<PipelineCache>(*metal.device);
+      } catch (const Error& e) {
+        metal.device.reset();
+        metal.unavailable = e.what();
+      }
+#else
+      metal.unavailable = metal_not_built();
 #endif
-    (void)metal_tried;
-    return metal.device ? &metal : nullptr;
+    }
+    return &metal;
   }
   return nullptr;
 }
@@ -48,15 +69,9 @@ SharedDevice* shared(const std::string& name) {
 }  // namespace
 
 std::string gpu_unavailable_reason(const std::string& name) {
-  if (name == "metal-sim") return "";
-  if (name == "metal") {
-#if METALNN_WITH_METAL
-    return shared("metal") ? "" : "device 'metal' is not available: this Mac has no Metal GPU";
-#else
-    return "device 'metal' is not available: it needs an Apple GPU and a build on macOS or iOS";
-#endif
-  }
-  return "unknown GPU device '" + name + "'";
+  const SharedDevice* d = shared(name);
+  if (!d) return "unknown GPU device '" + name + "'";
+  return d->device ? "" : "device '" + name + "' is not available: " + d->unavailable;
 }
 
 std::vector<std::string> gpu_device_names() {
@@ -68,13 +83,18 @@ std::vector<std::string> gpu_device_names() {
 
 std::shared_ptr<Device> gpu_device(const std::string& name) {
   SharedDevice* d = shared(name);
-  if (!d) throw DeviceError(gpu_unavailable_reason(name));
+  if (!d || !d->device) throw DeviceError(gpu_unavailable_reason(name));
   return d->device;
+}
+
+PipelineCache& gpu_pipelines(const std::string& name) {
+  gpu_device(name);
+  return *shared(name)->pipelines;
 }
 
 std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision) {
   SharedDevice* d = shared(device);
-  if (!d) throw DeviceError(gpu_unavailable_reason(device));
+  if (!d || !d->device) throw DeviceError(gpu_unavailable_reason(device));
   return std::make_unique<GpuExecutable>(g, d->device, *d->pipelines, precision);
 }
 

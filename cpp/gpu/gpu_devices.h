@@ -7,6 +7,7 @@
 
 #include "core/executable.h"
 #include "gpu/device.h"
+#include "gpu/pipeline_cache.h"
 
 namespace metalnn::gpu {
 
@@ -16,6 +17,8 @@ std::vector<std::string> gpu_device_names();
 std::string gpu_unavailable_reason(const std::string& name);
 // The shared device called `name`; throws DeviceError when unavailable.
 std::shared_ptr<Device> gpu_device(const std::string& name);
+// The pipeline cache of that device, which every model compiled for it shares.
+PipelineCache& gpu_pipelines(const std::string& name);
 std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision);
 
 }  // namespace metalnn::gpu

@@ -104,11 +104,15 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     epilogue.push_back(std::move(d.input(0, v)));
   }
 
+  for (const Dispatch& d : prologue) check_dispatch(d, *device_, "an input conversion");
+  for (const Dispatch& d : epilogue) check_dispatch(d, *device_, "an output conversion");
   dispatches_ = std::move(prologue);
   for (const Node& n : graph_.nodes()) {
     LowerFn lower = find_lowering(n.op_type);
     if (!lower) throw UnsupportedOpError(n.label() + ": the GPU devices have no kernel for " + n.op_type);
+    const size_t first = lowering.dispatches().size();
     lower(lowering, n);
+    for (size_t i = first; i < lowering.dispatches().size(); ++i) check_dispatch(lowering.dispatches()[i], *device_, n.label());
   }
   for (Dispatch& d : lowering.dispatches()) dispatches_.push_back(std::move(d));
   for (Dispatch& d : epilogue) dispatches_.push_back(std::move(d));
@@ -125,6 +129,12 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     const Value& v = graph_.value(graph_.inputs()[i]);
     staging_[i] = device_->new_buffer(size_t(shape_numel(v.shape)) * dtype_size(v.dtype));
   }
+}
+
+std::vector<std::string> GpuExecutable::kernels() const {
+  std::vector<std::string> names;
+  for (const Dispatch& d : dispatches_) names.push_back(d.pipeline->kernel_name());
+  return names;
 }
 
 GpuExecutable::Location GpuExecutable::locate(const Binding& b, const std::vector<std::shared_ptr<Buffer>>& inputs,

@@ -19,6 +19,8 @@ class GpuExecutable : public Executable {
   GpuExecutable(const Graph& g, std::shared_ptr<Device> device, PipelineCache& pipelines, const std::string& precision);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
   size_t arena_bytes() const override { return plan_.arena_bytes; }
+  // Host names of the kernels a run dispatches, in order.
+  std::vector<std::string> kernels() const;
 
  private:
   struct Location {

@@ -44,7 +44,7 @@ Dispatch& Dispatch::threads_1d(uint64_t count) {
   return grid(Size3{groups_for(count, kThreadsPerGroup), 1, 1}, Size3{kThreadsPerGroup, 1, 1});
 }
 Dispatch& Dispatch::simdgroups_1d(uint64_t count) {
-  return grid(Size3{groups_for(count, kSimdgroupsPerGroup), 1, 1}, Size3{kSimdgroupsPerGroup * 32, 1, 1});
+  return grid(Size3{groups_for(count, kSimdgroupsPerGroup), 1, 1}, Size3{kSimdgroupsPerGroup * simd_width, 1, 1});
 }
 Dispatch& Dispatch::grid(Size3 threadgroups, Size3 threads_per_threadgroup) {
   groups = threadgroups;
@@ -53,7 +53,7 @@ Dispatch& Dispatch::grid(Size3 threadgroups, Size3 threads_per_threadgroup) {
 }
 
 Lowering::Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines)
-    : g_(g), float_storage_(float_storage), device_(device), pipelines_(pipelines) {}
+    : g_(g), float_storage_(float_storage), device_(device), limits_(device.limits()), pipelines_(pipelines) {}
 
 DType Lowering::storage(int id) const {
   const DType t = g_.value(id).dtype;
@@ -111,11 +111,35 @@ std::shared_ptr<Buffer> Lowering::constant_buffer(int id) {
 Dispatch& Lowering::dispatch(const std::string& kernel, const FunctionConstants& constants) {
   dispatches_.emplace_back();
   dispatches_.back().pipeline = pipelines_.get(kernel, constants);
+  dispatches_.back().simd_width = limits_.simd_width;
   return dispatches_.back();
 }
 
 void unsupported(const Node& n, const std::string& what) {
   throw UnsupportedOpError(n.label() + ": the GPU devices do not support " + what);
+}
+
+void check_dispatch(const Dispatch& d, const Device& device, const std::string& what) {
+  const Pipeline& p = *d.pipeline;
+  const DeviceLimits limits = device.limits();
+  const uint64_t threads = uint64_t(d.threads.x) * d.threads.y * d.threads.z;
+  size_t shared_bytes = 0;
+  for (const auto& entry : d.threadgroup_memory) shared_bytes += entry.second;
+  std::string problem;
+  if (p.thread_execution_width() != limits.simd_width) {
+    problem = "runs " + std::to_string(p.thread_execution_width()) + "-wide SIMD-groups (threadExecutionWidth), the " +
+              "kernels are dispatched for " + std::to_string(limits.simd_width);
+  } else if (threads == 0 || threads > p.max_total_threads_per_threadgroup()) {
+    problem = "allows " + std::to_string(p.max_total_threads_per_threadgroup()) +
+              " threads per threadgroup (maxTotalThreadsPerThreadgroup), the lowering uses " + std::to_string(threads);
+  } else if (shared_bytes > limits.max_threadgroup_memory) {
+    problem = "needs " + std::to_string(shared_bytes) + " bytes of threadgroup memory, the GPU has " +
+              std::to_string(limits.max_threadgroup_memory);
+  } else {
+    return;
+  }
+  throw DeviceError(device.name() + ": GPU '" + device.info().gpu + "' cannot run " + what + ": kernel '" +
+                    p.kernel_name() + "' " + problem);
 }
 
 }  // namespace metalnn::gpu

@@ -32,6 +32,7 @@ struct Dispatch {
   std::vector<Binding> bindings;
   std::vector<std::pair<uint32_t, size_t>> threadgroup_memory;  // (index, bytes)
   Size3 groups, threads;
+  uint32_t simd_width = 0;  // the device's (DeviceLimits::simd_width), set by Lowering::dispatch
 
   Dispatch& input(uint32_t index, int value);
   Dispatch& output(uint32_t index, int value);
@@ -46,7 +47,7 @@ struct Dispatch {
   }
   // One thread per element, threadgroups of 256.
   Dispatch& threads_1d(uint64_t count);
-  // One SIMD-group (32 threads) per item, 8 SIMD-groups per threadgroup.
+  // One SIMD-group per item, 8 SIMD-groups per threadgroup.
   Dispatch& simdgroups_1d(uint64_t count);
   Dispatch& grid(Size3 threadgroups, Size3 threads_per_threadgroup);
 };
@@ -62,6 +63,7 @@ class Lowering {
   DType storage(int id) const;
   std::string suffix(int id) const { return dtype_suffix(storage(id)); }
   DType float_storage() const { return float_storage_; }
+  const DeviceLimits& limits() const { return limits_; }
 
   // Inputs of the node: present (not omitted), constant data, integers of a constant input.
   static bool has_input(const Node& n, int i) { return i < int(n.inputs.size()) && n.inputs[i] >= 0; }
@@ -83,6 +85,7 @@ class Lowering {
   const Graph& g_;
   DType float_storage_;
   Device& device_;
+  DeviceLimits limits_;
   PipelineCache& pipelines_;
   std::map<int, std::shared_ptr<Buffer>> constants_;
   std::deque<Dispatch> dispatches_;
@@ -90,6 +93,12 @@ class Lowering {
 
 // Throws UnsupportedOpError naming the node.
 [[noreturn]] void unsupported(const Node& n, const std::string& what);
+
+// Throws DeviceError, naming the GPU, `what` (the node) and the kernel, when `d` asks more than the
+// device gives: more threads per threadgroup than its pipeline's maxTotalThreadsPerThreadgroup, more
+// threadgroup memory than the device has, or a pipeline whose SIMD width (threadExecutionWidth) is
+// not the one the dispatch was sized for.
+void check_dispatch(const Dispatch& d, const Device& device, const std::string& what);
 
 // Lowers one node into dispatches; the plain list is in cpp/gpu/ops/registry.cpp.
 using LowerFn = void (*)(Lowering&, const Node&);

@@ -29,6 +29,11 @@ def devices() -> list[str]:
     return list(_native.devices())
 
 
+def unavailable_devices() -> dict[str, str]:
+    """Maps each device missing on this machine ("metal", "metal-sim") to why it is missing."""
+    return dict(_native.unavailable_devices())
+
+
 def set_num_threads(threads: int) -> None:
     """Sets how many threads the cpu device uses from the next run on (models loaded with `threads=` keep theirs).
 
@@ -94,5 +99,5 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
 __all__ = [
     "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model", "ModelError",
     "ModelSource", "Profile", "ShapeError", "Summary", "TensorInfo", "UnsupportedOpError", "__version__",
-    "devices", "get_num_threads", "load", "set_num_threads",
+    "devices", "get_num_threads", "load", "set_num_threads", "unavailable_devices",
 ]

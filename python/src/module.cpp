@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "core/error.h"
+#include "core/executable.h"
 #include "core/model.h"
 #include "core/op_schema.h"
 #include "numpy_tensor.h"
@@ -144,6 +145,7 @@ PYBIND11_MODULE(_native, m) {
       });
 
   m.def("devices", &available_devices, "Devices usable on this machine, best first.");
+  m.def("unavailable_devices", &unavailable_devices, "Each device missing on this machine, with the reason.");
   m.def("supported_ops", &supported_op_types, "Op types the engine implements.");
   bind_model_file(m);
   bind_inspect(m);

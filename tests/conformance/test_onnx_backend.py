@@ -12,7 +12,7 @@ import warnings
 import onnx.backend.test
 import pytest
 
-from cases import EXCLUDED_GPU, case_inputs, case_model, excluded, select_cases
+from metalnn.conformance import EXCLUDED_GPU, case_inputs, case_model, excluded, select_cases
 from metalnn import Error
 from metalnn.onnx_backend import backend_for
 

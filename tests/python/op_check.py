@@ -69,7 +69,9 @@ class Target:
         return f"{self.device}-{self.precision}"
 
 
-DEVICES = [d for d in ("cpu", "metal-sim") if d in metalnn.devices()]
+# Every device this machine has: `metal` wherever metalnn.devices() lists it, next to metal-sim.
+DEVICES = [d for d in ("cpu", "metal", "metal-sim") if d in metalnn.devices()]
+GPU_DEVICES = [d for d in DEVICES if d in FLOAT16_DEVICES]
 TARGETS = [Target(d) for d in DEVICES] + [
     Target(d, "float16") for d in DEVICES if d in FLOAT16_DEVICES
 ]

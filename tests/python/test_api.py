@@ -85,6 +85,19 @@ def test_devices():
         assert "metal" not in devices
 
 
+def test_unavailable_devices_say_why(conv_model):
+    """Every device metalnn knows is either usable or missing with a reason, which loading it raises."""
+    missing = metalnn.unavailable_devices()
+    assert set(missing) | set(metalnn.devices()) == {"cpu", "metal", "metal-sim"}
+    assert not set(missing) & set(metalnn.devices())
+    if sys.platform != "darwin":
+        assert missing["metal"] == "device 'metal' is not available: it needs an Apple GPU and a build on macOS or iOS"
+    for device, reason in missing.items():
+        with pytest.raises(metalnn.DeviceError) as raised:
+            metalnn.load(conv_model, device=device)
+        assert str(raised.value) == reason
+
+
 def test_device_attribute(conv_model):
     assert metalnn.load(conv_model, device="cpu").device == "cpu"
     assert metalnn.load(conv_model).device in metalnn.devices()

@@ -1,20 +1,16 @@
-"""The six torchvision classifiers on metal-sim at a reduced resolution, against the cpu device;
-one of them also in float16."""
+"""The six torchvision classifiers on every GPU device (metal-sim, and metal where it exists) at a
+reduced resolution, against the cpu device; one of them also in float16."""
 
 import time
 
 import numpy as np
 import pytest
 
-import metalnn
-from torchvision_export import MODEL_NAMES, export_onnx, random_images
+from metalnn import load
+from metalnn.torchvision_models import MODEL_NAMES, export_onnx, random_images, small_image_size
+from op_check import GPU_DEVICES
 
-pytestmark = pytest.mark.skipif("metal-sim" not in metalnn.devices(), reason="no metal-sim device")
-
-# 64x64 keeps the simulator fast. AlexNet and VGG end in an adaptive average pool to 6x6 / 7x7 that
-# the ONNX exporter only accepts when the feature map is a multiple of it, which needs 224x224.
-IMAGE_SIZES = {"alexnet": 224, "vgg16": 224}
-IMAGE_SIZE = 64
+pytestmark = pytest.mark.skipif(not GPU_DEVICES, reason="no GPU device")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +20,7 @@ def exported(tmp_path_factory):
 
     def get(name: str):
         if name not in paths:
-            size = IMAGE_SIZES.get(name, IMAGE_SIZE)
+            size = small_image_size(name)
             paths[name] = export_onnx(name, directory / f"{name}_{size}.onnx", 1, image_size=size)
         return paths[name]
 
@@ -35,12 +31,13 @@ def max_error(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
     return float(np.abs(actual - expected).max()), float(np.abs(expected).max())
 
 
+@pytest.mark.parametrize("device", GPU_DEVICES)
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_model_matches_cpu(name, exported):
+def test_model_matches_cpu(name, device, exported):
     path = exported(name)
-    images = random_images(1, IMAGE_SIZES.get(name, IMAGE_SIZE), seed=3)
-    expected = metalnn.load(path, device="cpu").run({"input": images})["logits"]
-    model = metalnn.load(path, device="metal-sim")
+    images = random_images(1, small_image_size(name), seed=3)
+    expected = load(path, device="cpu").run({"input": images})["logits"]
+    model = load(path, device=device)
     start = time.perf_counter()
     actual = model.run({"input": images})["logits"]
     elapsed = time.perf_counter() - start
@@ -49,12 +46,13 @@ def test_model_matches_cpu(name, exported):
     assert error <= 1e-4 * scale + 1e-5, f"{name}: max |delta| {error:.3g} (max |ref| {scale:.3g}), run {elapsed:.2f}s"
 
 
-def test_resnet18_float16(exported):
+@pytest.mark.parametrize("device", GPU_DEVICES)
+def test_resnet18_float16(device, exported):
     """float16 stores activations and weights in half: agreement to about 1% of the logits' range."""
     path = exported("resnet18")
-    images = random_images(1, IMAGE_SIZE, seed=4)
-    expected = metalnn.load(path, device="cpu").run({"input": images})["logits"]
-    model = metalnn.load(path, device="metal-sim", precision="float16")
+    images = random_images(1, small_image_size("resnet18"), seed=4)
+    expected = load(path, device="cpu").run({"input": images})["logits"]
+    model = load(path, device=device, precision="float16")
     assert model.precision == "float16"
     actual = model.run({"input": images})["logits"]
     assert actual.dtype == np.float32

@@ -1,5 +1,6 @@
-"""The GPU path's promises on metal-sim: one command buffer per run, every pipeline built at load,
-zero-copy inputs and outputs, precision handling and every engine op lowered."""
+"""The GPU path's promises on every GPU device (metal-sim, and metal where it exists): one command
+buffer per run, every pipeline built at load, zero-copy inputs and outputs, precision handling and
+every engine op lowered."""
 
 import numpy as np
 import pytest
@@ -7,9 +8,10 @@ from onnx import helper
 
 import metalnn
 from metalnn import _native
-from op_check import const, make_model
+from op_check import GPU_DEVICES, const, make_model
 
-pytestmark = pytest.mark.skipif("metal-sim" not in metalnn.devices(), reason="no metal-sim device")
+pytestmark = pytest.mark.skipif(not GPU_DEVICES, reason="no GPU device")
+each_gpu = pytest.mark.parametrize("device", GPU_DEVICES)
 
 
 @pytest.fixture
@@ -33,30 +35,33 @@ def small_net(rng):
     return make_model(nodes, values, ["y"])
 
 
-def test_one_command_buffer_per_run_and_no_pipeline_during_run(small_net):
+@each_gpu
+def test_one_command_buffer_per_run_and_no_pipeline_during_run(device, small_net):
     model, feeds = small_net
-    engine = metalnn.load(model, device="metal-sim")
+    engine = metalnn.load(model, device=device)
     reference = metalnn.load(model, device="cpu").run(feeds)["y"]
-    before = _native._gpu_counters("metal-sim")
+    before = _native._gpu_counters(device)
     for _ in range(3):
         np.testing.assert_allclose(engine.run(feeds)["y"], reference, rtol=1e-5, atol=1e-6)
-    after = _native._gpu_counters("metal-sim")
+    after = _native._gpu_counters(device)
     assert after["command_buffers_created"] - before["command_buffers_created"] == 3
     assert after["pipelines_created"] == before["pipelines_created"]
 
 
-def test_pipelines_are_shared_between_models(small_net):
+@each_gpu
+def test_pipelines_are_shared_between_models(device, small_net):
     model, _ = small_net
-    metalnn.load(model, device="metal-sim")
-    before = _native._gpu_counters("metal-sim")["pipelines_created"]
-    metalnn.load(model, device="metal-sim")
-    assert _native._gpu_counters("metal-sim")["pipelines_created"] == before
+    metalnn.load(model, device=device)
+    before = _native._gpu_counters(device)["pipelines_created"]
+    metalnn.load(model, device=device)
+    assert _native._gpu_counters(device)["pipelines_created"] == before
 
 
-def test_outputs_are_device_buffers(small_net):
+@each_gpu
+def test_outputs_are_device_buffers(device, small_net):
     """Each output array is the buffer the kernels wrote (page-aligned device memory), not a copy."""
     model, feeds = small_net
-    engine = metalnn.load(model, device="metal-sim")
+    engine = metalnn.load(model, device=device)
     first = engine.run(feeds)["y"]
     second = engine.run(feeds)["y"]
     assert first.ctypes.data % 16384 == 0 and first.base is not None
@@ -64,7 +69,7 @@ def test_outputs_are_device_buffers(small_net):
     np.testing.assert_array_equal(first, second)
 
 
-@pytest.mark.parametrize("device", ["cpu", "metal-sim"])
+@pytest.mark.parametrize("device", ["cpu", *GPU_DEVICES])
 def test_input_buffers(device, small_net):
     model, feeds = small_net
     engine = metalnn.load(model, device=device)
@@ -77,29 +82,33 @@ def test_input_buffers(device, small_net):
     np.testing.assert_array_equal(engine.run(buffers)["y"], engine.run(feeds)["y"])
 
 
-def test_inputs_are_read_in_place(small_net):
-    """metal-sim wraps a C-contiguous input instead of copying it: one buffer per output per run."""
+@each_gpu
+def test_inputs_are_read_in_place(device, small_net):
+    """A page-aligned input is wrapped, not copied: per run one buffer for it and one per output."""
     model, feeds = small_net
-    engine = metalnn.load(model, device="metal-sim")
-    engine.run(feeds)
-    before = _native._gpu_counters("metal-sim")["buffers_created"]
-    engine.run(feeds)
-    # one wrapped input + one output buffer
-    assert _native._gpu_counters("metal-sim")["buffers_created"] - before == 2
+    engine = metalnn.load(model, device=device)
+    buffers = engine.input_buffers()
+    buffers["x"][...] = feeds["x"]
+    engine.run(buffers)
+    before = _native._gpu_counters(device)["buffers_created"]
+    engine.run(buffers)
+    assert _native._gpu_counters(device)["buffers_created"] - before == 2
 
 
-def test_float16_precision(small_net):
+@each_gpu
+def test_float16_precision(device, small_net):
     model, feeds = small_net
-    engine = metalnn.load(model, device="metal-sim", precision="float16")
+    engine = metalnn.load(model, device=device, precision="float16")
     assert engine.precision == "float16"
     y = engine.run(feeds)["y"]
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, metalnn.load(model, device="cpu").run(feeds)["y"], atol=2e-2)
 
 
-def test_bad_precision_is_a_device_error(small_net):
+@each_gpu
+def test_bad_precision_is_a_device_error(device, small_net):
     with pytest.raises(ValueError, match="precision"):
-        metalnn.load(small_net[0], device="metal-sim", precision="bfloat16")
+        metalnn.load(small_net[0], device=device, precision="bfloat16")
 
 
 def test_metal_unavailable_off_apple(small_net):
@@ -116,13 +125,14 @@ def test_every_op_is_lowered():
     assert supported <= lowered, f"ops without GPU kernels: {sorted(supported - lowered)}"
 
 
+@each_gpu
 @pytest.mark.parametrize("precision", ["float32", "float16"])
 @pytest.mark.parametrize("source, target", [(np.float32, np.float16), (np.float16, np.float32)])
-def test_float_inputs_and_outputs_keep_their_dtype_at_either_precision(rng, precision, source, target):
+def test_float_inputs_and_outputs_keep_their_dtype_at_either_precision(device, rng, precision, source, target):
     """A float16 input or output of a float32 model (and the reverse) is converted at the edges."""
     to = helper.np_dtype_to_tensor_dtype(np.dtype(target))
     nodes = [helper.make_node("Cast", ["x"], ["y"], to=to)]
     model, feeds = make_model(nodes, {"x": rng.standard_normal((3, 129)).astype(source)}, ["y"])
-    result = metalnn.load(model, device="metal-sim", precision=precision).run(feeds)["y"]
+    result = metalnn.load(model, device=device, precision=precision).run(feeds)["y"]
     assert result.dtype == target
     np.testing.assert_array_equal(result, feeds["x"].astype(target))

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import metalnn
-from metalnn import _native, demo
+from metalnn import _native, demo, torchvision_models
 from metalnn.cli import main as cli_main
 
 
@@ -202,17 +202,12 @@ def test_missing_file_and_unwritable_path(tmp_path):
 
 # Small images keep the test quick; AlexNet and VGG pool adaptively to 6x6 / 7x7, which the ONNX
 # exporter supports only for the standard 224.
-TORCHVISION_IMAGE_SIZES = {"alexnet": 224, "vgg16": 224, "resnet18": 64, "resnet50": 64, "mobilenet_v2": 64,
-                           "squeezenet1_1": 64}
+TORCHVISION_IMAGE_SIZES = {name: torchvision_models.small_image_size(name) for name in torchvision_models.MODEL_NAMES}
 
 
-@pytest.fixture(scope="module")
-def torchvision_models():
-    return pytest.importorskip("torchvision_export", reason="needs tests/python/torchvision_export.py")
-
-
+@pytest.mark.skipif(not torchvision_models.available(), reason="needs torch and torchvision")
 @pytest.mark.parametrize("name", TORCHVISION_IMAGE_SIZES)
-def test_torchvision_round_trip_is_bit_identical(name, tmp_path, torchvision_models):
+def test_torchvision_round_trip_is_bit_identical(name, tmp_path):
     size = TORCHVISION_IMAGE_SIZES[name]
     onnx_path = torchvision_models.export_onnx(name, tmp_path / f"{name}.onnx", 1, size)
     original = metalnn.load(onnx_path, device="cpu")

@@ -5,7 +5,7 @@ import onnxruntime as ort
 import pytest
 
 import metalnn
-from torchvision_export import MODEL_NAMES, export_onnx, random_images
+from metalnn.torchvision_models import MODEL_NAMES, export_onnx, random_images
 
 BATCHES = (1, 4)
 

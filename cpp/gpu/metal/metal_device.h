@@ -7,7 +7,8 @@
 
 namespace metalnn::gpu {
 
-// The system's default Metal GPU, or nullptr when the machine has none.
+// The system's default Metal GPU. Throws metalnn::DeviceError saying why it cannot be used: no
+// Metal GPU, a GPU older than MTLGPUFamilyApple7, or a metallib that does not load.
 std::unique_ptr<Device> create_metal_device();
 
 }  // namespace metalnn::gpu

@@ -8,15 +8,15 @@ namespace metalnn::gpu {
 namespace {
 constexpr uint32_t kGemvMaxRows = 4;
 
-// matmul_simdgroup: M, N, K multiples of 8, at least 32 rows, and at most kSimdgroupMaxMacs
-// multiply-adds per dispatch. The cap is for metal-sim, which runs every simdgroup-matrix operation
-// once per lane (32x the work): selecting it for all large products made the model tests
-// (tests/python/test_gpu_models.py) markedly slower (mobilenet_v2 7 s -> 12 s).
-constexpr uint64_t kSimdgroupMaxMacs = uint64_t(1) << 20;
-
-bool use_simdgroup_matrix(const MatmulParams& p) {
+// matmul_simdgroup: 4 SIMD-groups of 32 lanes (simdgroup 8x8 matrices are spread over 32 lanes), M,
+// N, K multiples of 8, at least 32 rows, and at most DeviceLimits::simdgroup_matrix_max_macs
+// multiply-adds per dispatch where the device sets a cap (metal-sim, which runs every
+// simdgroup-matrix operation once per lane, 32x the work).
+bool use_simdgroup_matrix(const Lowering& L, const MatmulParams& p) {
   const uint64_t macs = uint64_t(p.batch_count) * p.m * p.n * p.k;
-  return p.m >= 32 && p.m % 8 == 0 && p.n % 8 == 0 && p.k % 8 == 0 && macs <= kSimdgroupMaxMacs;
+  const uint64_t cap = L.limits().simdgroup_matrix_max_macs;
+  return L.limits().simd_width == 32 && p.m >= 32 && p.m % 8 == 0 && p.n % 8 == 0 && p.k % 8 == 0 &&
+         (cap == 0 || macs <= cap);
 }
 }  // namespace
 
@@ -31,9 +31,9 @@ void lower_matmul_params(Lowering& L, const Node& n, int a, int b, int bias, int
     return;
   }
   const Size3 groups{(p.n + 31) / 32, (p.m + 31) / 32, p.batch_count};
-  if (use_simdgroup_matrix(p)) {
+  if (use_simdgroup_matrix(L, p)) {
     L.dispatch(kernel_name("matmul", "simdgroup", dtype))
-        .input(0, a).input(1, b).input(2, bias_value).output(3, out).params(4, p).grid(groups, Size3{128, 1, 1});
+        .input(0, a).input(1, b).input(2, bias_value).output(3, out).params(4, p).grid(groups, Size3{4 * 32, 1, 1});
     return;
   }
   L.dispatch(kernel_name("matmul", "tiled", dtype))

@@ -50,9 +50,9 @@ class NetworkError : public std::runtime_error {
 // A model compiled for one device. Weights are memory-mapped from the file and used in place.
 class Network {
  public:
-  // Loads a .mnn file; throws NetworkError (Kind::Model) for a missing, truncated or corrupt file.
+  // Loads a .metalnn file; throws NetworkError (Kind::Model) for a missing, truncated or corrupt file.
   static Network load(const std::string& path, const LoadOptions& options = {});
-  // Loads a .mnn image from memory; the bytes are copied once, so `data` may be freed afterwards.
+  // Loads a .metalnn image from memory; the bytes are copied once, so `data` may be freed afterwards.
   static Network load(const void* data, size_t size, const LoadOptions& options = {});
 
   Network(Network&&) noexcept;

@@ -12,7 +12,7 @@ import sys
 from typing import NoReturn, Sequence
 
 # Subcommands, in the order `metalnn --help` lists them; each names a module of this package.
-COMMANDS = ("info", "run", "bench", "profile", "convert", "demo")
+COMMANDS = ("info", "run", "bench", "profile", "convert", "demo", "doctor")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,7 +1,9 @@
-"""Selects ONNX backend-test cases whose ops metalnn supports, and the explicit exclusions."""
+"""ONNX's own backend-test cases (shipped with the onnx package) that metalnn runs, and the explicit
+exclusions: shared by tests/conformance and `metalnn doctor`."""
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 from collections import Counter
 
@@ -10,7 +12,7 @@ import onnx
 from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
-import metalnn._native as native
+from . import _native as native
 
 KINDS = ("node", "simple", "pytorch-converted", "pytorch-operator")
 
@@ -316,9 +318,25 @@ def device_op_types(device: str) -> set[str]:
     return ops | {"Constant"}
 
 
-def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter, dict]:
+def _load_cases(kind: str, ops: set[str] | None) -> list:
+    """The cases of `kind`. onnx builds the node cases by running every op's reference implementation
+    (tens of seconds); given `ops`, only the modules of those ops are imported (onnx names each after
+    its op in lower case), which is enough for the cases that use nothing else."""
+    if kind != "node" or ops is None:
+        return load_model_tests(kind=kind)
+    from onnx.backend.test.case import node
+
+    for op in ops:
+        try:
+            importlib.import_module(f"{node.__name__}.{op.lower()}")
+        except ImportError:
+            pass
+    return list(node._NodeTestCases)
+
+
+def select_cases(device: str = "cpu", ops: set[str] | None = None) -> tuple[dict[str, set[str]], Counter, dict]:
     """Returns (case name -> op types) for every case `device` can run, a count of cases per op it cannot,
-    and the runnable cases by name.
+    and the runnable cases by name; given `ops`, only cases that use one of them.
 
     The GPU devices run the float32 cases only (their other dtypes are storage formats, not the point)."""
     supported = device_op_types(device)
@@ -326,15 +344,17 @@ def select_cases(device: str = "cpu") -> tuple[dict[str, set[str]], Counter, dic
     unsupported: Counter = Counter()
     runnable = {}
     for kind in KINDS:
-        for case in load_model_tests(kind=kind):
+        for case in _load_cases(kind, ops):
             try:
-                ops = case_op_types(case)
+                ops_used = case_op_types(case)
             except Exception:  # a case whose files are absent from this onnx release
                 continue
-            missing = ops - supported
+            if ops is not None and not ops_used & ops:
+                continue
+            missing = ops_used - supported
             if missing:
                 unsupported.update(missing)
             elif device == "cpu" or case_is_float32(case):
-                selected[case.name] = ops
+                selected[case.name] = ops_used
                 runnable[case.name] = case
     return selected, unsupported, runnable
