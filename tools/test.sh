@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, pytest,
 # the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer, the CPU thread pool under
-# ThreadSanitizer, the C++ SDK example and the .mnn reader fuzz run.
+# ThreadSanitizer, the C++ tests on aarch64 under qemu, the C++ SDK example and the .mnn reader fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s libgtest-dev >/dev/null 2>&1; then
+# GoogleTest; the aarch64 cross compiler and qemu-user for tools/test_aarch64.sh.
+DEBIAN_PACKAGES=(libgtest-dev g++-aarch64-linux-gnu qemu-user-static)
+if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgtest-dev >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${DEBIAN_PACKAGES[@]}" >/dev/null
 fi
 python3 -m pip install -q -r tests/requirements.txt
 
@@ -33,3 +35,6 @@ bash tests/cpp/run_thread_sanitizer.sh
 # and run on a converted .mnn file; then the .mnn reader under libFuzzer + ASan for 90 seconds.
 bash examples/build_and_run.sh build/test
 bash tests/fuzz/run_fuzz.sh 90
+# The C++ core and ctest suite cross-built for aarch64 (the Mac's CPU) and run under qemu-user
+# (after the fuzz run, which installs clang-16 with its libFuzzer runtime).
+bash tools/test_aarch64.sh
