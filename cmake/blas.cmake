@@ -9,11 +9,19 @@ if(APPLE)
   return()
 endif()
 
-find_package(Python COMPONENTS Interpreter REQUIRED)
-execute_process(
-  COMMAND ${Python_EXECUTABLE} -c
-    "import scipy_openblas32 as s; print(s.get_include_dir()); print(s.get_lib_dir()); print(s.get_library())"
-  OUTPUT_VARIABLE _openblas_info OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _openblas_rc)
+# METALNN_OPENBLAS_DIR (the wheel's scipy_openblas32 folder) stands in for the import when
+# cross-compiling: the package loads its library on import, which the host cannot do for another CPU.
+set(METALNN_OPENBLAS_DIR "" CACHE PATH "scipy_openblas32 package folder (default: ask Python)")
+if(METALNN_OPENBLAS_DIR)
+  set(_openblas_info "${METALNN_OPENBLAS_DIR}/include\n${METALNN_OPENBLAS_DIR}/lib\nscipy_openblas")
+  set(_openblas_rc 0)
+else()
+  find_package(Python COMPONENTS Interpreter REQUIRED)
+  execute_process(
+    COMMAND ${Python_EXECUTABLE} -c
+      "import scipy_openblas32 as s; print(s.get_include_dir()); print(s.get_lib_dir()); print(s.get_library())"
+    OUTPUT_VARIABLE _openblas_info OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _openblas_rc)
+endif()
 if(NOT _openblas_rc EQUAL 0)
   message(FATAL_ERROR "metalnn needs the scipy-openblas32 Python package for BLAS: pip install scipy-openblas32")
 endif()

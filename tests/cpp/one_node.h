@@ -25,11 +25,16 @@ inline Arg input(Tensor t) { return {std::move(t), false}; }
 inline Arg constant(Tensor t) { return {std::move(t), true}; }
 inline Arg omitted() { return {}; }
 
+// Uniform in [lo, hi) from 24 random bits. Not std::uniform_real_distribution: libstdc++ computes it in
+// long double, a software 128-bit type on aarch64 Linux, which makes large test inputs take seconds.
+inline float uniform_float(std::mt19937& rng, float lo, float hi) {
+  return lo + (hi - lo) * (static_cast<float>(rng() >> 8) * 0x1p-24f);
+}
+
 inline Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
   Tensor t = Tensor::empty(DType::Float32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = uniform_float(rng, lo, hi);
   return t;
 }
 

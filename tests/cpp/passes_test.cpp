@@ -2,22 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "core/passes/passes.h"
 #include "cpu/cpu_executable.h"
+#include "one_node.h"
 
 using namespace metalnn;
+using metalnn::test::random_tensor;
 
 namespace {
-
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t = Tensor::empty(DType::Float32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 Tensor int_tensor(std::vector<int64_t> values) {
   Tensor t = Tensor::empty(DType::Int64, {static_cast<int64_t>(values.size())});

@@ -1,4 +1,6 @@
 // metal-sim's checks on deliberately broken kernels (broken.metal) and on misuse of the device API.
+#include <cstdlib>
+
 #include "core/error.h"
 #include "sim_test_util.h"
 
@@ -64,8 +66,15 @@ void run_single(const std::string& kernel, uint32_t buffer_floats, uint32_t thre
   run_kernel(*device, kernel, {buffer_arg(y)}, {1, 1, 1}, {threads, 1, 1});
 }
 
+// Death tests re-execute the test binary ("threadsafe": no fork of a process with threads) unless the
+// runner chose a style through GTEST_DEATH_TEST_STYLE: under qemu-user (tools/test_aarch64.sh) an
+// aarch64 binary cannot exec itself, and each ctest case runs in a fresh process anyway.
+void prefer_threadsafe_death_tests() {
+  if (!std::getenv("GTEST_DEATH_TEST_STYLE")) GTEST_FLAG_SET(death_test_style, "threadsafe");
+}
+
 TEST(metal_sim_checks_death, BarrierInDivergentControlFlowAborts) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  prefer_threadsafe_death_tests();
   EXPECT_DEATH(run_single("divergent_barrier", 64, 64),
                "kernel 'divergent_barrier' \\(.*broken\\.metal:[0-9]+\\).*divergent threadgroup_barrier.*"
                "broken\\.metal:[0-9]+.*returned");
@@ -75,7 +84,7 @@ TEST(metal_sim_checks_death, BarrierInDivergentControlFlowAborts) {
 
 TEST(metal_sim_checks_death, OutOfBoundsWriteCaughtByAddressSanitizer) {
 #if defined(__SANITIZE_ADDRESS__)
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  prefer_threadsafe_death_tests();
   EXPECT_DEATH(run_single("out_of_bounds_write", 60, 64), "heap-buffer-overflow");
 #else
   GTEST_SKIP() << "needs AddressSanitizer (tests/metal_sim/run_sanitized.sh)";

@@ -93,8 +93,8 @@ class ThreadgroupRunner {
   uint32_t done_count_ = 0;
   SimThread* current_ = nullptr;
   void* scheduler_sp_ = nullptr;
-  const void* scheduler_stack_bottom_ = nullptr;
-  size_t scheduler_stack_size_ = 0;
+  [[maybe_unused]] const void* scheduler_stack_bottom_ = nullptr;  // for AddressSanitizer's fiber hooks
+  [[maybe_unused]] size_t scheduler_stack_size_ = 0;
 
   std::vector<std::unique_ptr<FiberStack>> stacks_;
   std::vector<SimThread> threads_;
