@@ -45,8 +45,7 @@ def onnx_versions(op: str) -> list[int]:
 
 def conformance_dtypes() -> dict[str, set[str]]:
     """Per op, the tensor types of its single-node ONNX test cases the cpu device runs (and is not excused from)."""
-    sys.path.insert(0, str(ROOT / "tests" / "conformance"))
-    from cases import case_model, excluded, select_cases
+    from metalnn.conformance import case_model, excluded, select_cases
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
