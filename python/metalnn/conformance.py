@@ -286,12 +286,14 @@ def excluded(device: str) -> dict[str, str]:
 
 
 def case_model(case) -> onnx.ModelProto:
+    """The case's ONNX model (loaded from its file when not in memory)."""
     if case.model is not None:
         return case.model
     return onnx.load(os.path.join(case.model_dir, "model.onnx"))
 
 
 def case_op_types(case) -> set[str]:
+    """The op types of the case's graph, domain-qualified outside the default domain."""
     model = case_model(case)
     return {n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node}
 

@@ -7,6 +7,8 @@ verdict. It checks `metal` where it exists and `metal-sim` elsewhere.
 """
 from __future__ import annotations
 
+import functools
+
 import platform
 import sys
 import tempfile
@@ -57,16 +59,20 @@ class Report:
         self.counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # section -> [passed, total]
 
     def line(self, text: str = "") -> None:
+        """Prints one line of the report."""
         print(text, file=self.out, flush=True)
 
     def count(self, section: str, ok: bool) -> None:
+        """Counts one check of `section` as passed or failed."""
         self.counts[section][0] += int(ok)
         self.counts[section][1] += 1
 
     def failed(self) -> bool:
+        """True when any check of any section failed."""
         return any(passed != total for passed, total in self.counts.values())
 
     def summary(self) -> str:
+        """Passed/total per section, on one line."""
         return ", ".join(f"{passed}/{total} {section}" for section, (passed, total) in self.counts.items())
 
 
@@ -137,7 +143,7 @@ def model_sources(names: Sequence[str] | None, directory: Path) -> list[tuple[st
 
     sources = [("demo", demo_model)]
     if torchvision_models.available():
-        sources += [(n, lambda n=n: torchvision_model(n)) for n in torchvision_models.MODEL_NAMES]
+        sources += [(n, functools.partial(torchvision_model, n)) for n in torchvision_models.MODEL_NAMES]
     return [s for s in sources if names is None or s[0] in names]
 
 

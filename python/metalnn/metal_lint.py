@@ -25,6 +25,7 @@ def lint(paths: Iterable[str], include_dirs: Sequence[str] = (), address_spaces:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Checks each file; prints `file:line: rule: message` per violation and returns 1 if there was any."""
     parser = argparse.ArgumentParser(prog="python -m metalnn.metal_lint", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("-I", dest="include_dirs", action="append", default=[], help="header search directory")
