@@ -25,7 +25,7 @@ inline Arg input(Tensor t) { return {std::move(t), false}; }
 inline Arg constant(Tensor t) { return {std::move(t), true}; }
 inline Arg omitted() { return {}; }
 
-// Uniform in [lo, hi) from 24 random bits. Not std::uniform_real_distribution: libstdc++ computes it in
+// Uniform over [lo, hi] from 24 random bits. Not std::uniform_real_distribution: libstdc++ computes it in
 // long double, a software 128-bit type on aarch64 Linux, which makes large test inputs take seconds.
 inline float uniform_float(std::mt19937& rng, float lo, float hi) {
   return lo + (hi - lo) * (static_cast<float>(rng() >> 8) * 0x1p-24f);

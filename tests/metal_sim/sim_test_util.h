@@ -45,7 +45,7 @@ std::vector<T> read_buffer(Buffer& buffer) {
   return out;
 }
 
-// Uniform in [lo, hi) from 24 random bits. Not std::uniform_real_distribution: libstdc++ computes it in
+// Uniform over [lo, hi] from 24 random bits. Not std::uniform_real_distribution: libstdc++ computes it in
 // long double, a software 128-bit type on aarch64 Linux, which makes large test inputs take seconds.
 inline std::vector<float> random_floats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
