@@ -25,8 +25,9 @@ if [ "$(uname)" = Darwin ]; then
     gtest=OFF
   fi
 else
-  # GoogleTest; the aarch64 cross compiler and qemu-user for tools/test_aarch64.sh.
-  DEBIAN_PACKAGES=(libgtest-dev clang-16 g++-aarch64-linux-gnu qemu-user-static)
+  # GoogleTest; clang-16 with its sanitizer and libFuzzer runtime; the aarch64 cross compiler and
+  # qemu-user for tools/test_aarch64.sh.
+  DEBIAN_PACKAGES=(libgtest-dev clang-16 libclang-rt-16-dev g++-aarch64-linux-gnu qemu-user-static)
   if ! dpkg -s "${DEBIAN_PACKAGES[@]}" >/dev/null 2>&1; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 DURATION=${1:-90}
 CLANG_VERSION=16  # the first Debian clang with _Float16 on x86-64, which the core uses
 
-if ! command -v clang++-$CLANG_VERSION >/dev/null; then
+if ! command -v clang++-$CLANG_VERSION >/dev/null || ! dpkg -s libclang-rt-$CLANG_VERSION-dev >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
