@@ -66,13 +66,6 @@ void run_single(const std::string& kernel, uint32_t buffer_floats, uint32_t thre
   run_kernel(*device, kernel, {buffer_arg(y)}, {1, 1, 1}, {threads, 1, 1});
 }
 
-// Death tests re-execute the test binary ("threadsafe": no fork of a process with threads) unless the
-// runner chose a style through GTEST_DEATH_TEST_STYLE: under qemu-user (tools/test_aarch64.sh) an
-// aarch64 binary cannot exec itself, and each ctest case runs in a fresh process anyway.
-void prefer_threadsafe_death_tests() {
-  if (!std::getenv("GTEST_DEATH_TEST_STYLE")) GTEST_FLAG_SET(death_test_style, "threadsafe");
-}
-
 TEST(metal_sim_checks_death, BarrierInDivergentControlFlowAborts) {
   prefer_threadsafe_death_tests();
   EXPECT_DEATH(run_single("divergent_barrier", 64, 64),

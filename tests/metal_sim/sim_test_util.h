@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -105,6 +106,13 @@ inline void expect_near(const std::vector<float>& actual, const std::vector<floa
   for (size_t i = 0; i < actual.size(); ++i) {
     ASSERT_NEAR(actual[i], expected[i], tolerance) << "at index " << i;
   }
+}
+
+// Death tests re-execute the test binary ("threadsafe": no fork of a process with threads) unless the
+// runner chose a style through GTEST_DEATH_TEST_STYLE: under qemu-user (tools/test_aarch64.sh) an
+// aarch64 binary cannot exec itself, and each ctest case runs in a fresh process anyway.
+inline void prefer_threadsafe_death_tests() {
+  if (!std::getenv("GTEST_DEATH_TEST_STYLE")) GTEST_FLAG_SET(death_test_style, "threadsafe");
 }
 
 }  // namespace metalnn::gpu::testing

@@ -20,7 +20,7 @@ TEST(metal_sim_simdgroup_matrix, TransposingCopyIsExactInBothOrders) {
 }
 
 TEST(metal_sim_simdgroup_matrix_death, DivergentLoadAborts) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  prefer_threadsafe_death_tests();
   auto run = [] {
     SimDeviceOptions options;
     options.threads = 1;
