@@ -32,6 +32,35 @@ struct OpReciprocal { static float apply(float x, constant UnaryParams& p) { ret
 struct OpFloor { static float apply(float x, constant UnaryParams& p) { return floor(x); } };
 struct OpCeil { static float apply(float x, constant UnaryParams& p) { return ceil(x); } };
 struct OpNot { static float apply(float x, constant UnaryParams& p) { return x == 0.0f ? 1.0f : 0.0f; } };
+struct OpSin { static float apply(float x, constant UnaryParams& p) { return sin(x); } };
+struct OpCos { static float apply(float x, constant UnaryParams& p) { return cos(x); } };
+// MSL has no log1p: log(1 + e^-|x|) stays accurate enough where it matters (x near 0), no overflow.
+inline float softplus(float x) { return max(x, 0.0f) + log(1.0f + exp(-abs(x))); }
+struct OpSoftplus { static float apply(float x, constant UnaryParams& p) { return softplus(x); } };
+struct OpMish { static float apply(float x, constant UnaryParams& p) { return x * tanh(softplus(x)); } };
+// alpha: Elu/Selu alpha; beta: Selu gamma. Mean's final division is a Scale by alpha.
+struct OpElu { static float apply(float x, constant UnaryParams& p) { return x < 0.0f ? p.alpha * (exp(x) - 1.0f) : x; } };
+struct OpSelu {
+  static float apply(float x, constant UnaryParams& p) { return p.beta * (x > 0.0f ? x : p.alpha * (exp(x) - 1.0f)); }
+};
+struct OpGelu { static float apply(float x, constant UnaryParams& p) { return 0.5f * x * (1.0f + OpErf::apply(x * 0.70710678f, p)); } };
+struct OpGeluTanh {
+  static float apply(float x, constant UnaryParams& p) {
+    return 0.5f * x * (1.0f + tanh(0.79788456f * (x + 0.044715f * x * x * x)));
+  }
+};
+struct OpScale { static float apply(float x, constant UnaryParams& p) { return x * p.alpha; } };
+// Bit tests, so fast-math cannot fold them away; alpha/beta != 0 select negative/positive infinities.
+struct OpIsNaN {
+  static bool apply(float x, constant UnaryParams& p) { return (as_type<uint>(x) & 0x7fffffffu) > 0x7f800000u; }
+};
+struct OpIsInf {
+  static bool apply(float x, constant UnaryParams& p) {
+    const uint bits = as_type<uint>(x);
+    if ((bits & 0x7fffffffu) != 0x7f800000u) return false;
+    return (bits >> 31) != 0u ? p.alpha != 0.0f : p.beta != 0.0f;
+  }
+};
 
 template <typename Op, typename T>
 kernel void unary(device const T* x [[buffer(0)]],
@@ -40,6 +69,15 @@ kernel void unary(device const T* x [[buffer(0)]],
                   uint gid [[thread_position_in_grid]]) {
   if (gid >= p.count) return;
   y[gid] = T(Op::apply(float(x[gid]), p));
+}
+
+template <typename Op, typename T>
+kernel void predicate(device const T* x [[buffer(0)]],
+                      device uchar* y [[buffer(1)]],
+                      constant UnaryParams& p [[buffer(2)]],
+                      uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  y[gid] = Op::apply(float(x[gid]), p) ? 1 : 0;
 }
 
 // Binary ops: float types compute in float, integer types in their own type.
@@ -75,9 +113,10 @@ struct OpGreaterOrEqual { template <typename C> static bool apply(C a, C b) { re
 template <typename T> struct compute_type { typedef T type; };
 template <> struct compute_type<half> { typedef float type; };
 
-template <typename Op, typename T>
+// b has its own type U (Pow's integer exponent); both compute in a's compute type.
+template <typename Op, typename T, typename U>
 kernel void binary(device const T* a [[buffer(0)]],
-                   device const T* b [[buffer(1)]],
+                   device const U* b [[buffer(1)]],
                    device T* y [[buffer(2)]],
                    constant BroadcastParams& p [[buffer(3)]],
                    uint gid [[thread_position_in_grid]]) {
@@ -122,11 +161,18 @@ kernel void where(device const uchar* condition [[buffer(0)]],
   instantiate_unary(dtype, T, Sqrt) instantiate_unary(dtype, T, Exp)                            \
   instantiate_unary(dtype, T, Log) instantiate_unary(dtype, T, Neg)                             \
   instantiate_unary(dtype, T, Abs) instantiate_unary(dtype, T, Reciprocal)                      \
-  instantiate_unary(dtype, T, Floor) instantiate_unary(dtype, T, Ceil)
+  instantiate_unary(dtype, T, Floor) instantiate_unary(dtype, T, Ceil)                          \
+  instantiate_unary(dtype, T, Sin) instantiate_unary(dtype, T, Cos)                             \
+  instantiate_unary(dtype, T, Softplus) instantiate_unary(dtype, T, Mish)                       \
+  instantiate_unary(dtype, T, Elu) instantiate_unary(dtype, T, Selu)                            \
+  instantiate_unary(dtype, T, Gelu) instantiate_unary(dtype, T, GeluTanh)                       \
+  instantiate_unary(dtype, T, Scale)                                                            \
+  instantiate_kernel(predicate, IsNaN, dtype, predicate<OpIsNaN, T>)                            \
+  instantiate_kernel(predicate, IsInf, dtype, predicate<OpIsInf, T>)
 MNN_FLOAT_TYPES(instantiate_unary_all, )
 instantiate_unary(b8, uchar, Not)
 
-#define instantiate_binary(dtype, T, name) instantiate_kernel(binary, name, dtype, binary<Op##name, T>)
+#define instantiate_binary(dtype, T, name) instantiate_kernel(binary, name, dtype, binary<Op##name, T, T>)
 #define instantiate_arithmetic(dtype, T, _)                                                     \
   instantiate_binary(dtype, T, Add) instantiate_binary(dtype, T, Sub)                           \
   instantiate_binary(dtype, T, Mul) instantiate_binary(dtype, T, Div)
@@ -136,6 +182,14 @@ instantiate_unary(b8, uchar, Not)
   instantiate_kernel(where, select, dtype, where<T>)
 MNN_FLOAT_TYPES(instantiate_arithmetic, )
 MNN_FLOAT_TYPES(instantiate_float_binary, )
+// Pow's exponent in any other stored numeric type: binary_Pow_<base>_<exponent>.
+#define instantiate_pow_exponent(dtype, T, exponent, U) \
+  instantiate_kernel(binary, Pow, dtype##_##exponent, binary<OpPow, T, U>)
+#define instantiate_pow_mixed(dtype, T, _)                                                      \
+  instantiate_pow_exponent(dtype, T, i64, long) instantiate_pow_exponent(dtype, T, i32, int)
+MNN_FLOAT_TYPES(instantiate_pow_mixed, )
+instantiate_pow_exponent(f32, float, f16, half)
+instantiate_pow_exponent(f16, half, f32, float)
 instantiate_arithmetic(i64, long, )
 instantiate_arithmetic(i32, int, )
 #define instantiate_integer_mod(dtype, T, _) instantiate_binary(dtype, T, Mod) instantiate_binary(dtype, T, FMod)

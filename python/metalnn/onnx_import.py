@@ -242,6 +242,9 @@ _UPGRADES: dict[str, Callable] = {
     "ReduceMean": _attr_to_input(1, "axes", np.int64, 18),
     "ReduceMax": _attr_to_input(1, "axes", np.int64, 18),
     "ReduceMin": _attr_to_input(1, "axes", np.int64, 18),
+    "ReduceProd": _attr_to_input(1, "axes", np.int64, 18),
+    "ReduceL2": _attr_to_input(1, "axes", np.int64, 18),
+    "ReduceLogSumExp": _attr_to_input(1, "axes", np.int64, 18),
 }
 
 

@@ -49,7 +49,7 @@ TOLERANCES = {
 
 # Step functions jump by 1 where rounding the input to half moves it across an integer (Cast to
 # an integer type truncates, so its integer outputs may differ by 1 too).
-STEP_OPS = ("Floor", "Ceil", "Cast")
+STEP_OPS = ("Floor", "Ceil", "Cast", "CastLike")
 STEP_TOLERANCE = Tolerance(rtol=0.0, atol=1.0)
 
 

@@ -195,3 +195,74 @@ def test_where_from_comparison(target, rng):
     outputs = check_model(model, feeds, target)
     if target.precision == "float32":  # float16 rounds x, which check_model allows for
         np.testing.assert_array_equal(outputs["y"], np.where(x < 0.5, x, np.float32(-1)))
+
+
+# op: (first opset that has it, input range, attribute variants)
+ACTIVATIONS = {
+    "Sin": (7, (-7, 7), [{}]),
+    "Cos": (7, (-7, 7), [{}]),
+    "Softplus": (1, (-20, 20), [{}]),
+    "Mish": (18, (-20, 20), [{}]),
+    "Elu": (6, (-4, 4), [{}, {"alpha": 0.5}]),
+    "Selu": (6, (-4, 4), [{}, {"alpha": 1.5, "gamma": 2.0}]),
+    "Gelu": (20, (-6, 6), [{}, {"approximate": "tanh"}]),
+}
+
+
+@pytest.mark.parametrize("variant", [0, 1], ids=["default", "attributes"])
+@pytest.mark.parametrize("opset", [11, NEWEST_OPSET])
+@pytest.mark.parametrize("op_type", ACTIVATIONS)
+def test_activation(op_type, opset, variant, target, rng):
+    since, (low, high), variants = ACTIVATIONS[op_type]
+    if variant >= len(variants):
+        pytest.skip(f"{op_type} has no attributes")
+    x = uniform(rng, (3, 7, 13), low, high)
+    check_op(op_type, [x], target, variants[variant], opset=max(opset, since))
+
+
+def special_values(rng, shape):
+    """Finite values with NaN and both infinities mixed in."""
+    x = uniform(rng, shape, -3, 3)
+    flat = x.reshape(-1)
+    picks = rng.choice(flat.size, size=flat.size // 2, replace=False)
+    flat[picks[0::3]] = np.nan
+    flat[picks[1::3]] = np.inf
+    flat[picks[2::3]] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("opset", [13, NEWEST_OPSET])
+def test_isnan(opset, target, rng):
+    check_op("IsNaN", [special_values(rng, (3, 7, 13))], target, opset=opset)
+
+
+@pytest.mark.parametrize("attributes", [{}, {"detect_negative": 0}, {"detect_positive": 0},
+                                        {"detect_negative": 0, "detect_positive": 0}],
+                         ids=["both", "positive", "negative", "neither"])
+def test_isinf(attributes, target, rng):
+    check_op("IsInf", [special_values(rng, (3, 7, 13))], target, attributes, opset=10)
+
+
+@pytest.mark.parametrize("opset", [8, 13, NEWEST_OPSET])
+@pytest.mark.parametrize("count", [1, 2, 4])
+@pytest.mark.parametrize("op_type", ["Sum", "Mean"])
+def test_sum_mean_variadic(op_type, count, opset, target, rng):
+    shapes = [(3, 7, 13), (7, 1), (13,), (3, 1, 1)][:count]
+    check_op(op_type, [uniform(rng, shape, -3, 3) for shape in shapes], target, opset=opset)
+
+
+def test_sum_broadcast_first_input_smaller(target, rng):
+    """The output shape may come from a later input."""
+    check_op("Sum", [uniform(rng, (13,), -3, 3), uniform(rng, (3, 7, 13), -3, 3)], target)
+
+
+@pytest.mark.parametrize("exponent_dtype", ["int32", "int64"])
+@pytest.mark.parametrize("shapes", [((3, 7, 13), ()), ((3, 7, 13), (13,)), ((3, 7, 13), (3, 7, 13))],
+                         ids=["scalar", "row", "same"])
+@pytest.mark.parametrize("constant", [False, True], ids=["input", "const"])
+def test_pow_integer_exponent(exponent_dtype, shapes, constant, target, rng):
+    """Each input is read as its own dtype: a float base with an int32/int64 exponent."""
+    # |x| >= 0.5 keeps x ** -2 within float16's range.
+    x = uniform(rng, shapes[0], 0.5, 2) * rng.choice([-1, 1], shapes[0]).astype("float32")
+    exponent = rng.integers(-2, 4, shapes[1]).astype(exponent_dtype)
+    check_op("Pow", [x, const(exponent) if constant else exponent], target)

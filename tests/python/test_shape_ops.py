@@ -132,3 +132,15 @@ def test_shape_arithmetic_feeding_reshape(target, rng):
     model, feeds = make_model(nodes, values, ["y"])
     outputs = check_model(model, feeds, target)
     assert outputs["y"].shape == (2, 7 * 13 * 5)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "int64"), ("int64", "float32"), ("float32", "int32"),
+                                    ("int32", "float32"), ("float32", "bool"), ("bool", "float32"),
+                                    ("int64", "int32"), ("float32", "float32")],
+                         ids=lambda d: f"{d[0]}_to_{d[1]}")
+@pytest.mark.parametrize("like_is_constant", [False, True], ids=["input", "const"])
+def test_cast_like(dtypes, like_is_constant, target, rng):
+    source, like_dtype = dtypes
+    x = (rng.uniform(-20, 20, (3, 7, 13)) if source != "bool" else rng.integers(0, 2, (3, 7, 13))).astype(source)
+    like = np.zeros((2,), like_dtype)
+    check_op("CastLike", [x, const(like) if like_is_constant else like], target, opset=15)

@@ -1,6 +1,7 @@
 // Schemas of the elementwise ops: unary math and activations (same shape out), binary arithmetic with
-// NumPy broadcasting (Min/Max variadic, PRelu broadcasting its slope to X only), comparisons (bool out)
-// and the logical ops on bool.
+// NumPy broadcasting (Min/Max/Sum/Mean variadic, PRelu broadcasting its slope to X only), comparisons (bool out)
+// and the logical ops on bool. Sum/Mean are variadic Add (Mean divides by the input count); IsNaN and
+// IsInf give bool.
 #include <climits>
 
 #include "core/ops/broadcast.h"
@@ -30,27 +31,33 @@ void infer_unary(InferContext& ctx) {
   } else {
     ctx.check_inputs(1, 1);
   }
+  if (op == "Gelu") {
+    const std::string approximate = ctx.attrs().get_string("approximate", "none");
+    if (approximate != "none" && approximate != "tanh")
+      ctx.fail_model("approximate is '" + approximate + "', expected 'none' or 'tanh'");
+  }
   if (op == "Not")
     require_dtype(ctx, 0, {DType::Bool});
   else if (is_one_of(op, {"Neg", "Abs"}))
     require_dtype(ctx, 0, kNumericDtypes);
   else
     require_dtype(ctx, 0, {DType::Float32});
-  ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  const bool predicate = is_one_of(op, {"IsNaN", "IsInf"});
+  ctx.set_output(0, predicate ? DType::Bool : ctx.input_dtype(0), ctx.input_shape(0));
 }
 
 void infer_broadcast_binary(InferContext& ctx) {
   const std::string& op = ctx.node().op_type;
-  if (is_one_of(op, {"Min", "Max"}))
+  if (is_one_of(op, {"Min", "Max", "Sum", "Mean"}))
     ctx.check_inputs(1, INT_MAX);
   else
     ctx.check_inputs(2, 2);
   for (int i = 0; i < ctx.num_inputs(); ++i)
     if (!ctx.has_input(i)) ctx.fail_model("input " + std::to_string(i) + " is required");
 
-  if (op == "PRelu") {
+  if (is_one_of(op, {"PRelu", "Sum", "Mean"})) {
     require_dtype(ctx, 0, {DType::Float32});
-    require_same_dtype(ctx, 1, 0);
+    for (int i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, i, 0);
   } else if (op == "Pow") {
     // The exponent may have its own type (x ** 2 exported with an int64 exponent).
     require_dtype(ctx, 0, kNumericDtypes);

@@ -1,5 +1,6 @@
-// ReduceMean/Sum/Max/Min schemas: reduce over the given axes (all when none), keeping them as size-1
-// dims when keepdims (default 1). An empty reduction gives 0 (Sum), NaN (Mean), the lowest/highest value (Max/Min).
+// ReduceMean/Sum/Max/Min/Prod/L2/LogSumExp schemas: reduce over the given axes (all when none), keeping
+// them as size-1 dims when keepdims (default 1). An empty reduction gives 0 (Sum, L2), 1 (Prod), NaN
+// (Mean), -inf (LogSumExp), the lowest/highest value (Max/Min).
 #include "core/ops/reduce.h"
 
 #include "core/ops/tensor_checks.h"
@@ -25,6 +26,8 @@ void infer_reduce(InferContext& ctx) {
   const std::string& op = ctx.node().op_type;
   if (op == "ReduceMax" || op == "ReduceMin")  // on bool: any / all
     require_dtype(ctx, 0, {DType::Float32, DType::Int64, DType::Int32, DType::Bool});
+  else if (op == "ReduceL2" || op == "ReduceLogSumExp")
+    require_dtype(ctx, 0, {DType::Float32});
   else
     require_dtype(ctx, 0, kNumericDtypes);
   const Shape& in = ctx.input_shape(0);

@@ -49,6 +49,7 @@ void infer_arg_reduce(InferContext&);
 void infer_topk(InferContext&);
 void infer_gather_elements(InferContext&);
 void infer_einsum(InferContext&);
+void infer_cast_like(InferContext&);
 
 namespace {
 // Sorted by nothing in particular; looked up linearly (a few dozen entries, at load time only).
@@ -131,6 +132,23 @@ constexpr OpSchema kSchemas[] = {
     {"TopK", infer_topk},
     {"GatherElements", infer_gather_elements},
     {"Einsum", infer_einsum},
+
+    // Activations, math, variadic sums, reductions and CastLike of the transformer exports.
+    {"IsNaN", infer_unary},
+    {"IsInf", infer_unary},
+    {"Sin", infer_unary},
+    {"Cos", infer_unary},
+    {"Gelu", infer_unary},
+    {"Elu", infer_unary},
+    {"Selu", infer_unary},
+    {"Softplus", infer_unary},
+    {"Mish", infer_unary},
+    {"Sum", infer_broadcast_binary},
+    {"Mean", infer_broadcast_binary},
+    {"ReduceProd", infer_reduce},
+    {"ReduceL2", infer_reduce},
+    {"ReduceLogSumExp", infer_reduce},
+    {"CastLike", infer_cast_like},
 };
 }  // namespace
 

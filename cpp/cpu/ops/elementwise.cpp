@@ -1,10 +1,11 @@
 // Elementwise kernels. Unary: one pass over contiguous memory split across the pool (activations go
 // through cpu::apply_activation). Binary: a StridedLoop over the output with broadcast strides for
 // both inputs; each run picks a vector-vector, scalar-vector or vector-scalar inner loop. Min/Max with
-// more inputs fold them into the output one at a time. Logical ops run on bool.
+// more inputs (and Sum/Mean, as Add) fold them into the output one at a time. Logical ops run on bool.
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "cpu/activation.h"
 #include "cpu/dtype_dispatch.h"
@@ -55,22 +56,77 @@ METALNN_FLOAT_UNARY(Log, std::log(x))
 METALNN_FLOAT_UNARY(Reciprocal, 1.f / x)
 METALNN_FLOAT_UNARY(Floor, std::floor(x))
 METALNN_FLOAT_UNARY(Ceil, std::ceil(x))
+METALNN_FLOAT_UNARY(Sin, std::sin(x))
+METALNN_FLOAT_UNARY(Cos, std::cos(x))
+// log(1 + e^x) without overflow for large x.
+METALNN_FLOAT_UNARY(Softplus, x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)))
+METALNN_FLOAT_UNARY(Mish, x * std::tanh(x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x))))
 #undef METALNN_FLOAT_UNARY
 struct Not {
   static constexpr Accepts kAccepts = Accepts::Bool;
   bool operator()(bool x) const { return !x; }
 };
 
-using UnaryFn = void (*)(const Tensor& in, Tensor& out, ThreadPool& pool);
+// The attributes of the unary ops that have some, read once from the node.
+struct UnaryArgs {
+  float alpha = 0.f, gamma = 0.f;
+  bool negative = true, positive = true, tanh = false;
+  explicit UnaryArgs(const Node& n)
+      : alpha(n.attrs.get_float("alpha", n.op_type == "Selu" ? 1.67326319217681884765625f : 1.f)),
+        gamma(n.attrs.get_float("gamma", 1.05070102214813232421875f)),
+        negative(n.attrs.get_int("detect_negative", 1) != 0),
+        positive(n.attrs.get_int("detect_positive", 1) != 0),
+        tanh(n.attrs.get_string("approximate", "none") == "tanh") {}
+};
+struct IsNaN {
+  static constexpr Accepts kAccepts = Accepts::Float;
+  bool operator()(float x) const { return std::isnan(x); }
+};
+struct IsInf {
+  static constexpr Accepts kAccepts = Accepts::Float;
+  bool negative, positive;
+  explicit IsInf(const UnaryArgs& a) : negative(a.negative), positive(a.positive) {}
+  bool operator()(float x) const { return std::isinf(x) && (x < 0.f ? negative : positive); }
+};
+struct Elu {
+  static constexpr Accepts kAccepts = Accepts::Float;
+  float alpha;
+  explicit Elu(const UnaryArgs& a) : alpha(a.alpha) {}
+  float operator()(float x) const { return x < 0.f ? alpha * std::expm1(x) : x; }
+};
+struct Selu {
+  static constexpr Accepts kAccepts = Accepts::Float;
+  float alpha, gamma;
+  explicit Selu(const UnaryArgs& a) : alpha(a.alpha), gamma(a.gamma) {}
+  float operator()(float x) const { return gamma * (x > 0.f ? x : alpha * std::expm1(x)); }
+};
+struct Gelu {
+  static constexpr Accepts kAccepts = Accepts::Float;
+  bool tanh;
+  explicit Gelu(const UnaryArgs& a) : tanh(a.tanh) {}
+  float operator()(float x) const {
+    if (!tanh) return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    return 0.5f * x * (1.f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+  }
+};
+
+using UnaryFn = void (*)(const Tensor& in, Tensor& out, ThreadPool& pool, const UnaryArgs& args);
 
 template <class Op>
-void run_unary(const Tensor& in, Tensor& out, ThreadPool& pool) {
+Op make_unary_op(const UnaryArgs& args) {
+  if constexpr (std::is_constructible_v<Op, const UnaryArgs&>) return Op(args);
+  else return Op{};
+}
+
+template <class Op>
+void run_unary(const Tensor& in, Tensor& out, ThreadPool& pool, const UnaryArgs& args) {
   auto body = [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using R = decltype(std::declval<Op>()(T{}));
     const T* x = in.data<T>();
-    T* y = out.data<T>();
+    R* y = out.data<R>();
     pool.parallel_for(in.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      const Op op;
+      const Op op = make_unary_op<Op>(args);
       for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
     });
   };
@@ -85,13 +141,15 @@ constexpr UnaryEntry kUnaryOps[] = {
     {"Neg", run_unary<Neg>},   {"Abs", run_unary<Abs>},     {"Erf", run_unary<Erf>},
     {"Sqrt", run_unary<Sqrt>}, {"Exp", run_unary<Exp>},     {"Log", run_unary<Log>},
     {"Reciprocal", run_unary<Reciprocal>}, {"Floor", run_unary<Floor>}, {"Ceil", run_unary<Ceil>},
-    {"Not", run_unary<Not>},
+    {"Not", run_unary<Not>},   {"Sin", run_unary<Sin>},     {"Cos", run_unary<Cos>},
+    {"Softplus", run_unary<Softplus>}, {"Mish", run_unary<Mish>}, {"IsNaN", run_unary<IsNaN>},
+    {"IsInf", run_unary<IsInf>}, {"Elu", run_unary<Elu>}, {"Selu", run_unary<Selu>}, {"Gelu", run_unary<Gelu>},
 };
 
 class UnaryKernel : public Kernel {
  public:
   UnaryKernel(const Graph& g, const Node& n)
-      : activation_(Activation::from_activation_node(g, n)), clip_(n.op_type == "Clip") {
+      : activation_(Activation::from_activation_node(g, n)), clip_(n.op_type == "Clip"), args_(n) {
     for (const UnaryEntry& e : kUnaryOps)
       if (n.op_type == e.op_type) math_ = e.fn;
     if (!math_ && !clip_ && activation_.none())
@@ -99,7 +157,7 @@ class UnaryKernel : public Kernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
-    if (math_) return math_(*in[0], *out[0], pool);
+    if (math_) return math_(*in[0], *out[0], pool, args_);
     Activation act = activation_;
     if (clip_) {
       // Bounds may be run-time inputs; absent ones are unbounded.
@@ -116,6 +174,7 @@ class UnaryKernel : public Kernel {
  private:
   Activation activation_;
   bool clip_;
+  UnaryArgs args_;
   UnaryFn math_ = nullptr;
 };
 
@@ -156,6 +215,8 @@ struct GreaterOrEqual { static constexpr Accepts kAccepts = Accepts::Numeric; te
 struct And { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a && b; } };
 struct Or { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a || b; } };
 struct Xor { static constexpr Accepts kAccepts = Accepts::Bool; bool operator()(bool a, bool b) const { return a != b; } };
+// A lone Sum/Mean input meets itself in the one step: keep it as it is.
+struct First { static constexpr Accepts kAccepts = Accepts::Numeric; template <class T> T operator()(T a, T) const { return a; } };
 // Mod with fmod=0: the result takes the divisor's sign (Python's %, a - floor(a / b) * b).
 struct Mod {
   static constexpr Accepts kAccepts = Accepts::Numeric;
@@ -231,7 +292,7 @@ constexpr BinaryEntry kBinaryOps[] = {
     {"Less", run_binary<Less>},   {"Greater", run_binary<Greater>},
     {"LessOrEqual", run_binary<LessOrEqual>}, {"GreaterOrEqual", run_binary<GreaterOrEqual>},
     {"Mod", run_binary<Mod>},     {"And", run_binary<And>},     {"Or", run_binary<Or>},
-    {"Xor", run_binary<Xor>},
+    {"Xor", run_binary<Xor>},     {"Sum", run_binary<Add>},     {"Mean", run_binary<Add>},
 };
 
 class BinaryKernel : public Kernel {
@@ -240,6 +301,7 @@ class BinaryKernel : public Kernel {
     for (const BinaryEntry& e : kBinaryOps)
       if (n.op_type == e.op_type) fn_ = e.fn;
     if (n.op_type == "Mod" && n.attrs.get_int("fmod", 0) != 0) fn_ = run_binary<FMod>;
+    if ((n.op_type == "Sum" || n.op_type == "Mean") && n.inputs.size() == 1) fn_ = run_binary<First>;
     if (!fn_) throw UnsupportedOpError(label_ + ": no cpu binary kernel for " + n.op_type);
     const Shape& out = output_value(g, n, 0).shape;
     const std::vector<int64_t> out_strides = shape_strides(out);
@@ -251,6 +313,7 @@ class BinaryKernel : public Kernel {
       steps_.emplace_back(out, std::vector<std::vector<int64_t>>{out_strides, broadcast_strides(a, out),
                                                                  broadcast_strides(b, out)});
     }
+    if (n.op_type == "Mean") mean_scale_ = 1.f / static_cast<float>(count);
     integer_div_ = (n.op_type == "Div" || n.op_type == "Mod") && input_value(g, n, 0).dtype != DType::Float32;
   }
 
@@ -262,12 +325,19 @@ class BinaryKernel : public Kernel {
     }
     for (size_t k = 0; k < steps_.size(); ++k)
       fn_(steps_[k], k == 0 ? *in[0] : *out[0], *in[std::min<int>(k + 1, count - 1)], *out[0], pool);
+    if (mean_scale_ != 1.f) {
+      float* y = out[0]->data<float>();
+      pool.parallel_for(out[0]->numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] *= mean_scale_;
+      });
+    }
   }
 
  private:
   std::string label_;
   BinaryFn fn_ = nullptr;
   std::vector<StridedLoop> steps_;
+  float mean_scale_ = 1.f;  // Mean: the sum divided by the input count
   bool integer_div_ = false;
 };
 

@@ -1,9 +1,10 @@
-// ReduceMean/Sum/Max/Min kernel. The input's dims are merged into alternating kept/reduced groups and
+// ReduceMean/Sum/Max/Min/Prod/L2/LogSumExp kernel. The input's dims are merged into alternating kept/reduced groups and
 // every output element is out[k * T + t] = reduce over r, j of in[kept[k] + red[r] + j + t], where
 // either the innermost group is reduced (T = 1, j runs along it: contiguous row reductions) or it is
 // kept (j = 0, t runs along it: contiguous rows accumulated elementwise). Both split over the
 // outputs, so threads never write the same element.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <type_traits>
 
@@ -18,9 +19,20 @@ namespace {
 
 constexpr int64_t kReduceGrain = 1 << 15;  // input elements per task
 
+// Each element passes through map() before combine(); SumExp maps x to e^(x - shift), the row's max.
 struct Sum {
   template <class T> static T init() { return T(0); }
   template <class T> static T combine(T a, T b) { return a + b; }
+};
+struct Prod {
+  template <class T> static T init() { return T(1); }
+  template <class T> static T combine(T a, T b) { return a * b; }
+};
+struct SumSquare : Sum {
+  template <class T> static T map(T x, T) { return x * x; }
+};
+struct SumExp : Sum {
+  template <class T> static T map(T x, T shift) { return std::exp(x - shift); }
 };
 struct Max {
   template <class T> static T init() {
@@ -35,18 +47,24 @@ struct Min {
   template <class T> static T combine(T a, T b) { return b < a ? b : a; }
 };
 
+template <class Op, class T>
+T map(T x, T shift) {
+  if constexpr (std::is_same_v<Op, SumSquare> || std::is_same_v<Op, SumExp>) return Op::map(x, shift);
+  else return x;
+}
+
 // Four independent accumulators: shorter dependency chains and better float sums than one.
 template <class Op, class T>
-T reduce_run(const T* x, int64_t n) {
+T reduce_run(const T* x, int64_t n, T shift) {
   T a0 = Op::template init<T>(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    a0 = Op::combine(a0, x[i]);
-    a1 = Op::combine(a1, x[i + 1]);
-    a2 = Op::combine(a2, x[i + 2]);
-    a3 = Op::combine(a3, x[i + 3]);
+    a0 = Op::combine(a0, map<Op>(x[i], shift));
+    a1 = Op::combine(a1, map<Op>(x[i + 1], shift));
+    a2 = Op::combine(a2, map<Op>(x[i + 2], shift));
+    a3 = Op::combine(a3, map<Op>(x[i + 3], shift));
   }
-  for (; i < n; ++i) a0 = Op::combine(a0, x[i]);
+  for (; i < n; ++i) a0 = Op::combine(a0, map<Op>(x[i], shift));
   return Op::combine(Op::combine(a0, a1), Op::combine(a2, a3));
 }
 
@@ -106,18 +124,38 @@ class ReduceKernel : public Kernel {
       T* y = out[0]->data<T>();
       if (op_ == "ReduceMax") reduce<Max>(x, y, pool);
       else if (op_ == "ReduceMin") reduce<Min>(x, y, pool);
-      else if constexpr (!std::is_same_v<T, bool>) reduce<Sum>(x, y, pool);  // the schema allows bool for Max/Min only
+      else if constexpr (std::is_same_v<T, bool>) return;  // the schema allows bool for Max/Min only
+      else if (op_ == "ReduceProd") reduce<Prod>(x, y, pool);
+      else if constexpr (std::is_floating_point_v<T>) {  // L2 and LogSumExp are float only
+        if (op_ == "ReduceL2") return reduce<SumSquare>(x, y, pool);
+        if (op_ == "ReduceLogSumExp") {
+          // log(sum(e^(x - max))) + max: the max first, then the shifted sums read it from y.
+          reduce<Max>(x, y, pool);
+          return reduce<SumExp>(x, y, pool);
+        }
+        reduce<Sum>(x, y, pool);
+      } else {
+        reduce<Sum>(x, y, pool);
+      }
     });
   }
 
  private:
+  // y holds each output's shift on entry for SumExp.
   template <class Op, class T>
   void reduce(const T* x, T* y, ThreadPool& pool) const {
     const bool mean = op_ == "ReduceMean";
-    auto finish = [&](T v) -> T {
+    auto finish = [&](T v, T shift) -> T {
+      if constexpr (std::is_same_v<Op, SumSquare>) return std::sqrt(v);
+      if constexpr (std::is_same_v<Op, SumExp>) return std::log(v) + shift;
       if (!mean) return v;
       if constexpr (std::is_integral_v<T>) return count_ == 0 ? T(0) : static_cast<T>(v / count_);
       else return v / static_cast<T>(count_);
+    };
+    // An infinite or empty max would make x - shift NaN; such rows sum unshifted.
+    auto shift_of = [](const T* m) -> T {
+      if constexpr (std::is_same_v<Op, SumExp>) return std::isfinite(*m) ? *m : T(0);
+      else return T(0);
     };
     const int64_t work_per_output = std::max<int64_t>(1, static_cast<int64_t>(reduced_.size()) * run_);
     const int64_t grain = std::max<int64_t>(1, kReduceGrain / work_per_output);
@@ -125,9 +163,10 @@ class ReduceKernel : public Kernel {
     pool.parallel_for(outputs, grain, [&](int64_t b, int64_t e) {
       if (row_ == 1) {
         for (int64_t k = b; k < e; ++k) {
+          const T shift = shift_of(y + k);
           T acc = Op::template init<T>();
-          for (int64_t r : reduced_) acc = Op::combine(acc, reduce_run<Op>(x + kept_[k] + r, run_));
-          y[k] = finish(acc);
+          for (int64_t r : reduced_) acc = Op::combine(acc, reduce_run<Op>(x + kept_[k] + r, run_, shift));
+          y[k] = finish(acc, shift);
         }
         return;
       }
@@ -135,12 +174,14 @@ class ReduceKernel : public Kernel {
       for (int64_t k = b / row_; k * row_ < e; ++k) {
         const int64_t t0 = std::max(b - k * row_, int64_t{0}), t1 = std::min(e - k * row_, row_);
         T* out = y + k * row_;
+        std::vector<T> shift(static_cast<size_t>(t1 - t0));
+        for (int64_t t = t0; t < t1; ++t) shift[t - t0] = shift_of(out + t);
         std::fill(out + t0, out + t1, Op::template init<T>());
         for (int64_t r : reduced_) {
           const T* src = x + kept_[k] + r;
-          for (int64_t t = t0; t < t1; ++t) out[t] = Op::combine(out[t], src[t]);
+          for (int64_t t = t0; t < t1; ++t) out[t] = Op::combine(out[t], map<Op, T>(src[t], shift[t - t0]));
         }
-        for (int64_t t = t0; t < t1; ++t) out[t] = finish(out[t]);
+        for (int64_t t = t0; t < t1; ++t) out[t] = finish(out[t], shift[t - t0]);
       }
     });
   }

@@ -123,6 +123,23 @@ constexpr KernelEntry kKernels[] = {
     {"TopK", make_topk_kernel},
     {"GatherElements", make_gather_elements_kernel},
     {"Einsum", make_einsum_kernel},
+
+    // Activations, math, variadic sums, reductions and CastLike of the transformer exports.
+    {"IsNaN", make_unary_kernel},
+    {"IsInf", make_unary_kernel},
+    {"Sin", make_unary_kernel},
+    {"Cos", make_unary_kernel},
+    {"Gelu", make_unary_kernel},
+    {"Elu", make_unary_kernel},
+    {"Selu", make_unary_kernel},
+    {"Softplus", make_unary_kernel},
+    {"Mish", make_unary_kernel},
+    {"Sum", make_binary_kernel},
+    {"Mean", make_binary_kernel},
+    {"ReduceProd", make_reduce_kernel},
+    {"ReduceL2", make_reduce_kernel},
+    {"ReduceLogSumExp", make_reduce_kernel},
+    {"CastLike", make_cast_kernel},
 };
 }  // namespace
 

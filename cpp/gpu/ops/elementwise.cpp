@@ -1,4 +1,4 @@
-// Unary math and activations, broadcasting binary ops (Min/Max variadic as a chain), comparisons
+// Unary math and activations, broadcasting binary ops (Min/Max/Sum/Mean variadic as a chain), comparisons
 // and Where (metal/elementwise.metal).
 #include "core/activation.h"
 #include "gpu/ops/common.h"
@@ -34,7 +34,18 @@ void lower_unary(Lowering& L, const Node& n) {
   p.beta = act.beta;
   if (n.op_type == "Clip" && act.none()) unsupported(n, "Clip bounds known only at run time");
   if (is_integer(L.storage(x))) unsupported(n, n.op_type + " of integers");
-  L.dispatch(kernel_name("unary", n.op_type, L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.count);
+  std::string op = "unary", variant = n.op_type;
+  if (variant == "Elu" || variant == "Selu") {
+    p.alpha = n.attrs.get_float("alpha", variant == "Selu" ? 1.67326319217681884765625f : 1.f);
+    p.beta = n.attrs.get_float("gamma", 1.05070102214813232421875f);
+  } else if (variant == "Gelu" && n.attrs.get_string("approximate", "none") == "tanh") {
+    variant = "GeluTanh";
+  } else if (variant == "IsNaN" || variant == "IsInf") {  // bool out
+    op = "predicate";
+    p.alpha = float(n.attrs.get_int("detect_negative", 1) != 0);
+    p.beta = float(n.attrs.get_int("detect_positive", 1) != 0);
+  }
+  L.dispatch(kernel_name(op, variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.count);
 }
 
 void lower_binary(Lowering& L, const Node& n) {
@@ -44,11 +55,15 @@ void lower_binary(Lowering& L, const Node& n) {
   const bool integer_op = op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod";
   if (is_integer(t) && !integer_op) unsupported(n, op + " of integers");
   const bool fmod = op == "Mod" && n.attrs.get_int("fmod", 0) != 0;
-  const std::string kernel = kernel_name("binary", fmod ? "FMod" : op, dtype_suffix(t));
+  const bool sum = op == "Sum" || op == "Mean";
   std::vector<int> inputs;
   for (int v : n.inputs)
     if (v >= 0) inputs.push_back(v);
-  if (inputs.size() == 1) {  // variadic Min/Max of one input
+  // Each input is read as its own storage dtype: only Pow's exponent may differ from the base.
+  std::string dtype = dtype_suffix(t);
+  if (op == "Pow" && L.storage(inputs[1]) != t) dtype += "_" + L.suffix(inputs[1]);
+  const std::string kernel = kernel_name("binary", fmod ? "FMod" : sum ? "Add" : op, dtype);
+  if (inputs.size() == 1) {  // variadic Min/Max/Sum/Mean of one input
     const Shape& out = L.shape(y);
     strided_copy(L, n, inputs[0], y, out, broadcast_strides(L.shape(inputs[0]), out), 0, shape_strides(out), 0);
     return;
@@ -59,6 +74,12 @@ void lower_binary(Lowering& L, const Node& n) {
     const BroadcastParams p = broadcast_params(L, n, {acc, inputs[i]}, L.shape(y));
     L.dispatch(kernel).input(0, acc).input(1, inputs[i]).output(2, y).params(3, p).threads_1d(p.count);
     acc = y;
+  }
+  if (op == "Mean") {
+    UnaryParams p{};
+    p.count = u32(n, shape_numel(L.shape(y)));
+    p.alpha = 1.f / float(inputs.size());
+    L.dispatch(kernel_name("unary", "Scale", L.suffix(y))).input(0, y).output(1, y).params(2, p).threads_1d(p.count);
   }
 }
 

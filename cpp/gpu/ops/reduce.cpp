@@ -1,4 +1,4 @@
-// ReduceSum/Mean/Max/Min and GlobalAverage/MaxPool (metal/reduce.metal): the input's axes split into
+// ReduceSum/Mean/Max/Min/Prod/L2/LogSumExp and GlobalAverage/MaxPool (metal/reduce.metal): the input's axes split into
 // kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes). ArgMax/ArgMin view
 // the input as [outer, axis, inner].
 #include "core/ops/reduce.h"
@@ -37,7 +37,12 @@ void lower_reduce(Lowering& L, const Node& n) {
   const int rank = int(L.shape(n.inputs[0]).size());
   const std::vector<char> mask = reduced_axes(rank, L.constant_input(n, 1), n.attrs);
   const std::string& op = n.op_type;
-  const std::string variant = op == "ReduceMax" ? "max" : op == "ReduceMin" ? "min" : "sum";
+  const std::string variant = op == "ReduceMax"         ? "max"
+                              : op == "ReduceMin"         ? "min"
+                              : op == "ReduceProd"        ? "prod"
+                              : op == "ReduceL2"          ? "l2"
+                              : op == "ReduceLogSumExp"   ? "logsumexp"
+                                                          : "sum";
   reduce(L, n, variant, mask, op == "ReduceMean");
 }
 

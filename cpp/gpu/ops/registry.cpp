@@ -124,6 +124,23 @@ constexpr GpuOp kOps[] = {
     {"Expand", lower_expand},
     {"Tile", lower_tile},
     {"Range", lower_folded},
+
+    // Activations, math, variadic sums, reductions and CastLike of the transformer exports.
+    {"IsNaN", lower_unary},
+    {"IsInf", lower_unary},
+    {"Sin", lower_unary},
+    {"Cos", lower_unary},
+    {"Gelu", lower_unary},
+    {"Elu", lower_unary},
+    {"Selu", lower_unary},
+    {"Softplus", lower_unary},
+    {"Mish", lower_unary},
+    {"Sum", lower_binary},
+    {"Mean", lower_binary},
+    {"ReduceProd", lower_reduce},
+    {"ReduceL2", lower_reduce},
+    {"ReduceLogSumExp", lower_reduce},
+    {"CastLike", lower_cast},
 };
 }  // namespace
 
