@@ -73,12 +73,24 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return attrs
 
 
+_FLOAT16 = onnx.TensorProto.FLOAT16
+_FLOAT = onnx.TensorProto.FLOAT
+
+
+def _widen_float16(array: np.ndarray) -> np.ndarray:
+    """float16 constants become float32: models stored in float16 compute in float32 (or in the GPU's
+    float16 precision), with casts at the graph's float16 inputs and outputs."""
+    return array.astype(np.float32) if array.dtype == np.float16 else array
+
+
 class _Importer:
     def __init__(self, model: onnx.ModelProto):
         self.model = model
         self.opset = default_opset(model)
         self.graph = _native.Graph()
         self.constant_count = 0
+        # float16 graph inputs and outputs -> the float32 value the graph computes with
+        self.renamed: dict[str, str] = {}
 
     def constant(self, base: str, array: np.ndarray) -> str:
         self.constant_count += 1
@@ -96,7 +108,10 @@ class _Importer:
                 array = numpy_helper.to_array(init)
             except Exception as exc:
                 raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
-            self.graph.add_initializer(init.name, _c_order(array))
+            self.graph.add_initializer(init.name, _c_order(_widen_float16(array)))
+        for out in g.output:
+            if out.type.tensor_type.elem_type == _FLOAT16 and out.name not in initializer_names:
+                self.renamed[out.name] = f"{out.name}__float32"
         for inp in g.input:
             if inp.name in initializer_names:
                 continue
@@ -108,9 +123,15 @@ class _Importer:
                 self.graph.add_input(inp.name, tensor_type.elem_type, shape)
             except Exception as exc:
                 raise type(exc)(f"input '{inp.name}': {exc}") from exc
+            if tensor_type.elem_type == _FLOAT16:
+                widened = self.renamed.setdefault(inp.name, f"{inp.name}__float32")
+                self.graph.add_node("Cast", f"{inp.name}.to_float32", [inp.name], [widened], {"to": _FLOAT})
         for index, node in enumerate(g.node):
             self.add_node(index, node)
         for out in g.output:
+            if out.name in self.renamed and out.type.tensor_type.elem_type == _FLOAT16:
+                self.graph.add_node("Cast", f"{out.name}.to_float16", [self.renamed[out.name]], [out.name],
+                                    {"to": _FLOAT16})
             self.graph.add_output(out.name)
         return self.graph
 
@@ -136,16 +157,20 @@ class _Importer:
 
     def add_node(self, index: int, node: onnx.NodeProto) -> None:
         name = node.name or f"{node.op_type}_{index}"
-        attrs = _attributes(node)
-        inputs = list(node.input)
+        attrs = {key: _widen_float16(value) if isinstance(value, np.ndarray) else value
+                 for key, value in _attributes(node).items()}
+        if node.op_type == "Cast" and attrs.get("to") == _FLOAT16:
+            attrs["to"] = _FLOAT
+        inputs = [self.renamed.get(v, v) for v in node.input]
+        outputs = [self.renamed.get(v, v) for v in node.output]
         version = node_version(node.op_type, self.opset)
         if node.op_type == "Constant":
-            self.graph.add_initializer(node.output[0], _c_order(_constant_value(name, attrs)))
+            self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))
             return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
             inputs, attrs = upgrade(self, name, version, inputs, attrs)
-        self.graph.add_node(node.op_type, name, inputs, list(node.output), attrs)
+        self.graph.add_node(node.op_type, name, inputs, outputs, attrs)
 
 
 def _constant_value(name: str, attrs: dict[str, Any]) -> np.ndarray:
