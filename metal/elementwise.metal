@@ -91,6 +91,11 @@ struct OpMin { template <typename C> static C apply(C a, C b) { return min(a, b)
 struct OpMax { template <typename C> static C apply(C a, C b) { return max(a, b); } };
 // Mod takes the divisor's sign (integers only), FMod the dividend's; b == -1 avoids INT_MIN % -1.
 struct OpMod {
+  static float apply(float a, float b) {
+    const float r = fmod(a, b);
+    if (r == 0.0f) return copysign(0.0f, b);
+    return (r < 0.0f) != (b < 0.0f) ? r + b : r;
+  }
   template <typename C> static C apply(C a, C b) {
     if (b == C(-1)) return C(0);
     const C r = a % b;
@@ -192,10 +197,15 @@ instantiate_pow_exponent(f32, float, f16, half)
 instantiate_pow_exponent(f16, half, f32, float)
 instantiate_arithmetic(i64, long, )
 instantiate_arithmetic(i32, int, )
+#define instantiate_integer_min_max(dtype, T, _)                                                \
+  instantiate_binary(dtype, T, Min) instantiate_binary(dtype, T, Max) instantiate_kernel(where, select, dtype, where<T>)
+instantiate_integer_min_max(i64, long, )
+instantiate_integer_min_max(i32, int, )
+instantiate_kernel(where, select, b8, where<uchar>)
 #define instantiate_integer_mod(dtype, T, _) instantiate_binary(dtype, T, Mod) instantiate_binary(dtype, T, FMod)
 instantiate_integer_mod(i64, long, )
 instantiate_integer_mod(i32, int, )
-#define instantiate_float_mod(dtype, T, _) instantiate_binary(dtype, T, FMod)
+#define instantiate_float_mod(dtype, T, _) instantiate_binary(dtype, T, FMod) instantiate_binary(dtype, T, Mod)
 MNN_FLOAT_TYPES(instantiate_float_mod, )
 instantiate_binary(b8, uchar, And)
 instantiate_binary(b8, uchar, Or)

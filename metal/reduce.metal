@@ -95,6 +95,9 @@ kernel void reduce_logsumexp(device const T* x [[buffer(0)]],
   instantiate_kernel(reduce, l2, dtype, reduce<ReduceL2, T>)                                    \
   instantiate_kernel(reduce, logsumexp, dtype, reduce_logsumexp<T>)
 MNN_FLOAT_TYPES(instantiate_reduce, )
+// Bool ReduceMax/Min (any/all): 0 and 1 survive the float accumulator exactly.
+instantiate_kernel(reduce, max, b8, reduce<ReduceMax, uchar>)
+instantiate_kernel(reduce, min, b8, reduce<ReduceMin, uchar>)
 
 // Index (int64) of the first, or with select_last the last, largest/smallest element of each row.
 template <bool Max, typename T>

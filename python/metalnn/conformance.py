@@ -291,10 +291,6 @@ EXCLUDED_GPU: dict[str, str] = {
         "BatchNormalization with parameters fed at run time: the GPU devices need them constant",
         "test_batchnorm_epsilon", "test_batchnorm_example",
     ),
-    **_because(
-        "float Mod with fmod=0 (valid since opset 28): no GPU kernel yet",
-        "test_mod_float32_mixed_sign_fmod_0", "test_mod_float_edge_cases_fmod_0_float32",
-    ),
 }
 
 

@@ -52,7 +52,8 @@ void lower_binary(Lowering& L, const Node& n) {
   const int y = n.outputs[0];
   const DType t = L.storage(n.inputs[0]);
   const std::string& op = n.op_type;
-  const bool integer_op = op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod";
+  const bool integer_op = op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod" || op == "Min" ||
+                          op == "Max";
   if (is_integer(t) && !integer_op) unsupported(n, op + " of integers");
   const bool fmod = op == "Mod" && n.attrs.get_int("fmod", 0) != 0;
   const bool sum = op == "Sum" || op == "Mean";
@@ -91,7 +92,6 @@ void lower_comparison(Lowering& L, const Node& n) {
 
 void lower_where(Lowering& L, const Node& n) {
   const int c = n.inputs[0], a = n.inputs[1], b = n.inputs[2], y = n.outputs[0];
-  if (!(L.storage(a) == DType::Float32 || L.storage(a) == DType::Float16)) unsupported(n, "Where of non-float values");
   const BroadcastParams p = broadcast_params(L, n, {c, a, b}, L.shape(y));
   L.dispatch(kernel_name("where", "select", L.suffix(a)))
       .input(0, c).input(1, a).input(2, b).output(3, y).params(4, p).threads_1d(p.count);

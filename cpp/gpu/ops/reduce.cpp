@@ -27,7 +27,10 @@ void reduce(Lowering& L, const Node& n, const std::string& variant, const std::v
   fill_array(n, p.kept_strides, kept_strides);
   fill_array(n, p.red_shape, red_shape);
   fill_array(n, p.red_strides, red_strides);
-  if (p.red_count == 0) unsupported(n, "reducing an empty tensor");
+  // An empty reduction gives the kernel's initial value (0, 1, -inf...), as on cpu; Mean's 0/0 and
+  // bool's -inf have no such value.
+  if (p.red_count == 0 && (mean || L.storage(x) == DType::Bool)) unsupported(n, "reducing an empty tensor");
+  if (p.out_count == 0) return;
   L.dispatch(kernel_name("reduce", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
 }
 

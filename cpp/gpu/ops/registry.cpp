@@ -12,6 +12,7 @@ void lower_binary(Lowering&, const Node&);
 void lower_comparison(Lowering&, const Node&);
 void lower_where(Lowering&, const Node&);
 void lower_reshape(Lowering&, const Node&);
+void lower_dropout(Lowering&, const Node&);
 void lower_transpose(Lowering&, const Node&);
 void lower_slice(Lowering&, const Node&);
 void lower_expand(Lowering&, const Node&);
@@ -119,7 +120,7 @@ constexpr GpuOp kOps[] = {
     {"Shape", lower_folded},
     {"Size", lower_folded},
     {"Identity", lower_reshape},
-    {"Dropout", lower_reshape},
+    {"Dropout", lower_dropout},
     {"ConstantOfShape", lower_folded},
     {"Expand", lower_expand},
     {"Tile", lower_tile},
