@@ -49,6 +49,11 @@ void infer_arg_reduce(InferContext&);
 void infer_topk(InferContext&);
 void infer_gather_elements(InferContext&);
 void infer_einsum(InferContext&);
+// scatter_gather_nd.cpp, depth_to_space.cpp
+void infer_gather_nd(InferContext&);
+void infer_scatter_nd(InferContext&);
+void infer_scatter_elements(InferContext&);
+void infer_depth_to_space(InferContext&);  // DepthToSpace, SpaceToDepth
 
 namespace {
 // Sorted by nothing in particular; looked up linearly (a few dozen entries, at load time only).
@@ -131,6 +136,11 @@ constexpr OpSchema kSchemas[] = {
     {"TopK", infer_topk},
     {"GatherElements", infer_gather_elements},
     {"Einsum", infer_einsum},
+    {"GatherND", infer_gather_nd},
+    {"ScatterND", infer_scatter_nd},
+    {"ScatterElements", infer_scatter_elements},
+    {"DepthToSpace", infer_depth_to_space},
+    {"SpaceToDepth", infer_depth_to_space},
 };
 }  // namespace
 

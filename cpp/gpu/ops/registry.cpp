@@ -38,6 +38,10 @@ void lower_batch_norm(Lowering&, const Node&);
 void lower_lrn(Lowering&, const Node&);
 void lower_layer_norm(Lowering&, const Node&);
 void lower_folded(Lowering&, const Node&);
+void lower_gather_nd(Lowering&, const Node&);
+void lower_scatter_nd(Lowering&, const Node&);
+void lower_scatter_elements(Lowering&, const Node&);
+void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
 
 namespace {
 struct GpuOp {
@@ -124,6 +128,11 @@ constexpr GpuOp kOps[] = {
     {"Expand", lower_expand},
     {"Tile", lower_tile},
     {"Range", lower_folded},
+    {"GatherND", lower_gather_nd},
+    {"ScatterND", lower_scatter_nd},
+    {"ScatterElements", lower_scatter_elements},
+    {"DepthToSpace", lower_depth_to_space},
+    {"SpaceToDepth", lower_depth_to_space},
 };
 }  // namespace
 
