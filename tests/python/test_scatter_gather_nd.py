@@ -7,11 +7,11 @@ import pytest
 import metalnn
 from onnx import TensorProto
 
-from op_check import CPU_TARGETS, assert_close, check_op, const, make_op_model, run_reference
+from op_check import CPU_TARGETS, TOLERANCES, assert_close, check_op, const, make_op_model, run_reference
 
 # Data dtypes by what the GPU kernels see: 4-, 8- and 1-byte moves (float32 under the float16
 # target moves 2 bytes) and the arithmetic dtypes of the reductions.
-MOVE_DTYPES = ["float32", "int64", "int32", "int8", "uint8", "bool"]
+MOVE_DTYPES = ["float32", "float16", "int64", "int32", "int8", "uint8", "bool"]
 REDUCE_DTYPES = ["float32", "int64", "int32"]
 
 
@@ -167,3 +167,18 @@ def test_bad_shapes():
     model.graph.input[2].type.tensor_type.shape.dim[1].dim_value = 4
     with pytest.raises(metalnn.ShapeError, match="scatternd_node.*updates 'input2'"):
         metalnn.load(model)
+
+
+@pytest.mark.parametrize("op", ["ScatterND", "ScatterElements"])
+@pytest.mark.parametrize("reduction", ["add", "mul", "max", "min"])
+def test_float16_reduction(op, reduction, target, rng):
+    """ONNX Runtime has no float16 reductions: the reference runs the same values in float32."""
+    data = rng.standard_normal((5, 3), dtype="float32").astype("float16")
+    index = np.array([[1], [4], [1], [-4]]) if op == "ScatterND" else rng.integers(-5, 5, (7, 3))
+    updates = rng.standard_normal((4, 3) if op == "ScatterND" else (7, 3), dtype="float32").astype("float16")
+    model, feeds = make_op_model(op, [data, index, updates], {"reduction": reduction})
+    model32, feeds32 = make_op_model(op, [data.astype("float32"), index, updates.astype("float32")],
+                                     {"reduction": reduction})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    expected = run_reference(model32, feeds32)["output0"].astype("float16")
+    assert_close(actual, expected, TOLERANCES["float16"], f"{target}: float16 {reduction}")
