@@ -1,4 +1,4 @@
-"""DepthToSpace (DCR and CRD) and SpaceToDepth: odd sizes, batch > 1, every stored dtype, each opset form."""
+"""DepthToSpace and SpaceToDepth (DCR and CRD): odd sizes, batch > 1, every stored dtype, each opset form."""
 
 import numpy as np
 import pytest
@@ -17,11 +17,12 @@ def test_depth_to_space(blocksize, mode, opset, target, rng):
     check_op("DepthToSpace", [x], target, {"blocksize": blocksize, "mode": mode}, opset=opset)
 
 
-@pytest.mark.parametrize("opset", [1, 13])
+@pytest.mark.parametrize("opset,mode", [(1, None), (13, None), (28, "DCR"), (28, "CRD")])
 @pytest.mark.parametrize("blocksize", [2, 3])
-def test_space_to_depth(blocksize, opset, target, rng):
+def test_space_to_depth(blocksize, opset, mode, target, rng):
     x = rng.standard_normal((3, 5, 3 * blocksize, 7 * blocksize), dtype="float32")
-    check_op("SpaceToDepth", [x], target, {"blocksize": blocksize}, opset=opset)
+    attributes = {"blocksize": blocksize} | ({"mode": mode} if mode else {})
+    check_op("SpaceToDepth", [x], target, attributes, opset=opset)
 
 
 @pytest.mark.parametrize("op", ["DepthToSpace", "SpaceToDepth"])
