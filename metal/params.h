@@ -214,6 +214,32 @@ struct TopKParams {
   uint32_t largest;
 };
 
+// GatherND / ScatterND: `tuples` index tuples per batch entry, each of k coordinates into data dims of
+// extent dims[j] and element stride strides[j], addressing a run of `slice` elements.
+struct IndexTupleParams {
+  uint32_t count;  // threads: output elements (GatherND), updates or slice elements (ScatterND)
+  uint32_t tuples;
+  uint32_t k;
+  uint32_t slice;
+  uint32_t batch_stride;
+  uint32_t dims[MNN_MAX_RANK];
+  uint32_t strides[MNN_MAX_RANK];
+};
+
+// ScatterElements: one thread per line of the updates along `axis` (`count` lines); update shape,
+// its row-major strides, and the data's strides.
+struct ScatterElementsParams {
+  uint32_t count;
+  uint32_t rank;
+  uint32_t axis;
+  uint32_t data_axis_len;
+  uint32_t shape[MNN_MAX_RANK];
+  uint32_t strides[MNN_MAX_RANK];
+  uint32_t data_strides[MNN_MAX_RANK];
+};
+
+enum MnnScatterReduction : uint32_t { kScatterNone = 0, kScatterAdd, kScatterMul, kScatterMax, kScatterMin };
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

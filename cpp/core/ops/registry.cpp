@@ -50,6 +50,11 @@ void infer_topk(InferContext&);
 void infer_gather_elements(InferContext&);
 void infer_einsum(InferContext&);
 void infer_cast_like(InferContext&);
+// scatter_gather_nd.cpp, depth_to_space.cpp
+void infer_gather_nd(InferContext&);
+void infer_scatter_nd(InferContext&);
+void infer_scatter_elements(InferContext&);
+void infer_depth_to_space(InferContext&);  // DepthToSpace, SpaceToDepth
 
 namespace {
 // Sorted by nothing in particular; looked up linearly (a few dozen entries, at load time only).
@@ -149,6 +154,11 @@ constexpr OpSchema kSchemas[] = {
     {"ReduceL2", infer_reduce},
     {"ReduceLogSumExp", infer_reduce},
     {"CastLike", infer_cast_like},
+    {"GatherND", infer_gather_nd},
+    {"ScatterND", infer_scatter_nd},
+    {"ScatterElements", infer_scatter_elements},
+    {"DepthToSpace", infer_depth_to_space},
+    {"SpaceToDepth", infer_depth_to_space},
 };
 }  // namespace
 

@@ -38,6 +38,10 @@ std::unique_ptr<Kernel> make_arg_reduce_kernel(const Graph&, const Node&);  // A
 std::unique_ptr<Kernel> make_topk_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gather_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_einsum_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_gather_nd_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_scatter_nd_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
 
 namespace {
 struct KernelEntry {
@@ -140,6 +144,11 @@ constexpr KernelEntry kKernels[] = {
     {"ReduceL2", make_reduce_kernel},
     {"ReduceLogSumExp", make_reduce_kernel},
     {"CastLike", make_cast_kernel},
+    {"GatherND", make_gather_nd_kernel},
+    {"ScatterND", make_scatter_nd_kernel},
+    {"ScatterElements", make_scatter_elements_kernel},
+    {"DepthToSpace", make_depth_to_space_kernel},
+    {"SpaceToDepth", make_depth_to_space_kernel},
 };
 }  // namespace
 

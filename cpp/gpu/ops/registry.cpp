@@ -39,6 +39,10 @@ void lower_batch_norm(Lowering&, const Node&);
 void lower_lrn(Lowering&, const Node&);
 void lower_layer_norm(Lowering&, const Node&);
 void lower_folded(Lowering&, const Node&);
+void lower_gather_nd(Lowering&, const Node&);
+void lower_scatter_nd(Lowering&, const Node&);
+void lower_scatter_elements(Lowering&, const Node&);
+void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
 
 namespace {
 struct GpuOp {
@@ -142,6 +146,11 @@ constexpr GpuOp kOps[] = {
     {"ReduceL2", lower_reduce},
     {"ReduceLogSumExp", lower_reduce},
     {"CastLike", lower_cast},
+    {"GatherND", lower_gather_nd},
+    {"ScatterND", lower_scatter_nd},
+    {"ScatterElements", lower_scatter_elements},
+    {"DepthToSpace", lower_depth_to_space},
+    {"SpaceToDepth", lower_depth_to_space},
 };
 }  // namespace
 
