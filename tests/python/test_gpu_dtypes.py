@@ -1,0 +1,64 @@
+"""Ops whose GPU kernels exist per element dtype: each dtype checked on every device against ONNX Runtime."""
+
+import numpy as np
+import pytest
+
+import metalnn
+from op_check import TARGETS, check_op, const, make_op_model
+
+RNG = np.random.default_rng(7)
+
+
+def ints(shape, dtype):
+    return RNG.integers(-50, 50, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("op", ["Max", "Min"])
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_min_max(target, op, dtype):
+    check_op(op, [ints((3, 7, 5), dtype), ints((1, 7, 1), dtype)], target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_float_mod_follows_the_divisor_sign(target):
+    a = RNG.uniform(-9, 9, size=(2, 5, 13)).astype(np.float32)
+    b = RNG.choice([-3.5, -1.25, 2.0, 4.5], size=(5, 1)).astype(np.float32)
+    check_op("Mod", [a, b], target, attributes={"fmod": 0}, tolerance_scale=10)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("base,exponent", [("float32", "float16"), ("float16", "float32")])
+def test_pow_with_mixed_float_dtypes(target, base, exponent):
+    x = RNG.uniform(0.5, 2.0, size=(3, 9)).astype(base)
+    y = RNG.uniform(-2.0, 2.0, size=(1, 9)).astype(exponent)
+    check_op("Pow", [x, y], target, tolerance_scale=10)
+
+
+def run_engine(target, op, inputs, attributes=None):
+    """ONNX Runtime has no bool kernels for these ops; NumPy is the reference."""
+    model, feeds = make_op_model(op, inputs, attributes)
+    engine = metalnn.load(model, device=target.device, precision=target.precision)
+    return engine.run(feeds)["output0"]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("op,reduce", [("ReduceMax", np.any), ("ReduceMin", np.all)])
+def test_bool_reduce(target, op, reduce):
+    x = RNG.random((3, 5, 7)) > 0.3
+    actual = run_engine(target, op, [x, const([1], np.int64)], {"keepdims": 1})
+    np.testing.assert_array_equal(actual, reduce(x, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_where_of_each_dtype(target, dtype):
+    cond = RNG.random((2, 1, 11)) > 0.5
+    check_op("Where", [cond, ints((3, 11), dtype), ints((2, 3, 1), dtype)], target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_where_of_bool(target):
+    cond, a, b = RNG.random((2, 1, 11)) > 0.5, RNG.random((3, 11)) > 0.5, RNG.random((2, 3, 1)) > 0.5
+    actual = run_engine(target, "Where", [cond, a, b])
+    np.testing.assert_array_equal(actual, np.where(cond, a, b))
