@@ -193,8 +193,6 @@ MNN_FLOAT_TYPES(instantiate_float_binary, )
 #define instantiate_pow_mixed(dtype, T, _)                                                      \
   instantiate_pow_exponent(dtype, T, i64, long) instantiate_pow_exponent(dtype, T, i32, int)
 MNN_FLOAT_TYPES(instantiate_pow_mixed, )
-instantiate_pow_exponent(f32, float, f16, half)
-instantiate_pow_exponent(f16, half, f32, float)
 instantiate_arithmetic(i64, long, )
 instantiate_arithmetic(i32, int, )
 #define instantiate_integer_min_max(dtype, T, _)                                                \
