@@ -64,6 +64,7 @@ function(metal_sim_add_kernels target)
 
   set(translated)
   set(racecheck_sources)
+  set(racecheck_entries "")
   set(declarations "")
   set(entries "")
   foreach(source ${ARG_SOURCES})
@@ -87,6 +88,10 @@ function(metal_sim_add_kernels target)
     endif()
     string(APPEND declarations "extern const ::metal_sim::KernelTable ${table};\n")
     string(APPEND entries "&${table}, ")
+    if(METALNN_SIM_RACECHECK)
+      string(APPEND declarations "extern const ::metal_sim::KernelTable ${table}_racecheck;\n")
+      string(APPEND racecheck_entries "&${table}_racecheck, ")
+    endif()
   endforeach()
 
   set(list_file ${out_dir}/${ARG_LIBRARY_FUNCTION}.cpp)
@@ -97,6 +102,10 @@ function(metal_sim_add_kernels target)
 ${declarations}
 namespace metal_sim {
 KernelLibrary ${ARG_LIBRARY_FUNCTION}() { return KernelLibrary{${entries}}; }
+// Referenced here so that a static library's race-check copies are linked with the tables (the
+// tables refer to them weakly).
+extern const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[];
+const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[] = {${racecheck_entries}nullptr};
 }  // namespace metal_sim
 " @ONLY)
 
