@@ -34,6 +34,19 @@ if(NOT METALNN_SIM_ADDRESS_SPACE_CHECK STREQUAL "OFF")
   endif()
 endif()
 
+# The race checker's copy of every kernel (METALNN_SIM_RACECHECK=1 at run time) is compiled with
+# ThreadSanitizer's instrumentation, which cannot be combined with AddressSanitizer.
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT METALNN_SANITIZE)
+  set(METALNN_SIM_RACECHECK_DEFAULT ON)
+else()
+  set(METALNN_SIM_RACECHECK_DEFAULT OFF)
+endif()
+option(METALNN_SIM_RACECHECK "Build metal-sim's race-check copy of each kernel" ${METALNN_SIM_RACECHECK_DEFAULT})
+if(METALNN_SIM_RACECHECK)
+  execute_process(COMMAND ${METALNN_SIM_TRANSLATOR} --racecheck-flags ${CMAKE_CXX_COMPILER}
+                  OUTPUT_VARIABLE METALNN_SIM_RACECHECK_OPTIONS OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+endif()
+
 # metal_sim_add_kernels(<target> LIBRARY_FUNCTION <name> SOURCES <.metal files> [INCLUDE_DIRS <dirs>])
 # Translates each .metal file into C++ (re-run when the file, a header it includes, the translator or
 # the compatibility layer changes; an MSL rule broken is a build error naming the .metal line and the
@@ -50,6 +63,8 @@ function(metal_sim_add_kernels target)
   endforeach()
 
   set(translated)
+  set(racecheck_sources)
+  set(racecheck_entries "")
   set(declarations "")
   set(entries "")
   foreach(source ${ARG_SOURCES})
@@ -66,8 +81,17 @@ function(metal_sim_add_kernels target)
       COMMENT "metal-sim: translating ${stem}.metal"
       VERBATIM)
     list(APPEND translated ${output})
+    if(METALNN_SIM_RACECHECK)  # the same translation compiled again, into <table>_racecheck
+      set(racecheck_source ${out_dir}/${stem}.metal.racecheck.cpp)
+      file(CONFIGURE OUTPUT ${racecheck_source} CONTENT "#include \"${output}\"\n" @ONLY)
+      list(APPEND racecheck_sources ${racecheck_source})
+    endif()
     string(APPEND declarations "extern const ::metal_sim::KernelTable ${table};\n")
     string(APPEND entries "&${table}, ")
+    if(METALNN_SIM_RACECHECK)
+      string(APPEND declarations "extern const ::metal_sim::KernelTable ${table}_racecheck;\n")
+      string(APPEND racecheck_entries "&${table}_racecheck, ")
+    endif()
   endforeach()
 
   set(list_file ${out_dir}/${ARG_LIBRARY_FUNCTION}.cpp)
@@ -78,6 +102,10 @@ function(metal_sim_add_kernels target)
 ${declarations}
 namespace metal_sim {
 KernelLibrary ${ARG_LIBRARY_FUNCTION}() { return KernelLibrary{${entries}}; }
+// Referenced here so that a static library's race-check copies are linked with the tables (the
+// tables refer to them weakly).
+extern const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[];
+const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[] = {${racecheck_entries}nullptr};
 }  // namespace metal_sim
 " @ONLY)
 
@@ -91,7 +119,13 @@ KernelLibrary ${ARG_LIBRARY_FUNCTION}() { return KernelLibrary{${entries}}; }
       COMPILE_OPTIONS "${compile_options}"
       OBJECT_DEPENDS "${METALNN_SIM_COMPAT_HEADERS}")
   endif()
-  target_sources(${target} PRIVATE ${translated} ${list_file})
+  if(racecheck_sources)
+    list(REMOVE_ITEM compile_options -include ${METALNN_SIM_DIR}/msl/msl_compat.h)
+    set_source_files_properties(${racecheck_sources} PROPERTIES
+      COMPILE_OPTIONS "${compile_options};${METALNN_SIM_RACECHECK_OPTIONS}"
+      OBJECT_DEPENDS "${METALNN_SIM_COMPAT_HEADERS};${translated}")
+  endif()
+  target_sources(${target} PRIVATE ${translated} ${racecheck_sources} ${list_file})
   target_include_directories(${target} PRIVATE ${METALNN_CPP_DIR})
 endfunction()
 
@@ -102,9 +136,10 @@ add_library(metalnn_sim STATIC
   ${METALNN_SIM_DIR}/runtime/executor.cpp
   ${METALNN_SIM_DIR}/runtime/fiber_stack.cpp
   ${METALNN_SIM_DIR}/runtime/kernel_hooks.cpp
+  ${METALNN_SIM_DIR}/runtime/race_checker.cpp
   ${METALNN_SIM_DIR}/runtime/threadgroup_runner.cpp)
 target_include_directories(metalnn_sim PUBLIC $<BUILD_INTERFACE:${METALNN_CPP_DIR}>)
-target_link_libraries(metalnn_sim PUBLIC Threads::Threads)
+target_link_libraries(metalnn_sim PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(metalnn_sim PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endif()

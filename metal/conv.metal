@@ -56,6 +56,9 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
   constexpr uint px_per_thread = tile_px / lanes_per_row;
   threadgroup T4 tile_w[kConvTileK][oc_vecs];
   threadgroup T4 tile_x[kConvTileK][px_vecs];
+  // Threads stage single pixels: through a scalar view, since storing one component of a shared
+  // vector is a read-modify-write of the whole vector, which loses a neighbour's store.
+  threadgroup T* tile_x_scalar = reinterpret_cast<threadgroup T*>(&tile_x[0][0]);
   threadgroup int4 rows[2][kConvTileK];
   const uint kernel_w = Kernel ? Kernel : p.kernel_w;
   const uint taps = Kernel ? Kernel * Kernel : p.kernel_h * p.kernel_w;
@@ -101,7 +104,7 @@ kernel void conv_tiled(device const T* x [[buffer(0)]],
       for (uint q = 0; q < px_per_thread; ++q) {
         const int iy = iy0[q] + r.y, ix = ix0[q] + r.z;
         const uint px = lane + q * lanes_per_row;
-        tile_x[row][px / 4][px % 4] = uint(iy) < p.in_h && uint(ix) < p.in_w ? in[origin[q] + r.x] : T(0);
+        tile_x_scalar[row * tile_px + px] = uint(iy) < p.in_h && uint(ix) < p.in_w ? in[origin[q] + r.x] : T(0);
       }
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);

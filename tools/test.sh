@@ -50,6 +50,10 @@ fi
 python3 -m metalnn.metal_lint metal/*.metal
 python3 -m metalnn demo
 python3 -m pytest tests/python -q -p no:cacheprovider
+# The GPU op tests again on metal-sim with threads in reverse order and the race checker on (about
+# 10 s; the whole suite under the race checker takes over 25 min, too long for this run).
+METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_gpu_ops.py \
+  tests/python/test_sim_racecheck.py -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
 # the float32 cases of the ops the GPU devices have kernels for, on each GPU device this machine has.
 METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider

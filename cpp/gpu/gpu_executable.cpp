@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -32,6 +33,8 @@ bool any_overlap(const std::vector<Range>& a, const std::vector<Range>& b) {
   return false;
 }
 
+std::atomic<bool> encoder_barriers{true};
+
 std::mutex dispatched_mutex;
 std::set<std::string>& dispatched_set() {
   static std::set<std::string> names;
@@ -39,6 +42,8 @@ std::set<std::string>& dispatched_set() {
 }
 
 }  // namespace
+
+void set_encoder_barriers(bool enabled) { encoder_barriers = enabled; }
 
 std::vector<std::string> dispatched_kernels() {
   std::lock_guard<std::mutex> lock(dispatched_mutex);
@@ -174,7 +179,8 @@ void GpuExecutable::encode(CommandBuffer& cb, const std::vector<std::shared_ptr<
       (b.write ? writes : reads).push_back(Range{l.buffer, l.offset, l.offset + l.length});
     }
     // Read after write, write after read and write after write all need the earlier dispatch done.
-    if (any_overlap(reads, pending_writes) || any_overlap(writes, pending_writes) || any_overlap(writes, pending_reads)) {
+    if (encoder_barriers &&
+        (any_overlap(reads, pending_writes) || any_overlap(writes, pending_writes) || any_overlap(writes, pending_reads))) {
       cb.barrier();
       pending_reads.clear();
       pending_writes.clear();

@@ -48,4 +48,8 @@ class GpuExecutable : public Executable {
 // Kernel host names dispatched by any run in this process (for the tests' kernel-coverage check).
 std::vector<std::string> dispatched_kernels();
 
+// Test switch: with false, encoding leaves out every barrier between dependent dispatches, so that
+// tests can show metal-sim catching a host that forgets one. Process-wide; true by default.
+void set_encoder_barriers(bool enabled);
+
 }  // namespace metalnn::gpu

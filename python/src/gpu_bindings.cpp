@@ -60,5 +60,7 @@ void bind_gpu(py::module_& m) {
     return names;
   }, "Host names of every kernel in metal/*.metal (debug).");
   m.def("_gpu_dispatched_kernels", &dispatched_kernels, "Kernels dispatched by runs in this process (debug).");
+  m.def("_gpu_set_encoder_barriers", &set_encoder_barriers,
+        "Test switch: false leaves out the barriers between dependent dispatches (debug).");
   m.def("_gpu_lowered_ops", &lowered_op_types, "Op types the GPU devices lower (debug).");
 }

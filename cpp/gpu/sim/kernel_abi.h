@@ -89,6 +89,9 @@ struct KernelInfo {
 struct KernelTable {
   const KernelInfo* kernels;
   unsigned count;
+  // The same kernels compiled a second time with every memory access reported to the race checker
+  // (msl/msl_racecheck.h); nullptr when the file was built without that copy.
+  const KernelTable* racecheck;
 };
 
 // Values exchanged by one simd_* call: every lane's slot and which lanes took part.
@@ -103,6 +106,11 @@ void threadgroup_barrier_at(const char* file, unsigned line);
 void simdgroup_barrier_at(const char* file, unsigned line);
 SimdLanes simd_exchange(const void* value, unsigned size, const char* what, const char* file, unsigned line);
 void* threadgroup_alloc(unsigned site, size_t size, size_t align);
+// Race-check copies only (METAL_SIM_RACECHECK): the name of a threadgroup variable, for reports, and
+// a reference taken to one component of a vector, so that a store through it counts as the
+// read-modify-write of the whole vector it is on the GPU.
+void race_name_threadgroup(const void* memory, const char* name);
+void race_vector_component(const void* vector, unsigned size, const void* component);
 // nullptr when the pipeline gave no value for this index.
 const ConstantValue* function_constant(unsigned index);
 [[noreturn]] void kernel_fault(const char* what);

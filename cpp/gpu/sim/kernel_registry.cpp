@@ -11,4 +11,13 @@ const KernelInfo* find_kernel(const KernelLibrary& library, const std::string& h
   return nullptr;
 }
 
+const KernelInfo* racecheck_copy(const KernelLibrary& library, const KernelInfo* kernel) {
+  for (const KernelTable* table : library) {
+    if (kernel >= table->kernels && kernel < table->kernels + table->count) {
+      return table->racecheck ? &table->racecheck->kernels[kernel - table->kernels] : nullptr;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace metal_sim

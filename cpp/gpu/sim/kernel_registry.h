@@ -16,4 +16,7 @@ KernelLibrary product_kernels();
 // nullptr when no table has a kernel of that host name.
 const KernelInfo* find_kernel(const KernelLibrary& library, const std::string& host_name);
 
+// The race-check copy of a kernel of the library; nullptr when its file was built without one.
+const KernelInfo* racecheck_copy(const KernelLibrary& library, const KernelInfo* kernel);
+
 }  // namespace metal_sim

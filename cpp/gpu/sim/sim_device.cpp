@@ -2,8 +2,11 @@
 // function-constant values, and a command buffer is a list of dispatches run at commit.
 #include "gpu/sim/sim_device.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -36,26 +39,28 @@ class SimBuffer : public Buffer {
 
 class SimPipeline : public Pipeline {
  public:
-  SimPipeline(const KernelInfo& kernel, std::vector<metal_sim::ConstantValue> constants)
-      : kernel_(kernel), name_(kernel.host_name), constants_(std::move(constants)) {}
+  SimPipeline(const KernelInfo& kernel, const KernelInfo* racecheck, std::vector<metal_sim::ConstantValue> constants)
+      : kernel_(kernel), racecheck_(racecheck), name_(kernel.host_name), constants_(std::move(constants)) {}
   const std::string& kernel_name() const override { return name_; }
   uint32_t max_total_threads_per_threadgroup() const override {
     return kernel_.max_total_threads ? kernel_.max_total_threads : metal_sim::kMaxThreadsPerThreadgroup;
   }
   uint32_t thread_execution_width() const override { return metal_sim::kSimdWidth; }
   const KernelInfo& kernel() const { return kernel_; }
+  const KernelInfo* racecheck() const { return racecheck_; }
   const std::vector<metal_sim::ConstantValue>& constants() const { return constants_; }
 
  private:
   const KernelInfo& kernel_;
+  const KernelInfo* racecheck_;
   std::string name_;
   std::vector<metal_sim::ConstantValue> constants_;
 };
 
 class SimCommandBuffer : public CommandBuffer {
  public:
-  SimCommandBuffer(std::shared_ptr<metal_sim::Executor> executor, bool reverse)
-      : executor_(std::move(executor)), reverse_(reverse) {}
+  SimCommandBuffer(std::shared_ptr<metal_sim::Executor> executor, const SimDeviceOptions& options)
+      : executor_(std::move(executor)), options_(options) {}
 
   void set_pipeline(const Pipeline& pipeline) override { pipeline_ = static_cast<const SimPipeline*>(&pipeline); }
 
@@ -63,6 +68,7 @@ class SimCommandBuffer : public CommandBuffer {
     check_index(index, "set_buffer");
     if (offset > buffer.length()) fail("set_buffer: offset " + std::to_string(offset) + " is past the buffer's end");
     bindings_[index] = static_cast<char*>(const_cast<Buffer&>(buffer).contents()) + offset;
+    lengths_[index] = buffer.length() - offset;
   }
 
   void set_bytes(const void* data, size_t length, uint32_t index) override {
@@ -71,6 +77,7 @@ class SimCommandBuffer : public CommandBuffer {
     bytes_.emplace_back(new unsigned char[length ? length : 1]);
     std::memcpy(bytes_.back().get(), data, length);
     bindings_[index] = bytes_.back().get();
+    lengths_[index] = length;
   }
 
   void set_threadgroup_memory(size_t length, uint32_t index) override {
@@ -90,10 +97,17 @@ class SimCommandBuffer : public CommandBuffer {
     if (uint64_t(groups.x) * groups.y * groups.z == 0) return;
     metal_sim::DispatchDesc d;
     d.kernel = &kernel;
+    if (options_.race_check) {
+      if (!pipeline_->racecheck()) {
+        fail(where + "no race-check copy was built (the library was built with METALNN_SANITIZE or "
+                     "METALNN_SIM_RACECHECK=OFF)");
+      }
+      d.kernel = pipeline_->racecheck();
+    }
     d.threadgroups[0] = groups.x, d.threadgroups[1] = groups.y, d.threadgroups[2] = groups.z;
     d.threads_per_threadgroup[0] = threads.x, d.threads_per_threadgroup[1] = threads.y;
     d.threads_per_threadgroup[2] = threads.z;
-    d.reverse_order = reverse_;
+    d.reverse_order = options_.reverse_thread_order;
     d.constants = pipeline_->constants().data();
     d.constant_count = unsigned(pipeline_->constants().size());
     size_t threadgroup_total = 0;
@@ -104,6 +118,7 @@ class SimCommandBuffer : public CommandBuffer {
           fail(where + "buffer(" + std::to_string(p.index) + ") '" + p.name + "' is not bound");
         }
         d.buffers[p.index] = bindings_[p.index];
+        d.buffer_lengths[p.index] = bindings_[p.index] ? lengths_[p.index] : 0;
       } else if (p.kind == ParamKind::kThreadgroupMemory) {
         if (!threadgroup_lengths_[p.index]) {
           fail(where + "threadgroup(" + std::to_string(p.index) + ") '" + p.name + "' has no length set");
@@ -118,12 +133,18 @@ class SimCommandBuffer : public CommandBuffer {
     dispatches_.push_back(d);
   }
 
-  void barrier() override {}  // dispatches run one after another, in order
+  void barrier() override { interval_starts_.push_back(dispatches_.size()); }
 
   void commit_and_wait() override {
     if (committed_) fail("commit_and_wait called twice on one command buffer");
     committed_ = true;
-    for (const metal_sim::DispatchDesc& d : dispatches_) executor_->run(d);
+    interval_starts_.push_back(dispatches_.size());
+    size_t begin = 0;
+    for (size_t interval = 0; interval < interval_starts_.size(); ++interval) {
+      const size_t end = interval_starts_[interval];
+      if (end > begin) run_interval(begin, end, interval);
+      begin = end;
+    }
   }
 
  private:
@@ -132,9 +153,70 @@ class SimCommandBuffer : public CommandBuffer {
     if (index >= metal_sim::kMaxBufferBindings) fail(std::string(what) + ": index " + std::to_string(index) + " >= 31");
   }
 
+  // The dispatches [begin, end) between two barriers, in an order a GPU may choose; with the race
+  // checker, two of them touching one byte (one writing) is a missing barrier.
+  void run_interval(size_t begin, size_t end, size_t interval) {
+    std::vector<size_t> order(end - begin);
+    std::iota(order.begin(), order.end(), begin);
+    if (options_.dispatch_order_seed == 0) {
+      std::reverse(order.begin(), order.end());
+    } else {
+      std::mt19937_64 random(options_.dispatch_order_seed + interval);
+      std::shuffle(order.begin(), order.end(), random);
+    }
+    std::vector<std::pair<size_t, std::unique_ptr<metal_sim::DispatchRaceLog>>> done;
+    for (size_t i : order) {
+      metal_sim::DispatchDesc& d = dispatches_[i];
+      if (!options_.race_check) {
+        executor_->run(d);
+        continue;
+      }
+      auto log = std::make_unique<metal_sim::DispatchRaceLog>();
+      d.race = log.get();
+      executor_->run(d);
+      log->finish(d);
+      d.race = nullptr;
+      if (!log->error().empty()) throw DeviceError("metal-sim race check: " + log->error());
+      for (const auto& [j, other] : done) check_pair(j, *other, i, *log);
+      done.emplace_back(i, std::move(log));
+    }
+  }
+
+  void check_pair(size_t a, const metal_sim::DispatchRaceLog& la, size_t b, const metal_sim::DispatchRaceLog& lb) {
+    const metal_sim::Footprint& fa = la.footprint();
+    const metal_sim::Footprint& fb = lb.footprint();
+    struct Case { const std::vector<metal_sim::AccessRange>* x; const char* xk; const std::vector<metal_sim::AccessRange>* y; const char* yk; };
+    const Case cases[] = {{&fa.writes, "writes", &fb.writes, "writes"},
+                          {&fa.writes, "writes", &fb.reads, "reads"},
+                          {&fa.reads, "reads", &fb.writes, "writes"}};
+    for (const Case& c : cases) {
+      metal_sim::AccessRange ra, rb;
+      if (!metal_sim::first_overlap(*c.x, *c.y, &ra, &rb)) continue;
+      const uintptr_t lo = std::max(ra.begin, rb.begin), hi = std::min(ra.end, rb.end);
+      const metal_sim::DispatchDesc& da = dispatches_[std::min(a, b)];
+      const metal_sim::DispatchDesc& db = dispatches_[std::max(a, b)];
+      const bool swap = a > b;
+      const char* ka = swap ? c.yk : c.xk;
+      const char* kb = swap ? c.xk : c.yk;
+      const metal_sim::AccessRange& first = swap ? rb : ra;
+      const metal_sim::AccessRange& second = swap ? ra : rb;
+      throw DeviceError("metal-sim race check: dispatches " + std::to_string(std::min(a, b)) + " (kernel '" +
+                        da.kernel->host_name + "') and " + std::to_string(std::max(a, b)) + " (kernel '" +
+                        db.kernel->host_name + "') of one command buffer have no barrier between them, yet the first " +
+                        ka + " " + metal_sim::describe_device_bytes(da, lo, hi) + " (" +
+                        metal_sim::describe_thread(da, first.group, first.thread) + " at " +
+                        metal_sim::source_line(first.pc) + ") and the second " + kb + " " +
+                        metal_sim::describe_device_bytes(db, lo, hi) + " (" +
+                        metal_sim::describe_thread(db, second.group, second.thread) + " at " +
+                        metal_sim::source_line(second.pc) + ")");
+    }
+  }
+
   std::shared_ptr<metal_sim::Executor> executor_;
-  bool reverse_;
+  SimDeviceOptions options_;
   bool committed_ = false;
+  std::vector<size_t> interval_starts_;  // dispatch count at each barrier
+  size_t lengths_[metal_sim::kMaxBufferBindings] = {};
   const SimPipeline* pipeline_ = nullptr;
   void* bindings_[metal_sim::kMaxBufferBindings] = {};
   size_t threadgroup_lengths_[metal_sim::kMaxBufferBindings] = {};
@@ -151,8 +233,17 @@ class SimDevice : public Device {
  public:
   SimDevice(metal_sim::KernelLibrary kernels, const SimDeviceOptions& options)
       : kernels_(std::move(kernels)), executor_(std::make_shared<metal_sim::Executor>(options.threads)) {
-    const char* env = std::getenv("METALNN_SIM_REVERSE");
-    reverse_ = options.reverse_thread_order || (env && std::strcmp(env, "1") == 0);
+    options_ = options;
+    auto env_is_1 = [](const char* name) {
+      const char* env = std::getenv(name);
+      return env && std::strcmp(env, "1") == 0;
+    };
+    options_.reverse_thread_order = options.reverse_thread_order || env_is_1("METALNN_SIM_REVERSE");
+    options_.race_check = options.race_check || env_is_1("METALNN_SIM_RACECHECK");
+    options_.dispatch_order_seed = options.dispatch_order_seed;
+    if (const char* seed = std::getenv("METALNN_SIM_DISPATCH_SEED")) {
+      options_.dispatch_order_seed = std::strtoull(seed, nullptr, 10);
+    }
   }
 
   std::string name() const override { return "metal-sim"; }
@@ -207,17 +298,17 @@ class SimDevice : public Device {
       }
       values.push_back(metal_sim::ConstantValue{v.index, type, v.bits});
     }
-    return std::make_shared<SimPipeline>(*kernel, std::move(values));
+    return std::make_shared<SimPipeline>(*kernel, metal_sim::racecheck_copy(kernels_, kernel), std::move(values));
   }
 
   std::unique_ptr<CommandBuffer> create_command_buffer() override {
-    return std::make_unique<SimCommandBuffer>(executor_, reverse_);
+    return std::make_unique<SimCommandBuffer>(executor_, options_);
   }
 
  private:
   metal_sim::KernelLibrary kernels_;
   std::shared_ptr<metal_sim::Executor> executor_;
-  bool reverse_ = false;
+  SimDeviceOptions options_;
 };
 
 }  // namespace

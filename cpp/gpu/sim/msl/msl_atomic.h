@@ -3,6 +3,13 @@
 #pragma once
 #include "msl_math.h"
 
+// Atomics are exempt from the race checker: its copy of a kernel leaves them uninstrumented.
+#ifdef METAL_SIM_RACECHECK
+#define MSL_ATOMIC_FN __attribute__((no_sanitize("thread")))
+#else
+#define MSL_ATOMIC_FN
+#endif
+
 namespace metal {
 
 enum memory_order { memory_order_relaxed };
@@ -18,10 +25,10 @@ using atomic_float = atomic<float>;
 
 namespace detail {
 template <class T>
-T* atomic_address(volatile atomic<T>* object) { return const_cast<T*>(&object->value_); }
+MSL_ATOMIC_FN T* atomic_address(volatile atomic<T>* object) { return const_cast<T*>(&object->value_); }
 
 template <class T, class Op>
-T atomic_update(volatile atomic<T>* object, Op op) {  // CAS loop for float and min/max
+MSL_ATOMIC_FN T atomic_update(volatile atomic<T>* object, Op op) {  // CAS loop for float and min/max
   T* p = atomic_address(object);
   T expected, desired;  // the generic builtins: the _n forms take integers and pointers only in clang
   __atomic_load(p, &expected, __ATOMIC_RELAXED);
@@ -33,19 +40,19 @@ T atomic_update(volatile atomic<T>* object, Op op) {  // CAS loop for float and 
 }  // namespace detail
 
 template <class T>
-void atomic_store_explicit(volatile atomic<T>* object, detail::scalar_arg<T> desired, memory_order) {
+MSL_ATOMIC_FN void atomic_store_explicit(volatile atomic<T>* object, detail::scalar_arg<T> desired, memory_order) {
   __atomic_store_n(detail::atomic_address(object), desired, __ATOMIC_RELAXED);
 }
 template <class T>
-T atomic_load_explicit(volatile atomic<T>* object, memory_order) {
+MSL_ATOMIC_FN T atomic_load_explicit(volatile atomic<T>* object, memory_order) {
   return __atomic_load_n(detail::atomic_address(object), __ATOMIC_RELAXED);
 }
 template <class T>
-T atomic_exchange_explicit(volatile atomic<T>* object, detail::scalar_arg<T> desired, memory_order) {
+MSL_ATOMIC_FN T atomic_exchange_explicit(volatile atomic<T>* object, detail::scalar_arg<T> desired, memory_order) {
   return __atomic_exchange_n(detail::atomic_address(object), desired, __ATOMIC_RELAXED);
 }
 template <class T>
-bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* object, T* expected,
+MSL_ATOMIC_FN bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* object, T* expected,
                                            detail::scalar_arg<T> desired, memory_order, memory_order) {
   return __atomic_compare_exchange_n(detail::atomic_address(object), expected, desired, false,
                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED);
@@ -53,7 +60,7 @@ bool atomic_compare_exchange_weak_explicit(volatile atomic<T>* object, T* expect
 
 #define MSL_ATOMIC_FETCH(name, builtin, expr)                                                  \
   template <class T>                                                                           \
-  T atomic_fetch_##name##_explicit(volatile atomic<T>* object, detail::scalar_arg<T> operand, \
+  MSL_ATOMIC_FN T atomic_fetch_##name##_explicit(volatile atomic<T>* object, detail::scalar_arg<T> operand, \
                                    memory_order) {                                             \
     if constexpr (std::is_integral_v<T> && builtin) {                                          \
       return __atomic_fetch_##name(detail::atomic_address(object), operand, __ATOMIC_RELAXED); \

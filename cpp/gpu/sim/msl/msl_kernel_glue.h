@@ -44,9 +44,13 @@ struct DerivedConstant {
   operator T() const { return evaluate(); }  // NOLINT
 };
 
-template <class T>
-threadgroup T& threadgroup_variable(unsigned site) {
-  return *(threadgroup T*)threadgroup_alloc(site, sizeof(T), alignof(T));
+template <class T, class Name>
+threadgroup T& threadgroup_variable(unsigned site, Name name) {
+  void* memory = threadgroup_alloc(site, sizeof(T), alignof(T));
+#ifdef METAL_SIM_RACECHECK
+  race_name_threadgroup(memory, name);
+#endif
+  return *(threadgroup T*)memory;
 }
 
 template <class P>

@@ -90,26 +90,38 @@ T simd_prefix_exclusive_product(T x, MSL_SITE) {
   return detail::reduce<T>(lanes, [](const T& a, const T& b) { return T(a * b); }, lanes.lane - 1);
 }
 
-// Shuffles read another lane's value; a lane outside the SIMD-group or inactive keeps its own value.
-#define MSL_SIMD_SHUFFLE(name, arg_type, source_lane)                           \
+// Shuffles read another lane's value. Reading a lane that is inactive (or, except for the up/down
+// shifts, outside the SIMD-group) is undefined in MSL: it gives a poison value (all bits set: NaN for
+// floats, -1 for signed integers), like unwritten threadgroup memory. simd_shuffle_up/down leave the
+// lanes whose source lies outside the SIMD-group unchanged, as the specification says.
+namespace detail {
+template <class T>
+T poison() {
+  T value;
+  std::memset(static_cast<void*>(&value), 0xFF, sizeof(T));
+  return value;
+}
+}  // namespace detail
+#define MSL_SIMD_SHUFFLE(name, arg_type, source_lane, outside_keeps_own)        \
   template <class T>                                                            \
   T name(T x, arg_type arg, MSL_SITE) {                                         \
     const auto lanes = detail::exchange(x, #name, site_file, site_line);        \
     const unsigned lane = lanes.lane;                                           \
     const unsigned source = (source_lane);                                      \
-    return detail::lane_active(lanes, source) ? detail::lane_value<T>(lanes, source) : x; \
+    if (detail::lane_active(lanes, source)) return detail::lane_value<T>(lanes, source); \
+    return (outside_keeps_own) && source >= ::metal_sim::kSimdWidth ? x : detail::poison<T>(); \
   }
-MSL_SIMD_SHUFFLE(simd_shuffle, unsigned short, arg)
-MSL_SIMD_SHUFFLE(simd_broadcast, unsigned short, arg)
-MSL_SIMD_SHUFFLE(simd_shuffle_xor, unsigned short, lane ^ arg)
-MSL_SIMD_SHUFFLE(simd_shuffle_down, unsigned short, lane + arg)
-MSL_SIMD_SHUFFLE(simd_shuffle_up, unsigned short, lane >= arg ? lane - arg : 1000u)
-MSL_SIMD_SHUFFLE(simd_shuffle_rotate_down, unsigned short, (lane + arg) % ::metal_sim::kSimdWidth)
+MSL_SIMD_SHUFFLE(simd_shuffle, unsigned short, arg, false)
+MSL_SIMD_SHUFFLE(simd_broadcast, unsigned short, arg, false)
+MSL_SIMD_SHUFFLE(simd_shuffle_xor, unsigned short, lane ^ arg, false)
+MSL_SIMD_SHUFFLE(simd_shuffle_down, unsigned short, lane + arg, true)
+MSL_SIMD_SHUFFLE(simd_shuffle_up, unsigned short, lane >= arg ? lane - arg : 1000u, true)
+MSL_SIMD_SHUFFLE(simd_shuffle_rotate_down, unsigned short, (lane + arg) % ::metal_sim::kSimdWidth, false)
 MSL_SIMD_SHUFFLE(simd_shuffle_rotate_up, unsigned short,
-                 (lane + ::metal_sim::kSimdWidth - arg % ::metal_sim::kSimdWidth) % ::metal_sim::kSimdWidth)
-MSL_SIMD_SHUFFLE(quad_shuffle, unsigned short, (lane & ~3u) | (arg & 3u))
-MSL_SIMD_SHUFFLE(quad_broadcast, unsigned short, (lane & ~3u) | (arg & 3u))
-MSL_SIMD_SHUFFLE(quad_shuffle_xor, unsigned short, (lane & ~3u) | ((lane ^ arg) & 3u))
+                 (lane + ::metal_sim::kSimdWidth - arg % ::metal_sim::kSimdWidth) % ::metal_sim::kSimdWidth, false)
+MSL_SIMD_SHUFFLE(quad_shuffle, unsigned short, (lane & ~3u) | (arg & 3u), false)
+MSL_SIMD_SHUFFLE(quad_broadcast, unsigned short, (lane & ~3u) | (arg & 3u), false)
+MSL_SIMD_SHUFFLE(quad_shuffle_xor, unsigned short, (lane & ~3u) | ((lane ^ arg) & 3u), false)
 #undef MSL_SIMD_SHUFFLE
 
 template <class T>

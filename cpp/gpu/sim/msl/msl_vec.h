@@ -3,6 +3,8 @@
 #pragma once
 #include <type_traits>
 
+#include "../kernel_abi.h"
+
 namespace metal {
 
 template <class T, int N>
@@ -21,6 +23,9 @@ struct swizzle {
   operator V() const { return V(s_[I]...); }
   swizzle& operator=(const V& v) {
     const V copy = v;  // the source may alias this storage (v.xy = v.yx)
+#ifdef METAL_SIM_RACECHECK
+    (::metal_sim::race_vector_component(s_, sizeof(s_), &s_[I]), ...);
+#endif
     int k = 0;
     ((s_[I] = copy[k++]), ...);
     return *this;
@@ -170,7 +175,13 @@ struct vec : detail::vec_storage<T, N> {
     return *this;
   }
 
-  T& operator[](int i) { return s_[i]; }
+  T& operator[](int i) {
+#ifdef METAL_SIM_RACECHECK
+    // A store through this reference rewrites the whole vector on the GPU.
+    ::metal_sim::race_vector_component(s_, sizeof(s_), &s_[i]);
+#endif
+    return s_[i];
+  }
   const T& operator[](int i) const { return s_[i]; }
 
 #define MSL_VEC_BINARY(op)                                      \

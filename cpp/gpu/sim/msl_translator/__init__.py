@@ -38,7 +38,29 @@ PREPROCESSOR_FLAGS = ["-E", "-x", "c++", "-std=c++17", "-nostdinc", "-D__METAL_V
                       "-D__HAVE_SIMDGROUP_MATRIX__=1"]
 AUTO = "auto"
 
-__all__ = ["TranslationError", "Violation", "find_clang", "translate_file", "translate_source", "AUTO"]
+__all__ = ["TranslationError", "Violation", "find_clang", "translate_file", "translate_source", "AUTO",
+           "compile_flags", "racecheck_compile_flags"]
+
+
+def compile_flags() -> list[str]:
+    """Flags for compiling translated C++ into metal-sim's plain (fast) copy of its kernels."""
+    return ["-std=c++17", "-include", str(SIM_DIR / "msl" / "msl_compat.h"), "-fno-strict-aliasing"]
+
+
+def racecheck_compile_flags(cxx: str) -> list[str]:
+    """Flags for compiling the same translated C++ a second time, into the race-check copy that the
+    simulator runs under METALNN_SIM_RACECHECK=1 (and that defines `<table>_racecheck`): every load
+    and store is instrumented as for ThreadSanitizer, whose callbacks metal-sim implements (no TSan
+    runtime is linked), with line tables so races name their .metal lines. GCC or clang."""
+    flags = ["-std=c++17", "-include", str(SIM_DIR / "msl" / "msl_racecheck.h"), "-fno-strict-aliasing",
+             "-fsanitize=thread"]
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    if "clang" in version:
+        flags += ["-mllvm", "-tsan-instrument-func-entry-exit=false", "-mllvm", "-tsan-instrument-atomics=false",
+                  "-gline-tables-only"]
+    else:
+        flags += ["--param=tsan-instrument-func-entry-exit=0", "-g1"]
+    return flags
 
 
 def default_cxx() -> str:

@@ -273,7 +273,7 @@ class Translator:
             out = []
             for name, dims in declarators:
                 dims = re.sub(r"\s+", "", dims)
-                out.append(f"auto& {name} = ::metal_sim::threadgroup_variable<{type_name}{dims}>({site});")
+                out.append(f'auto& {name} = ::metal_sim::threadgroup_variable<{type_name}{dims}>({site}, "{name}");')
                 self.threadgroup_allocations.append((m.start(), name))
                 site += 1
             self.replace(m.start(), end + 1, " ".join(out))
@@ -321,7 +321,15 @@ class Translator:
             tail.append("const ::metal_sim::KernelInfo metal_sim_kernels[] = {\n    " + ",\n    ".join(infos) + "};")
         tail.append("}  // namespace")
         kernels = ("metal_sim_kernels", len(infos)) if infos else ("nullptr", 0)
+        # The race-check copy (the same file compiled with msl/msl_racecheck.h) defines
+        # <table>_racecheck; the plain copy points to it when it was linked in (a weak reference).
+        tail.append("#ifdef METAL_SIM_RACECHECK")
+        tail.append(f"extern const ::metal_sim::KernelTable {table_name}_racecheck;")
+        tail.append(f"const ::metal_sim::KernelTable {table_name}_racecheck = {{{kernels[0]}, {kernels[1]}, nullptr}};")
+        tail.append("#else")
+        tail.append(f"extern const ::metal_sim::KernelTable {table_name}_racecheck __attribute__((weak));")
         tail.append(f"extern const ::metal_sim::KernelTable {table_name};")
-        tail.append(f"const ::metal_sim::KernelTable {table_name} = {{{kernels[0]}, {kernels[1]}}};")
+        tail.append(f"const ::metal_sim::KernelTable {table_name} = {{{kernels[0]}, {kernels[1]}, &{table_name}_racecheck}};")
+        tail.append("#endif")
         line = head.count("\n") + 2
         return head + f'#line {line} "{output_path}"\n' + "\n".join(tail) + "\n"

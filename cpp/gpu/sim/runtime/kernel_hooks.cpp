@@ -20,6 +20,14 @@ void* threadgroup_alloc(unsigned site, size_t size, size_t align) {
   return ThreadgroupRunner::for_this_thread().threadgroup_alloc(site, size, align);
 }
 
+void race_name_threadgroup(const void* memory, const char* name) {
+  ThreadgroupRunner::for_this_thread().name_threadgroup(memory, name);
+}
+
+void race_vector_component(const void* vector, unsigned size, const void* component) {
+  ThreadgroupRunner::for_this_thread().vector_component(vector, size, component);
+}
+
 const ConstantValue* function_constant(unsigned index) {
   return ThreadgroupRunner::for_this_thread().function_constant(index);
 }

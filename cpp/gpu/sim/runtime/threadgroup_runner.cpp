@@ -52,11 +52,27 @@ ThreadgroupRunner& ThreadgroupRunner::for_this_thread() {
 void ThreadgroupRunner::run(const DispatchDesc& dispatch, uint32_t group_index) {
   dispatch_ = &dispatch;
   begin_group(group_index);
+  if (dispatch.race) {
+    race_.begin_group(dispatch, group_index, arena_.get(), arena_capacity_);
+    for (unsigned i = 0; i < dispatch.kernel->param_count; ++i) {
+      const ParamSpec& p = dispatch.kernel->params[i];
+      if (p.kind == ParamKind::kThreadgroupMemory) race_.name_threadgroup(threadgroup_memory_[p.index], p.name);
+    }
+  }
   if (dispatch.kernel->uses_barriers) {
     run_fibers();
   } else {
     run_plain();
   }
+  if (dispatch.race) race_.end_group();
+}
+
+void ThreadgroupRunner::name_threadgroup(const void* memory, const char* name) {
+  if (dispatch_->race) race_.name_threadgroup(memory, name);
+}
+
+void ThreadgroupRunner::vector_component(const void* vector, unsigned size, const void* component) {
+  if (dispatch_->race) race_.vector_component(vector, size, component);
 }
 
 void ThreadgroupRunner::begin_group(uint32_t group_index) {
@@ -140,6 +156,7 @@ void ThreadgroupRunner::run_plain() {
   for (uint32_t k = 0; k < thread_count_; ++k) {
     const uint32_t i = dispatch_->reverse_order ? thread_count_ - 1 - k : k;
     fill_args(i, t.args);
+    if (dispatch_->race) race_.set_thread(i);
     dispatch_->kernel->invoke(t.args);
   }
   current_ = nullptr;
@@ -222,6 +239,7 @@ bool ThreadgroupRunner::release_threadgroup_barrier() {
     fault("divergent threadgroup_barrier: threads returned while others wait at the barrier: " + describe_waiting());
   }
   for (uint32_t i = 0; i < thread_count_; ++i) threads_[i].state = State::kReady;
+  if (dispatch_->race) race_.barrier();
   return true;
 }
 
@@ -301,6 +319,7 @@ SimdLanes ThreadgroupRunner::simd_exchange(const void* value, unsigned size, con
 // Fiber switching, with AddressSanitizer told about each stack change (else it reports false errors).
 void ThreadgroupRunner::switch_to(SimThread& t) {
   current_ = &t;
+  if (dispatch_->race) race_.set_thread(t.args.index_in_threadgroup);
 #ifdef MSIM_ASAN
   void* fake_stack = nullptr;
   const FiberStack& stack = *stacks_[&t - threads_.data()];

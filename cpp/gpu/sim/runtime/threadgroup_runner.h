@@ -10,6 +10,7 @@
 
 #include "../kernel_abi.h"
 #include "fiber.h"
+#include "race_checker.h"
 
 namespace metal_sim {
 
@@ -20,12 +21,14 @@ constexpr unsigned kMaxThreadsPerThreadgroup = 1024;
 struct DispatchDesc {
   const KernelInfo* kernel = nullptr;
   void* buffers[kMaxBufferBindings] = {};
+  size_t buffer_lengths[kMaxBufferBindings] = {};  // from the binding's offset to the buffer's end
   size_t threadgroup_lengths[kMaxBufferBindings] = {};
   uint32_t threadgroups[3] = {1, 1, 1};
   uint32_t threads_per_threadgroup[3] = {1, 1, 1};
   bool reverse_order = false;  // schedule threads (and threadgroups) last to first
   const ConstantValue* constants = nullptr;
   unsigned constant_count = 0;
+  DispatchRaceLog* race = nullptr;  // set when `kernel` is a race-check copy
 };
 
 class ThreadgroupRunner {
@@ -42,6 +45,8 @@ class ThreadgroupRunner {
   void wait_at_barrier(bool threadgroup_wide, const char* file, unsigned line);
   SimdLanes simd_exchange(const void* value, unsigned size, const char* what, const char* file, unsigned line);
   void* threadgroup_alloc(unsigned site, size_t size, size_t align);
+  void name_threadgroup(const void* memory, const char* name);
+  void vector_component(const void* vector, unsigned size, const void* component);
   const ConstantValue* function_constant(unsigned index) const;
   [[noreturn]] void fault(const std::string& what) const;
 
@@ -106,6 +111,7 @@ class ThreadgroupRunner {
   size_t threadgroup_bytes_ = 0;  // counted against the 32 KiB limit, without redzones
   std::vector<Site> sites_;
   void* threadgroup_memory_[kMaxBufferBindings] = {};
+  RaceTracker race_;
 };
 
 }  // namespace metal_sim
