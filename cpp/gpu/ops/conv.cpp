@@ -5,7 +5,7 @@
 #include "core/activation.h"
 #include "core/ops/conv_transpose.h"
 #include "core/ops/window.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
@@ -24,7 +24,7 @@ void lower_conv(Lowering& L, const Node& n) {
   const Shape& ws = L.shape(w);
   const Shape& ys = L.shape(y);
   if (xs.size() > 4) unsupported(n, "convolutions over more than 2 spatial dims");
-  const cpu::Window2d win = cpu::to_window2d(
+  const Window2d win = to_window2d(
       resolve_window(n, std::vector<int64_t>(xs.begin() + 2, xs.end()), std::vector<int64_t>(ws.begin() + 2, ws.end()), false));
   const int64_t groups = n.attrs.get_int("group", 1);
   ConvParams p{};

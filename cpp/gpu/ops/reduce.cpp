@@ -51,13 +51,12 @@ void lower_global_pool(Lowering& L, const Node& n) {
 void lower_arg_reduce(Lowering& L, const Node& n) {
   const int x = n.inputs[0], y = n.outputs[0];
   const Shape& s = L.shape(x);
-  int64_t axis = n.attrs.get_int("axis", 0);
-  if (axis < 0) axis += int64_t(s.size());
-  const int64_t inner = shape_numel(Shape(s.begin() + axis + 1, s.end()));
+  const int64_t axis = node_axis(n, int64_t(s.size()), 0);
+  const AxisSplit split = split_at_axis(s, axis);
   ArgReduceParams p{};
-  p.rows = u32(n, shape_numel(Shape(s.begin(), s.begin() + axis)) * inner);
-  p.n = u32(n, s[size_t(axis)]);
-  p.inner = u32(n, inner);
+  p.rows = u32(n, split.outer * split.inner);
+  p.n = u32(n, split.axis);
+  p.inner = u32(n, split.inner);
   p.select_last = n.attrs.get_int("select_last_index", 0) != 0;
   if (p.rows == 0) return;
   if (p.n == 0) unsupported(n, "an empty reduced axis");
