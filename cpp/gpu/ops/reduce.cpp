@@ -1,6 +1,5 @@
 // ReduceSum/Mean/Max/Min and GlobalAverage/MaxPool (metal/reduce.metal): the input's axes split into
-// kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes). ArgMax/ArgMin view
-// the input as [outer, axis, inner].
+// kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes).
 #include "core/ops/reduce.h"
 #include "gpu/ops/common.h"
 
@@ -46,22 +45,6 @@ void lower_global_pool(Lowering& L, const Node& n) {
   mask[0] = mask[1] = 0;
   const bool max = n.op_type == "GlobalMaxPool";
   reduce(L, n, max ? "max" : "sum", mask, !max);
-}
-
-void lower_arg_reduce(Lowering& L, const Node& n) {
-  const int x = n.inputs[0], y = n.outputs[0];
-  const Shape& s = L.shape(x);
-  const int64_t axis = node_axis(n, int64_t(s.size()), 0);
-  const AxisSplit split = split_at_axis(s, axis);
-  ArgReduceParams p{};
-  p.rows = u32(n, split.outer * split.inner);
-  p.n = u32(n, split.axis);
-  p.inner = u32(n, split.inner);
-  p.select_last = n.attrs.get_int("select_last_index", 0) != 0;
-  if (p.rows == 0) return;
-  if (p.n == 0) unsupported(n, "an empty reduced axis");
-  const std::string variant = n.op_type == "ArgMax" ? "max" : "min";
-  L.dispatch(kernel_name("arg_reduce", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.rows);
 }
 
 }  // namespace metalnn::gpu

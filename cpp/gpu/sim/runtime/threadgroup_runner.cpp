@@ -231,7 +231,7 @@ std::string ThreadgroupRunner::thread_name(const SimThread& t) const {
 }
 
 std::string ThreadgroupRunner::describe_waiting() const {
-  // Groups threads by where they stand, e.g. "64 threads, first (0,0,0), at matmul.metal:31 (threadgroup_barrier)".
+  // Groups threads by where they stand, e.g. "64 threads, first (0,0,0), at gemm.metal:31 (threadgroup_barrier)".
   std::map<std::tuple<std::string, unsigned, std::string>, std::pair<unsigned, const SimThread*>> groups;
   for (uint32_t i = 0; i < thread_count_; ++i) {
     const SimThread& t = threads_[i];
