@@ -6,7 +6,7 @@
 // half, plus 512 B of row offsets), then each thread accumulates 4 channels x 4 pixels in float4.
 // conv_depthwise (one input channel per group): one thread per 4 adjacent output pixels along W of
 // one channel, filter in registers; no threadgroup memory. 1x1 stride-1 unpadded convolutions run as
-// GEMM (matmul.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
+// GEMM (gemm.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
 // input taps that land on it; no threadgroup memory.
 #include "common.h"
 

@@ -28,7 +28,7 @@ it current. Do not edit by hand.
   each of them, rewriting older forms into the newest one (`python/metalnn/onnx_import.py`).
 - **dtypes (cpu)**: the tensor types of the op's single-node cases in ONNX's own backend test suite that
   the cpu device runs and passes (`tests/conformance`); cases rejected on purpose, each with its
-  reason, are listed in `tests/conformance/cases.py`.
+  reason, are listed in `python/metalnn/conformance.py`.
 - **metal**: the op has a GPU lowering, so it runs on `metal` and `metal-sim` in float32 and float16
   (`precision=`); metal-sim runs the float32 conformance cases in CI.
 

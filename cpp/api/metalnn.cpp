@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "core/error.h"
+#include "core/error_kind.h"
 #include "core/model_file_reader.h"
-#include "core/model.h"
+#include "engine/model.h"
 
 namespace metalnn {
 
@@ -15,20 +15,12 @@ namespace {
 template <typename F>
 auto translate_errors(F&& f) -> decltype(f()) {
   using Kind = NetworkError::Kind;
+  static_assert(int(Kind::Model) == int(ErrorKind::Model) && int(Kind::Other) == int(ErrorKind::Other) &&
+                int(Kind::Device) == int(ErrorKind::Device), "NetworkError::Kind mirrors ErrorKind");
   try {
     return f();
-  } catch (const ModelError& e) {
-    throw NetworkError(Kind::Model, e.what());
-  } catch (const UnsupportedOpError& e) {
-    throw NetworkError(Kind::UnsupportedOp, e.what());
-  } catch (const ShapeError& e) {
-    throw NetworkError(Kind::Shape, e.what());
-  } catch (const DtypeError& e) {
-    throw NetworkError(Kind::Dtype, e.what());
-  } catch (const DeviceError& e) {
-    throw NetworkError(Kind::Device, e.what());
   } catch (const Error& e) {
-    throw NetworkError(Kind::Other, e.what());
+    throw NetworkError(static_cast<Kind>(error_kind(e)), e.what());
   }
 }
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "cpu/thread_pool.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 
 namespace metalnn::cpu {
 

@@ -4,14 +4,6 @@
 
 namespace metalnn::cpu {
 
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  const std::vector<int64_t> own = shape_strides(in);
-  const size_t lead = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i) strides[lead + i] = in[i] == 1 ? 0 : own[i];
-  return strides;
-}
-
 StridedLoop::StridedLoop(const Shape& shape, const std::vector<std::vector<int64_t>>& strides)
     : operands_(static_cast<int>(strides.size())), size_(shape_numel(shape)) {
   if (operands_ > kMaxOperands) throw Error("StridedLoop: too many operands");

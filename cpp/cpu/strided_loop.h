@@ -8,14 +8,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/ops/broadcast.h"
 #include "core/tensor.h"
 #include "cpu/thread_pool.h"
 
 namespace metalnn::cpu {
-
-// Element strides of a tensor of shape `in` read as `out` under NumPy broadcasting (right-aligned,
-// 0 along dims `in` lacks or has as 1).
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 
 class StridedLoop {
  public:

@@ -7,7 +7,7 @@
 
 #include "core/activation.h"
 #include "cpu/thread_pool.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 
 namespace metalnn::cpu {
 

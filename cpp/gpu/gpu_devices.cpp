@@ -1,6 +1,7 @@
 #include "gpu/gpu_devices.h"
 
 #include <mutex>
+#include <set>
 
 #include "core/error.h"
 #include "gpu/gpu_executable.h"
@@ -66,6 +67,15 @@ SharedDevice* shared(const std::string& name) {
   return nullptr;
 }
 
+std::mutex& compiled_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::set<std::string>& compiled_set() {
+  static std::set<std::string> names;
+  return names;
+}
+
 }  // namespace
 
 std::string gpu_unavailable_reason(const std::string& name) {
@@ -92,10 +102,19 @@ PipelineCache& gpu_pipelines(const std::string& name) {
   return *shared(name)->pipelines;
 }
 
-std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision) {
+std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision,
+                                        const NodeEvaluator& evaluator) {
   SharedDevice* d = shared(device);
   if (!d || !d->device) throw DeviceError(gpu_unavailable_reason(device));
-  return std::make_unique<GpuExecutable>(g, d->device, *d->pipelines, precision);
+  auto executable = std::make_unique<GpuExecutable>(g, d->device, *d->pipelines, precision, evaluator);
+  std::lock_guard<std::mutex> lock(compiled_mutex());
+  for (const std::string& name : executable->dispatched_kernels()) compiled_set().insert(name);
+  return executable;
+}
+
+std::vector<std::string> compiled_kernels() {
+  std::lock_guard<std::mutex> lock(compiled_mutex());
+  return std::vector<std::string>(compiled_set().begin(), compiled_set().end());
 }
 
 }  // namespace metalnn::gpu

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/evaluator.h"
 #include "core/executable.h"
 #include "gpu/device.h"
 #include "gpu/pipeline_cache.h"
@@ -19,6 +20,11 @@ std::string gpu_unavailable_reason(const std::string& name);
 std::shared_ptr<Device> gpu_device(const std::string& name);
 // The pipeline cache of that device, which every model compiled for it shares.
 PipelineCache& gpu_pipelines(const std::string& name);
-std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision);
+// Compiles `g` for `device`; `evaluator` runs the nodes whose outputs are known at load.
+std::unique_ptr<Executable> compile_gpu(const Graph& g, const std::string& device, const std::string& precision,
+                                        const NodeEvaluator& evaluator);
+// Kernel host names that the executables compiled in this process dispatch (recorded at compile,
+// never on the run path; for the tests' kernel-coverage check).
+std::vector<std::string> compiled_kernels();
 
 }  // namespace metalnn::gpu

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <atomic>
-#include <mutex>
-#include <set>
 
 #include "core/error.h"
 #include "params.h"
@@ -35,50 +33,60 @@ bool any_overlap(const std::vector<Range>& a, const std::vector<Range>& b) {
 
 std::atomic<bool> encoder_barriers{true};
 
-std::mutex dispatched_mutex;
-std::set<std::string>& dispatched_set() {
-  static std::set<std::string> names;
-  return names;
-}
-
 }  // namespace
 
 void set_encoder_barriers(bool enabled) { encoder_barriers = enabled; }
 
-std::vector<std::string> dispatched_kernels() {
-  std::lock_guard<std::mutex> lock(dispatched_mutex);
-  return std::vector<std::string>(dispatched_set().begin(), dispatched_set().end());
-}
-
 GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, PipelineCache& pipelines,
-                             const std::string& precision)
+                             const std::string& precision, const NodeEvaluator& evaluator)
     : graph_(g), device_(std::move(device)) {
   if (precision != "float32" && precision != "float16")
     throw DeviceError("device '" + device_->name() + "': precision must be float32 or float16, got '" + precision + "'");
   float_storage_ = precision == "float16" ? DType::Float16 : DType::Float32;
-  const DType float_storage = float_storage_;
-  Lowering lowering(graph_, float_storage, *device_, pipelines);
+  Lowering lowering(graph_, float_storage_, *device_, pipelines, evaluator);
+  plan_memory(lowering);
+  std::vector<Dispatch> prologue, epilogue;
+  convert_edges(pipelines, prologue, epilogue);
+  dispatches_ = std::move(prologue);
+  lower_nodes(lowering);
+  for (Dispatch& d : epilogue) dispatches_.push_back(std::move(d));
+  // Constants are bound to their uploaded buffers once.
+  for (Dispatch& d : dispatches_)
+    for (Binding& b : d.bindings)
+      if (b.source == Binding::Source::kValue && graph_.value(b.id).is_constant()) {
+        b.source = Binding::Source::kBuffer;
+        b.buffer = lowering.constant_buffer(b.id);
+      }
+  staging_.resize(graph_.inputs().size());
+  for (size_t i = 0; i < graph_.inputs().size(); ++i) {
+    const Value& v = graph_.value(graph_.inputs()[i]);
+    staging_[i] = device_->new_buffer(size_t(shape_numel(v.shape)) * dtype_size(v.dtype));
+  }
+}
 
+void GpuExecutable::plan_memory(const Lowering& lowering) {
   // The plan sizes tensors by their storage dtype.
   Graph sized = graph_;
   for (int v = 0; v < sized.num_values(); ++v)
     if (!sized.value(v).is_constant()) sized.value(v).dtype = lowering.storage(v);
   plan_ = Plan::build(sized, device_->limits().buffer_alignment);
   arena_ = device_->new_buffer(plan_.arena_bytes);
-
   const int nv = graph_.num_values();
   internal_.resize(nv);
   produced_.assign(nv, 0);
   for (const Node& n : graph_.nodes())
     for (int v : n.outputs)
       if (v >= 0) produced_[v] = 1;
+}
 
+void GpuExecutable::convert_edges(PipelineCache& pipelines, std::vector<Dispatch>& prologue,
+                                  std::vector<Dispatch>& epilogue) {
+  const DType float_storage = float_storage_;
   // A graph input or output converted at the edges gets a buffer of its own in the float storage type.
   auto internal_buffer = [&](int v) {
     if (!internal_[v])
       internal_[v] = device_->new_buffer(size_t(shape_numel(graph_.value(v).shape)) * dtype_size(float_storage));
   };
-  std::vector<Dispatch> prologue, epilogue;
   auto cast = [&](DType from, DType to, int v) {
     const uint64_t count = uint64_t(shape_numel(graph_.value(v).shape));
     Dispatch d;
@@ -108,10 +116,11 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     d.bindings.push_back(std::move(out));
     epilogue.push_back(std::move(d.input(0, v)));
   }
-
   for (const Dispatch& d : prologue) check_dispatch(d, *device_, "an input conversion");
   for (const Dispatch& d : epilogue) check_dispatch(d, *device_, "an output conversion");
-  dispatches_ = std::move(prologue);
+}
+
+void GpuExecutable::lower_nodes(Lowering& lowering) {
   for (const Node& n : graph_.nodes()) {
     LowerFn lower = find_lowering(n.op_type);
     if (!lower) throw UnsupportedOpError(n.label() + ": the GPU devices have no kernel for " + n.op_type);
@@ -120,25 +129,18 @@ GpuExecutable::GpuExecutable(const Graph& g, std::shared_ptr<Device> device, Pip
     for (size_t i = first; i < lowering.dispatches().size(); ++i) check_dispatch(lowering.dispatches()[i], *device_, n.label());
   }
   for (Dispatch& d : lowering.dispatches()) dispatches_.push_back(std::move(d));
-  for (Dispatch& d : epilogue) dispatches_.push_back(std::move(d));
-  // Constants are bound to their uploaded buffers once.
-  for (Dispatch& d : dispatches_)
-    for (Binding& b : d.bindings)
-      if (b.source == Binding::Source::kValue && graph_.value(b.id).is_constant()) {
-        b.source = Binding::Source::kBuffer;
-        b.buffer = lowering.constant_buffer(b.id);
-      }
-
-  staging_.resize(graph_.inputs().size());
-  for (size_t i = 0; i < graph_.inputs().size(); ++i) {
-    const Value& v = graph_.value(graph_.inputs()[i]);
-    staging_[i] = device_->new_buffer(size_t(shape_numel(v.shape)) * dtype_size(v.dtype));
-  }
 }
 
 std::vector<std::string> GpuExecutable::kernels() const {
   std::vector<std::string> names;
   for (const Dispatch& d : dispatches_) names.push_back(d.pipeline->kernel_name());
+  return names;
+}
+
+std::vector<std::string> GpuExecutable::dispatched_kernels() const {
+  std::vector<std::string> names;
+  for (const Dispatch& d : dispatches_)
+    if (uint64_t(d.groups.x) * d.groups.y * d.groups.z) names.push_back(d.pipeline->kernel_name());
   return names;
 }
 
@@ -219,12 +221,6 @@ std::vector<Tensor> GpuExecutable::run(const std::vector<Tensor>& inputs) {
   auto cb = device_->new_command_buffer();
   encode(*cb, in_buffers, out_buffers);
   cb->commit_and_wait();
-  if (!recorded_) {
-    std::lock_guard<std::mutex> lock(dispatched_mutex);
-    for (const Dispatch& d : dispatches_)
-      if (uint64_t(d.groups.x) * d.groups.y * d.groups.z) dispatched_set().insert(d.pipeline->kernel_name());
-    recorded_ = true;
-  }
 
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < out_buffers.size(); ++i) {

@@ -16,11 +16,15 @@ namespace metalnn::gpu {
 class GpuExecutable : public Executable {
  public:
   // precision: "float32" or "float16" (float values and weights stored in half, computed in float).
-  GpuExecutable(const Graph& g, std::shared_ptr<Device> device, PipelineCache& pipelines, const std::string& precision);
+  // evaluator: runs the nodes whose outputs are known at load (core/evaluator.h).
+  GpuExecutable(const Graph& g, std::shared_ptr<Device> device, PipelineCache& pipelines, const std::string& precision,
+                const NodeEvaluator& evaluator);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
   size_t arena_bytes() const override { return plan_.arena_bytes; }
-  // Host names of the kernels a run dispatches, in order.
+  // Host names of the kernels of every step, in order.
   std::vector<std::string> kernels() const;
+  // Those a run dispatches (steps with a non-empty grid).
+  std::vector<std::string> dispatched_kernels() const;
 
  private:
   struct Location {
@@ -30,6 +34,10 @@ class GpuExecutable : public Executable {
   };
   Location locate(const Binding& b, const std::vector<std::shared_ptr<Buffer>>& inputs,
                   const std::vector<std::shared_ptr<Buffer>>& outputs) const;
+  // Construction steps: the arena plan, the float conversions at the graph's edges, the nodes' dispatches.
+  void plan_memory(const Lowering& lowering);
+  void convert_edges(PipelineCache& pipelines, std::vector<Dispatch>& prologue, std::vector<Dispatch>& epilogue);
+  void lower_nodes(Lowering& lowering);
   void encode(CommandBuffer& cb, const std::vector<std::shared_ptr<Buffer>>& inputs,
               const std::vector<std::shared_ptr<Buffer>>& outputs) const;
 
@@ -42,11 +50,7 @@ class GpuExecutable : public Executable {
   std::vector<char> produced_;                      // per value id: written by a dispatch
   std::vector<std::shared_ptr<Buffer>> staging_;   // per graph input: where it is copied when it cannot be wrapped
   std::vector<Dispatch> dispatches_;
-  bool recorded_ = false;  // kernel names handed to record_dispatched_kernels()
 };
-
-// Kernel host names dispatched by any run in this process (for the tests' kernel-coverage check).
-std::vector<std::string> dispatched_kernels();
 
 // Test switch: with false, encoding leaves out every barrier between dependent dispatches, so that
 // tests can show metal-sim catching a host that forgets one. Process-wide; true by default.

@@ -52,8 +52,10 @@ Dispatch& Dispatch::grid(Size3 threadgroups, Size3 threads_per_threadgroup) {
   return *this;
 }
 
-Lowering::Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines)
-    : g_(g), float_storage_(float_storage), device_(device), limits_(device.limits()), pipelines_(pipelines) {}
+Lowering::Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines,
+                   const NodeEvaluator& evaluator)
+    : g_(g), float_storage_(float_storage), device_(device), limits_(device.limits()), pipelines_(pipelines),
+      evaluator_(evaluator) {}
 
 DType Lowering::storage(int id) const {
   const DType t = g_.value(id).dtype;

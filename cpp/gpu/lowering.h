@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/evaluator.h"
 #include "core/graph.h"
 #include "gpu/device.h"
 #include "gpu/kernel_name.h"
@@ -54,7 +55,8 @@ struct Dispatch {
 
 class Lowering {
  public:
-  Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines);
+  Lowering(const Graph& g, DType float_storage, Device& device, PipelineCache& pipelines,
+           const NodeEvaluator& evaluator);
 
   const Graph& graph() const { return g_; }
   const Value& value(int id) const { return g_.value(id); }
@@ -64,6 +66,8 @@ class Lowering {
   std::string suffix(int id) const { return dtype_suffix(storage(id)); }
   DType float_storage() const { return float_storage_; }
   const DeviceLimits& limits() const { return limits_; }
+  // Evaluates nodes whose outputs are known at load (see ops/shape.cpp).
+  const NodeEvaluator& evaluator() const { return evaluator_; }
 
   // Inputs of the node: present (not omitted), constant data, integers of a constant input.
   static bool has_input(const Node& n, int i) { return i < int(n.inputs.size()) && n.inputs[i] >= 0; }
@@ -87,6 +91,7 @@ class Lowering {
   Device& device_;
   DeviceLimits limits_;
   PipelineCache& pipelines_;
+  const NodeEvaluator& evaluator_;
   std::map<int, std::shared_ptr<Buffer>> constants_;
   std::deque<Dispatch> dispatches_;
 };

@@ -1,6 +1,6 @@
 // Debug accessors of the GPU devices for the tests and `metalnn doctor`: device counters (command
 // buffers, pipelines), what a device says about itself, a pipeline built for each of its kernels,
-// the kernels the library holds and those runs have dispatched, and the op types the GPU lowers.
+// the kernels the library holds and those compiled executables dispatch, and the op types the GPU lowers.
 #include <pybind11/stl.h>
 
 #include "core/error.h"
@@ -59,7 +59,7 @@ void bind_gpu(py::module_& m) {
       for (unsigned i = 0; i < table->count; ++i) names.emplace_back(table->kernels[i].host_name);
     return names;
   }, "Host names of every kernel in metal/*.metal (debug).");
-  m.def("_gpu_dispatched_kernels", &dispatched_kernels, "Kernels dispatched by runs in this process (debug).");
+  m.def("_gpu_dispatched_kernels", &compiled_kernels, "Kernels the GPU executables built in this process dispatch (debug).");
   m.def("_gpu_set_encoder_barriers", &set_encoder_barriers,
         "Test switch: false leaves out the barriers between dependent dispatches (debug).");
   m.def("_gpu_lowered_ops", &lowered_op_types, "Op types the GPU devices lower (debug).");

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "core/model.h"
+#include "engine/model.h"
 #include "core/profiler.h"
 #include "cpu/thread_pool.h"
 #include "numpy_tensor.h"

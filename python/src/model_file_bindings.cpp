@@ -9,7 +9,7 @@
 #include "core/alibaba_mnn.h"
 #include "core/model_file_reader.h"
 #include "core/model_file_writer.h"
-#include "core/model.h"
+#include "engine/model.h"
 
 namespace py = pybind11;
 using namespace metalnn;

@@ -2,9 +2,9 @@
 // the translation of engine exceptions into the Python classes of metalnn.errors.
 #include <pybind11/stl.h>
 
-#include "core/error.h"
-#include "core/executable.h"
-#include "core/model.h"
+#include "core/error_kind.h"
+#include "engine/devices.h"
+#include "engine/model.h"
 #include "core/op_schema.h"
 #include "numpy_tensor.h"
 
@@ -49,18 +49,8 @@ void register_exceptions() {
     };
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const ModelError& e) {
-      raise("ModelError", e);
-    } catch (const UnsupportedOpError& e) {
-      raise("UnsupportedOpError", e);
-    } catch (const ShapeError& e) {
-      raise("ShapeError", e);
-    } catch (const DtypeError& e) {
-      raise("DtypeError", e);
-    } catch (const DeviceError& e) {
-      raise("DeviceError", e);
     } catch (const Error& e) {
-      raise("Error", e);
+      raise(error_class_name(error_kind(e)), e);
     } catch (const std::bad_alloc& e) {
       raise("Error", e);
     }

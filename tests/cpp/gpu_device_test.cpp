@@ -6,7 +6,8 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "core/executable.h"
+#include "cpu/evaluator.h"
+#include "engine/devices.h"
 #include "gpu/gpu_executable.h"
 #include "gpu/lowering.h"
 #include "gpu/sim/sim_device.h"
@@ -113,7 +114,7 @@ TEST(DeviceLimits, SimdgroupMatrixCapIsADeviceProperty) {
     test::OneNode node("MatMul", {test::input(a), test::constant(b)});
     node.infer();
     PipelineCache pipelines(*device);
-    GpuExecutable executable(node.graph(), device, pipelines, "float32");
+    GpuExecutable executable(node.graph(), device, pipelines, "float32", cpu::node_evaluator());
     test::expect_near(executable.run({a})[0], expected, 1e-4f);
     return executable.kernels();
   };

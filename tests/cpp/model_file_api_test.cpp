@@ -8,7 +8,7 @@
 #include <iterator>
 
 #include "core/model_file_writer.h"
-#include "core/model.h"
+#include "engine/model.h"
 #include "metalnn/metalnn.h"
 #include "model_file_test_graphs.h"
 

@@ -10,7 +10,7 @@
 #include "core/model_file_format.h"
 #include "core/model_file_reader.h"
 #include "core/model_file_writer.h"
-#include "core/model.h"
+#include "engine/model.h"
 #include "model_file_test_graphs.h"
 
 using namespace metalnn;

@@ -5,6 +5,7 @@
 
 #include "core/passes/passes.h"
 #include "cpu/cpu_executable.h"
+#include "cpu/evaluator.h"
 #include "one_node.h"
 
 using namespace metalnn;
@@ -86,7 +87,7 @@ TEST(Passes, ConstantFoldingRemovesShapeArithmetic) {
   g.outputs().push_back(g.find_value("y"));
 
   Graph optimized = g;
-  optimize(optimized);
+  optimize(optimized, cpu::node_evaluator());
   ASSERT_EQ(optimized.nodes().size(), 1u);
   EXPECT_EQ(optimized.nodes()[0].op_type, "Reshape");
   EXPECT_EQ(optimized.value(optimized.outputs()[0]).shape, (Shape{2, 12}));
@@ -104,7 +105,7 @@ TEST(Passes, BatchNormFoldsIntoConv) {
   g.outputs().push_back(g.find_value("y"));
 
   Graph optimized = g;
-  optimize(optimized);
+  optimize(optimized, cpu::node_evaluator());
   EXPECT_EQ(count_ops(optimized, "BatchNormalization"), 0);
   EXPECT_EQ(count_ops(optimized, "Conv"), 1);
   Tensor x = random_tensor({2, 3, 7, 7}, 8);
@@ -116,7 +117,7 @@ TEST(Passes, ActivationFusesIntoConv) {
   add_node(g, "Relu", "relu", {"c"}, {"y"});
   g.outputs().push_back(g.find_value("y"));
   Graph optimized = g;
-  optimize(optimized);
+  optimize(optimized, cpu::node_evaluator());
   ASSERT_EQ(optimized.nodes().size(), 1u);
   EXPECT_EQ(optimized.nodes()[0].attrs.get_string("_activation", ""), "Relu");
   Tensor x = random_tensor({2, 3, 7, 7}, 9);
@@ -128,7 +129,7 @@ TEST(Passes, ActivationStaysWhenTheProductIsAGraphOutput) {
   add_node(g, "Relu", "relu", {"c"}, {"y"});
   g.outputs().push_back(g.find_value("y"));
   g.outputs().push_back(g.find_value("c"));
-  optimize(g);
+  optimize(g, cpu::node_evaluator());
   EXPECT_EQ(count_ops(g, "Relu"), 1);
 }
 
@@ -141,7 +142,7 @@ TEST(Passes, BiasFusesIntoMatMul) {
   add_node(g, "Add", "add", {"m", "bias"}, {"y"});
   g.outputs().push_back(g.find_value("y"));
   Graph optimized = g;
-  optimize(optimized);
+  optimize(optimized, cpu::node_evaluator());
   ASSERT_EQ(optimized.nodes().size(), 1u);
   EXPECT_EQ(optimized.nodes()[0].inputs.size(), 3u);
   Tensor x = random_tensor({2, 5, 13}, 12);
@@ -156,7 +157,7 @@ TEST(Passes, IdentityAndDropoutDisappear) {
   add_node(g, "Relu", "relu", {"b"}, {"y"});
   g.outputs().push_back(g.find_value("y"));
   Graph optimized = g;
-  optimize(optimized);
+  optimize(optimized, cpu::node_evaluator());
   ASSERT_EQ(optimized.nodes().size(), 1u);
   EXPECT_EQ(optimized.nodes()[0].op_type, "Relu");
   Tensor x = random_tensor({3, 7}, 13);

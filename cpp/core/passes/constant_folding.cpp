@@ -1,8 +1,6 @@
-#include <memory>
-
+#include "core/evaluator.h"
 #include "core/op_schema.h"
 #include "core/passes/passes.h"
-#include "cpu/kernel.h"
 
 namespace metalnn {
 
@@ -17,10 +15,9 @@ bool all_inputs_constant(const Graph& g, const Node& n) {
 // Ops whose outputs depend only on input shapes fold as soon as those shapes are known.
 bool depends_on_shape_only(const Node& n) { return n.op_type == "Shape" || n.op_type == "Size"; }
 
-// Returns false when the CPU device cannot evaluate the node (it then stays in the graph).
-bool evaluate(Graph& g, const Node& n) {
-  cpu::KernelFactory make = cpu::find_kernel(n.op_type);
-  if (!make) return false;
+// Returns false when `evaluator` cannot evaluate the node (it then stays in the graph).
+bool evaluate(Graph& g, const Node& n, const NodeEvaluator& evaluator) {
+  if (!evaluator.can_evaluate(n.op_type)) return false;
   std::vector<Tensor> inputs_storage;
   inputs_storage.reserve(n.inputs.size());
   std::vector<const Tensor*> inputs;
@@ -46,8 +43,7 @@ bool evaluate(Graph& g, const Node& n) {
     results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape));
     outputs.push_back(&results.back());
   }
-  std::unique_ptr<cpu::Kernel> kernel = make(g, n);
-  kernel->run(inputs, outputs, cpu::ThreadPool::global());
+  evaluator.evaluate(g, n, inputs, outputs);
   for (size_t i = 0; i < n.outputs.size(); ++i)
     if (n.outputs[i] >= 0) g.value(n.outputs[i]).constant = *outputs[i];
   return true;
@@ -55,7 +51,7 @@ bool evaluate(Graph& g, const Node& n) {
 
 }  // namespace
 
-void fold_constants(Graph& g) {
+void fold_constants(Graph& g, const NodeEvaluator& evaluator) {
   g.sort_topologically();
   std::vector<Node> kept;
   for (Node& n : g.nodes()) {
@@ -66,7 +62,7 @@ void fold_constants(Graph& g) {
     bool graph_output = false;
     for (int v : n.outputs)
       for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
-    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n)) continue;
+    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) continue;
     kept.push_back(std::move(n));
   }
   g.nodes() = std::move(kept);

@@ -2,8 +2,8 @@
 
 namespace metalnn {
 
-void optimize(Graph& g) {
-  fold_constants(g);
+void optimize(Graph& g, const NodeEvaluator& evaluator) {
+  fold_constants(g, evaluator);
   remove_identities(g);
   fold_batch_norm(g);
   fuse_bias(g);

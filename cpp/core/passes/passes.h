@@ -1,13 +1,15 @@
 // Graph rewrites applied once at load time. Each pass takes a sorted, shape-inferred graph and leaves
 // it sorted and shape-inferred; each is tested alone in tests/cpp/passes_test.cpp.
 #pragma once
+#include "core/evaluator.h"
 #include "core/graph.h"
 
 namespace metalnn {
 
-// Infers shapes node by node and evaluates every node whose inputs are all constant (with the CPU
-// kernels), so exported shape arithmetic (Shape -> Gather -> Concat -> Reshape) disappears.
-void fold_constants(Graph& g);
+// Infers shapes node by node and evaluates every node whose inputs are all constant (with
+// `evaluator`, the CPU device's in practice), so exported shape arithmetic (Shape -> Gather ->
+// Concat -> Reshape) disappears.
+void fold_constants(Graph& g, const NodeEvaluator& evaluator);
 
 // Conv -> BatchNormalization with constant parameters becomes one Conv with rescaled weights and bias.
 void fold_batch_norm(Graph& g);
@@ -22,6 +24,6 @@ void fuse_activations(Graph& g);
 void remove_identities(Graph& g);
 
 // Sorts, infers shapes and runs every pass above in order.
-void optimize(Graph& g);
+void optimize(Graph& g, const NodeEvaluator& evaluator);
 
 }  // namespace metalnn

@@ -3,6 +3,7 @@
 // select_last_index.
 #include <algorithm>
 
+#include "core/ops/axis.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
@@ -17,13 +18,9 @@ class ArgReduceKernel : public Kernel {
       : max_(n.op_type == "ArgMax"), last_(n.attrs.get_int("select_last_index", 0) != 0) {
     const Shape& x = input_value(g, n, 0).shape;
     const int rank = static_cast<int>(x.size());
-    int64_t axis = n.attrs.get_int("axis", 0);
-    if (axis < 0) axis += rank;
-    for (int d = 0; d < rank; ++d) {
-      if (d < axis) outer_ *= x[d];
-      if (d > axis) inner_ *= x[d];
-    }
-    axis_ = x[axis];
+    const int64_t axis = node_axis(n, rank, 0);
+    const AxisSplit split = split_at_axis(x, axis);
+    outer_ = split.outer, axis_ = split.axis, inner_ = split.inner;
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {

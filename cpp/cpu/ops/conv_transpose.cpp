@@ -9,7 +9,7 @@
 #include "cpu/blas.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 
 namespace metalnn::cpu {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/ops/axis.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
 
@@ -17,11 +18,8 @@ class GatherKernel : public Kernel {
     const int rank = static_cast<int>(data.shape.size());
     axis_ = static_cast<int>(n.attrs.get_int("axis", 0));
     if (axis_ < 0) axis_ += rank;
-    for (int d = 0; d < rank; ++d) {
-      if (d < axis_) outer_ *= data.shape[d];
-      if (d > axis_) inner_ *= data.shape[d];
-    }
-    axis_size_ = data.shape[axis_];
+    const AxisSplit split = split_at_axis(data.shape, axis_);
+    outer_ = split.outer, axis_size_ = split.axis, inner_ = split.inner;
     block_bytes_ = static_cast<size_t>(inner_) * dtype_size(data.dtype);
   }
 

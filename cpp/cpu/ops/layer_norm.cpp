@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/ops/axis.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
 #include "cpu/strided_copy.h"
@@ -17,10 +18,9 @@ class LayerNormKernel : public Kernel {
   LayerNormKernel(const Graph& g, const Node& n) : epsilon_(n.attrs.get_float("epsilon", 1e-5f)) {
     const Shape& x = input_value(g, n, 0).shape;
     const int rank = static_cast<int>(x.size());
-    int64_t axis = n.attrs.get_int("axis", -1);
-    if (axis < 0) axis += rank;
+    const int64_t axis = node_axis(n, rank, -1);
     const Shape row(x.begin() + axis, x.end());
-    rows_ = shape_numel(Shape(x.begin(), x.begin() + axis));
+    rows_ = split_from_axis(x, axis).outer;
     width_ = shape_numel(row);
     for (int i = 1; i <= 2; ++i)
       if (has_input(n, i))

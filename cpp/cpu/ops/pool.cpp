@@ -8,7 +8,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/kernel.h"
 #include "cpu/simd_avx2.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 
 namespace metalnn::cpu {
 

@@ -1,9 +1,10 @@
-// The CPU device's kernels, one line per op type; factories live in cpp/cpu/ops/<family>.cpp.
+// The CPU device's kernels, one line per op type of core/ops/op_list.h (tests/cpp/op_list_test.cpp
+// checks both lists agree); factories live in cpp/cpu/ops/<family>.cpp.
 #include "cpu/kernel.h"
+#include "cpu/ops/registry.h"
 
 namespace metalnn::cpu {
 
-// conv.cpp, gemm.cpp, pool.cpp, normalization.cpp, softmax.cpp, conv_transpose.cpp, layer_norm.cpp, resize.cpp
 std::unique_ptr<Kernel> make_conv_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gemm_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_kernel(const Graph&, const Node&);
@@ -16,7 +17,7 @@ std::unique_ptr<Kernel> make_conv_transpose_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_layer_norm_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_resize_kernel(const Graph&, const Node&);
 
-// elementwise.cpp, shape_ops.cpp, reduce.cpp and the other data-movement families
+
 std::unique_ptr<Kernel> make_unary_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_binary_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_where_kernel(const Graph&, const Node&);
@@ -156,6 +157,12 @@ KernelFactory find_kernel(const std::string& op_type) {
   for (const KernelEntry& e : kKernels)
     if (op_type == e.op_type) return e.make;
   return nullptr;
+}
+
+std::vector<std::string> kernel_op_types() {
+  std::vector<std::string> out;
+  for (const KernelEntry& e : kKernels) out.emplace_back(e.op_type);
+  return out;
 }
 
 }  // namespace metalnn::cpu

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/ops/axis.h"
 #include "cpu/kernel.h"
 
 namespace metalnn::cpu {
@@ -18,11 +19,9 @@ class SoftmaxKernel : public Kernel {
     const Shape& x = g.value(n.inputs[0]).shape;
     const int rank = static_cast<int>(x.size());
     const bool coerce_2d = n.attrs.get_int("_coerce_2d", 0) != 0;
-    int64_t axis = n.attrs.get_int("axis", coerce_2d ? 1 : -1);
-    if (axis < 0) axis += rank;
-    outer_ = shape_numel(Shape(x.begin(), x.begin() + axis));
-    axis_ = coerce_2d ? shape_numel(Shape(x.begin() + axis, x.end())) : x[axis];
-    inner_ = coerce_2d ? 1 : shape_numel(Shape(x.begin() + axis + 1, x.end()));
+    const int64_t axis = node_axis(n, rank, coerce_2d ? 1 : -1);
+    const AxisSplit split = coerce_2d ? split_from_axis(x, axis) : split_at_axis(x, axis);
+    outer_ = split.outer, axis_ = split.axis, inner_ = split.inner;
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "core/ops/axis.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
@@ -18,13 +19,9 @@ class TopKKernel : public Kernel {
   TopKKernel(const Graph& g, const Node& n) : largest_(n.attrs.get_int("largest", 1) != 0) {
     const Shape& x = input_value(g, n, 0).shape;
     const int rank = static_cast<int>(x.size());
-    int64_t axis = n.attrs.get_int("axis", -1);
-    if (axis < 0) axis += rank;
-    for (int d = 0; d < rank; ++d) {
-      if (d < axis) outer_ *= x[d];
-      if (d > axis) inner_ *= x[d];
-    }
-    axis_ = x[axis];
+    const int64_t axis = node_axis(n, rank, -1);
+    const AxisSplit split = split_at_axis(x, axis);
+    outer_ = split.outer, axis_ = split.axis, inner_ = split.inner;
     k_ = output_value(g, n, 0).shape[axis];
   }
 

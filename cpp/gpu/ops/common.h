@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/ops/axis.h"
+#include "core/ops/broadcast.h"
 #include "gpu/lowering.h"
 #include "params.h"
 
@@ -14,15 +16,6 @@ namespace metalnn::gpu {
 inline uint32_t u32(const Node& n, int64_t v) {
   if (v < 0 || v > int64_t(UINT32_MAX)) unsupported(n, "tensors with more than 2^32 elements");
   return uint32_t(v);
-}
-
-// Element strides of `in` read as `out` under NumPy broadcasting (right-aligned; 0 along broadcast dims).
-inline std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  const std::vector<int64_t> row = shape_strides(in);
-  const size_t lead = out.size() - in.size();
-  for (size_t d = 0; d < in.size(); ++d) strides[lead + d] = in[d] == 1 ? 0 : row[d];
-  return strides;
 }
 
 template <class T, class U>

@@ -6,11 +6,6 @@ namespace metalnn::gpu {
 
 namespace {
 
-int64_t positive_axis(const Node& n, size_t rank) {
-  const int64_t axis = n.attrs.get_int("axis", 0);
-  return axis < 0 ? axis + int64_t(rank) : axis;
-}
-
 // `op`'s kernel for the data width and index type, bound as (data, indices, out, params).
 template <class Params>
 void dispatch_indexed(Lowering& L, const Node& n, const char* op, const Params& p) {
@@ -33,19 +28,20 @@ void dispatch_indexed(Lowering& L, const Node& n, const char* op, const Params& 
 
 void lower_gather(Lowering& L, const Node& n) {
   const Shape& shape = L.shape(n.inputs[0]);
-  const int64_t axis = positive_axis(n, shape.size());
+  const int64_t axis = node_axis(n, int64_t(shape.size()));
   GatherParams p{};
   p.count = u32(n, shape_numel(L.shape(n.outputs[0])));
-  p.axis_len = u32(n, shape[size_t(axis)]);
+  const AxisSplit split = split_at_axis(shape, axis);
+  p.axis_len = u32(n, split.axis);
   p.index_count = u32(n, shape_numel(L.shape(n.inputs[1])));
-  p.inner = u32(n, shape_numel(Shape(shape.begin() + axis + 1, shape.end())));
+  p.inner = u32(n, split.inner);
   dispatch_indexed(L, n, "gather", p);
 }
 
 void lower_gather_elements(Lowering& L, const Node& n) {
   const Shape& shape = L.shape(n.inputs[0]);
   const Shape& indices = L.shape(n.inputs[1]);
-  const int64_t axis = positive_axis(n, shape.size());
+  const int64_t axis = node_axis(n, int64_t(shape.size()));
   GatherElementsParams p{};
   p.count = u32(n, shape_numel(indices));
   p.rank = uint32_t(shape.size());

@@ -1,4 +1,4 @@
-// Gemm and MatMul (metal/matmul.metal): operands addressed through strides, so transposes and
+// Gemm and MatMul (metal/gemm.metal): operands addressed through strides, so transposes and
 // broadcast batches need no copies. Few output rows take the SIMD-group GEMV kernel; large aligned
 // shapes take the simdgroup-matrix kernel (see use_simdgroup_matrix).
 #include "gpu/ops/common.h"

@@ -1,5 +1,5 @@
-// BatchNormalization as a per-channel affine map with scale and shift folded at load, LRN and
-// LayerNormalization (metal/normalization.metal).
+// BatchNormalization as a per-channel affine map with scale and shift folded at load, and LRN
+// (metal/normalization.metal).
 #include <cmath>
 
 #include "gpu/ops/common.h"
@@ -45,35 +45,6 @@ void lower_lrn(Lowering& L, const Node& n) {
   p.beta = n.attrs.get_float("beta", 0.75f);
   p.bias = n.attrs.get_float("bias", 1.0f);
   L.dispatch(kernel_name("lrn", "across", L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.count);
-}
-
-void lower_layer_norm(Lowering& L, const Node& n) {
-  const int x = n.inputs[0], y = n.outputs[0];
-  const Shape& s = L.shape(x);
-  int64_t axis = n.attrs.get_int("axis", -1);
-  if (axis < 0) axis += int64_t(s.size());
-  const Shape row(s.begin() + axis, s.end());
-  LayerNormParams p{};
-  p.rows = u32(n, shape_numel(Shape(s.begin(), s.begin() + axis)));
-  p.width = u32(n, shape_numel(row));
-  p.rank = uint32_t(row.size());
-  p.epsilon = n.attrs.get_float("epsilon", 1e-5f);
-  p.has_bias = Lowering::has_input(n, 2) ? 1u : 0u;
-  fill_array(n, p.shape, row);
-  fill_array(n, p.scale_strides, broadcast_strides(L.shape(n.inputs[1]), row));
-  if (p.has_bias) fill_array(n, p.bias_strides, broadcast_strides(L.shape(n.inputs[2]), row));
-  if (p.rows == 0 || p.width == 0) return;
-  const int mean = n.outputs.size() > 1 ? n.outputs[1] : -1, inv = n.outputs.size() > 2 ? n.outputs[2] : -1;
-  const bool stats = mean >= 0 || inv >= 0;
-  Dispatch& d = L.dispatch(kernel_name("layer_norm", stats ? "stats" : "row", L.suffix(x)));
-  d.input(0, x).input(1, n.inputs[1]).input(2, n.inputs[p.has_bias ? 2 : 1]).output(3, y).params(6, p);
-  // Omitted statistics are bound to scratch (a placeholder for the row variant, which never writes them).
-  const std::vector<float> scratch(stats ? p.rows : 1, 0.0f);
-  for (auto [index, value] : {std::pair<uint32_t, int>{4, mean}, {5, inv}}) {
-    if (value >= 0) d.output(index, value);
-    else d.buffer(index, L.upload_floats(scratch));
-  }
-  d.simdgroups_1d(p.rows);
 }
 
 }  // namespace metalnn::gpu

@@ -1,7 +1,7 @@
 // MaxPool / AveragePool, 1-D and 2-D (metal/pool.metal); geometry from core/ops/window.h as the
 // CPU resolves it.
 #include "core/ops/window.h"
-#include "cpu/window2d.h"
+#include "core/ops/window2d.h"
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
@@ -10,7 +10,7 @@ void lower_pool(Lowering& L, const Node& n) {
   const int x = n.inputs[0], y = n.outputs[0];
   const Shape& s = L.shape(x);
   if (s.size() > 4) unsupported(n, "pooling over more than 2 spatial dims");
-  const cpu::Window2d w = cpu::to_window2d(resolve_window(n, std::vector<int64_t>(s.begin() + 2, s.end()),
+  const Window2d w = to_window2d(resolve_window(n, std::vector<int64_t>(s.begin() + 2, s.end()),
                                                           n.attrs.get_ints("kernel_shape"),
                                                           n.attrs.get_int("ceil_mode", 0) != 0));
   PoolParams p{};

@@ -1,6 +1,5 @@
-// ReduceSum/Mean/Max/Min/Prod/L2/LogSumExp and GlobalAverage/MaxPool (metal/reduce.metal): the input's axes split into
-// kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes). ArgMax/ArgMin view
-// the input as [outer, axis, inner].
+// ReduceSum/Mean/Max/Min/Prod/L2/LogSumExp and GlobalAverage/MaxPool (metal/reduce.metal): the
+// input's axes split into kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes).
 #include "core/ops/reduce.h"
 #include "gpu/ops/common.h"
 
@@ -54,23 +53,6 @@ void lower_global_pool(Lowering& L, const Node& n) {
   mask[0] = mask[1] = 0;
   const bool max = n.op_type == "GlobalMaxPool";
   reduce(L, n, max ? "max" : "sum", mask, !max);
-}
-
-void lower_arg_reduce(Lowering& L, const Node& n) {
-  const int x = n.inputs[0], y = n.outputs[0];
-  const Shape& s = L.shape(x);
-  int64_t axis = n.attrs.get_int("axis", 0);
-  if (axis < 0) axis += int64_t(s.size());
-  const int64_t inner = shape_numel(Shape(s.begin() + axis + 1, s.end()));
-  ArgReduceParams p{};
-  p.rows = u32(n, shape_numel(Shape(s.begin(), s.begin() + axis)) * inner);
-  p.n = u32(n, s[size_t(axis)]);
-  p.inner = u32(n, inner);
-  p.select_last = n.attrs.get_int("select_last_index", 0) != 0;
-  if (p.rows == 0) return;
-  if (p.n == 0) unsupported(n, "an empty reduced axis");
-  const std::string variant = n.op_type == "ArgMax" ? "max" : "min";
-  L.dispatch(kernel_name("arg_reduce", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.rows);
 }
 
 }  // namespace metalnn::gpu

@@ -1,12 +1,10 @@
-// Every op the GPU devices lower, in one plain list; must cover cpp/core/ops/registry.cpp (checked by
-// tests/python/test_gpu_coverage.py). Adding an op: see CONTRIBUTING.md.
+// Every op the GPU devices lower, one line per op type of core/ops/op_list.h (tests/cpp/op_list_test.cpp
+// checks both lists agree). Adding an op: see CONTRIBUTING.md.
 #include "gpu/lowering.h"
 
 namespace metalnn::gpu {
 
-// elementwise.cpp, copy.cpp, cast.cpp, gather.cpp, pad.cpp, reduce.cpp, softmax.cpp, pool.cpp,
-// conv.cpp, gemm.cpp, normalization.cpp, shape.cpp, resize.cpp, topk.cpp,
-// einsum.cpp
+// Each lowering lives in cpp/gpu/ops/<family>.cpp.
 void lower_unary(Lowering&, const Node&);
 void lower_binary(Lowering&, const Node&);
 void lower_comparison(Lowering&, const Node&);

@@ -1,7 +1,7 @@
 // Nodes whose outputs are known at load: Shape and Size, and nodes with only constant inputs.
 // Constant folding removes them, except where they produce a graph output; those are evaluated
-// once here by the reference (cpu) kernel, uploaded, and copied to the output at run time.
-#include "cpu/kernel.h"
+// once here by the load-time evaluator (the reference cpu kernels, core/evaluator.h), uploaded, and
+// copied to the output at run time.
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
@@ -17,15 +17,14 @@ void lower_folded(Lowering& L, const Node& n) {
     if (v >= 0 && !g.value(v).is_constant()) shape_views.emplace_back(g.value(v).dtype, g.value(v).shape, nullptr);
     inputs.push_back(v < 0 ? nullptr : g.value(v).is_constant() ? &g.value(v).constant : &shape_views.back());
   }
-  cpu::KernelFactory make = cpu::find_kernel(n.op_type);
-  if (!make) unsupported(n, n.op_type);
+  if (!L.evaluator().can_evaluate(n.op_type)) unsupported(n, n.op_type);
   for (size_t i = 0; i < n.outputs.size(); ++i) {
     const int out = n.outputs[i];
     if (out < 0) continue;
     Tensor result = Tensor::empty(g.value(out).dtype, g.value(out).shape);
     std::vector<Tensor*> outputs(n.outputs.size(), nullptr);
     outputs[i] = &result;
-    make(g, n)->run(inputs, outputs, cpu::ThreadPool::global());
+    L.evaluator().evaluate(g, n, inputs, outputs);
     // Float results are stored in the model's precision.
     std::vector<float> floats;
     std::shared_ptr<Buffer> buffer;

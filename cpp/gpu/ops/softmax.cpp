@@ -9,12 +9,9 @@ void lower_softmax(Lowering& L, const Node& n) {
   const Shape& s = L.shape(x);
   const int rank = int(s.size());
   const bool coerce_2d = n.attrs.get_int("_coerce_2d", 0) != 0;
-  int64_t axis = n.attrs.get_int("axis", coerce_2d ? 1 : -1);
-  if (axis < 0) axis += rank;
-  const int64_t outer = shape_numel(Shape(s.begin(), s.begin() + axis));
-  const int64_t length = coerce_2d ? shape_numel(Shape(s.begin() + axis, s.end())) : s[size_t(axis)];
-  const int64_t inner = coerce_2d ? 1 : shape_numel(Shape(s.begin() + axis + 1, s.end()));
-  SoftmaxParams p{u32(n, outer * inner), u32(n, length), u32(n, inner)};
+  const int64_t axis = node_axis(n, rank, coerce_2d ? 1 : -1);
+  const AxisSplit split = coerce_2d ? split_from_axis(s, axis) : split_at_axis(s, axis);
+  SoftmaxParams p{u32(n, split.outer * split.inner), u32(n, split.axis), u32(n, split.inner)};
   if (p.n == 0) return;
   const std::string variant = n.op_type == "LogSoftmax" ? "log" : "exp";
   L.dispatch(kernel_name("softmax", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.rows);

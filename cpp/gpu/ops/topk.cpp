@@ -6,15 +6,14 @@ namespace metalnn::gpu {
 void lower_topk(Lowering& L, const Node& n) {
   const int x = n.inputs[0];
   const Shape& s = L.shape(x);
-  int64_t axis = n.attrs.get_int("axis", -1);
-  if (axis < 0) axis += int64_t(s.size());
+  const int64_t axis = node_axis(n, int64_t(s.size()), -1);
   const int values = n.outputs[0], indices = n.outputs.size() > 1 ? n.outputs[1] : -1;
   const Shape& out = L.shape(values >= 0 ? values : indices);
-  const int64_t inner = shape_numel(Shape(s.begin() + axis + 1, s.end()));
+  const AxisSplit split = split_at_axis(s, axis);
   TopKParams p{};
-  p.rows = u32(n, shape_numel(Shape(s.begin(), s.begin() + axis)) * inner);
-  p.n = u32(n, s[size_t(axis)]);
-  p.inner = u32(n, inner);
+  p.rows = u32(n, split.outer * split.inner);
+  p.n = u32(n, split.axis);
+  p.inner = u32(n, split.inner);
   p.k = u32(n, out[size_t(axis)]);
   p.largest = n.attrs.get_int("largest", 1) != 0;
   if (uint64_t(p.rows) * p.n > UINT32_MAX) unsupported(n, "inputs of 2^32 elements or more");

@@ -1,4 +1,4 @@
-// A resolved 2-D sliding window in the form the CPU conv and pool kernels loop over; 1-D windows
+// A resolved 2-D sliding window in the form the conv and pool kernels of every device loop over; 1-D windows
 // become 2-D ones of height 1 so one kernel serves both.
 #pragma once
 #include <algorithm>
@@ -6,7 +6,7 @@
 
 #include "core/ops/window.h"
 
-namespace metalnn::cpu {
+namespace metalnn {
 
 struct Window2d {
   int64_t in_h, in_w, out_h, out_w;
@@ -38,4 +38,4 @@ inline IndexRange valid_range(int64_t offset, int64_t step, int64_t count, int64
   return {lo, std::max(lo, hi)};
 }
 
-}  // namespace metalnn::cpu
+}  // namespace metalnn

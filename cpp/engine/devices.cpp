@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <mutex>
 
+#include "engine/devices.h"
+
 #include "core/error.h"
-#include "core/executable.h"
 #include "cpu/cpu_executable.h"
+#include "cpu/evaluator.h"
 #include "gpu/gpu_devices.h"
 
 namespace metalnn {
@@ -57,7 +59,7 @@ std::unique_ptr<Executable> compile(const Graph& g, const CompileOptions& option
       throw DeviceError("device 'cpu' computes in float32 only, got precision '" + options.precision + "'");
     return std::make_unique<cpu::CpuExecutable>(g, options.threads);
   }
-  return gpu::compile_gpu(g, device, options.precision);
+  return gpu::compile_gpu(g, device, options.precision, cpu::node_evaluator());
 }
 
 }  // namespace metalnn

@@ -1,7 +1,8 @@
-#include "core/model.h"
+#include "engine/model.h"
 
 #include "core/error.h"
 #include "core/passes/passes.h"
+#include "cpu/evaluator.h"
 
 namespace metalnn {
 
@@ -31,7 +32,7 @@ Model::Specialization& Model::specialization_for(const std::vector<Shape>& shape
     Value& in = spec.graph.value(spec.graph.inputs()[i]);
     in.shape = shapes[i];
   }
-  optimize(spec.graph);
+  optimize(spec.graph, cpu::node_evaluator());
   spec.executable = compile(spec.graph, options_);
   return specializations_.emplace(shapes, std::move(spec)).first->second;
 }
@@ -59,12 +60,6 @@ std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   std::lock_guard<std::mutex> lock(mutex_);
   return specialization_for(shapes).executable->run(inputs);
-}
-
-int Model::input_index(const std::string& name) const {
-  for (size_t i = 0; i < inputs_.size(); ++i)
-    if (inputs_[i].name == name) return static_cast<int>(i);
-  return -1;
 }
 
 size_t Model::arena_bytes() const {

@@ -9,6 +9,7 @@
 
 #include "core/executable.h"
 #include "core/graph.h"
+#include "engine/devices.h"
 
 namespace metalnn {
 
@@ -32,8 +33,6 @@ class Model {
   // The graph after the passes, for the default input shapes.
   const Graph& optimized_graph() const;
 
-  // Index of the input named `name`, or -1.
-  int input_index(const std::string& name) const;
   // Runs one inference; inputs in the order of inputs(). Thread-safe: calls on one Model are
   // serialised (each Model owns one activation arena). New shapes for free dimensions compile once.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
