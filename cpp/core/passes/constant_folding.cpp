@@ -43,7 +43,7 @@ bool evaluate(Graph& g, const Node& n) {
       outputs.push_back(nullptr);
       continue;
     }
-    results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape));
+    results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape, n.label() + ": output '" + g.value(v).name + "'"));
     outputs.push_back(&results.back());
   }
   std::unique_ptr<cpu::Kernel> kernel = make(g, n);
