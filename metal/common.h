@@ -12,14 +12,19 @@ using namespace metal;
 // The storage types behind the dtype suffixes.
 #define MNN_FLOAT_TYPES(X, ...) X(f32, float, __VA_ARGS__) X(f16, half, __VA_ARGS__)
 
+// min/max/clamp return the other operand for a NaN (fmin/fmax semantics), which would turn a NaN
+// activation into a number; these comparisons keep it NaN, as the cpu device and ONNX Runtime do.
+inline float relu_keep_nan(float x) { return x < 0.0f ? 0.0f : x; }
+inline float clamp_keep_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
 inline float activate(float x, Epilogue e) {
   switch (e.activation) {
-    case kActRelu: return max(x, 0.0f);
+    case kActRelu: return relu_keep_nan(x);
     case kActLeakyRelu: return x >= 0.0f ? x : x * e.alpha;
-    case kActClip: return min(max(x, e.alpha), e.beta);
+    case kActClip: return clamp_keep_nan(x, e.alpha, e.beta);
     case kActSigmoid: return 1.0f / (1.0f + exp(-x));
-    case kActHardSigmoid: return clamp(e.alpha * x + e.beta, 0.0f, 1.0f);
-    case kActHardSwish: return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case kActHardSigmoid: return clamp_keep_nan(e.alpha * x + e.beta, 0.0f, 1.0f);
+    case kActHardSwish: return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f);
     case kActTanh: return tanh(x);
     default: return x;
   }

@@ -3,15 +3,15 @@
 #include "common.h"
 
 // Unary ops compute in float whatever the storage type.
-struct OpRelu { static float apply(float x, constant UnaryParams& p) { return max(x, 0.0f); } };
+struct OpRelu { static float apply(float x, constant UnaryParams& p) { return relu_keep_nan(x); } };
 struct OpLeakyRelu { static float apply(float x, constant UnaryParams& p) { return x >= 0.0f ? x : x * p.alpha; } };
-struct OpClip { static float apply(float x, constant UnaryParams& p) { return min(max(x, p.alpha), p.beta); } };
+struct OpClip { static float apply(float x, constant UnaryParams& p) { return clamp_keep_nan(x, p.alpha, p.beta); } };
 struct OpSigmoid { static float apply(float x, constant UnaryParams& p) { return 1.0f / (1.0f + exp(-x)); } };
 struct OpHardSigmoid {
-  static float apply(float x, constant UnaryParams& p) { return clamp(p.alpha * x + p.beta, 0.0f, 1.0f); }
+  static float apply(float x, constant UnaryParams& p) { return clamp_keep_nan(p.alpha * x + p.beta, 0.0f, 1.0f); }
 };
 struct OpHardSwish {
-  static float apply(float x, constant UnaryParams& p) { return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f); }
+  static float apply(float x, constant UnaryParams& p) { return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f); }
 };
 struct OpTanh { static float apply(float x, constant UnaryParams& p) { return tanh(x); } };
 // MSL has no erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).

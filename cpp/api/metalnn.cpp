@@ -16,11 +16,13 @@ template <typename F>
 auto translate_errors(F&& f) -> decltype(f()) {
   using Kind = NetworkError::Kind;
   static_assert(int(Kind::Model) == int(ErrorKind::Model) && int(Kind::Other) == int(ErrorKind::Other) &&
-                int(Kind::Device) == int(ErrorKind::Device), "NetworkError::Kind mirrors ErrorKind");
+                int(Kind::Device) == int(ErrorKind::Device) && int(Kind::Allocation) == int(ErrorKind::Allocation), "NetworkError::Kind mirrors ErrorKind");
   try {
     return f();
   } catch (const Error& e) {
     throw NetworkError(static_cast<Kind>(error_kind(e)), e.what());
+  } catch (const std::bad_alloc&) {  // an allocation no layer below could name
+    throw NetworkError(Kind::Allocation, "out of memory (std::bad_alloc)");
   }
 }
 

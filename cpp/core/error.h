@@ -40,4 +40,10 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
+// Memory for a tensor or a kernel's table that could not be allocated; names what and how many bytes.
+class AllocationError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace metalnn

@@ -6,7 +6,7 @@
 namespace metalnn {
 
 // In the order of the public NetworkError::Kind, which mirrors it.
-enum class ErrorKind { Model, UnsupportedOp, Shape, Dtype, Device, Other };
+enum class ErrorKind { Model, UnsupportedOp, Shape, Dtype, Device, Allocation, Other };
 
 inline ErrorKind error_kind(const Error& e) {
   if (dynamic_cast<const ModelError*>(&e)) return ErrorKind::Model;
@@ -14,6 +14,7 @@ inline ErrorKind error_kind(const Error& e) {
   if (dynamic_cast<const ShapeError*>(&e)) return ErrorKind::Shape;
   if (dynamic_cast<const DtypeError*>(&e)) return ErrorKind::Dtype;
   if (dynamic_cast<const DeviceError*>(&e)) return ErrorKind::Device;
+  if (dynamic_cast<const AllocationError*>(&e)) return ErrorKind::Allocation;
   return ErrorKind::Other;
 }
 
@@ -25,6 +26,7 @@ inline const char* error_class_name(ErrorKind kind) {
     case ErrorKind::Shape: return "ShapeError";
     case ErrorKind::Dtype: return "DtypeError";
     case ErrorKind::Device: return "DeviceError";
+    case ErrorKind::Allocation: return "AllocationError";
     case ErrorKind::Other: break;
   }
   return "Error";

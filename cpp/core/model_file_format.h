@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/sizes.h"
+
 namespace metalnn::model_file {
 
 // PNG-style: a non-ASCII first byte and CR LF / Ctrl-Z / LF catch text-mode transfers.
@@ -20,7 +22,7 @@ inline constexpr uint64_t kLargeBlobBytes = 16384;
 
 // Bounds that keep hostile files from asking for absurd work; far above any real model.
 inline constexpr uint32_t kMaxRank = 32;
-inline constexpr int64_t kMaxElements = int64_t{1} << 40;
+using metalnn::kMaxElements;  // the engine-wide limit (core/sizes.h)
 
 // The fixed header at offset 0. Offsets are from the start of the file; sizes in bytes.
 struct Header {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/graph_checks.h"
 #include "core/mapped_file.h"
 #include "core/alibaba_mnn.h"
 #include "core/model_file_format.h"
@@ -97,7 +98,7 @@ class ModelFileReader {
     read_ids(c, g_.outputs(), "graph output");
     c.where.clear();
     if (!c.at_end()) c.fail(std::to_string(c.left()) + " unused bytes at the end");
-    check_structure();
+    check_graph_structure(g_, source_);
     return std::move(g_);
   }
 
@@ -283,36 +284,6 @@ class ModelFileReader {
   void read_ids(Cursor& c, std::vector<int>& ids, const char* what) {
     c.where.clear();
     read_id_list(c, ids, what, 0);
-  }
-
-  // What the rest of the engine takes for granted about a graph, checked once here.
-  void check_structure() const {
-    auto fail = [&](const std::string& msg) { throw ModelError(source_ + ": " + msg); };
-    std::vector<int> producer(g_.num_values(), -1);
-    for (size_t i = 0; i < g_.nodes().size(); ++i) {
-      const Node& n = g_.nodes()[i];
-      for (int v : n.outputs) {
-        if (v < 0) continue;
-        const Value& val = g_.value(v);
-        if (producer[v] >= 0)
-          fail("value '" + val.name + "' is produced by both node " + std::to_string(producer[v]) + " and node " +
-               std::to_string(i) + " " + n.label());
-        if (val.is_constant()) fail("node " + std::to_string(i) + " " + n.label() + " overwrites constant '" + val.name + "'");
-        producer[v] = static_cast<int>(i);
-      }
-    }
-    std::set<int> seen;
-    for (int v : g_.inputs()) {
-      const Value& val = g_.value(v);
-      if (!seen.insert(v).second) fail("graph input '" + val.name + "' is listed twice");
-      if (val.is_constant() || producer[v] >= 0) fail("graph input '" + val.name + "' is a constant or a node output");
-      if (!val.has_shape || val.dtype == DType::Undefined) fail("graph input '" + val.name + "' has no dtype or shape");
-    }
-    for (int v : g_.outputs()) {
-      const Value& val = g_.value(v);
-      if (producer[v] < 0 && !val.is_constant() && !seen.count(v))
-        fail("graph output '" + val.name + "' is never produced");
-    }
   }
 
   const uint8_t* data_;

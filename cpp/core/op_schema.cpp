@@ -1,5 +1,7 @@
 #include "core/op_schema.h"
 
+#include "core/sizes.h"
+
 namespace metalnn {
 
 const Value& InferContext::input(int i) const {
@@ -26,6 +28,8 @@ void InferContext::set_output(int i, DType dtype, Shape shape) {
   for (int64_t d : shape)
     if (d < 0) fail_shape("output " + std::to_string(i) + " would have negative dimension in " + shape_str(shape));
   Value& v = graph_.value(node_.outputs[i]);
+  if (checked_numel(shape) < 0)
+    fail_shape("output '" + v.name + "' would have shape " + shape_str(shape) + ", over the limit of 2^40 elements");
   v.dtype = dtype;
   v.shape = std::move(shape);
   v.has_shape = true;

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/sizes.h"
 
 namespace metalnn {
 
@@ -32,12 +33,14 @@ std::vector<int64_t> shape_strides(const Shape& s) {
 Tensor::Tensor(DType dtype, Shape shape, void* data, std::shared_ptr<const void> owner)
     : dtype_(dtype), shape_(std::move(shape)), data_(data), owner_(std::move(owner)) {}
 
-Tensor Tensor::empty(DType dtype, const Shape& shape) {
-  size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+Tensor Tensor::empty(DType dtype, const Shape& shape, const std::string& what) {
+  const uint64_t bytes = checked_nbytes(dtype, shape, what);
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
+  if (!p)
+    throw AllocationError(what + ": cannot allocate " + std::to_string(bytes) + " bytes for " + dtype_name(dtype) +
+                          " " + shape_str(shape));
   std::memset(p, 0, rounded);
   std::shared_ptr<const void> owner(p, [](const void* q) { std::free(const_cast<void*>(q)); });
   return Tensor(dtype, shape, p, std::move(owner));

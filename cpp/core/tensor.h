@@ -21,8 +21,9 @@ class Tensor {
   Tensor() = default;
   // Views external memory; `owner` keeps it alive (may be null when the caller guarantees lifetime).
   Tensor(DType dtype, Shape shape, void* data, std::shared_ptr<const void> owner = nullptr);
-  // Allocates zeroed, 64-byte-aligned storage.
-  static Tensor empty(DType dtype, const Shape& shape);
+  // Allocates zeroed, 64-byte-aligned storage; throws ShapeError (shape over the size limits) or
+  // AllocationError, each starting with `what` (the tensor's name and node, when known).
+  static Tensor empty(DType dtype, const Shape& shape, const std::string& what = "tensor");
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

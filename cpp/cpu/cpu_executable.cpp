@@ -1,6 +1,7 @@
 #include "cpu/cpu_executable.h"
 
 #include <cstring>
+#include <new>
 
 #include <chrono>
 
@@ -16,7 +17,7 @@ CpuExecutable::CpuExecutable(const Graph& g, int threads)
     return true;
   }();
   (void)blas_threads_set;
-  arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)});
+  arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)}, "the activation arena");
   slots_.resize(graph_.num_values());
   for (int v = 0; v < graph_.num_values(); ++v) {
     const Value& val = graph_.value(v);
@@ -32,7 +33,11 @@ CpuExecutable::CpuExecutable(const Graph& g, int threads)
       if (v >= 0) produced_[v] = 1;
     KernelFactory make = find_kernel(n.op_type);
     if (!make) throw UnsupportedOpError(n.label() + ": the cpu device has no kernel for " + n.op_type);
-    steps_.push_back(Step{n.inputs, n.outputs, make(graph_, n)});
+    try {
+      steps_.push_back(Step{n.inputs, n.outputs, make(graph_, n)});
+    } catch (const std::bad_alloc&) {  // a kernel's tables or packed weights; sized tables say more themselves
+      throw AllocationError(n.label() + ": out of memory preparing the kernel");
+    }
   }
   Profiler& profiler = Profiler::global();
   if (profiler.enabled()) profile_first_step_ = profiler.add_executable(graph_, plan_.arena_bytes);
@@ -44,7 +49,7 @@ std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
   outputs.reserve(graph_.outputs().size());
   for (int v : graph_.outputs()) {
     const Value& val = graph_.value(v);
-    outputs.push_back(Tensor::empty(val.dtype, val.shape));
+    outputs.push_back(Tensor::empty(val.dtype, val.shape, "output '" + val.name + "'"));
   }
   // Outputs produced by a node are written in place; the rest (inputs or constants) are copied below.
   for (size_t i = 0; i < outputs.size(); ++i)

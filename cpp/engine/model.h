@@ -36,6 +36,9 @@ class Model {
   // Runs one inference; inputs in the order of inputs(). Thread-safe: calls on one Model are
   // serialised (each Model owns one activation arena). New shapes for free dimensions compile once.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // Throws ShapeError / DtypeError unless `inputs` (their data may be null) fit inputs(); run calls
+  // it, and a binding calls it before copying a non-contiguous array.
+  void validate(const std::vector<Tensor>& inputs) const;
 
  private:
   struct Specialization {
@@ -43,7 +46,6 @@ class Model {
     std::unique_ptr<Executable> executable;
   };
   Specialization& specialization_for(const std::vector<Shape>& shapes);
-  void validate(const std::vector<Tensor>& inputs) const;
 
   Graph imported_;
   CompileOptions options_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <atomic>
+#include <new>
 
 #include "core/error.h"
 #include "params.h"
@@ -125,7 +126,11 @@ void GpuExecutable::lower_nodes(Lowering& lowering) {
     LowerFn lower = find_lowering(n.op_type);
     if (!lower) throw UnsupportedOpError(n.label() + ": the GPU devices have no kernel for " + n.op_type);
     const size_t first = lowering.dispatches().size();
-    lower(lowering, n);
+    try {
+      lower(lowering, n);
+    } catch (const std::bad_alloc&) {  // a lowering's tables; sized tables say more themselves
+      throw AllocationError(n.label() + ": out of memory preparing the kernel");
+    }
     for (size_t i = first; i < lowering.dispatches().size(); ++i) check_dispatch(lowering.dispatches()[i], *device_, n.label());
   }
   for (Dispatch& d : lowering.dispatches()) dispatches_.push_back(std::move(d));
@@ -232,7 +237,7 @@ std::vector<Tensor> GpuExecutable::run(const std::vector<Tensor>& inputs) {
       outputs.emplace_back(v.dtype, v.shape, out_buffers[i]->contents(), owner);
       continue;
     }
-    Tensor t = Tensor::empty(v.dtype, v.shape);
+    Tensor t = Tensor::empty(v.dtype, v.shape, "output '" + v.name + "'");
     const int in = position(graph_.inputs(), id);
     const void* src = v.is_constant() ? v.constant.raw() : in >= 0 ? inputs[in].raw() : nullptr;
     if (src && t.nbytes()) std::memcpy(t.raw(), src, t.nbytes());

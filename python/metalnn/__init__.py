@@ -8,7 +8,8 @@ from typing import Union
 import onnx
 
 from . import _native
-from .errors import DeviceError, DtypeError, Error, InputError, ModelError, ShapeError, UnsupportedOpError
+from .errors import (AllocationError, DeviceError, DtypeError, Error, InputError, ModelError, ShapeError,
+                     UnsupportedOpError)
 from .model import Model, TensorInfo
 from .summary import LayerInfo, LayerTime, Profile, Summary
 
@@ -97,7 +98,7 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
 
 
 __all__ = [
-    "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model", "ModelError",
+    "AllocationError", "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model", "ModelError",
     "ModelSource", "Profile", "ShapeError", "Summary", "TensorInfo", "UnsupportedOpError", "__version__",
     "devices", "get_num_threads", "load", "set_num_threads", "unavailable_devices",
 ]

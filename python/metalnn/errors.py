@@ -30,3 +30,7 @@ class InputError(Error, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class AllocationError(Error, MemoryError):
+    """Memory for a tensor or a kernel's table could not be allocated (the message names it and the bytes)."""

@@ -143,7 +143,13 @@ class Model:
 
     def __call__(self, *args: np.ndarray, **kwargs: np.ndarray) -> Any:
         """`model(x)` for a one-input model returns its first output; keyword or positional inputs otherwise."""
+        if len(args) > len(self.inputs):
+            raise InputError(f"the model takes {len(self.inputs)} input(s) "
+                             f"{[info.name for info in self.inputs]}, got {len(args)} positional arrays")
         feeds = dict(zip((info.name for info in self.inputs), args))
+        twice = [name for name in list(feeds) if name in kwargs]
+        if twice:
+            raise InputError(f"input(s) {twice} given both by position and by name")
         feeds.update(kwargs)
         outputs = self.run(feeds)
         if len(self.inputs) == 1 and len(args) == 1 and not kwargs:

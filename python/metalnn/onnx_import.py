@@ -62,12 +62,23 @@ def node_version(op_type: str, opset: int) -> int:
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for attr in node.attribute:
+        where = f"{node.op_type} '{node.name}': attribute '{attr.name}'"
+        if attr.ref_attr_name:
+            raise ModelError(f"{where} refers to function attribute '{attr.ref_attr_name}', "
+                             "which only a function body may do")
         if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': sub-graph attribute '{attr.name}' is not supported")
-        value = helper.get_attribute_value(attr)
-        if isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
-        elif isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
+        if attr.name in attrs:
+            raise ModelError(f"{where} is given twice")
+        # The onnx package reports malformed attributes (no type, a tensor whose data does not fill its
+        # dims) as ValueError / TypeError; they are the model's fault.
+        try:
+            value = helper.get_attribute_value(attr)
+            if isinstance(value, onnx.TensorProto):
+                value = numpy_helper.to_array(value)
+        except (ValueError, TypeError) as exc:
+            raise ModelError(f"{where} is malformed: {exc}") from exc
+        if isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': tensor-list attribute '{attr.name}'")
         attrs[attr.name] = value
     return attrs
@@ -126,6 +137,8 @@ class _Importer:
             if tensor_type.elem_type == _FLOAT16:
                 widened = self.renamed.setdefault(inp.name, f"{inp.name}__float32")
                 self.graph.add_node("Cast", f"{inp.name}.to_float32", [inp.name], [widened], {"to": _FLOAT})
+        if not g.output:
+            raise ModelError("the graph has no outputs")
         for index, node in enumerate(g.node):
             self.add_node(index, node)
         for out in g.output:
@@ -164,6 +177,7 @@ class _Importer:
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
         version = node_version(node.op_type, self.opset)
+        check_arity(node, name, self.opset)
         if node.op_type == "Constant":
             self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))
             return
@@ -171,6 +185,36 @@ class _Importer:
         if upgrade is not None:
             inputs, attrs = upgrade(self, name, version, inputs, attrs)
         self.graph.add_node(node.op_type, name, inputs, outputs, attrs)
+
+
+def check_arity(node: onnx.NodeProto, name: str, opset: int) -> None:
+    """Raises ModelError unless the node's input and output counts fit its op at the model's opset.
+
+    An older form given a newer form's inputs (Clip with min and max inputs at opset 6) would
+    otherwise lose them silently; ONNX Runtime refuses such models too.
+    """
+    try:
+        schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=opset, domain="")
+    except onnx.defs.SchemaError:
+        return  # no such op at this opset: the supported-op check reports it
+    # Trailing empty names are omitted optional inputs / outputs.
+    inputs = len(node.input)
+    while inputs and not node.input[inputs - 1]:
+        inputs -= 1
+    outputs = len(node.output)
+    while outputs and not node.output[outputs - 1]:
+        outputs -= 1
+    label = f"{node.op_type} '{name}'"
+    required = sum(1 for p in schema.inputs if p.option == onnx.defs.OpSchema.FormalParameterOption.Single)
+    if not schema.min_input <= inputs <= schema.max_input:
+        raise ModelError(f"{label}: has {inputs} inputs, but {node.op_type} of opset {schema.since_version} "
+                         f"(in force at the model's opset {opset}) takes {schema.min_input} to {schema.max_input}")
+    for i in range(min(required, inputs)):
+        if not node.input[i] and schema.inputs[i].option == onnx.defs.OpSchema.FormalParameterOption.Single:
+            raise ModelError(f"{label}: required input {i} ('{schema.inputs[i].name}') is empty")
+    if not 1 <= outputs <= schema.max_output or outputs < schema.min_output:
+        raise ModelError(f"{label}: has {outputs} outputs, but {node.op_type} of opset {schema.since_version} "
+                         f"takes {schema.min_output} to {schema.max_output}")
 
 
 def _constant_value(name: str, attrs: dict[str, Any]) -> np.ndarray:

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "core/error.h"
+#include "numpy_tensor.h"
 #include "gpu/gpu_devices.h"
 #include "gpu/gpu_executable.h"
 #include "gpu/lowering.h"
@@ -47,7 +48,7 @@ void bind_gpu(py::module_& m) {
         row["thread_execution_width"] = p->thread_execution_width();
         row["max_total_threads_per_threadgroup"] = p->max_total_threads_per_threadgroup();
       } catch (const metalnn::Error& e) {
-        row["error"] = std::string(e.what());
+        row["error"] = metalnn::python::decode_utf8(e.what());
       }
       out.append(row);
     }

@@ -29,8 +29,8 @@ py::dict describe_layer(const Graph& g, const Node& n, std::set<int>& counted) {
     param_bytes += static_cast<int64_t>(g.value(v).constant.nbytes());
   }
   py::dict layer;
-  layer["name"] = n.name;
-  layer["op"] = n.op_type;
+  layer["name"] = python::decode_utf8(n.name);
+  layer["op"] = python::decode_utf8(n.op_type);
   layer["output_shapes"] = shapes;
   layer["output_dtypes"] = dtypes;
   layer["params"] = params;
@@ -73,7 +73,7 @@ void bind_inspect(py::module_& m) {
         for (const StepProfile& s : profiler.steps()) {
           if (s.seconds.empty()) continue;  // compiled but never run (another input shape)
           py::dict step;
-          step["label"] = s.label;
+          step["label"] = python::decode_utf8(s.label);
           step["op"] = s.op_type;
           step["flops"] = s.flops;
           step["seconds"] = s.seconds;

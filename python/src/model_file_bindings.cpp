@@ -10,6 +10,7 @@
 #include "core/model_file_reader.h"
 #include "core/model_file_writer.h"
 #include "engine/model.h"
+#include "numpy_tensor.h"
 
 namespace py = pybind11;
 using namespace metalnn;
@@ -71,7 +72,7 @@ void bind_model_file(py::module_& m) {
         for (int v = 0; v < g.num_values(); ++v) {
           const Value& val = g.value(v);
           if (val.is_constant())
-            out.append(py::make_tuple(val.name, reinterpret_cast<uintptr_t>(val.constant.raw()), val.constant.nbytes()));
+            out.append(py::make_tuple(python::decode_utf8(val.name), reinterpret_cast<uintptr_t>(val.constant.raw()), val.constant.nbytes()));
         }
         return out;
       },

@@ -5,6 +5,7 @@
 #include "core/error_kind.h"
 #include "engine/devices.h"
 #include "engine/model.h"
+#include "core/graph_checks.h"
 #include "core/op_schema.h"
 #include "numpy_tensor.h"
 
@@ -45,14 +46,14 @@ void register_exceptions() {
   static py::handle errors = py::module_::import("metalnn.errors").release();
   py::register_exception_translator([](std::exception_ptr p) {
     auto raise = [](const char* cls, const std::exception& e) {
-      PyErr_SetString(errors.attr(cls).ptr(), e.what());
+      PyErr_SetObject(errors.attr(cls).ptr(), python::decode_utf8(e.what()).ptr());
     };
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
       raise(error_class_name(error_kind(e)), e);
-    } catch (const std::bad_alloc& e) {
-      raise("Error", e);
+    } catch (const std::bad_alloc&) {  // an allocation no layer above could name
+      PyErr_SetString(errors.attr("AllocationError").ptr(), "out of memory (std::bad_alloc)");
     }
   });
 }
@@ -60,7 +61,7 @@ void register_exceptions() {
 py::list tensor_infos(const std::vector<TensorInfo>& infos) {
   py::list out;
   for (const TensorInfo& t : infos)
-    out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), python::numpy_dtype(t.dtype)));
+    out.append(py::make_tuple(python::decode_utf8(t.name), py::tuple(py::cast(t.shape)), python::numpy_dtype(t.dtype)));
   return out;
 }
 
@@ -109,6 +110,7 @@ PYBIND11_MODULE(_native, m) {
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def(py::init([](Graph g, const std::string& device, const std::string& precision, int threads) {
+             check_graph_structure(g, "model");
              py::gil_scoped_release release;
              return std::make_shared<Model>(std::move(g), CompileOptions{device, precision, threads});
            }),
@@ -119,11 +121,17 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("precision", &Model::precision)
       .def_property_readonly("arena_bytes", &Model::arena_bytes)
       .def("run", [](Model& m, const py::list& arrays) {
+        // Dtypes and shapes are checked on views first: a wrong array is never copied.
+        std::vector<py::array> given;
         std::vector<Tensor> inputs;
         for (size_t i = 0; i < arrays.size(); ++i) {
           std::string what = i < m.inputs().size() ? "input '" + m.inputs()[i].name + "'" : "input";
-          inputs.push_back(tensor_from_array(arrays[i].cast<py::array>(), what));
+          given.push_back(arrays[i].cast<py::array>());
+          inputs.push_back(python::array_view(given.back(), what));
         }
+        m.validate(inputs);
+        for (size_t i = 0; i < given.size(); ++i)
+          inputs[i] = tensor_from_array(given[i], "input '" + m.inputs()[i].name + "'");
         std::vector<Tensor> outputs;
         {
           py::gil_scoped_release release;

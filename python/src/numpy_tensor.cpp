@@ -1,6 +1,7 @@
 #include "numpy_tensor.h"
 
 #include "core/error.h"
+#include "core/sizes.h"
 
 namespace metalnn::python {
 
@@ -41,15 +42,34 @@ std::shared_ptr<const void> hold_python_object(py::object obj) {
 }
 }  // namespace
 
-Tensor tensor_from_array(const py::array& array, const std::string& what) {
+Tensor array_view(const py::array& array, const std::string& what) {
   DType dtype = dtype_of(array.dtype());
   if (dtype == DType::Undefined)
     throw DtypeError(what + " has NumPy dtype " + std::string(py::str(array.dtype())) + ", which the engine does not store");
+  Shape shape(array.shape(), array.shape() + array.ndim());
+  checked_nbytes(dtype, shape, what);
+  return Tensor(dtype, std::move(shape), nullptr);
+}
+
+Tensor tensor_from_array(const py::array& array, const std::string& what) {
+  const Tensor view = array_view(array, what);
   py::array contiguous = array;
-  if (!(array.flags() & py::array::c_style)) contiguous = py::array::ensure(array, py::array::c_style);
+  if (!(array.flags() & py::array::c_style)) {
+    // ensure() returns a null handle (and clears NumPy's MemoryError) when the copy cannot be allocated.
+    contiguous = py::array::ensure(array, py::array::c_style);
+    if (!contiguous)
+      throw AllocationError(what + ": cannot allocate " + std::to_string(view.nbytes()) +
+                            " bytes for a C-contiguous copy of " + dtype_name(view.dtype()) + " " + shape_str(view.shape()));
+  }
   Shape shape(contiguous.shape(), contiguous.shape() + contiguous.ndim());
   void* data = const_cast<void*>(contiguous.data());
-  return Tensor(dtype, std::move(shape), data, hold_python_object(contiguous));
+  return Tensor(view.dtype(), std::move(shape), data, hold_python_object(contiguous));
+}
+
+py::str decode_utf8(const std::string& text) {
+  PyObject* s = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+  if (!s) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
 }
 
 py::array array_from_tensor(const Tensor& t) {

@@ -12,6 +12,12 @@ namespace py = pybind11;
 DType dtype_of(const py::dtype& dt);
 py::dtype numpy_dtype(DType t);
 
+// The dtype and shape of a NumPy array as a Tensor with no data, checked against the size limits
+// (core/sizes.h) without touching or copying the array's memory.
+Tensor array_view(const py::array& array, const std::string& what);
+// Decodes text from the engine (names and messages may come from a corrupted model) as UTF-8, with
+// U+FFFD for invalid bytes, so it never raises UnicodeDecodeError.
+py::str decode_utf8(const std::string& text);
 // Views a NumPy array as a Tensor; the array stays alive as long as the tensor. Arrays that are not
 // C-contiguous are copied once (`what` names the tensor in errors).
 Tensor tensor_from_array(const py::array& array, const std::string& what);

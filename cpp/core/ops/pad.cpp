@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/ops/tensor_checks.h"
+#include "core/sizes.h"
 
 namespace metalnn {
 
@@ -65,7 +66,8 @@ void infer_pad(InferContext& ctx) {
                      shape_str(in) + " needs a dim larger than the padding");
     if (mode == PadMode::Edge && grow > 0 && in[i] == 0)
       ctx.fail_shape("edge padding of the empty axis " + std::to_string(i) + " of " + shape_str(in));
-    out[i] = in[i] + amounts.before[i] + amounts.after[i];
+    if (!checked_add(in[i], amounts.before[i], &out[i]) || !checked_add(out[i], amounts.after[i], &out[i]))
+      ctx.fail_shape("pads " + shape_str(pads) + " overflow axis " + std::to_string(i) + " of " + shape_str(in));
     if (out[i] < 0)
       ctx.fail_shape("pads " + shape_str(pads) + " crop more than axis " + std::to_string(i) + " of " + shape_str(in) +
                      " holds");

@@ -2,6 +2,7 @@
 // max(ceil((limit - start) / delta), 0).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "core/ops/tensor_checks.h"
 
@@ -31,7 +32,11 @@ void infer_range(InferContext& ctx) {
     // Exact integer arithmetic: doubles lose precision past 2^53.
     const Tensor* c[3] = {ctx.constant_input(0), ctx.constant_input(1), ctx.constant_input(2)};
     const int64_t start = c[0]->int_at(0), limit = c[1]->int_at(0), delta = c[2]->int_at(0);
-    const int64_t span = limit - start;
+    int64_t span;
+    if (__builtin_sub_overflow(limit, start, &span))
+      ctx.fail_shape("start " + std::to_string(start) + " and limit " + std::to_string(limit) + " give more than 2^63 elements");
+    // delta == -1 with span == INT64_MIN would overflow the division; the length is then huge anyway.
+    if (delta == -1 && span == INT64_MIN) ctx.fail_shape("start, limit and delta give more than 2^63 elements");
     n = span / delta + ((span % delta != 0) && ((span > 0) == (delta > 0)) ? 1 : 0);
   }
   ctx.set_output(0, ctx.input_dtype(0), {std::max<int64_t>(n, 0)});

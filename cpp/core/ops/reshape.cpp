@@ -1,6 +1,7 @@
 // Schemas of the ops that only relabel the input's bytes with another shape: Reshape, Flatten,
 // Squeeze, Unsqueeze, and Identity / inference-mode Dropout (same shape).
 #include "core/ops/tensor_checks.h"
+#include "core/sizes.h"
 
 namespace metalnn {
 
@@ -40,7 +41,8 @@ void infer_reshape(InferContext& ctx) {
     }
     if (d < 0) ctx.fail_model("shape " + shape_str(spec) + " has invalid dim " + std::to_string(d));
     out[i] = d;
-    known *= d;
+    if (d > kMaxElements || !checked_mul(known, d, &known))
+      ctx.fail_shape("shape " + shape_str(spec) + " has more than 2^40 elements");
   }
   const int64_t numel = shape_numel(in);
   if (infer_at >= 0) {

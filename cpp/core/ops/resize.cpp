@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/ops/tensor_checks.h"
+#include "core/sizes.h"
 
 namespace metalnn {
 
@@ -55,7 +56,12 @@ ResizeGeometry resolve_resize(const Node& n, const Shape& in, const Tensor* roi,
       const int d = static_cast<int>(axes[i]);
       g.scale[d] = s;
       const double extent = crop ? g.roi_end[d] - g.roi_start[d] : 1.0;
-      g.out[d] = static_cast<int64_t>(std::floor(static_cast<double>(in[d]) * extent * s));
+      const double out = std::floor(static_cast<double>(in[d]) * extent * s);
+      // Checked as a double: casting a value past int64 is undefined.
+      if (!(out >= 0 && out <= static_cast<double>(kMaxElements)))
+        throw ShapeError(n.label() + ": scale " + std::to_string(s) + " gives " + std::to_string(out) +
+                         " elements on axis " + std::to_string(d) + ", over the limit of 2^40");
+      g.out[d] = static_cast<int64_t>(out);
     }
     return g;
   }
@@ -74,7 +80,11 @@ ResizeGeometry resolve_resize(const Node& n, const Shape& in, const Tensor* roi,
     for (int64_t a : axes) common = policy == "not_larger" ? std::min(common, g.scale[a]) : std::max(common, g.scale[a]);
     for (int64_t a : axes) {
       g.scale[a] = common;
-      g.out[a] = static_cast<int64_t>(common * static_cast<double>(in[a]) + 0.5);  // rounds half up
+      const double out = common * static_cast<double>(in[a]) + 0.5;  // rounds half up
+      if (!(out <= static_cast<double>(kMaxElements)))
+        throw ShapeError(n.label() + ": sizes give " + std::to_string(out) + " elements on axis " + std::to_string(a) +
+                         ", over the limit of 2^40");
+      g.out[a] = static_cast<int64_t>(out);
     }
   }
   return g;
@@ -145,6 +155,7 @@ std::vector<ResizeTap> resize_axis_taps(const Node& n, const ResizeGeometry& geo
   const std::string nearest = n.attrs.get_string("nearest_mode", "round_prefer_floor");
   auto clamp = [&](int64_t i) { return std::min<int64_t>(std::max<int64_t>(i, 0), in[d] - 1); };
   std::vector<ResizeTap> taps;
+  reserve_table(taps, geo.out[d], n.label() + ": axis " + std::to_string(d) + " of the output");
   for (int64_t o = 0; o < geo.out[d]; ++o) {
     const double x = source_coordinate(coords, static_cast<double>(o), geo.scale[d], in[d], geo.out[d],
                                        geo.roi_start[d], geo.roi_end[d]);

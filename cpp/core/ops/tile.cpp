@@ -1,6 +1,7 @@
 // Tile schema: output dim d is the input's dim d times repeats[d]; repeats is a constant with one
 // value per input dim.
 #include "core/ops/tensor_checks.h"
+#include "core/sizes.h"
 
 namespace metalnn {
 
@@ -14,7 +15,8 @@ void infer_tile(InferContext& ctx) {
   Shape out(in.size());
   for (size_t d = 0; d < in.size(); ++d) {
     if (repeats[d] < 0) ctx.fail_model("repeats " + shape_str(repeats) + " has a negative value");
-    out[d] = in[d] * repeats[d];
+    if (!checked_mul(in[d], repeats[d], &out[d]))
+      ctx.fail_shape("repeats " + shape_str(repeats) + " overflow the dims of input " + shape_str(in));
   }
   ctx.set_output(0, ctx.input_dtype(0), out);
 }

@@ -40,7 +40,7 @@ bool evaluate(Graph& g, const Node& n, const NodeEvaluator& evaluator) {
       outputs.push_back(nullptr);
       continue;
     }
-    results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape));
+    results.push_back(Tensor::empty(g.value(v).dtype, g.value(v).shape, n.label() + ": output '" + g.value(v).name + "'"));
     outputs.push_back(&results.back());
   }
   evaluator.evaluate(g, n, inputs, outputs);

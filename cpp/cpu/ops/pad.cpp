@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/ops/pad.h"
+#include "core/sizes.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
@@ -39,8 +40,11 @@ class PadKernel : public Kernel {
     const PadAmounts amounts = resolve_pads(static_cast<int>(in.shape.size()), constant_ints(g, n, 1), constant_ints(g, n, 3));
     const int rank = static_cast<int>(in_shape_.size());
     maps_.resize(rank);
-    for (int d = 0; d < rank; ++d) {
+    // An empty output needs no tables, however long its other axes (bounded by 2^40 each).
+    const bool empty = shape_numel(out_shape_) == 0;
+    for (int d = 0; d < rank && !empty; ++d) {
       const int64_t before = in.shape.empty() ? 0 : amounts.before[d];
+      reserve_table(maps_[d], out_shape_[d], n.label() + ": output '" + output_value(g, n, 0).name + "'");
       for (int64_t o = 0; o < out_shape_[d]; ++o) maps_[d].push_back(source_index(o, before, in_shape_[d], mode));
     }
     // The stretch of the last axis that maps to consecutive input elements.

@@ -32,7 +32,8 @@ class ResizeKernel : public Kernel {
         resolve_resize(n, in, constant_input(g, n, 1), constant_input(g, n, 2), constant_input(g, n, 3));
     const std::string coords = n.attrs.get_string("coordinate_transformation_mode", "half_pixel");
     Shape cur = in;
-    for (size_t d = 0; d < in.size(); ++d) {
+    empty_ = shape_numel(geo.out) == 0;  // nothing to write, and no tables for the long axes of an empty output
+    for (size_t d = 0; d < in.size() && !empty_; ++d) {
       const bool crop = coords == "tf_crop_and_resize" && (geo.roi_start[d] != 0 || geo.roi_end[d] != 1);
       if (geo.out[d] == in[d] && geo.scale[d] == 1.0 && !crop) continue;  // identity on this axis
       AxisPass p{shape_numel(Shape(cur.begin(), cur.begin() + d)), in[d], geo.out[d],
@@ -44,6 +45,7 @@ class ResizeKernel : public Kernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    if (empty_) return;
     if (passes_.empty()) {
       std::memcpy(out[0]->raw(), in[0]->raw(), in[0]->nbytes());
       return;
@@ -88,6 +90,7 @@ class ResizeKernel : public Kernel {
   }
 
   bool linear_;
+  bool empty_;
   float extrapolation_;
   size_t elem_size_;
   std::vector<AxisPass> passes_;

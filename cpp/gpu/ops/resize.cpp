@@ -17,6 +17,7 @@ void lower_resize(Lowering& L, const Node& n) {
   p.extrapolation = n.attrs.get_float("extrapolation_value", 0.0f);
   fill_array(n, p.out_shape, geo.out);
   fill_array(n, p.in_strides, shape_strides(in));
+  if (p.count == 0) return;  // before the tables: an empty output may still have long axes
   std::vector<ResizeTap> taps;
   for (size_t d = 0; d < in.size(); ++d) {
     p.tap_offset[d] = u32(n, int64_t(taps.size()));
@@ -25,7 +26,6 @@ void lower_resize(Lowering& L, const Node& n) {
       if (linear && t.w1 != 0.0f && t.i1 != t.i0) p.linear_dims |= 1u << d;  // blended somewhere
     }
   }
-  if (p.count == 0) return;
   auto buffer = L.upload_bytes(taps.data(), taps.size() * sizeof(ResizeTap));
   // Nearest inside a crop box still needs the extrapolation value: the float kernel with no linear dims.
   const std::string kernel = linear || crop ? kernel_name("resize", "linear", L.suffix(x))

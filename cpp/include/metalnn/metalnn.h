@@ -39,7 +39,7 @@ struct LoadOptions {
 // unavailable device (for example, to fall back to "cpu").
 class NetworkError : public std::runtime_error {
  public:
-  enum class Kind { Model, UnsupportedOp, Shape, Dtype, Device, Other };
+  enum class Kind { Model, UnsupportedOp, Shape, Dtype, Device, Allocation, Other };
   NetworkError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const noexcept { return kind_; }
 
