@@ -111,7 +111,7 @@ class _Importer:
         for index, node in enumerate(g.node):
             self.add_node(index, node)
         for out in g.output:
-            self.graph.add_output(out.name)
+            self.graph.add_output(out.name, out.type.tensor_type.elem_type)
         return self.graph
 
     def initializer(self, name: str) -> np.ndarray | None:
