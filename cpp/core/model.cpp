@@ -126,6 +126,14 @@ size_t Model::arena_bytes() const {
   return lru_.empty() ? 0 : lru_.front().executable->arena_bytes();
 }
 
+Graph Model::latest_graph() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!lru_.empty()) return lru_.front().graph;
+  }
+  return optimized_graph();
+}
+
 const Graph& Model::optimized_graph() const {
   std::lock_guard<std::mutex> lock(mutex_);
   // Without free dims the single specialisation is never evicted (capacity >= 1, one signature).

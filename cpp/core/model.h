@@ -39,6 +39,9 @@ class Model {
   // dimensions and symbolically inferred shapes (what a saved file must keep).
   const Graph& optimized_graph() const;
   bool has_free_dims() const { return free_dims_; }
+  // The optimised graph of the most recently used specialisation (a copy sharing the weights), or
+  // optimized_graph() before any: what `Model.summary()` describes.
+  Graph latest_graph() const;
 
   // Index of the input named `name`, or -1.
   int input_index(const std::string& name) const;

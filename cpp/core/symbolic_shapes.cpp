@@ -1,6 +1,8 @@
 #include "core/symbolic_shapes.h"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 
 #include "core/op_schema.h"
 
@@ -20,8 +22,14 @@ struct Probe {
   std::vector<char> known;    // per value: shape and dtype known in this probe
 };
 
-// Runs one node's schema on a scratch graph holding the probe's shapes; false when it fails.
-bool infer_node(const Graph& g, const Node& n, Probe& p) {
+// Runs one node's schema on a scratch graph holding the probe's shapes; false when it fails (with
+// the error in `error`, when the node's inputs were known).
+struct Failure {
+  std::string message;
+  std::exception_ptr exception;
+};
+
+bool infer_node(const Graph& g, const Node& n, Probe& p, Failure* failure) {
   Graph scratch;
   Node copy = n;
   for (int& v : copy.inputs) {
@@ -47,7 +55,10 @@ bool infer_node(const Graph& g, const Node& n, Probe& p) {
   try {
     InferContext ctx(scratch, copy);
     find_schema(n.op_type)->infer(ctx);
-  } catch (const Error&) {
+  } catch (const UnsupportedOpError&) {
+    return false;  // typically an input that folds to a constant only once the sizes are known
+  } catch (const Error& e) {
+    *failure = Failure{e.what(), std::current_exception()};
     return false;
   }
   for (size_t i = 0; i < out_ids.size(); ++i) {
@@ -118,7 +129,12 @@ void infer_symbolic_shapes(Graph& g) {
           }
       continue;
     }
-    const bool ok = infer_node(g, n, probes[0]) && infer_node(g, n, probes[1]);
+    Failure failures[2];
+    const bool ok = infer_node(g, n, probes[0], &failures[0]) & infer_node(g, n, probes[1], &failures[1]);
+    // The same error under both sizes does not depend on them (a channel mismatch): report it now.
+    // One that names the sizes (a Reshape to a fixed size) waits for the sizes that break it.
+    if (!ok && failures[0].exception && failures[0].message == failures[1].message)
+      std::rethrow_exception(failures[0].exception);
     for (int v : n.outputs) {
       if (v < 0) continue;
       Value& val = g.value(v);
