@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/derived_cache.h"
 #include "cpu/activation.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_features.h"
@@ -11,6 +12,11 @@
 namespace metalnn::cpu {
 
 namespace {
+
+DerivedCache<const std::vector<float>>& transformed_weights() {
+  static DerivedCache<const std::vector<float>> cache;
+  return cache;
+}
 
 constexpr int64_t kLanes = 8;
 // GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
@@ -90,7 +96,7 @@ bool WinogradConv::supports(const Window2d& w) {
          w.dilation_h == 1 && w.dilation_w == 1 && w.out_h >= 8 && w.out_w >= 8;
 }
 
-WinogradConv::WinogradConv(const float* weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
+WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
     : out_c_(out_channels), in_c_(in_channels), win_(window) {
   tiles_h_ = (win_.out_h + 1) / 2;
   tiles_w_ = (win_.out_w + 1) / 2;
@@ -98,21 +104,23 @@ WinogradConv::WinogradConv(const float* weights, int64_t out_channels, int64_t i
   const int64_t wanted = std::max<int64_t>(1, kTargetTiles / row_tiles_);
   const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (16 * (in_c_ + out_c_) * row_tiles_));
   chunk_rows_ = std::min({wanted, affordable, tiles_h_});
-  // U = G g G^T per (out, in) pair, with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-  u_.assign(static_cast<size_t>(16 * out_c_ * in_c_), 0.f);
-  const float g_rows[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
-  for (int64_t o = 0; o < out_c_; ++o)
-    for (int64_t i = 0; i < in_c_; ++i) {
-      const float* g = weights + (o * in_c_ + i) * 9;
-      float gg[4][3];  // G g
-      for (int r = 0; r < 4; ++r)
-        for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
-      for (int r = 0; r < 4; ++r)
-        for (int c = 0; c < 4; ++c) {
-          const float u = gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
-          u_[static_cast<size_t>(((r * 4 + c) * out_c_ + o) * in_c_ + i)] = u;
-        }
-    }
+  u_ = transformed_weights().get(weights, "winograd_f2x3", [&] {
+    // U = G g G^T per (out, in) pair, with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+    auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(16 * out_c_ * in_c_), 0.f);
+    const float g_rows[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+    for (int64_t o = 0; o < out_c_; ++o)
+      for (int64_t i = 0; i < in_c_; ++i) {
+        const float* g = weights.data<float>() + (o * in_c_ + i) * 9;
+        float gg[4][3];  // G g
+        for (int r = 0; r < 4; ++r)
+          for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
+        for (int r = 0; r < 4; ++r)
+          for (int c = 0; c < 4; ++c)
+            (*u)[static_cast<size_t>(((r * 4 + c) * out_c_ + o) * in_c_ + i)] =
+                gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
+      }
+    return std::shared_ptr<const std::vector<float>>(std::move(u));
+  });
 }
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
@@ -186,7 +194,7 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
 
 void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const {
   for (int64_t xi = xi0; xi < xi1; ++xi)
-    sgemm(false, false, int(out_c_), int(tiles), int(in_c_), 1.f, u_.data() + xi * out_c_ * in_c_, int(in_c_),
+    sgemm(false, false, int(out_c_), int(tiles), int(in_c_), 1.f, u_->data() + xi * out_c_ * in_c_, int(in_c_),
           v + xi * in_c_ * tiles, int(tiles), 0.f, m + xi * out_c_ * tiles, int(tiles));
 }
 

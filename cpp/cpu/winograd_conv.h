@@ -3,9 +3,11 @@
 // weights and transformed input tiles. Transforms are AVX2 (8 tiles per vector); the GEMMs are BLAS.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/activation.h"
+#include "core/tensor.h"
 #include "cpu/thread_pool.h"
 #include "core/ops/window2d.h"
 
@@ -16,8 +18,9 @@ class WinogradConv {
   // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8) on this CPU.
   static bool supports(const Window2d& w);
 
-  // weights: [out_channels, in_channels, 3, 3], transformed here once.
-  WinogradConv(const float* weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
+  // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and shared by every
+  // WinogradConv built from the same tensor (one per input shape a model is specialised for).
+  WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
 
   // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr.
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
@@ -39,7 +42,7 @@ class WinogradConv {
   Window2d win_;
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most
-  std::vector<float> u_;                   // 16 transformed weight matrices [out_c, in_c]
+  std::shared_ptr<const std::vector<float>> u_;  // 16 transformed weight matrices [out_c, in_c]
 };
 
 }  // namespace metalnn::cpu

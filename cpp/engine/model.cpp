@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/passes/passes.h"
 #include "cpu/evaluator.h"
+#include "core/symbolic_shapes.h"
 
 namespace metalnn {
 
@@ -12,46 +13,75 @@ Model::Model(Graph imported, CompileOptions options) : imported_(std::move(impor
     const Value& val = imported_.value(v);
     if (!val.has_shape) throw ModelError("input '" + val.name + "' has no shape");
     inputs_.push_back({val.name, val.dtype, val.shape});
-    Shape concrete = val.shape;
-    for (int64_t& d : concrete)
-      if (d < 0) d = 1;
-    default_shapes_.push_back(concrete);
   }
-  const Specialization& spec = specialization_for(default_shapes_);
-  for (int v : spec.graph.outputs()) {
-    const Value& val = spec.graph.value(v);
-    outputs_.push_back({val.name, val.dtype, val.shape});
+  imported_.sort_topologically();
+  free_dims_ = metalnn::has_free_dims(imported_);
+  if (!free_dims_) {
+    std::vector<Shape> shapes;
+    for (const TensorInfo& in : inputs_) shapes.push_back(in.shape);
+    const Specialization& spec = specialization_for(shapes);
+    for (int v : spec.graph.outputs()) {
+      const Value& val = spec.graph.value(v);
+      outputs_.push_back({val.name, val.dtype, val.shape});
+    }
+    return;
+  }
+  symbolic_ = imported_;
+  infer_symbolic_shapes(symbolic_);
+  for (int v : symbolic_.outputs()) {
+    const Value& val = symbolic_.value(v);
+    // A deferred output keeps the dtype the model declares for it (every ONNX output declares one).
+    const Value& declared = imported_.value(v);
+    outputs_.push_back({val.name, val.has_shape ? val.dtype : declared.dtype, val.has_shape ? val.shape : Shape{}});
   }
 }
 
 Model::Specialization& Model::specialization_for(const std::vector<Shape>& shapes) {
-  auto it = specializations_.find(shapes);
-  if (it != specializations_.end()) return it->second;
-  Specialization spec{imported_, nullptr};
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    Value& in = spec.graph.value(spec.graph.inputs()[i]);
-    in.shape = shapes[i];
+  auto found = by_shape_.find(shapes);
+  if (found != by_shape_.end()) {
+    lru_.splice(lru_.begin(), lru_, found->second);
+    return lru_.front();
   }
+  Specialization spec{shapes, imported_, nullptr};
+  for (size_t i = 0; i < shapes.size(); ++i) spec.graph.value(spec.graph.inputs()[i]).shape = shapes[i];
   optimize(spec.graph, cpu::node_evaluator());
+  constants_.intern(spec.graph, imported_);
   spec.executable = compile(spec.graph, options_);
-  return specializations_.emplace(shapes, std::move(spec)).first->second;
+  // Evict before inserting, so the old executables' memory is released before the cache grows.
+  while (lru_.size() >= capacity_) {
+    by_shape_.erase(lru_.back().shapes);
+    lru_.pop_back();
+  }
+  lru_.push_front(std::move(spec));
+  by_shape_[shapes] = lru_.begin();
+  return lru_.front();
+}
+
+void Model::validate(const std::vector<Shape>& shapes, const std::vector<DType>* dtypes) const {
+  if (shapes.size() != inputs_.size())
+    throw ShapeError("model takes " + std::to_string(inputs_.size()) + " inputs, got " + std::to_string(shapes.size()));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const TensorInfo& info = inputs_[i];
+    if (dtypes && (*dtypes)[i] != info.dtype)
+      throw DtypeError("input '" + info.name + "' has dtype " + dtype_name((*dtypes)[i]) + ", expected " +
+                       dtype_name(info.dtype));
+    const Shape& s = shapes[i];
+    bool ok = s.size() == info.shape.size();
+    for (size_t d = 0; ok && d < s.size(); ++d) ok = info.shape[d] < 0 ? s[d] > 0 : s[d] == info.shape[d];
+    if (!ok)
+      throw ShapeError("input '" + info.name + "' has shape " + shape_str(s) + ", expected " + shape_str(info.shape) +
+                       " (-1: any size)");
+  }
 }
 
 void Model::validate(const std::vector<Tensor>& inputs) const {
-  if (inputs.size() != inputs_.size())
-    throw ShapeError("model takes " + std::to_string(inputs_.size()) + " inputs, got " + std::to_string(inputs.size()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorInfo& info = inputs_[i];
-    const Tensor& t = inputs[i];
-    if (t.dtype() != info.dtype)
-      throw DtypeError("input '" + info.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " +
-                       dtype_name(info.dtype));
-    bool ok = t.rank() == static_cast<int>(info.shape.size());
-    for (int d = 0; ok && d < t.rank(); ++d) ok = info.shape[d] < 0 ? t.dim(d) > 0 : t.dim(d) == info.shape[d];
-    if (!ok)
-      throw ShapeError("input '" + info.name + "' has shape " + shape_str(t.shape()) + ", expected " +
-                       shape_str(info.shape) + " (-1: any size)");
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  for (const Tensor& t : inputs) {
+    shapes.push_back(t.shape());
+    dtypes.push_back(t.dtype());
   }
+  validate(shapes, &dtypes);
 }
 
 std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) {
@@ -59,17 +89,56 @@ std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) {
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) shapes.push_back(t.shape());
   std::lock_guard<std::mutex> lock(mutex_);
-  return specialization_for(shapes).executable->run(inputs);
+  Specialization& spec = specialization_for(shapes);
+  ++spec.runs;
+  return spec.executable->run(inputs);
+}
+
+void Model::prepare(const std::vector<Shape>& shapes) {
+  validate(shapes, nullptr);
+  std::lock_guard<std::mutex> lock(mutex_);
+  specialization_for(shapes);
+}
+
+void Model::set_cache_capacity(size_t capacity) {
+  if (capacity < 1) throw ModelError("the specialisation cache holds at least 1 entry, got " + std::to_string(capacity));
+  std::lock_guard<std::mutex> lock(mutex_);
+  capacity_ = capacity;
+  while (lru_.size() > capacity_) {
+    by_shape_.erase(lru_.back().shapes);
+    lru_.pop_back();
+  }
+}
+
+size_t Model::cache_capacity() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return capacity_;
+}
+
+std::vector<Model::CachedSpecialization> Model::cached() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CachedSpecialization> out;
+  for (const Specialization& s : lru_) out.push_back({s.shapes, s.executable->arena_bytes(), s.runs});
+  return out;
 }
 
 size_t Model::arena_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return specializations_.at(default_shapes_).executable->arena_bytes();
+  return lru_.empty() ? 0 : lru_.front().executable->arena_bytes();
+}
+
+Graph Model::latest_graph() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!lru_.empty()) return lru_.front().graph;
+  }
+  return optimized_graph();
 }
 
 const Graph& Model::optimized_graph() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return specializations_.at(default_shapes_).graph;
+  // Without free dims the single specialisation is never evicted (capacity >= 1, one signature).
+  return free_dims_ ? symbolic_ : lru_.back().graph;
 }
 
 }  // namespace metalnn

@@ -1,12 +1,14 @@
-// A loaded model: the imported graph, its optimised form and the device executable. Inputs are
+// A loaded model: the imported graph, its optimised form and the device executables. Inputs are
 // validated here, so no device ever sees a tensor of the wrong dtype or shape.
 #pragma once
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/constant_pool.h"
 #include "core/executable.h"
 #include "core/graph.h"
 #include "engine/devices.h"
@@ -21,37 +23,70 @@ struct TensorInfo {
 
 class Model {
  public:
-  // Optimises `imported` and compiles it; free input dimensions are compiled as 1 up front so that
-  // errors in the model surface at load time.
+  // Infers shapes with free input dimensions left free (core/symbolic_shapes.h), so the model is
+  // checked as far as it can be without sizes. A model without free dimensions is optimised and
+  // compiled here; otherwise each input-shape signature is compiled at its first run (or prepare()).
   Model(Graph imported, CompileOptions options);
 
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  // Output shapes as far as they are known without input sizes (-1 where they follow the inputs; an
+  // empty shape when even the rank does).
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
   const std::string& device() const { return options_.device; }
   const std::string& precision() const { return options_.precision; }
+  // The arena of the static specialisation, or of the most recently used one (0 before any run).
   size_t arena_bytes() const;
-  // The graph after the passes, for the default input shapes.
+  // The graph after the passes. With free input dimensions: the imported graph with its free
+  // dimensions and symbolically inferred shapes (what a saved file must keep).
   const Graph& optimized_graph() const;
+  bool has_free_dims() const { return free_dims_; }
+  // The optimised graph of the most recently used specialisation (a copy sharing the weights), or
+  // optimized_graph() before any: what `Model.summary()` describes.
+  Graph latest_graph() const;
 
   // Runs one inference; inputs in the order of inputs(). Thread-safe: calls on one Model are
-  // serialised (each Model owns one activation arena). New shapes for free dimensions compile once.
+  // serialised (each specialisation owns one activation arena). A new input-shape signature is
+  // compiled once and kept in a bounded least-recently-used cache.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
-  // Throws ShapeError / DtypeError unless `inputs` (their data may be null) fit inputs(); run calls
-  // it, and a binding calls it before copying a non-contiguous array.
+  // Throws ShapeError / DtypeError unless the input shapes (and dtypes, when given) fit inputs(); run
+  // calls it, and a binding calls it before copying a non-contiguous array.
+  void validate(const std::vector<Shape>& shapes, const std::vector<DType>* dtypes) const;
   void validate(const std::vector<Tensor>& inputs) const;
+  // Compiles the specialisation for these input shapes (inputs() order, every dim concrete) now.
+  void prepare(const std::vector<Shape>& shapes);
+
+  // The most specialisations kept (at least 1); beyond it the least recently used is freed.
+  void set_cache_capacity(size_t capacity);
+  size_t cache_capacity() const;
+  struct CachedSpecialization {
+    std::vector<Shape> shapes;
+    size_t arena_bytes = 0;
+    uint64_t runs = 0;
+  };
+  // The cached specialisations, most recently used first.
+  std::vector<CachedSpecialization> cached() const;
+
+  static constexpr size_t kDefaultCacheCapacity = 16;
 
  private:
   struct Specialization {
+    std::vector<Shape> shapes;
     Graph graph;
     std::unique_ptr<Executable> executable;
+    uint64_t runs = 0;
   };
+  // Finds or compiles the specialisation and marks it most recently used; caller holds mutex_.
   Specialization& specialization_for(const std::vector<Shape>& shapes);
 
   Graph imported_;
+  Graph symbolic_;  // imported_ with symbolic shapes, sorted
   CompileOptions options_;
+  bool free_dims_ = false;
   std::vector<TensorInfo> inputs_, outputs_;
-  std::vector<Shape> default_shapes_;
-  std::map<std::vector<Shape>, Specialization> specializations_;
+  ConstantPool constants_;
+  std::list<Specialization> lru_;  // most recently used first
+  std::map<std::vector<Shape>, std::list<Specialization>::iterator> by_shape_;
+  size_t capacity_ = kDefaultCacheCapacity;
   mutable std::mutex mutex_;
 };
 

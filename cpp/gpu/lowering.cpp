@@ -1,6 +1,7 @@
 #include "gpu/lowering.h"
 
 #include "core/activation.h"
+#include "core/derived_cache.h"
 #include "core/error.h"
 #include "params.h"
 
@@ -98,14 +99,16 @@ std::shared_ptr<Buffer> Lowering::constant_buffer(int id) {
   auto it = constants_.find(id);
   if (it != constants_.end()) return it->second;
   const Tensor& t = g_.value(id).constant;
-  std::shared_ptr<Buffer> buffer;
-  if (storage(id) != t.dtype()) {
+  // One upload per (device, tensor, storage dtype), shared by every specialisation of a model.
+  static DerivedCache<Buffer> uploaded;
+  const DType stored = storage(id);
+  const std::string how = "upload@" + std::to_string(reinterpret_cast<uintptr_t>(&device_)) + ":" + dtype_name(stored);
+  std::shared_ptr<Buffer> buffer = uploaded.get(t, how, [&] {
+    if (stored == t.dtype()) return upload_bytes(t.raw(), t.nbytes());
     std::vector<float> values(size_t(t.numel()));
     for (size_t i = 0; i < values.size(); ++i) values[i] = float(t.float_at(int64_t(i)));
-    buffer = upload_floats(values);
-  } else {
-    buffer = upload_bytes(t.raw(), t.nbytes());
-  }
+    return upload_floats(values);
+  });
   constants_.emplace(id, buffer);
   return buffer;
 }

@@ -11,7 +11,7 @@ from . import _native
 from .errors import (AllocationError, DeviceError, DtypeError, Error, InputError, ModelError, ShapeError,
                      UnsupportedOpError)
 from .model import Model, TensorInfo
-from .summary import LayerInfo, LayerTime, Profile, Summary
+from .summary import CachedShape, LayerInfo, LayerTime, Profile, Summary
 
 try:
     __version__ = version("metalnn")
@@ -98,7 +98,8 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
 
 
 __all__ = [
-    "AllocationError", "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model", "ModelError",
+    "AllocationError", "CachedShape", "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model",
+    "ModelError",
     "ModelSource", "Profile", "ShapeError", "Summary", "TensorInfo", "UnsupportedOpError", "__version__",
     "devices", "get_num_threads", "load", "set_num_threads", "unavailable_devices",
 ]

@@ -4,13 +4,13 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from . import _native
 from .errors import DeviceError, DtypeError, InputError
-from .summary import Dim, LayerInfo, LayerTime, Profile, Summary, TensorSpec, dims_of
+from .summary import CachedShape, Dim, LayerInfo, LayerTime, Profile, Summary, TensorSpec, dims_of
 
 # Apple silicon's page size: Metal wraps memory aligned to it without copying.
 PAGE_SIZE = 16384
@@ -54,8 +54,34 @@ class Model:
 
     @property
     def arena_bytes(self) -> int:
-        """Bytes of the activation arena the plan needs at the default input shapes (free dims at 1)."""
+        """Bytes of the activation arena at the input shapes; with free dims, at the most recently run ones (0 before)."""
         return int(self._native.arena_bytes)
+
+    @property
+    def cache_capacity(self) -> int:
+        """The most input-shape specialisations kept; running a new shape beyond it frees the least recently used."""
+        return int(self._native.cache_capacity)
+
+    @cache_capacity.setter
+    def cache_capacity(self, capacity: int) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"cache_capacity must be a positive integer, got {capacity!r}")
+        self._native.cache_capacity = capacity
+
+    def prepare(self, shapes: Mapping[str, Sequence[int]]) -> None:
+        """Compiles the model ahead for these input shapes (every input by name, every dim given), e.g.
+        `model.prepare({"x": (1, 3, 640, 640)})`, so the first run at them does not compile.
+        """
+        names = [info.name for info in self.inputs]
+        if sorted(shapes) != sorted(names):
+            raise InputError(f"prepare needs a shape for every input: got {sorted(shapes)}, expected {names}")
+        self._native.prepare([[int(d) for d in shapes[name]] for name in names])
+
+    def cached_shapes(self) -> list[CachedShape]:
+        """The compiled input-shape specialisations, most recently used first."""
+        names = [info.name for info in self.inputs]
+        return [CachedShape({name: tuple(s) for name, s in zip(names, shapes)}, int(arena), int(runs))
+                for shapes, arena, runs in self._native.cached()]
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs one inference; returns every output by name, without copying it after the kernels finish."""
@@ -96,9 +122,12 @@ class Model:
     def summary(self) -> Summary:
         """Inputs and outputs (symbolic dims by name), op counts, parameters, FLOPs, arena bytes and layers.
 
-        Layers, FLOPs and the arena are those of the optimised graph at the default input shapes
-        (free dimensions at 1).
+        Layers, FLOPs and the arena are those of the optimised graph at the input shapes; with free
+        dimensions, at the most recently run (or prepared) ones, and `cached` lists every compiled shape.
+        Before any run, a model with free dimensions is prepared with each of them at 1.
         """
+        if self._native.has_free_dims and not self._native.cached():
+            self.prepare({info.name: tuple(d if d > 0 else 1 for d in info.shape) for info in self.inputs})
         layers = [LayerInfo(layer["name"], layer["op"], tuple(tuple(s) for s in layer["output_shapes"]),
                             int(layer["params"]), int(layer["param_bytes"]), float(layer["flops"]))
                   for layer in _native.layers(self._native)]
@@ -113,7 +142,7 @@ class Model:
             op_counts=dict(Counter(layer.op for layer in layers)),
             params=sum(layer.params for layer in layers), param_bytes=sum(layer.param_bytes for layer in layers),
             flops=sum(layer.flops for layer in layers), arena_bytes=self.arena_bytes, layers=layers,
-            device=self.device)
+            device=self.device, cached=self.cached_shapes(), cache_capacity=self.cache_capacity)
 
     def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10, warmup: int = 2) -> Profile:
         """Times every layer over `runs` runs (after `warmup` untimed ones) on a profiled copy of this model.

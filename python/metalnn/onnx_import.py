@@ -145,7 +145,7 @@ class _Importer:
             if out.name in self.renamed and out.type.tensor_type.elem_type == _FLOAT16:
                 self.graph.add_node("Cast", f"{out.name}.to_float16", [self.renamed[out.name]], [out.name],
                                     {"to": _FLOAT16})
-            self.graph.add_output(out.name)
+            self.graph.add_output(out.name, out.type.tensor_type.elem_type)
         return self.graph
 
     def initializer(self, name: str) -> np.ndarray | None:

@@ -34,8 +34,17 @@ class LayerInfo:
 
 
 @dataclass(frozen=True)
+class CachedShape:
+    """One compiled specialisation of a model: its input shapes by name, arena bytes and runs so far."""
+
+    shapes: dict[str, tuple[int, ...]]
+    arena_bytes: int
+    runs: int
+
+
+@dataclass(frozen=True)
 class Summary:
-    """A model at a glance; `flops`, `arena_bytes` and `layers` are for the default input shapes.
+    """A model at a glance; `flops`, `arena_bytes` and `layers` are for the (most recently run) input shapes.
 
     For a model the engine cannot run, `unsupported` lists every unsupported node and the fields that
     need the optimised graph (`layers`, `flops`, `arena_bytes`) are empty.
@@ -51,6 +60,8 @@ class Summary:
     layers: list[LayerInfo] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     device: str | None = None
+    cached: list[CachedShape] = field(default_factory=list)
+    cache_capacity: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready dicts and lists."""

@@ -2,6 +2,7 @@
 // shapes, parameters, FLOPs), the CPU thread count, and the per-step profiler.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <set>
 
 #include "engine/model.h"
@@ -35,7 +36,14 @@ py::dict describe_layer(const Graph& g, const Node& n, std::set<int>& counted) {
   layer["output_dtypes"] = dtypes;
   layer["params"] = params;
   layer["param_bytes"] = param_bytes;
-  layer["flops"] = node_flops(g, n);
+  // Not sized: a layer of a model with free dims, before any input shape is known.
+  auto sized_value = [&](int v) {
+    const Value& val = g.value(v);
+    return v < 0 || (val.has_shape && std::none_of(val.shape.begin(), val.shape.end(), [](int64_t d) { return d < 0; }));
+  };
+  const bool sized = std::all_of(n.inputs.begin(), n.inputs.end(), sized_value) &&
+                     std::all_of(n.outputs.begin(), n.outputs.end(), sized_value);
+  layer["flops"] = sized ? node_flops(g, n) : 0.0;
   return layer;
 }
 
@@ -45,13 +53,13 @@ void bind_inspect(py::module_& m) {
   m.def(
       "layers",
       [](const Model& model) {
-        const Graph& g = model.optimized_graph();
+        const Graph g = model.latest_graph();
         std::set<int> counted;
         py::list out;
         for (const Node& n : g.nodes()) out.append(describe_layer(g, n, counted));
         return out;
       },
-      py::arg("model"), "The optimised graph's layers in run order, at the default input shapes.");
+      py::arg("model"), "The optimised graph's layers in run order, at the most recently used input shapes.");
 
   m.def("set_num_threads", &cpu::ThreadPool::set_default_threads, py::arg("threads"),
         "Sets the cpu device's default thread count for runs that start afterwards.");

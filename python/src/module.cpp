@@ -102,11 +102,19 @@ PYBIND11_MODULE(_native, m) {
              }
              g.add_node(std::move(n));
            })
-      .def("add_output", [](Graph& g, const std::string& name) {
+      .def("add_output", [](Graph& g, const std::string& name, int onnx_type) {
         int id = g.find_value(name);
         if (id < 0) throw ModelError("graph output '" + name + "' is never produced");
+        // The declared dtype stands until inference sets it; it names the output of a model whose
+        // output shapes are only known per input shape.
+        if (onnx_type != 0 && g.value(id).dtype == DType::Undefined) {
+          try {
+            g.value(id).dtype = dtype_from_onnx(onnx_type);
+          } catch (const Error&) {
+          }
+        }
         g.outputs().push_back(id);
-      });
+      }, py::arg("name"), py::arg("onnx_type") = 0);
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def(py::init([](Graph g, const std::string& device, const std::string& precision, int threads) {
@@ -140,7 +148,20 @@ PYBIND11_MODULE(_native, m) {
         py::list result;
         for (const Tensor& t : outputs) result.append(array_from_tensor(t));
         return result;
-      });
+      })
+      .def("prepare", [](Model& m, const std::vector<Shape>& shapes) {
+        py::gil_scoped_release release;
+        m.prepare(shapes);
+      }, py::arg("shapes"), "Compiles the specialisation for these input shapes (inputs order) now.")
+      .def_property("cache_capacity", &Model::cache_capacity, &Model::set_cache_capacity,
+                    "The most input-shape specialisations kept; the least recently used beyond it is freed.")
+      .def_property_readonly("has_free_dims", &Model::has_free_dims)
+      .def("cached", [](const Model& m) {
+        py::list out;
+        for (const Model::CachedSpecialization& c : m.cached())
+          out.append(py::make_tuple(py::cast(c.shapes), c.arena_bytes, c.runs));
+        return out;
+      }, "The cached specialisations, most recently used first: (input shapes, arena bytes, runs).");
 
   m.def("devices", &available_devices, "Devices usable on this machine, best first.");
   m.def("unavailable_devices", &unavailable_devices, "Each device missing on this machine, with the reason.");

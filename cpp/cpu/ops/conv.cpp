@@ -50,7 +50,7 @@ class ConvKernel : public Kernel {
       path_ = Path::Depthwise;
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_)) {
       path_ = Path::Winograd;
-      winograd_ = std::make_unique<WinogradConv>(weight.constant.data<float>(), out_c_, in_c_, win_);
+      winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_);
     } else if (win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&
                win_.pad_left == 0 && win_.pad_bottom == 0 && win_.pad_right == 0) {
       path_ = Path::Pointwise;
