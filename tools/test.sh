@@ -50,6 +50,9 @@ fi
 python3 -m metalnn.metal_lint metal/*.metal
 python3 -m metalnn demo
 python3 -m pytest tests/python -q -p no:cacheprovider
+# The model zoo's default subset (tests/models/README.md; exports cached in ~/.cache/metalnn/zoo);
+# METALNN_ZOO=full runs all of it.
+python3 -m pytest tests/models -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
 # the float32 cases of the ops the GPU devices have kernels for, on each GPU device this machine has.
 METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider

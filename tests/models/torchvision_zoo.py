@@ -49,8 +49,17 @@ def segmenter(name: str, batch: int = 2) -> Built:
     size = image_size(name)
     model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
     reestimate_batch_norm(model, size)
-    return Built(_Wrap.make(model.eval(), ("x",), lambda o: (o["out"],)), {"input": _images(batch, size, 2)},
-                 ("out",))
+    model.eval()
+
+    class Out(torch.nn.Module):  # segmenters return a dict
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x)["out"]
+
+    return Built(Out().eval(), {"input": _images(batch, size, 2)}, ("out",))
 
 
 def detector(name: str, batch: int = 1) -> Built:
