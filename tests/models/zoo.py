@@ -243,6 +243,11 @@ PENDING: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("roberta opt", "dynamo", "CumSum", ALL),
     ("wav2vec2", "torchscript", "InstanceNormalization", ALL),
     ("wav2vec2", "dynamo", "InstanceNormalization", ALL),
+    ("tv_convnext_tiny tv_swin_t", "dynamo", "Gelu (opset 20)", ALL),
+    ("tv_swin_t", "torchscript", "ScatterND", ALL),
+    ("tv_swin_t", "dynamo", "ScatterND", ALL),
+    ("tv_fasterrcnn_mobilenet_v3_large_320_fpn tv_retinanet_resnet50_fpn", "torchscript",
+     "NonZero, ReduceProd, GatherND, RoiAlign, NonMaxSuppression (detection post-processing)", ALL),
     ("bert-eager distilbert-eager gpt2-eager t5_encoder-sdpa t5_encoder-eager", "torchscript",
      "a Gather kernel for bool data (gather_i32_u8)", GPU),
 ]
