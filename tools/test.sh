@@ -54,6 +54,9 @@ python3 -m pytest tests/python -q -p no:cacheprovider
 # 10 s; the whole suite under the race checker takes over 25 min, too long for this run).
 METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_gpu_ops.py \
   tests/python/test_sim_racecheck.py -q -p no:cacheprovider
+# The model zoo's default subset (tests/models/README.md; exports cached in ~/.cache/metalnn/zoo);
+# METALNN_ZOO=full runs all of it.
+python3 -m pytest tests/models -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
 # the float32 cases of the ops the GPU devices have kernels for, on each GPU device this machine has.
 METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider
