@@ -96,6 +96,7 @@ KernelLibrary ${ARG_LIBRARY_FUNCTION}() { return KernelLibrary{${entries}}; }
 endfunction()
 
 add_library(metalnn_sim STATIC
+  ${METALNN_SIM_DIR}/kernel_library_loader.cpp
   ${METALNN_SIM_DIR}/kernel_registry.cpp
   ${METALNN_SIM_DIR}/sim_device.cpp
   ${METALNN_SIM_DIR}/runtime/context_switch.cpp
@@ -104,7 +105,7 @@ add_library(metalnn_sim STATIC
   ${METALNN_SIM_DIR}/runtime/kernel_hooks.cpp
   ${METALNN_SIM_DIR}/runtime/threadgroup_runner.cpp)
 target_include_directories(metalnn_sim PUBLIC $<BUILD_INTERFACE:${METALNN_CPP_DIR}>)
-target_link_libraries(metalnn_sim PUBLIC Threads::Threads)
+target_link_libraries(metalnn_sim PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(metalnn_sim PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endif()

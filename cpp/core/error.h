@@ -40,4 +40,10 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
+// User kernel source (metalnn.metal_kernel) that does not compile or breaks an MSL rule.
+class KernelSourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace metalnn

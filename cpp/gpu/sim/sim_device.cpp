@@ -54,8 +54,8 @@ class SimPipeline : public Pipeline {
 
 class SimCommandBuffer : public CommandBuffer {
  public:
-  SimCommandBuffer(std::shared_ptr<metal_sim::Executor> executor, bool reverse)
-      : executor_(std::move(executor)), reverse_(reverse) {}
+  SimCommandBuffer(std::shared_ptr<metal_sim::Executor> executor, bool reverse, bool throw_faults)
+      : executor_(std::move(executor)), reverse_(reverse), throw_faults_(throw_faults) {}
 
   void set_pipeline(const Pipeline& pipeline) override { pipeline_ = static_cast<const SimPipeline*>(&pipeline); }
 
@@ -63,6 +63,7 @@ class SimCommandBuffer : public CommandBuffer {
     check_index(index, "set_buffer");
     if (offset > buffer.length()) fail("set_buffer: offset " + std::to_string(offset) + " is past the buffer's end");
     bindings_[index] = static_cast<char*>(const_cast<Buffer&>(buffer).contents()) + offset;
+    lengths_[index] = buffer.length() - offset;
   }
 
   void set_bytes(const void* data, size_t length, uint32_t index) override {
@@ -71,6 +72,7 @@ class SimCommandBuffer : public CommandBuffer {
     bytes_.emplace_back(new unsigned char[length ? length : 1]);
     std::memcpy(bytes_.back().get(), data, length);
     bindings_[index] = bytes_.back().get();
+    lengths_[index] = length;
   }
 
   void set_threadgroup_memory(size_t length, uint32_t index) override {
@@ -78,7 +80,18 @@ class SimCommandBuffer : public CommandBuffer {
     threadgroup_lengths_[index] = length;
   }
 
-  void dispatch(Size3 groups, Size3 threads) override {
+  void dispatch(Size3 groups, Size3 threads) override { record(groups, threads, Size3{0, 0, 0}); }
+
+  void dispatch_threads(Size3 grid, Size3 threads) override {
+    if (!threads.x || !threads.y || !threads.z) {
+      record(grid, threads, grid);  // record() reports the empty threadgroup
+      return;
+    }
+    const auto groups = [](uint32_t n, uint32_t t) { return uint32_t((uint64_t(n) + t - 1) / t); };
+    record(Size3{groups(grid.x, threads.x), groups(grid.y, threads.y), groups(grid.z, threads.z)}, threads, grid);
+  }
+
+  void record(Size3 groups, Size3 threads, Size3 grid) {
     if (!pipeline_) fail("dispatch without a pipeline");
     const KernelInfo& kernel = pipeline_->kernel();
     const std::string where = std::string("kernel '") + kernel.host_name + "': ";
@@ -94,6 +107,8 @@ class SimCommandBuffer : public CommandBuffer {
     d.threads_per_threadgroup[0] = threads.x, d.threads_per_threadgroup[1] = threads.y;
     d.threads_per_threadgroup[2] = threads.z;
     d.reverse_order = reverse_;
+    d.throw_faults = throw_faults_;
+    d.grid[0] = grid.x, d.grid[1] = grid.y, d.grid[2] = grid.z;
     d.constants = pipeline_->constants().data();
     d.constant_count = unsigned(pipeline_->constants().size());
     size_t threadgroup_total = 0;
@@ -104,6 +119,7 @@ class SimCommandBuffer : public CommandBuffer {
           fail(where + "buffer(" + std::to_string(p.index) + ") '" + p.name + "' is not bound");
         }
         d.buffers[p.index] = bindings_[p.index];
+        d.buffer_lengths[p.index] = lengths_[p.index];
       } else if (p.kind == ParamKind::kThreadgroupMemory) {
         if (!threadgroup_lengths_[p.index]) {
           fail(where + "threadgroup(" + std::to_string(p.index) + ") '" + p.name + "' has no length set");
@@ -123,7 +139,11 @@ class SimCommandBuffer : public CommandBuffer {
   void commit_and_wait() override {
     if (committed_) fail("commit_and_wait called twice on one command buffer");
     committed_ = true;
-    for (const metal_sim::DispatchDesc& d : dispatches_) executor_->run(d);
+    try {
+      for (const metal_sim::DispatchDesc& d : dispatches_) executor_->run(d);
+    } catch (const metal_sim::KernelFault& e) {
+      fail(e.what());
+    }
   }
 
  private:
@@ -134,9 +154,11 @@ class SimCommandBuffer : public CommandBuffer {
 
   std::shared_ptr<metal_sim::Executor> executor_;
   bool reverse_;
+  bool throw_faults_;
   bool committed_ = false;
   const SimPipeline* pipeline_ = nullptr;
   void* bindings_[metal_sim::kMaxBufferBindings] = {};
+  size_t lengths_[metal_sim::kMaxBufferBindings] = {};
   size_t threadgroup_lengths_[metal_sim::kMaxBufferBindings] = {};
   std::vector<std::unique_ptr<unsigned char[]>> bytes_;
   std::vector<metal_sim::DispatchDesc> dispatches_;
@@ -153,6 +175,7 @@ class SimDevice : public Device {
       : kernels_(std::move(kernels)), executor_(std::make_shared<metal_sim::Executor>(options.threads)) {
     const char* env = std::getenv("METALNN_SIM_REVERSE");
     reverse_ = options.reverse_thread_order || (env && std::strcmp(env, "1") == 0);
+    recoverable_faults_ = options.recoverable_faults;
   }
 
   std::string name() const override { return "metal-sim"; }
@@ -211,13 +234,14 @@ class SimDevice : public Device {
   }
 
   std::unique_ptr<CommandBuffer> create_command_buffer() override {
-    return std::make_unique<SimCommandBuffer>(executor_, reverse_);
+    return std::make_unique<SimCommandBuffer>(executor_, reverse_, recoverable_faults_);
   }
 
  private:
   metal_sim::KernelLibrary kernels_;
   std::shared_ptr<metal_sim::Executor> executor_;
   bool reverse_ = false;
+  bool recoverable_faults_ = false;
 };
 
 }  // namespace

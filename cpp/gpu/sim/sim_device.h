@@ -14,6 +14,9 @@ struct SimDeviceOptions {
   // Schedule threads and threadgroups last to first, to expose missing barriers and races.
   // Also switched on by METALNN_SIM_REVERSE=1.
   bool reverse_thread_order = false;
+  // A kernel fault (divergent barrier, deadlock, out-of-bounds access) makes commit_and_wait throw
+  // DeviceError instead of aborting the process: for user kernels (metalnn.metal_kernel).
+  bool recoverable_faults = false;
 };
 
 std::unique_ptr<Device> create_sim_device(const metal_sim::KernelLibrary& kernels = metal_sim::product_kernels(),
