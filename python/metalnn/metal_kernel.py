@@ -105,7 +105,7 @@ class MetalKernel:
         self.input_names, self.output_names = list(input_names), list(output_names)
         self.ensure_row_contiguous = ensure_row_contiguous
         self.full_kernel = re.search(r"\[\[\s*kernel\s*\]\]|\bkernel\s+void\b", _strip_comments(source)) is not None
-        self._compiled: dict[tuple, tuple[Any, str, str]] = {}
+        self._compiled: dict[tuple, tuple[Any, str, set[str]]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, inputs: Sequence[Any], *, grid: Sequence[int], threadgroup: Sequence[int],
