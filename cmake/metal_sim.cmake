@@ -130,6 +130,7 @@ const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[] = {${racecheck_entr
 endfunction()
 
 add_library(metalnn_sim STATIC
+  ${METALNN_SIM_DIR}/kernel_library_loader.cpp
   ${METALNN_SIM_DIR}/kernel_registry.cpp
   ${METALNN_SIM_DIR}/sim_device.cpp
   ${METALNN_SIM_DIR}/runtime/context_switch.cpp

@@ -42,6 +42,12 @@ class DeviceError : public Error {
 
 // Memory for a tensor or a kernel's table that could not be allocated; names what and how many bytes.
 class AllocationError : public Error {
+  public:
+  using Error::Error;
+};
+
+// User kernel source (metalnn.metal_kernel) that does not compile or breaks an MSL rule.
+class KernelSourceError : public Error {
  public:
   using Error::Error;
 };

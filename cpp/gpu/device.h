@@ -69,6 +69,8 @@ class CommandBuffer {
   // Length of the [[threadgroup(index)]] memory the next dispatches get.
   virtual void set_threadgroup_memory(size_t length, uint32_t index) = 0;
   virtual void dispatch(Size3 threadgroups, Size3 threads_per_threadgroup) = 0;
+  // `threads` threads in all (dispatchThreads): threadgroups at the grid's far edges are smaller.
+  virtual void dispatch_threads(Size3 threads, Size3 threads_per_threadgroup) = 0;
   // Dispatches after the barrier see all buffer writes of the dispatches before it.
   virtual void barrier() = 0;
   // Runs everything recorded; throws metalnn::DeviceError if the device reports a failure.

@@ -8,8 +8,9 @@ from typing import Union
 import onnx
 
 from . import _native
-from .errors import (AllocationError, DeviceError, DtypeError, Error, InputError, ModelError, ShapeError,
-                     UnsupportedOpError)
+from .errors import (AllocationError, DeviceError, DtypeError, Error, InputError, KernelSourceError, ModelError,
+                     ShapeError, UnsupportedOpError)
+from .metal_kernel import MetalKernel, metal_kernel
 from .model import Model, TensorInfo
 from .summary import CachedShape, LayerInfo, LayerTime, Profile, Summary
 
@@ -98,8 +99,8 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
 
 
 __all__ = [
-    "AllocationError", "CachedShape", "DeviceError", "DtypeError", "Error", "InputError", "LayerInfo", "LayerTime", "Model",
-    "ModelError",
+    "AllocationError", "CachedShape", "DeviceError", "DtypeError", "Error", "InputError", "KernelSourceError", "LayerInfo",
+    "LayerTime", "MetalKernel", "Model", "ModelError",
     "ModelSource", "Profile", "ShapeError", "Summary", "TensorInfo", "UnsupportedOpError", "__version__",
-    "devices", "get_num_threads", "load", "set_num_threads", "unavailable_devices",
+    "devices", "get_num_threads", "load", "metal_kernel", "set_num_threads", "unavailable_devices",
 ]

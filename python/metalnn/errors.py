@@ -25,6 +25,16 @@ class DeviceError(Error, RuntimeError):
     """The requested device is unknown, unavailable here, or failed."""
 
 
+class KernelSourceError(Error, ValueError):
+    """Custom Metal kernel source (metalnn.metal_kernel) that does not compile or breaks an MSL rule.
+
+    `violations` lists each problem as (line, rule, message), with the line in the caller's source."""
+
+    def __init__(self, message: str, violations: "list[tuple[int, str, str]] | None" = None):
+        super().__init__(message)
+        self.violations = list(violations or [])
+
+
 class InputError(Error, KeyError):
     """Inputs passed to run() do not match the model's input names."""
 

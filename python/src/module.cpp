@@ -50,6 +50,8 @@ void register_exceptions() {
     };
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const KernelSourceError& e) {
+      raise("KernelSourceError", e);
     } catch (const Error& e) {
       raise(error_class_name(error_kind(e)), e);
     } catch (const std::bad_alloc&) {  // an allocation no layer above could name
@@ -70,6 +72,7 @@ py::list tensor_infos(const std::vector<TensorInfo>& infos) {
 void bind_model_file(py::module_& m);  // model_file_bindings.cpp
 void bind_inspect(py::module_& m);     // inspect_bindings.cpp
 void bind_gpu(py::module_& m);  // gpu_bindings.cpp
+void bind_custom_kernel(py::module_& m);  // custom_kernel_bindings.cpp
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "metalnn native core";
@@ -169,4 +172,5 @@ PYBIND11_MODULE(_native, m) {
   bind_model_file(m);
   bind_inspect(m);
   bind_gpu(m);
+  bind_custom_kernel(m);
 }

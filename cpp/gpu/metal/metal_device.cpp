@@ -98,6 +98,9 @@ class MetalCommandBuffer : public CommandBuffer {
   void dispatch(Size3 g, Size3 t) override {
     encoder_->dispatchThreadgroups(MTL::Size(g.x, g.y, g.z), MTL::Size(t.x, t.y, t.z));
   }
+  void dispatch_threads(Size3 n, Size3 t) override {
+    encoder_->dispatchThreads(MTL::Size(n.x, n.y, n.z), MTL::Size(t.x, t.y, t.z));
+  }
   void barrier() override { encoder_->memoryBarrier(MTL::BarrierScopeBuffers); }
   void commit_and_wait() override {
     if (ended_) throw DeviceError("metal: commit_and_wait called twice on one command buffer");
@@ -135,7 +138,8 @@ class MetalDevice : public Device {
  public:
   // Throws DeviceError (after releasing what it made) when the GPU lacks what the kernels need or
   // the metallib does not load.
-  explicit MetalDevice(NS::SharedPtr<MTL::Device> device) : device_(std::move(device)) {
+  // `source` empty: the embedded metallib; otherwise MSL source compiled now.
+  MetalDevice(NS::SharedPtr<MTL::Device> device, const std::string& source) : device_(std::move(device)) {
     AutoreleaseScope scope;
     gpu_ = utf8(device_->name());
     family_ = apple_family(device_.get());
@@ -145,16 +149,25 @@ class MetalDevice : public Device {
                         "A14 or later), which the kernels need for SIMD-group reductions and simdgroup_matrix");
     queue_ = NS::TransferPtr(device_->newCommandQueue());
     if (!queue_) throw DeviceError("GPU '" + gpu_ + "': cannot create a command queue");
-    dispatch_data_t data =
-        dispatch_data_create(metalnn_metallib, metalnn_metallib_size, nullptr, DISPATCH_DATA_DESTRUCTOR_DEFAULT);
     NS::Error* error = nullptr;
-    library_ = NS::TransferPtr(device_->newLibrary(data, &error));
-    dispatch_release(data);
-    if (!library_) throw DeviceError("GPU '" + gpu_ + "': cannot load the embedded metallib" + describe(error));
+    if (source.empty()) {
+      dispatch_data_t data =
+          dispatch_data_create(metalnn_metallib, metalnn_metallib_size, nullptr, DISPATCH_DATA_DESTRUCTOR_DEFAULT);
+      library_ = NS::TransferPtr(device_->newLibrary(data, &error));
+      dispatch_release(data);
+      if (!library_) throw DeviceError("GPU '" + gpu_ + "': cannot load the embedded metallib" + describe(error));
+      library_description_ = "embedded metallib (" + std::to_string(metalnn_metallib_size) + " bytes)";
+    } else {
+      auto options = NS::TransferPtr(MTL::CompileOptions::alloc()->init());
+      options->setLanguageVersion(MTL::LanguageVersion3_0);  // what the embedded metallib is built as
+      library_ = NS::TransferPtr(device_->newLibrary(ns_string(source), options.get(), &error));
+      if (!library_) throw KernelSourceError("metal: the kernel source does not compile" + describe(error));
+      library_description_ = "MSL source compiled at run time";
+    }
     // The device has no SIMD-width property: a pipeline's threadExecutionWidth is it. check_dispatch
     // (cpp/gpu/lowering.h) holds every pipeline to this value.
     const std::vector<std::string> kernels = kernel_names();
-    if (kernels.empty()) throw DeviceError("GPU '" + gpu_ + "': the embedded metallib has no kernels");
+    if (kernels.empty()) throw KernelSourceError("GPU '" + gpu_ + "': " + library_description_ + " has no kernels");
     simd_width_ = static_cast<const MetalPipeline&>(*create_pipeline(kernels.front(), {})).thread_execution_width();
   }
 
@@ -167,7 +180,7 @@ class MetalDevice : public Device {
     return l;
   }
   DeviceInfo info() const override {
-    return DeviceInfo{gpu_, family_, "embedded metallib (" + std::to_string(metalnn_metallib_size) + " bytes)"};
+    return DeviceInfo{gpu_, family_, library_description_};
   }
   std::vector<std::string> kernel_names() const override {
     AutoreleaseScope scope;
@@ -220,17 +233,19 @@ class MetalDevice : public Device {
   NS::SharedPtr<MTL::Device> device_;
   NS::SharedPtr<MTL::CommandQueue> queue_;
   NS::SharedPtr<MTL::Library> library_;
-  std::string gpu_, family_;
+  std::string gpu_, family_, library_description_;
   uint32_t simd_width_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Device> create_metal_device() {
+std::unique_ptr<Device> create_metal_device(const std::string& source) {
   AutoreleaseScope scope;
   NS::SharedPtr<MTL::Device> device = NS::TransferPtr(MTL::CreateSystemDefaultDevice());
   if (!device) throw DeviceError("this machine has no Metal GPU");
-  return std::make_unique<MetalDevice>(std::move(device));
+  return std::make_unique<MetalDevice>(std::move(device), source);
 }
+
+std::unique_ptr<Device> create_metal_device() { return create_metal_device(std::string()); }
 
 }  // namespace metalnn::gpu

@@ -68,6 +68,7 @@ struct ThreadArgs {
   uint32_t simd_lane;
   uint32_t simd_group;
   uint32_t simd_groups;
+  const size_t* buffer_lengths;  // kMaxBufferBindings entries: bytes from each binding to its buffer's end
 };
 
 using InvokeFn = void (*)(const ThreadArgs&);
@@ -114,5 +115,20 @@ void race_vector_component(const void* vector, unsigned size, const void* compon
 // nullptr when the pipeline gave no value for this index.
 const ConstantValue* function_constant(unsigned index);
 [[noreturn]] void kernel_fault(const char* what);
+
+// The hooks above as a table, for kernels compiled into a shared library at run time (custom
+// kernels): the library cannot link against the runtime, so it is handed this table when loaded
+// (msl/msl_runtime_table.h defines the library's side). Not part of the address-space check.
+#ifndef METAL_SIM_ADDRESS_SPACE_CHECK
+struct RuntimeHooks {
+  void (*threadgroup_barrier_at)(const char* file, unsigned line);
+  void (*simdgroup_barrier_at)(const char* file, unsigned line);
+  SimdLanes (*simd_exchange)(const void* value, unsigned size, const char* what, const char* file, unsigned line);
+  void* (*threadgroup_alloc)(unsigned site, size_t size, size_t align);
+  const ConstantValue* (*function_constant)(unsigned index);
+  void (*kernel_fault)(const char* what);
+};
+const RuntimeHooks& runtime_hooks();  // the runtime's own functions
+#endif
 
 }  // namespace metal_sim

@@ -85,7 +85,18 @@ class SimCommandBuffer : public CommandBuffer {
     threadgroup_lengths_[index] = length;
   }
 
-  void dispatch(Size3 groups, Size3 threads) override {
+  void dispatch(Size3 groups, Size3 threads) override { record(groups, threads, Size3{0, 0, 0}); }
+
+  void dispatch_threads(Size3 grid, Size3 threads) override {
+    if (!threads.x || !threads.y || !threads.z) {
+      record(grid, threads, grid);  // record() reports the empty threadgroup
+      return;
+    }
+    const auto groups = [](uint32_t n, uint32_t t) { return uint32_t((uint64_t(n) + t - 1) / t); };
+    record(Size3{groups(grid.x, threads.x), groups(grid.y, threads.y), groups(grid.z, threads.z)}, threads, grid);
+  }
+
+  void record(Size3 groups, Size3 threads, Size3 grid) {
     if (!pipeline_) fail("dispatch without a pipeline");
     const KernelInfo& kernel = pipeline_->kernel();
     const std::string where = std::string("kernel '") + kernel.host_name + "': ";
@@ -99,8 +110,9 @@ class SimCommandBuffer : public CommandBuffer {
     d.kernel = &kernel;
     if (options_.race_check) {
       if (!pipeline_->racecheck()) {
-        fail(where + "no race-check copy was built (the library was built with METALNN_SANITIZE or "
-                     "METALNN_SIM_RACECHECK=OFF)");
+        fail(where + "cannot be race-checked: it has no race-check copy (kernels compiled at run time, such as "
+                     "metalnn.metal_kernel's, have none; product kernels lack one when built with METALNN_SANITIZE "
+                     "or METALNN_SIM_RACECHECK=OFF)");
       }
       d.kernel = pipeline_->racecheck();
     }
@@ -108,6 +120,8 @@ class SimCommandBuffer : public CommandBuffer {
     d.threads_per_threadgroup[0] = threads.x, d.threads_per_threadgroup[1] = threads.y;
     d.threads_per_threadgroup[2] = threads.z;
     d.reverse_order = options_.reverse_thread_order;
+    d.throw_faults = options_.recoverable_faults;
+    d.grid[0] = grid.x, d.grid[1] = grid.y, d.grid[2] = grid.z;
     d.constants = pipeline_->constants().data();
     d.constant_count = unsigned(pipeline_->constants().size());
     size_t threadgroup_total = 0;
@@ -140,10 +154,14 @@ class SimCommandBuffer : public CommandBuffer {
     committed_ = true;
     interval_starts_.push_back(dispatches_.size());
     size_t begin = 0;
-    for (size_t interval = 0; interval < interval_starts_.size(); ++interval) {
-      const size_t end = interval_starts_[interval];
-      if (end > begin) run_interval(begin, end, interval);
-      begin = end;
+    try {
+      for (size_t interval = 0; interval < interval_starts_.size(); ++interval) {
+        const size_t end = interval_starts_[interval];
+        if (end > begin) run_interval(begin, end, interval);
+        begin = end;
+      }
+    } catch (const metal_sim::KernelFault& e) {
+      fail(e.what());
     }
   }
 
@@ -244,6 +262,7 @@ class SimDevice : public Device {
     if (const char* seed = std::getenv("METALNN_SIM_DISPATCH_SEED")) {
       options_.dispatch_order_seed = std::strtoull(seed, nullptr, 10);
     }
+    options_.recoverable_faults = options.recoverable_faults;
   }
 
   std::string name() const override { return "metal-sim"; }

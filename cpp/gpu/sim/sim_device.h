@@ -21,6 +21,9 @@ struct SimDeviceOptions {
   // Dispatches between two barriers of a command buffer may run in any order on a GPU: here they run
   // last to first (0), or shuffled by this seed. Also set by METALNN_SIM_DISPATCH_SEED.
   uint64_t dispatch_order_seed = 0;
+  // A kernel fault (divergent barrier, deadlock, out-of-bounds access) makes commit_and_wait throw
+  // DeviceError instead of aborting the process: for user kernels (metalnn.metal_kernel).
+  bool recoverable_faults = false;
 };
 
 std::unique_ptr<Device> create_sim_device(const metal_sim::KernelLibrary& kernels = metal_sim::product_kernels(),

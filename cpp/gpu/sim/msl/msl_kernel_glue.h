@@ -4,6 +4,9 @@
 #include <utility>
 
 #include "../kernel_abi.h"
+#ifndef METAL_SIM_ADDRESS_SPACE_CHECK
+#include "msl_checked_ptr.h"
+#endif
 #include "msl_types.h"
 
 namespace metal_sim {
@@ -83,6 +86,13 @@ inline void builtin_value(ParamKind kind, const ThreadArgs& a, uint32_t out[3]) 
 
 template <class P>
 P bind_param(const ParamSpec& spec, const ThreadArgs& a) {
+#ifndef METAL_SIM_ADDRESS_SPACE_CHECK
+  if constexpr (is_checked_ptr<std::remove_cv_t<P>>::value) {
+    using Element = typename std::remove_cv_t<P>::element_type;
+    void* p = a.buffers[spec.index];
+    return std::remove_cv_t<P>(static_cast<Element*>(p), p, a.buffer_lengths[spec.index], &spec);
+  } else
+#endif
   if constexpr (std::is_pointer_v<P>) {
     void* p = spec.kind == ParamKind::kBuffer ? a.buffers[spec.index] : a.threadgroup_memory[spec.index];
     return static_cast<P>(p);

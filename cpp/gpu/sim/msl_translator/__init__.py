@@ -87,12 +87,15 @@ def translate_file(path: str | os.PathLike, table: str = "metal_sim_table", *, o
 
 def translate_source(text: str, name: str = "kernel.metal", table: str = "metal_sim_table", *,
                      include_dirs: Iterable[str] = (), defines: Iterable[str] = (), cxx: str | None = None,
-                     clang: str | None = AUTO) -> str:
-    """Translates MSL source text; diagnostics name `name` and the text's own line numbers."""
+                     clang: str | None = AUTO, bounds_check: bool = False) -> str:
+    """Translates MSL source text; diagnostics name `name` and the text's own line numbers.
+
+    `bounds_check`: kernel buffer pointers check every index against the bound buffer's size
+    (msl/msl_checked_ptr.h), as custom kernels are run."""
     command = [cxx or default_cxx(), *PREPROCESSOR_FLAGS, f"-I{MSL_INCLUDE_DIR}"]
     command += [f"-I{d}" for d in include_dirs] + [f"-D{d}" for d in defines] + ["-"]
     preprocessed = _preprocess(command, text, name).replace('"<stdin>"', '"' + name.replace('"', "") + '"')
-    return _translate(preprocessed, table, f"{name}.cpp", clang)
+    return _translate(preprocessed, table, f"{name}.cpp", clang, bounds_check)
 
 
 def _preprocess(command, stdin, name):
@@ -102,8 +105,8 @@ def _preprocess(command, stdin, name):
     return result.stdout
 
 
-def _translate(preprocessed, table, output_path, clang):
-    translator = Translator(Source(preprocessed))
+def _translate(preprocessed, table, output_path, clang, bounds_check=False):
+    translator = Translator(Source(preprocessed), bounds_check)
     violations = translator.run()
     if clang == AUTO:
         clang = find_clang()

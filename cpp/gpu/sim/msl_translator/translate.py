@@ -32,9 +32,11 @@ UNSUPPORTED = [
 
 
 class Translator:
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, bounds_check: bool = False):
         self.src = source
+        self.bounds_check = bounds_check  # kernel buffer pointers become checked_ptr (custom kernels)
         self.edits = []  # (start, end, replacement)
+        self.sim_edits = []  # edits for the simulator build only, not for the address-space check
         self.kernels = []  # dicts: name, host_name, template_args, params, pos, uses_barriers, max_threads
         self.templates = {}  # template kernel name -> definition dict
         self.constants = []  # (index, type enum, name)
@@ -187,8 +189,30 @@ class Translator:
                 self.src.error(pos, f"kernel '{kernel_name}': parameter '{name}' has no binding attribute")
             if index >= 31:
                 self.src.error(pos, f"kernel '{kernel_name}': binding index {index} is out of range")
+            if self.bounds_check and kind == "kBuffer":
+                self.check_bounds_of(start + offset, param)
             params.append((kind, index, optional, name))
         return params
+
+    def check_bounds_of(self, param_start, param):
+        """Rewrites the buffer parameter `device T* name` into `checked_ptr<device T> name`."""
+        attribute = param.find("[[")
+        declaration = param if attribute < 0 else param[:attribute]
+        names = list(IDENT.finditer(declaration))
+        if not names:
+            return
+        name = names[-1]
+        lead = len(declaration) - len(declaration.lstrip())
+        pointee = declaration[lead:name.start()].rstrip()
+        if not pointee.endswith("*") or re.search(r"[*&]|\batomic", pointee[:-1]):
+            return  # references (constant structs), pointers to pointers and atomics stay plain
+        pointee = pointee[:-1].strip()
+        if re.search(r"\bconstant\b", pointee):  # the constant address space is read-only
+            pointee = re.sub(r"\bconstant\b", "METAL_SIM_CONSTANT", pointee)
+            if not re.search(r"\bconst\b", pointee):
+                pointee = "const " + pointee
+        self.sim_edits.append((param_start + lead, param_start + name.start(),
+                               f"::metal_sim::checked_ptr<{' '.join(pointee.split())}> "))
 
     # --- constant address space and function constants ------------------------------------------
     def at_statement_start(self, pos):
@@ -287,7 +311,8 @@ class Translator:
         """The translated file; without `registration`, only the code (for the address-space check)."""
         text = self.src.text
         pieces, last = [], 0
-        for start, end, replacement in sorted(self.edits, key=lambda e: e[0]):
+        edits = self.edits + self.sim_edits if registration else self.edits
+        for start, end, replacement in sorted(edits, key=lambda e: e[0]):
             if start < last:
                 continue  # nested in an edit already made (e.g. an attribute inside a removed statement)
             pieces.append(text[last:start])

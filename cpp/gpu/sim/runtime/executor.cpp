@@ -2,6 +2,7 @@
 #include "executor.h"
 
 #include <cstdlib>
+#include <utility>
 
 namespace metal_sim {
 
@@ -25,16 +26,28 @@ Executor::~Executor() {
 
 void Executor::run_groups(const DispatchDesc& dispatch) {
   ThreadgroupRunner& runner = ThreadgroupRunner::for_this_thread();
-  for (uint64_t k = next_group_.fetch_add(1); k < group_count_; k = next_group_.fetch_add(1)) {
-    runner.run(dispatch, uint32_t(dispatch.reverse_order ? group_count_ - 1 - k : k));
+  try {
+    for (uint64_t k = next_group_.fetch_add(1); k < group_count_; k = next_group_.fetch_add(1)) {
+      runner.run(dispatch, uint32_t(dispatch.reverse_order ? group_count_ - 1 - k : k));
+    }
+  } catch (const KernelFault&) {
+    next_group_ = group_count_;  // no further threadgroups start
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!fault_) fault_ = std::current_exception();
   }
 }
 
 void Executor::run(const DispatchDesc& dispatch) {
+  std::lock_guard<std::mutex> one_at_a_time(run_mutex_);  // callers on several threads share the workers
   group_count_ = uint64_t(dispatch.threadgroups[0]) * dispatch.threadgroups[1] * dispatch.threadgroups[2];
   next_group_ = 0;
+  fault_ = nullptr;
+  auto rethrow_fault = [this] {
+    if (fault_) std::rethrow_exception(std::exchange(fault_, nullptr));
+  };
   if (workers_.empty() || group_count_ <= 1) {
     run_groups(dispatch);
+    rethrow_fault();
     return;
   }
   {
@@ -48,6 +61,7 @@ void Executor::run(const DispatchDesc& dispatch) {
   std::unique_lock<std::mutex> lock(mutex_);
   finished_.wait(lock, [this] { return busy_workers_ == 0; });
   job_ = nullptr;
+  rethrow_fault();
 }
 
 void Executor::worker_loop() {

@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,13 +21,15 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   unsigned threads() const { return unsigned(workers_.size()) + 1; }
-  // Runs every threadgroup of the dispatch; returns when all have finished.
+  // Runs every threadgroup of the dispatch; returns when all have finished. A KernelFault of one
+  // threadgroup (dispatch.throw_faults) stops the others from starting and is rethrown here.
   void run(const DispatchDesc& dispatch);
 
  private:
   void worker_loop();
   void run_groups(const DispatchDesc& dispatch);
 
+  std::mutex run_mutex_;  // one dispatch at a time
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -37,6 +40,7 @@ class Executor {
   bool stopping_ = false;
   std::atomic<uint64_t> next_group_{0};
   uint64_t group_count_ = 0;
+  std::exception_ptr fault_;  // the first fault of the running dispatch, under mutex_
 };
 
 }  // namespace metal_sim

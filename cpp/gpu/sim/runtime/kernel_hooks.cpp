@@ -34,4 +34,10 @@ const ConstantValue* function_constant(unsigned index) {
 
 void kernel_fault(const char* what) { ThreadgroupRunner::for_this_thread().fault(what); }
 
+const RuntimeHooks& runtime_hooks() {
+  static const RuntimeHooks hooks{&threadgroup_barrier_at, &simdgroup_barrier_at, &simd_exchange,
+                                  &threadgroup_alloc,      &function_constant,    &kernel_fault};
+  return hooks;
+}
+
 }  // namespace metal_sim

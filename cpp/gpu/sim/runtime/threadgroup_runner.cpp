@@ -81,8 +81,13 @@ void ThreadgroupRunner::begin_group(uint32_t group_index) {
   group_position_[1] = group_index / groups[0] % groups[1];
   group_position_[2] = group_index / (groups[0] * groups[1]);
   const uint32_t* tpg = dispatch_->threads_per_threadgroup;
-  thread_count_ = tpg[0] * tpg[1] * tpg[2];
+  for (int d = 0; d < 3; ++d) {
+    const uint32_t grid = dispatch_->grid[d], first = group_position_[d] * tpg[d];
+    group_size_[d] = grid && grid - first < tpg[d] ? grid - first : tpg[d];
+  }
+  thread_count_ = group_size_[0] * group_size_[1] * group_size_[2];
   done_count_ = 0;
+  fiber_fault_ = nullptr;
   current_ = nullptr;
 
   // Fresh, poisoned threadgroup memory: a kernel that reads before writing sees NaN / 0xFF.
@@ -131,15 +136,17 @@ const ConstantValue* ThreadgroupRunner::function_constant(unsigned index) const 
 
 void ThreadgroupRunner::fill_args(uint32_t local_index, ThreadArgs& a) const {
   const uint32_t* tpg = dispatch_->threads_per_threadgroup;
-  const uint32_t local[3] = {local_index % tpg[0], local_index / tpg[0] % tpg[1], local_index / (tpg[0] * tpg[1])};
+  const uint32_t* size = group_size_;
+  const uint32_t local[3] = {local_index % size[0], local_index / size[0] % size[1], local_index / (size[0] * size[1])};
   a.buffers = dispatch_->buffers;
+  a.buffer_lengths = dispatch_->buffer_lengths;
   a.threadgroup_memory = threadgroup_memory_;
   for (int d = 0; d < 3; ++d) {
     a.position_in_threadgroup[d] = local[d];
     a.threadgroup_position[d] = group_position_[d];
-    a.threads_per_threadgroup[d] = tpg[d];
+    a.threads_per_threadgroup[d] = size[d];
     a.threadgroups_per_grid[d] = dispatch_->threadgroups[d];
-    a.threads_per_grid[d] = tpg[d] * dispatch_->threadgroups[d];
+    a.threads_per_grid[d] = dispatch_->grid[d] ? dispatch_->grid[d] : tpg[d] * dispatch_->threadgroups[d];
     a.position_in_grid[d] = group_position_[d] * tpg[d] + local[d];
   }
   a.index_in_threadgroup = local_index;
@@ -180,6 +187,7 @@ void ThreadgroupRunner::run_fibers() {
     for (uint32_t k = 0; k < n; ++k) {
       SimThread& t = threads_[dispatch_->reverse_order ? n - 1 - k : k];
       if (t.state == State::kReady) switch_to(t);
+      if (fiber_fault_) std::rethrow_exception(fiber_fault_);  // the other fibers are abandoned
     }
     if (done_count_ == n) return;
     if (release_simdgroups()) continue;
@@ -273,10 +281,20 @@ std::string ThreadgroupRunner::describe_waiting() const {
 
 void ThreadgroupRunner::fault(const std::string& what) const {
   const KernelInfo* k = dispatch_ ? dispatch_->kernel : nullptr;
-  std::fprintf(stderr, "metal-sim: kernel '%s' (%s:%u), threadgroup (%u,%u,%u)%s%s: %s\n",
-               k ? k->host_name : "?", k ? k->source_file : "?", k ? k->source_line : 0, group_position_[0],
-               group_position_[1], group_position_[2], current_ && !plain_ ? ", thread " : "",
-               current_ && !plain_ ? thread_name(*current_).c_str() : "", what.c_str());
+  std::string thread;
+  if (current_ && !plain_) {
+    thread = ", thread " + thread_name(*current_);
+  } else if (current_) {  // plain loop: the one SimThread holds the running thread's position
+    const uint32_t* p = current_->args.position_in_threadgroup;
+    thread = ", thread (" + std::to_string(p[0]) + "," + std::to_string(p[1]) + "," + std::to_string(p[2]) + ")";
+  }
+  char head[512];
+  std::snprintf(head, sizeof head, "kernel '%s' (%s:%u), threadgroup (%u,%u,%u)", k ? k->host_name : "?",
+                k ? k->source_file : "?", k ? k->source_line : 0, group_position_[0], group_position_[1],
+                group_position_[2]);
+  const std::string message = head + thread + ": " + what;
+  if (dispatch_ && dispatch_->throw_faults) throw KernelFault(message);
+  std::fprintf(stderr, "metal-sim: %s\n", message.c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -358,7 +376,11 @@ void ThreadgroupRunner::fiber_main(void* arg) {
 #ifdef MSIM_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &runner.scheduler_stack_bottom_, &runner.scheduler_stack_size_);
 #endif
-  runner.dispatch_->kernel->invoke(t.args);
+  try {
+    runner.dispatch_->kernel->invoke(t.args);
+  } catch (const KernelFault&) {  // cannot unwind past the fiber's first frame: the scheduler rethrows it
+    runner.fiber_fault_ = std::current_exception();
+  }
   runner.exit_fiber(t);
 }
 

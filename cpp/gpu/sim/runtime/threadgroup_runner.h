@@ -4,7 +4,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,13 @@ namespace metal_sim {
 constexpr size_t kMaxThreadgroupMemory = 32768;
 constexpr unsigned kMaxThreadsPerThreadgroup = 1024;
 
+// A kernel fault (divergent barrier, deadlock, out-of-bounds access...) of a dispatch whose
+// `throw_faults` is set; the message names the kernel, threadgroup, thread and what went wrong.
+class KernelFault : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // One dispatch, as the runtime executes it.
 struct DispatchDesc {
   const KernelInfo* kernel = nullptr;
@@ -26,6 +35,12 @@ struct DispatchDesc {
   uint32_t threadgroups[3] = {1, 1, 1};
   uint32_t threads_per_threadgroup[3] = {1, 1, 1};
   bool reverse_order = false;  // schedule threads (and threadgroups) last to first
+  // Threads in the grid (dispatchThreads); 0: threadgroups x threads_per_threadgroup. The last
+  // threadgroup of a dimension the grid does not fill is smaller, as on Apple GPUs.
+  uint32_t grid[3] = {0, 0, 0};
+  // Faults throw KernelFault (out of Executor::run) instead of aborting the process: for kernels
+  // whose bugs are the caller's to report (custom kernels), not a broken build.
+  bool throw_faults = false;
   const ConstantValue* constants = nullptr;
   unsigned constant_count = 0;
   DispatchRaceLog* race = nullptr;  // set when `kernel` is a race-check copy
@@ -93,6 +108,8 @@ class ThreadgroupRunner {
 
   const DispatchDesc* dispatch_ = nullptr;
   uint32_t group_position_[3] = {};
+  uint32_t group_size_[3] = {};  // this threadgroup's threads per dimension (smaller at a grid's edge)
+  std::exception_ptr fiber_fault_;  // a KernelFault thrown on a fiber, rethrown by the scheduler
   uint32_t thread_count_ = 0;
   bool plain_ = false;
   uint32_t done_count_ = 0;
