@@ -240,6 +240,16 @@ struct ScatterElementsParams {
 
 enum MnnScatterReduction : uint32_t { kScatterNone = 0, kScatterAdd, kScatterMul, kScatterMax, kScatterMin };
 
+// InstanceNormalization / GroupNormalization (core/ops/group_norm.h): `rows` rows of `width`
+// contiguous elements; element i of row r scales by entry ((r % groups) * width + i) / span.
+struct GroupNormParams {
+  uint32_t rows;
+  uint32_t width;
+  uint32_t groups;
+  uint32_t span;
+  float epsilon;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

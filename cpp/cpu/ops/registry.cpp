@@ -43,6 +43,7 @@ std::unique_ptr<Kernel> make_gather_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
+std::unique_ptr<Kernel> make_group_norm_kernel(const Graph&, const Node&);  // InstanceNormalization, GroupNormalization
 
 namespace {
 struct KernelEntry {
@@ -150,6 +151,8 @@ constexpr KernelEntry kKernels[] = {
     {"ScatterElements", make_scatter_elements_kernel},
     {"DepthToSpace", make_depth_to_space_kernel},
     {"SpaceToDepth", make_depth_to_space_kernel},
+    {"InstanceNormalization", make_group_norm_kernel},
+    {"GroupNormalization", make_group_norm_kernel},
 };
 }  // namespace
 

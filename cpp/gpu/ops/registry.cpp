@@ -41,6 +41,7 @@ void lower_gather_nd(Lowering&, const Node&);
 void lower_scatter_nd(Lowering&, const Node&);
 void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
+void lower_group_norm(Lowering&, const Node&);  // InstanceNormalization, GroupNormalization
 
 namespace {
 struct GpuOp {
@@ -149,6 +150,8 @@ constexpr GpuOp kOps[] = {
     {"ScatterElements", lower_scatter_elements},
     {"DepthToSpace", lower_depth_to_space},
     {"SpaceToDepth", lower_depth_to_space},
+    {"InstanceNormalization", lower_group_norm},
+    {"GroupNormalization", lower_group_norm},
 };
 }  // namespace
 
