@@ -250,6 +250,15 @@ struct GroupNormParams {
   float epsilon;
 };
 
+// CumSum over `columns` columns of n elements spaced `inner` apart (as SoftmaxParams' rows).
+struct CumSumParams {
+  uint32_t columns;
+  uint32_t n;
+  uint32_t inner;
+  uint32_t exclusive;
+  uint32_t reverse;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

@@ -104,4 +104,5 @@
   X(DepthToSpace, depth_to_space, infer_depth_to_space)           \
   X(SpaceToDepth, depth_to_space, infer_depth_to_space)           \
   X(InstanceNormalization, group_norm, infer_group_norm)          \
-  X(GroupNormalization, group_norm, infer_group_norm)
+  X(GroupNormalization, group_norm, infer_group_norm)             \
+  X(CumSum, cumsum, infer_cumsum)

@@ -42,6 +42,7 @@ void lower_scatter_nd(Lowering&, const Node&);
 void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
 void lower_group_norm(Lowering&, const Node&);  // InstanceNormalization, GroupNormalization
+void lower_cumsum(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -152,6 +153,7 @@ constexpr GpuOp kOps[] = {
     {"SpaceToDepth", lower_depth_to_space},
     {"InstanceNormalization", lower_group_norm},
     {"GroupNormalization", lower_group_norm},
+    {"CumSum", lower_cumsum},
 };
 }  // namespace
 
