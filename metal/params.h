@@ -259,6 +259,15 @@ struct CumSumParams {
   uint32_t reverse;
 };
 
+// Trilu over matrices of rows x cols (the last two dims); k is clamped to [-rows - 1, cols + 1].
+struct TriluParams {
+  uint32_t count;
+  uint32_t rows;
+  uint32_t cols;
+  int32_t k;
+  uint32_t upper;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

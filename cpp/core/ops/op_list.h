@@ -105,4 +105,5 @@
   X(SpaceToDepth, depth_to_space, infer_depth_to_space)           \
   X(InstanceNormalization, group_norm, infer_group_norm)          \
   X(GroupNormalization, group_norm, infer_group_norm)             \
-  X(CumSum, cumsum, infer_cumsum)
+  X(CumSum, cumsum, infer_cumsum)                                 \
+  X(Trilu, trilu, infer_trilu)

@@ -45,6 +45,7 @@ std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
 std::unique_ptr<Kernel> make_group_norm_kernel(const Graph&, const Node&);  // InstanceNormalization, GroupNormalization
 std::unique_ptr<Kernel> make_cumsum_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_trilu_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -155,6 +156,7 @@ constexpr KernelEntry kKernels[] = {
     {"InstanceNormalization", make_group_norm_kernel},
     {"GroupNormalization", make_group_norm_kernel},
     {"CumSum", make_cumsum_kernel},
+    {"Trilu", make_trilu_kernel},
 };
 }  // namespace
 

@@ -43,6 +43,7 @@ void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
 void lower_group_norm(Lowering&, const Node&);  // InstanceNormalization, GroupNormalization
 void lower_cumsum(Lowering&, const Node&);
+void lower_trilu(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -154,6 +155,7 @@ constexpr GpuOp kOps[] = {
     {"InstanceNormalization", lower_group_norm},
     {"GroupNormalization", lower_group_norm},
     {"CumSum", lower_cumsum},
+    {"Trilu", lower_trilu},
 };
 }  // namespace
 
