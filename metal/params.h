@@ -240,6 +240,34 @@ struct ScatterElementsParams {
 
 enum MnnScatterReduction : uint32_t { kScatterNone = 0, kScatterAdd, kScatterMul, kScatterMax, kScatterMin };
 
+// InstanceNormalization / GroupNormalization (core/ops/group_norm.h): `rows` rows of `width`
+// contiguous elements; element i of row r scales by entry ((r % groups) * width + i) / span.
+struct GroupNormParams {
+  uint32_t rows;
+  uint32_t width;
+  uint32_t groups;
+  uint32_t span;
+  float epsilon;
+};
+
+// CumSum over `columns` columns of n elements spaced `inner` apart (as SoftmaxParams' rows).
+struct CumSumParams {
+  uint32_t columns;
+  uint32_t n;
+  uint32_t inner;
+  uint32_t exclusive;
+  uint32_t reverse;
+};
+
+// Trilu over matrices of rows x cols (the last two dims); k is clamped to [-rows - 1, cols + 1].
+struct TriluParams {
+  uint32_t count;
+  uint32_t rows;
+  uint32_t cols;
+  int32_t k;
+  uint32_t upper;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

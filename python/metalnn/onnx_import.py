@@ -295,6 +295,13 @@ def _upgrade_slice(imp: _Importer, name: str, version: int, inputs: list, attrs:
     return inputs, attrs
 
 
+def _upgrade_group_norm(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    # GroupNormalization-18 takes one scale and bias per group; opset 21 one per channel.
+    if version < 21:
+        attrs["_per_group_scale"] = 1
+    return inputs, attrs
+
+
 _UPGRADES: dict[str, Callable] = {
     "Clip": _upgrade_clip,
     "Softmax": _upgrade_softmax,
@@ -314,6 +321,7 @@ _UPGRADES: dict[str, Callable] = {
     "ReduceProd": _attr_to_input(1, "axes", np.int64, 18),
     "ReduceL2": _attr_to_input(1, "axes", np.int64, 18),
     "ReduceLogSumExp": _attr_to_input(1, "axes", np.int64, 18),
+    "GroupNormalization": _upgrade_group_norm,
 }
 
 

@@ -102,4 +102,8 @@
   X(ScatterND, scatter_gather_nd, infer_scatter_nd)               \
   X(ScatterElements, scatter_gather_nd, infer_scatter_elements)   \
   X(DepthToSpace, depth_to_space, infer_depth_to_space)           \
-  X(SpaceToDepth, depth_to_space, infer_depth_to_space)
+  X(SpaceToDepth, depth_to_space, infer_depth_to_space)           \
+  X(InstanceNormalization, group_norm, infer_group_norm)          \
+  X(GroupNormalization, group_norm, infer_group_norm)             \
+  X(CumSum, cumsum, infer_cumsum)                                 \
+  X(Trilu, trilu, infer_trilu)

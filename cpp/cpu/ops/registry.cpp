@@ -43,6 +43,9 @@ std::unique_ptr<Kernel> make_gather_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
+std::unique_ptr<Kernel> make_group_norm_kernel(const Graph&, const Node&);  // InstanceNormalization, GroupNormalization
+std::unique_ptr<Kernel> make_cumsum_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_trilu_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -150,6 +153,10 @@ constexpr KernelEntry kKernels[] = {
     {"ScatterElements", make_scatter_elements_kernel},
     {"DepthToSpace", make_depth_to_space_kernel},
     {"SpaceToDepth", make_depth_to_space_kernel},
+    {"InstanceNormalization", make_group_norm_kernel},
+    {"GroupNormalization", make_group_norm_kernel},
+    {"CumSum", make_cumsum_kernel},
+    {"Trilu", make_trilu_kernel},
 };
 }  // namespace
 

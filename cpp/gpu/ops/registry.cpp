@@ -41,6 +41,9 @@ void lower_gather_nd(Lowering&, const Node&);
 void lower_scatter_nd(Lowering&, const Node&);
 void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
+void lower_group_norm(Lowering&, const Node&);  // InstanceNormalization, GroupNormalization
+void lower_cumsum(Lowering&, const Node&);
+void lower_trilu(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -149,6 +152,10 @@ constexpr GpuOp kOps[] = {
     {"ScatterElements", lower_scatter_elements},
     {"DepthToSpace", lower_depth_to_space},
     {"SpaceToDepth", lower_depth_to_space},
+    {"InstanceNormalization", lower_group_norm},
+    {"GroupNormalization", lower_group_norm},
+    {"CumSum", lower_cumsum},
+    {"Trilu", lower_trilu},
 };
 }  // namespace
 
