@@ -44,7 +44,7 @@ kernel void gather_elements(device const T* x [[buffer(0)]],
   instantiate_kernel(gather, index, width, gather<Index, T>)                                    \
   instantiate_kernel(gather_elements, index, width, gather_elements<Index, T>)
 #define instantiate_gather_widths(index, Index)                                                 \
-  instantiate_gather(u16, ushort, index, Index) instantiate_gather(u32, uint, index, Index)      \
-  instantiate_gather(u64, ulong, index, Index)
+  instantiate_gather(u8, uchar, index, Index) instantiate_gather(u16, ushort, index, Index)      \
+  instantiate_gather(u32, uint, index, Index) instantiate_gather(u64, ulong, index, Index)
 instantiate_gather_widths(i32, int)
 instantiate_gather_widths(i64, long)

@@ -67,7 +67,7 @@ void Model::validate(const std::vector<Shape>& shapes, const std::vector<DType>*
                        dtype_name(info.dtype));
     const Shape& s = shapes[i];
     bool ok = s.size() == info.shape.size();
-    for (size_t d = 0; ok && d < s.size(); ++d) ok = info.shape[d] < 0 ? s[d] > 0 : s[d] == info.shape[d];
+    for (size_t d = 0; ok && d < s.size(); ++d) ok = info.shape[d] < 0 ? s[d] >= 0 : s[d] == info.shape[d];
     if (!ok)
       throw ShapeError("input '" + info.name + "' has shape " + shape_str(s) + ", expected " + shape_str(info.shape) +
                        " (-1: any size)");

@@ -45,7 +45,7 @@ _BUILTINS = {
     "thread_execution_width": "uint", "thread_index_in_quadgroup": "uint", "quadgroup_index_in_threadgroup": "uint",
 }
 _MAX_BY_VALUE = 4096  # setBytes limit
-_COMPILE_FLAGS = ["-std=c++17", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-w"]
+_COMPILE_FLAGS = ["-std=c++17", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fsigned-char", "-w"]
 _TABLE = "metal_sim_custom_table"
 
 _build_locks: dict[str, threading.Lock] = {}

@@ -138,7 +138,8 @@ PYBIND11_MODULE(_native, m) {
         for (size_t i = 0; i < arrays.size(); ++i) {
           std::string what = i < m.inputs().size() ? "input '" + m.inputs()[i].name + "'" : "input";
           given.push_back(arrays[i].cast<py::array>());
-          inputs.push_back(python::array_view(given.back(), what));
+          inputs.push_back(python::array_view(given.back(), what,
+                                              i < m.inputs().size() ? m.inputs()[i].dtype : DType::Undefined));
         }
         m.validate(inputs);
         for (size_t i = 0; i < given.size(); ++i)

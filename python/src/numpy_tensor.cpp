@@ -42,10 +42,12 @@ std::shared_ptr<const void> hold_python_object(py::object obj) {
 }
 }  // namespace
 
-Tensor array_view(const py::array& array, const std::string& what) {
+Tensor array_view(const py::array& array, const std::string& what, DType expected) {
   DType dtype = dtype_of(array.dtype());
   if (dtype == DType::Undefined)
-    throw DtypeError(what + " has NumPy dtype " + std::string(py::str(array.dtype())) + ", which the engine does not store");
+    throw DtypeError(what + " has dtype " + std::string(py::str(array.dtype())) +
+                     (expected == DType::Undefined ? std::string(", which the engine does not store")
+                                                   : ", expected " + dtype_name(expected)));
   Shape shape(array.shape(), array.shape() + array.ndim());
   checked_nbytes(dtype, shape, what);
   return Tensor(dtype, std::move(shape), nullptr);

@@ -13,8 +13,9 @@ DType dtype_of(const py::dtype& dt);
 py::dtype numpy_dtype(DType t);
 
 // The dtype and shape of a NumPy array as a Tensor with no data, checked against the size limits
-// (core/sizes.h) without touching or copying the array's memory.
-Tensor array_view(const py::array& array, const std::string& what);
+// (core/sizes.h) without touching or copying the array's memory. A dtype the engine does not store
+// is a DtypeError naming `expected` when given.
+Tensor array_view(const py::array& array, const std::string& what, DType expected = DType::Undefined);
 // Decodes text from the engine (names and messages may come from a corrupted model) as UTF-8, with
 // U+FFFD for invalid bytes, so it never raises UnicodeDecodeError.
 py::str decode_utf8(const std::string& text);

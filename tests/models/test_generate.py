@@ -24,15 +24,8 @@ _spec = importlib.util.spec_from_file_location("generate_example", ROOT / "examp
 generate = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(generate)
 
-FREE_DIMS = "free input dimensions: a model is compiled at size 1 for them at load"
 # What each combination still needs, by (model, attention, exporter, device, pinned); None matches all.
-PENDING = [
-    (None, None, None, None, False, FREE_DIMS),
-    ("llama", None, None, None, True, "Sin, Cos (rotary embeddings)"),
-    (None, "sdpa", None, None, True, "IsNaN (the sdpa attention mask)"),
-    (None, None, "dynamo", None, True, "GatherND"),
-    ("gpt2", "eager", "torchscript", "metal-sim", True, "a Gather kernel for bool data (gather_i32_u8)"),
-]
+PENDING: list[tuple] = []
 
 
 def pending(*case) -> str:

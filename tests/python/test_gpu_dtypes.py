@@ -62,3 +62,19 @@ def test_where_of_bool(target):
     cond, a, b = RNG.random((2, 1, 11)) > 0.5, RNG.random((3, 11)) > 0.5, RNG.random((2, 3, 1)) > 0.5
     actual = run_engine(target, "Where", [cond, a, b])
     np.testing.assert_array_equal(actual, np.where(cond, a, b))
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("constant_indices", [True, False], ids=["constant", "fed"])
+def test_gather_of_bool_data(target, index_dtype, constant_indices):
+    """1-byte data (the bool attention masks of transformer exports), indices constant or fed."""
+    x = RNG.random((3, 7, 5)) > 0.5
+    idx = np.array([[4, -1], [0, 6], [2, 2]], dtype=index_dtype)
+    indices = const(idx) if constant_indices else idx
+    actual = run_engine(target, "Gather", [x, indices], {"axis": 1})
+    np.testing.assert_array_equal(actual, np.take(x, idx, axis=1))
+    eidx = RNG.integers(-7, 7, size=(3, 4, 5)).astype(index_dtype)
+    eindices = const(eidx) if constant_indices else eidx
+    actual = run_engine(target, "GatherElements", [x, eindices], {"axis": 1})
+    np.testing.assert_array_equal(actual, np.take_along_axis(x, np.where(eidx < 0, eidx + 7, eidx), axis=1))
