@@ -240,6 +240,20 @@ struct ScatterElementsParams {
 
 enum MnnScatterReduction : uint32_t { kScatterNone = 0, kScatterAdd, kScatterMul, kScatterMax, kScatterMin };
 
+// QuantizeLinear / DequantizeLinear: x as [outer, axis_len, inner]; element (o, c, i) reads scale and
+// zero point o * scale_outer + (c / block) * scale_axis + i * scale_inner; quantized range [qmin, qmax].
+struct QuantizeParams {
+  uint32_t count;
+  uint32_t axis_len;
+  uint32_t inner;
+  uint32_t block;
+  uint32_t scale_outer;
+  uint32_t scale_axis;
+  uint32_t scale_inner;
+  int32_t qmin;
+  int32_t qmax;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

@@ -102,4 +102,6 @@
   X(ScatterND, scatter_gather_nd, infer_scatter_nd)               \
   X(ScatterElements, scatter_gather_nd, infer_scatter_elements)   \
   X(DepthToSpace, depth_to_space, infer_depth_to_space)           \
-  X(SpaceToDepth, depth_to_space, infer_depth_to_space)
+  X(SpaceToDepth, depth_to_space, infer_depth_to_space)           \
+  X(QuantizeLinear, quantize, infer_quantize_linear)              \
+  X(DequantizeLinear, quantize, infer_dequantize_linear)

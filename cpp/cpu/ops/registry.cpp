@@ -43,6 +43,8 @@ std::unique_ptr<Kernel> make_gather_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_nd_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
+std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -150,6 +152,8 @@ constexpr KernelEntry kKernels[] = {
     {"ScatterElements", make_scatter_elements_kernel},
     {"DepthToSpace", make_depth_to_space_kernel},
     {"SpaceToDepth", make_depth_to_space_kernel},
+    {"QuantizeLinear", make_quantize_linear_kernel},
+    {"DequantizeLinear", make_dequantize_linear_kernel},
 };
 }  // namespace
 

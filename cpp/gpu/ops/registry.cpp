@@ -41,6 +41,8 @@ void lower_gather_nd(Lowering&, const Node&);
 void lower_scatter_nd(Lowering&, const Node&);
 void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
+void lower_quantize_linear(Lowering&, const Node&);
+void lower_dequantize_linear(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -149,6 +151,8 @@ constexpr GpuOp kOps[] = {
     {"ScatterElements", lower_scatter_elements},
     {"DepthToSpace", lower_depth_to_space},
     {"SpaceToDepth", lower_depth_to_space},
+    {"QuantizeLinear", lower_quantize_linear},
+    {"DequantizeLinear", lower_dequantize_linear},
 };
 }  // namespace
 

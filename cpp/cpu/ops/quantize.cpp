@@ -1,0 +1,116 @@
+// QuantizeLinear / DequantizeLinear kernels on the layout of core/ops/quantize.h. Quantize is
+// saturate(round_half_even(x / scale) + zero_point), in ONNX Runtime's order (divide, clamp to the
+// range shifted by the zero point, round); the rows sharing one scale run as plain vectorisable loops.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "core/ops/quantize.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/kernel.h"
+#include "cpu/node_values.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+// Rounds half to even for |v| < 2^22 in the default rounding mode (adding 1.5 * 2^23 drops the fraction).
+inline float round_half_even(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
+template <class Q>
+inline Q quantize_value(float x, float scale, int32_t zero_point) {
+  const float lo = float(std::numeric_limits<Q>::min() - zero_point);
+  const float hi = float(std::numeric_limits<Q>::max() - zero_point);
+  float r = x / scale;
+  r = r > lo ? r : lo;  // NaN saturates low, as ONNX Runtime's max/min sequence does
+  r = r < hi ? r : hi;
+  return static_cast<Q>(static_cast<int32_t>(round_half_even(r)) + zero_point);
+}
+
+// Calls f(row, first, last) for the parts of rows of `inner` elements covering [begin, end).
+template <class F>
+void for_row_segments(int64_t begin, int64_t end, int64_t inner, F&& f) {
+  while (begin < end) {
+    const int64_t row = begin / inner, first = begin % inner;
+    const int64_t last = std::min(inner, first + (end - begin));
+    f(row, first, last);
+    begin += last - first;
+  }
+}
+
+struct QuantizeKernel : Kernel {
+  explicit QuantizeKernel(const QuantLayout& layout) : layout_(layout) {}
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* x = in[0]->data<float>();
+    const float* scale = in[1]->data<float>();
+    visit_dtype<DType::Int8, DType::UInt8>(out[0]->dtype(), [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      const Q* zp = in.size() > 2 && in[2] ? in[2]->data<Q>() : nullptr;
+      Q* y = out[0]->data<Q>();
+      pool.parallel_for(out[0]->numel(), 1 << 14, [&](int64_t b, int64_t e) {
+        for_row_segments(b, e, layout_.inner, [&](int64_t row, int64_t first, int64_t last) {
+          const int64_t o = row / layout_.axis_len, c = row % layout_.axis_len, base = row * layout_.inner;
+          if (layout_.scale_inner == 0) {
+            const int64_t s = layout_.scale_index(o, c, 0);
+            const float sc = scale[s];
+            const int32_t z = zp ? zp[s] : 0;
+            for (int64_t i = first; i < last; ++i) y[base + i] = quantize_value<Q>(x[base + i], sc, z);
+          } else {
+            for (int64_t i = first; i < last; ++i) {
+              const int64_t s = layout_.scale_index(o, c, i);
+              y[base + i] = quantize_value<Q>(x[base + i], scale[s], zp ? zp[s] : 0);
+            }
+          }
+        });
+      });
+    });
+  }
+  QuantLayout layout_;
+};
+
+struct DequantizeKernel : Kernel {
+  explicit DequantizeKernel(const QuantLayout& layout) : layout_(layout) {}
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const float* scale = in[1]->data<float>();
+    float* y = out[0]->data<float>();
+    visit_dtype<DType::Int8, DType::UInt8, DType::Int32>(in[0]->dtype(), [&](auto tag) {
+      using Q = typename decltype(tag)::type;
+      const Q* x = in[0]->data<Q>();
+      const Q* zp = in.size() > 2 && in[2] ? in[2]->data<Q>() : nullptr;
+      pool.parallel_for(out[0]->numel(), 1 << 14, [&](int64_t b, int64_t e) {
+        for_row_segments(b, e, layout_.inner, [&](int64_t row, int64_t first, int64_t last) {
+          const int64_t o = row / layout_.axis_len, c = row % layout_.axis_len, base = row * layout_.inner;
+          if (layout_.scale_inner == 0) {
+            const int64_t s = layout_.scale_index(o, c, 0);
+            const float sc = scale[s];
+            const int32_t z = zp ? int32_t(zp[s]) : 0;
+            for (int64_t i = first; i < last; ++i) y[base + i] = float(int32_t(x[base + i]) - z) * sc;
+          } else {
+            for (int64_t i = first; i < last; ++i) {
+              const int64_t s = layout_.scale_index(o, c, i);
+              y[base + i] = float(int32_t(x[base + i]) - (zp ? int32_t(zp[s]) : 0)) * scale[s];
+            }
+          }
+        });
+      });
+    });
+  }
+  QuantLayout layout_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<QuantizeKernel>(quant_layout(n, input_value(g, n, 0).shape, input_value(g, n, 1).shape));
+}
+
+std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<DequantizeKernel>(quant_layout(n, input_value(g, n, 0).shape, input_value(g, n, 1).shape));
+}
+
+}  // namespace metalnn::cpu
