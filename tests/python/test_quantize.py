@@ -127,3 +127,77 @@ def test_bad_inputs(op, inputs, attributes, error, match):
     model, _ = make_op_model(op, inputs, attributes, opset=21)
     with pytest.raises(error, match=f"{op.lower()}_node.*{match}"):
         metalnn.load(model, device="cpu")
+
+
+# ---- models quantized by onnxruntime.quantization, run end to end ----
+
+def _small_cnn(rng):
+    """Conv/Relu/residual Add/GlobalAveragePool/Gemm on [N, 3, 13, 11] inputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def weight(name, *shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype("float32"), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r1"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r2"]),
+        helper.make_node("GlobalAveragePool", ["r2"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
+    ]
+    weights = [weight("w1", 8, 3, 3, 3), weight("b1", 8), weight("w2", 8, 8, 3, 3), weight("b2", 8),
+               weight("w3", 5, 8), weight("b3", 5)]
+    graph = helper.make_graph(
+        nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 13, 11])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])], initializer=weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def _output_scale(model, output):
+    """The scale of the DequantizeLinear producing graph output `output`."""
+    from onnx import numpy_helper
+
+    producer = next(n for n in model.graph.node if output in n.output)
+    assert producer.op_type == "DequantizeLinear"
+    init = next(i for i in model.graph.initializer if i.name == producer.input[1])
+    return float(numpy_helper.to_array(init))
+
+
+def _quantized_steps(model, feeds, target, output, step):
+    """Worst |metalnn - ONNX Runtime| on `output` in units of `step`, less the rounding of the float
+    output itself to half on float16 targets."""
+    from op_check import run_reference
+
+    expected = run_reference(model, feeds)[output]
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)[output]
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    slack = np.abs(expected) * 2.0**-11 if target.precision == "float16" else 0.0
+    return max(0.0, float((np.abs(actual.astype("float64") - expected) - slack).max() / step))
+
+
+@pytest.mark.parametrize("activation_type", ["QInt8", "QUInt8"])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_quantize_static_cnn(per_channel, activation_type, target, rng, tmp_path):
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.standard_normal((2, 3, 13, 11), dtype="float32")} for _ in range(8)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    onnx.save(_small_cnn(rng), tmp_path / "float.onnx")
+    quantize_static(tmp_path / "float.onnx", tmp_path / "int8.onnx", Calibration(), quant_format=QuantFormat.QDQ,
+                    per_channel=per_channel, activation_type=QuantType[activation_type],
+                    weight_type=QuantType.QInt8)
+    model = onnx.load(tmp_path / "int8.onnx")
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in model.graph.node}
+    feeds = {"x": rng.standard_normal((3, 3, 13, 11), dtype="float32")}
+    steps = _quantized_steps(model, feeds, target, "y", _output_scale(model, "y"))
+    print(f"{target} per_channel={per_channel} {activation_type}: worst difference {steps:.3f} steps")
+    assert steps <= 1.0 + 1e-3

@@ -35,7 +35,8 @@ void check_scale_and_zero_point(InferContext& ctx) {
       ctx.fail_shape(scale_desc + " has " + std::to_string(scale[0]) + " entries but input axis " + std::to_string(axis) +
                      " has " + std::to_string(x[axis]));
   }
-  if (ctx.has_input(2) && ctx.input_shape(2) != scale)
+  const bool both_per_tensor = block == 0 && per_tensor(scale) && ctx.has_input(2) && per_tensor(ctx.input_shape(2));
+  if (ctx.has_input(2) && ctx.input_shape(2) != scale && !both_per_tensor)
     ctx.fail_shape("zero point '" + ctx.input(2).name + "' " + shape_str(ctx.input_shape(2)) + " differs from " +
                    scale_desc);
 }
