@@ -254,6 +254,14 @@ struct QuantizeParams {
   int32_t qmax;
 };
 
+// MatMulInteger: y[m][n] (count = M * N) over K; B's zero point at n * zb_stride (0 for per-tensor).
+struct MatMulIntegerParams {
+  uint32_t count;
+  uint32_t n;
+  uint32_t k;
+  uint32_t zb_stride;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

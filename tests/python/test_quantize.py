@@ -115,6 +115,19 @@ def test_quantize_dequantize_chain(qtype, target, rng):
     check_model(model, feeds, target, _tolerance(target))
 
 
+@pytest.mark.parametrize("shape", [(1, 7), (3, 5, 129), (2, 1)])
+def test_dynamic_quantize(shape, target, rng):
+    x = rng.standard_normal(shape, dtype="float32") * 3 + (1 if shape == (2, 1) else 0)
+    model, feeds = make_op_model("DynamicQuantizeLinear", [x], num_outputs=3, opset=11)
+    check_model(model, feeds, target, _tolerance(target))
+
+
+def test_dynamic_quantize_positive_and_negative_ranges(target, rng):
+    for x in (rng.uniform(0.5, 2.0, (4, 9)), rng.uniform(-2.0, -0.5, (4, 9))):
+        model, feeds = make_op_model("DynamicQuantizeLinear", [x.astype("float32")], num_outputs=3, opset=11)
+        check_model(model, feeds, target, _tolerance(target))
+
+
 @pytest.mark.parametrize("op,inputs,attributes,error,match", [
     ("QuantizeLinear", [np.zeros((2, 3), "float32"), const([0.1, 0.2], "float32")], {"axis": 1},
      metalnn.ShapeError, "has 2 entries but input axis 1 has 3"),

@@ -1,6 +1,7 @@
 // QuantizeLinear and DequantizeLinear schemas: float32 <-> int8/uint8 (DequantizeLinear also reads the
 // int32 biases quantizers write) with a scale and optional zero point per tensor (scalar), per axis
 // (1-D along `axis`) or per block (opset 21 `block_size`: the input's rank, axis extent divided up).
+// DynamicQuantizeLinear computes a per-tensor uint8 scale and zero point from the input's range.
 #include "core/ops/quantize.h"
 
 #include "core/ops/tensor_checks.h"
@@ -100,6 +101,14 @@ void infer_dequantize_linear(InferContext& ctx) {
   if (const int64_t to = ctx.attrs().get_int("output_dtype", 0); to != 0 && to != 1)
     ctx.fail_unsupported("output_dtype " + std::to_string(to) + " is not float32");
   ctx.set_output(0, DType::Float32, ctx.input_shape(0));
+}
+
+void infer_dynamic_quantize_linear(InferContext& ctx) {
+  ctx.check_inputs(1, 1);
+  require_dtype(ctx, 0, {DType::Float32});
+  ctx.set_output(0, DType::UInt8, ctx.input_shape(0));
+  if (ctx.has_output(1)) ctx.set_output(1, DType::Float32, {});
+  if (ctx.has_output(2)) ctx.set_output(2, DType::UInt8, {});
 }
 
 }  // namespace metalnn

@@ -1,6 +1,7 @@
 // QuantizeLinear / DequantizeLinear kernels on the layout of core/ops/quantize.h. Quantize is
 // saturate(round_half_even(x / scale) + zero_point), in ONNX Runtime's order (divide, clamp to the
 // range shifted by the zero point, round); the rows sharing one scale run as plain vectorisable loops.
+// DynamicQuantizeLinear picks its uint8 scale and zero point from the input's range first.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -103,7 +104,32 @@ struct DequantizeKernel : Kernel {
   QuantLayout layout_;
 };
 
+// DynamicQuantizeLinear: the range of x widened to include 0 spread over [0, 255], then a quantize.
+void dynamic_quantize(const Node&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+                      ThreadPool& pool) {
+  const float* x = in[0]->data<float>();
+  const int64_t n = in[0]->numel();
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+  const float zero = std::min(255.0f, std::max(0.0f, -lo / scale));
+  const int32_t zp = static_cast<int32_t>(round_half_even(zero));
+  uint8_t* y = out[0]->data<uint8_t>();
+  pool.parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = quantize_value<uint8_t>(x[i], scale, zp);
+  });
+  if (out.size() > 1 && out[1]) *out[1]->data<float>() = scale;
+  if (out.size() > 2 && out[2]) *out[2]->data<uint8_t>() = static_cast<uint8_t>(zp);
+}
+
 }  // namespace
+
+std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph& g, const Node& n) {
+  return stateless_kernel<dynamic_quantize>(g, n);
+}
 
 std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph& g, const Node& n) {
   return std::make_unique<QuantizeKernel>(quant_layout(n, input_value(g, n, 0).shape, input_value(g, n, 1).shape));

@@ -45,6 +45,8 @@ std::unique_ptr<Kernel> make_scatter_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  // DepthToSpace, SpaceToDepth
 std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -154,6 +156,8 @@ constexpr KernelEntry kKernels[] = {
     {"SpaceToDepth", make_depth_to_space_kernel},
     {"QuantizeLinear", make_quantize_linear_kernel},
     {"DequantizeLinear", make_dequantize_linear_kernel},
+    {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
+    {"MatMulInteger", make_matmul_integer_kernel},
 };
 }  // namespace
 

@@ -1,11 +1,14 @@
 // QuantizeLinear / DequantizeLinear (metal/quantize.metal) on the layout of core/ops/quantize.h; an
-// absent zero point binds a buffer of zeros shaped like the scale.
+// absent zero point binds a buffer of zeros shaped like the scale. DynamicQuantizeLinear computes its
+// scale and zero point outputs, then quantizes per tensor with them.
 #include "core/ops/quantize.h"
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
 
 namespace {
+
+}  // namespace
 
 std::string quantized_suffix(const Node& n, DType t) {
   switch (t) {
@@ -15,6 +18,8 @@ std::string quantized_suffix(const Node& n, DType t) {
     default: unsupported(n, "quantized dtype " + dtype_name(t));
   }
 }
+
+namespace {
 
 // Lowers one node whose quantized side is value `q` and float side `f`.
 void lower_quantize_op(Lowering& L, const Node& n, const char* op, int q, int f) {
@@ -50,6 +55,24 @@ void lower_quantize_linear(Lowering& L, const Node& n) {
 
 void lower_dequantize_linear(Lowering& L, const Node& n) {
   lower_quantize_op(L, n, "dequantize_linear", n.inputs[0], n.outputs[0]);
+}
+
+void lower_dynamic_quantize_linear(Lowering& L, const Node& n) {
+  const int x = n.inputs[0];
+  if (n.outputs.size() < 3 || n.outputs[1] < 0 || n.outputs[2] < 0)
+    unsupported(n, "DynamicQuantizeLinear without its scale and zero point outputs");
+  QuantizeParams p{};
+  p.count = u32(n, shape_numel(L.shape(x)));
+  p.axis_len = p.block = 1;
+  p.inner = std::max<uint32_t>(p.count, 1);
+  p.qmin = 0;
+  p.qmax = 255;
+  L.dispatch(kernel_name("dynamic_quantize", "params", L.suffix(x)))
+      .input(0, x).output(1, n.outputs[1]).output(2, n.outputs[2]).params(3, p).simdgroups_1d(1);
+  if (p.count == 0) return;
+  L.dispatch(kernel_name("quantize_linear", "u8", L.suffix(x)))
+      .input(0, x).input(1, n.outputs[1]).input(2, n.outputs[2]).output(3, n.outputs[0]).params(4, p)
+      .threads_1d(p.count);
 }
 
 }  // namespace metalnn::gpu

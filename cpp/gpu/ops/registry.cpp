@@ -43,6 +43,8 @@ void lower_scatter_elements(Lowering&, const Node&);
 void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDepth
 void lower_quantize_linear(Lowering&, const Node&);
 void lower_dequantize_linear(Lowering&, const Node&);
+void lower_dynamic_quantize_linear(Lowering&, const Node&);
+void lower_matmul_integer(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -153,6 +155,8 @@ constexpr GpuOp kOps[] = {
     {"SpaceToDepth", lower_depth_to_space},
     {"QuantizeLinear", lower_quantize_linear},
     {"DequantizeLinear", lower_dequantize_linear},
+    {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
+    {"MatMulInteger", lower_matmul_integer},
 };
 }  // namespace
 

@@ -1,0 +1,46 @@
+"""MatMulInteger against ONNX Runtime: int8/uint8 operands, zero points per tensor and per column,
+batched A, odd sizes."""
+
+import numpy as np
+import pytest
+
+import metalnn
+from op_check import check_op, const, make_op_model
+
+QTYPES = ["int8", "uint8"]
+
+
+def _ints(rng, shape, dtype):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("b_type", QTYPES)
+@pytest.mark.parametrize("a_type", QTYPES)
+def test_matmul_integer(a_type, b_type, target, rng):
+    a, b = _ints(rng, (3, 5, 13), a_type), _ints(rng, (13, 7), b_type)
+    check_op("MatMulInteger", [a, const(b), const(_ints(rng, (), a_type)), const(_ints(rng, (), b_type))], target,
+             opset=10)
+
+
+@pytest.mark.parametrize("b_type", QTYPES)
+def test_matmul_integer_per_column_zero_point(b_type, target, rng):
+    a, b = _ints(rng, (2, 129), "uint8"), _ints(rng, (129, 9), b_type)
+    check_op("MatMulInteger", [a, b, None, const(_ints(rng, (9,), b_type))], target, opset=10)
+
+
+def test_matmul_integer_without_zero_points(target, rng):
+    check_op("MatMulInteger", [_ints(rng, (1, 1, 4, 3), "int8"), _ints(rng, (3, 1), "int8")], target, opset=10)
+
+
+@pytest.mark.parametrize("b_shape,error,match", [
+    ((2, 3, 4), metalnn.UnsupportedOpError, r"B \[2, 3, 4\] is not 2-D"),
+    ((5, 4), metalnn.ShapeError, "disagree on K: 3 vs 5"),
+])
+def test_bad_shapes(b_shape, error, match, rng):
+    model, _ = make_op_model("MatMulInteger", [np.zeros((2, 3, 3), "int8"), np.zeros((3, 4), "int8")], opset=10)
+    model.graph.input[1].type.tensor_type.shape.Clear()
+    for d in b_shape:
+        model.graph.input[1].type.tensor_type.shape.dim.add().dim_value = d
+    with pytest.raises(error, match=f"matmulinteger_node.*{match}"):
+        metalnn.load(model, device="cpu")
