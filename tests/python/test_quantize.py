@@ -214,3 +214,62 @@ def test_quantize_static_cnn(per_channel, activation_type, target, rng, tmp_path
     steps = _quantized_steps(model, feeds, target, "y", _output_scale(model, "y"))
     print(f"{target} per_channel={per_channel} {activation_type}: worst difference {steps:.3f} steps")
     assert steps <= 1.0 + 1e-3
+
+
+def _small_mlp(rng):
+    """MatMul/Relu/MatMul on [N, 5, 16] inputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["y"])]
+    weights = [numpy_helper.from_array(rng.standard_normal((16, 23), dtype="float32"), "w1"),
+               numpy_helper.from_array(rng.standard_normal((23, 7), dtype="float32"), "w2")]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, 7])], initializer=weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
+    if target.precision == "float16":
+        pytest.skip("the int32 accumulators cast to float exceed float16's range")
+    import onnx
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    onnx.save(_small_mlp(rng), tmp_path / "float.onnx")
+    quantize_dynamic(tmp_path / "float.onnx", tmp_path / "int8.onnx", per_channel=per_channel,
+                     weight_type=QuantType[weight_type])
+    model = onnx.load(tmp_path / "int8.onnx")
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= {n.op_type for n in model.graph.node}
+    # The output's step is one unit of the last MatMulInteger: the product of its two scales.
+    last_mul = next(n for n in model.graph.node if "y" in n.output)
+    step_name = last_mul.input[1]
+    model.graph.output.append(helper.make_tensor_value_info(step_name, TensorProto.FLOAT, None))
+    feeds = {"x": rng.standard_normal((3, 5, 16), dtype="float32")}
+    from op_check import run_reference
+
+    step = run_reference(model, feeds)[step_name].min()
+    steps = _quantized_steps(model, feeds, target, "y", float(step))
+    print(f"{target} per_channel={per_channel} {weight_type}: worst difference {steps:.3f} steps")
+    assert steps <= 1.0 + 1e-3
+
+
+@pytest.mark.parametrize("op,domain,inputs", [
+    ("QLinearConv", "", ["x", "s", "z", "w", "s", "z", "s", "z"]),
+    ("QLinearMatMul", "", ["x", "s", "z", "w", "s", "z", "s", "z"]),
+    ("ConvInteger", "", ["x", "w"]),
+    ("QLinearAdd", "com.microsoft", ["x", "s", "z", "w", "s", "z", "s", "z"]),
+    ("MatMulNBits", "com.microsoft", ["x", "w"]),
+])
+def test_unsupported_quantized_ops(op, domain, inputs):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(op, inputs, ["y"], name="node", domain=domain)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 3, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, None)])
+    opsets = [helper.make_opsetid("", 13)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    with pytest.raises(metalnn.UnsupportedOpError, match=op):
+        metalnn.load(helper.make_model(graph, opset_imports=opsets), device="cpu")
