@@ -2,10 +2,14 @@
 uint8), and models quantized by onnxruntime.quantization run end to end."""
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                      quantize_static)
 
 import metalnn
-from op_check import STEP_TOLERANCE, check_model, check_op, const, make_op_model
+from op_check import STEP_TOLERANCE, check_model, const, make_model, make_op_model, run_reference
 
 QTYPES = ["int8", "uint8"]
 
@@ -101,13 +105,9 @@ def test_dequantize_without_zero_point_blocked(qtype, target, rng):
 @pytest.mark.parametrize("qtype", QTYPES)
 def test_quantize_dequantize_chain(qtype, target, rng):
     """Q -> DQ of an activation (what QDQ models hold between float ops) with batch > 1."""
-    from onnx import helper
-
     x = rng.standard_normal((4, 3, 11, 13), dtype="float32")
     zp = _zero_points(rng, (3,), qtype)
     scale = _scales(rng, (3,))
-    from op_check import make_model
-
     nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", axis=1),
              helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq", axis=1),
              helper.make_node("Relu", ["y"], ["r"], name="relu")]
@@ -146,8 +146,6 @@ def test_bad_inputs(op, inputs, attributes, error, match):
 
 def _small_cnn(rng):
     """Conv/Relu/residual Add/GlobalAveragePool/Gemm on [N, 3, 13, 11] inputs."""
-    from onnx import TensorProto, helper, numpy_helper
-
     def weight(name, *shape):
         return numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype("float32"), name)
 
@@ -171,8 +169,6 @@ def _small_cnn(rng):
 
 def _output_scale(model, output):
     """The scale of the DequantizeLinear producing graph output `output`."""
-    from onnx import numpy_helper
-
     producer = next(n for n in model.graph.node if output in n.output)
     assert producer.op_type == "DequantizeLinear"
     init = next(i for i in model.graph.initializer if i.name == producer.input[1])
@@ -182,8 +178,6 @@ def _output_scale(model, output):
 def _quantized_steps(model, feeds, target, output, step):
     """Worst |metalnn - ONNX Runtime| on `output` in units of `step`, less the rounding of the float
     output itself to half on float16 targets."""
-    from op_check import run_reference
-
     expected = run_reference(model, feeds)[output]
     actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)[output]
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
@@ -194,9 +188,6 @@ def _quantized_steps(model, feeds, target, output, step):
 @pytest.mark.parametrize("activation_type", ["QInt8", "QUInt8"])
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_quantize_static_cnn(per_channel, activation_type, target, rng, tmp_path):
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
     class Calibration(CalibrationDataReader):
         def __init__(self):
             self.batches = iter([{"x": rng.standard_normal((2, 3, 13, 11), dtype="float32")} for _ in range(8)])
@@ -218,8 +209,6 @@ def test_quantize_static_cnn(per_channel, activation_type, target, rng, tmp_path
 
 def _small_mlp(rng):
     """MatMul/Relu/MatMul on [N, 5, 16] inputs."""
-    from onnx import TensorProto, helper, numpy_helper
-
     nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("MatMul", ["r", "w2"], ["y"])]
     weights = [numpy_helper.from_array(rng.standard_normal((16, 23), dtype="float32"), "w1"),
@@ -235,10 +224,6 @@ def _small_mlp(rng):
 def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
     if target.precision == "float16":
         pytest.skip("the int32 accumulators cast to float exceed float16's range")
-    import onnx
-    from onnx import TensorProto, helper
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     onnx.save(_small_mlp(rng), tmp_path / "float.onnx")
     quantize_dynamic(tmp_path / "float.onnx", tmp_path / "int8.onnx", per_channel=per_channel,
                      weight_type=QuantType[weight_type])
@@ -249,8 +234,6 @@ def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
     step_name = last_mul.input[1]
     model.graph.output.append(helper.make_tensor_value_info(step_name, TensorProto.FLOAT, None))
     feeds = {"x": rng.standard_normal((3, 5, 16), dtype="float32")}
-    from op_check import run_reference
-
     step = run_reference(model, feeds)[step_name].min()
     steps = _quantized_steps(model, feeds, target, "y", float(step))
     print(f"{target} per_channel={per_channel} {weight_type}: worst difference {steps:.3f} steps")
@@ -265,11 +248,28 @@ def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
     ("MatMulNBits", "com.microsoft", ["x", "w"]),
 ])
 def test_unsupported_quantized_ops(op, domain, inputs):
-    from onnx import TensorProto, helper
-
     node = helper.make_node(op, inputs, ["y"], name="node", domain=domain)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 3, 3])],
                               [helper.make_tensor_value_info("y", TensorProto.UINT8, None)])
     opsets = [helper.make_opsetid("", 13)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     with pytest.raises(metalnn.UnsupportedOpError, match=op):
         metalnn.load(helper.make_model(graph, opset_imports=opsets), device="cpu")
+
+
+def test_quantized_models_save_and_load(rng, tmp_path):
+    """int8/uint8 constants (MatMulInteger weights, Q/DQ zero points) survive a .metalnn round trip."""
+    onnx.save(_small_mlp(rng), tmp_path / "float.onnx")
+    quantize_dynamic(tmp_path / "float.onnx", tmp_path / "int8.onnx", weight_type=QuantType.QInt8)
+    nodes = [helper.make_node("QuantizeLinear", ["y", "s", "z"], ["q"], name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["o"], name="dq")]
+    model = onnx.load(tmp_path / "int8.onnx")
+    model.graph.node.extend(nodes)
+    model.graph.initializer.extend([numpy_helper.from_array(np.array(0.5, "float32"), "s"),
+                                    numpy_helper.from_array(np.array(-3, "int8"), "z")])
+    model.graph.output[0].name = "o"
+    feeds = {"x": rng.standard_normal((1, 5, 16), dtype="float32")}  # a saved model keeps symbolic dims at 1
+    for device in [d for d in ("cpu", "metal-sim") if d in metalnn.devices()]:
+        engine = metalnn.load(model, device=device)
+        engine.save(tmp_path / "model.metalnn")
+        reloaded = metalnn.load(tmp_path / "model.metalnn", device=device)
+        np.testing.assert_array_equal(reloaded.run(feeds)["o"], engine.run(feeds)["o"])
