@@ -105,5 +105,5 @@
   X(SpaceToDepth, depth_to_space, infer_depth_to_space)           \
   X(QuantizeLinear, quantize, infer_quantize_linear)              \
   X(DequantizeLinear, quantize, infer_dequantize_linear)          \
-  X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear) \
+  X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear)\
   X(MatMulInteger, matmul_integer, infer_matmul_integer)

@@ -31,15 +31,23 @@ inline Q quantize_value(float x, float scale, int32_t zero_point) {
   return static_cast<Q>(static_cast<int32_t>(round_half_even(r)) + zero_point);
 }
 
-// Calls f(row, first, last) for the parts of rows of `inner` elements covering [begin, end).
+// Calls f(first, last, s) on runs of elements [first, last) sharing scale index s: whole row segments
+// unless the scale changes along the row (blocked on the last axis).
 template <class F>
-void for_row_segments(int64_t begin, int64_t end, int64_t inner, F&& f) {
-  while (begin < end) {
-    const int64_t row = begin / inner, first = begin % inner;
-    const int64_t last = std::min(inner, first + (end - begin));
-    f(row, first, last);
-    begin += last - first;
-  }
+void for_scale_runs(const QuantLayout& l, int64_t count, ThreadPool& pool, F&& f) {
+  pool.parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
+    while (begin < end) {
+      const int64_t row = begin / l.inner, first = begin % l.inner;
+      const int64_t last = std::min(l.inner, first + (end - begin));
+      const int64_t o = row / l.axis_len, c = row % l.axis_len, base = row * l.inner;
+      if (l.scale_inner == 0) {
+        f(base + first, base + last, l.scale_index(o, c, 0));
+      } else {
+        for (int64_t i = first; i < last; ++i) f(base + i, base + i + 1, l.scale_index(o, c, i));
+      }
+      begin += last - first;
+    }
+  });
 }
 
 struct QuantizeKernel : Kernel {
@@ -52,21 +60,10 @@ struct QuantizeKernel : Kernel {
       using Q = typename decltype(tag)::type;
       const Q* zp = in.size() > 2 && in[2] ? in[2]->data<Q>() : nullptr;
       Q* y = out[0]->data<Q>();
-      pool.parallel_for(out[0]->numel(), 1 << 14, [&](int64_t b, int64_t e) {
-        for_row_segments(b, e, layout_.inner, [&](int64_t row, int64_t first, int64_t last) {
-          const int64_t o = row / layout_.axis_len, c = row % layout_.axis_len, base = row * layout_.inner;
-          if (layout_.scale_inner == 0) {
-            const int64_t s = layout_.scale_index(o, c, 0);
-            const float sc = scale[s];
-            const int32_t z = zp ? zp[s] : 0;
-            for (int64_t i = first; i < last; ++i) y[base + i] = quantize_value<Q>(x[base + i], sc, z);
-          } else {
-            for (int64_t i = first; i < last; ++i) {
-              const int64_t s = layout_.scale_index(o, c, i);
-              y[base + i] = quantize_value<Q>(x[base + i], scale[s], zp ? zp[s] : 0);
-            }
-          }
-        });
+      for_scale_runs(layout_, out[0]->numel(), pool, [&](int64_t first, int64_t last, int64_t s) {
+        const float sc = scale[s];
+        const int32_t z = zp ? int32_t(zp[s]) : 0;
+        for (int64_t i = first; i < last; ++i) y[i] = quantize_value<Q>(x[i], sc, z);
       });
     });
   }
@@ -83,21 +80,10 @@ struct DequantizeKernel : Kernel {
       using Q = typename decltype(tag)::type;
       const Q* x = in[0]->data<Q>();
       const Q* zp = in.size() > 2 && in[2] ? in[2]->data<Q>() : nullptr;
-      pool.parallel_for(out[0]->numel(), 1 << 14, [&](int64_t b, int64_t e) {
-        for_row_segments(b, e, layout_.inner, [&](int64_t row, int64_t first, int64_t last) {
-          const int64_t o = row / layout_.axis_len, c = row % layout_.axis_len, base = row * layout_.inner;
-          if (layout_.scale_inner == 0) {
-            const int64_t s = layout_.scale_index(o, c, 0);
-            const float sc = scale[s];
-            const int32_t z = zp ? int32_t(zp[s]) : 0;
-            for (int64_t i = first; i < last; ++i) y[base + i] = float(int32_t(x[base + i]) - z) * sc;
-          } else {
-            for (int64_t i = first; i < last; ++i) {
-              const int64_t s = layout_.scale_index(o, c, i);
-              y[base + i] = float(int32_t(x[base + i]) - (zp ? int32_t(zp[s]) : 0)) * scale[s];
-            }
-          }
-        });
+      for_scale_runs(layout_, out[0]->numel(), pool, [&](int64_t first, int64_t last, int64_t s) {
+        const float sc = scale[s];
+        const int32_t z = zp ? int32_t(zp[s]) : 0;
+        for (int64_t i = first; i < last; ++i) y[i] = float(int32_t(x[i]) - z) * sc;
       });
     });
   }
