@@ -115,6 +115,24 @@ def test_quantize_dequantize_chain(qtype, target, rng):
     check_model(model, feeds, target, _tolerance(target))
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_int8_inputs_and_uint8_outputs(layout, target, rng):
+    """int8 in, uint8 out through NumPy: outputs are views of the engine's buffers, inputs read in place
+    or copied when strided."""
+    x = rng.integers(-128, 128, (3, 7, 10)).astype("int8")
+    if layout == "strided":
+        x = x[..., ::2]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["f"], name="dq"),
+             helper.make_node("QuantizeLinear", ["f", "s2", "z2"], ["y"], name="q")]
+    values = {"x": np.ascontiguousarray(x), "s": const(0.1, "float32"), "z": const(3, "int8"),
+              "s2": const(0.3, "float32"), "z2": const(128, "uint8")}
+    model, _ = make_model(nodes, values, ["y"], opset=13)
+    expected = run_reference(model, {"x": np.ascontiguousarray(x)})["y"]
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run({"x": x})["y"]
+    assert actual.dtype == np.uint8 and not actual.flags.owndata
+    np.testing.assert_allclose(actual, expected, atol=1 if target.precision == "float16" else 0)
+
+
 @pytest.mark.parametrize("shape", [(1, 7), (3, 5, 129), (2, 1)])
 def test_dynamic_quantize(shape, target, rng):
     x = rng.standard_normal(shape, dtype="float32") * 3 + (1 if shape == (2, 1) else 0)
