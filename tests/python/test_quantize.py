@@ -240,8 +240,6 @@ def _small_mlp(rng):
 @pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
-    if target.precision == "float16":
-        pytest.skip("the int32 accumulators cast to float exceed float16's range")
     onnx.save(_small_mlp(rng), tmp_path / "float.onnx")
     quantize_dynamic(tmp_path / "float.onnx", tmp_path / "int8.onnx", per_channel=per_channel,
                      weight_type=QuantType[weight_type])
@@ -252,6 +250,10 @@ def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
     step_name = last_mul.input[1]
     model.graph.output.append(helper.make_tensor_value_info(step_name, TensorProto.FLOAT, None))
     feeds = {"x": rng.standard_normal((3, 5, 16), dtype="float32")}
+    if target.precision == "float16":  # MatMulInteger's int32 sums exceed float16 once cast
+        with pytest.raises(metalnn.UnsupportedOpError, match="MatMulInteger"):
+            metalnn.load(model, device=target.device, precision=target.precision)
+        return
     step = run_reference(model, feeds)[step_name].min()
     steps = _quantized_steps(model, feeds, target, "y", float(step))
     print(f"{target} per_channel={per_channel} {weight_type}: worst difference {steps:.3f} steps")

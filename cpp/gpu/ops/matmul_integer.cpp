@@ -1,5 +1,5 @@
 // MatMulInteger (metal/matmul_integer.metal): A's leading dims flattened into M; an absent zero point
-// binds one zero byte.
+// binds one zero byte. Float32 precision only.
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
@@ -7,6 +7,9 @@ namespace metalnn::gpu {
 std::string quantized_suffix(const Node& n, DType t);  // gpu/ops/quantize.cpp
 
 void lower_matmul_integer(Lowering& L, const Node& n) {
+  // Its int32 sums feed float math (Cast, then the scales' Mul), where they would overflow half.
+  if (L.float_storage() == DType::Float16)
+    unsupported(n, "MatMulInteger at float16 precision (its int32 sums exceed float16 once cast); use float32");
   const int a = n.inputs[0], b = n.inputs[1];
   const Shape& bs = L.shape(b);
   MatMulIntegerParams p{};
