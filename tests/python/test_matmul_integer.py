@@ -51,3 +51,12 @@ def test_bad_shapes(b_shape, error, match, rng):
         model.graph.input[1].type.tensor_type.shape.dim.add().dim_value = d
     with pytest.raises(error, match=f"matmulinteger_node.*{match}"):
         metalnn.load(model, device="cpu")
+
+
+def test_matmul_integer_empty_k(target):
+    """K = 0: every sum is empty, so the output is zeros (ONNX Runtime 1.32 leaves it uninitialised)."""
+    model, feeds = make_op_model("MatMulInteger", [np.zeros((3, 0), "uint8"), np.zeros((0, 5), "uint8")], opset=10)
+    if target.precision == "float16":
+        pytest.skip("MatMulInteger runs at float32 precision only")
+    result = metalnn.load(model, device=target.device).run(feeds)["output0"]
+    np.testing.assert_array_equal(result, np.zeros((3, 5), "int32"))

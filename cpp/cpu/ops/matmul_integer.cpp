@@ -11,8 +11,8 @@ namespace {
 
 void matmul_integer(const Node&, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
                     ThreadPool& pool) {
-  const Shape& a_shape = in[0]->shape();
-  const int64_t K = a_shape.back(), N = in[1]->shape()[1], rows = in[0]->numel() / (K ? K : 1);
+  const int64_t K = in[1]->shape()[0], N = in[1]->shape()[1];
+  const int64_t rows = N > 0 ? out[0]->numel() / N : 0;
   const Tensor* zb = in.size() > 3 ? in[3] : nullptr;
   std::vector<int32_t> bt(static_cast<size_t>(N * K));
   visit_dtype<DType::Int8, DType::UInt8>(in[1]->dtype(), [&](auto tag) {

@@ -1,10 +1,9 @@
 // MatMulInteger (metal/matmul_integer.metal): A's leading dims flattened into M; an absent zero point
 // binds one zero byte. Float32 precision only.
 #include "gpu/ops/common.h"
+#include "gpu/ops/quantize.h"
 
 namespace metalnn::gpu {
-
-std::string quantized_suffix(const Node& n, DType t);  // gpu/ops/quantize.cpp
 
 void lower_matmul_integer(Lowering& L, const Node& n) {
   // Its int32 sums feed float math (Cast, then the scales' Mul), where they would overflow half.

@@ -1,14 +1,12 @@
 // QuantizeLinear / DequantizeLinear (metal/quantize.metal) on the layout of core/ops/quantize.h; an
 // absent zero point binds a buffer of zeros shaped like the scale. DynamicQuantizeLinear computes its
 // scale and zero point outputs, then quantizes per tensor with them.
+#include "gpu/ops/quantize.h"
+
 #include "core/ops/quantize.h"
 #include "gpu/ops/common.h"
 
 namespace metalnn::gpu {
-
-namespace {
-
-}  // namespace
 
 std::string quantized_suffix(const Node& n, DType t) {
   switch (t) {
