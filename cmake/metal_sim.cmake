@@ -109,7 +109,8 @@ const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[] = {${racecheck_entr
 }  // namespace metal_sim
 " @ONLY)
 
-  set(compile_options -include ${METALNN_SIM_DIR}/msl/msl_compat.h -fno-strict-aliasing)
+  set(compile_options -include ${METALNN_SIM_DIR}/msl/msl_compat.h -fno-strict-aliasing
+    -fsigned-char)  # MSL char is signed; plain C++ char is unsigned on Linux arm64
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     list(APPEND compile_options -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable)
   endif()

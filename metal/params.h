@@ -268,6 +268,28 @@ struct TriluParams {
   uint32_t upper;
 };
 
+// QuantizeLinear / DequantizeLinear: x as [outer, axis_len, inner]; element (o, c, i) reads scale and
+// zero point o * scale_outer + (c / block) * scale_axis + i * scale_inner; quantized range [qmin, qmax].
+struct QuantizeParams {
+  uint32_t count;
+  uint32_t axis_len;
+  uint32_t inner;
+  uint32_t block;
+  uint32_t scale_outer;
+  uint32_t scale_axis;
+  uint32_t scale_inner;
+  int32_t qmin;
+  int32_t qmax;
+};
+
+// MatMulInteger: y[m][n] (count = M * N) over K; B's zero point at n * zb_stride (0 for per-tensor).
+struct MatMulIntegerParams {
+  uint32_t count;
+  uint32_t n;
+  uint32_t k;
+  uint32_t zb_stride;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

@@ -106,4 +106,8 @@
   X(InstanceNormalization, group_norm, infer_group_norm)          \
   X(GroupNormalization, group_norm, infer_group_norm)             \
   X(CumSum, cumsum, infer_cumsum)                                 \
-  X(Trilu, trilu, infer_trilu)
+  X(Trilu, trilu, infer_trilu)                                    \
+  X(QuantizeLinear, quantize, infer_quantize_linear)              \
+  X(DequantizeLinear, quantize, infer_dequantize_linear)          \
+  X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear) \
+  X(MatMulInteger, matmul_integer, infer_matmul_integer)

@@ -46,6 +46,10 @@ std::unique_ptr<Kernel> make_depth_to_space_kernel(const Graph&, const Node&);  
 std::unique_ptr<Kernel> make_group_norm_kernel(const Graph&, const Node&);  // InstanceNormalization, GroupNormalization
 std::unique_ptr<Kernel> make_cumsum_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_trilu_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -157,6 +161,10 @@ constexpr KernelEntry kKernels[] = {
     {"GroupNormalization", make_group_norm_kernel},
     {"CumSum", make_cumsum_kernel},
     {"Trilu", make_trilu_kernel},
+    {"QuantizeLinear", make_quantize_linear_kernel},
+    {"DequantizeLinear", make_dequantize_linear_kernel},
+    {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
+    {"MatMulInteger", make_matmul_integer_kernel},
 };
 }  // namespace
 

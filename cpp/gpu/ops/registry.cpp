@@ -44,6 +44,10 @@ void lower_depth_to_space(Lowering&, const Node&);  // DepthToSpace, SpaceToDept
 void lower_group_norm(Lowering&, const Node&);  // InstanceNormalization, GroupNormalization
 void lower_cumsum(Lowering&, const Node&);
 void lower_trilu(Lowering&, const Node&);
+void lower_quantize_linear(Lowering&, const Node&);
+void lower_dequantize_linear(Lowering&, const Node&);
+void lower_dynamic_quantize_linear(Lowering&, const Node&);
+void lower_matmul_integer(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -156,6 +160,10 @@ constexpr GpuOp kOps[] = {
     {"GroupNormalization", lower_group_norm},
     {"CumSum", lower_cumsum},
     {"Trilu", lower_trilu},
+    {"QuantizeLinear", lower_quantize_linear},
+    {"DequantizeLinear", lower_dequantize_linear},
+    {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
+    {"MatMulInteger", lower_matmul_integer},
 };
 }  // namespace
 
