@@ -30,9 +30,11 @@ struct PhasePlane {
   explicit PhasePlane(const Window2d& w) : stride(w.stride_w) {
     const int64_t padded_w = w.in_w + w.pad_left + w.pad_right;
     const int64_t vec_out = (w.out_w + kLanes - 1) / kLanes * kLanes;
-    phase_len = std::max((padded_w + stride - 1) / stride, vec_out + (w.kernel_w - 1) * w.dilation_w / stride);
+    phase_len = std::max((padded_w + stride - 1) / stride,
+                         vec_out + (w.kernel_w - 1) * w.dilation_w / stride);
     pitch = stride * phase_len;
-    height = std::max(w.in_h + w.pad_top + w.pad_bottom, (w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
+    height = std::max(w.in_h + w.pad_top + w.pad_bottom,
+                      (w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
     data.assign(static_cast<size_t>(pitch * height), 0.f);
     for (int64_t kh = 0; kh < w.kernel_h; ++kh)
       for (int64_t kw = 0; kw < w.kernel_w; ++kw) {
@@ -42,10 +44,19 @@ struct PhasePlane {
   }
   // Copies `x` in; the margins stay zero from construction (they are never written).
   void fill(const float* x, const Window2d& w);
-  const float* row(int64_t h) const { return data.data() + h * pitch; }
 };
 
 #ifdef METALNN_HAS_AVX2_KERNELS
+// One phase: a plain copy, inline (short rows would spend more on calling memcpy than copying).
+METALNN_AVX2 void fill_row_stride1(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    _mm256_maskstore_ps(dst + i, mask, _mm256_maskload_ps(src + i, mask));
+  }
+}
+
 // Two phases: 8 outputs at a time, de-interleaved by shuffles.
 METALNN_AVX2 void fill_row_stride2(const float* src, int64_t n, float* from_even, float* from_odd) {
   int64_t i = 0;
@@ -53,8 +64,10 @@ METALNN_AVX2 void fill_row_stride2(const float* src, int64_t n, float* from_even
     const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
     const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     const __m256 odds = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    _mm256_storeu_ps(from_even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0))));
-    _mm256_storeu_ps(from_odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), _MM_SHUFFLE(3, 1, 2, 0))));
+    // The shuffles interleave the two 128-bit lanes' results: put them back in order.
+    constexpr int kOrder = _MM_SHUFFLE(3, 1, 2, 0);
+    _mm256_storeu_ps(from_even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), kOrder)));
+    _mm256_storeu_ps(from_odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), kOrder)));
   }
   for (; 2 * i + 1 < n; ++i) {
     from_even[i] = src[2 * i];
@@ -69,17 +82,22 @@ void PhasePlane::fill(const float* x, const Window2d& w) {
   for (int64_t h = 0; h < w.in_h; ++h) {
     const float* src = x + h * w.in_w;
     float* dst = data.data() + (h + w.pad_top) * pitch;
+#ifdef METALNN_HAS_AVX2_KERNELS
+    if (stride == 1 && has_avx2_fma()) {
+      fill_row_stride1(src, w.in_w, dst + p);
+      continue;
+    }
+    if (stride == 2 && has_avx2_fma()) {
+      // x[2i] lands at padded column p + 2i, x[2i + 1] at p + 2i + 1.
+      fill_row_stride2(src, w.in_w, dst + (p & 1) * phase_len + p / 2,
+                       dst + ((p + 1) & 1) * phase_len + (p + 1) / 2);
+      continue;
+    }
+#endif
     if (stride == 1) {
       std::memcpy(dst + p, src, static_cast<size_t>(w.in_w) * sizeof(float));
       continue;
     }
-#ifdef METALNN_HAS_AVX2_KERNELS
-    if (stride == 2 && has_avx2_fma()) {
-      // x[2i] lands at padded column p + 2i, x[2i + 1] at p + 2i + 1.
-      fill_row_stride2(src, w.in_w, dst + (p & 1) * phase_len + p / 2, dst + ((p + 1) & 1) * phase_len + (p + 1) / 2);
-      continue;
-    }
-#endif
     for (int64_t iw = 0; iw < w.in_w; ++iw) {
       const int64_t col = p + iw;
       dst[col % stride * phase_len + col / stride] = src[iw];
@@ -119,7 +137,8 @@ METALNN_AVX2 void block_avx2(const PlaneJob& job, int64_t oh, int64_t v) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-      for (int c = 0; c < V; ++c) acc[r][c] = _mm256_fmadd_ps(k, _mm256_loadu_ps(base[r] + off + c * kLanes), acc[r][c]);
+      for (int c = 0; c < V; ++c)
+        acc[r][c] = _mm256_fmadd_ps(k, _mm256_loadu_ps(base[r] + off + c * kLanes), acc[r][c]);
   }
   const __m256 lo = _mm256_set1_ps(job.lo), hi = _mm256_set1_ps(job.hi);
   const bool partial = v + V == job.vectors && job.last_lanes < kLanes;
