@@ -179,15 +179,17 @@ METALNN_AVX2 void rows_avx2(const PlaneJob& job, int64_t oh0, int64_t oh1) {
   }
 }
 
-// Eight accumulators per block, shaped to the plane: one row of 8 vectors for 1-D convs, 8 rows of
-// one vector for narrow maps, else 4 rows of 2 vectors.
+// Eight accumulators per block, shaped to the plane (measured): rows of 8 vectors for wide maps and
+// 1-D convs, 2 rows x 4 vectors, 4 x 2, and 8 rows of one vector for maps at most 8 wide.
 METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
-  if (out_h == 1) {
-    rows_avx2<1, 8>(job, 0, 1);
-  } else if (job.vectors == 1) {
-    rows_avx2<8, 1>(job, 0, out_h);
-  } else {
+  if (out_h == 1 || job.vectors >= 7) {
+    rows_avx2<1, 8>(job, 0, out_h);
+  } else if (job.vectors >= 4) {
+    rows_avx2<2, 4>(job, 0, out_h);
+  } else if (job.vectors >= 2) {
     rows_avx2<4, 2>(job, 0, out_h);
+  } else {
+    rows_avx2<8, 1>(job, 0, out_h);
   }
 }
 #endif
