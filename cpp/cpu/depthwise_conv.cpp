@@ -1,9 +1,12 @@
-// Each task copies one channel plane into a zero-padded scratch plane, so every tap of every output
-// is in range: output rows then run without bounds checks, tap by tap over contiguous outputs
-// (vectorised by the compiler) or, for 3x3 stride 1/2 on AVX2 machines, nine FMAs per 8 outputs
-// (stride 2 over a copy split into even and odd columns).
+// Each task copies one input channel plane into a zero-padded scratch plane whose rows are split by
+// column phase (column j of a padded row at j / stride_w in phase j % stride_w), so every tap of every
+// output row is one contiguous run of that plane, in range: the rows run without bounds checks at any
+// kernel size, stride, dilation and padding. On AVX2 machines a block of output rows x 8-wide output
+// vectors stays in registers over all taps (one weight broadcast feeds every accumulator); elsewhere
+// each output row accumulates tap by tap over contiguous floats, which compilers vectorise.
 #include "cpu/depthwise_conv.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -11,205 +14,232 @@
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
 
-
 namespace metalnn::cpu {
 
 namespace {
 
-// The zero-padded copy of one input plane; wide enough that whole 8-output vectors (and the stride-2
-// loads, which read one float past their last tap) never leave it.
-struct PaddedPlane {
-  int64_t width, height;
-  std::vector<float> data;
+constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
 
-  explicit PaddedPlane(const Window2d& w) {
-    const int64_t vec_out = (w.out_w + 7) / 8 * 8;
-    width = std::max(w.in_w + w.pad_left + w.pad_right, (vec_out - 1) * w.stride_w + (w.kernel_w - 1) * w.dilation_w + 2);
-    height = std::max(w.in_h + w.pad_top + w.pad_bottom, (w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
-    data.assign(static_cast<size_t>(width * height), 0.f);
+// The padded, phase-split copy of one input plane and where each tap reads in it.
+struct PhasePlane {
+  int64_t stride, phase_len, pitch, height;
+  std::vector<float> data;
+  // taps[t] for t = kh * kernel_w + kw: offset of that tap's input for output (0, 0), in floats.
+  std::vector<int64_t> taps;
+
+  explicit PhasePlane(const Window2d& w) : stride(w.stride_w) {
+    const int64_t padded_w = w.in_w + w.pad_left + w.pad_right;
+    const int64_t vec_out = (w.out_w + kLanes - 1) / kLanes * kLanes;
+    phase_len = std::max((padded_w + stride - 1) / stride,
+                         vec_out + (w.kernel_w - 1) * w.dilation_w / stride);
+    pitch = stride * phase_len;
+    height = std::max(w.in_h + w.pad_top + w.pad_bottom,
+                      (w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
+    data.assign(static_cast<size_t>(pitch * height), 0.f);
+    for (int64_t kh = 0; kh < w.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < w.kernel_w; ++kw) {
+        const int64_t col = kw * w.dilation_w;
+        taps.push_back(kh * w.dilation_h * pitch + col % stride * phase_len + col / stride);
+      }
   }
   // Copies `x` in; the margins stay zero from construction (they are never written).
-  void fill(const float* x, const Window2d& w) {
-    for (int64_t h = 0; h < w.in_h; ++h)
-      std::memcpy(&data[(h + w.pad_top) * width + w.pad_left], x + h * w.in_w, static_cast<size_t>(w.in_w) * sizeof(float));
-  }
-  const float* row(int64_t h) const { return data.data() + h * width; }
+  void fill(const float* x, const Window2d& w);
 };
 
 #ifdef METALNN_HAS_AVX2_KERNELS
-// Narrower outputs do better with strided loads from the plain padded plane (measured).
-constexpr int64_t kSplitMinOutputWidth = 28;
-
-// For 3x3 stride-2 windows: each zero-padded row stored as its even columns, then its odd columns
-// (`half` floats each), so the three taps of 8 outputs are three contiguous loads rather than six
-// loads and shuffles.
-struct SplitPlane {
-  int64_t half, height;
-  std::vector<float> data;
-
-  explicit SplitPlane(const Window2d& w) {
-    const int64_t vec_out = (w.out_w + 7) / 8 * 8;
-    half = std::max((w.in_w + w.pad_left + w.pad_right + 1) / 2, vec_out + 1);
-    height = std::max(w.in_h + w.pad_top + w.pad_bottom, (w.out_h - 1) * w.stride_h + w.kernel_h);
-    data.assign(static_cast<size_t>(2 * half * height), 0.f);
+// One phase: a plain copy, inline (short rows would spend more on calling memcpy than copying).
+METALNN_AVX2 void fill_row_stride1(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    _mm256_maskstore_ps(dst + i, mask, _mm256_maskload_ps(src + i, mask));
   }
-  void fill(const float* x, const Window2d& w);
-  const float* even(int64_t h) const { return data.data() + h * 2 * half; }
-};
+}
 
-// Padded column j = pad_left + iw of a row goes to its half (j % 2) at j / 2.
-METALNN_AVX2 void SplitPlane::fill(const float* x, const Window2d& w) {
+// Two phases: 8 outputs at a time, de-interleaved by shuffles.
+METALNN_AVX2 void fill_row_stride2(const float* src, int64_t n, float* from_even, float* from_odd) {
+  int64_t i = 0;
+  for (; 2 * i + 16 <= n; i += 8) {
+    const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 odds = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    // The shuffles interleave the two 128-bit lanes' results: put them back in order.
+    constexpr int kOrder = _MM_SHUFFLE(3, 1, 2, 0);
+    _mm256_storeu_ps(from_even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), kOrder)));
+    _mm256_storeu_ps(from_odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), kOrder)));
+  }
+  for (; 2 * i + 1 < n; ++i) {
+    from_even[i] = src[2 * i];
+    from_odd[i] = src[2 * i + 1];
+  }
+  if (2 * i < n) from_even[i] = src[2 * i];
+}
+#endif
+
+void PhasePlane::fill(const float* x, const Window2d& w) {
   const int64_t p = w.pad_left;
   for (int64_t h = 0; h < w.in_h; ++h) {
     const float* src = x + h * w.in_w;
-    float* row = data.data() + (h + w.pad_top) * 2 * half;
-    float* from_even = row + (p & 1) * half + p / 2;         // where x[2i] goes: from_even[i]
-    float* from_odd = row + ((p + 1) & 1) * half + (p + 1) / 2;  // where x[2i + 1] goes
-    int64_t i = 0;
-    for (; 2 * i + 16 <= w.in_w; i += 8) {
-      const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
-      const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-      const __m256 odds = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-      _mm256_storeu_ps(from_even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0))));
-      _mm256_storeu_ps(from_odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), _MM_SHUFFLE(3, 1, 2, 0))));
+    float* dst = data.data() + (h + w.pad_top) * pitch;
+#ifdef METALNN_HAS_AVX2_KERNELS
+    if (stride == 1 && has_avx2_fma()) {
+      fill_row_stride1(src, w.in_w, dst + p);
+      continue;
     }
-    for (; 2 * i + 1 < w.in_w; ++i) {
-      from_even[i] = src[2 * i];
-      from_odd[i] = src[2 * i + 1];
+    if (stride == 2 && has_avx2_fma()) {
+      // x[2i] lands at padded column p + 2i, x[2i + 1] at p + 2i + 1.
+      fill_row_stride2(src, w.in_w, dst + (p & 1) * phase_len + p / 2,
+                       dst + ((p + 1) & 1) * phase_len + (p + 1) / 2);
+      continue;
     }
-    if (2 * i < w.in_w) from_even[i] = src[2 * i];
+#endif
+    if (stride == 1) {
+      std::memcpy(dst + p, src, static_cast<size_t>(w.in_w) * sizeof(float));
+      continue;
+    }
+    for (int64_t iw = 0; iw < w.in_w; ++iw) {
+      const int64_t col = p + iw;
+      dst[col % stride * phase_len + col / stride] = src[iw];
+    }
   }
 }
 
-// A whole plane of a 3x3 stride-2 (horizontally) depthwise conv over a SplitPlane, clamped to
-// [lo, hi] before the store.
-METALNN_AVX2 void plane_3x3_s2_avx2(const SplitPlane& in, const float* w, float bias, float lo, float hi,
-                                    const Window2d& win, float* y) {
-  __m256 k[9];
-  for (int i = 0; i < 9; ++i) k[i] = _mm256_set1_ps(w[i]);
-  const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const int64_t out_w = win.out_w, full = out_w / 8 * 8;
-  const __m256i tail_mask = first_lanes(out_w - full);
-  for (int64_t oh = 0; oh < win.out_h; ++oh) {
-    float* out = y + oh * out_w;
-    for (int64_t ow = 0; ow < out_w; ow += 8) {
-      __m256 acc = b;
-      for (int kh = 0; kh < 3; ++kh) {
-        const float* even = in.even(oh * win.stride_h + kh) + ow;
-        const float* odd = even + in.half;
-        acc = _mm256_fmadd_ps(k[kh * 3], _mm256_loadu_ps(even), acc);
-        acc = _mm256_fmadd_ps(k[kh * 3 + 1], _mm256_loadu_ps(odd), acc);
-        acc = _mm256_fmadd_ps(k[kh * 3 + 2], _mm256_loadu_ps(even + 1), acc);
-      }
-      acc = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
-      if (ow < full) {
-        _mm256_storeu_ps(out + ow, acc);
+// What the output rows of one channel need: its plane, weights, bias and clamp.
+struct PlaneJob {
+  const PhasePlane* in;
+  const float* w;  // kernel_h * kernel_w taps
+  float bias, lo, hi;
+  int64_t in_row_step;  // floats between the inputs of consecutive output rows
+  int64_t out_w, vectors, last_lanes;
+  float* y;
+};
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// Output rows [oh, oh + R) x vectors [v, v + V) of one channel; the taps run in the outer loop so
+// each weight is broadcast once for R * V accumulators.
+template <int R, int V>
+METALNN_AVX2 void block_avx2(const PlaneJob& job, int64_t oh, int64_t v) {
+  const float* base[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) base[r] = job.in->data.data() + (oh + r) * job.in_row_step + v * kLanes;
+  __m256 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) acc[r][c] = _mm256_set1_ps(job.bias);
+  const int64_t* taps = job.in->taps.data();
+  const float* w = job.w;
+  const int64_t n = static_cast<int64_t>(job.in->taps.size());
+  for (int64_t t = 0; t < n; ++t) {
+    const __m256 k = _mm256_broadcast_ss(w + t);
+    const int64_t off = taps[t];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < V; ++c)
+        acc[r][c] = _mm256_fmadd_ps(k, _mm256_loadu_ps(base[r] + off + c * kLanes), acc[r][c]);
+  }
+  const __m256 lo = _mm256_set1_ps(job.lo), hi = _mm256_set1_ps(job.hi);
+  const bool partial = v + V == job.vectors && job.last_lanes < kLanes;
+  const __m256i mask = first_lanes(job.last_lanes);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* out = job.y + (oh + r) * job.out_w + v * kLanes;
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) {
+      const __m256 o = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[r][c]));
+      if (partial && c == V - 1) {
+        _mm256_maskstore_ps(out + c * kLanes, mask, o);
       } else {
-        _mm256_maskstore_ps(out + ow, tail_mask, acc);
+        _mm256_storeu_ps(out + c * kLanes, o);
       }
     }
+  }
+}
+
+// Vectors [v0, vectors) of rows [oh, oh + R) in blocks of V vectors; the leftover ones (fewer than
+// V) in one narrower block, so every block keeps as many independent accumulators as it can.
+template <int R, int V>
+METALNN_AVX2 void columns_avx2(const PlaneJob& job, int64_t oh, int64_t v0) {
+  int64_t v = v0;
+  for (; v + V <= job.vectors; v += V) block_avx2<R, V>(job, oh, v);
+  if constexpr (V > 1) {
+    if (v < job.vectors) columns_avx2<R, V - 1>(job, oh, v);
+  }
+}
+
+// Rows [oh0, oh1) in blocks of R rows; the leftover ones (fewer than R) in one shorter block.
+template <int R, int V>
+METALNN_AVX2 void rows_avx2(const PlaneJob& job, int64_t oh0, int64_t oh1) {
+  int64_t oh = oh0;
+  for (; oh + R <= oh1; oh += R) columns_avx2<R, V>(job, oh, 0);
+  if constexpr (R > 1) {
+    if (oh < oh1) rows_avx2<R - 1, V>(job, oh, oh1);
+  }
+}
+
+// Eight accumulators per block, shaped to the plane (measured): rows of 8 vectors for wide maps and
+// 1-D convs, 2 rows x 4 vectors, 4 x 2, and 8 rows of one vector for maps at most 8 wide.
+METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
+  if (out_h == 1 || job.vectors >= 7) {
+    rows_avx2<1, 8>(job, 0, out_h);
+  } else if (job.vectors >= 4) {
+    rows_avx2<2, 4>(job, 0, out_h);
+  } else if (job.vectors >= 2) {
+    rows_avx2<4, 2>(job, 0, out_h);
+  } else {
+    rows_avx2<8, 1>(job, 0, out_h);
   }
 }
 #endif
 
-// One output row, tap by tap; rows[kh] is the padded input row tap kh reads.
-void row_generic(const float* const* rows, const float* w, float bias, const Window2d& win, float* out) {
-  for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] = bias;
-  for (int64_t kh = 0; kh < win.kernel_h; ++kh)
-    for (int64_t kw = 0; kw < win.kernel_w; ++kw) {
-      const float wv = w[kh * win.kernel_w + kw];
-      const float* src = rows[kh] + kw * win.dilation_w;
-      if (win.stride_w == 1) {
-        for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] += wv * src[ow];
-      } else {
-        for (int64_t ow = 0; ow < win.out_w; ++ow) out[ow] += wv * src[ow * win.stride_w];
-      }
-    }
-}
-
-#ifdef METALNN_HAS_AVX2_KERNELS
-// A whole plane of a 3x3, dilation 1, stride S depthwise conv over the padded input, clamped to
-// [lo, hi] (the fused activation when it is one) before the store; the weights stay in registers.
-template <int S>
-METALNN_AVX2 void plane_3x3_avx2(const PaddedPlane& in, const float* w, float bias, float lo,
-                                                         float hi, const Window2d& win, float* y) {
-  __m256 k[9];
-  for (int i = 0; i < 9; ++i) k[i] = _mm256_set1_ps(w[i]);
-  const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const int64_t out_w = win.out_w, full = out_w / 8 * 8;
-  const __m256i tail_mask = first_lanes(out_w - full);
-  auto output = [&](const float* r0, const float* r1, const float* r2) __attribute__((target("avx2,fma"))) {
-    __m256 acc = _mm256_fmadd_ps(k[0], load_strided<S>(r0), b);
-    acc = _mm256_fmadd_ps(k[1], load_strided<S>(r0 + 1), acc);
-    acc = _mm256_fmadd_ps(k[2], load_strided<S>(r0 + 2), acc);
-    acc = _mm256_fmadd_ps(k[3], load_strided<S>(r1), acc);
-    acc = _mm256_fmadd_ps(k[4], load_strided<S>(r1 + 1), acc);
-    acc = _mm256_fmadd_ps(k[5], load_strided<S>(r1 + 2), acc);
-    acc = _mm256_fmadd_ps(k[6], load_strided<S>(r2), acc);
-    acc = _mm256_fmadd_ps(k[7], load_strided<S>(r2 + 1), acc);
-    acc = _mm256_fmadd_ps(k[8], load_strided<S>(r2 + 2), acc);
-    return _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc));
-  };
-  for (int64_t oh = 0; oh < win.out_h; ++oh) {
-    const float* r0 = in.row(oh * win.stride_h);
-    const float *r1 = r0 + in.width, *r2 = r1 + in.width;
-    float* out = y + oh * out_w;
-    for (int64_t ow = 0; ow < full; ow += 8) _mm256_storeu_ps(out + ow, output(r0 + ow * S, r1 + ow * S, r2 + ow * S));
-    if (full < out_w) _mm256_maskstore_ps(out + full, tail_mask, output(r0 + full * S, r1 + full * S, r2 + full * S));
+// One output row, tap by tap over contiguous floats.
+void row_portable(const PlaneJob& job, int64_t oh) {
+  float* out = job.y + oh * job.out_w;
+  const float* in = job.in->data.data() + oh * job.in_row_step;
+  const int64_t n = static_cast<int64_t>(job.in->taps.size()), out_w = job.out_w;
+  for (int64_t ow = 0; ow < out_w; ++ow) out[ow] = job.bias;
+  for (int64_t t = 0; t < n; ++t) {
+    const float k = job.w[t];
+    const float* src = in + job.in->taps[t];
+    for (int64_t ow = 0; ow < out_w; ++ow) out[ow] += k * src[ow];
   }
+  for (int64_t ow = 0; ow < out_w; ++ow) out[ow] = std::min(job.hi, std::max(job.lo, out[ow]));
 }
-#endif
 
-void plane(const PaddedPlane& in, const float* w, float bias, float* y, const Window2d& win, const Activation& act) {
+void plane(const PlaneJob& job, int64_t out_h) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
-      (win.stride_w == 1 || win.stride_w == 2)) {
-    float lo, hi;
-    const bool clamp = activation_as_clamp(act, lo, hi);
-    if (win.stride_w == 1) plane_3x3_avx2<1>(in, w, bias, lo, hi, win, y);
-    else plane_3x3_avx2<2>(in, w, bias, lo, hi, win, y);
-    if (!clamp) apply_activation(y, win.out_size(), act);
+  if (has_avx2_fma()) {
+    plane_avx2(job, out_h);
     return;
   }
 #endif
-  const float* rows[16];
-  std::vector<const float*> many_rows(win.kernel_h > 16 ? win.kernel_h : 0);
-  const float** row_ptrs = win.kernel_h > 16 ? many_rows.data() : rows;
-  for (int64_t oh = 0; oh < win.out_h; ++oh) {
-    for (int64_t kh = 0; kh < win.kernel_h; ++kh) row_ptrs[kh] = in.row(oh * win.stride_h + kh * win.dilation_h);
-    float* out = y + oh * win.out_w;
-    row_generic(row_ptrs, w, bias, win, out);
-    apply_activation(out, win.out_w, act);
-  }
+  for (int64_t oh = 0; oh < out_h; ++oh) row_portable(job, oh);
 }
 
 }  // namespace
 
-void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t channels,
-                      const Window2d& win, const Activation& act, ThreadPool& pool) {
-#ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma() && win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 && win.dilation_w == 1 &&
-      win.stride_w == 2 && win.out_w >= kSplitMinOutputWidth) {
-    float lo, hi;
-    const bool clamp = activation_as_clamp(act, lo, hi);
-    pool.parallel_for(batch * channels, 1, [&](int64_t p0, int64_t p1) {
-      SplitPlane split(win);
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t c = p % channels;
-        split.fill(x + p * win.in_size(), win);
-        plane_3x3_s2_avx2(split, w + c * 9, bias ? bias[c] : 0.f, lo, hi, win, y + p * win.out_size());
-        if (!clamp) apply_activation(y + p * win.out_size(), win.out_size(), act);
-      }
-    });
-    return;
-  }
-#endif
-  pool.parallel_for(batch * channels, 1, [&](int64_t p0, int64_t p1) {
-    PaddedPlane padded(win);
+void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t in_channels,
+                      int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool) {
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t out_channels = in_channels * multiplier;
+  pool.parallel_for(batch * in_channels, 1, [&](int64_t p0, int64_t p1) {
+    PhasePlane padded(win);
+    PlaneJob job{&padded, nullptr, 0.f, lo, hi, win.stride_h * padded.pitch, win.out_w,
+                 (win.out_w + kLanes - 1) / kLanes, win.out_w - (win.out_w - 1) / kLanes * kLanes, nullptr};
     for (int64_t p = p0; p < p1; ++p) {
-      const int64_t c = p % channels;
       padded.fill(x + p * win.in_size(), win);
-      plane(padded, w + c * win.kernel_size(), bias ? bias[c] : 0.f, y + p * win.out_size(), win, act);
+      const int64_t n = p / in_channels, c_in = p % in_channels;
+      for (int64_t j = 0; j < multiplier; ++j) {
+        const int64_t c = c_in * multiplier + j;
+        job.w = w + c * win.kernel_size();
+        job.bias = bias ? bias[c] : 0.f;
+        job.y = y + (n * out_channels + c) * win.out_size();
+        plane(job, win.out_h);
+        if (!clamp) apply_activation(job.y, win.out_size(), act);
+      }
     }
   });
 }

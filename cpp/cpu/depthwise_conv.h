@@ -1,5 +1,6 @@
-// Depthwise convolution (group == channels == output channels), NCHW, with bias and fused
-// activation; one channel plane per task, one output row at a time so the row stays in L1.
+// Depthwise convolution (group == input channels, each giving `multiplier` output channels), NCHW,
+// 1-D or 2-D, any kernel size, stride, dilation and padding, with bias and fused activation; input
+// channels are split across the pool.
 #pragma once
 #include <cstdint>
 
@@ -9,8 +10,9 @@
 
 namespace metalnn::cpu {
 
-// y[n, c] = act(conv(x[n, c], w[c]) + bias[c]); w is [channels, kernel_h, kernel_w]; bias may be nullptr.
-void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t channels,
-                      const Window2d& win, const Activation& act, ThreadPool& pool);
+// y[n, c] = act(conv(x[n, c / multiplier], w[c]) + bias[c]) for c < in_channels * multiplier; w is
+// [in_channels * multiplier, kernel_h, kernel_w]; bias may be nullptr.
+void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t in_channels,
+                      int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool);
 
 }  // namespace metalnn::cpu

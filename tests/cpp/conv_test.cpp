@@ -119,16 +119,22 @@ TEST(ConvKernel, PointwisePath) {
 
 TEST(ConvKernel, DepthwisePath) {
   using K = Activation::Kind;
-  check_conv({"3x3 s1 wide rows (vector path)", 2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, true, K::Clip});
-  check_conv({"3x3 s2 wide rows (vector path)", 2, 8, 29, 41, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, true, K::Relu});
+  check_conv({"3x3 s1 wide rows, leftover vector", 2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, true, K::Clip});
+  check_conv({"3x3 s2 wide rows (two phases)", 2, 8, 29, 41, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, true, K::Relu});
   check_conv({"3x3 s2 asymmetric pads", 1, 5, 14, 40, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5});
-  // Outputs at least 28 wide: stride 2 over the plane split into even and odd columns.
-  check_conv({"3x3 s2 split, odd width", 2, 6, 9, 61, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, true, K::HardSwish});
-  check_conv({"3x3 s2 split, no left pad", 1, 5, 8, 64, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5, false});
-  check_conv({"3x3 split, strides 1x2", 1, 4, 7, 60, 4, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 4, true, K::Clip});
+  check_conv({"3x3 s2 odd width", 2, 6, 9, 61, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, true, K::HardSwish});
+  check_conv({"3x3 s2 no left pad", 1, 5, 8, 64, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5, false});
+  check_conv({"3x3 strides 1x2", 1, 4, 7, 60, 4, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 4, true, K::Clip});
   check_conv({"3x3 s1 narrow, no pad", 1, 3, 7, 5, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 3, false});
   check_conv({"5x5 s2 dilation 2", 2, 6, 13, 23, 6, 5, 5, 2, 2, 2, 2, 4, 4, 4, 4, 6});
   check_conv({"kernel wider than the unpadded row", 1, 2, 7, 3, 2, 3, 5, 1, 1, 1, 1, 1, 2, 1, 2, 2});
+  check_conv({"7x7 on a 7x7 map (one 7-row block)", 2, 5, 7, 7, 5, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 5, true, K::Relu});
+  check_conv({"5x5 s3 dilation 3x2 (three phases)", 1, 4, 31, 35, 4, 5, 5, 3, 3, 3, 2, 2, 5, 6, 1, 4});
+  check_conv({"4x6 kernel, strides 2x3, dilation 2x1", 2, 3, 17, 50, 3, 4, 6, 2, 3, 2, 1, 3, 0, 1, 4, 3, true,
+              K::Sigmoid});
+  check_conv({"multiplier 3, 5x5 s2", 2, 3, 15, 21, 9, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 3, true, K::Clip});
+  check_conv({"multiplier 2, 1x1", 1, 4, 5, 9, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 4});
+  check_conv({"one output row, 8-vector blocks and leftovers", 1, 3, 1, 150, 3, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3, 3});
 }
 
 // 3x3 stride 1 with at least 32 input channels and 8x8 outputs (Winograd on AVX2 machines, im2col
@@ -169,6 +175,14 @@ TEST(ConvKernel, OneDimensional) {
   EXPECT_EQ(shape_str(y.shape()), "[2, 6, 6]");
   expect_near(y.reshaped({2, 6, 1, 6}),
               reference_conv(x.reshaped({2, 4, 1, 13}), w.reshaped({6, 2, 1, 3}), b.data<float>(), p, Activation()));
+  // Depthwise (group == channels), multiplier 2.
+  Tensor wd = random_tensor({8, 1, 5}, 7);
+  OneNode depthwise("Conv", {input(x), constant(wd)}, attrs({{"pads", ints_attr({3, 2})}, {"group", int_attr(4)}}));
+  ConvCase pd{"1-D depthwise", 2, 4, 1, 13, 8, 1, 5, 1, 1, 1, 1, 0, 3, 0, 2, 4, false};
+  Tensor yd = depthwise.run();
+  EXPECT_EQ(shape_str(yd.shape()), "[2, 8, 14]");
+  expect_near(yd.reshaped({2, 8, 1, 14}),
+              reference_conv(x.reshaped({2, 4, 1, 13}), wd.reshaped({8, 1, 1, 5}), nullptr, pd, Activation()));
 }
 
 TEST(ConvSchema, OutputShapes) {

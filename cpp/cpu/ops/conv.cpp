@@ -46,7 +46,7 @@ class ConvKernel : public Kernel {
     in_c_ = x[1];
     out_c_ = w[0];
     const Value& weight = g.value(n.inputs[1]);
-    if (group_ > 1 && group_ == in_c_ && out_c_ == in_c_) {
+    if (group_ > 1 && group_ == in_c_) {  // one input channel per group: depthwise, any multiplier
       path_ = Path::Depthwise;
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_)) {
       path_ = Path::Winograd;
@@ -78,7 +78,7 @@ class ConvKernel : public Kernel {
     float* y = out[0]->data<float>();
     const int64_t batch = in[0]->dim(0);
     if (path_ == Path::Depthwise) {
-      depthwise_conv2d(x, w, bias, y, batch, in_c_, win_, act_, pool);
+      depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool);
       return;
     }
     if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size())) {
