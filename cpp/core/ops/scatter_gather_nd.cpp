@@ -43,6 +43,20 @@ void check_reduction(InferContext& ctx) {
   require_same_dtype(ctx, 2, 0);
 }
 
+// The (data, indices, updates) inputs both scatters take, with the checks they share.
+struct ScatterOperands {
+  const Shape& data;
+  const Shape& indices;
+  const Shape& updates;
+};
+
+ScatterOperands scatter_operands(InferContext& ctx) {
+  ctx.check_inputs(3, 3);
+  require_dtype(ctx, 1, {DType::Int64, DType::Int32});
+  check_reduction(ctx);
+  return {ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(2)};
+}
+
 }  // namespace
 
 void infer_gather_nd(InferContext& ctx) {
@@ -68,12 +82,7 @@ void infer_gather_nd(InferContext& ctx) {
 }
 
 void infer_scatter_nd(InferContext& ctx) {
-  ctx.check_inputs(3, 3);
-  require_dtype(ctx, 1, {DType::Int64, DType::Int32});
-  check_reduction(ctx);
-  const Shape& data = ctx.input_shape(0);
-  const Shape& indices = ctx.input_shape(1);
-  const Shape& updates = ctx.input_shape(2);
+  const auto [data, indices, updates] = scatter_operands(ctx);
   if (data.empty() || indices.empty()) ctx.fail_shape("data and indices need rank >= 1");
   const int64_t k = indices.back();
   if (k < 1 || k > int64_t(data.size()))
@@ -87,12 +96,7 @@ void infer_scatter_nd(InferContext& ctx) {
 }
 
 void infer_scatter_elements(InferContext& ctx) {
-  ctx.check_inputs(3, 3);
-  require_dtype(ctx, 1, {DType::Int64, DType::Int32});
-  check_reduction(ctx);
-  const Shape& data = ctx.input_shape(0);
-  const Shape& indices = ctx.input_shape(1);
-  const Shape& updates = ctx.input_shape(2);
+  const auto [data, indices, updates] = scatter_operands(ctx);
   if (data.empty()) ctx.fail_shape("data '" + ctx.input(0).name + "' is a scalar; ScatterElements needs rank >= 1");
   if (updates != indices)
     ctx.fail_shape("updates " + shape_str(updates) + " and indices " + shape_str(indices) + " differ in shape");

@@ -70,36 +70,49 @@ class GatherNDKernel : public Kernel {
   IndexTuples t_;
 };
 
-class ScatterNDKernel : public Kernel {
- public:
-  ScatterNDKernel(const Graph& g, const Node& n)
+// What ScatterND and ScatterElements share: the output is the data with runs of `slice` updates
+// combined in at element offsets the subclass computes from the indices.
+class ScatterKernel : public Kernel {
+ protected:
+  ScatterKernel(const Graph& g, const Node& n)
       : label_(n.label()), indices_name_(input_value(g, n, 1).name), dtype_(input_value(g, n, 0).dtype),
-        reduction_(scatter_reduction(n)), t_(index_tuples(input_value(g, n, 0).shape, input_value(g, n, 1).shape, 0)) {}
+        reduction_(scatter_reduction(n)) {}
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool&) override {
-    const std::vector<int64_t> offsets = tuple_offsets(label_, indices_name_, t_, *in[1], 0);
-    std::memcpy(out[0]->raw(), in[0]->raw(), in[0]->nbytes());
+  void scatter(const std::vector<const Tensor*>& in, Tensor& out, const std::vector<int64_t>& offsets,
+               int64_t slice) const {
+    std::memcpy(out.raw(), in[0]->raw(), in[0]->nbytes());
     visit_any_dtype(dtype_, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* updates = static_cast<const T*>(in[2]->raw());
-      T* y = static_cast<T*>(out[0]->raw());
+      T* y = static_cast<T*>(out.raw());
       for (size_t r = 0; r < offsets.size(); ++r)
-        for (int64_t s = 0; s < t_.slice; ++s) combine(reduction_, y[offsets[r] + s], updates[int64_t(r) * t_.slice + s]);
+        for (int64_t s = 0; s < slice; ++s) combine(reduction_, y[offsets[r] + s], updates[int64_t(r) * slice + s]);
     });
   }
 
- private:
   std::string label_, indices_name_;
+
+ private:
   DType dtype_;
   ScatterReduction reduction_;
+};
+
+class ScatterNDKernel : public ScatterKernel {
+ public:
+  ScatterNDKernel(const Graph& g, const Node& n)
+      : ScatterKernel(g, n), t_(index_tuples(input_value(g, n, 0).shape, input_value(g, n, 1).shape, 0)) {}
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool&) override {
+    scatter(in, *out[0], tuple_offsets(label_, indices_name_, t_, *in[1], 0), t_.slice);
+  }
+
+ private:
   IndexTuples t_;
 };
 
-class ScatterElementsKernel : public Kernel {
+class ScatterElementsKernel : public ScatterKernel {
  public:
-  ScatterElementsKernel(const Graph& g, const Node& n)
-      : label_(n.label()), indices_name_(input_value(g, n, 1).name), dtype_(input_value(g, n, 0).dtype),
-        reduction_(scatter_reduction(n)), indices_(input_value(g, n, 1).shape) {
+  ScatterElementsKernel(const Graph& g, const Node& n) : ScatterKernel(g, n), indices_(input_value(g, n, 1).shape) {
     const Shape& data = input_value(g, n, 0).shape;
     axis_ = int(n.attrs.get_int("axis", 0));
     if (axis_ < 0) axis_ += int(data.size());
@@ -120,19 +133,10 @@ class ScatterElementsKernel : public Kernel {
       offsets[size_t(i)] = offset;
       for (int d = int(coord.size()) - 1; d >= 0 && ++coord[size_t(d)] == indices_[size_t(d)]; --d) coord[size_t(d)] = 0;
     }
-    std::memcpy(out[0]->raw(), in[0]->raw(), in[0]->nbytes());
-    visit_any_dtype(dtype_, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* updates = static_cast<const T*>(in[2]->raw());
-      T* y = static_cast<T*>(out[0]->raw());
-      for (int64_t i = 0; i < count; ++i) combine(reduction_, y[offsets[size_t(i)]], updates[i]);
-    });
+    scatter(in, *out[0], offsets, 1);
   }
 
  private:
-  std::string label_, indices_name_;
-  DType dtype_;
-  ScatterReduction reduction_;
   Shape indices_;
   int axis_ = 0;
   int64_t axis_size_ = 0;
