@@ -70,6 +70,8 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': sub-graph attribute '{attr.name}' is not supported")
         if attr.name in attrs:
             raise ModelError(f"{where} is given twice")
+        if attr.type == onnx.AttributeProto.UNDEFINED:
+            raise ModelError(f"{where} has no type")
         # The onnx package reports malformed attributes (no type, a tensor whose data does not fill its
         # dims) as ValueError / TypeError; they are the model's fault.
         try:
