@@ -59,8 +59,25 @@ def node_version(op_type: str, opset: int) -> int:
         return 0
 
 
-def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+def _declared_attribute_types(op_type: str, opset: int) -> dict[str, int]:
+    """Attribute name -> AttributeProto type, as ONNX declares them for `op_type` at `opset`."""
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
+    except onnx.defs.SchemaError:
+        return {}
+    return {name: int(attr.type) for name, attr in schema.attributes.items()}
+
+
+def _attribute_type_name(kind: int) -> str:
+    try:
+        return onnx.AttributeProto.AttributeType.Name(kind)
+    except ValueError:
+        return f"type {kind}"
+
+
+def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
+    declared = _declared_attribute_types(node.op_type, opset)
     for attr in node.attribute:
         where = f"{node.op_type} '{node.name}': attribute '{attr.name}'"
         if attr.ref_attr_name:
@@ -72,6 +89,10 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
             raise ModelError(f"{where} is given twice")
         if attr.type == onnx.AttributeProto.UNDEFINED:
             raise ModelError(f"{where} has no type")
+        expected = declared.get(attr.name)
+        if expected is not None and attr.type != expected:
+            raise ModelError(f"{where} is {_attribute_type_name(attr.type)}, expected "
+                             f"{_attribute_type_name(expected)}")
         # The onnx package reports malformed attributes (no type, a tensor whose data does not fill its
         # dims) as ValueError / TypeError; they are the model's fault.
         try:
@@ -173,12 +194,15 @@ class _Importer:
     def add_node(self, index: int, node: onnx.NodeProto) -> None:
         name = node.name or f"{node.op_type}_{index}"
         attrs = {key: _widen_float16(value) if isinstance(value, np.ndarray) else value
-                 for key, value in _attributes(node).items()}
+                 for key, value in _attributes(node, self.opset).items()}
         if node.op_type == "Cast" and attrs.get("to") == _FLOAT16:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
         version = node_version(node.op_type, self.opset)
+        if version == 0:
+            raise ModelError(f"{node.op_type} '{name}': the model declares opset {self.opset}, "
+                             f"where ONNX has no {node.op_type} yet")
         check_arity(node, name, self.opset)
         if node.op_type == "Constant":
             self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))

@@ -355,6 +355,15 @@ OLD_OPSET_MISSING_INPUTS = {
 }
 
 
+# Found by tests/fuzz/onnx_fuzz.py: an op used below the opset that introduced it (Resize at opset 9
+# went through Resize-10's upgrade with one input and raised IndexError).
+OP_BEFORE_ITS_OPSET = {
+    "resize-9": (9, helper.make_node("Resize", ["x"], ["y"], name="old")),
+    "range-10": (10, helper.make_node("Range", ["x", "x", "x"], ["y"], name="old")),
+}
+OLD_OPSET_MISSING_INPUTS.update(OP_BEFORE_ITS_OPSET)
+
+
 @pytest.mark.parametrize("case", sorted(OLD_OPSET_MISSING_INPUTS))
 def test_old_opset_missing_inputs(case):
     opset, node = OLD_OPSET_MISSING_INPUTS[case]
@@ -412,6 +421,26 @@ def with_ref_attr_name() -> onnx.ModelProto:
 def test_ref_attr_name():
     model = with_ref_attr_name()
     load_error(model, metalnn.ModelError, "leaky", "alpha")
+
+
+def test_attribute_of_the_wrong_type():
+    # Found by tests/fuzz/onnx_fuzz.py: a string 'axes' on ReduceMean-13 raised ValueError in the upgrade.
+    model = build([helper.make_node("ReduceMean", ["x"], ["y"], name="mean", axes="01")],
+                  [tensor_input("x", [2, 3])], [any_output()], opset=13)
+    load_error(model, metalnn.ModelError, "mean", "'axes'", "STRING", "INTS")
+
+
+def test_trailing_omitted_inputs(target):
+    # Found by tests/fuzz/onnx_fuzz.py: Equal(a, b, "") passed the arity check (a trailing empty name is an
+    # omitted input) but its kernel read the third input and crashed.
+    model = build([helper.make_node("Equal", ["a", "b", ""], ["e", ""], name="eq"),
+                   helper.make_node("Where", ["e", "a", "b"], ["y", ""], name="where")],
+                  [tensor_input("a", [2, 3], I64), tensor_input("b", [3], I64)],
+                  [helper.make_tensor_value_info("y", I64, [2, 3])])
+    a = np.array([[1, 2, 3], [4, 5, 6]], np.int64)
+    b = np.array([1, 5, 3], np.int64)
+    y = metalnn.load(model, device=target.device, precision=target.precision).run({"a": a, "b": b})["y"]
+    np.testing.assert_array_equal(y, np.where(a == b, a, b))
 
 
 def test_attribute_without_type():
