@@ -59,13 +59,20 @@ def node_version(op_type: str, opset: int) -> int:
         return 0
 
 
+# OpSchema's attribute types -> AttributeProto's (the same names).
+_SCHEMA_ATTR_TYPES = {getattr(onnx.defs.OpSchema.AttrType, name): value
+                      for name, value in onnx.AttributeProto.AttributeType.items()
+                      if hasattr(onnx.defs.OpSchema.AttrType, name)}
+
+
 def _declared_attribute_types(op_type: str, opset: int) -> dict[str, int]:
     """Attribute name -> AttributeProto type, as ONNX declares them for `op_type` at `opset`."""
     try:
         schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
     except onnx.defs.SchemaError:
         return {}
-    return {name: int(attr.type) for name, attr in schema.attributes.items()}
+    return {name: _SCHEMA_ATTR_TYPES[attr.type] for name, attr in schema.attributes.items()
+            if attr.type in _SCHEMA_ATTR_TYPES}
 
 
 def _attribute_type_name(kind: int) -> str:
