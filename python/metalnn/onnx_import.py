@@ -27,16 +27,21 @@ def read_model(source: Any) -> onnx.ModelProto:
     """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed."""
     if isinstance(source, onnx.ModelProto):
         return source
+    if not isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
+        raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
+    base_dir = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        with open(os.fspath(source), "rb") as f:  # an OSError about the file itself is the caller's
+            data = f.read()
+        base_dir = os.path.dirname(os.fspath(source))
     try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            model = onnx.load_model_from_string(bytes(source))
-        elif isinstance(source, (str, os.PathLike)):
-            model = onnx.load(os.fspath(source))
-        else:
-            raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
-    except (OSError, TypeError):
-        raise
-    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError
+        model = onnx.load_model_from_string(data)
+        if base_dir is not None:
+            onnx.external_data_helper.load_external_data_for_model(model, base_dir)
+    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError; onnx raises
+        # TypeError, ValueError or OSError for external data a corrupt model names wrongly
         raise ModelError(f"not a valid ONNX model: {exc}") from exc
     if not model.HasField("graph") or not model.graph.node:
         raise ModelError("not a valid ONNX model: it has no graph or the graph has no nodes (truncated file?)")

@@ -437,6 +437,22 @@ class _TooLarge(Exception):
     """A model input the worker will not generate (the model loaded; running it is skipped)."""
 
 
+def make_feeds(model, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random inputs for `model`, free dims from 1 to 3; raises _TooLarge for huge declared shapes."""
+    feeds = {}
+    for info in model.inputs:
+        shape = [d if d >= 0 else int(rng.integers(1, 4)) for d in info.shape]
+        if int(np.prod(shape, dtype=np.float64)) > 1 << 24:
+            raise _TooLarge(f"input '{info.name}' of shape {shape}")
+        if info.dtype.kind == "f":
+            feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
+        elif info.dtype.kind == "b":
+            feeds[info.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            feeds[info.name] = rng.integers(0, 3, shape).astype(info.dtype)
+    return feeds
+
+
 def worker_main(cap_mb: int) -> None:
     import resource
     if cap_mb > 0:
@@ -454,22 +470,13 @@ def worker_main(cap_mb: int) -> None:
         try:
             model = metalnn.load(job["path"], device=job["device"], precision=job["precision"])
             result["stage"] = "run"
-            feeds = {}
-            for info in model.inputs:
-                shape = [d if d >= 0 else int(rng.integers(1, 4)) for d in info.shape]
-                if int(np.prod(shape, dtype=np.float64)) > 1 << 24:
-                    raise _TooLarge(f"input '{info.name}' of shape {shape}")
-                if info.dtype.kind == "f":
-                    feeds[info.name] = rng.standard_normal(shape).astype(info.dtype)
-                elif info.dtype.kind == "b":
-                    feeds[info.name] = rng.integers(0, 2, shape).astype(bool)
-                else:
-                    feeds[info.name] = rng.integers(0, 3, shape).astype(info.dtype)
-            model.run(feeds)
+            model.run(make_feeds(model, rng))
             result["stage"] = "save"
             model.save(tmp)
             result["stage"] = "reload"
-            metalnn.load(tmp, device=job["device"], precision=job["precision"]).run(feeds)
+            # The saved graph is the optimised one, whose free dims are fixed at 1: new feeds.
+            reloaded = metalnn.load(tmp, device=job["device"], precision=job["precision"])
+            reloaded.run(make_feeds(reloaded, rng))
             result["stage"] = "done"
         except _TooLarge as exc:
             result["note"] = f"not run: {exc} is too large to generate"

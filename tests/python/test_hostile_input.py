@@ -409,6 +409,21 @@ def test_constant_with_inconsistent_raw_data():
     load_error(model, metalnn.ModelError, "const")
 
 
+@pytest.mark.parametrize("location", ["missing.bin", "../outside.bin", ""])
+def test_external_data_that_is_not_there(location, tmp_path):
+    # Found by tests/fuzz/onnx_fuzz.py: onnx raised TypeError or OSError for these, not ModelError.
+    model = build([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [tensor_input("x", [2, 3])],
+                  [any_output()], {"w": np.ones((2, 3), np.float32)})
+    init = model.graph.initializer[0]
+    init.ClearField("raw_data")
+    init.data_location = TensorProto.EXTERNAL
+    init.external_data.add(key="location", value=location)
+    path = tmp_path / "external.onnx"
+    path.write_bytes(model.SerializeToString())
+    load_error(path, metalnn.ModelError)
+    load_error(model.SerializeToString(), metalnn.ModelError)
+
+
 def test_initializer_with_inconsistent_raw_data():
     model = build([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [tensor_input("x", [2, 3])],
                   [any_output()])
