@@ -111,8 +111,8 @@ def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
             value = helper.get_attribute_value(attr)
             if isinstance(value, onnx.TensorProto):
                 value = numpy_helper.to_array(value)
-        except (ValueError, TypeError) as exc:
-            raise ModelError(f"{where} is malformed: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # KeyError: a tensor of an unknown data type
+            raise ModelError(f"{where} is malformed: {exc!s}") from exc
         if isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': tensor-list attribute '{attr.name}'")
         attrs[attr.name] = value

@@ -462,6 +462,27 @@ def test_trailing_omitted_inputs(target):
     np.testing.assert_array_equal(y, np.where(a == b, a, b))
 
 
+def test_tensor_attribute_of_unknown_data_type():
+    # Found by tests/fuzz/onnx_fuzz.py: numpy_helper raised KeyError for data type 68.
+    value = onnx.TensorProto(name="v", data_type=68, dims=[1], raw_data=b"\0" * 4)
+    model = build([helper.make_node("Constant", [], ["c"], name="const", value=value),
+                   helper.make_node("Add", ["x", "c"], ["y"], name="add")],
+                  [tensor_input("x", [2, 3])], [any_output()])
+    load_error(model, metalnn.ModelError, "const", "'value'")
+
+
+@pytest.mark.parametrize("op", ["Gather", "GatherElements", "GatherND"])
+def test_gather_from_an_empty_axis(op, target):
+    # Found by tests/fuzz/onnx_fuzz.py: the GPU kernels clamp out-of-range indices to the axis, and an
+    # empty axis has nothing to clamp to: they read before the buffer and crashed metal-sim.
+    indices_shape = {"Gather": [2], "GatherElements": [2, 3], "GatherND": [2, 1]}[op]
+    model = build([helper.make_node(op, ["x", "i"], ["y"], name="gather")],
+                  [tensor_input("x", [0, 3]), tensor_input("i", indices_shape, I64)], [any_output()])
+    feeds = {"x": np.ones((0, 3), np.float32), "i": np.zeros(indices_shape, np.int64)}
+    with pytest.raises(metalnn.ShapeError, match="gather"):
+        metalnn.load(model, device=target.device, precision=target.precision).run(feeds)
+
+
 def test_attribute_without_type():
     node = helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky")
     node.attribute.append(onnx.AttributeProto(name="alpha"))
