@@ -483,6 +483,17 @@ def test_gather_from_an_empty_axis(op, target):
         metalnn.load(model, device=target.device, precision=target.precision).run(feeds)
 
 
+@pytest.mark.xfail(strict=True, reason="open: metal-sim MatMul with an empty batch dim corrupts the heap "
+                   "(glibc aborts freeing the output); found by tests/fuzz/onnx_fuzz.py")
+def test_matmul_with_an_empty_batch_on_metal_sim(tmp_path):
+    if "metal-sim" not in metalnn.devices():
+        pytest.skip("no metal-sim")
+    model = build([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [tensor_input("x", [0, 3, 4])],
+                  [any_output()], {"w": np.ones((4, 5), np.float32)})
+    body = "y = model.run(feeds)['y']; assert y.shape == (0, 3, 5); del y"
+    assert run_capped(tmp_path, model, device="metal-sim", body=body)["outcome"] == "ok"
+
+
 def test_attribute_without_type():
     node = helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky")
     node.attribute.append(onnx.AttributeProto(name="alpha"))
