@@ -56,7 +56,7 @@ _CHILD = textwrap.dedent("""
     result = {{"outcome": "ok"}}
     try:
         source = sys.argv[1]
-        model = metalnn.load(source, device=sys.argv[2])
+        model = metalnn.load(source, device=sys.argv[2], precision=sys.argv[3])
         feeds = {{}}
         for info in model.inputs:
             shape = [d if d >= 0 else 1 for d in info.shape]
@@ -73,7 +73,7 @@ _CHILD = textwrap.dedent("""
 
 
 def run_capped(tmp_path, source: onnx.ModelProto | bytes, device: str = "cpu",
-               body: str = "model.run(feeds)", timeout: float = 120) -> dict:
+               body: str = "model.run(feeds)", timeout: float = 120, precision: str = "float32") -> dict:
     """Loads `source` and runs `body` in a child process under an address-space cap; returns what happened.
 
     A crash or a timeout fails the test here; otherwise the result says "ok" or names the exception.
@@ -84,7 +84,7 @@ def run_capped(tmp_path, source: onnx.ModelProto | bytes, device: str = "cpu",
     data = source.SerializeToString() if isinstance(source, onnx.ModelProto) else source
     path.write_bytes(data)
     code = _CHILD.format(cap=CAP_BYTES, body=body)
-    proc = subprocess.run([sys.executable, "-c", code, str(path), device], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", code, str(path), device, precision], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "METALNN_NUM_THREADS": "2"})
     assert proc.returncode == 0, f"child died with status {proc.returncode}:\n{proc.stderr[-3000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -483,15 +483,16 @@ def test_gather_from_an_empty_axis(op, target):
         metalnn.load(model, device=target.device, precision=target.precision).run(feeds)
 
 
-@pytest.mark.xfail(strict=True, reason="open: metal-sim MatMul with an empty batch dim corrupts the heap "
-                   "(glibc aborts freeing the output); found by tests/fuzz/onnx_fuzz.py")
-def test_matmul_with_an_empty_batch_on_metal_sim(tmp_path):
-    if "metal-sim" not in metalnn.devices():
-        pytest.skip("no metal-sim")
-    model = build([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [tensor_input("x", [0, 3, 4])],
-                  [any_output()], {"w": np.ones((4, 5), np.float32)})
-    body = "y = model.run(feeds)['y']; assert y.shape == (0, 3, 5); del y"
-    assert run_capped(tmp_path, model, device="metal-sim", body=body)["outcome"] == "ok"
+@pytest.mark.parametrize("a_shape,b_shape", [((0, 3, 4), (4, 5)), ((4, 0, 3, 4), (1, 4, 5)), ((2, 3, 4), (0, 1, 4, 5))])
+def test_matmul_with_an_empty_batch(a_shape, b_shape, target, tmp_path):
+    # Found by tests/fuzz/onnx_fuzz.py: the GPU lowering took max(0, 1) = 1 for a broadcast batch dim,
+    # so the kernel wrote a whole batch into an empty output and corrupted the heap (metal-sim).
+    model = build([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")],
+                  [tensor_input("a", list(a_shape)), tensor_input("b", list(b_shape))], [any_output()])
+    expected = np.matmul(np.ones(a_shape), np.ones(b_shape)).shape
+    body = f"y = model.run(feeds)['y']; assert y.shape == {expected}, y.shape; del y, model"
+    result = run_capped(tmp_path, model, device=target.device, precision=target.precision, body=body)
+    assert result["outcome"] == "ok", result
 
 
 def test_attribute_without_type():
