@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: Debian and Python dependencies, the build, ctest, the MSL
 # rules over metal/, pytest, the simulator tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-# the CPU thread pool under ThreadSanitizer, the C++ tests on aarch64 under qemu, the C++ SDK example, the .metalnn reader fuzz run and the
+# the CPU thread pool under ThreadSanitizer, the C++ tests on aarch64 under qemu, the C++ SDK example, the .metalnn reader and ONNX import fuzz runs and the
 # type check of the metal-cpp adapter. On macOS nothing is installed with apt: GoogleTest comes from
 # Homebrew when it is there (brew install googletest), and each step that needs what the Mac lacks is
 # skipped with a message; the `metal` device, where the Mac has one, runs in pytest and the
@@ -74,13 +74,15 @@ else
   skip "the sanitizer runs: they need GoogleTest"
 fi
 # The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
-# and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 90 seconds.
+# and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 90 seconds
+# and the ONNX import path (tests/fuzz/onnx_fuzz.py, memory-capped worker processes) for 60.
 bash examples/build_and_run.sh build/test
 if [ "$(uname)" = Darwin ]; then
   skip "the fuzz run: Apple's clang has no libFuzzer"
   skip "the metal-cpp type check: on a Mac the build itself compiles the adapter"
 else
   bash tests/fuzz/run_fuzz.sh 90
+  python3 tests/fuzz/onnx_fuzz.py --seconds 60  # mutated ONNX models through load, run and save
   bash tools/check_metal_cpp.sh  # after the fuzz run, which installs clang
   # The C++ core and ctest suite cross-built for aarch64 (the Mac's CPU) and run under qemu-user.
   bash tools/test_aarch64.sh

@@ -50,6 +50,10 @@ std::string Graph::unique_name(const std::string& base) const {
 }
 
 Node& Graph::add_node(Node n) {
+  // Trailing omitted inputs and outputs are no inputs or outputs at all (ONNX's own reading): kernels
+  // then see the count the op's arity checks saw.
+  while (!n.inputs.empty() && n.inputs.back() < 0) n.inputs.pop_back();
+  while (!n.outputs.empty() && n.outputs.back() < 0) n.outputs.pop_back();
   nodes_.push_back(std::move(n));
   return nodes_.back();
 }

@@ -16,7 +16,8 @@ void check_graph_structure(const Graph& g, const std::string& source) {
       if (v < 0) continue;
       const Value& val = g.value(v);
       if (producer[v] >= 0)
-        fail("value '" + val.name + "' is produced by both node " + std::to_string(producer[v]) + " and node " +
+        fail("value '" + val.name + "' is produced by both node " + std::to_string(producer[v]) + " " +
+             g.nodes()[size_t(producer[v])].label() + " and node " +
              std::to_string(i) + " " + n.label());
       if (val.is_constant()) fail("node " + std::to_string(i) + " " + n.label() + " overwrites constant '" + val.name + "'");
       producer[v] = static_cast<int>(i);

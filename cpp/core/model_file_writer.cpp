@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/model_file_format.h"
+#include "core/model_file_reader.h"
 
 namespace metalnn {
 
@@ -239,6 +240,14 @@ void save_model_file(const Graph& g, const std::string& path, const WriteProgres
       std::remove(tmp.c_str());
       throw;
     }
+  }
+  // Read the file back before it takes the name: a model the reader refuses (a rank or a size over the
+  // format's limits) is an error now, not a file that fails to load later.
+  try {
+    load_model_file(tmp);
+  } catch (const Error& e) {
+    std::remove(tmp.c_str());
+    throw ModelError("cannot save '" + path + "': loading it would fail: " + e.what());
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -27,16 +27,21 @@ def read_model(source: Any) -> onnx.ModelProto:
     """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed."""
     if isinstance(source, onnx.ModelProto):
         return source
+    if not isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
+        raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
+    base_dir = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        with open(os.fspath(source), "rb") as f:  # an OSError about the file itself is the caller's
+            data = f.read()
+        base_dir = os.path.dirname(os.fspath(source))
     try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            model = onnx.load_model_from_string(bytes(source))
-        elif isinstance(source, (str, os.PathLike)):
-            model = onnx.load(os.fspath(source))
-        else:
-            raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
-    except (OSError, TypeError):
-        raise
-    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError
+        model = onnx.load_model_from_string(data)
+        if base_dir is not None:
+            onnx.external_data_helper.load_external_data_for_model(model, base_dir)
+    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError; onnx raises
+        # TypeError, ValueError or OSError for external data a corrupt model names wrongly
         raise ModelError(f"not a valid ONNX model: {exc}") from exc
     if not model.HasField("graph") or not model.graph.node:
         raise ModelError("not a valid ONNX model: it has no graph or the graph has no nodes (truncated file?)")
@@ -59,8 +64,32 @@ def node_version(op_type: str, opset: int) -> int:
         return 0
 
 
-def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+# OpSchema's attribute types -> AttributeProto's (the same names).
+_SCHEMA_ATTR_TYPES = {getattr(onnx.defs.OpSchema.AttrType, name): value
+                      for name, value in onnx.AttributeProto.AttributeType.items()
+                      if hasattr(onnx.defs.OpSchema.AttrType, name)}
+
+
+def _declared_attribute_types(op_type: str, opset: int) -> dict[str, int]:
+    """Attribute name -> AttributeProto type, as ONNX declares them for `op_type` at `opset`."""
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
+    except onnx.defs.SchemaError:
+        return {}
+    return {name: _SCHEMA_ATTR_TYPES[attr.type] for name, attr in schema.attributes.items()
+            if attr.type in _SCHEMA_ATTR_TYPES}
+
+
+def _attribute_type_name(kind: int) -> str:
+    try:
+        return onnx.AttributeProto.AttributeType.Name(kind)
+    except ValueError:
+        return f"type {kind}"
+
+
+def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
+    declared = _declared_attribute_types(node.op_type, opset)
     for attr in node.attribute:
         where = f"{node.op_type} '{node.name}': attribute '{attr.name}'"
         if attr.ref_attr_name:
@@ -70,14 +99,20 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': sub-graph attribute '{attr.name}' is not supported")
         if attr.name in attrs:
             raise ModelError(f"{where} is given twice")
+        if attr.type == onnx.AttributeProto.UNDEFINED:
+            raise ModelError(f"{where} has no type")
+        expected = declared.get(attr.name)
+        if expected is not None and attr.type != expected:
+            raise ModelError(f"{where} is {_attribute_type_name(attr.type)}, expected "
+                             f"{_attribute_type_name(expected)}")
         # The onnx package reports malformed attributes (no type, a tensor whose data does not fill its
         # dims) as ValueError / TypeError; they are the model's fault.
         try:
             value = helper.get_attribute_value(attr)
             if isinstance(value, onnx.TensorProto):
                 value = numpy_helper.to_array(value)
-        except (ValueError, TypeError) as exc:
-            raise ModelError(f"{where} is malformed: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # KeyError: a tensor of an unknown data type
+            raise ModelError(f"{where} is malformed: {exc!s}") from exc
         if isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
             raise UnsupportedOpError(f"{node.op_type} '{node.name}': tensor-list attribute '{attr.name}'")
         attrs[attr.name] = value
@@ -171,12 +206,15 @@ class _Importer:
     def add_node(self, index: int, node: onnx.NodeProto) -> None:
         name = node.name or f"{node.op_type}_{index}"
         attrs = {key: _widen_float16(value) if isinstance(value, np.ndarray) else value
-                 for key, value in _attributes(node).items()}
+                 for key, value in _attributes(node, self.opset).items()}
         if node.op_type == "Cast" and attrs.get("to") == _FLOAT16:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
         version = node_version(node.op_type, self.opset)
+        if version == 0:
+            raise ModelError(f"{node.op_type} '{name}': the model declares opset {self.opset}, "
+                             f"where ONNX has no {node.op_type} yet")
         check_arity(node, name, self.opset)
         if node.op_type == "Constant":
             self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))

@@ -16,12 +16,13 @@ using python::tensor_from_array;
 
 namespace {
 
-Attribute attribute_from_python(const std::string& name, const py::handle& v) {
+// `what` names the attribute and its node, for errors: "Conv 'conv1': attribute 'pads'".
+Attribute attribute_from_python(const std::string& what, const py::handle& v) {
   if (py::isinstance<py::bool_>(v) || py::isinstance<py::int_>(v)) return Attribute::make_int(v.cast<int64_t>());
   if (py::isinstance<py::float_>(v)) return Attribute::make_float(v.cast<float>());
   if (py::isinstance<py::str>(v)) return Attribute::make_string(v.cast<std::string>());
   if (py::isinstance<py::bytes>(v)) return Attribute::make_string(v.cast<std::string>());
-  if (py::isinstance<py::array>(v)) return Attribute::make_tensor(tensor_from_array(v.cast<py::array>(), "attribute '" + name + "'"));
+  if (py::isinstance<py::array>(v)) return Attribute::make_tensor(tensor_from_array(v.cast<py::array>(), what));
   if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
     py::sequence seq = v.cast<py::sequence>();
     bool all_int = true, all_str = seq.size() > 0;
@@ -38,7 +39,7 @@ Attribute attribute_from_python(const std::string& name, const py::handle& v) {
     if (all_int) return Attribute::make_ints(v.cast<std::vector<int64_t>>());
     return Attribute::make_floats(v.cast<std::vector<float>>());
   }
-  throw ModelError("attribute '" + name + "' has an unsupported Python type");
+  throw ModelError(what + " has an unsupported type (" + std::string(py::str(v.get_type().attr("__name__"))) + ")");
 }
 
 void register_exceptions() {
@@ -101,7 +102,7 @@ PYBIND11_MODULE(_native, m) {
              for (const std::string& s : outputs) n.outputs.push_back(s.empty() ? -1 : g.value_id(s));
              for (auto item : attrs) {
                std::string key = item.first.cast<std::string>();
-               n.attrs.set(key, attribute_from_python(key, item.second));
+               n.attrs.set(key, attribute_from_python(op_type + " '" + name + "': attribute '" + key + "'", item.second));
              }
              g.add_node(std::move(n));
            })

@@ -303,7 +303,7 @@ TEST(ModelFileCorruption, BrokenReferencesBetweenRecords) {
     Image img;  // Relu writes the Conv's output too
     int32_t conv_out = img.get<int32_t>(conv_inputs + 4 * 4 + 4);
     img.set<int32_t>(relu_inputs + 4 + 4 + 4, conv_out);
-    expect_rejected(img.bytes(), "value 'c' is produced by both node 0 and node 1");
+    expect_rejected(img.bytes(), "value 'c' is produced by both node 0 Conv 'conv' and node 1 Relu 'relu'");
   }
   {
     Image img;  // a node that writes into a constant

@@ -84,7 +84,7 @@ class MatMulKernel : public Kernel {
     // Walk the broadcast batch index, recording where each entry's A and B matrices start.
     const size_t batch_rank = rank - 2;
     Shape out_batch(batch_rank);
-    for (size_t i = 0; i < batch_rank; ++i) out_batch[i] = std::max(a[i], b[i]);
+    for (size_t i = 0; i < batch_rank; ++i) out_batch[i] = a[i] == 1 ? b[i] : a[i];  // not max(): 0 against 1 stays 0
     const int64_t count = shape_numel(out_batch);
     const std::vector<int64_t> a_strides = shape_strides(a), b_strides = shape_strides(b);
     std::vector<int64_t> idx(batch_rank, 0);

@@ -12,6 +12,10 @@ void dispatch_indexed(Lowering& L, const Node& n, const char* op, const Params& 
   const int data = n.inputs[0], indices = n.inputs[1];
   const std::string width = width_suffix(L.storage(data));
   if (p.count == 0) return;
+  // The kernel clamps out-of-range indices to the axis; an empty axis has nothing to clamp to.
+  if (p.axis_len == 0)
+    throw ShapeError(n.label() + ": indices select from axis " + std::to_string(node_axis(n, int64_t(L.shape(data).size()))) +
+                     " of data '" + L.graph().value(data).name + "' " + shape_str(L.shape(data)) + ", which is empty");
   if (const Tensor* constant = L.constant_input(n, 1)) {
     std::vector<int32_t> values;
     for (int64_t v : constant->to_int_vector()) values.push_back(int32_t(v));

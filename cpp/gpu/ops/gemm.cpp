@@ -85,7 +85,7 @@ void lower_matmul(Lowering& L, const Node& n) {
   for (size_t d = 0; d < rank; ++d) {
     const int64_t da = d + a_batch.size() >= rank ? a_batch[d + a_batch.size() - rank] : 1;
     const int64_t db = d + b_batch.size() >= rank ? b_batch[d + b_batch.size() - rank] : 1;
-    batch[d] = std::max(da, db);
+    batch[d] = da == 1 ? db : da;  // not max(): a dim of 0 broadcast against 1 stays 0
   }
   const std::vector<int64_t> sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
   p.batch_rank = uint32_t(rank);

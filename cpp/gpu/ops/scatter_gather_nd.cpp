@@ -48,9 +48,15 @@ void dispatch_scatter(Lowering& L, const Node& n, const std::string& kernel, con
 
 void lower_gather_nd(Lowering& L, const Node& n) {
   const int data = n.inputs[0], indices = n.inputs[1];
-  IndexTupleParams p = tuple_params(n, index_tuples(L.shape(data), L.shape(indices), n.attrs.get_int("batch_dims", 0)));
+  const IndexTuples t = index_tuples(L.shape(data), L.shape(indices), n.attrs.get_int("batch_dims", 0));
+  IndexTupleParams p = tuple_params(n, t);
   p.count = u32(n, shape_numel(L.shape(n.outputs[0])));
   if (p.count == 0) return;
+  // The kernel clamps out-of-range indices to each dim; an empty dim has nothing to clamp to.
+  for (int64_t d : t.dims)
+    if (d == 0)
+      throw ShapeError(n.label() + ": index tuples address an empty dim of data '" + L.graph().value(data).name +
+                       "' " + shape_str(L.shape(data)));
   L.dispatch(kernel_name("gather_nd", L.suffix(indices), width_suffix(L.storage(data))))
       .input(0, data).input(1, indices).output(2, n.outputs[0]).params(3, p).threads_1d(p.count);
 }
