@@ -51,16 +51,9 @@ python3 -m metalnn.metal_lint metal/*.metal
 python3 -m metalnn demo
 python3 -m pytest tests/python -q -p no:cacheprovider
 # The GPU op tests again on metal-sim with threads in reverse order and the race checker on: the
-# GPU op and race-checker tests (about 10 s), then the metal-sim cases of every op family's tests
-# (about 3 min; the whole suite under the race checker, models included, takes over 25 min).
-METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_gpu_ops.py \
-  tests/python/test_sim_racecheck.py -q -p no:cacheprovider
-racecheck_files=()
-for family in arg_reduce concat conv conv_transpose cumsum depth_to_space einsum elementwise gather \
-  gather_elements gemm gpu_dtypes gpu_runtime group_norm layer_norm logical normalization pad pool reduce \
-  reshape resize scatter_gather_nd shape_ops slice softmax split tile topk transpose trilu; do
-  racecheck_files+=("tests/python/test_$family.py")
-done
+# race checker's own tests, then the metal-sim cases of every op family's tests (about 3.5 min; the whole suite under the race checker, models included, takes over 25 min).
+METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_sim_racecheck.py -q -p no:cacheprovider
+racecheck_files=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests
 if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices())"; then
   METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest -q -p no:cacheprovider -k metal-sim "${racecheck_files[@]}"
 fi
