@@ -186,7 +186,7 @@ KernelCodeScope::~KernelCodeScope() {
 
 namespace metal_sim {
 KernelCodeScope::KernelCodeScope() : outer_(true) {}
-KernelCodeScope::~KernelCodeScope() {}
+KernelCodeScope::~KernelCodeScope() { (void)outer_; }
 }  // namespace metal_sim
 
 #endif
