@@ -47,6 +47,10 @@ if(METALNN_SIM_RACECHECK)
                   OUTPUT_VARIABLE METALNN_SIM_RACECHECK_OPTIONS OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
 endif()
 
+# Every half operation rounded to half, as on a GPU (no float precision kept between operations).
+execute_process(COMMAND ${METALNN_SIM_TRANSLATOR} --half-flags ${CMAKE_CXX_COMPILER}
+                OUTPUT_VARIABLE METALNN_SIM_HALF_OPTIONS OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+
 # metal_sim_add_kernels(<target> LIBRARY_FUNCTION <name> SOURCES <.metal files> [INCLUDE_DIRS <dirs>])
 # Translates each .metal file into C++ (re-run when the file, a header it includes, the translator or
 # the compatibility layer changes; an MSL rule broken is a build error naming the .metal line and the
@@ -114,7 +118,7 @@ const KernelTable* const ${ARG_LIBRARY_FUNCTION}_racecheck[] = {${racecheck_entr
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     list(APPEND compile_options -Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable)
   endif()
-  list(APPEND compile_options ${METALNN_X86_64_OPTIONS})
+  list(APPEND compile_options ${METALNN_X86_64_OPTIONS} ${METALNN_SIM_HALF_OPTIONS})
   if(translated)
     set_source_files_properties(${translated} PROPERTIES
       COMPILE_OPTIONS "${compile_options}"
@@ -137,6 +141,7 @@ add_library(metalnn_sim STATIC
   ${METALNN_SIM_DIR}/runtime/context_switch.cpp
   ${METALNN_SIM_DIR}/runtime/executor.cpp
   ${METALNN_SIM_DIR}/runtime/fiber_stack.cpp
+  ${METALNN_SIM_DIR}/runtime/integer_division.cpp
   ${METALNN_SIM_DIR}/runtime/kernel_hooks.cpp
   ${METALNN_SIM_DIR}/runtime/race_checker.cpp
   ${METALNN_SIM_DIR}/runtime/threadgroup_runner.cpp)

@@ -277,7 +277,7 @@ def _sim_library(text: str, name: str) -> Path:
             source_path, output = Path(tmp) / f"{name}.cpp", Path(tmp) / "kernel.so"
             source_path.write_text(cpp)
             sim_dir = Path(msl_translator.SIM_DIR)
-            command = [cxx, *_COMPILE_FLAGS, "-include", str(sim_dir / "msl" / "msl_compat.h"), f"-I{sim_dir}",
+            command = [cxx, *_COMPILE_FLAGS, *msl_translator.half_compile_flags(cxx), "-include", str(sim_dir / "msl" / "msl_compat.h"), f"-I{sim_dir}",
                        str(source_path), "-o", str(output)]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:

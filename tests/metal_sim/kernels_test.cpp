@@ -143,6 +143,19 @@ TEST_P(SimKernels, HalfArithmetic) {
   }
 }
 
+// Each half operation rounds to half: no float precision survives between operations.
+TEST_P(SimKernels, HalfRoundsEveryOperation) {
+  const std::vector<_Float16> x = {_Float16(2048.0f), _Float16(1.0f), _Float16(300.0f)};
+  auto y = device_->new_buffer(5 * sizeof(_Float16));
+  run_kernel(*device_, "half_rounding", {buffer_arg(make_buffer(*device_, x)), buffer_arg(y)}, {1, 1, 1}, {1, 1, 1});
+  const auto got = read_buffer<_Float16>(*y);
+  EXPECT_EQ(float(got[0]), 0.0f) << "(2048 + 1) - 2048 kept float precision";
+  EXPECT_TRUE(std::isinf(float(got[1]))) << "300 * 300 / 300 kept float range: " << float(got[1]);
+  EXPECT_EQ(float(got[2]), 0.0f) << "2048 + 1 + ... + 1 - 2048 kept float precision";
+  EXPECT_EQ(float(got[3]), 0.0f) << "a sum of ones onto 2048 kept float precision";
+  EXPECT_EQ(float(got[4]), 0.0f) << "fma(2048, 1, 1) - 2048";
+}
+
 INSTANTIATE_TEST_SUITE_P(Order, SimKernels, ::testing::Values(Order::kForward, Order::kReverse), order_name);
 
 }  // namespace

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the metal-sim tests with AddressSanitizer + UndefinedBehaviorSanitizer in their own build
-# directory and runs them (including the out-of-bounds death test that only runs there).
+# directory and runs them (including the out-of-bounds death test that only runs there); then, on
+# Linux, the product kernels (metal/*.metal): the Python module built with both sanitizers into
+# <build-dir>/python-site and the metal-sim cases of the GPU op tests run with the ASan runtime
+# preloaded into python.
 # Usage: tests/metal_sim/run_sanitized.sh [build-dir]   (default: build/sanitize)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,3 +22,21 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stac
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 cd "$build"
 ctest -R metal_sim --output-on-failure -j "$jobs"
+
+# The product kernels. The interpreter is not instrumented, so ASan's runtime must be loaded first
+# (LD_PRELOAD); leak checking is off, as Python frees little at exit by design.
+if [ "$(uname)" != Linux ]; then
+  echo "run_sanitized.sh: skipped the product kernels: preloading ASan into python is set up for Linux only"
+  exit 0
+fi
+site="$build/python-site"
+python3 -m pip install -q --no-build-isolation --no-deps --upgrade --target "$site" "$root" \
+  --config-settings=build-dir="$build/python" --config-settings=cmake.build-type=RelWithDebInfo \
+  --config-settings=cmake.define.METALNN_SANITIZE=ON --config-settings=cmake.define.METALNN_SIM_ADDRESS_SPACE_CHECK=OFF
+blas=$(python3 -c "import scipy_openblas32; print(scipy_openblas32.get_lib_dir())" 2>/dev/null || true)
+compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/python/CMakeCache.txt")
+cd "$root"
+tests=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests (about 3 min)
+LD_PRELOAD="$("$compiler" -print-file-name=libasan.so)" PYTHONPATH="$site" LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=1" \
+  python3 -m pytest "${tests[@]}" -k metal-sim -q -p no:cacheprovider

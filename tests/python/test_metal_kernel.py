@@ -1,6 +1,7 @@
 """metalnn.metal_kernel: user Metal kernels on NumPy arrays, checked against NumPy on every GPU device,
 and each kind of mistake in a kernel caught (as a metalnn.Error, never a crash) next to a correct twin."""
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -321,3 +322,58 @@ def test_first_use_from_many_threads_compiles_once(tmp_path, monkeypatch):
     assert not errors, errors
     assert len(results) == 4 and all((out == a + 42).all() for a, out in results)
     assert len(calls) == 1
+
+
+def _compilers():
+    """The C++ compilers metal-sim can build custom kernels with here: GCC and clang where present."""
+    from metalnn.sim import msl_translator
+    found = [c for c in ("g++",) if shutil.which(c)]
+    clang = msl_translator.find_clang()
+    return found + ([clang] if clang else [])
+
+
+SIM_COMPILERS = _compilers() if "metal-sim" in metalnn.devices() else []
+
+DIVIDE = """
+    uint i = thread_position_in_grid.x;
+    q[i] = a[i] / b[i];
+    r[i] = a[i] % b[i];
+    uq[i] = uint(a[i]) / uint(b[i]);
+"""
+
+
+@SIM_ONLY
+@pytest.mark.parametrize("cxx", SIM_COMPILERS)
+def test_integer_division_by_zero_gives_a_value_and_the_process_goes_on(cxx, tmp_path, monkeypatch):
+    monkeypatch.setenv("METALNN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", cxx)
+    a = np.array([7, -7, 0, np.iinfo(np.int32).min, np.iinfo(np.int32).min, 100, 9], np.int32)
+    b = np.array([0, 0, 0, -1, 0, 7, -2], np.int32)  # zeros read from a buffer: no compile-time shortcut
+    k = metalnn.metal_kernel(DIVIDE, "divide", ["a", "b"], ["q", "r", "uq"], device="metal-sim")
+    q, r, uq = k([a, b], grid=(a.size, 1, 1), threadgroup=(4, 1, 1), output_shapes=[a.shape] * 3,
+                 output_dtypes=[np.int32, np.int32, np.uint32])
+    # metal-sim's values on every CPU (aarch64's): x / 0 = 0, x % 0 = x, INT_MIN / -1 = INT_MIN.
+    np.testing.assert_array_equal(q, [0, 0, 0, np.iinfo(np.int32).min, 0, 14, -4])
+    np.testing.assert_array_equal(r, [7, -7, 0, 0, np.iinfo(np.int32).min, 2, 1])
+    np.testing.assert_array_equal(uq, [0, 0, 0, 0, 0, 14, 0])
+
+
+HALF_ROUNDING = """
+    half big = x[0], one = x[1], h300 = x[2];
+    out[0] = (big + one) - big;
+    out[1] = h300 * h300 / h300;
+    out[2] = big + one + one + one + one + one + one + one + one - big;
+"""
+
+
+@pytest.mark.parametrize("cxx", SIM_COMPILERS + (["metal"] if "metal" in DEVICES else []))
+def test_half_arithmetic_rounds_after_every_operation(cxx, tmp_path, monkeypatch):
+    monkeypatch.setenv("METALNN_CACHE_DIR", str(tmp_path))
+    device = "metal" if cxx == "metal" else "metal-sim"
+    if device == "metal-sim":
+        monkeypatch.setenv("CXX", cxx)
+    k = metalnn.metal_kernel(HALF_ROUNDING, "half_rounding", ["x"], ["out"], device=device)
+    (out,) = k([np.array([2048, 1, 300], np.float16)], grid=(1, 1, 1), threadgroup=(1, 1, 1), output_shapes=[(3,)],
+               output_dtypes=[np.float16])
+    # As on a GPU: 2049 rounds to 2048, and 300 * 300 overflows half before the division.
+    assert out[0] == 0 and np.isinf(out[1]) and out[2] == 0, out

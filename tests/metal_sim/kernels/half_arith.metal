@@ -13,3 +13,19 @@ kernel void half_ops(device const half4* x [[buffer(0)]],
   r.w = dot(v.xy, half2(2.0h, -1.0h));
   y[gid] = r;
 }
+
+// Every half operation rounds to half, as on a GPU (no float precision kept between operations):
+// x holds {2048, 1, 300} and out gets (2048 + 1) - 2048 = 0 (2049 rounds to 2048),
+// 300 * 300 / 300 = inf (90000 overflows half), and 2048 plus 64 ones added one by one = 2048.
+kernel void half_rounding(device const half* x [[buffer(0)]], device half* out [[buffer(1)]],
+                          uint gid [[thread_position_in_grid]]) {
+  const half big = x[0], one = x[1], h300 = x[2];
+  out[0] = (big + one) - big;
+  out[1] = h300 * h300 / h300;
+  out[2] = big + one + one + one + one + one + one + one + one + one + one + one + one + one + one + one + one -
+           big;
+  half sum = big;
+  for (int i = 0; i < 64; ++i) sum += one;
+  out[3] = sum - big;
+  out[4] = fma(big, one, one) - big;  // fma rounds once: 2049 -> 2048
+}

@@ -23,3 +23,19 @@ kernel void shuffle_down_edge(device const float* in [[buffer(0)]], device float
                               uint gid [[thread_position_in_grid]]) {
   out[gid] = simd_shuffle_down(in[gid], ushort(4));
 }
+
+// Integer division and remainder by a divisor read from memory (undefined_test.cpp passes zeros, -1
+// with INT_MIN and ordinary values): a GPU does not trap, and neither does metal-sim. Each thread
+// writes q and r of int, uint, long and ushort divisions.
+kernel void integer_division(device const int* a [[buffer(0)]], device const int* b [[buffer(1)]],
+                             device int* out [[buffer(2)]], uint gid [[thread_position_in_grid]]) {
+  const int x = a[gid], y = b[gid];
+  out[8 * gid + 0] = x / y;
+  out[8 * gid + 1] = x % y;
+  out[8 * gid + 2] = int(uint(x) / uint(y));
+  out[8 * gid + 3] = int(uint(x) % uint(y));
+  out[8 * gid + 4] = int(long(x) * 65536 / long(y) / 65536);
+  out[8 * gid + 5] = int(long(x) % long(y));
+  out[8 * gid + 6] = int(ushort(x) / ushort(y));
+  out[8 * gid + 7] = int(ushort(x) % ushort(y));
+}

@@ -39,7 +39,7 @@ PREPROCESSOR_FLAGS = ["-E", "-x", "c++", "-std=c++17", "-nostdinc", "-D__METAL_V
 AUTO = "auto"
 
 __all__ = ["TranslationError", "Violation", "find_clang", "translate_file", "translate_source", "AUTO",
-           "compile_flags", "racecheck_compile_flags"]
+           "compile_flags", "racecheck_compile_flags", "half_compile_flags"]
 
 
 def compile_flags() -> list[str]:
@@ -61,6 +61,25 @@ def racecheck_compile_flags(cxx: str) -> list[str]:
     else:
         flags += ["--param=tsan-instrument-func-entry-exit=0", "-g1"]
     return flags
+
+
+_half_flags: dict[str, list[str]] = {}
+
+
+def half_compile_flags(cxx: str) -> list[str]:
+    """Flags that make every `half` (_Float16) operation round to half, as a GPU computes it: on x86-64,
+    clang (and GCC 13 in ISO mode) otherwise evaluate a whole half expression in float and round once
+    at the end, so (half(2048) + half(1)) - half(2048) would be 1 instead of 0. The first set `cxx`
+    accepts; none for a compiler that has neither option (GCC 12 rounds every operation already)."""
+    if cxx not in _half_flags:
+        _half_flags[cxx] = []
+        for flags in (["-Xclang", "-ffloat16-excess-precision=none"], ["-fexcess-precision=16"]):
+            probe = subprocess.run([cxx, *flags, "-Werror", "-fsyntax-only", "-x", "c++", "-"], input="",
+                                   capture_output=True, text=True)
+            if probe.returncode == 0:
+                _half_flags[cxx] = flags
+                break
+    return _half_flags[cxx]
 
 
 def default_cxx() -> str:

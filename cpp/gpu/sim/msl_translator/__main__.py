@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import TranslationError, find_clang, racecheck_compile_flags, translate_file
+from . import TranslationError, find_clang, half_compile_flags, racecheck_compile_flags, translate_file
 
 
 def main():
@@ -12,6 +12,9 @@ def main():
         return 0 if clang else 1
     if sys.argv[1:2] == ["--racecheck-flags"] and len(sys.argv) == 3:  # for the build: `--racecheck-flags CXX`
         print(";".join(racecheck_compile_flags(sys.argv[2])))
+        return 0
+    if sys.argv[1:2] == ["--half-flags"] and len(sys.argv) == 3:  # for the build: `--half-flags CXX`
+        print(";".join(half_compile_flags(sys.argv[2])))
         return 0
     parser = argparse.ArgumentParser(description="Translate a .metal file into C++ for metal-sim.")
     parser.add_argument("input")

@@ -1,6 +1,8 @@
 // Scheduling of one threadgroup: see threadgroup_runner.h.
 #include "threadgroup_runner.h"
 
+#include "integer_division.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +61,7 @@ void ThreadgroupRunner::run(const DispatchDesc& dispatch, uint32_t group_index) 
       if (p.kind == ParamKind::kThreadgroupMemory) race_.name_threadgroup(threadgroup_memory_[p.index], p.name);
     }
   }
+  const KernelCodeScope kernel_code;  // integer division by zero gives a value, as on a GPU
   if (dispatch.kernel->uses_barriers) {
     run_fibers();
   } else {
