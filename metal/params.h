@@ -77,7 +77,8 @@ struct ResizeTap {
   uint32_t outside;
 };
 
-// Output element i: per dim d, tap taps[tap_offset[d] + coordinate]; `linear_dims` bit d: blend i0/i1.
+// Output element i: per dim d, tap (or span) taps[tap_offset[d] + coordinate]; `linear_dims` bit d:
+// blend i0/i1.
 struct ResizeParams {
   uint32_t count;
   uint32_t rank;
@@ -86,6 +87,20 @@ struct ResizeParams {
   uint32_t out_shape[MNN_MAX_RANK];
   uint32_t in_strides[MNN_MAX_RANK];
   uint32_t tap_offset[MNN_MAX_RANK];
+};
+
+// Filtered resize (cubic, antialiased linear): output coordinate o along dim d sums `count` weights from
+// `first` in the (index, weight) list, or is the extrapolation value when `outside`.
+struct ResizeSpan {
+  uint32_t first;
+  uint32_t count;
+  uint32_t outside;
+  uint32_t pad;
+};
+
+struct ResizeWeight {
+  int32_t index;
+  float weight;
 };
 
 enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };
