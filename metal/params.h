@@ -103,6 +103,22 @@ struct ResizeWeight {
   float weight;
 };
 
+// RoiAlign: output element i of [num_rois, channels, out_h, out_w]; batch_indices are clamped to
+// [0, batch) (the CPU reports them instead).
+struct RoiAlignParams {
+  uint32_t count;
+  uint32_t batch;
+  uint32_t channels;
+  uint32_t height;
+  uint32_t width;
+  uint32_t out_h;
+  uint32_t out_w;
+  int32_t sampling_ratio;  // 0: ceil(bin size) samples per bin side
+  uint32_t max_mode;
+  uint32_t half_pixel;
+  float spatial_scale;
+};
+
 enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };
 
 struct PadParams {
