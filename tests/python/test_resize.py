@@ -2,10 +2,11 @@
 keep_aspect_ratio_policy (opset 18), antialias (18), half_pixel_symmetric (19), tf_crop_and_resize,
 cubic_coeff_a and exclude_outside, opset 10's form."""
 
+import metalnn
 import numpy as np
 import pytest
 
-from op_check import NEWEST_OPSET, TARGETS, check_op, const
+from op_check import NEWEST_OPSET, TARGETS, check_op, const, make_op_model
 
 pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
@@ -120,3 +121,10 @@ def test_resize_antialias_scales_axes(mode, target, rng):
     attrs = {"mode": mode, "antialias": 1, "axes": [2, 3]}
     check_op("Resize", [image(rng, (2, 3, 13, 11)), None, const([0.3, 0.6], "float32")], target, attrs,
              opset=NEWEST_OPSET)
+
+
+def test_resize_cubic_needs_float(target):
+    model, _ = make_op_model("Resize", [np.zeros((1, 1, 3, 3), "int32"), None, const([1, 1, 2, 2], "float32")],
+                             {"mode": "cubic"})
+    with pytest.raises(metalnn.DtypeError, match="resize_node.*int32"):
+        metalnn.load(model, device=target.device, precision=target.precision)

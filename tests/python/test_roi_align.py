@@ -79,3 +79,16 @@ def test_roi_align_bad_batch_indices(target):
     model.graph.input[2].type.tensor_type.shape.dim[0].dim_value = 2
     with pytest.raises(metalnn.ShapeError, match=r"roialign_node.*batch_indices 'input2' has shape \[2\]"):
         metalnn.load(model, device=target.device, precision=target.precision)
+
+
+def test_roi_align_batch_index_out_of_range(target, rng):
+    """The CPU names the roi whose batch index is past the batch; the GPU clamps it instead."""
+    if target.device != "cpu":
+        pytest.skip("GPU kernels clamp indices (no error path on the device)")
+    model, _ = make_op_model("RoiAlign", [np.zeros((2, 2, 4, 4), "float32"), np.zeros((3, 4), "float32"),
+                                          np.zeros(3, "int64")], opset=OPSET)
+    engine = metalnn.load(model, device=target.device)
+    feeds = {"input0": rng.standard_normal((2, 2, 4, 4), dtype="float32"),
+             "input1": np.ones((3, 4), "float32"), "input2": np.array([0, 2, 1], "int64")}
+    with pytest.raises(metalnn.ShapeError, match=r"roialign_node.*batch_indices\[1\] = 2 is outside \[0, 2\)"):
+        engine.run(feeds)
