@@ -77,7 +77,8 @@ struct ResizeTap {
   uint32_t outside;
 };
 
-// Output element i: per dim d, tap taps[tap_offset[d] + coordinate]; `linear_dims` bit d: blend i0/i1.
+// Output element i: per dim d, tap (or span) taps[tap_offset[d] + coordinate]; `linear_dims` bit d:
+// blend i0/i1.
 struct ResizeParams {
   uint32_t count;
   uint32_t rank;
@@ -86,6 +87,36 @@ struct ResizeParams {
   uint32_t out_shape[MNN_MAX_RANK];
   uint32_t in_strides[MNN_MAX_RANK];
   uint32_t tap_offset[MNN_MAX_RANK];
+};
+
+// Filtered resize (cubic, antialiased linear): output coordinate o along dim d sums `count` weights from
+// `first` in the (index, weight) list, or is the extrapolation value when `outside`.
+struct ResizeSpan {
+  uint32_t first;
+  uint32_t count;
+  uint32_t outside;
+  uint32_t pad;
+};
+
+struct ResizeWeight {
+  int32_t index;
+  float weight;
+};
+
+// RoiAlign: output element i of [num_rois, channels, out_h, out_w]; batch_indices are clamped to
+// [0, batch) (the CPU reports them instead).
+struct RoiAlignParams {
+  uint32_t count;
+  uint32_t batch;
+  uint32_t channels;
+  uint32_t height;
+  uint32_t width;
+  uint32_t out_h;
+  uint32_t out_w;
+  int32_t sampling_ratio;  // 0: ceil(bin size) samples per bin side
+  uint32_t max_mode;
+  uint32_t half_pixel;
+  float spatial_scale;
 };
 
 enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };

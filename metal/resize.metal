@@ -1,5 +1,5 @@
-// Resize, nearest and linear, in one pass: each output element reads its taps (host-computed per dim)
-// and blends the 2^k corners of its k linear dims. One thread per output element; no threadgroup
+// Resize in one pass: each output element reads its taps (host-computed per dim) and blends the 2^k
+// corners of its k linear dims, or (cubic, antialiased linear) sums over its per-dim spans of rows. One thread per output element; no threadgroup
 // memory. Nearest by element width; linear (and tf_crop_and_resize) by float dtype.
 #include "common.h"
 
@@ -57,7 +57,53 @@ kernel void resize_linear(device const T* x [[buffer(0)]],
   y[gid] = T(acc);
 }
 
+// Cubic and antialiased linear: the weighted sum over the product of each dim's span of rows.
+template <typename T>
+kernel void resize_filter(device const T* x [[buffer(0)]],
+                          device const ResizeSpan* spans [[buffer(1)]],
+                          device const ResizeWeight* weights [[buffer(2)]],
+                          device T* y [[buffer(3)]],
+                          constant ResizeParams& p [[buffer(4)]],
+                          uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  uint first[MNN_MAX_RANK];
+  uint count[MNN_MAX_RANK];
+  uint pos[MNN_MAX_RANK];
+  uint i = gid;
+  for (int d = int(p.rank) - 1; d >= 0; --d) {
+    const ResizeSpan s = spans[p.tap_offset[d] + i % p.out_shape[d]];
+    i /= p.out_shape[d];
+    if (s.outside) {
+      y[gid] = T(p.extrapolation);
+      return;
+    }
+    first[d] = s.first;
+    count[d] = s.count;
+    pos[d] = 0;
+  }
+  float acc = 0.0f;
+  while (true) {
+    float weight = 1.0f;
+    uint offset = 0;
+    for (uint d = 0; d < p.rank; ++d) {
+      const ResizeWeight w = weights[first[d] + pos[d]];
+      weight *= w.weight;
+      offset += uint(w.index) * p.in_strides[d];
+    }
+    acc = fma(weight, float(x[offset]), acc);
+    int d = int(p.rank) - 1;
+    for (; d >= 0; --d) {
+      if (++pos[d] < count[d]) break;
+      pos[d] = 0;
+    }
+    if (d < 0) break;
+  }
+  y[gid] = T(acc);
+}
+
 instantiate_kernel(resize, nearest, u16, resize_nearest<ushort>)
 instantiate_kernel(resize, nearest, u32, resize_nearest<uint>)
 #define instantiate_resize_linear(dtype, T, _) instantiate_kernel(resize, linear, dtype, resize_linear<T>)
 MNN_FLOAT_TYPES(instantiate_resize_linear, )
+#define instantiate_resize_filter(dtype, T, _) instantiate_kernel(resize, filter, dtype, resize_filter<T>)
+MNN_FLOAT_TYPES(instantiate_resize_filter, )

@@ -237,19 +237,6 @@ EXCLUDED: dict[str, str] = {
         "test_wrap_pad",
     ),
     **_because(
-        "Resize mode cubic: not implemented (nearest and linear are)",
-        "test_resize_downsample_scales_cubic", "test_resize_downsample_scales_cubic_A_n0p5_exclude_outside",
-        "test_resize_downsample_scales_cubic_align_corners", "test_resize_downsample_scales_cubic_antialias",
-        "test_resize_downsample_sizes_cubic", "test_resize_downsample_sizes_cubic_antialias",
-        "test_resize_upsample_scales_cubic", "test_resize_upsample_scales_cubic_A_n0p5_exclude_outside",
-        "test_resize_upsample_scales_cubic_align_corners", "test_resize_upsample_scales_cubic_asymmetric",
-        "test_resize_upsample_sizes_cubic",
-    ),
-    **_because(
-        "Resize with antialias when downscaling: not implemented",
-        "test_resize_downsample_scales_linear_antialias", "test_resize_downsample_sizes_linear_antialias",
-    ),
-    **_because(
         "float16 Range: its bounds are graph inputs, which the engine needs constant",
         "test_range_float16_type_positive_delta",
     ),

@@ -314,6 +314,13 @@ def _upgrade_resize(imp: _Importer, name: str, version: int, inputs: list, attrs
     return inputs, attrs
 
 
+def _upgrade_roi_align(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
+    # RoiAlign-10 had no coordinate_transformation_mode and did not shift the box by half a pixel.
+    if version < 16:
+        attrs["coordinate_transformation_mode"] = "output_half_pixel"
+    return inputs, attrs
+
+
 def _upgrade_pad(imp: _Importer, name: str, version: int, inputs: list, attrs: dict):
     if version < 11:
         pads = attrs.pop("pads", [])
@@ -348,6 +355,7 @@ _UPGRADES: dict[str, Callable] = {
     "PRelu": _upgrade_prelu,
     "Slice": _upgrade_slice,
     "Resize": _upgrade_resize,
+    "RoiAlign": _upgrade_roi_align,
     "TopK": _attr_to_input(1, "k", np.int64, 10),
     "Split": _attr_to_input(1, "split", np.int64, 13),
     "Squeeze": _attr_to_input(1, "axes", np.int64, 13),

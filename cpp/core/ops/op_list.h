@@ -110,4 +110,5 @@
   X(QuantizeLinear, quantize, infer_quantize_linear)              \
   X(DequantizeLinear, quantize, infer_dequantize_linear)          \
   X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear) \
-  X(MatMulInteger, matmul_integer, infer_matmul_integer)
+  X(MatMulInteger, matmul_integer, infer_matmul_integer)         \
+  X(RoiAlign, roi_align, infer_roi_align)

@@ -1,6 +1,6 @@
 // Resize schema (opset 11+ input form: X, roi, scales, sizes; the importer rewrites opset 10): modes
-// nearest and linear with every coordinate_transformation_mode and nearest_mode; scales or sizes are
-// constants so the output shape is static. Cubic and antialiased downscaling are rejected.
+// nearest, linear and cubic with every coordinate_transformation_mode and nearest_mode, antialias for
+// linear and cubic; scales or sizes are constants so the output shape is static.
 #include "core/ops/resize.h"
 
 #include <algorithm>
@@ -95,22 +95,19 @@ void infer_resize(InferContext& ctx) {
   const std::string mode = ctx.attrs().get_string("mode", "nearest");
   const std::string coords = ctx.attrs().get_string("coordinate_transformation_mode", "half_pixel");
   const std::string nearest = ctx.attrs().get_string("nearest_mode", "round_prefer_floor");
-  if (!one_of(mode, {"nearest", "linear"}))
-    ctx.fail_unsupported("mode '" + mode + "' is not supported (nearest, linear)");
+  if (!one_of(mode, {"nearest", "linear", "cubic"}))
+    ctx.fail_unsupported("mode '" + mode + "' is not supported (nearest, linear, cubic)");
   if (!one_of(coords, {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                        "tf_crop_and_resize"}))
     ctx.fail_model("coordinate_transformation_mode '" + coords + "' is unknown");
   if (!one_of(nearest, {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}))
     ctx.fail_model("nearest_mode '" + nearest + "' is unknown");
-  if (mode == "linear" || coords == "tf_crop_and_resize") require_dtype(ctx, 0, {DType::Float32});
+  if (mode != "nearest" || coords == "tf_crop_and_resize") require_dtype(ctx, 0, {DType::Float32});
   for (int i = 1; i < 4; ++i)
     if (ctx.has_input(i)) ctx.require_constant(i, i == 1 ? "roi" : i == 2 ? "scales" : "sizes");
   if (coords == "tf_crop_and_resize" && !ctx.has_input(1)) ctx.fail_model("tf_crop_and_resize needs roi");
   const ResizeGeometry g = resolve_resize(ctx.node(), ctx.input_shape(0), ctx.constant_input(1),
                                           ctx.constant_input(2), ctx.constant_input(3));
-  if (ctx.attrs().get_int("antialias", 0) != 0 && mode != "nearest" &&
-      std::any_of(g.scale.begin(), g.scale.end(), [](double s) { return s < 1.0; }))
-    ctx.fail_unsupported("antialiased downscaling is not supported");
   ctx.set_output(0, ctx.input_dtype(0), g.out);
 }
 
@@ -127,7 +124,8 @@ double source_coordinate(const std::string& mode, double x, double scale, int64_
     const double span = (end - start) * static_cast<double>(in - 1);
     return start * static_cast<double>(in - 1) + (resized == 1 ? span / 2 : x * span / (resized - 1));
   }
-  if (mode == "pytorch_half_pixel") return resized == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+  // A length-1 output samples 0, as the spec says (the reference takes -0.5; only cubic can tell).
+  if (mode == "pytorch_half_pixel") return resized == 1 ? 0 : (x + 0.5) / scale - 0.5;
   if (mode == "half_pixel_symmetric") {
     const double offset = static_cast<double>(in) / 2 * (1 - static_cast<double>(out) / resized);
     return offset + (x + 0.5) / scale - 0.5;
@@ -171,6 +169,72 @@ std::vector<ResizeTap> resize_axis_taps(const Node& n, const ResizeGeometry& geo
     taps.push_back(t);
   }
   return taps;
+}
+
+bool resize_uses_filter(const Node& n) {
+  const std::string mode = n.attrs.get_string("mode", "nearest");
+  return mode == "cubic" || (mode == "linear" && n.attrs.get_int("antialias", 0) != 0);
+}
+
+namespace {
+
+double cubic_weight(double x, double a) {
+  x = std::abs(x);
+  if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return 0;
+}
+
+}  // namespace
+
+ResizeFilter resize_axis_filter(const Node& n, const ResizeGeometry& geo, const Shape& in, size_t d) {
+  const bool cubic = n.attrs.get_string("mode", "nearest") == "cubic";
+  const bool antialias = n.attrs.get_int("antialias", 0) != 0;
+  const bool exclude_outside = n.attrs.get_int("exclude_outside", 0) != 0;
+  const double a = n.attrs.get_float("cubic_coeff_a", -0.75f);
+  const std::string coords = n.attrs.get_string("coordinate_transformation_mode", "half_pixel");
+  // Kernel support in input rows: 2 (cubic) or 1 (linear), widened by 1 / scale when downscaling with
+  // antialias; `half` rows on each side of the coordinate.
+  const double stretch = antialias ? std::min(geo.scale[d], 1.0) : 1.0;
+  const double support = cubic ? 2.0 : 1.0;
+  const int64_t half = 1 - static_cast<int64_t>(std::floor(-support / stretch) + 1);
+  const int64_t pad = half;  // the reference pads the row by half the neighbourhood, repeating its edges
+  const int64_t len = in[d];
+  ResizeFilter f;
+  reserve_table(f.first, geo.out[d] + 1, n.label() + ": axis " + std::to_string(d) + " of the output");
+  std::vector<double> w(static_cast<size_t>(2 * half));
+  for (int64_t o = 0; o < geo.out[d]; ++o) {
+    f.first.push_back(static_cast<int64_t>(f.index.size()));
+    const double x = source_coordinate(coords, static_cast<double>(o), geo.scale[d], len, geo.out[d],
+                                       geo.roi_start[d], geo.roi_end[d]);
+    const bool outside = coords == "tf_crop_and_resize" && (x < 0 || x > static_cast<double>(len - 1));
+    f.outside.push_back(outside);
+    if (outside) continue;
+    // The row at or left of x (left of it when x is whole) and its distance ratio in (0, 1].
+    const int64_t base = static_cast<int64_t>(std::ceil(x)) - 1;
+    const double ratio = x - static_cast<double>(base);
+    // The neighbourhood rows base - half + 1 .. base + half, kept inside the padded row.
+    int64_t start = base - half + 1;
+    start = std::min(std::max(start, -pad), len + pad - 2 * half);
+    double sum = 0;
+    for (int64_t k = 0; k < 2 * half; ++k) {
+      // Coefficients by offset from base, as in the reference even where the rows were shifted.
+      const double dist = (static_cast<double>(k - half + 1) - ratio) * stretch;
+      double c = cubic ? cubic_weight(dist, a) : std::max(0.0, 1 - std::abs(dist));
+      if (exclude_outside && (start + k < 0 || start + k >= len)) c = 0;
+      w[static_cast<size_t>(k)] = c;
+      sum += c;
+    }
+    const bool normalise = antialias || exclude_outside;
+    for (int64_t k = 0; k < 2 * half; ++k) {
+      const double c = normalise ? w[static_cast<size_t>(k)] / sum : w[static_cast<size_t>(k)];
+      if (c == 0) continue;
+      f.index.push_back(std::min<int64_t>(std::max<int64_t>(start + k, 0), len - 1));
+      f.weight.push_back(static_cast<float>(c));
+    }
+  }
+  f.first.push_back(static_cast<int64_t>(f.index.size()));
+  return f;
 }
 
 }  // namespace metalnn

@@ -29,4 +29,21 @@ struct ResizeTap {
 // The taps of every output coordinate along input dim d (ONNX's formulas, in double like the reference).
 std::vector<ResizeTap> resize_axis_taps(const Node& n, const ResizeGeometry& geo, const Shape& in, size_t d);
 
+// Cubic, and antialiased linear: output coordinate o of an axis sums weight[k] * row index[k] over
+// k in [first[o], first[o + 1]) (rows clamped into the input, zero weights left out), or is the
+// extrapolation value where outside[o].
+struct ResizeFilter {
+  std::vector<int64_t> first;
+  std::vector<int64_t> index;
+  std::vector<float> weight;
+  std::vector<bool> outside;
+};
+
+// True when the node resizes through filters (resize_axis_filter) rather than taps.
+bool resize_uses_filter(const Node& n);
+
+// The filter of every output coordinate along input dim d (the ONNX reference's neighbourhoods and
+// coefficients: Keys' cubic with cubic_coeff_a, exclude_outside, antialias widening on downscale).
+ResizeFilter resize_axis_filter(const Node& n, const ResizeGeometry& geo, const Shape& in, size_t d);
+
 }  // namespace metalnn

@@ -50,6 +50,7 @@ std::unique_ptr<Kernel> make_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_roi_align_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -165,6 +166,7 @@ constexpr KernelEntry kKernels[] = {
     {"DequantizeLinear", make_dequantize_linear_kernel},
     {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
     {"MatMulInteger", make_matmul_integer_kernel},
+    {"RoiAlign", make_roi_align_kernel},
 };
 }  // namespace
 

@@ -1,8 +1,9 @@
 // Resize kernel: separable, one pass per resized axis over the tensor viewed as [outer, in, inner] ->
 // [outer, out, inner] (through scratch buffers, the last pass into the output). Each output coordinate
 // maps to an input coordinate once at compile time (ONNX's formulas, in double like the reference),
-// then to one source row (nearest, any dtype) or two weighted rows (linear, float32), or to the
-// extrapolation value outside a tf_crop_and_resize box.
+// then to one source row (nearest, any dtype), two weighted rows (linear, float32), a weighted run of
+// rows (cubic and antialiased linear, float32), or the extrapolation value outside a
+// tf_crop_and_resize box.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,13 +19,15 @@ namespace {
 
 struct AxisPass {
   int64_t outer, in, out, inner;
-  std::vector<ResizeTap> taps;
+  std::vector<ResizeTap> taps;  // nearest and linear
+  ResizeFilter filter;          // cubic and antialiased linear
 };
 
 class ResizeKernel : public Kernel {
  public:
   ResizeKernel(const Graph& g, const Node& n)
       : linear_(n.attrs.get_string("mode", "nearest") == "linear"),
+        filtered_(resize_uses_filter(n)),
         extrapolation_(n.attrs.get_float("extrapolation_value", 0.f)),
         elem_size_(dtype_size(input_value(g, n, 0).dtype)) {
     const Shape& in = input_value(g, n, 0).shape;
@@ -38,7 +41,8 @@ class ResizeKernel : public Kernel {
       if (geo.out[d] == in[d] && geo.scale[d] == 1.0 && !crop) continue;  // identity on this axis
       AxisPass p{shape_numel(Shape(cur.begin(), cur.begin() + d)), in[d], geo.out[d],
                  shape_numel(Shape(cur.begin() + d + 1, cur.end())), {}};
-      p.taps = resize_axis_taps(n, geo, in, d);
+      if (filtered_) p.filter = resize_axis_filter(n, geo, in, d);
+      else p.taps = resize_axis_taps(n, geo, in, d);
       cur[d] = geo.out[d];
       passes_.push_back(std::move(p));
     }
@@ -71,9 +75,13 @@ class ResizeKernel : public Kernel {
                       [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t o = r / p.out;
-        const ResizeTap& t = p.taps[r % p.out];
         char* d = dst + r * row_bytes;
         const char* base = src + o * p.in * row_bytes;
+        if (filtered_) {
+          filter_row(p.filter, r % p.out, base, row_bytes, p.inner, reinterpret_cast<float*>(d));
+          continue;
+        }
+        const ResizeTap& t = p.taps[r % p.out];
         if (t.outside) {
           std::fill_n(reinterpret_cast<float*>(d), p.inner, extrapolation_);  // float32 (the schema checks)
         } else if (!linear_) {
@@ -89,7 +97,22 @@ class ResizeKernel : public Kernel {
     });
   }
 
+  void filter_row(const ResizeFilter& f, int64_t j, const char* base, size_t row_bytes, int64_t inner,
+                  float* y) const {
+    if (f.outside[static_cast<size_t>(j)]) {
+      std::fill_n(y, inner, extrapolation_);
+      return;
+    }
+    std::fill_n(y, inner, 0.f);
+    for (int64_t k = f.first[j]; k < f.first[j + 1]; ++k) {
+      const float* s = reinterpret_cast<const float*>(base + f.index[k] * row_bytes);
+      const float w = f.weight[k];
+      for (int64_t i = 0; i < inner; ++i) y[i] += w * s[i];
+    }
+  }
+
   bool linear_;
+  bool filtered_;
   bool empty_;
   float extrapolation_;
   size_t elem_size_;

@@ -48,6 +48,7 @@ void lower_quantize_linear(Lowering&, const Node&);
 void lower_dequantize_linear(Lowering&, const Node&);
 void lower_dynamic_quantize_linear(Lowering&, const Node&);
 void lower_matmul_integer(Lowering&, const Node&);
+void lower_roi_align(Lowering&, const Node&);
 
 namespace {
 struct GpuOp {
@@ -164,6 +165,7 @@ constexpr GpuOp kOps[] = {
     {"DequantizeLinear", lower_dequantize_linear},
     {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
     {"MatMulInteger", lower_matmul_integer},
+    {"RoiAlign", lower_roi_align},
 };
 }  // namespace
 
