@@ -211,3 +211,25 @@ def check_op(
     if target.precision == "float16" and op_type in STEP_OPS:
         tolerance = STEP_TOLERANCE
     return check_model(model, feeds, target, tolerance)
+
+
+def small_cnn_model(rng: Any, softmax: bool = True):
+    """Conv -> Relu -> MaxPool -> Flatten -> Gemm (-> Softmax): dependent dispatches on a GPU device."""
+    from onnx import helper
+
+    gemm_out = "g" if softmax else "y"
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc", "fb"], [gemm_out], transB=1),
+    ] + ([helper.make_node("Softmax", ["g"], ["y"])] if softmax else [])
+    values = {
+        "x": rng.standard_normal((2, 3, 8, 8), dtype="float32"),
+        "w": const(rng.standard_normal((4, 3, 3, 3), dtype="float32")),
+        "b": const(rng.standard_normal(4, dtype="float32")),
+        "fc": const(rng.standard_normal((10, 64), dtype="float32")),
+        "fb": const(rng.standard_normal(10, dtype="float32")),
+    }
+    return make_model(nodes, values, ["y"])

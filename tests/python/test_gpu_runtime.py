@@ -8,7 +8,7 @@ from onnx import helper
 
 import metalnn
 from metalnn import _native
-from op_check import GPU_DEVICES, const, make_model
+from op_check import GPU_DEVICES, make_model, small_cnn_model
 
 pytestmark = pytest.mark.skipif(not GPU_DEVICES, reason="no GPU device")
 each_gpu = pytest.mark.parametrize("device", GPU_DEVICES)
@@ -17,22 +17,7 @@ each_gpu = pytest.mark.parametrize("device", GPU_DEVICES)
 @pytest.fixture
 def small_net(rng):
     """Conv + Relu + MaxPool + Gemm + Softmax: several dependent dispatches."""
-    nodes = [
-        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["f"]),
-        helper.make_node("Gemm", ["f", "fc", "fb"], ["g"], transB=1),
-        helper.make_node("Softmax", ["g"], ["y"]),
-    ]
-    values = {
-        "x": rng.standard_normal((2, 3, 8, 8), dtype="float32"),
-        "w": const(rng.standard_normal((4, 3, 3, 3), dtype="float32")),
-        "b": const(rng.standard_normal(4, dtype="float32")),
-        "fc": const(rng.standard_normal((10, 64), dtype="float32")),
-        "fb": const(rng.standard_normal(10, dtype="float32")),
-    }
-    return make_model(nodes, values, ["y"])
+    return small_cnn_model(rng)
 
 
 @each_gpu

@@ -9,32 +9,17 @@ import textwrap
 
 import numpy as np
 import pytest
-from onnx import helper
 
 import metalnn
 from metalnn import _native
-from op_check import const, make_model
+from op_check import small_cnn_model
 
 pytestmark = pytest.mark.skipif("metal-sim" not in metalnn.devices(), reason="no metal-sim device")
 
 
 def chain(rng):
     """Conv -> Relu -> MaxPool -> Gemm: each dispatch reads what the one before wrote."""
-    nodes = [
-        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["f"]),
-        helper.make_node("Gemm", ["f", "fc", "fb"], ["y"], transB=1),
-    ]
-    values = {
-        "x": rng.standard_normal((2, 3, 8, 8), dtype="float32"),
-        "w": const(rng.standard_normal((4, 3, 3, 3), dtype="float32")),
-        "b": const(rng.standard_normal(4, dtype="float32")),
-        "fc": const(rng.standard_normal((10, 64), dtype="float32")),
-        "fb": const(rng.standard_normal(10, dtype="float32")),
-    }
-    return make_model(nodes, values, ["y"])
+    return small_cnn_model(rng, softmax=False)
 
 
 def test_host_without_barriers_gives_wrong_numbers(rng):
