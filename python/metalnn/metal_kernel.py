@@ -45,7 +45,7 @@ _BUILTINS = {
     "thread_execution_width": "uint", "thread_index_in_quadgroup": "uint", "quadgroup_index_in_threadgroup": "uint",
 }
 _MAX_BY_VALUE = 4096  # setBytes limit
-_COMPILE_FLAGS = ["-std=c++17", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fsigned-char", "-w"]
+_COMPILE_FLAGS = ["-std=c++17", "-O1", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fsigned-char", "-w"]
 _TABLE = "metal_sim_custom_table"
 
 _build_locks: dict[str, threading.Lock] = {}
@@ -257,7 +257,10 @@ def _sim_library(text: str, name: str) -> Path:
     from .sim import msl_translator  # shipped with the extension (cmake/metal_sim.cmake)
 
     cxx = msl_translator.default_cxx()
-    key = hashlib.sha256("\0".join([text, _toolchain(cxx), " ".join(_COMPILE_FLAGS)]).encode()).hexdigest()[:32]
+    # Under the race checker the library also holds a race-check copy of the kernels (msl_racecheck.h).
+    racecheck = os.environ.get("METALNN_SIM_RACECHECK") == "1"
+    key = hashlib.sha256("\0".join([text, _toolchain(cxx), " ".join(_COMPILE_FLAGS),
+                                     "racecheck" if racecheck else ""]).encode()).hexdigest()[:32]
     directory = cache_dir()
     path = directory / f"{key}.so"
     with _state_lock:
@@ -277,11 +280,16 @@ def _sim_library(text: str, name: str) -> Path:
             source_path, output = Path(tmp) / f"{name}.cpp", Path(tmp) / "kernel.so"
             source_path.write_text(cpp)
             sim_dir = Path(msl_translator.SIM_DIR)
-            command = [cxx, *_COMPILE_FLAGS, *msl_translator.half_compile_flags(cxx), "-include", str(sim_dir / "msl" / "msl_compat.h"), f"-I{sim_dir}",
-                       str(source_path), "-o", str(output)]
-            result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise _compile_error(name, result.stderr)
+            common = [*_COMPILE_FLAGS, *msl_translator.half_compile_flags(cxx), f"-I{sim_dir}", "-c", str(source_path)]
+            commands = [[cxx, "-include", str(sim_dir / "msl" / "msl_compat.h"), *common, "-o", str(Path(tmp) / "plain.o")]]
+            if racecheck:
+                commands.append([cxx, *common, *msl_translator.racecheck_compile_flags(cxx), "-o",
+                                 str(Path(tmp) / "racecheck.o")])
+            commands.append([cxx, "-shared", *[c[-1] for c in commands], "-o", str(output)])
+            for command in commands:
+                result = subprocess.run(command, capture_output=True, text=True)
+                if result.returncode != 0:
+                    raise _compile_error(name, result.stderr)
             os.replace(output, path)  # atomic: other processes see no file or a whole one
     return path
 

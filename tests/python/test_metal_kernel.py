@@ -237,23 +237,50 @@ RACY = """
 
 
 @SIM_ONLY
-def test_the_race_checker_refuses_a_custom_kernel_it_cannot_check():
-    # Custom kernels are compiled at run time without a race-check copy: under the race checker they
-    # are refused by name rather than run unchecked.
+def test_a_race_is_a_device_error_under_the_race_checker():
     script = f"""
 import numpy as np, metalnn
-k = metalnn.metal_kernel({RACY!r}.replace("BARRIER", ""), "racy", ["inp"], ["out"], device="metal-sim")
+k = metalnn.metal_kernel({RACY!r}.replace("BARRIER", {{barrier!r}}), "racy", ["inp"], ["out"], device="metal-sim")
 a = np.arange(32, dtype=np.float32)
 try:
-    k([a], grid=(32, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(32,)], output_dtypes=[np.float32])
-    print("ran")
+    (out,) = k([a], grid=(32, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(32,)], output_dtypes=[np.float32])
+    print("ok", bool((out == np.roll(a, -1)).all()))
 except metalnn.DeviceError as e:
     print("DeviceError", e)
 """
     env = dict(os.environ, METALNN_SIM_RACECHECK="1")
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert done.stdout.startswith("DeviceError") and "'racy'" in done.stdout and "cannot be race-checked" in done.stdout, \
-        done.stdout + done.stderr
+    racy = subprocess.run([sys.executable, "-c", script.format(barrier="")], env=env, capture_output=True, text=True)
+    assert racy.stdout.startswith("DeviceError") and "'racy'" in racy.stdout and "race" in racy.stdout, \
+        racy.stdout + racy.stderr
+    fixed = subprocess.run([sys.executable, "-c", script.format(barrier="threadgroup_barrier(mem_flags::mem_threadgroup);")],
+                           env=env, capture_output=True, text=True)
+    assert fixed.stdout.strip() == "ok True", fixed.stdout + fixed.stderr
+
+
+RACY_DEVICE = """
+    uint g = threadgroup_position_in_grid.x;
+    if (thread_position_in_threadgroup.x == 0) out[OUT] = inp[g];
+"""
+
+
+@SIM_ONLY
+def test_threadgroups_writing_one_device_byte_race_under_the_race_checker():
+    script = f"""
+import numpy as np, metalnn
+k = metalnn.metal_kernel({RACY_DEVICE!r}.replace("OUT", {{index!r}}), "racy_device", ["inp"], ["out"], device="metal-sim")
+a = np.arange(64, dtype=np.float32)
+try:
+    (out,) = k([a], grid=(64, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(2,)], output_dtypes=[np.float32])
+    print("ok", out.tolist())
+except metalnn.DeviceError as e:
+    print("DeviceError", e)
+"""
+    env = dict(os.environ, METALNN_SIM_RACECHECK="1")
+    racy = subprocess.run([sys.executable, "-c", script.format(index="0")], env=env, capture_output=True, text=True)
+    assert racy.stdout.startswith("DeviceError") and "buffer(1) 'out'" in racy.stdout and "between threadgroups" in racy.stdout, \
+        racy.stdout + racy.stderr
+    apart = subprocess.run([sys.executable, "-c", script.format(index="g")], env=env, capture_output=True, text=True)
+    assert apart.stdout.strip() == "ok [0.0, 1.0]", apart.stdout + apart.stderr
 
 
 def test_bad_calls_raise_metalnn_errors(device):

@@ -112,6 +112,8 @@ void* threadgroup_alloc(unsigned site, size_t size, size_t align);
 // read-modify-write of the whole vector it is on the GPU.
 void race_name_threadgroup(const void* memory, const char* name);
 void race_vector_component(const void* vector, unsigned size, const void* component);
+// A load or store of a race-check copy compiled into a run-time library (its __tsan_* callbacks).
+void race_access(const void* address, size_t size, bool write, const void* pc);
 // nullptr when the pipeline gave no value for this index.
 const ConstantValue* function_constant(unsigned index);
 [[noreturn]] void kernel_fault(const char* what);
@@ -127,6 +129,10 @@ struct RuntimeHooks {
   void* (*threadgroup_alloc)(unsigned site, size_t size, size_t align);
   const ConstantValue* (*function_constant)(unsigned index);
   void (*kernel_fault)(const char* what);
+  // For the library's race-check copy: the two hooks above and the __tsan_* callbacks' target.
+  void (*race_name_threadgroup)(const void* memory, const char* name);
+  void (*race_vector_component)(const void* vector, unsigned size, const void* component);
+  void (*race_access)(const void* address, size_t size, bool write, const void* pc);
 };
 const RuntimeHooks& runtime_hooks();  // the runtime's own functions
 #endif

@@ -110,9 +110,9 @@ class SimCommandBuffer : public CommandBuffer {
     d.kernel = &kernel;
     if (options_.race_check) {
       if (!pipeline_->racecheck()) {
-        fail(where + "cannot be race-checked: it has no race-check copy (kernels compiled at run time, such as "
-                     "metalnn.metal_kernel's, have none; product kernels lack one when built with METALNN_SANITIZE "
-                     "or METALNN_SIM_RACECHECK=OFF)");
+        fail(where + "cannot be race-checked: it has no race-check copy (product kernels lack one when built with "
+                     "METALNN_SANITIZE or METALNN_SIM_RACECHECK=OFF; a metalnn.metal_kernel has one when "
+                     "METALNN_SIM_RACECHECK=1 is set before it is first called)");
       }
       d.kernel = pipeline_->racecheck();
     }

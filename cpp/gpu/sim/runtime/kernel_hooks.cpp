@@ -28,6 +28,10 @@ void race_vector_component(const void* vector, unsigned size, const void* compon
   ThreadgroupRunner::for_this_thread().vector_component(vector, size, component);
 }
 
+void race_access(const void* address, size_t size, bool write, const void* pc) {
+  if (RaceTracker* tracker = RaceTracker::active()) tracker->access(address, size, write, pc);
+}
+
 const ConstantValue* function_constant(unsigned index) {
   return ThreadgroupRunner::for_this_thread().function_constant(index);
 }
@@ -35,8 +39,9 @@ const ConstantValue* function_constant(unsigned index) {
 void kernel_fault(const char* what) { ThreadgroupRunner::for_this_thread().fault(what); }
 
 const RuntimeHooks& runtime_hooks() {
-  static const RuntimeHooks hooks{&threadgroup_barrier_at, &simdgroup_barrier_at, &simd_exchange,
-                                  &threadgroup_alloc,      &function_constant,    &kernel_fault};
+  static const RuntimeHooks hooks{&threadgroup_barrier_at, &simdgroup_barrier_at,  &simd_exchange,
+                                  &threadgroup_alloc,      &function_constant,     &kernel_fault,
+                                  &race_name_threadgroup,  &race_vector_component, &race_access};
   return hooks;
 }
 
