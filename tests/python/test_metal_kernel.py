@@ -404,3 +404,27 @@ def test_half_arithmetic_rounds_after_every_operation(cxx, tmp_path, monkeypatch
                output_dtypes=[np.float16])
     # As on a GPU: 2049 rounds to 2048, and 300 * 300 overflows half before the division.
     assert out[0] == 0 and np.isinf(out[1]) and out[2] == 0, out
+
+
+SHUFFLE = """
+    uint gid = thread_position_in_grid.x;
+    ushort lane = thread_index_in_simdgroup;
+    ushort active = simdgroup_index_in_threadgroup == 0 ? 32 : 8;
+    out[gid] = simd_shuffle(inp[gid], ushort((lane + SHIFT) % MODULO));
+"""
+
+
+@SIM_ONLY
+def test_a_shuffle_from_an_inactive_lane_is_poison():
+    # 40 threads: the second SIMD-group has 8 active lanes; reading lanes 8..31 of it is undefined.
+    a = np.arange(40, dtype=np.float32)
+    run = dict(grid=(40, 1, 1), threadgroup=(40, 1, 1), output_shapes=[(40,)], output_dtypes=[np.float32])
+    broken = metalnn.metal_kernel(SHUFFLE.replace("SHIFT", "8").replace("MODULO", "32"), "shuffle_inactive",
+                                  ["inp"], ["out"], device="metal-sim")
+    (out,) = broken([a], **run)
+    np.testing.assert_array_equal(out[:32], np.roll(a[:32], -8))
+    assert np.isnan(out[32:]).all(), out[32:]
+    correct = metalnn.metal_kernel(SHUFFLE.replace("SHIFT", "1").replace("MODULO", "active"), "shuffle_active",
+                                   ["inp"], ["out"], device="metal-sim")
+    (out,) = correct([a], **run)
+    np.testing.assert_array_equal(out, np.concatenate([np.roll(a[:32], -1), np.roll(a[32:], -1)]))
