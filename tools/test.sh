@@ -63,7 +63,7 @@ fi
 # METALNN_ZOO=full runs all of it.
 python3 -m pytest tests/models -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
-# the float32 cases of the ops the GPU devices have kernels for, on each GPU device this machine has.
+# every case (every dtype) of the ops the GPU devices have kernels for, on each GPU device this machine has.
 METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider
 for device in metal metal-sim; do
   if python3 -c "import sys, metalnn; sys.exit('$device' not in metalnn.devices())"; then
