@@ -24,7 +24,8 @@ cd "$build"
 ctest -R metal_sim --output-on-failure -j "$jobs"
 
 # The product kernels. The interpreter is not instrumented, so ASan's runtime must be loaded first
-# (LD_PRELOAD); leak checking is off, as Python frees little at exit by design.
+# (LD_PRELOAD), with libstdc++ beside it so that ASan finds the real __cxa_throw (else the first C++
+# exception aborts); leak checking is off, as Python frees little at exit by design.
 if [ "$(uname)" != Linux ]; then
   echo "run_sanitized.sh: skipped the product kernels: preloading ASan into python is set up for Linux only"
   exit 0
@@ -37,6 +38,6 @@ blas=$(python3 -c "import scipy_openblas32; print(scipy_openblas32.get_lib_dir()
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/python/CMakeCache.txt")
 cd "$root"
 tests=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests (about 3 min)
-LD_PRELOAD="$("$compiler" -print-file-name=libasan.so)" PYTHONPATH="$site" LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+LD_PRELOAD="$("$compiler" -print-file-name=libasan.so) $("$compiler" -print-file-name=libstdc++.so)" PYTHONPATH="$site" LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=1" \
   python3 -m pytest "${tests[@]}" -k metal-sim -q -p no:cacheprovider
