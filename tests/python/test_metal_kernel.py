@@ -236,25 +236,32 @@ RACY = """
 """
 
 
-@SIM_ONLY
-def test_a_race_is_a_device_error_under_the_race_checker():
+def run_under_racecheck(body: str, name: str, threads: int, outputs: int) -> str:
+    """Runs a one-input kernel on metal-sim in a fresh process with METALNN_SIM_RACECHECK=1 (it must be
+    set before the library is built): "ok <out>" or "DeviceError <message>"."""
     script = f"""
 import numpy as np, metalnn
-k = metalnn.metal_kernel({RACY!r}.replace("BARRIER", {{barrier!r}}), "racy", ["inp"], ["out"], device="metal-sim")
-a = np.arange(32, dtype=np.float32)
+k = metalnn.metal_kernel({body!r}, {name!r}, ["inp"], ["out"], device="metal-sim")
+a = np.arange({threads}, dtype=np.float32)
 try:
-    (out,) = k([a], grid=(32, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(32,)], output_dtypes=[np.float32])
-    print("ok", bool((out == np.roll(a, -1)).all()))
+    (out,) = k([a], grid=({threads}, 1, 1), threadgroup=(32, 1, 1), output_shapes=[({outputs},)],
+               output_dtypes=[np.float32])
+    print("ok", out.tolist())
 except metalnn.DeviceError as e:
     print("DeviceError", e)
 """
     env = dict(os.environ, METALNN_SIM_RACECHECK="1")
-    racy = subprocess.run([sys.executable, "-c", script.format(barrier="")], env=env, capture_output=True, text=True)
-    assert racy.stdout.startswith("DeviceError") and "'racy'" in racy.stdout and "race" in racy.stdout, \
-        racy.stdout + racy.stderr
-    fixed = subprocess.run([sys.executable, "-c", script.format(barrier="threadgroup_barrier(mem_flags::mem_threadgroup);")],
-                           env=env, capture_output=True, text=True)
-    assert fixed.stdout.strip() == "ok True", fixed.stdout + fixed.stderr
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    return done.stdout.strip() or done.stderr
+
+
+@SIM_ONLY
+def test_a_race_is_a_device_error_under_the_race_checker():
+    racy = run_under_racecheck(RACY.replace("BARRIER", ""), "racy", 32, 32)
+    assert racy.startswith("DeviceError") and "'racy'" in racy and "threadgroup variable 'tile'" in racy, racy
+    fixed = run_under_racecheck(RACY.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);"), "racy",
+                                32, 32)
+    assert fixed == "ok " + str(np.roll(np.arange(32, dtype=np.float32), -1).tolist()), fixed
 
 
 RACY_DEVICE = """
@@ -265,22 +272,10 @@ RACY_DEVICE = """
 
 @SIM_ONLY
 def test_threadgroups_writing_one_device_byte_race_under_the_race_checker():
-    script = f"""
-import numpy as np, metalnn
-k = metalnn.metal_kernel({RACY_DEVICE!r}.replace("OUT", {{index!r}}), "racy_device", ["inp"], ["out"], device="metal-sim")
-a = np.arange(64, dtype=np.float32)
-try:
-    (out,) = k([a], grid=(64, 1, 1), threadgroup=(32, 1, 1), output_shapes=[(2,)], output_dtypes=[np.float32])
-    print("ok", out.tolist())
-except metalnn.DeviceError as e:
-    print("DeviceError", e)
-"""
-    env = dict(os.environ, METALNN_SIM_RACECHECK="1")
-    racy = subprocess.run([sys.executable, "-c", script.format(index="0")], env=env, capture_output=True, text=True)
-    assert racy.stdout.startswith("DeviceError") and "buffer(1) 'out'" in racy.stdout and "between threadgroups" in racy.stdout, \
-        racy.stdout + racy.stderr
-    apart = subprocess.run([sys.executable, "-c", script.format(index="g")], env=env, capture_output=True, text=True)
-    assert apart.stdout.strip() == "ok [0.0, 1.0]", apart.stdout + apart.stderr
+    racy = run_under_racecheck(RACY_DEVICE.replace("OUT", "0"), "racy_device", 64, 2)
+    assert racy.startswith("DeviceError") and "buffer(1) 'out'" in racy and "between threadgroups" in racy, racy
+    apart = run_under_racecheck(RACY_DEVICE.replace("OUT", "g"), "racy_device", 64, 2)
+    assert apart == "ok [0.0, 1.0]", apart
 
 
 def test_bad_calls_raise_metalnn_errors(device):
