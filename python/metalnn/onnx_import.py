@@ -13,7 +13,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import _native
-from .errors import ModelError, UnsupportedOpError
+from .errors import Error, ModelError, UnsupportedOpError
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -221,7 +221,12 @@ class _Importer:
             return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
-            inputs, attrs = upgrade(self, name, version, inputs, attrs)
+            try:
+                inputs, attrs = upgrade(self, name, version, inputs, attrs)
+            except Error:
+                raise
+            except (ValueError, TypeError, IndexError, ArithmeticError) as exc:  # an older form's attribute of the wrong kind
+                raise ModelError(f"{node.op_type} '{name}' (opset {version} form): {exc!s}") from exc
         self.graph.add_node(node.op_type, name, inputs, outputs, attrs)
 
 

@@ -367,6 +367,14 @@ OP_BEFORE_ITS_OPSET = {
 }
 OLD_OPSET_MISSING_INPUTS.update(OP_BEFORE_ITS_OPSET)
 
+# Found by tests/fuzz/onnx_fuzz.py: an older form's attribute of another kind than its upgrade reads
+# (Pad-1 with `pads` as strings raised ValueError in the upgrade to Pad-11's inputs).
+OLD_FORM_ATTRIBUTE_OF_ANOTHER_KIND = {
+    "pad-1-string-pads": (1, helper.make_node("Pad", ["x"], ["y"], name="old", pads=["SAME_UPPER"] * 8)),
+    "pad-1-infinite-pads": (1, helper.make_node("Pad", ["x"], ["y"], name="old", pads=[float("inf")] * 8)),
+}
+OLD_OPSET_MISSING_INPUTS.update(OLD_FORM_ATTRIBUTE_OF_ANOTHER_KIND)
+
 
 @pytest.mark.parametrize("case", sorted(OLD_OPSET_MISSING_INPUTS))
 def test_old_opset_missing_inputs(case):
