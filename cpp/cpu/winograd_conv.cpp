@@ -21,8 +21,10 @@ DerivedCache<const std::vector<float>>& transformed_weights() {
 constexpr int64_t kLanes = 8;
 // GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
 constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
+// Output width and height from which F(4x4, 3x3) is used.
+constexpr int64_t kF4MinSize = 28;
 
-// A thread's V (16 x [in_c, tiles]) and M (16 x [out_c, tiles]) for the chunks it runs.
+// A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]) for the chunks it runs.
 struct Scratch {
   std::vector<float> v, m;
 };
@@ -85,6 +87,86 @@ METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bia
     }
   }
 }
+
+// F(4x4, 3x3). One 1-D transform of six vectors, used on columns and then on rows: B^T with the
+// interpolation points 0, +-1, +-2 and infinity.
+METALNN_AVX2_INLINE void input_transform_6(const __m256 d[6], __m256 r[6]) {
+  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), five = _mm256_set1_ps(5.f);
+  const __m256 a = _mm256_fnmadd_ps(four, d[2], d[4]), b = _mm256_fnmadd_ps(four, d[1], d[3]);
+  const __m256 c = _mm256_sub_ps(d[4], d[2]), e = _mm256_sub_ps(d[3], d[1]);
+  r[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
+  r[1] = _mm256_add_ps(a, b);
+  r[2] = _mm256_sub_ps(a, b);
+  r[3] = _mm256_fmadd_ps(two, e, c);
+  r[4] = _mm256_fnmadd_ps(two, e, c);
+  r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+}
+
+// A^T: six transformed values to four outputs.
+METALNN_AVX2_INLINE void output_transform_6(const __m256 m[6], __m256 y[4]) {
+  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), eight = _mm256_set1_ps(8.f);
+  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
+  const __m256 c = _mm256_add_ps(m[3], m[4]), e = _mm256_sub_ps(m[3], m[4]);
+  y[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
+  y[1] = _mm256_fmadd_ps(two, e, b);
+  y[2] = _mm256_fmadd_ps(four, c, a);
+  y[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, e, b), m[5]);
+}
+
+// V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
+// k + j / 4 of phase j % 4, at phases + (4 i + j % 4) * phase_stride. Writes 36 results.
+METALNN_AVX2 void input_transform_8_f4(const float* phases, int64_t phase_stride, float* v, int64_t v_stride) {
+  __m256 t[6][6];  // B^T d, t[i][j]
+  for (int j = 0; j < 6; ++j) {
+    __m256 d[6], r[6];
+    for (int i = 0; i < 6; ++i) d[i] = _mm256_loadu_ps(phases + (4 * i + (j & 3)) * phase_stride + (j >> 2));
+    input_transform_6(d, r);
+    for (int i = 0; i < 6; ++i) t[i][j] = r[i];
+  }
+  for (int i = 0; i < 6; ++i) {
+    __m256 r[6];
+    input_transform_6(t[i], r);
+    for (int c = 0; c < 6; ++c) _mm256_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
+  }
+}
+
+// Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 4x4 blocks of tiles whose outputs lie
+// inside [rows_left, cols_left) of `y`.
+METALNN_AVX2 void output_transform_8_f4(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
+                                        int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+  __m256 s[4][6];  // A^T m
+  for (int j = 0; j < 6; ++j) {
+    __m256 col[6], r[4];
+    for (int i = 0; i < 6; ++i) col[i] = _mm256_loadu_ps(m + (i * 6 + j) * m_stride);
+    output_transform_6(col, r);
+    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
+  }
+  const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  for (int r = 0; r < 4 && r < rows_left; ++r) {
+    __m256 o[4];
+    output_transform_6(s[r], o);
+    for (int c = 0; c < 4; ++c) o[c] = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o[c], b)));
+    // Transpose to output order: tile k's four columns are outputs 4k .. 4k + 3.
+    const __m256 t0 = _mm256_unpacklo_ps(o[0], o[1]), t1 = _mm256_unpackhi_ps(o[0], o[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(o[2], o[3]), t3 = _mm256_unpackhi_ps(o[2], o[3]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 out[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                           _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+    float* row = y + r * y_stride;
+    for (int q = 0; q < 4; ++q) {
+      const int64_t n = cols_left - 8 * q;
+      if (n >= 8) {
+        _mm256_storeu_ps(row + 8 * q, out[q]);
+      } else {
+        if (n > 0) _mm256_maskstore_ps(row + 8 * q, first_lanes(n), out[q]);
+        break;
+      }
+    }
+  }
+}
 #endif
 
 }  // namespace
@@ -96,27 +178,38 @@ bool WinogradConv::supports(const Window2d& w) {
          w.dilation_h == 1 && w.dilation_w == 1 && w.out_h >= 8 && w.out_w >= 8;
 }
 
+int WinogradConv::tile_size(const Window2d& w) {
+  // A vector holds 8 tiles of a row: 32 outputs wide at m = 4. Narrower rows would leave most lanes
+  // padding, and short maps most tile rows.
+  return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
+}
+
 WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
-    : out_c_(out_channels), in_c_(in_channels), win_(window) {
-  tiles_h_ = (win_.out_h + 1) / 2;
-  tiles_w_ = (win_.out_w + 1) / 2;
+    : out_c_(out_channels), in_c_(in_channels), win_(window), m_(tile_size(window)), points_((m_ + 2) * (m_ + 2)) {
+  tiles_h_ = (win_.out_h + m_ - 1) / m_;
+  tiles_w_ = (win_.out_w + m_ - 1) / m_;
   row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
   const int64_t wanted = std::max<int64_t>(1, kTargetTiles / row_tiles_);
-  const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (16 * (in_c_ + out_c_) * row_tiles_));
+  const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (points_ * (in_c_ + out_c_) * row_tiles_));
   chunk_rows_ = std::min({wanted, affordable, tiles_h_});
-  u_ = transformed_weights().get(weights, "winograd_f2x3", [&] {
-    // U = G g G^T per (out, in) pair, with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-    auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(16 * out_c_ * in_c_), 0.f);
-    const float g_rows[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+  const int64_t n = m_ + 2, points = points_;
+  u_ = transformed_weights().get(weights, m_ == 4 ? "winograd_f4x3" : "winograd_f2x3", [&] {
+    // U = G g G^T per (out, in) pair.
+    static const float g2[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+    static const float g4[6][3] = {{1.f / 4, 0, 0},           {-1.f / 6, -1.f / 6, -1.f / 6},
+                                   {-1.f / 6, 1.f / 6, -1.f / 6}, {1.f / 24, 1.f / 12, 1.f / 6},
+                                   {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
+    const float(*g_rows)[3] = n == 6 ? g4 : g2;
+    auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(points * out_c_ * in_c_), 0.f);
     for (int64_t o = 0; o < out_c_; ++o)
       for (int64_t i = 0; i < in_c_; ++i) {
         const float* g = weights.data<float>() + (o * in_c_ + i) * 9;
-        float gg[4][3];  // G g
-        for (int r = 0; r < 4; ++r)
+        float gg[6][3];  // G g
+        for (int r = 0; r < n; ++r)
           for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
-        for (int r = 0; r < 4; ++r)
-          for (int c = 0; c < 4; ++c)
-            (*u)[static_cast<size_t>(((r * 4 + c) * out_c_ + o) * in_c_ + i)] =
+        for (int r = 0; r < n; ++r)
+          for (int c = 0; c < n; ++c)
+            (*u)[static_cast<size_t>(((r * n + c) * out_c_ + o) * in_c_ + i)] =
                 gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
       }
     return std::shared_ptr<const std::vector<float>>(std::move(u));
@@ -135,27 +228,27 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
         const Chunk chunk = make_chunk(t % chunks * chunk_rows_);
         const float* xb = x + t / chunks * in_c_ * win_.in_size();
         float* yb = y + t / chunks * out_c_ * win_.out_size();
-        s.v.resize(static_cast<size_t>(16 * in_c_ * chunk.tiles));
-        s.m.resize(static_cast<size_t>(16 * out_c_ * chunk.tiles));
+        s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
+        s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
         transform_input(xb, chunk, 0, in_c_, s.v.data());
-        multiply(s.v.data(), s.m.data(), chunk.tiles, 0, 16);
+        multiply(s.v.data(), s.m.data(), chunk.tiles, 0, points_);
         transform_output(s.m.data(), bias, yb, chunk, 0, out_c_, act);
       }
     });
     return;
   }
-  // A small image: one chunk, each phase split over the pool (channels, then the 16 GEMMs, so each
+  // A small image: one chunk, each phase split over the pool (channels, then the GEMMs, so each
   // thread reads only its share of the transformed weights).
   const Chunk chunk = make_chunk(0);
   Scratch& s = scratch();  // the caller's, shared with the workers for this call
-  s.v.resize(static_cast<size_t>(16 * in_c_ * chunk.tiles));
-  s.m.resize(static_cast<size_t>(16 * out_c_ * chunk.tiles));
+  s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
+  s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
   float *v = s.v.data(), *m = s.m.data();
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in_c_ * win_.in_size();
     float* yb = y + b * out_c_ * win_.out_size();
     pool.parallel_for(in_c_, 8, [&](int64_t c0, int64_t c1) { transform_input(xb, chunk, c0, c1, v); });
-    pool.parallel_for(16, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
+    pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
     pool.parallel_for(out_c_, 8, [&](int64_t o0, int64_t o1) {
       transform_output(m, bias, yb, chunk, o0, o1, act);
     });
@@ -169,23 +262,44 @@ WinogradConv::Chunk WinogradConv::make_chunk(int64_t tile_row0) const {
 
 void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  // One channel's input rows for these tiles, zero-padded: 2 * rows + 2 rows, each wide enough for
-  // the 16-float loads of the last vector of tiles. The margins stay zero between channels.
-  const int64_t rows = 2 * chunk.tile_rows + 2, width = 2 * row_tiles_ + 16;
+  // One channel's input rows for these tiles, zero-padded: m * rows + 2 rows. The margins stay zero
+  // between channels. At m = 2 a row is wide enough for the 16-float loads of the last vector of
+  // tiles; at m = 4 each row is split into its 4 column phases (column 4q + p is element q of phase
+  // p), so the 8 tiles of a vector read contiguous floats.
+  const int64_t rows = m_ * chunk.tile_rows + 2, ih0 = m_ * chunk.tile_row0 - win_.pad_top;
+  const int64_t v_stride = in_c_ * chunk.tiles;
   thread_local std::vector<float> padded;
-  padded.assign(static_cast<size_t>(rows * width), 0.f);
-  const int64_t ih0 = 2 * chunk.tile_row0 - win_.pad_top, v_stride = in_c_ * chunk.tiles;
+  if (m_ == 2) {
+    const int64_t width = 2 * row_tiles_ + 16;
+    padded.assign(static_cast<size_t>(rows * width), 0.f);
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t ih = ih0 + r;
+        if (ih < 0 || ih >= win_.in_h) continue;
+        std::memcpy(&padded[static_cast<size_t>(r * width + win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
+                    static_cast<size_t>(win_.in_w) * sizeof(float));
+      }
+      for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
+        for (int64_t k = 0; k < row_tiles_; k += kLanes)
+          input_transform_8(&padded[static_cast<size_t>(2 * tr * width + 2 * k)], width,
+                            v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
+    }
+    return;
+  }
+  const int64_t phase = row_tiles_ + kLanes;  // floats per phase row: the last vector reads one past row_tiles_
+  padded.assign(static_cast<size_t>(rows * 4 * phase), 0.f);
   for (int64_t c = c0; c < c1; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t ih = ih0 + r;
       if (ih < 0 || ih >= win_.in_h) continue;
-      std::memcpy(&padded[static_cast<size_t>(r * width + win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
-                  static_cast<size_t>(win_.in_w) * sizeof(float));
+      const float* src = x + (c * win_.in_h + ih) * win_.in_w;
+      float* dst = &padded[static_cast<size_t>(r * 4 * phase)];
+      for (int64_t iw = 0, col = win_.pad_left; iw < win_.in_w; ++iw, ++col) dst[(col & 3) * phase + (col >> 2)] = src[iw];
     }
     for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
       for (int64_t k = 0; k < row_tiles_; k += kLanes)
-        input_transform_8(&padded[static_cast<size_t>(2 * tr * width + 2 * k)], width,
-                          v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
+        input_transform_8_f4(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase,
+                             v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
   }
 #else
   (void)x, (void)chunk, (void)c0, (void)c1, (void)v;
@@ -204,14 +318,20 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
-  const int64_t oh0 = 2 * chunk.tile_row0, oh1 = std::min(win_.out_h, 2 * (chunk.tile_row0 + chunk.tile_rows));
+  const int64_t oh0 = m_ * chunk.tile_row0, oh1 = std::min(win_.out_h, m_ * (chunk.tile_row0 + chunk.tile_rows));
   for (int64_t o = o0; o < o1; ++o) {
     float* yo = y + o * win_.out_size();
+    const float b = bias ? bias[o] : 0.f;
     for (int64_t tr = 0; tr < chunk.tile_rows; ++tr) {
-      const int64_t oh = oh0 + 2 * tr;
-      for (int64_t k = 0; k < row_tiles_ && 2 * k < win_.out_w; k += kLanes)
-        output_transform_8(m + o * chunk.tiles + tr * row_tiles_ + k, m_stride, bias ? bias[o] : 0.f, lo, hi,
-                           yo + oh * win_.out_w + 2 * k, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
+      const int64_t oh = oh0 + m_ * tr;
+      for (int64_t k = 0; k < row_tiles_ && m_ * k < win_.out_w; k += kLanes) {
+        const float* mk = m + o * chunk.tiles + tr * row_tiles_ + k;
+        float* yk = yo + oh * win_.out_w + m_ * k;
+        if (m_ == 2)
+          output_transform_8(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
+        else
+          output_transform_8_f4(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 4 * k);
+      }
     }
     if (!clamp) apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
   }

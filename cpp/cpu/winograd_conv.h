@@ -1,6 +1,8 @@
-// 3x3 stride-1 convolution by Winograd F(2x2, 3x3): each 2x2 block of outputs comes from a 4x4
-// input tile with 16 multiplies per input channel instead of 36, as 16 GEMMs between transformed
-// weights and transformed input tiles. Transforms are AVX2 (8 tiles per vector); the GEMMs are BLAS.
+// 3x3 stride-1 convolution by Winograd F(m x m, 3x3): each m x m block of outputs comes from an
+// (m + 2)^2 input tile, as (m + 2)^2 GEMMs between transformed weights and transformed input tiles.
+// F(4x4, 3x3) needs 36 multiplies per 16 outputs and input channel (direct: 144, F(2x2, 3x3): 64), so
+// it is used wherever rows are wide enough to fill its vectors of tiles; narrower maps use F(2x2, 3x3).
+// Transforms are AVX2 (8 tiles per vector); the GEMMs are BLAS.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,8 +20,11 @@ class WinogradConv {
   // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8) on this CPU.
   static bool supports(const Window2d& w);
 
-  // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and shared by every
-  // WinogradConv built from the same tensor (one per input shape a model is specialised for).
+  // Output block size m (2 or 4) for this window.
+  static int tile_size(const Window2d& w);
+
+  // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and tile size and shared
+  // by every WinogradConv built from the same tensor (one per input shape a model is specialised for).
   WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
 
   // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr.
@@ -33,6 +38,7 @@ class WinogradConv {
   Chunk make_chunk(int64_t tile_row0) const;
   // The three phases, each over a range of its own dimension: V[xi][c][tile] = B^T d B for input
   // channels [c0, c1); M[xi] = U[xi] V[xi] for xi in [xi0, xi1); outputs of channels [o0, o1).
+  // xi runs over the points_ = (m + 2)^2 positions of a transformed tile.
   void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
   void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
@@ -40,9 +46,10 @@ class WinogradConv {
 
   int64_t out_c_, in_c_;
   Window2d win_;
+  int64_t m_, points_;  // output block size, and (m + 2)^2
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most
-  std::shared_ptr<const std::vector<float>> u_;  // 16 transformed weight matrices [out_c, in_c]
+  std::shared_ptr<const std::vector<float>> u_;  // points_ transformed weight matrices [out_c, in_c]
 };
 
 }  // namespace metalnn::cpu

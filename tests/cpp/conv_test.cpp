@@ -147,6 +147,9 @@ TEST(ConvKernel, WinogradPath) {
               K::LeakyRelu});
   check_conv({"8x9 output, batch 3", 3, 32, 10, 9, 4, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, K::HardSwish});
   check_conv({"7x7 output (im2col)", 1, 64, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  // From 28x28 outputs: 4x4 blocks, with partial blocks at the bottom and right edges.
+  check_conv({"F(4x4, 3x3), odd sizes, batch 2", 2, 33, 31, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
+  check_conv({"F(4x4, 3x3), asymmetric pads, row chunks", 1, 32, 90, 37, 3, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1, false});
 }
 
 TEST(ConvKernel, AutoPad) {
