@@ -143,6 +143,20 @@ def test_profile_table_and_trace(model_path, tmp_path, capsys):
     assert all(a["ts"] + a["dur"] <= b["ts"] + 1e-3 for a, b in zip(events, events[1:]))
 
 
+def test_profile_share_of_peak(model_path, capsys):
+    from metalnn.cpu_peak import cpu_peak
+    status, out, _ = cli(capsys, "profile", model_path, "--runs", 2, "--threads", 1, "--clock-ghz", 2.5)
+    assert status == 0
+    peak = cpu_peak(1, 2.5)
+    assert peak.gflops in (1 * 4 * 2 * 1 * 2.5, 1 * 4 * 2 * 2 * 2.5, 1 * 8 * 2 * 2 * 2.5, 1 * 16 * 2 * 2 * 2.5)
+    assert f"peak {peak.gflops:.0f} GFLOP/s = 1 cores" in out and "2.50 GHz" in out
+    assert any("GFLOP/s" in line and "% of peak" in line for line in out.splitlines())
+    conv = next(line for line in out.splitlines() if line.lstrip().startswith("Conv '"))
+    cells = conv.split()
+    gflops, share = float(cells[-3]), float(cells[-2])  # ... GFLOP/s, % of peak, FLOPs
+    assert share == pytest.approx(100 * gflops / peak.gflops, abs=0.51), conv
+
+
 def test_model_profile_data(model_path):
     model = metalnn.load(model_path, device="cpu")
     x = RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)

@@ -5,6 +5,9 @@ import argparse
 import json
 from typing import Any
 
+import metalnn
+
+from ..cpu_peak import CpuPeak, cpu_peak
 from .common import (add_model_argument, add_shape_option, format_count, load_model, parse_shapes, positive_int,
                      random_inputs, table)
 
@@ -22,21 +25,30 @@ def register(commands: Any) -> None:
     parser.add_argument("--trace", metavar="FILE.json", help="write a Chrome-trace / Perfetto JSON file")
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="cpu threads (default: METALNN_NUM_THREADS or every core)")
+    parser.add_argument("--clock-ghz", type=float, default=None, metavar="GHZ",
+                        help="clock for the peak (default: the highest /proc/cpuinfo reports)")
     parser.set_defaults(handler=run, device="cpu", precision="float32")
 
 
-def render(profile: Any, top: int | None) -> str:
-    """The per-layer table, slowest first, with each layer's share and GFLOP/s."""
+def render(profile: Any, top: int | None, peak: CpuPeak | None = None) -> str:
+    """The per-layer table, slowest first, with each layer's share, GFLOP/s and share of the CPU's peak."""
     total = profile.total_ms or 1.0
     layers = sorted(profile.layers, key=lambda layer: -layer.median_ms)[:top]
+
+    def gflops(layer: Any) -> float | None:
+        return layer.flops / (layer.median_ms * 1e6) if layer.flops and layer.median_ms else None
+
     rows = [(layer.label, layer.op, f"{layer.median_ms:.3f}", f"{100 * layer.median_ms / total:.1f}",
-             f"{layer.flops / (layer.median_ms * 1e6):.1f}" if layer.flops and layer.median_ms else "-",
+             f"{gflops(layer):.1f}" if gflops(layer) else "-",
+             f"{100 * gflops(layer) / peak.gflops:.0f}" if gflops(layer) and peak else "-",
              format_count(layer.flops) if layer.flops else "-")
             for layer in layers]
     head = (f"{len(profile.layers)} layers on {profile.device}, median of {profile.runs} runs: "
             f"{profile.total_ms:.3f} ms in layers")
-    return head + "\n" + table(("layer", "op", "ms", "%", "GFLOP/s", "FLOPs"), rows,
-                               (False, False, True, True, True, True))
+    if peak:
+        head += f"\npeak {peak.gflops:.0f} GFLOP/s = {peak.how}"
+    return head + "\n" + table(("layer", "op", "ms", "%", "GFLOP/s", "% of peak", "FLOPs"), rows,
+                               (False, False, True, True, True, True, True))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     model, _ = load_model(args)
     feeds = random_inputs(model, args.batch, parse_shapes(args.shape, model))
     profile = model.profile(feeds, runs=args.runs)
-    print(render(profile, args.top))
+    print(render(profile, args.top, cpu_peak(args.threads or metalnn.get_num_threads(), args.clock_ghz)))
     if args.trace:
         with open(args.trace, "w", encoding="utf-8") as f:
             json.dump(profile.chrome_trace(), f)
