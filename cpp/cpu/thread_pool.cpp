@@ -58,7 +58,6 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 }
 
 ThreadPool::~ThreadPool() {
-  wait([this] { return pending_.load(std::memory_order_acquire) == 0; });
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true, std::memory_order_release);
@@ -67,13 +66,20 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::work_on_job() {
+void ThreadPool::work_on_job(uint64_t generation) {
   for (;;) {
-    const int chunk = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
-    if (chunk >= job_chunks_) return;
-    const int64_t begin = job_n_ * chunk / job_chunks_, end = job_n_ * (chunk + 1) / job_chunks_;
-    if (begin < end) (*job_)(begin, end);
-    if (done_chunks_.fetch_add(1, std::memory_order_acq_rel) + 1 == job_chunks_) notify_caller();
+    uint64_t state = state_.load(std::memory_order_acquire);
+    if (state >> 32 != (generation & 0xffffffffu)) return;  // a later region has begun: not ours to run
+    const int chunk = static_cast<int>(state & 0xffffffffu), chunks = job_chunks_.load(std::memory_order_relaxed);
+    if (chunk >= chunks) return;
+    const int64_t n = job_n_.load(std::memory_order_relaxed);
+    const std::function<void(int64_t, int64_t)>* job = job_.load(std::memory_order_relaxed);
+    // The claim succeeds only while this region still has the chunk unclaimed, so the region cannot
+    // have ended and the fields read above are still its own.
+    if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) continue;
+    const int64_t begin = n * chunk / chunks, end = n * (chunk + 1) / chunks;
+    if (begin < end) (*job)(begin, end);
+    if (done_chunks_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) notify_caller();
   }
 }
 
@@ -118,9 +124,7 @@ void ThreadPool::worker_loop() {
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
     move_off_caller_cpu();
-    work_on_job();
-    // Checked in: the caller may now reuse the job fields for its next region.
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) notify_caller();
+    work_on_job(seen);
   }
 }
 
@@ -133,25 +137,25 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     return;
   }
   std::lock_guard<std::mutex> region(region_mutex_);
-  // Workers still checking in from the previous region read its fields; wait for them first.
-  wait([this] { return pending_.load(std::memory_order_acquire) == 0; });
-  job_ = &fn;
-  job_n_ = n;
-  job_chunks_ = chunks;
-  next_chunk_.store(0, std::memory_order_relaxed);
+  // A worker that has not woken for the previous region yet does not hold this one up: it will find
+  // that region's chunks gone (or a newer generation) and wait again.
+  const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  job_.store(&fn, std::memory_order_relaxed);
+  job_n_.store(n, std::memory_order_relaxed);
+  job_chunks_.store(chunks, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  state_.store((generation & 0xffffffffu) << 32, std::memory_order_release);  // publishes the fields above
 #if defined(__linux__)
   caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
 #endif
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_release);  // publishes the fields above
+    generation_.store(generation, std::memory_order_release);
     if (sleepers_ > 0) wake_.notify_all();
   }
   // Chunks are claimed, not assigned: if a worker is slow to start, the caller runs its chunk too.
-  work_on_job();
-  wait([this] { return done_chunks_.load(std::memory_order_acquire) == job_chunks_; });
+  work_on_job(generation);
+  wait([this, chunks] { return done_chunks_.load(std::memory_order_acquire) == chunks; });
 }
 
 namespace {

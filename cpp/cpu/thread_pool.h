@@ -37,7 +37,7 @@ class ThreadPool {
 
  private:
   void worker_loop();
-  void work_on_job();  // claims and runs chunks of the current region until none are left
+  void work_on_job(uint64_t generation);  // claims and runs that region's chunks until none are left
   void notify_caller();
   void move_off_caller_cpu();
   template <class Predicate>
@@ -47,16 +47,18 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex region_mutex_;  // one parallel region at a time
   // Workers spin on generation_ for a while after each job, then sleep on wake_; the caller spins on
-  // done_chunks_ (and, before the next region, pending_), then sleeps on done_.
+  // done_chunks_, then sleeps on done_.
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   int sleepers_ = 0;  // guarded by mutex_
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-  int64_t job_n_ = 0;
-  int job_chunks_ = 0;
+  // The current region. Its fields are read by workers that may wake late, so they are atomics, and
+  // a chunk is claimed by advancing state_ = (generation << 32) | next unclaimed chunk.
+  std::atomic<const std::function<void(int64_t, int64_t)>*> job_{nullptr};
+  std::atomic<int64_t> job_n_{0};
+  std::atomic<int> job_chunks_{0};
+  std::atomic<uint64_t> state_{0};
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> next_chunk_{0}, done_chunks_{0};
-  std::atomic<int> pending_{0};  // workers that have not yet checked in for the current region
+  std::atomic<int> done_chunks_{0};
   std::atomic<bool> stop_{false};
   std::atomic<int> caller_cpu_{-1};  // where the current region's caller runs
   std::vector<int> allowed_cpus_;    // the process's CPUs (Linux)

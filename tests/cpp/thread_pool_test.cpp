@@ -1,6 +1,7 @@
 // The CPU thread pool: every index runs exactly once whatever the split, regions from several
-// threads are serialised, workers that went to sleep wake for the next region, and a pool can be
-// destroyed with sleeping workers.
+// threads are serialised, workers that went to sleep wake for the next region, a region does not
+// wait for workers that were slow to wake for an earlier one, and a pool can be destroyed with
+// sleeping workers.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -70,6 +71,22 @@ TEST(ThreadPool, RegionsFromSeveralThreadsAreSerialised) {
   for (std::thread& t : callers) t.join();
   EXPECT_EQ(total.load(), 4 * 200 * 64);
   EXPECT_EQ(overlaps.load(), 0);  // never more chunks at once than one region has threads
+}
+
+// More threads than cores: most regions end before some workers are scheduled, and those workers then
+// wake into a later region (or a finished one). Every index must still run exactly once, and each
+// region must see only its own job.
+TEST(ThreadPool, LateWorkersNeverRunAFinishedRegion) {
+  ThreadPool pool(8);
+  for (int round = 0; round < 2000; ++round) {
+    const int64_t n = 2 + round % 13;
+    std::vector<std::atomic<int>> visits(static_cast<size_t>(n));
+    pool.parallel_for(n, 1, [&, n](int64_t begin, int64_t end) {
+      ASSERT_LE(end, n);
+      for (int64_t i = begin; i < end; ++i) visits[static_cast<size_t>(i)].fetch_add(1);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(visits[static_cast<size_t>(i)].load(), 1) << "round " << round;
+  }
 }
 
 TEST(ThreadPool, DestroyedWithSleepingWorkers) {
