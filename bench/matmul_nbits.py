@@ -60,13 +60,13 @@ def export_decoder(args, workdir: Path) -> tuple[Path, Path, dict]:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids):
-            return self.model(input_ids=input_ids, use_cache=False).logits
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
-    feed = {"input_ids": np.array([[7]], np.int64)}
+    feed = {"input_ids": np.array([[7]], np.int64), "attention_mask": np.ones((1, 1), np.int64)}
     buffer = io.BytesIO()
-    torch.onnx.export(Logits().eval(), (torch.from_numpy(feed["input_ids"]),), buffer, input_names=["input_ids"],
-                      output_names=["logits"], opset_version=21, dynamo=False)
+    torch.onnx.export(Logits().eval(), tuple(torch.from_numpy(v) for v in feed.values()), buffer,
+                      input_names=list(feed), output_names=["logits"], opset_version=21, dynamo=False)
     float_model = onnx.load_from_string(buffer.getvalue())
     float_path, q4_path = workdir / "decoder_f32.onnx", workdir / "decoder_q4.onnx"
     onnx.save(float_model, str(float_path))
