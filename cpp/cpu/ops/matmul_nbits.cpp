@@ -55,6 +55,24 @@ void column_dot(const Column& c, const float* a, int64_t stride, const float* a_
   for (int r = 0; r < R; ++r) out[r] = acc[r];
 }
 
+// sum over blocks of scale * zp * sum a_r, for R rows: the zero points' share of column_dot.
+template <int R>
+void zero_point_terms(const Column& c, const float* a_sums, int64_t k_blocks, float* out) {
+  float acc[R] = {};
+  if (c.zp_packed) {
+    for (int64_t kb = 0; kb < k_blocks; ++kb) {
+      const float szp = c.scales[kb] * float(kb & 1 ? c.zp_packed[kb / 2] >> 4 : c.zp_packed[kb / 2] & 15);
+      for (int r = 0; r < R; ++r) acc[r] += szp * a_sums[r * k_blocks + kb];
+    }
+  } else {
+    for (int64_t kb = 0; kb < k_blocks; ++kb) {
+      const float szp = c.scales[kb] * (c.zp_float ? c.zp_float[kb] : 8.f);
+      for (int r = 0; r < R; ++r) acc[r] += szp * a_sums[r * k_blocks + kb];
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r] = acc[r];
+}
+
 #ifdef METALNN_HAS_AVX2_KERNELS
 METALNN_AVX2_INLINE float sum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -62,36 +80,46 @@ METALNN_AVX2_INLINE float sum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-// column_dot with each group of 8 code bytes decoded once into two vectors of 8 floats.
+// dot[r] += the 16 codes of `bytes` (8 low nibbles, then 8 high ones) . 16 floats of row r at `a`.
+template <int R>
+METALNN_AVX2_INLINE void dot16(__m128i bytes, const float* a, int64_t stride, __m256* dot) {
+  const __m128i low4 = _mm_set1_epi8(15);
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_and_si128(bytes, low4)));
+  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4)));
+  for (int r = 0; r < R; ++r) {
+    dot[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(a + r * stride), dot[r]);
+    dot[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(a + r * stride + 8), dot[r]);
+  }
+}
+
+// column_dot with the codes decoded in registers, 16 bytes a load where the block has 32 or more.
 template <int R>
 METALNN_AVX2 void column_dot_avx2(const Column& c, const float* a, int64_t stride, const float* a_sums,
                                   int64_t k_blocks, int64_t block, float* out) {
-  const __m128i low4 = _mm_set1_epi8(15);
   __m256 acc[R];
-  float correction[R] = {};
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t kb = 0; kb < k_blocks; ++kb) {
     const uint8_t* codes = c.codes + kb * block / 2;
+    const float* ab = a + kb * block;
+    // Columns follow one another in memory: fetching ahead across their ends keeps DRAM busy.
+    _mm_prefetch(reinterpret_cast<const char*>(codes) + 1024, _MM_HINT_T0);
     __m256 dot[R];
     for (int r = 0; r < R; ++r) dot[r] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < block / 16; ++g) {
-      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + g * 8));
-      const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_and_si128(bytes, low4)));
-      const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4)));
-      for (int r = 0; r < R; ++r) {
-        const float* ab = a + r * stride + kb * block + g * 16;
-        dot[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(ab), dot[r]);
-        dot[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(ab + 8), dot[r]);
+    if (block == 16) {
+      dot16<R>(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)), ab, stride, dot);
+    } else {
+      for (int64_t g = 0; g < block / 32; ++g) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + g * 16));
+        dot16<R>(bytes, ab + g * 32, stride, dot);
+        dot16<R>(_mm_srli_si128(bytes, 8), ab + g * 32 + 16, stride, dot);
       }
     }
     const __m256 scale = _mm256_set1_ps(c.scales[kb]);
-    const float scaled_zp = c.scales[kb] * c.zero_point(kb);
-    for (int r = 0; r < R; ++r) {
-      acc[r] = _mm256_fmadd_ps(scale, dot[r], acc[r]);
-      correction[r] += scaled_zp * a_sums[r * k_blocks + kb];
-    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(scale, dot[r], acc[r]);
   }
-  for (int r = 0; r < R; ++r) out[r] = sum8(acc[r]) - correction[r];
+  float zp_terms[R];
+  zero_point_terms<R>(c, a_sums, k_blocks, zp_terms);
+  for (int r = 0; r < R; ++r) out[r] = sum8(acc[r]) - zp_terms[r];
 }
 #endif
 
