@@ -231,6 +231,10 @@ class _Importer:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
+        four_bit = [v for v in node.input if v in self.four_bit]
+        if four_bit and node.op_type != "GatherBlockQuantized":
+            raise UnsupportedOpError(f"{node.op_type} '{name}': input '{four_bit[0]}' is int4 / uint4, which only "
+                                     "GatherBlockQuantized reads")
         if node.domain not in _DEFAULT_DOMAINS:
             upgrade = _CONTRIB_UPGRADES.get(node.op_type)
             if upgrade is not None:

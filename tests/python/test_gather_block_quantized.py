@@ -104,3 +104,26 @@ def test_bad_scales_shape(rng):
     model, _ = gbq_model(data, np.zeros(2, "int64"), _scales(rng, (4, 2)), block_size=32, quantize_axis=1)
     with pytest.raises(metalnn.ShapeError, match=r"gbq_node.*scales 'scales' \[4, 2\], expected \[4, 1\]"):
         metalnn.load(model, device="cpu")
+
+
+def test_four_bit_table_saved_packed(tmp_path, rng):
+    """An int4 table stays packed (half a byte a code) in a saved .metalnn file and reloads as it ran."""
+    shape, block = (512, 256), 32
+    data = _four_bit("data", rng.integers(-8, 8, shape), True)
+    model, feeds = gbq_model(data, np.array([3, 511, 0], "int64"), _scales(rng, (512, 8)), gather_axis=0,
+                             quantize_axis=1, block_size=block)
+    engine = metalnn.load(model, device="cpu")
+    path = tmp_path / "table.metalnn"
+    engine.save(str(path))
+    codes, scales = 512 * 256 // 2, 512 * 8 * 4
+    assert path.stat().st_size < codes + scales + 64 * 1024, path.stat().st_size
+    np.testing.assert_array_equal(metalnn.load(str(path), device="cpu").run(feeds)["Y"], engine.run(feeds)["Y"])
+
+
+def test_four_bit_initializer_read_by_another_op(rng):
+    data = _four_bit("data", rng.integers(0, 16, (4, 16)), False)
+    model, _ = gbq_model(data, np.zeros(2, "int64"), _scales(rng, (4, 1)), block_size=32, quantize_axis=1)
+    model.graph.node.append(helper.make_node("Identity", ["data"], ["copy"], name="copy_node"))
+    model.graph.output.append(helper.make_tensor_value_info("copy", TensorProto.UINT4, [4, 16]))
+    with pytest.raises(metalnn.UnsupportedOpError, match="copy_node.*'data' is int4 / uint4"):
+        metalnn.load(model, device="cpu")

@@ -68,6 +68,17 @@ def test_prefill_rows(block, zero_points, target, rng):
     _check(*nbits_model(rng, (3, block + 1), 19, block, zero_points, bias=True), target)
 
 
+def test_free_dims(target, rng):
+    """A with free batch and sequence dims, run at two sizes."""
+    model, _ = nbits_model(rng, (2, 3, 48), 21, 32, "packed", bias=True)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param, dims[1].dim_param = "batch", "sequence"
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "sequence"
+    for shape in [(1, 1, 48), (2, 5, 48)]:
+        _check(model, {"A": rng.standard_normal(shape).astype(np.float32)}, target)
+
+
 def test_wide_k_one_row(target, rng):
     """A decoder-sized row: K = 1024 in blocks of 32, N = 96, flat scales, packed zero points."""
     _check(*nbits_model(rng, (1, 1, 1024), 96, 32, "packed", bias=True, flat_scales=True), target)
