@@ -1,7 +1,7 @@
 // MatMulNBits: out[m][n] = sum_k A[m][k] (code(n, k) - zp) * scale (+ bias[n]), B kept as 4-bit codes
 // [N, k_blocks, block_size / 2], low nibble first, dequantised in the inner loop.
-// matmul_nbits_gemv (few rows): one SIMD-group per output; each lane decodes 4 bytes (8 codes) at a
-// time, strided over K, then simd_sum; no threadgroup memory. matmul_nbits_tiled: a 16x16 threadgroup
+// matmul_nbits_gemv (few rows): one SIMD-group per output; each lane decodes a 32-bit word (8 codes)
+// at a time, strided over K, then simd_sum; no threadgroup memory. matmul_nbits_tiled: a 16x16 threadgroup
 // computes a 32x32 tile of out, 2x2 per thread, staging 32x16 of A and 16x32 of decoded B per K step
 // (3 KiB of threadgroup memory in float, 1.5 KiB in half).
 #include "common.h"
@@ -23,7 +23,7 @@ inline float nbits_zero_point(device const uchar* zp_packed, device const T* zp_
 
 template <typename T>
 kernel void matmul_nbits_gemv(device const T* a [[buffer(0)]],
-                              device const uchar* b [[buffer(1)]],
+                              device const uint* b [[buffer(1)]],
                               device const T* scales [[buffer(2)]],
                               device const uchar* zp_packed [[buffer(3)]],
                               device const T* zp_float [[buffer(4)]],
@@ -39,17 +39,17 @@ kernel void matmul_nbits_gemv(device const T* a [[buffer(0)]],
   if (index >= p.m * p.n) return;  // uniform across the SIMD-group
   const uint n = index % p.n, m = index / p.n;
   device const T* row = a + m * p.k;
-  device const uchar* column = b + n * p.k_blocks * (p.block_size / 2);
+  device const uint* column = b + n * p.k_blocks * (p.block_size / 8);  // rows are whole words
   float acc = 0.0f;
-  // Block sizes are multiples of 16, so 8 codes never straddle two blocks.
+  // Lane by lane one 32-bit word (8 codes, code j in bits 4j..4j+3) at a time, so a SIMD-group reads
+  // 128 contiguous bytes; block sizes are multiples of 16, so a word never straddles two blocks.
   for (uint k0 = lane * 8; k0 < p.k; k0 += lanes * 8) {
     const uint kb = k0 / p.block_size;
     const float zp = nbits_zero_point(zp_packed, zp_float, n, kb, p);
+    const uint word = column[k0 / 8];
     float dot = 0.0f;
-    for (uint j = 0; j < 4; ++j) {
-      const uint byte = column[k0 / 2 + j], k = k0 + 2 * j;
-      if (k < p.k) dot = fma(float(byte & 15) - zp, float(row[k]), dot);
-      if (k + 1 < p.k) dot = fma(float(byte >> 4) - zp, float(row[k + 1]), dot);
+    for (uint j = 0; j < 8; ++j) {
+      if (k0 + j < p.k) dot = fma(float((word >> (4 * j)) & 15) - zp, float(row[k0 + j]), dot);
     }
     acc = fma(float(scales[n * p.k_blocks + kb]), dot, acc);
   }
