@@ -16,7 +16,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -102,16 +101,7 @@ def measure(name: str, case: tuple, args, workdir: Path) -> dict:
     for run in runners.values():
         for _ in range(args.warmup):
             run()
-    times = {engine: [] for engine in runners}
-    block = max(1, min(args.block, args.iters))
-    for turn in range((args.iters + block - 1) // block):
-        for engine, run in runners.items():
-            time.sleep(args.settle)
-            run()
-            for _ in range(min(block, args.iters - turn * block)):
-                t0 = time.perf_counter()
-                run()
-                times[engine].append((time.perf_counter() - t0) * 1e3)
+    times = compare.interleaved_times(runners, args)
     med = {engine: statistics.median(ts) for engine, ts in times.items()}
     return {"case": name, "median_ms": med, "ratio": med["metalnn"] / med["onnxruntime"]}
 

@@ -321,6 +321,40 @@ struct MatMulIntegerParams {
   uint32_t zb_stride;
 };
 
+// MatMulNBits: out[m][n] (m < M rows of A, n < N) over K; B's 4-bit codes of column n start at byte
+// n * k_blocks * block_size / 2. zp_mode 0: zero point 8; 1: packed uint8 codes, rows zp_row_bytes
+// apart; 2: float zero points [N, k_blocks].
+struct MatMulNBitsParams {
+  uint32_t m, n, k;
+  uint32_t block_size;
+  uint32_t k_blocks;
+  uint32_t zp_mode;
+  uint32_t zp_row_bytes;
+  uint32_t has_bias;
+};
+
+// GatherBlockQuantized (see core/ops/gather_block_quantized.h): output element (o, j, e) (count in
+// all) dequantises code d = (o * axis_len + indices[j]) * gather_block + e of scale
+// s = x * scale_outer_stride + y / block_size * quantize_inner + d % quantize_inner, where d is
+// (x, y, _) of data viewed as [.., quantize_len, quantize_inner]; zero point: code s % zp_row of row
+// s / zp_row (rows zp_row_bytes apart).
+struct GatherBlockQuantizedParams {
+  uint32_t count;
+  uint32_t index_count;
+  uint32_t axis_len;
+  uint32_t gather_block;
+  uint32_t quantize_len;
+  uint32_t quantize_inner;
+  uint32_t scale_outer_stride;
+  uint32_t block_size;
+  uint32_t bits;
+  uint32_t is_signed;
+  uint32_t has_zero_points;
+  int32_t default_zero_point;
+  uint32_t zp_row;
+  uint32_t zp_row_bytes;
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

@@ -25,7 +25,8 @@ kernels in `cpp/cpu/ops/registry.cpp`, the GPU lowerings in `cpp/gpu/ops/registr
 it current. Do not edit by hand.
 
 - **ONNX versions**: the versions of the op that ONNX (onnx {onnx_version}) defines. The importer reads
-  each of them, rewriting older forms into the newest one (`python/metalnn/onnx_import.py`).
+  each of them, rewriting older forms into the newest one (`python/metalnn/onnx_import.py`). Ops of
+  ONNX Runtime's contrib domain show the domain and version instead (`_CONTRIB_OPS` there).
 - **dtypes (cpu)**: the tensor types of the op's single-node cases in ONNX's own backend test suite that
   the cpu device runs and passes (`tests/conformance`); cases rejected on purpose, each with its
   reason, are listed in `python/metalnn/conformance.py`.
@@ -67,12 +68,15 @@ def render() -> str:
     """The whole docs/operators.md."""
     import metalnn._native as native
 
+    from metalnn.onnx_import import _CONTRIB_OPS
+
     cpu, gpu = set(native.supported_ops()), set(native._gpu_lowered_ops())
+    contrib = {op: domain for domain, op in _CONTRIB_OPS}
     dtypes = conformance_dtypes()
     rows = []
     for op in sorted(cpu | gpu):
         versions = onnx_versions(op)
-        shown = ", ".join(map(str, versions)) if versions else "-"
+        shown = f"{contrib[op]} 1" if op in contrib else ", ".join(map(str, versions)) if versions else "-"
         rows.append(f"| {op} | {shown} | {', '.join(sorted(dtypes.get(op, ()))) or '-'} | "
                     f"{'yes' if op in cpu else '-'} | {'yes' if op in gpu else '-'} |")
     return HEADER.format(onnx_version=onnx.__version__) + "\n".join(rows) + "\n"

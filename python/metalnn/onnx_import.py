@@ -16,6 +16,10 @@ from . import _native
 from .errors import Error, ModelError, UnsupportedOpError
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# Ops of other domains the engine implements: (domain, op type). Their nodes keep the op type as the
+# engine's op name; ONNX has no schema for them, so the engine's schema checks their inputs.
+_CONTRIB_OPS = {("com.microsoft", "MatMulNBits"), ("com.microsoft", "GatherBlockQuantized")}
+_FOUR_BIT = {onnx.TensorProto.INT4: True, onnx.TensorProto.UINT4: False}  # -> signed
 
 
 def _c_order(array) -> np.ndarray:
@@ -137,6 +141,8 @@ class _Importer:
         self.constant_count = 0
         # float16 graph inputs and outputs -> the float32 value the graph computes with
         self.renamed: dict[str, str] = {}
+        # int4 / uint4 initializers, kept as flat packed bytes: name -> (logical shape, signed)
+        self.four_bit: dict[str, tuple[list[int], bool]] = {}
 
     def constant(self, base: str, array: np.ndarray) -> str:
         self.constant_count += 1
@@ -150,6 +156,9 @@ class _Importer:
         initializer_names = set()
         for init in g.initializer:
             initializer_names.add(init.name)
+            if init.data_type in _FOUR_BIT:
+                self.add_four_bit(init)
+                continue
             try:
                 array = numpy_helper.to_array(init)
             except Exception as exc:
@@ -183,6 +192,17 @@ class _Importer:
             self.graph.add_output(out.name, out.type.tensor_type.elem_type)
         return self.graph
 
+    def add_four_bit(self, init: onnx.TensorProto) -> None:
+        """An int4 / uint4 initializer as uint8 bytes holding two codes each, low nibble first."""
+        try:
+            codes = numpy_helper.to_array(init).astype(np.int8).ravel()
+        except Exception as exc:
+            raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
+        codes = np.append(codes, np.int8(0)) if codes.size % 2 else codes
+        nibbles = codes.view(np.uint8) & 0x0F
+        self.graph.add_initializer(init.name, np.ascontiguousarray(nibbles[0::2] | (nibbles[1::2] << 4)))
+        self.four_bit[init.name] = (list(init.dims), init.data_type == onnx.TensorProto.INT4)
+
     def initializer(self, name: str) -> np.ndarray | None:
         """The value of initializer `name`, or None when it is not one."""
         for init in self.model.graph.initializer:
@@ -211,6 +231,16 @@ class _Importer:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
+        four_bit = [v for v in node.input if v in self.four_bit]
+        if four_bit and node.op_type != "GatherBlockQuantized":
+            raise UnsupportedOpError(f"{node.op_type} '{name}': input '{four_bit[0]}' is int4 / uint4, which only "
+                                     "GatherBlockQuantized reads")
+        if node.domain not in _DEFAULT_DOMAINS:
+            upgrade = _CONTRIB_UPGRADES.get(node.op_type)
+            if upgrade is not None:
+                inputs, attrs = upgrade(self, name, inputs, attrs)
+            self.graph.add_node(node.op_type, name, inputs, outputs, attrs)
+            return
         version = node_version(node.op_type, self.opset)
         if version == 0:
             raise ModelError(f"{node.op_type} '{name}': the model declares opset {self.opset}, "
@@ -376,12 +406,33 @@ _UPGRADES: dict[str, Callable] = {
 }
 
 
+def _gather_block_quantized(imp: _Importer, name: str, inputs: list, attrs: dict):
+    """int4 / uint4 data reaches the engine as flat packed bytes; `_codes` and `_shape` say how to read them."""
+    data = inputs[0] if inputs else ""
+    if data in imp.four_bit:
+        shape, signed = imp.four_bit[data]
+        zero_points = inputs[3] if len(inputs) > 3 else ""
+        if zero_points and zero_points not in imp.four_bit:
+            raise ModelError(f"GatherBlockQuantized '{name}': zero_points '{zero_points}' must be of data's "
+                             "4-bit type")
+        attrs["_codes"] = 2 if signed else 1
+        attrs["_shape"] = shape
+    return inputs, attrs
+
+
+_CONTRIB_UPGRADES: dict[str, Callable] = {
+    "GatherBlockQuantized": _gather_block_quantized,
+}
+
+
 def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
     """Every node of `model` whose op the engine does not implement, as "Op (node 'name')"."""
     supported = set(_native.supported_ops()) | {"Constant"}
     missing = []
     for index, node in enumerate(model.graph.node):
         name = node.name or f"{node.op_type}_{index}"
+        if (node.domain, node.op_type) in _CONTRIB_OPS:
+            continue
         if node.domain not in _DEFAULT_DOMAINS:
             missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
         elif node.op_type not in supported:

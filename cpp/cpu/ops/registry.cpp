@@ -51,6 +51,8 @@ std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&)
 std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_roi_align_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_matmul_nbits_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_gather_block_quantized_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -167,6 +169,8 @@ constexpr KernelEntry kKernels[] = {
     {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
     {"MatMulInteger", make_matmul_integer_kernel},
     {"RoiAlign", make_roi_align_kernel},
+    {"MatMulNBits", make_matmul_nbits_kernel},
+    {"GatherBlockQuantized", make_gather_block_quantized_kernel},
 };
 }  // namespace
 

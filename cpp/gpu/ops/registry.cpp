@@ -48,6 +48,8 @@ void lower_quantize_linear(Lowering&, const Node&);
 void lower_dequantize_linear(Lowering&, const Node&);
 void lower_dynamic_quantize_linear(Lowering&, const Node&);
 void lower_matmul_integer(Lowering&, const Node&);
+void lower_matmul_nbits(Lowering&, const Node&);
+void lower_gather_block_quantized(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
 
 namespace {
@@ -165,6 +167,8 @@ constexpr GpuOp kOps[] = {
     {"DequantizeLinear", lower_dequantize_linear},
     {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
     {"MatMulInteger", lower_matmul_integer},
+    {"MatMulNBits", lower_matmul_nbits},
+    {"GatherBlockQuantized", lower_gather_block_quantized},
     {"RoiAlign", lower_roi_align},
 };
 }  // namespace
