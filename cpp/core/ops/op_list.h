@@ -111,4 +111,7 @@
   X(DequantizeLinear, quantize, infer_dequantize_linear)          \
   X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear) \
   X(MatMulInteger, matmul_integer, infer_matmul_integer)         \
-  X(RoiAlign, roi_align, infer_roi_align)
+  X(RoiAlign, roi_align, infer_roi_align)                         \
+  X(QuantizedConv, qfused, infer_quantized_conv)                  \
+  X(QuantizedMatMul, qfused, infer_quantized_matmul)              \
+  X(QuantizedAdd, qfused, infer_quantized_add)

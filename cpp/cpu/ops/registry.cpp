@@ -51,6 +51,9 @@ std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&)
 std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_roi_align_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_conv_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_matmul_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_add_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -167,6 +170,9 @@ constexpr KernelEntry kKernels[] = {
     {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
     {"MatMulInteger", make_matmul_integer_kernel},
     {"RoiAlign", make_roi_align_kernel},
+    {"QuantizedConv", make_quantized_conv_kernel},
+    {"QuantizedMatMul", make_quantized_matmul_kernel},
+    {"QuantizedAdd", make_quantized_add_kernel},
 };
 }  // namespace
 

@@ -48,6 +48,9 @@ void lower_quantize_linear(Lowering&, const Node&);
 void lower_dequantize_linear(Lowering&, const Node&);
 void lower_dynamic_quantize_linear(Lowering&, const Node&);
 void lower_matmul_integer(Lowering&, const Node&);
+void lower_quantized_conv(Lowering&, const Node&);
+void lower_quantized_matmul(Lowering&, const Node&);
+void lower_quantized_add(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
 
 namespace {
@@ -165,6 +168,9 @@ constexpr GpuOp kOps[] = {
     {"DequantizeLinear", lower_dequantize_linear},
     {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
     {"MatMulInteger", lower_matmul_integer},
+    {"QuantizedConv", lower_quantized_conv},
+    {"QuantizedMatMul", lower_quantized_matmul},
+    {"QuantizedAdd", lower_quantized_add},
     {"RoiAlign", lower_roi_align},
 };
 }  // namespace

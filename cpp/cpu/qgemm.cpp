@@ -1,0 +1,178 @@
+#include "cpu/qgemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+// Panels per task are sized to stay in L2 while a row block's weights (kTileRows x k bytes) sit in L1.
+constexpr int64_t kChunkBytes = int64_t{96} << 10;
+
+enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni };
+
+Isa detect_isa() {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (__builtin_cpu_supports("avxvnni")) return Isa::AvxVnni;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) return Isa::Avx512Vnni;
+    return Isa::Avx2;
+  }
+#endif
+  return Isa::Portable;
+}
+
+Isa isa() {
+  static const Isa chosen = detect_isa();
+  return chosen;
+}
+
+// Sums of one tile: kTileRows rows of packed weights by one panel, into sums[kTileRows][kPanelCols].
+using TileFn = void (*)(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums);
+
+// Weights for the byte kernels: per group of 4 k's, the 4 bytes of each row of the tile in one int32.
+void tile_portable(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums) {
+  int32_t acc[kTileRows][kPanelCols] = {};
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const uint8_t* p = panel + g * kPanelCols * 4;
+    for (int r = 0; r < kTileRows; ++r) {
+      int8_t wb[4];
+      std::memcpy(wb, &w[g * kTileRows + r], 4);
+      for (int j = 0; j < kPanelCols; ++j)
+        acc[r][j] += p[j * 4] * wb[0] + p[j * 4 + 1] * wb[1] + p[j * 4 + 2] * wb[2] + p[j * 4 + 3] * wb[3];
+    }
+  }
+  std::memcpy(sums, acc, sizeof(acc));
+}
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+#define METALNN_TILE_BODY(DOT)                                                                 \
+  __m256i c[kTileRows][2];                                                                     \
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();              \
+  for (int64_t g = 0; g < k_groups; ++g) {                                                     \
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64));      \
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64 + 32)); \
+    for (int r = 0; r < kTileRows; ++r) {                                                      \
+      const __m256i a = _mm256_set1_epi32(w[g * kTileRows + r]);                               \
+      c[r][0] = DOT(c[r][0], b0, a);                                                           \
+      c[r][1] = DOT(c[r][1], b1, a);                                                           \
+    }                                                                                          \
+  }                                                                                            \
+  for (int r = 0; r < kTileRows; ++r) {                                                        \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols), c[r][0]);           \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols + 8), c[r][1]);       \
+  }
+
+__attribute__((target("avxvnni,avx2,fma"))) void tile_avx_vnni(const int32_t* w, const uint8_t* panel,
+                                                                int64_t k_groups, int32_t* sums) {
+  METALNN_TILE_BODY(_mm256_dpbusd_avx_epi32)
+}
+
+__attribute__((target("avx512vnni,avx512vl,avx2,fma"))) void tile_avx512_vnni(const int32_t* w, const uint8_t* panel,
+                                                                              int64_t k_groups, int32_t* sums) {
+  METALNN_TILE_BODY(_mm256_dpbusd_epi32)
+}
+#undef METALNN_TILE_BODY
+
+// AVX2 weights: per group of 4 k's and row, two int32s: (w0, w2) and (w1, w3) as int16 pairs, which
+// vpmaddwd pairs with the even and odd activation bytes widened to int16.
+METALNN_AVX2 void tile_avx2(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums) {
+  const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+  __m256i c[kTileRows][2];
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64 + 32));
+    const __m256i e0 = _mm256_and_si256(b0, low_bytes), o0 = _mm256_srli_epi16(b0, 8);
+    const __m256i e1 = _mm256_and_si256(b1, low_bytes), o1 = _mm256_srli_epi16(b1, 8);
+    for (int r = 0; r < kTileRows; ++r) {
+      const __m256i we = _mm256_set1_epi32(w[(g * kTileRows + r) * 2]);
+      const __m256i wo = _mm256_set1_epi32(w[(g * kTileRows + r) * 2 + 1]);
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_add_epi32(_mm256_madd_epi16(e0, we), _mm256_madd_epi16(o0, wo)));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_add_epi32(_mm256_madd_epi16(e1, we), _mm256_madd_epi16(o1, wo)));
+    }
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols), c[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols + 8), c[r][1]);
+  }
+}
+#endif
+
+TileFn tile_fn() {
+  switch (isa()) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    case Isa::AvxVnni: return tile_avx_vnni;
+    case Isa::Avx512Vnni: return tile_avx512_vnni;
+    case Isa::Avx2: return tile_avx2;
+#endif
+    default: return tile_portable;
+  }
+}
+
+}  // namespace
+
+QGemmWeights::QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row_stride, int64_t k_stride)
+    : rows_(rows), k_(k) {
+  const int64_t groups = k_groups(), blocks = (rows + kTileRows - 1) / kTileRows;
+  const int ints_per_group = isa() == Isa::Avx2 ? 2 : 1;
+  block_ints_ = groups * kTileRows * ints_per_group;
+  packed_.assign(size_t(blocks * block_ints_), 0);
+  row_sums_.assign(size_t(rows), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t* block = packed_.data() + (r / kTileRows) * block_ints_;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int8_t v = w[r * row_stride + kk * k_stride];
+      row_sums_[size_t(r)] += v;
+      const int64_t slot = (kk / 4) * kTileRows + r % kTileRows;
+      if (ints_per_group == 1) {
+        reinterpret_cast<int8_t*>(block + slot)[kk % 4] = v;
+      } else {  // (w0, w2) then (w1, w3), each an int16 pair
+        reinterpret_cast<int16_t*>(block + slot * 2 + (kk % 2))[(kk % 4) / 2] = v;
+      }
+    }
+  }
+}
+
+void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
+           bool serial) {
+  const int64_t rows = w.rows(), groups = w.k_groups();
+  if (rows == 0 || cols == 0) return;
+  const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
+  const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
+  const int threads = serial ? 1 : pool.num_threads();
+  int64_t chunk = std::clamp<int64_t>(kChunkBytes / (groups * kPanelCols * 4), 1, panels);
+  if (panels / chunk < threads) chunk = std::max<int64_t>(1, (panels + threads - 1) / threads);
+  const int64_t col_chunks = (panels + chunk - 1) / chunk;
+  // Too few column chunks for the threads: split the rows too (each such task packs its panels).
+  const int64_t row_chunks = col_chunks < threads ? std::min<int64_t>(row_blocks, threads) : 1;
+  const int64_t blocks_per_row_chunk = (row_blocks + row_chunks - 1) / row_chunks;
+  const TileFn tile = tile_fn();
+  auto task = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> buffer;
+    alignas(32) int32_t sums[kTileRows * kPanelCols];
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t cc = t / row_chunks, rc = t % row_chunks;
+      const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;
+      const int64_t chunk_panels = (nc + kPanelCols - 1) / kPanelCols;
+      buffer.assign(size_t(chunk_panels * groups * kPanelCols * 4), 0);
+      pack(c0, nc, buffer.data());
+      const int64_t rb_end = std::min(row_blocks, (rc + 1) * blocks_per_row_chunk);
+      for (int64_t rb = rc * blocks_per_row_chunk; rb < rb_end; ++rb) {
+        const int64_t r0 = rb * kTileRows, nr = std::min(kTileRows, rows - r0);
+        for (int64_t p = 0; p < chunk_panels; ++p) {
+          tile(w.block(rb), buffer.data() + p * groups * kPanelCols * 4, groups, sums);
+          const int64_t pc0 = c0 + p * kPanelCols;
+          epilogue(r0, nr, pc0, std::min(kPanelCols, c0 + nc - pc0), sums);
+        }
+      }
+    }
+  };
+  if (serial) task(0, col_chunks * row_chunks);
+  else pool.parallel_for(col_chunks * row_chunks, 1, task);
+}
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,67 @@
+// The int8 GEMM of the quantized kernels: int32 sums of s8 weights (rows) times u8 activation
+// columns. Activations arrive as u8 (int8 ones shifted by 128 by the packers), so every ISA path
+// multiplies u8 x s8 exactly:
+//  - AVX-VNNI / AVX512-VNNI: vpdpbusd sums four u8 x s8 products straight into int32;
+//  - AVX2: vpmaddubsw would saturate its int16 pair sums (255 * 127 * 2 > 32767), so the bytes are
+//    split into even and odd halves widened to int16 and multiplied with vpmaddwd (exact in int32);
+//  - elsewhere (aarch64 included), plain C++.
+// The caller's epilogue subtracts (activation zero point + shift) * row_sums() to get
+// sum_k (x - x_zero) * w.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+// Columns per panel: the packers write activations as panels of kPanelCols columns, each holding
+// for every group of 4 k's the 4 bytes of column 0, then of column 1, ... ([k_groups][16][4]).
+constexpr int64_t kPanelCols = 16;
+// Rows per tile of the GEMM.
+constexpr int64_t kTileRows = 4;
+
+// Byte offset of (column `col`, reduction index `k`) in a block of panels with `k_groups` groups.
+inline int64_t panel_offset(int64_t col, int64_t k, int64_t k_groups) {
+  return (col / kPanelCols) * k_groups * kPanelCols * 4 + (k / 4) * kPanelCols * 4 + (col % kPanelCols) * 4 + k % 4;
+}
+
+class QGemmWeights {
+ public:
+  // Packs w(r, k) = w[r * row_stride + k * k_stride] for r < rows, k < k.
+  QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row_stride, int64_t k_stride);
+  int64_t rows() const { return rows_; }
+  int64_t k() const { return k_; }
+  int64_t k_groups() const { return (k_ + 3) / 4; }
+  const std::vector<int32_t>& row_sums() const { return row_sums_; }
+  const int32_t* block(int64_t row_block) const { return packed_.data() + row_block * block_ints_; }
+
+ private:
+  int64_t rows_, k_, block_ints_;
+  std::vector<int32_t> packed_;
+  std::vector<int32_t> row_sums_;
+};
+
+// Writes the panels of columns [col0, col0 + cols) into a zeroed buffer (the bytes of columns past
+// `cols` and of k past k() meet zero weights or are never stored).
+using PanelPacker = std::function<void(int64_t col0, int64_t cols, uint8_t* panels)>;
+// Receives the raw sums of rows [r0, r0 + nr) x columns [c0, c0 + nc): sums[i * kPanelCols + j].
+using TileEpilogue = std::function<void(int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums)>;
+
+// Sums over all rows of `w` and `cols` columns, on the pool (or the calling thread when serial).
+void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
+           bool serial = false);
+
+// Bytes of panels for `cols` columns of reduction length k.
+inline int64_t panel_bytes(int64_t cols, int64_t k) {
+  return (cols + kPanelCols - 1) / kPanelCols * ((k + 3) / 4) * kPanelCols * 4;
+}
+
+// Rounds v (already clamped into the output range) to nearest, half to even, as the FPU does.
+inline int32_t round_half_even(float v) {
+  const float magic = 12582912.f;  // 1.5 * 2^23: adding it leaves v rounded in the low mantissa bits
+  return int32_t((v + magic) - magic);
+}
+
+}  // namespace metalnn::cpu
