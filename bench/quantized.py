@@ -2,8 +2,8 @@
 the same int8 file, in one process, taking turns as bench/compare.py does (so load changes on a shared
 machine hit every engine alike).
 
-The int8 files are what ONNX Runtime's quantizer writes: quantize_static (QDQ, per-channel int8
-weights, calibration on random images) for the CNNs, quantize_dynamic (int8 weights, MatMulInteger)
+The int8 files are what ONNX Runtime's quantizer writes: quant_pre_process then quantize_static (QDQ,
+per-channel int8 weights, calibration on random images) for the CNNs, quantize_dynamic (int8 weights, MatMulInteger)
 for BERT-base. Weights are random; the files are cached.
 
     python bench/quantized.py                         # resnet50, mobilenet_v2, bert_base; 2 threads
@@ -89,7 +89,12 @@ def quantized(name: str, float_path: Path, args) -> Path:
                 batch = next(self.batches, None)
                 return None if batch is None else {"input": np.ascontiguousarray(batch)}
 
-        q.quantize_static(str(float_path), str(tmp), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
+        # ONNX Runtime's recommended first step: shape inference and its optimiser (BatchNorm folded into
+        # the convolutions), so that the quantizer sees Conv -> Relu rather than Conv -> BN -> Relu.
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        prepared = path.with_name(f"{float_path.stem}_prepared.onnx")
+        quant_pre_process(str(float_path), str(prepared))
+        q.quantize_static(str(prepared), str(tmp), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
                           activation_type=getattr(q.QuantType, args.activation), weight_type=q.QuantType.QInt8)
     tmp.rename(path)
     return path

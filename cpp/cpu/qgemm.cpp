@@ -1,22 +1,34 @@
 #include "cpu/qgemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "cpu/simd_avx2.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace metalnn::cpu {
 
 namespace {
 
-// Panels per task are sized to stay in L2 while a row block's weights (kTileRows x k bytes) sit in L1.
-constexpr int64_t kChunkBytes = int64_t{96} << 10;
+// Panels per task are sized to stay in L2 while a row block's weights (kTileRows x k bytes) sit in L1;
+// few columns (late layers, wide weights) then fit one chunk, so the weights stream once.
+constexpr int64_t kChunkBytes = int64_t{384} << 10;
 
 enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni };
 
+// The best path this CPU has; METALNN_INT8_KERNELS=avx2 or =portable caps it (so one machine can
+// test every path).
 Isa detect_isa() {
+  const char* env = std::getenv("METALNN_INT8_KERNELS");
+  const std::string cap = env ? env : "";
+  if (cap == "portable") return Isa::Portable;
 #if defined(METALNN_HAS_AVX2_KERNELS)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (cap == "avx2") return Isa::Avx2;
     if (__builtin_cpu_supports("avxvnni")) return Isa::AvxVnni;
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) return Isa::Avx512Vnni;
     return Isa::Avx2;
@@ -113,7 +125,95 @@ TileFn tile_fn() {
   }
 }
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Eight requantised sums as int32 (MXCSR rounding: nearest, half to even).
+METALNN_AVX2_INLINE __m256i requantize8(const Requant& q, const int32_t* s) {
+  __m256 v = _mm256_cvtepi32_ps(
+      _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)), _mm256_set1_epi32(q.correction)));
+  v = _mm256_fmadd_ps(v, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
+}
+
+METALNN_AVX2 int64_t requantize_avx2(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // Values are already in the output range, so the saturating packs only narrow.
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(requantize8(q, sums + i), requantize8(q, sums + i + 8)), 0xD8);
+    const __m128i a = _mm256_castsi256_si128(w), b = _mm256_extracti128_si256(w, 1);
+    const __m128i bytes = q.lo + float(q.y_zero) < 0.f ? _mm_packs_epi16(a, b) : _mm_packus_epi16(a, b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), bytes);
+  }
+  return i;
+}
+#endif
+
 }  // namespace
+
+void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
+  int64_t i = 0;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() != Isa::Portable) i = requantize_avx2(q, sums, n, dst);
+#endif
+  for (; i < n; ++i) dst[i] = requantize_one(q, sums[i]);
+}
+
+void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,
+               uint8_t* panels) {
+  const int64_t panel_stride = k_groups * kPanelCols * 4;
+  int64_t done = 0;
+#if defined(__SSE2__)
+  // Whole panels: four reduction rows of 16 columns interleave into the panel's 64 bytes.
+  if (first % kPanelCols == 0) {
+    const __m128i m = _mm_set1_epi8(char(mask));
+    for (; done + kPanelCols <= cols; done += kPanelCols) {
+      uint8_t* dst = panels + ((first + done) / kPanelCols) * panel_stride;
+      for (int64_t g = 0; g < k_groups; ++g) {
+        __m128i r[4];
+        for (int t = 0; t < 4; ++t) {
+          const uint8_t* src = rows[g * 4 + t];
+          r[t] = src ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done)), m)
+                     : _mm_setzero_si128();
+        }
+        const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+        const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+        __m128i* out = reinterpret_cast<__m128i*>(dst + g * kPanelCols * 4);
+        _mm_storeu_si128(out, _mm_unpacklo_epi16(a, c));
+        _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(a, c));
+        _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(b, d));
+        _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(b, d));
+      }
+    }
+  }
+#endif
+  for (int64_t g = 0; g < k_groups; ++g) {
+    for (int t = 0; t < 4; ++t) {
+      const uint8_t* r = rows[g * 4 + t];
+      if (!r) continue;  // past k: the zeroed buffer meets zero weights
+      uint8_t* base = panels + g * kPanelCols * 4 + t;
+      for (int64_t j = done; j < cols; ++j) {
+        const int64_t c = first + j;
+        base[(c / kPanelCols) * panel_stride + (c % kPanelCols) * 4] = uint8_t(r[j] ^ mask);
+      }
+    }
+  }
+}
+
+void pack_columns(const uint8_t* a, int64_t k, int64_t row0, int64_t cols, uint8_t mask, uint8_t* panels) {
+  const int64_t groups = (k + 3) / 4, full = k / 4;
+  const uint32_t mask4 = uint32_t(mask) * 0x01010101u;
+  for (int64_t j = 0; j < cols; ++j) {
+    const uint8_t* row = a + (row0 + j) * k;
+    uint8_t* dst = panels + panel_offset(j, 0, groups);
+    for (int64_t g = 0; g < full; ++g) {
+      uint32_t v;
+      std::memcpy(&v, row + g * 4, 4);
+      v ^= mask4;
+      std::memcpy(dst + g * kPanelCols * 4, &v, 4);
+    }
+    for (int64_t kk = full * 4; kk < k; ++kk) dst[full * kPanelCols * 4 + kk % 4] = uint8_t(row[kk] ^ mask);
+  }
+}
 
 QGemmWeights::QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row_stride, int64_t k_stride)
     : rows_(rows), k_(k) {

@@ -8,6 +8,7 @@
 // The caller's epilogue subtracts (activation zero point + shift) * row_sums() to get
 // sum_k (x - x_zero) * w.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -58,10 +59,35 @@ inline int64_t panel_bytes(int64_t cols, int64_t k) {
   return (cols + kPanelCols - 1) / kPanelCols * ((k + 3) / 4) * kPanelCols * 4;
 }
 
+// One output channel's requantisation: byte = rint(clamp((sum - correction) * multiplier + bias,
+// lo, hi)) + y_zero, rint rounding half to even; int8 outputs keep their two's complement byte.
+struct Requant {
+  int32_t correction;
+  float multiplier, bias, lo, hi;
+  int32_t y_zero;
+};
+
+// dst[i] = requantised sums[i] for i < n.
+void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst);
+
+// Writes panel columns [first, first + cols) from `rows` (4 * k_groups row pointers, nullptr past k):
+// column first + j of reduction row t is rows[t][j] ^ mask (a 1x1 convolution's input as it lies).
+void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,
+               uint8_t* panels);
+
+// Writes panel columns [0, cols) from rows [row0, row0 + cols) of the row-major [*, k] matrix `a`
+// (a MatMul's input: column j is row row0 + j of a, xor mask).
+void pack_columns(const uint8_t* a, int64_t k, int64_t row0, int64_t cols, uint8_t mask, uint8_t* panels);
+
 // Rounds v (already clamped into the output range) to nearest, half to even, as the FPU does.
 inline int32_t round_half_even(float v) {
   const float magic = 12582912.f;  // 1.5 * 2^23: adding it leaves v rounded in the low mantissa bits
   return int32_t((v + magic) - magic);
+}
+
+inline uint8_t requantize_one(const Requant& q, int32_t sum) {
+  const float v = float(sum - q.correction) * q.multiplier + q.bias;
+  return uint8_t(round_half_even(std::min(std::max(v, q.lo), q.hi)) + q.y_zero);
 }
 
 }  // namespace metalnn::cpu

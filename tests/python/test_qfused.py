@@ -5,6 +5,10 @@ quantized tensors themselves, so "within one quantization step" is |metalnn - OR
 (the int32 sums are exact; only a requantised value within float rounding of a .5 may round the other
 way)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -218,3 +222,14 @@ def test_chain_and_residual(target, rng, tmp_path):
     again = metalnn.load(str(path), device=target.device)
     assert again.summary().op_counts.get("QuantizedConv") == 2
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
+
+
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_int8_kernel_paths(kernels):
+    """The cpu tests above once more with the int8 GEMM capped at AVX2 (vpmaddwd) or plain C++ (they
+    run on the best path of this machine otherwise; the choice is made once per process)."""
+    env = dict(os.environ, METALNN_INT8_KERNELS=kernels)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not kernel_paths"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -62,16 +62,10 @@ class PackedMatMulInteger : public Kernel {
     int32_t za = 0;
     if (in.size() > 2 && in[2]) za = s8 ? int32_t(*in[2]->data<int8_t>()) : int32_t(*in[2]->data<uint8_t>());
     const int32_t shifted_zero = za + (s8 ? 128 : 0);
-    const int64_t m = n_ > 0 ? out[0]->numel() / n_ : 0, groups = weights_.k_groups();
+    const int64_t m = n_ > 0 ? out[0]->numel() / n_ : 0;
     const std::vector<int32_t>& sums_w = weights_.row_sums();
     int32_t* y = out[0]->data<int32_t>();
-    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
-      for (int64_t j = 0; j < nc; ++j) {
-        const uint8_t* row = a + (c0 + j) * k_;
-        uint8_t* dst = panels + panel_offset(j, 0, groups);
-        for (int64_t kk = 0; kk < k_; ++kk) dst[(kk / 4) * kPanelCols * 4 + kk % 4] = uint8_t(row[kk] ^ mask);
-      }
-    };
+    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask, panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
       for (int64_t j = 0; j < nc; ++j)
         for (int64_t i = 0; i < nr; ++i)

@@ -3,7 +3,9 @@
 // the GEMM's u8 panels (im2col per tile, any group count), depthwise convolutions sum their taps
 // directly; requantisation runs on each tile as it leaves the GEMM.
 #include <algorithm>
+#include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/ops/qfused.h"
@@ -11,33 +13,24 @@
 #include "core/ops/window2d.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
+#include "cpu/cpu_features.h"
 #include "cpu/qgemm.h"
+#include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
 
 namespace {
 
-// Integer sums to output bytes, per output channel (row).
-struct RowRequant {
-  std::vector<int32_t> correction;  // (x_zero + shift) * sum_k w: the sums are of shifted u8 activations
-  std::vector<float> multiplier, bias;
-  float lo = 0.f, hi = 0.f;
-  int32_t y_zero = 0;
-
-  RowRequant(const Requantization& r, const std::vector<int32_t>& row_sums, int64_t row0, int32_t shifted_zero)
-      : lo(r.lo), hi(r.hi), y_zero(r.y_zero) {
-    for (size_t i = 0; i < row_sums.size(); ++i) {
-      correction.push_back(shifted_zero * row_sums[i]);
-      multiplier.push_back(r.multiplier[size_t(row0) + i]);
-      bias.push_back(r.bias[size_t(row0) + i]);
-    }
-  }
-  uint8_t operator()(int64_t r, int32_t sum) const {
-    float v = float(sum - correction[size_t(r)]) * multiplier[size_t(r)] + bias[size_t(r)];
-    v = std::min(std::max(v, lo), hi);
-    return uint8_t(round_half_even(v) + y_zero);  // int8 outputs keep their two's complement byte
-  }
-};
+// The requantisation of output channels [row0, row0 + row_sums.size()); the sums are of u8-shifted
+// activations, so each channel subtracts (x_zero + shift) * sum_k w.
+std::vector<Requant> row_requants(const Requantization& r, const std::vector<int32_t>& row_sums, int64_t row0,
+                                  int32_t shifted_zero) {
+  std::vector<Requant> out;
+  for (size_t i = 0; i < row_sums.size(); ++i)
+    out.push_back({shifted_zero * row_sums[i], r.multiplier[size_t(row0) + i], r.bias[size_t(row0) + i], r.lo, r.hi,
+                   r.y_zero});
+  return out;
+}
 
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
 uint8_t shift_mask(DType t) { return t == DType::Int8 ? 0x80 : 0; }
@@ -60,14 +53,16 @@ class QuantizedConvKernel : public Kernel {
     pad_ = uint8_t(shifted_zero);
     const int64_t k = w.numel() / out_c_, rows = out_c_ / group_;
     depthwise_ = group_ == in_c_ && group_ == out_c_;
+    pointwise_ = win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&
+                 win_.pad_left == 0 && win_.out_h == win_.in_h && win_.out_w == win_.in_w;
     if (depthwise_) {
       weights_.assign(w.data<int8_t>(), w.data<int8_t>() + w.numel());
-      requant_.emplace_back(r, std::vector<int32_t>(size_t(out_c_), 0), 0, 0);
+      requant_.push_back(row_requants(r, std::vector<int32_t>(size_t(out_c_), 0), 0, 0));
       return;
     }
     for (int64_t gi = 0; gi < group_; ++gi) {
       gemm_.emplace_back(std::make_unique<QGemmWeights>(w.data<int8_t>() + gi * rows * k, rows, k, k, 1));
-      requant_.emplace_back(r, gemm_.back()->row_sums(), gi * rows, shifted_zero);
+      requant_.push_back(row_requants(r, gemm_.back()->row_sums(), gi * rows, shifted_zero));
     }
   }
 
@@ -81,35 +76,69 @@ class QuantizedConvKernel : public Kernel {
     const int64_t in_hw = win_.in_size();
     for (int64_t gi = 0; gi < group_; ++gi) {
       const QGemmWeights& w = *gemm_[size_t(gi)];
-      const RowRequant& rq = requant_[size_t(gi)];
+      const std::vector<Requant>& rq = requant_[size_t(gi)];
       const int64_t groups = w.k_groups();
       auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
-        for (int64_t j = 0; j < nc; ++j) {
-          const int64_t col = c0 + j, b = col / P, p = col % P;
-          const int64_t ih0 = (p / win_.out_w) * win_.stride_h - win_.pad_top;
-          const int64_t iw0 = (p % win_.out_w) * win_.stride_w - win_.pad_left;
-          const uint8_t* xb = x + (b * in_c_ + gi * cg) * in_hw;
-          uint8_t* dst = panels + panel_offset(j, 0, groups);
-          for (int64_t c = 0; c < cg; ++c) {
-            for (int64_t i = 0; i < kh; ++i) {
-              const int64_t ih = ih0 + i * win_.dilation_h;
-              const bool row_in = ih >= 0 && ih < win_.in_h;
-              for (int64_t t = 0; t < kw; ++t) {
-                const int64_t kk = (c * kh + i) * kw + t, iw = iw0 + t * win_.dilation_w;
-                const bool inside = row_in && iw >= 0 && iw < win_.in_w;
-                dst[(kk / 4) * kPanelCols * 4 + kk % 4] = inside ? uint8_t(xb[c * in_hw + ih * win_.in_w + iw] ^ mask_) : pad_;
+        if (pointwise_) {  // the input rows are the GEMM's rows: pack runs of columns within one image
+          std::vector<const uint8_t*> rows(size_t(groups * 4), nullptr);
+          for (int64_t j = 0; j < nc;) {
+            const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+            for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
+            pack_rows(rows.data(), groups, j, run, mask_, panels);
+            j += run;
+          }
+          return;
+        }
+        // im2col rows first ([k][nc], runs of columns along one output row: padding taps get the zero
+        // point, the rest a copy), then the 4-row interleave into panels.
+        thread_local std::vector<uint8_t> unfolded;
+        thread_local std::vector<const uint8_t*> rows_of;
+        unfolded.resize(size_t(cg * kh * kw * nc));
+        rows_of.assign(size_t(groups * 4), nullptr);
+        const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+        struct Run { int64_t j, len, b, oh, ow; };
+        std::vector<Run> runs;
+        for (int64_t j = 0; j < nc;) {
+          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / win_.out_w, ow = p % win_.out_w;
+          const int64_t len = std::min(nc - j, win_.out_w - ow);
+          runs.push_back({j, len, b, oh, ow});
+          j += len;
+        }
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t t = 0; t < kw; ++t) {
+              const int64_t kk = (c * kh + i) * kw + t;
+              uint8_t* row = unfolded.data() + kk * nc;
+              rows_of[size_t(kk)] = row;
+              for (const Run& r : runs) {
+                uint8_t* dst = row + r.j;  // dst[ow - r.ow]
+                const int64_t ih = r.oh * win_.stride_h - win_.pad_top + i * win_.dilation_h;
+                if (ih < 0 || ih >= win_.in_h) {
+                  std::memset(dst, raw_pad, size_t(r.len));
+                  continue;
+                }
+                const uint8_t* src = x + ((r.b * in_c_ + gi * cg + c) * win_.in_h + ih) * win_.in_w;
+                const int64_t offset = -win_.pad_left + t * win_.dilation_w, end = r.ow + r.len;
+                const IndexRange valid = valid_range(offset, win_.stride_w, end, win_.in_w);
+                const int64_t lo = std::clamp(valid.lo, r.ow, end), hi = std::clamp(valid.hi, lo, end);
+                std::memset(dst, raw_pad, size_t(lo - r.ow));
+                if (win_.stride_w == 1) {
+                  std::memcpy(dst + (lo - r.ow), src + lo + offset, size_t(hi - lo));
+                } else {
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow - r.ow] = src[ow * win_.stride_w + offset];
+                }
+                std::memset(dst + (hi - r.ow), raw_pad, size_t(end - hi));
               }
             }
-          }
-        }
+        pack_rows(rows_of.data(), groups, 0, nc, mask_, panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
-        for (int64_t i = 0; i < nr; ++i) {
-          const int64_t m = gi * rows + r0 + i;
-          for (int64_t j = 0; j < nc; ++j) {
-            const int64_t col = c0 + j, b = col / P, p = col % P;
-            y[(b * out_c_ + m) * P + p] = rq(r0 + i, sums[i * kPanelCols + j]);
-          }
+        for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
+          const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+          for (int64_t i = 0; i < nr; ++i)
+            requantize_span(rq[size_t(r0 + i)], sums + i * kPanelCols + j, run,
+                            y + (b * out_c_ + gi * rows + r0 + i) * P + p);
+          j += run;
         }
       };
       qgemm(pool, w, batch * P, pack, epilogue);
@@ -149,7 +178,7 @@ class QuantizedConvKernel : public Kernel {
                 for (int64_t ow = 0; ow < w.out_w; ++ow) acc[size_t(ow)] += wv * row[ow * w.stride_w];
               }
             }
-          for (int64_t ow = 0; ow < w.out_w; ++ow) dst[oh * w.out_w + ow] = requant_[0](c, acc[size_t(ow)]);
+          requantize_span(requant_[0][size_t(c)], acc.data(), w.out_w, dst + oh * w.out_w);
         }
       }
     });
@@ -159,10 +188,10 @@ class QuantizedConvKernel : public Kernel {
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
   uint8_t mask_ = 0, pad_ = 0;
   int32_t x_zero_ = 0;
-  bool depthwise_ = false;
+  bool depthwise_ = false, pointwise_ = false;
   std::vector<int8_t> weights_;
   std::vector<std::unique_ptr<QGemmWeights>> gemm_;
-  std::vector<RowRequant> requant_;
+  std::vector<std::vector<Requant>> requant_;  // per group
 };
 
 class QuantizedMatMulKernel : public Kernel {
@@ -175,26 +204,18 @@ class QuantizedMatMulKernel : public Kernel {
     const DType xt = g.value(n.inputs[kQX]).dtype;
     mask_ = shift_mask(xt);
     gemm_ = std::make_unique<QGemmWeights>(w.data<int8_t>(), n_, k_, 1, n_);
-    requant_ = std::make_unique<RowRequant>(r, gemm_->row_sums(), 0, r.x_zero + shift_of(xt));
+    requant_ = row_requants(r, gemm_->row_sums(), 0, r.x_zero + shift_of(xt));
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const uint8_t* a = static_cast<const uint8_t*>(in[kQX]->raw());
     uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
     const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
-    const int64_t groups = gemm_->k_groups();
-    const uint8_t mask = mask_;
-    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
-      for (int64_t j = 0; j < nc; ++j) {
-        const uint8_t* row = a + (c0 + j) * k_;
-        uint8_t* dst = panels + panel_offset(j, 0, groups);
-        for (int64_t kk = 0; kk < k_; ++kk) dst[(kk / 4) * kPanelCols * 4 + kk % 4] = uint8_t(row[kk] ^ mask);
-      }
-    };
-    const RowRequant& rq = *requant_;
+    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask_, panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
       for (int64_t j = 0; j < nc; ++j)
-        for (int64_t i = 0; i < nr; ++i) y[(c0 + j) * n_ + r0 + i] = rq(r0 + i, sums[i * kPanelCols + j]);
+        for (int64_t i = 0; i < nr; ++i)
+          y[(c0 + j) * n_ + r0 + i] = requantize_one(requant_[size_t(r0 + i)], sums[i * kPanelCols + j]);
     };
     qgemm(pool, *gemm_, m, pack, epilogue);
   }
@@ -203,14 +224,48 @@ class QuantizedMatMulKernel : public Kernel {
   int64_t k_ = 0, n_ = 0;
   uint8_t mask_ = 0;
   std::unique_ptr<QGemmWeights> gemm_;
-  std::unique_ptr<RowRequant> requant_;
+  std::vector<Requant> requant_;
 };
+
+inline float dequantized(int32_t v, int32_t zero, float multiplier) { return float(v - zero) * multiplier; }
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Eight bytes of a as int32.
+template <class T>
+METALNN_AVX2_INLINE __m256i widen8(const T* p) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed_v<T> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+}
+
+template <class A, class B>
+METALNN_AVX2 int64_t quantized_add_avx2(const AddRequantization& r, const A* a, const B* b, uint8_t* y, int64_t n) {
+  const __m256 ma = _mm256_set1_ps(r.a_multiplier), mb = _mm256_set1_ps(r.b_multiplier);
+  const __m256i za = _mm256_set1_epi32(r.a_zero), zb = _mm256_set1_epi32(r.b_zero), zy = _mm256_set1_epi32(r.y_zero);
+  const __m256 lo = _mm256_set1_ps(r.lo), hi = _mm256_set1_ps(r.hi);
+  const bool unsigned_out = r.lo + float(r.y_zero) >= 0.f;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a + i), za)), ma);
+    v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb, v);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
+    const __m128i q8 = unsigned_out ? _mm_packus_epi16(q16, q16) : _mm_packs_epi16(q16, q16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), q8);
+  }
+  return i;
+}
+#endif
 
 template <class A, class B>
 void quantized_add(const AddRequantization& r, const A* a, const B* b, uint8_t* y, int64_t count, ThreadPool& pool) {
-  pool.parallel_for(count, 4096, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float v = float(int32_t(a[i]) - r.a_zero) * r.a_multiplier + float(int32_t(b[i]) - r.b_zero) * r.b_multiplier;
+  pool.parallel_for(count, 16384, [&](int64_t begin, int64_t end) {
+    int64_t i = begin;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    if (has_avx2_fma()) i += quantized_add_avx2(r, a + begin, b + begin, y + begin, end - begin);
+#endif
+    for (; i < end; ++i) {
+      float v = dequantized(a[i], r.a_zero, r.a_multiplier) + dequantized(b[i], r.b_zero, r.b_multiplier);
       v = std::min(std::max(v, r.lo), r.hi);
       y[i] = uint8_t(round_half_even(v) + r.y_zero);
     }
