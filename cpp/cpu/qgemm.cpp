@@ -29,9 +29,11 @@ Isa detect_isa() {
 #if defined(METALNN_HAS_AVX2_KERNELS)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     if (cap == "avx2") return Isa::Avx2;
+    const bool avx512 = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw");
+    if (avx512 && cap != "avxvnni") return Isa::Avx512Vnni;
     if (__builtin_cpu_supports("avxvnni")) return Isa::AvxVnni;
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) return Isa::Avx512Vnni;
-    return Isa::Avx2;
+    return avx512 ? Isa::Avx512Vnni : Isa::Avx2;
   }
 #endif
   return Isa::Portable;
@@ -89,6 +91,28 @@ __attribute__((target("avx512vnni,avx512vl,avx2,fma"))) void tile_avx512_vnni(co
 }
 #undef METALNN_TILE_BODY
 
+// AVX512-VNNI: a panel's group of 4 k's (16 columns x 4 bytes) is one zmm; two panels at a time keep
+// eight accumulators in flight.
+#define METALNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+METALNN_AVX512 void tiles_avx512_vnni(const int32_t* w, const uint8_t* p0, const uint8_t* p1, int64_t k_groups,
+                                      int32_t* s0, int32_t* s1) {
+  __m512i c[kTileRows][2];
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const __m512i b0 = _mm512_loadu_si512(p0 + g * 64), b1 = _mm512_loadu_si512(p1 + g * 64);
+    for (int r = 0; r < kTileRows; ++r) {
+      const __m512i a = _mm512_set1_epi32(w[g * kTileRows + r]);
+      c[r][0] = _mm512_dpbusd_epi32(c[r][0], b0, a);
+      c[r][1] = _mm512_dpbusd_epi32(c[r][1], b1, a);
+    }
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    _mm512_storeu_si512(s0 + r * kPanelCols, c[r][0]);
+    _mm512_storeu_si512(s1 + r * kPanelCols, c[r][1]);
+  }
+}
+#undef METALNN_AVX512
+
 // AVX2 weights: per group of 4 k's and row, two int32s: (w0, w2) and (w1, w3) as int16 pairs, which
 // vpmaddwd pairs with the even and odd activation bytes widened to int16.
 METALNN_AVX2 void tile_avx2(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums) {
@@ -113,6 +137,16 @@ METALNN_AVX2 void tile_avx2(const int32_t* w, const uint8_t* panel, int64_t k_gr
   }
 }
 #endif
+
+// Two panels by one row block at once, where the ISA has a kernel for it (else nullptr).
+using TilesFn = void (*)(const int32_t* w, const uint8_t* p0, const uint8_t* p1, int64_t k_groups, int32_t* s0,
+                         int32_t* s1);
+TilesFn tiles_fn() {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() == Isa::Avx512Vnni) return tiles_avx512_vnni;
+#endif
+  return nullptr;
+}
 
 TileFn tile_fn() {
   switch (isa()) {
@@ -251,9 +285,10 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
   const int64_t row_chunks = col_chunks < threads ? std::min<int64_t>(row_blocks, threads) : 1;
   const int64_t blocks_per_row_chunk = (row_blocks + row_chunks - 1) / row_chunks;
   const TileFn tile = tile_fn();
+  const TilesFn tiles = tiles_fn();
   auto task = [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> buffer;
-    alignas(32) int32_t sums[kTileRows * kPanelCols];
+    alignas(64) int32_t sums[kTileRows * kPanelCols], more[kTileRows * kPanelCols];
     for (int64_t t = begin; t < end; ++t) {
       const int64_t cc = t / row_chunks, rc = t % row_chunks;
       const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;
@@ -264,8 +299,16 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
       for (int64_t rb = rc * blocks_per_row_chunk; rb < rb_end; ++rb) {
         const int64_t r0 = rb * kTileRows, nr = std::min(kTileRows, rows - r0);
         for (int64_t p = 0; p < chunk_panels; ++p) {
-          tile(w.block(rb), buffer.data() + p * groups * kPanelCols * 4, groups, sums);
+          const uint8_t* panel = buffer.data() + p * groups * kPanelCols * 4;
           const int64_t pc0 = c0 + p * kPanelCols;
+          if (tiles && p + 1 < chunk_panels) {
+            tiles(w.block(rb), panel, panel + groups * kPanelCols * 4, groups, sums, more);
+            epilogue(r0, nr, pc0, kPanelCols, sums);
+            ++p;
+            epilogue(r0, nr, pc0 + kPanelCols, std::min(kPanelCols, c0 + nc - pc0 - kPanelCols), more);
+            continue;
+          }
+          tile(w.block(rb), panel, groups, sums);
           epilogue(r0, nr, pc0, std::min(kPanelCols, c0 + nc - pc0), sums);
         }
       }

@@ -1,7 +1,8 @@
 // The int8 GEMM of the quantized kernels: int32 sums of s8 weights (rows) times u8 activation
 // columns. Activations arrive as u8 (int8 ones shifted by 128 by the packers), so every ISA path
 // multiplies u8 x s8 exactly:
-//  - AVX-VNNI / AVX512-VNNI: vpdpbusd sums four u8 x s8 products straight into int32;
+//  - AVX512-VNNI / AVX-VNNI: vpdpbusd sums four u8 x s8 products straight into int32 (on zmm, one
+//    instruction covers a panel's 16 columns);
 //  - AVX2: vpmaddubsw would saturate its int16 pair sums (255 * 127 * 2 > 32767), so the bytes are
 //    split into even and odd halves widened to int16 and multiplied with vpmaddwd (exact in int32);
 //  - elsewhere (aarch64 included), plain C++.
@@ -17,6 +18,7 @@
 
 namespace metalnn::cpu {
 
+// METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps the path (tests run each on one machine).
 // Columns per panel: the packers write activations as panels of kPanelCols columns, each holding
 // for every group of 4 k's the 4 bytes of column 0, then of column 1, ... ([k_groups][16][4]).
 constexpr int64_t kPanelCols = 16;
