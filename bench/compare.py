@@ -221,6 +221,21 @@ APPLE_ONLY = ("coreml", "mlx")
 
 # ---- measurement ----------------------------------------------------------------------------------
 
+def time_in_turns(runners: dict[str, Callable[[], object]], args) -> dict[str, list[float]]:
+    """Milliseconds of args.iters runs of each engine, taken in turns of args.block after a pause."""
+    times = {engine: [] for engine in runners}
+    block = max(1, min(args.block, args.iters))
+    for turn in range((args.iters + block - 1) // block):
+        for engine, run in runners.items():
+            time.sleep(args.settle)
+            run()  # untimed: wakes this engine's threads
+            for _ in range(min(block, args.iters - turn * block)):
+                t0 = time.perf_counter()
+                run()
+                times[engine].append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
 def measure(name: str, batch: int, args, peak: dict) -> dict:
     """Loads the model in every engine, warms each up, then times them in turns, round-robin."""
     import numpy as np
@@ -244,16 +259,7 @@ def measure(name: str, batch: int, args, peak: dict) -> dict:
         except Exception as e:  # a missing peer is reported, not fatal
             runners.pop(engine, None)
             missing[engine] = f"{type(e).__name__}: {e}".splitlines()[0][:120]
-    times = {engine: [] for engine in runners}
-    block = max(1, min(args.block, args.iters))
-    for turn in range((args.iters + block - 1) // block):
-        for engine, run in runners.items():
-            time.sleep(args.settle)
-            run()  # untimed: wakes this engine's threads
-            for _ in range(min(block, args.iters - turn * block)):
-                t0 = time.perf_counter()
-                run()
-                times[engine].append((time.perf_counter() - t0) * 1e3)
+    times = time_in_turns(runners, args)
 
     row = {"model": Path(name).stem if name.endswith(".onnx") else name, "batch": batch,
            "gflop": flops / 1e9, "median_ms": {}, "min_ms": {}, "missing": missing}

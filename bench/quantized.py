@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -117,16 +116,7 @@ def measure(name: str, args) -> dict:
     for run in runners.values():
         for _ in range(args.warmup):
             run()
-    times = {engine: [] for engine in runners}
-    block = max(1, min(args.block, args.iters))
-    for turn in range((args.iters + block - 1) // block):
-        for engine, run in runners.items():
-            time.sleep(args.settle)
-            run()
-            for _ in range(min(block, args.iters - turn * block)):
-                t0 = time.perf_counter()
-                run()
-                times[engine].append((time.perf_counter() - t0) * 1e3)
+    times = compare.time_in_turns(runners, args)
     return {"model": name, "median_ms": {e: statistics.median(t) for e, t in times.items()}}
 
 

@@ -1,6 +1,7 @@
 #include "cpu/qgemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -279,18 +280,23 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
   const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
   const int threads = serial ? 1 : pool.num_threads();
   int64_t chunk = std::clamp<int64_t>(kChunkBytes / (groups * kPanelCols * 4), 1, panels);
-  if (panels / chunk < threads) chunk = std::max<int64_t>(1, (panels + threads - 1) / threads);
+  // Several tasks per thread, claimed as threads come free: on a loaded machine a thread that lost
+  // its core holds up only the task it is in.
+  const int64_t want = serial ? 1 : int64_t{4} * threads;
+  if ((panels + chunk - 1) / chunk < want) chunk = std::max<int64_t>(std::min<int64_t>(2, panels), panels / want);
   const int64_t col_chunks = (panels + chunk - 1) / chunk;
-  // Too few column chunks for the threads: split the rows too (each such task packs its panels).
-  const int64_t row_chunks = col_chunks < threads ? std::min<int64_t>(row_blocks, threads) : 1;
+  // Still too few column chunks: split the rows too (each such task packs its panels).
+  const int64_t row_chunks = col_chunks < want ? std::min<int64_t>(row_blocks, (want + col_chunks - 1) / col_chunks) : 1;
   const int64_t blocks_per_row_chunk = (row_blocks + row_chunks - 1) / row_chunks;
+  const int64_t used_row_chunks = (row_blocks + blocks_per_row_chunk - 1) / blocks_per_row_chunk;
+  const int64_t tasks = col_chunks * used_row_chunks;
   const TileFn tile = tile_fn();
   const TilesFn tiles = tiles_fn();
   auto task = [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> buffer;
     alignas(64) int32_t sums[kTileRows * kPanelCols], more[kTileRows * kPanelCols];
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t cc = t / row_chunks, rc = t % row_chunks;
+      const int64_t cc = t / used_row_chunks, rc = t % used_row_chunks;
       const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;
       const int64_t chunk_panels = (nc + kPanelCols - 1) / kPanelCols;
       buffer.assign(size_t(chunk_panels * groups * kPanelCols * 4), 0);
@@ -314,8 +320,11 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
       }
     }
   };
-  if (serial) task(0, col_chunks * row_chunks);
-  else pool.parallel_for(col_chunks * row_chunks, 1, task);
+  if (serial || threads == 1) return task(0, tasks);
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(threads, 1, [&](int64_t, int64_t) {
+    for (int64_t t = next++; t < tasks; t = next++) task(t, t + 1);
+  });
 }
 
 }  // namespace metalnn::cpu

@@ -224,12 +224,15 @@ def test_chain_and_residual(target, rng, tmp_path):
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
 
 
-@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+@pytest.mark.parametrize("kernels", ["avxvnni", "avx2", "portable"])
 def test_int8_kernel_paths(kernels):
-    """The cpu tests above once more with the int8 GEMM capped at AVX2 (vpmaddwd) or plain C++ (they
-    run on the best path of this machine otherwise; the choice is made once per process)."""
+    """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX-VNNI, AVX2
+    (vpmaddwd) or plain C++: they run on the best path of this machine otherwise (the choice is made
+    once per process; a path the CPU lacks falls back to the next)."""
     env = dict(os.environ, METALNN_INT8_KERNELS=kernels)
-    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, os.path.join(here, "test_matmul_integer.py"),
+                             "-q", "-p", "no:cacheprovider",
                              "-k", "cpu-float32 and not kernel_paths"], env=env, capture_output=True, text=True,
-                            cwd=os.path.dirname(__file__))
+                            cwd=here)
     assert result.returncode == 0, result.stdout[-3000:]

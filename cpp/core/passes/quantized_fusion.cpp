@@ -129,20 +129,17 @@ Fusion fuse(Graph& g, const std::vector<int>& producer, const Node& p, const Qua
     n.inputs = {x.data, x.scale, zero_point(g, x, x_type, p.name + ".a"),
                 w.data, w.scale, zero_point(g, w, g.value(w.data).dtype, p.name + ".b"),
                 y.scale, y_zero};
-  } else if (p.op_type == "Conv") {
+  } else if (p.op_type == "Conv" || p.op_type == "MatMul") {
+    // Conv weights [M, C/g, kh, kw] with output channels on axis 0; MatMul weights [K, N] on axis 1.
+    const bool conv = p.op_type == "Conv";
     const Shape& ws = g.value(w.data).shape;
-    if (ws.size() != 4 || g.value(x.data).shape.size() != 4 || !int8_weight(g, w, 0, ws[0])) return f;
+    const size_t rank = conv ? 4 : 2;
+    const size_t x_rank = g.value(x.data).shape.size();
+    if (ws.size() != rank || (conv ? x_rank != 4 : x_rank == 0)) return f;
+    const int64_t channels = ws[conv ? 0 : 1];
     int bias = -1;
-    if (!constant_bias(g, input(2), ws[0], 1.f, p.name, bias)) return f;
-    n.op_type = "QuantizedConv";
-    n.inputs = {x.data, x.scale, zero_point(g, x, x_type, p.name + ".input"),
-                w.data, w.scale, weight_zero_point(g, w, p.name), y.scale, y_zero, bias};
-  } else if (p.op_type == "MatMul") {
-    const Shape& ws = g.value(w.data).shape;
-    if (ws.size() != 2 || g.value(x.data).shape.empty() || !int8_weight(g, w, 1, ws[1])) return f;
-    int bias = -1;
-    if (!constant_bias(g, input(2), ws[1], 1.f, p.name, bias)) return f;
-    n.op_type = "QuantizedMatMul";
+    if (!int8_weight(g, w, conv ? 0 : 1, channels) || !constant_bias(g, input(2), channels, 1.f, p.name, bias)) return f;
+    n.op_type = conv ? "QuantizedConv" : "QuantizedMatMul";
     n.inputs = {x.data, x.scale, zero_point(g, x, x_type, p.name + ".input"),
                 w.data, w.scale, weight_zero_point(g, w, p.name), y.scale, y_zero, bias};
   } else if (p.op_type == "Gemm") {

@@ -32,6 +32,29 @@ std::vector<Requant> row_requants(const Requantization& r, const std::vector<int
   return out;
 }
 
+// acc[i] += w * row[i * stride] over one output row of a depthwise tap.
+template <int S>
+inline void accumulate_taps(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+  const int64_t step = S > 0 ? S : stride;
+  for (int64_t i = 0; i < n; ++i) acc[i] += w * row[i * step];
+}
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+METALNN_AVX2 void accumulate_avx2(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+  if (stride == 1) accumulate_taps<1>(acc, row, w, n, 1);
+  else if (stride == 2) accumulate_taps<2>(acc, row, w, n, 2);
+  else accumulate_taps<0>(acc, row, w, n, stride);
+}
+#endif
+
+void accumulate(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (has_avx2_fma()) return accumulate_avx2(acc, row, w, n, stride);
+#endif
+  if (stride == 1) accumulate_taps<1>(acc, row, w, n, 1);
+  else accumulate_taps<0>(acc, row, w, n, stride);
+}
+
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
 uint8_t shift_mask(DType t) { return t == DType::Int8 ? 0x80 : 0; }
 int32_t shift_of(DType t) { return t == DType::Int8 ? 128 : 0; }
@@ -172,11 +195,7 @@ class QuantizedConvKernel : public Kernel {
             for (int64_t t = 0; t < w.kernel_w; ++t) {
               const int32_t wv = wc[i * w.kernel_w + t];
               const int16_t* row = plane.data() + (oh * w.stride_h + i * w.dilation_h) * pw + t * w.dilation_w;
-              if (w.stride_w == 1) {
-                for (int64_t ow = 0; ow < w.out_w; ++ow) acc[size_t(ow)] += wv * row[ow];
-              } else {
-                for (int64_t ow = 0; ow < w.out_w; ++ow) acc[size_t(ow)] += wv * row[ow * w.stride_w];
-              }
+              accumulate(acc.data(), row, wv, w.out_w, w.stride_w);
             }
           requantize_span(requant_[0][size_t(c)], acc.data(), w.out_w, dst + oh * w.out_w);
         }
