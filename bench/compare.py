@@ -221,8 +221,10 @@ APPLE_ONLY = ("coreml", "mlx")
 
 # ---- measurement ----------------------------------------------------------------------------------
 
-def time_in_turns(runners: dict[str, Callable[[], object]], args) -> dict[str, list[float]]:
-    """Milliseconds of args.iters runs of each engine, taken in turns of args.block after a pause."""
+def time_in_turns(runners: dict[str, Callable[[], object]], args,
+                  cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Milliseconds of args.iters runs of each engine, taken in turns of args.block after a pause;
+    `cpu`, if given, receives each run's process CPU milliseconds (all threads)."""
     times = {engine: [] for engine in runners}
     block = max(1, min(args.block, args.iters))
     for turn in range((args.iters + block - 1) // block):
@@ -230,9 +232,11 @@ def time_in_turns(runners: dict[str, Callable[[], object]], args) -> dict[str, l
             time.sleep(args.settle)
             run()  # untimed: wakes this engine's threads
             for _ in range(min(block, args.iters - turn * block)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 run()
                 times[engine].append((time.perf_counter() - t0) * 1e3)
+                if cpu is not None:
+                    cpu.setdefault(engine, []).append((time.process_time() - c0) * 1e3)
     return times
 
 

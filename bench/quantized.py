@@ -116,8 +116,10 @@ def measure(name: str, args) -> dict:
     for run in runners.values():
         for _ in range(args.warmup):
             run()
-    times = compare.time_in_turns(runners, args)
-    return {"model": name, "median_ms": {e: statistics.median(t) for e, t in times.items()}}
+    cpu: dict[str, list[float]] = {}
+    times = compare.time_in_turns(runners, args, cpu)
+    return {"model": name, "median_ms": {e: statistics.median(t) for e, t in times.items()},
+            "cpu_ms": {e: statistics.median(t) for e, t in cpu.items()}}
 
 
 def main() -> None:
@@ -125,16 +127,15 @@ def main() -> None:
     compare.set_thread_env(args.threads, args.allow_spinning)
     rows = [measure(name, args) for name in args.models]
     engines = list(rows[0]["median_ms"])
-    print(f"median ms, batch 1, {args.threads} threads, {args.iters} runs per engine, interleaved; "
-          f"CPU: {compare.cpu_name()}")
-    print(f"| model | {' | '.join(engines)} | int8 vs fp32 | int8 vs ORT int8 |")
-    print("|---" * (len(engines) + 3) + "|")
-    for row in rows:
-        ms = row["median_ms"]
-        cells = " | ".join(f"{ms[e]:.1f}" for e in engines)
-        print(f"| {row['model']} | {cells} | {ms['metalnn fp32'] / ms['metalnn int8']:.2f}x | "
-              f"{ms['onnxruntime int8'] / ms['metalnn int8']:.2f}x |")
-
+    print(f"batch 1, {args.threads} threads, {args.iters} runs per engine in turns; CPU: {compare.cpu_name()}")
+    for key, what in (("median_ms", "median wall ms"), ("cpu_ms", "median process CPU ms per run (all threads)")):
+        print(f"\n{what}\n| model | {' | '.join(engines)} | int8 vs fp32 | int8 vs ORT int8 |")
+        print("|---" * (len(engines) + 3) + "|")
+        for row in rows:
+            ms = row[key]
+            cells = " | ".join(f"{ms[e]:.1f}" for e in engines)
+            print(f"| {row['model']} | {cells} | {ms['metalnn fp32'] / ms['metalnn int8']:.2f}x | "
+                  f"{ms['onnxruntime int8'] / ms['metalnn int8']:.2f}x |")
 
 if __name__ == "__main__":
     main()
