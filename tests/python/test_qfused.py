@@ -23,6 +23,13 @@ WORST = {}
 OPSET = 21
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_worst():
+    """Prints the worst difference per test group (seen with -s)."""
+    yield
+    print(f"\nworst differences in quantization steps: {WORST}")
+
+
 def _ints(rng, shape, dtype):
     info = np.iinfo(dtype)
     return rng.integers(info.min, info.max + 1, shape).astype(dtype)
