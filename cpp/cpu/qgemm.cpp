@@ -21,7 +21,7 @@ constexpr int64_t kChunkBytes = int64_t{384} << 10;
 
 enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni };
 
-// The best path this CPU has; METALNN_INT8_KERNELS=avx2 or =portable caps it (so one machine can
+// The best path this CPU has; METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps it (so one machine can
 // test every path).
 Isa detect_isa() {
   const char* env = std::getenv("METALNN_INT8_KERNELS");
