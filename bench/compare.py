@@ -221,9 +221,11 @@ APPLE_ONLY = ("coreml", "mlx")
 
 # ---- measurement ----------------------------------------------------------------------------------
 
-def interleaved_times(runners: dict[str, Callable[[], object]], args) -> dict[str, list[float]]:
+def interleaved_times(runners: dict[str, Callable[[], object]], args,
+                      cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """Milliseconds of `args.iters` runs of each runner, in turns of `args.block` runs (each after a pause
-    of `args.settle` seconds and one untimed run), so load changes on a shared machine hit all alike."""
+    of `args.settle` seconds and one untimed run), so load changes on a shared machine hit all alike;
+    `cpu`, if given, receives each run's process CPU milliseconds (all threads)."""
     times: dict[str, list[float]] = {engine: [] for engine in runners}
     block = max(1, min(args.block, args.iters))
     for turn in range((args.iters + block - 1) // block):
@@ -231,9 +233,11 @@ def interleaved_times(runners: dict[str, Callable[[], object]], args) -> dict[st
             time.sleep(args.settle)
             run()  # untimed: wakes this engine's threads
             for _ in range(min(block, args.iters - turn * block)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 run()
                 times[engine].append((time.perf_counter() - t0) * 1e3)
+                if cpu is not None:
+                    cpu.setdefault(engine, []).append((time.process_time() - c0) * 1e3)
     return times
 
 

@@ -353,6 +353,41 @@ struct GatherBlockQuantizedParams {
   int32_t default_zero_point;
   uint32_t zp_row;
   uint32_t zp_row_bytes;
+// The requantisation of the fused quantized ops (core/ops/qfused.h): v = sum * multiplier[c] +
+// bias[c] clamped to [lo, hi], rounded half to even, plus y_zero.
+struct Requantize {
+  int32_t x_zero;
+  int32_t y_zero;
+  float lo;
+  float hi;
+};
+
+// QuantizedConv: NCHW, count = N * out_c * out_h * out_w; weights [out_c, group_in_c, kernel_h, kernel_w].
+struct QuantizedConvParams {
+  uint32_t count;
+  uint32_t in_c, in_h, in_w;
+  uint32_t out_c, out_h, out_w;
+  uint32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  uint32_t group_in_c, group_out_c;
+  Requantize q;
+};
+
+// QuantizedMatMul: y[m][n] (count = M * N) over K, weights [K, N].
+struct QuantizedMatMulParams {
+  uint32_t count;
+  uint32_t n;
+  uint32_t k;
+  Requantize q;
+};
+
+// QuantizedAdd: y = requantised (a - a_zero) * a_multiplier + (b - b_zero) * b_multiplier.
+struct QuantizedAddParams {
+  uint32_t count;
+  int32_t a_zero;
+  int32_t b_zero;
+  float a_multiplier;
+  float b_multiplier;
+  Requantize q;
 };
 
 #ifndef __METAL_VERSION__

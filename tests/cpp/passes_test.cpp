@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
+#include "core/ops/qfused.h"
 #include "core/passes/passes.h"
 #include "cpu/cpu_executable.h"
 #include "cpu/evaluator.h"
@@ -162,4 +164,87 @@ TEST(Passes, IdentityAndDropoutDisappear) {
   EXPECT_EQ(optimized.nodes()[0].op_type, "Relu");
   Tensor x = random_tensor({3, 7}, 13);
   expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+namespace {
+
+Tensor scalar_tensor(DType t, double v) {
+  Tensor s = Tensor::empty(t, {});
+  if (t == DType::Float32) s.data<float>()[0] = float(v);
+  if (t == DType::UInt8) s.data<uint8_t>()[0] = uint8_t(v);
+  if (t == DType::Int8) s.data<int8_t>()[0] = int8_t(v);
+  return s;
+}
+
+// uint8 x -> DequantizeLinear -> Conv(DequantizeLinear(int8 w, per channel), b) -> Relu -> QuantizeLinear.
+Graph qdq_conv_graph(int8_t weight_zero) {
+  Graph g;
+  int x = g.add_value("x", DType::UInt8);
+  g.value(x).shape = {2, 3, 7, 7};
+  g.value(x).has_shape = true;
+  g.inputs().push_back(x);
+  Tensor w = Tensor::empty(DType::Int8, {5, 3, 3, 3});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t((i * 37) % 255 - 127);
+  Tensor ws = Tensor::empty(DType::Float32, {5}), wz = Tensor::empty(DType::Int8, {5});
+  for (int i = 0; i < 5; ++i) {
+    ws.data<float>()[i] = 0.01f * float(i + 1);
+    wz.data<int8_t>()[i] = i == 2 ? weight_zero : 0;
+  }
+  g.add_constant("w", std::move(w));
+  g.add_constant("w_scale", std::move(ws));
+  g.add_constant("w_zero", std::move(wz));
+  g.add_constant("x_scale", scalar_tensor(DType::Float32, 0.05));
+  g.add_constant("x_zero", scalar_tensor(DType::UInt8, 128));
+  g.add_constant("y_scale", scalar_tensor(DType::Float32, 0.2));
+  g.add_constant("y_zero", scalar_tensor(DType::UInt8, 3));
+  g.add_constant("b", random_tensor({5}, 2));
+  Attributes axis0, pads;
+  axis0.set("axis", Attribute::make_int(0));
+  pads.set("pads", Attribute::make_ints({1, 1, 1, 1}));
+  add_node(g, "DequantizeLinear", "dq_x", {"x", "x_scale", "x_zero"}, {"xf"});
+  add_node(g, "DequantizeLinear", "dq_w", {"w", "w_scale", "w_zero"}, {"wf"}, axis0);
+  add_node(g, "Conv", "conv", {"xf", "wf", "b"}, {"c"}, pads);
+  add_node(g, "Relu", "relu", {"c"}, {"r"});
+  add_node(g, "QuantizeLinear", "q", {"r", "y_scale", "y_zero"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  return g;
+}
+
+Tensor quantized_input() {
+  Tensor x = Tensor::empty(DType::UInt8, {2, 3, 7, 7});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = uint8_t((i * 91) % 256);
+  return x;
+}
+
+// Differences of two quantized outputs in steps: every element within one.
+void expect_within_one_step(const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    ASSERT_LE(std::abs(int(a.data<uint8_t>()[i]) - int(b.data<uint8_t>()[i])), 1) << "at " << i;
+}
+
+}  // namespace
+
+TEST(Passes, QuantizedConvReplacesDequantizeConvQuantize) {
+  Graph g = qdq_conv_graph(0);
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  const Node& n = optimized.nodes()[0];
+  EXPECT_EQ(n.op_type, "QuantizedConv");
+  EXPECT_EQ(n.attrs.get_string("_activation", ""), "Relu");
+  EXPECT_EQ(optimized.value(n.inputs[kQW]).dtype, DType::Int8);  // the weights stay int8
+  const Tensor x = quantized_input();
+  expect_within_one_step(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, QuantizedConvNeedsZeroWeightZeroPoints) {
+  Graph g = qdq_conv_graph(5);
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  EXPECT_EQ(count_ops(optimized, "QuantizedConv"), 0);
+  EXPECT_EQ(count_ops(optimized, "Conv"), 1);
+  EXPECT_EQ(count_ops(optimized, "QuantizeLinear"), 1);
+  const Tensor x = quantized_input();
+  expect_within_one_step(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
 }

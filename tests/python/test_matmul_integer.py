@@ -60,3 +60,13 @@ def test_matmul_integer_empty_k(target):
         pytest.skip("MatMulInteger runs at float32 precision only")
     result = metalnn.load(model, device=target.device).run(feeds)["output0"]
     np.testing.assert_array_equal(result, np.zeros((3, 5), "int32"))
+
+
+@pytest.mark.parametrize("a_type", QTYPES)
+@pytest.mark.parametrize("k", [1, 13, 130])
+def test_matmul_integer_constant_int8_weights(a_type, k, target, rng):
+    """What quantize_dynamic writes: constant int8 B with zero zero points (the cpu device packs it for
+    its int8 GEMM), A's zero point an input."""
+    a, b = _ints(rng, (2, 37, k), a_type), _ints(rng, (k, 21), "int8")
+    _check([a, const(b), _ints(rng, (), a_type), const(np.zeros((21,), np.int8))], target)
+    _check([a, const(b)], target)

@@ -113,4 +113,7 @@
   X(MatMulInteger, matmul_integer, infer_matmul_integer)         \
   X(RoiAlign, roi_align, infer_roi_align)                         \
   X(MatMulNBits, matmul_nbits, infer_matmul_nbits)               \
-  X(GatherBlockQuantized, gather_block_quantized, infer_gather_block_quantized)
+  X(GatherBlockQuantized, gather_block_quantized, infer_gather_block_quantized) \
+  X(QuantizedConv, qfused, infer_quantized_conv)                  \
+  X(QuantizedMatMul, qfused, infer_quantized_matmul)              \
+  X(QuantizedAdd, qfused, infer_quantized_add)

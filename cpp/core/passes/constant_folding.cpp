@@ -49,9 +49,17 @@ bool evaluate(Graph& g, const Node& n, const NodeEvaluator& evaluator) {
   return true;
 }
 
+// A DequantizeLinear of an int8/uint8 constant (a quantized weight), which the quantized fusion pass
+// keeps int8 where it can.
+bool dequantizes_weight(const Graph& g, const Node& n) {
+  if (n.op_type != "DequantizeLinear" || n.inputs.empty()) return false;
+  const DType t = g.value(n.inputs[0]).dtype;
+  return t == DType::Int8 || t == DType::UInt8;
+}
+
 }  // namespace
 
-void fold_constants(Graph& g, const NodeEvaluator& evaluator) {
+void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_dequantize) {
   g.sort_topologically();
   std::vector<Node> kept;
   for (Node& n : g.nodes()) {
@@ -62,7 +70,8 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator) {
     bool graph_output = false;
     for (int v : n.outputs)
       for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
-    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) continue;
+    const bool keep = keep_weight_dequantize && dequantizes_weight(g, n);
+    if (!graph_output && !keep && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) continue;
     kept.push_back(std::move(n));
   }
   g.nodes() = std::move(kept);

@@ -3,8 +3,16 @@
 namespace metalnn {
 
 void optimize(Graph& g, const NodeEvaluator& evaluator) {
-  fold_constants(g, evaluator);
+  fold_constants(g, evaluator, true);
   remove_identities(g);
+  fold_batch_norm(g);
+  fuse_bias(g);
+  fuse_activations(g);
+  fuse_quantized(g);
+  g.remove_dead_nodes();
+  // The weights fuse_quantized left dequantized fold to float now, and the float passes get a
+  // second look at the ops that read them.
+  fold_constants(g, evaluator);
   fold_batch_norm(g);
   fuse_bias(g);
   fuse_activations(g);

@@ -8,8 +8,9 @@ namespace metalnn {
 
 // Infers shapes node by node and evaluates every node whose inputs are all constant (with
 // `evaluator`, the CPU device's in practice), so exported shape arithmetic (Shape -> Gather ->
-// Concat -> Reshape) disappears.
-void fold_constants(Graph& g, const NodeEvaluator& evaluator);
+// Concat -> Reshape) disappears. With `keep_weight_dequantize`, DequantizeLinear of int8/uint8
+// constants stays for fuse_quantized.
+void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_dequantize = false);
 
 // Conv -> BatchNormalization with constant parameters becomes one Conv with rescaled weights and bias.
 void fold_batch_norm(Graph& g);
@@ -19,6 +20,10 @@ void fuse_bias(Graph& g);
 
 // Conv/Gemm/MatMul -> activation becomes one node carrying the activation (see core/activation.h).
 void fuse_activations(Graph& g);
+
+// DequantizeLinear -> Conv/MatMul/Gemm/Add -> [Relu|Clip] -> QuantizeLinear becomes QuantizedConv,
+// QuantizedMatMul or QuantizedAdd (core/ops/qfused.h), the weights staying int8.
+void fuse_quantized(Graph& g);
 
 // Identity and inference-mode Dropout forward their input.
 void remove_identities(Graph& g);

@@ -53,6 +53,9 @@ std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_roi_align_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_nbits_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gather_block_quantized_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_conv_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_matmul_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_quantized_add_kernel(const Graph&, const Node&);
 
 namespace {
 struct KernelEntry {
@@ -171,6 +174,9 @@ constexpr KernelEntry kKernels[] = {
     {"RoiAlign", make_roi_align_kernel},
     {"MatMulNBits", make_matmul_nbits_kernel},
     {"GatherBlockQuantized", make_gather_block_quantized_kernel},
+    {"QuantizedConv", make_quantized_conv_kernel},
+    {"QuantizedMatMul", make_quantized_matmul_kernel},
+    {"QuantizedAdd", make_quantized_add_kernel},
 };
 }  // namespace
 

@@ -50,6 +50,9 @@ void lower_dynamic_quantize_linear(Lowering&, const Node&);
 void lower_matmul_integer(Lowering&, const Node&);
 void lower_matmul_nbits(Lowering&, const Node&);
 void lower_gather_block_quantized(Lowering&, const Node&);
+void lower_quantized_conv(Lowering&, const Node&);
+void lower_quantized_matmul(Lowering&, const Node&);
+void lower_quantized_add(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
 
 namespace {
@@ -169,6 +172,9 @@ constexpr GpuOp kOps[] = {
     {"MatMulInteger", lower_matmul_integer},
     {"MatMulNBits", lower_matmul_nbits},
     {"GatherBlockQuantized", lower_gather_block_quantized},
+    {"QuantizedConv", lower_quantized_conv},
+    {"QuantizedMatMul", lower_quantized_matmul},
+    {"QuantizedAdd", lower_quantized_add},
     {"RoiAlign", lower_roi_align},
 };
 }  // namespace

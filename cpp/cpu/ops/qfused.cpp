@@ -1,0 +1,324 @@
+// Fused quantized ops on the CPU (core/ops/qfused.h). QuantizedConv and QuantizedMatMul run the int8
+// GEMM of cpu/qgemm.h on weights packed once here: the convolution unfolds its input straight into
+// the GEMM's u8 panels (im2col per tile, any group count), depthwise convolutions sum their taps
+// directly; requantisation runs on each tile as it leaves the GEMM.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "core/ops/qfused.h"
+#include "core/ops/window.h"
+#include "core/ops/window2d.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/kernel.h"
+#include "cpu/cpu_features.h"
+#include "cpu/qgemm.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+// The requantisation of output channels [row0, row0 + row_sums.size()); the sums are of u8-shifted
+// activations, so each channel subtracts (x_zero + shift) * sum_k w.
+std::vector<Requant> row_requants(const Requantization& r, const std::vector<int32_t>& row_sums, int64_t row0,
+                                  int32_t shifted_zero) {
+  std::vector<Requant> out;
+  for (size_t i = 0; i < row_sums.size(); ++i)
+    out.push_back({shifted_zero * row_sums[i], r.multiplier[size_t(row0) + i], r.bias[size_t(row0) + i], r.lo, r.hi,
+                   r.y_zero});
+  return out;
+}
+
+// acc[i] += w * row[i * stride] over one output row of a depthwise tap.
+template <int S>
+inline void accumulate_taps(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+  const int64_t step = S > 0 ? S : stride;
+  for (int64_t i = 0; i < n; ++i) acc[i] += w * row[i * step];
+}
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+METALNN_AVX2 void accumulate_avx2(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+  if (stride == 1) accumulate_taps<1>(acc, row, w, n, 1);
+  else if (stride == 2) accumulate_taps<2>(acc, row, w, n, 2);
+  else accumulate_taps<0>(acc, row, w, n, stride);
+}
+#endif
+
+void accumulate(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (has_avx2_fma()) return accumulate_avx2(acc, row, w, n, stride);
+#endif
+  if (stride == 1) accumulate_taps<1>(acc, row, w, n, 1);
+  else accumulate_taps<0>(acc, row, w, n, stride);
+}
+
+// The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
+uint8_t shift_mask(DType t) { return t == DType::Int8 ? 0x80 : 0; }
+int32_t shift_of(DType t) { return t == DType::Int8 ? 128 : 0; }
+
+class QuantizedConvKernel : public Kernel {
+ public:
+  QuantizedConvKernel(const Graph& g, const Node& n) {
+    const Shape& x = g.value(n.inputs[kQX]).shape;
+    const Tensor& w = g.value(n.inputs[kQW]).constant;
+    win_ = to_window2d(resolve_window(n, {x[2], x[3]}, {w.dim(2), w.dim(3)}, false));
+    group_ = n.attrs.get_int("group", 1);
+    in_c_ = x[1];
+    out_c_ = w.dim(0);
+    const Requantization r = requantization(g, n, out_c_);
+    const DType xt = g.value(n.inputs[kQX]).dtype;
+    mask_ = shift_mask(xt);
+    x_zero_ = r.x_zero;
+    const int32_t shifted_zero = r.x_zero + shift_of(xt);
+    pad_ = uint8_t(shifted_zero);
+    const int64_t k = w.numel() / out_c_, rows = out_c_ / group_;
+    depthwise_ = group_ == in_c_ && group_ == out_c_;
+    pointwise_ = win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&
+                 win_.pad_left == 0 && win_.out_h == win_.in_h && win_.out_w == win_.in_w;
+    if (depthwise_) {
+      weights_.assign(w.data<int8_t>(), w.data<int8_t>() + w.numel());
+      requant_.push_back(row_requants(r, std::vector<int32_t>(size_t(out_c_), 0), 0, 0));
+      return;
+    }
+    for (int64_t gi = 0; gi < group_; ++gi) {
+      gemm_.emplace_back(std::make_unique<QGemmWeights>(w.data<int8_t>() + gi * rows * k, rows, k, k, 1));
+      requant_.push_back(row_requants(r, gemm_.back()->row_sums(), gi * rows, shifted_zero));
+    }
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const uint8_t* x = static_cast<const uint8_t*>(in[kQX]->raw());
+    uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
+    const int64_t batch = in[kQX]->dim(0);
+    if (depthwise_) return run_depthwise(x, y, batch, pool);
+    const int64_t P = win_.out_size(), cg = in_c_ / group_, rows = out_c_ / group_;
+    const int64_t kh = win_.kernel_h, kw = win_.kernel_w;
+    const int64_t in_hw = win_.in_size();
+    for (int64_t gi = 0; gi < group_; ++gi) {
+      const QGemmWeights& w = *gemm_[size_t(gi)];
+      const std::vector<Requant>& rq = requant_[size_t(gi)];
+      const int64_t groups = w.k_groups();
+      auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
+        if (pointwise_) {  // the input rows are the GEMM's rows: pack runs of columns within one image
+          std::vector<const uint8_t*> rows(size_t(groups * 4), nullptr);
+          for (int64_t j = 0; j < nc;) {
+            const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+            for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
+            pack_rows(rows.data(), groups, j, run, mask_, panels);
+            j += run;
+          }
+          return;
+        }
+        // im2col rows first ([k][nc], runs of columns along one output row: padding taps get the zero
+        // point, the rest a copy), then the 4-row interleave into panels.
+        thread_local std::vector<uint8_t> unfolded;
+        thread_local std::vector<const uint8_t*> rows_of;
+        unfolded.resize(size_t(cg * kh * kw * nc));
+        rows_of.assign(size_t(groups * 4), nullptr);
+        const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+        struct Run { int64_t j, len, b, oh, ow; };
+        std::vector<Run> runs;
+        for (int64_t j = 0; j < nc;) {
+          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / win_.out_w, ow = p % win_.out_w;
+          const int64_t len = std::min(nc - j, win_.out_w - ow);
+          runs.push_back({j, len, b, oh, ow});
+          j += len;
+        }
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t t = 0; t < kw; ++t) {
+              const int64_t kk = (c * kh + i) * kw + t;
+              uint8_t* row = unfolded.data() + kk * nc;
+              rows_of[size_t(kk)] = row;
+              for (const Run& r : runs) {
+                uint8_t* dst = row + r.j;  // dst[ow - r.ow]
+                const int64_t ih = r.oh * win_.stride_h - win_.pad_top + i * win_.dilation_h;
+                if (ih < 0 || ih >= win_.in_h) {
+                  std::memset(dst, raw_pad, size_t(r.len));
+                  continue;
+                }
+                const uint8_t* src = x + ((r.b * in_c_ + gi * cg + c) * win_.in_h + ih) * win_.in_w;
+                const int64_t offset = -win_.pad_left + t * win_.dilation_w, end = r.ow + r.len;
+                const IndexRange valid = valid_range(offset, win_.stride_w, end, win_.in_w);
+                const int64_t lo = std::clamp(valid.lo, r.ow, end), hi = std::clamp(valid.hi, lo, end);
+                std::memset(dst, raw_pad, size_t(lo - r.ow));
+                if (win_.stride_w == 1) {
+                  std::memcpy(dst + (lo - r.ow), src + lo + offset, size_t(hi - lo));
+                } else {
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow - r.ow] = src[ow * win_.stride_w + offset];
+                }
+                std::memset(dst + (hi - r.ow), raw_pad, size_t(end - hi));
+              }
+            }
+        pack_rows(rows_of.data(), groups, 0, nc, mask_, panels);
+      };
+      auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
+        for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
+          const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+          for (int64_t i = 0; i < nr; ++i)
+            requantize_span(rq[size_t(r0 + i)], sums + i * kPanelCols + j, run,
+                            y + (b * out_c_ + gi * rows + r0 + i) * P + p);
+          j += run;
+        }
+      };
+      qgemm(pool, w, batch * P, pack, epilogue);
+    }
+  }
+
+ private:
+  // One channel per group: each output plane sums its kh x kw taps of one zero-shifted input plane.
+  void run_depthwise(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
+    const Window2d& w = win_;
+    const int64_t ph = w.pad_top + w.in_h + w.pad_bottom + w.stride_h + (w.kernel_h - 1) * w.dilation_h;
+    const int64_t pw = w.pad_left + w.in_w + w.pad_right + w.stride_w + (w.kernel_w - 1) * w.dilation_w;
+    const bool s8 = mask_ != 0;
+    pool.parallel_for(batch * out_c_, 1, [&](int64_t begin, int64_t end) {
+      std::vector<int16_t> plane(size_t(ph * pw));
+      std::vector<int32_t> acc(size_t(w.out_w));
+      for (int64_t bc = begin; bc < end; ++bc) {
+        const int64_t c = bc % out_c_;
+        const uint8_t* src = x + bc * w.in_size();
+        std::fill(plane.begin(), plane.end(), int16_t{0});
+        for (int64_t i = 0; i < w.in_h; ++i)
+          for (int64_t j = 0; j < w.in_w; ++j) {
+            const int32_t v = s8 ? int32_t(int8_t(src[i * w.in_w + j])) : int32_t(src[i * w.in_w + j]);
+            plane[size_t((i + w.pad_top) * pw + j + w.pad_left)] = int16_t(v - x_zero_);
+          }
+        const int8_t* wc = weights_.data() + c * w.kernel_size();
+        uint8_t* dst = y + bc * w.out_size();
+        for (int64_t oh = 0; oh < w.out_h; ++oh) {
+          std::fill(acc.begin(), acc.end(), 0);
+          for (int64_t i = 0; i < w.kernel_h; ++i)
+            for (int64_t t = 0; t < w.kernel_w; ++t) {
+              const int32_t wv = wc[i * w.kernel_w + t];
+              const int16_t* row = plane.data() + (oh * w.stride_h + i * w.dilation_h) * pw + t * w.dilation_w;
+              accumulate(acc.data(), row, wv, w.out_w, w.stride_w);
+            }
+          requantize_span(requant_[0][size_t(c)], acc.data(), w.out_w, dst + oh * w.out_w);
+        }
+      }
+    });
+  }
+
+  Window2d win_{};
+  int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
+  uint8_t mask_ = 0, pad_ = 0;
+  int32_t x_zero_ = 0;
+  bool depthwise_ = false, pointwise_ = false;
+  std::vector<int8_t> weights_;
+  std::vector<std::unique_ptr<QGemmWeights>> gemm_;
+  std::vector<std::vector<Requant>> requant_;  // per group
+};
+
+class QuantizedMatMulKernel : public Kernel {
+ public:
+  QuantizedMatMulKernel(const Graph& g, const Node& n) {
+    const Tensor& w = g.value(n.inputs[kQW]).constant;
+    k_ = w.dim(0);
+    n_ = w.dim(1);
+    const Requantization r = requantization(g, n, n_);
+    const DType xt = g.value(n.inputs[kQX]).dtype;
+    mask_ = shift_mask(xt);
+    gemm_ = std::make_unique<QGemmWeights>(w.data<int8_t>(), n_, k_, 1, n_);
+    requant_ = row_requants(r, gemm_->row_sums(), 0, r.x_zero + shift_of(xt));
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const uint8_t* a = static_cast<const uint8_t*>(in[kQX]->raw());
+    uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
+    const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
+    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask_, panels); };
+    auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
+      for (int64_t j = 0; j < nc; ++j)
+        for (int64_t i = 0; i < nr; ++i)
+          y[(c0 + j) * n_ + r0 + i] = requantize_one(requant_[size_t(r0 + i)], sums[i * kPanelCols + j]);
+    };
+    qgemm(pool, *gemm_, m, pack, epilogue);
+  }
+
+ private:
+  int64_t k_ = 0, n_ = 0;
+  uint8_t mask_ = 0;
+  std::unique_ptr<QGemmWeights> gemm_;
+  std::vector<Requant> requant_;
+};
+
+inline float dequantized(int32_t v, int32_t zero, float multiplier) { return float(v - zero) * multiplier; }
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Eight bytes of a as int32.
+template <class T>
+METALNN_AVX2_INLINE __m256i widen8(const T* p) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return std::is_signed_v<T> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+}
+
+template <class A, class B>
+METALNN_AVX2 int64_t quantized_add_avx2(const AddRequantization& r, const A* a, const B* b, uint8_t* y, int64_t n) {
+  const __m256 ma = _mm256_set1_ps(r.a_multiplier), mb = _mm256_set1_ps(r.b_multiplier);
+  const __m256i za = _mm256_set1_epi32(r.a_zero), zb = _mm256_set1_epi32(r.b_zero), zy = _mm256_set1_epi32(r.y_zero);
+  const __m256 lo = _mm256_set1_ps(r.lo), hi = _mm256_set1_ps(r.hi);
+  const bool unsigned_out = r.lo + float(r.y_zero) >= 0.f;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a + i), za)), ma);
+    v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb, v);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
+    const __m128i q8 = unsigned_out ? _mm_packus_epi16(q16, q16) : _mm_packs_epi16(q16, q16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), q8);
+  }
+  return i;
+}
+#endif
+
+template <class A, class B>
+void quantized_add(const AddRequantization& r, const A* a, const B* b, uint8_t* y, int64_t count, ThreadPool& pool) {
+  pool.parallel_for(count, 16384, [&](int64_t begin, int64_t end) {
+    int64_t i = begin;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    if (has_avx2_fma()) i += quantized_add_avx2(r, a + begin, b + begin, y + begin, end - begin);
+#endif
+    for (; i < end; ++i) {
+      float v = dequantized(a[i], r.a_zero, r.a_multiplier) + dequantized(b[i], r.b_zero, r.b_multiplier);
+      v = std::min(std::max(v, r.lo), r.hi);
+      y[i] = uint8_t(round_half_even(v) + r.y_zero);
+    }
+  });
+}
+
+class QuantizedAddKernel : public Kernel {
+ public:
+  QuantizedAddKernel(const Graph& g, const Node& n) : r_(add_requantization(g, n)) {}
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
+    visit_dtype<DType::Int8, DType::UInt8>(in[kQX]->dtype(), [&](auto ta) {
+      using A = typename decltype(ta)::type;
+      visit_dtype<DType::Int8, DType::UInt8>(in[kQW]->dtype(), [&](auto tb) {
+        using B = typename decltype(tb)::type;
+        quantized_add(r_, in[kQX]->data<A>(), in[kQW]->data<B>(), y, out[0]->numel(), pool);
+      });
+    });
+  }
+
+ private:
+  AddRequantization r_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_quantized_conv_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<QuantizedConvKernel>(g, n);
+}
+std::unique_ptr<Kernel> make_quantized_matmul_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<QuantizedMatMulKernel>(g, n);
+}
+std::unique_ptr<Kernel> make_quantized_add_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<QuantizedAddKernel>(g, n);
+}
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,330 @@
+#include "cpu/qgemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/simd_avx2.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace metalnn::cpu {
+
+namespace {
+
+// Panels per task are sized to stay in L2 while a row block's weights (kTileRows x k bytes) sit in L1;
+// few columns (late layers, wide weights) then fit one chunk, so the weights stream once.
+constexpr int64_t kChunkBytes = int64_t{384} << 10;
+
+enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni };
+
+// The best path this CPU has; METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps it (so one machine can
+// test every path).
+Isa detect_isa() {
+  const char* env = std::getenv("METALNN_INT8_KERNELS");
+  const std::string cap = env ? env : "";
+  if (cap == "portable") return Isa::Portable;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (cap == "avx2") return Isa::Avx2;
+    const bool avx512 = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw");
+    if (avx512 && cap != "avxvnni") return Isa::Avx512Vnni;
+    if (__builtin_cpu_supports("avxvnni")) return Isa::AvxVnni;
+    return avx512 ? Isa::Avx512Vnni : Isa::Avx2;
+  }
+#endif
+  return Isa::Portable;
+}
+
+Isa isa() {
+  static const Isa chosen = detect_isa();
+  return chosen;
+}
+
+// Sums of one tile: kTileRows rows of packed weights by one panel, into sums[kTileRows][kPanelCols].
+using TileFn = void (*)(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums);
+
+// Weights for the byte kernels: per group of 4 k's, the 4 bytes of each row of the tile in one int32.
+void tile_portable(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums) {
+  int32_t acc[kTileRows][kPanelCols] = {};
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const uint8_t* p = panel + g * kPanelCols * 4;
+    for (int r = 0; r < kTileRows; ++r) {
+      int8_t wb[4];
+      std::memcpy(wb, &w[g * kTileRows + r], 4);
+      for (int j = 0; j < kPanelCols; ++j)
+        acc[r][j] += p[j * 4] * wb[0] + p[j * 4 + 1] * wb[1] + p[j * 4 + 2] * wb[2] + p[j * 4 + 3] * wb[3];
+    }
+  }
+  std::memcpy(sums, acc, sizeof(acc));
+}
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+#define METALNN_TILE_BODY(DOT)                                                                 \
+  __m256i c[kTileRows][2];                                                                     \
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();              \
+  for (int64_t g = 0; g < k_groups; ++g) {                                                     \
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64));      \
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64 + 32)); \
+    for (int r = 0; r < kTileRows; ++r) {                                                      \
+      const __m256i a = _mm256_set1_epi32(w[g * kTileRows + r]);                               \
+      c[r][0] = DOT(c[r][0], b0, a);                                                           \
+      c[r][1] = DOT(c[r][1], b1, a);                                                           \
+    }                                                                                          \
+  }                                                                                            \
+  for (int r = 0; r < kTileRows; ++r) {                                                        \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols), c[r][0]);           \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols + 8), c[r][1]);       \
+  }
+
+__attribute__((target("avxvnni,avx2,fma"))) void tile_avx_vnni(const int32_t* w, const uint8_t* panel,
+                                                                int64_t k_groups, int32_t* sums) {
+  METALNN_TILE_BODY(_mm256_dpbusd_avx_epi32)
+}
+
+__attribute__((target("avx512vnni,avx512vl,avx2,fma"))) void tile_avx512_vnni(const int32_t* w, const uint8_t* panel,
+                                                                              int64_t k_groups, int32_t* sums) {
+  METALNN_TILE_BODY(_mm256_dpbusd_epi32)
+}
+#undef METALNN_TILE_BODY
+
+// AVX512-VNNI: a panel's group of 4 k's (16 columns x 4 bytes) is one zmm; two panels at a time keep
+// eight accumulators in flight.
+#define METALNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+METALNN_AVX512 void tiles_avx512_vnni(const int32_t* w, const uint8_t* p0, const uint8_t* p1, int64_t k_groups,
+                                      int32_t* s0, int32_t* s1) {
+  __m512i c[kTileRows][2];
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const __m512i b0 = _mm512_loadu_si512(p0 + g * 64), b1 = _mm512_loadu_si512(p1 + g * 64);
+    for (int r = 0; r < kTileRows; ++r) {
+      const __m512i a = _mm512_set1_epi32(w[g * kTileRows + r]);
+      c[r][0] = _mm512_dpbusd_epi32(c[r][0], b0, a);
+      c[r][1] = _mm512_dpbusd_epi32(c[r][1], b1, a);
+    }
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    _mm512_storeu_si512(s0 + r * kPanelCols, c[r][0]);
+    _mm512_storeu_si512(s1 + r * kPanelCols, c[r][1]);
+  }
+}
+#undef METALNN_AVX512
+
+// AVX2 weights: per group of 4 k's and row, two int32s: (w0, w2) and (w1, w3) as int16 pairs, which
+// vpmaddwd pairs with the even and odd activation bytes widened to int16.
+METALNN_AVX2 void tile_avx2(const int32_t* w, const uint8_t* panel, int64_t k_groups, int32_t* sums) {
+  const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+  __m256i c[kTileRows][2];
+  for (int r = 0; r < kTileRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+  for (int64_t g = 0; g < k_groups; ++g) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 64 + 32));
+    const __m256i e0 = _mm256_and_si256(b0, low_bytes), o0 = _mm256_srli_epi16(b0, 8);
+    const __m256i e1 = _mm256_and_si256(b1, low_bytes), o1 = _mm256_srli_epi16(b1, 8);
+    for (int r = 0; r < kTileRows; ++r) {
+      const __m256i we = _mm256_set1_epi32(w[(g * kTileRows + r) * 2]);
+      const __m256i wo = _mm256_set1_epi32(w[(g * kTileRows + r) * 2 + 1]);
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_add_epi32(_mm256_madd_epi16(e0, we), _mm256_madd_epi16(o0, wo)));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_add_epi32(_mm256_madd_epi16(e1, we), _mm256_madd_epi16(o1, wo)));
+    }
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols), c[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + r * kPanelCols + 8), c[r][1]);
+  }
+}
+#endif
+
+// Two panels by one row block at once, where the ISA has a kernel for it (else nullptr).
+using TilesFn = void (*)(const int32_t* w, const uint8_t* p0, const uint8_t* p1, int64_t k_groups, int32_t* s0,
+                         int32_t* s1);
+TilesFn tiles_fn() {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() == Isa::Avx512Vnni) return tiles_avx512_vnni;
+#endif
+  return nullptr;
+}
+
+TileFn tile_fn() {
+  switch (isa()) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    case Isa::AvxVnni: return tile_avx_vnni;
+    case Isa::Avx512Vnni: return tile_avx512_vnni;
+    case Isa::Avx2: return tile_avx2;
+#endif
+    default: return tile_portable;
+  }
+}
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Eight requantised sums as int32 (MXCSR rounding: nearest, half to even).
+METALNN_AVX2_INLINE __m256i requantize8(const Requant& q, const int32_t* s) {
+  __m256 v = _mm256_cvtepi32_ps(
+      _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)), _mm256_set1_epi32(q.correction)));
+  v = _mm256_fmadd_ps(v, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
+}
+
+METALNN_AVX2 int64_t requantize_avx2(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // Values are already in the output range, so the saturating packs only narrow.
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(requantize8(q, sums + i), requantize8(q, sums + i + 8)), 0xD8);
+    const __m128i a = _mm256_castsi256_si128(w), b = _mm256_extracti128_si256(w, 1);
+    const __m128i bytes = q.lo + float(q.y_zero) < 0.f ? _mm_packs_epi16(a, b) : _mm_packus_epi16(a, b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), bytes);
+  }
+  return i;
+}
+#endif
+
+}  // namespace
+
+void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
+  int64_t i = 0;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() != Isa::Portable) i = requantize_avx2(q, sums, n, dst);
+#endif
+  for (; i < n; ++i) dst[i] = requantize_one(q, sums[i]);
+}
+
+void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,
+               uint8_t* panels) {
+  const int64_t panel_stride = k_groups * kPanelCols * 4;
+  int64_t done = 0;
+#if defined(__SSE2__)
+  // Whole panels: four reduction rows of 16 columns interleave into the panel's 64 bytes.
+  if (first % kPanelCols == 0) {
+    const __m128i m = _mm_set1_epi8(char(mask));
+    for (; done + kPanelCols <= cols; done += kPanelCols) {
+      uint8_t* dst = panels + ((first + done) / kPanelCols) * panel_stride;
+      for (int64_t g = 0; g < k_groups; ++g) {
+        __m128i r[4];
+        for (int t = 0; t < 4; ++t) {
+          const uint8_t* src = rows[g * 4 + t];
+          r[t] = src ? _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + done)), m)
+                     : _mm_setzero_si128();
+        }
+        const __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+        const __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+        __m128i* out = reinterpret_cast<__m128i*>(dst + g * kPanelCols * 4);
+        _mm_storeu_si128(out, _mm_unpacklo_epi16(a, c));
+        _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(a, c));
+        _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(b, d));
+        _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(b, d));
+      }
+    }
+  }
+#endif
+  for (int64_t g = 0; g < k_groups; ++g) {
+    for (int t = 0; t < 4; ++t) {
+      const uint8_t* r = rows[g * 4 + t];
+      if (!r) continue;  // past k: the zeroed buffer meets zero weights
+      uint8_t* base = panels + g * kPanelCols * 4 + t;
+      for (int64_t j = done; j < cols; ++j) {
+        const int64_t c = first + j;
+        base[(c / kPanelCols) * panel_stride + (c % kPanelCols) * 4] = uint8_t(r[j] ^ mask);
+      }
+    }
+  }
+}
+
+void pack_columns(const uint8_t* a, int64_t k, int64_t row0, int64_t cols, uint8_t mask, uint8_t* panels) {
+  const int64_t groups = (k + 3) / 4, full = k / 4;
+  const uint32_t mask4 = uint32_t(mask) * 0x01010101u;
+  for (int64_t j = 0; j < cols; ++j) {
+    const uint8_t* row = a + (row0 + j) * k;
+    uint8_t* dst = panels + panel_offset(j, 0, groups);
+    for (int64_t g = 0; g < full; ++g) {
+      uint32_t v;
+      std::memcpy(&v, row + g * 4, 4);
+      v ^= mask4;
+      std::memcpy(dst + g * kPanelCols * 4, &v, 4);
+    }
+    for (int64_t kk = full * 4; kk < k; ++kk) dst[full * kPanelCols * 4 + kk % 4] = uint8_t(row[kk] ^ mask);
+  }
+}
+
+QGemmWeights::QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row_stride, int64_t k_stride)
+    : rows_(rows), k_(k) {
+  const int64_t groups = k_groups(), blocks = (rows + kTileRows - 1) / kTileRows;
+  const int ints_per_group = isa() == Isa::Avx2 ? 2 : 1;
+  block_ints_ = groups * kTileRows * ints_per_group;
+  packed_.assign(size_t(blocks * block_ints_), 0);
+  row_sums_.assign(size_t(rows), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t* block = packed_.data() + (r / kTileRows) * block_ints_;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int8_t v = w[r * row_stride + kk * k_stride];
+      row_sums_[size_t(r)] += v;
+      const int64_t slot = (kk / 4) * kTileRows + r % kTileRows;
+      if (ints_per_group == 1) {
+        reinterpret_cast<int8_t*>(block + slot)[kk % 4] = v;
+      } else {  // (w0, w2) then (w1, w3), each an int16 pair
+        reinterpret_cast<int16_t*>(block + slot * 2 + (kk % 2))[(kk % 4) / 2] = v;
+      }
+    }
+  }
+}
+
+void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
+           bool serial) {
+  const int64_t rows = w.rows(), groups = w.k_groups();
+  if (rows == 0 || cols == 0) return;
+  const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
+  const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
+  const int threads = serial ? 1 : pool.num_threads();
+  int64_t chunk = std::clamp<int64_t>(kChunkBytes / (groups * kPanelCols * 4), 1, panels);
+  // Several tasks per thread, claimed as threads come free: on a loaded machine a thread that lost
+  // its core holds up only the task it is in.
+  const int64_t want = serial ? 1 : int64_t{4} * threads;
+  if ((panels + chunk - 1) / chunk < want) chunk = std::max<int64_t>(std::min<int64_t>(2, panels), panels / want);
+  const int64_t col_chunks = (panels + chunk - 1) / chunk;
+  // Still too few column chunks: split the rows too (each such task packs its panels).
+  const int64_t row_chunks = col_chunks < want ? std::min<int64_t>(row_blocks, (want + col_chunks - 1) / col_chunks) : 1;
+  const int64_t blocks_per_row_chunk = (row_blocks + row_chunks - 1) / row_chunks;
+  const int64_t used_row_chunks = (row_blocks + blocks_per_row_chunk - 1) / blocks_per_row_chunk;
+  const int64_t tasks = col_chunks * used_row_chunks;
+  const TileFn tile = tile_fn();
+  const TilesFn tiles = tiles_fn();
+  auto task = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> buffer;
+    alignas(64) int32_t sums[kTileRows * kPanelCols], more[kTileRows * kPanelCols];
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t cc = t / used_row_chunks, rc = t % used_row_chunks;
+      const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;
+      const int64_t chunk_panels = (nc + kPanelCols - 1) / kPanelCols;
+      buffer.assign(size_t(chunk_panels * groups * kPanelCols * 4), 0);
+      pack(c0, nc, buffer.data());
+      const int64_t rb_end = std::min(row_blocks, (rc + 1) * blocks_per_row_chunk);
+      for (int64_t rb = rc * blocks_per_row_chunk; rb < rb_end; ++rb) {
+        const int64_t r0 = rb * kTileRows, nr = std::min(kTileRows, rows - r0);
+        for (int64_t p = 0; p < chunk_panels; ++p) {
+          const uint8_t* panel = buffer.data() + p * groups * kPanelCols * 4;
+          const int64_t pc0 = c0 + p * kPanelCols;
+          if (tiles && p + 1 < chunk_panels) {
+            tiles(w.block(rb), panel, panel + groups * kPanelCols * 4, groups, sums, more);
+            epilogue(r0, nr, pc0, kPanelCols, sums);
+            ++p;
+            epilogue(r0, nr, pc0 + kPanelCols, std::min(kPanelCols, c0 + nc - pc0 - kPanelCols), more);
+            continue;
+          }
+          tile(w.block(rb), panel, groups, sums);
+          epilogue(r0, nr, pc0, std::min(kPanelCols, c0 + nc - pc0), sums);
+        }
+      }
+    }
+  };
+  if (serial || threads == 1) return task(0, tasks);
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(threads, 1, [&](int64_t, int64_t) {
+    for (int64_t t = next++; t < tasks; t = next++) task(t, t + 1);
+  });
+}
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,95 @@
+// The int8 GEMM of the quantized kernels: int32 sums of s8 weights (rows) times u8 activation
+// columns. Activations arrive as u8 (int8 ones shifted by 128 by the packers), so every ISA path
+// multiplies u8 x s8 exactly:
+//  - AVX512-VNNI / AVX-VNNI: vpdpbusd sums four u8 x s8 products straight into int32 (on zmm, one
+//    instruction covers a panel's 16 columns);
+//  - AVX2: vpmaddubsw would saturate its int16 pair sums (255 * 127 * 2 > 32767), so the bytes are
+//    split into even and odd halves widened to int16 and multiplied with vpmaddwd (exact in int32);
+//  - elsewhere (aarch64 included), plain C++.
+// The caller's epilogue subtracts (activation zero point + shift) * row_sums() to get
+// sum_k (x - x_zero) * w.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+// METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps the path (tests run each on one machine).
+// Columns per panel: the packers write activations as panels of kPanelCols columns, each holding
+// for every group of 4 k's the 4 bytes of column 0, then of column 1, ... ([k_groups][16][4]).
+constexpr int64_t kPanelCols = 16;
+// Rows per tile of the GEMM.
+constexpr int64_t kTileRows = 4;
+
+// Byte offset of (column `col`, reduction index `k`) in a block of panels with `k_groups` groups.
+inline int64_t panel_offset(int64_t col, int64_t k, int64_t k_groups) {
+  return (col / kPanelCols) * k_groups * kPanelCols * 4 + (k / 4) * kPanelCols * 4 + (col % kPanelCols) * 4 + k % 4;
+}
+
+class QGemmWeights {
+ public:
+  // Packs w(r, k) = w[r * row_stride + k * k_stride] for r < rows, k < k.
+  QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row_stride, int64_t k_stride);
+  int64_t rows() const { return rows_; }
+  int64_t k() const { return k_; }
+  int64_t k_groups() const { return (k_ + 3) / 4; }
+  const std::vector<int32_t>& row_sums() const { return row_sums_; }
+  const int32_t* block(int64_t row_block) const { return packed_.data() + row_block * block_ints_; }
+
+ private:
+  int64_t rows_, k_, block_ints_;
+  std::vector<int32_t> packed_;
+  std::vector<int32_t> row_sums_;
+};
+
+// Writes the panels of columns [col0, col0 + cols) into a zeroed buffer (the bytes of columns past
+// `cols` and of k past k() meet zero weights or are never stored).
+using PanelPacker = std::function<void(int64_t col0, int64_t cols, uint8_t* panels)>;
+// Receives the raw sums of rows [r0, r0 + nr) x columns [c0, c0 + nc): sums[i * kPanelCols + j].
+using TileEpilogue = std::function<void(int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums)>;
+
+// Sums over all rows of `w` and `cols` columns, on the pool (or the calling thread when serial).
+void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
+           bool serial = false);
+
+// Bytes of panels for `cols` columns of reduction length k.
+inline int64_t panel_bytes(int64_t cols, int64_t k) {
+  return (cols + kPanelCols - 1) / kPanelCols * ((k + 3) / 4) * kPanelCols * 4;
+}
+
+// One output channel's requantisation: byte = rint(clamp((sum - correction) * multiplier + bias,
+// lo, hi)) + y_zero, rint rounding half to even; int8 outputs keep their two's complement byte.
+struct Requant {
+  int32_t correction;
+  float multiplier, bias, lo, hi;
+  int32_t y_zero;
+};
+
+// dst[i] = requantised sums[i] for i < n.
+void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst);
+
+// Writes panel columns [first, first + cols) from `rows` (4 * k_groups row pointers, nullptr past k):
+// column first + j of reduction row t is rows[t][j] ^ mask (a 1x1 convolution's input as it lies).
+void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,
+               uint8_t* panels);
+
+// Writes panel columns [0, cols) from rows [row0, row0 + cols) of the row-major [*, k] matrix `a`
+// (a MatMul's input: column j is row row0 + j of a, xor mask).
+void pack_columns(const uint8_t* a, int64_t k, int64_t row0, int64_t cols, uint8_t mask, uint8_t* panels);
+
+// Rounds v (already clamped into the output range) to nearest, half to even, as the FPU does.
+inline int32_t round_half_even(float v) {
+  const float magic = 12582912.f;  // 1.5 * 2^23: adding it leaves v rounded in the low mantissa bits
+  return int32_t((v + magic) - magic);
+}
+
+inline uint8_t requantize_one(const Requant& q, int32_t sum) {
+  const float v = float(sum - q.correction) * q.multiplier + q.bias;
+  return uint8_t(round_half_even(std::min(std::max(v, q.lo), q.hi)) + q.y_zero);
+}
+
+}  // namespace metalnn::cpu
