@@ -26,6 +26,7 @@ conversions are kept in --cache (default ~/.cache/metalnn-bench).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -324,12 +325,12 @@ def engine_openvino(bench: Bench, args) -> tuple[Callable, Callable]:
 
 def ncnn_files(bench: Bench) -> tuple[Path, Path]:
     """The module converted by pnnx at batch 1 (ncnn has no batch dimension), fp32 weights, cached."""
-    import pnnx
-    import torch
     folder = bench.cache / "ncnn"
     param, weights = folder / f"{bench.name}.ncnn.param", folder / f"{bench.name}.ncnn.bin"
     if param.exists() and weights.exists():
         return param, weights
+    import pnnx
+    import torch
     work = folder / f"{bench.name}.work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -350,6 +351,24 @@ def ncnn_files(bench: Bench) -> tuple[Path, Path]:
     return param, weights
 
 
+@contextlib.contextmanager
+def _stderr_text():
+    """Captures what native code writes to file descriptor 2; yields a function returning its lines."""
+    import tempfile
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lambda: lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += sink.read().decode(errors="replace").strip().splitlines()
+
+
 def engine_ncnn(bench: Bench, args) -> tuple[Callable, Callable]:
     import ncnn
     import numpy as np
@@ -361,8 +380,10 @@ def engine_ncnn(bench: Bench, args) -> tuple[Callable, Callable]:
     opt.use_bf16_storage = opt.use_int8_inference = False
     if not args.allow_spinning:
         opt.openmp_blocktime = 0
-    if net.load_param(str(param)) or net.load_model(str(weights)):
-        raise RuntimeError(f"ncnn could not load {param}")
+    with _stderr_text() as said:  # ncnn names a layer it lacks on stderr only
+        failed = net.load_param(str(param)) or net.load_model(str(weights))
+    if failed:
+        raise RuntimeError("ncnn could not load pnnx's conversion: " + "; ".join(said()[-2:]))
     # Batch N is N inferences of the batch-1 conversion; inputs are float Mats, as pnnx made them.
     arrays = [[np.ascontiguousarray(v[b], dtype=np.float32) for v in bench.feed.values()]
               for b in range(bench.batch)]
@@ -515,6 +536,10 @@ def probe_memory(args) -> None:
     for module in {"metalnn": ["metalnn"], "onnxruntime": ["onnxruntime"], "openvino": ["openvino"],
                    "ncnn": ["ncnn"], "torch": ["torch"]}.get(engine, []):
         importlib.import_module(module)  # the package itself is not the model's memory
+    if engine == "openvino":  # nor are the plugin and reader libraries OpenVINO loads on first use
+        import openvino as ov
+        ov.Core().get_versions("CPU")
+        ov.frontend.FrontEndManager().load_by_framework("onnx")
     extra = 0
     if engine == "torch":  # built in place (random init and BatchNorm statistics have a peak of their own)
         module = bench.module()
@@ -586,7 +611,8 @@ def table(rows: list[dict], engines: list[str]) -> str:
                 cells.append("—")
             lines.append("| " + " | ".join(cells) + " |")
         if mem_ratios:
-            lines.append("| geomean | " + " | ".join([""] * len(mem)) + f" | {geomean(mem_ratios):.2f}× |")
+            cells = ["geomean", ""] + [""] * len(mem) + [f"{geomean(mem_ratios):.2f}×"]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
