@@ -2,9 +2,10 @@
 
 Runs metalnn, ONNX Runtime (CPU execution provider), OpenVINO (CPU plugin), ncnn (the model converted
 from its PyTorch module by pnnx) and PyTorch eager (plus Core ML on Apple where coremltools is
-installed) in one process with the same thread count, fp32 throughout. Engines whose package is
-missing are skipped with the reason. Every engine's outputs are first checked against PyTorch's; an
-engine that disagrees is reported, not timed. After warm-up the engines take turns round-robin, so
+installed) in one process with the same thread count, fp32 throughout (ncnn has no batch dimension:
+its batch N is N inferences of the batch-1 conversion). Engines whose package is missing are
+skipped with the reason. Every engine's outputs are first checked against PyTorch's; an engine that
+disagrees is reported, not timed. After warm-up the engines take turns round-robin, so
 load changes on a shared machine hit all of them alike. A turn is a short block of back-to-back
 inferences (the first untimed) after a pause: the engines' thread pools keep spinning for tens of
 milliseconds after a run (ONNX Runtime, OpenMP in PyTorch and ncnn, metalnn), and without the pause
@@ -48,7 +49,7 @@ FULL_MODELS = DEFAULT_MODELS + (
     "deeplabv3_mobilenet_v3_large", "whisper_tiny_encoder", "gpt2")
 SETS = {"default": DEFAULT_MODELS, "full": FULL_MODELS}
 # torchvision classifiers at 224x224, built and exported by metalnn.torchvision_models.
-CLASSIFIERS = DEFAULT_MODELS + ("convnext_tiny", "mnasnet1_0", "efficientnet_v2_s", "regnet_y_400mf", "vit_b_16")
+CLASSIFIERS = DEFAULT_MODELS + ("convnext_tiny", "mnasnet1_0", "efficientnet_v2_s", "regnet_y_400mf")
 README_BEGIN, README_END = "<!-- compare.py table: begin -->", "<!-- compare.py table: end -->"
 
 
@@ -170,7 +171,7 @@ def _built(name: str, batch: int) -> Any:
     sys.path.insert(0, str(ROOT / "tests" / "models"))
     import torchvision_zoo as tv
     import transformer_models as tm
-    from transformers import BertConfig, GPT2Config, WhisperConfig
+    from transformers import BertConfig, GPT2Config, ViTConfig, WhisperConfig
 
     if name == "deeplabv3_mobilenet_v3_large":
         return tv.segmenter(name, batch, size=224, num_classes=21)
@@ -181,6 +182,8 @@ def _built(name: str, batch: int) -> Any:
         return tm.bert("sdpa", batch, config=config, sequence=128)
     if name == "whisper_tiny_encoder":  # the library's default config is whisper-tiny; a 30 s window
         return tm.whisper_encoder("sdpa", batch, config=WhisperConfig())
+    if name == "vit_b_16":  # the library's default config is ViT-B/16 at 224x224
+        return tm.vit("sdpa", batch, config=ViTConfig())
     if name == "gpt2":  # the library's default config is GPT-2 small
         return tm.gpt2("sdpa", batch, config=GPT2Config(), sequence=64)
     raise KeyError(name)
@@ -583,7 +586,7 @@ def table(rows: list[dict], engines: list[str]) -> str:
             + ["fastest other", "metalnn ÷ fastest", "metalnn GFLOP/s", "% of peak"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["model"], str(r["batch"]), f"{r['gflop']:.2f}"]
+        cells = [r["model"], str(r["batch"]), f"{r['gflop']:.2f}" if r["gflop"] == r["gflop"] else "—"]
         cells += [f"{r['median_ms'][e]:.2f}" if e in r["median_ms"] else "—" for e in engines]
         cells += [r.get("fastest_other", "—"),
                   f"{r['metalnn_vs_fastest']:.2f}×" if "metalnn_vs_fastest" in r else "—",
@@ -637,7 +640,13 @@ def main() -> None:
     rows = []
     for name in args.models:
         for batch in ([None] if name.endswith(".onnx") else args.batch):
-            bench = prepare(name, batch, args.cache)
+            try:
+                bench = prepare(name, batch, args.cache)
+            except Exception as e:  # an export that fails is reported with the rest
+                rows.append({"model": Path(name).stem, "batch": batch, "gflop": math.nan, "median_ms": {},
+                             "missing": {"every engine": f"export failed: {_why(e)}"}})
+                print(f"{name} batch {batch}: export failed: {_why(e)}", file=sys.stderr, flush=True)
+                continue
             rows.append(measure(bench, args, peak))
             if args.memory:
                 measure_memory(bench, rows[-1], args)

@@ -126,16 +126,17 @@ def _images(batch: int, size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((batch, 3, size, size), dtype=np.float32)
 
 
-def vit(attention: str, batch: int = 2) -> Built:
+def vit(attention: str, batch: int = 2, config: Any = None) -> Built:
+    """A small ViT, or one of `config`'s sizes (the benchmarks')."""
     import torch
     from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                       intermediate_size=64, num_labels=10)
+    config = config or ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=4, intermediate_size=64, num_labels=10)
     model = ViTForImageClassification(_config_attention(config, attention)).eval()
     return Built(_Wrap.make(model, ("pixel_values",), lambda o: (o.logits,)),
-                 {"pixel_values": _images(batch, 32, 5)}, ("logits",))
+                 {"pixel_values": _images(batch, config.image_size, 5)}, ("logits",))
 
 
 def clip_vision(attention: str, batch: int = 2) -> Built:
