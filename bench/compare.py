@@ -201,8 +201,12 @@ def _cached(path: Path, make: Callable[[Path], object]) -> Path:
     """`path`, made by `make(temporary path)` the first time."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        make(tmp)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # the cache may be shared
+        try:
+            make(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.rename(path)
     return path
 
@@ -334,7 +338,7 @@ def ncnn_files(bench: Bench) -> tuple[Path, Path]:
         return param, weights
     import pnnx
     import torch
-    work = folder / f"{bench.name}.work"
+    work = folder / f"{bench.name}.{os.getpid()}.work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     example = tuple(torch.from_numpy(v[:1]) for v in bench.feed.values())
