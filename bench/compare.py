@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import itertools
 import json
 import math
 import os
@@ -249,7 +250,7 @@ def model_flops(path: Path) -> float:
     """FLOPs of one inference: 2 x multiply-adds of Conv, Gemm and MatMul (the rest is noise)."""
     import numpy as np
     import onnx
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)  # shapes computed in-graph
     shapes = {}
     for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
         shapes[v.name] = [d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -261,11 +262,16 @@ def model_flops(path: Path) -> float:
         if node.op_type == "Conv" and out and node.input[1] in shapes:
             w = shapes[node.input[1]]
             total += 2.0 * np.prod(out) * np.prod(w[1:])
-        elif node.op_type in ("Gemm", "MatMul") and out:
+        elif node.op_type == "Gemm" and out:
             a = shapes.get(node.input[0])
             trans_a = any(at.name == "transA" and at.i for at in node.attribute)
             if a:
                 total += 2.0 * np.prod(out) * (a[-2] if trans_a else a[-1])
+        elif node.op_type == "MatMul":
+            a, b = shapes.get(node.input[0], []), shapes.get(node.input[1], [])
+            if len(a) >= 2 and len(b) >= 2:  # a dim inference left unknown (0) is taken from the other side
+                lead = [max(x, y) for x, y in itertools.zip_longest(a[-3::-1], b[-3::-1], fillvalue=1)]
+                total += 2.0 * np.prod(lead) * a[-2] * b[-1] * (a[-1] or b[-2])
     return total
 
 
