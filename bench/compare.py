@@ -160,11 +160,15 @@ class Bench:
     build: Callable[[], Any] | None = None  # the torch module (None for an .onnx file given as such)
     cache: Path = Path()
     reference: list | None = None  # the reference engine's outputs
+    built: Any = None
 
     def module(self) -> Any:
+        """The torch module, built once (the reference, PyTorch and pnnx share it)."""
         if self.build is None:
             raise RuntimeError("needs a named model (a PyTorch module), not an .onnx file")
-        return self.build()
+        if self.built is None:
+            self.built = self.build()
+        return self.built
 
 
 def _built(name: str, batch: int) -> Any:
@@ -212,6 +216,12 @@ def _cached(path: Path, make: Callable[[Path], object]) -> Path:
     return path
 
 
+def _save(path: Path, arrays: dict) -> None:
+    import numpy as np
+    with open(path, "wb") as f:  # a file object, so that savez adds no suffix
+        np.savez(f, **arrays)
+
+
 def prepare(name: str, batch: int | None, cache: Path) -> Bench:
     """The model `name` (or an .onnx path) at `batch`, exported once into the cache with its inputs."""
     import numpy as np
@@ -234,12 +244,12 @@ def prepare(name: str, batch: int | None, cache: Path) -> Bench:
         if not (path.exists() and inputs.exists()):
             built = _built(name, batch)
             _cached(path, lambda p: _export(built.module, built.inputs, list(built.outputs), p))
-            _cached(inputs, lambda p: np.savez(open(p, "wb"), **built.inputs))
+            _cached(inputs, lambda p: _save(p, built.inputs))
     else:
         from metalnn.torchvision_models import build_model, export_onnx, random_images
         build = lambda: build_model(name)  # noqa: E731
         _cached(path, lambda p: export_onnx(name, p, batch))
-        _cached(inputs, lambda p: np.savez(open(p, "wb"), input=random_images(batch)))
+        _cached(inputs, lambda p: _save(p, {"input": random_images(batch)}))
     with np.load(inputs) as saved:
         feed = {k: saved[k] for k in saved.files}
     outputs = [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
@@ -556,7 +566,6 @@ def probe_memory(args) -> None:
     extra = 0
     if engine == "torch":  # built in place (random init and BatchNorm statistics have a peak of their own)
         module = bench.module()
-        bench.build = lambda: module
         extra = sum(t.numel() * t.element_size() for t in list(module.parameters()) + list(module.buffers()))
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
     before = _status_kb("VmRSS")
