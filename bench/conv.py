@@ -91,10 +91,8 @@ def measure(name: str, case: tuple, args, workdir: Path) -> dict:
     import numpy as np
     path = workdir / f"{name}.onnx"
     feed = conv_model(path, *case)
-    runners = {"metalnn": compare.engine_metalnn(path, feed, name, 1, args),
-               "onnxruntime": compare.engine_onnxruntime(path, feed, name, 1, args)}
-    ours, ref = runners["metalnn"](), runners["onnxruntime"]()
-    ours = next(iter(ours.values())) if isinstance(ours, dict) else ours[0]
+    runners = {engine: compare.file_runner(engine, path, feed, args) for engine in ("metalnn", "onnxruntime")}
+    ours, ref = runners["metalnn"]()[0], runners["onnxruntime"]()
     # Sums over in_channels x kernel products: the tolerance scales with the output's magnitude.
     np.testing.assert_allclose(np.asarray(ours), ref[0], rtol=1e-4, atol=1e-4 * float(np.abs(ref[0]).max()),
                                err_msg=name)

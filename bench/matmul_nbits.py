@@ -85,13 +85,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         float_path, q4_path, feed = export_decoder(args, Path(tmp))
         runners = {
-            "metalnn 4-bit": compare.engine_metalnn(q4_path, feed, "q4", 1, args),
-            "metalnn float32": compare.engine_metalnn(float_path, feed, "f32", 1, args),
-            "onnxruntime 4-bit": compare.engine_onnxruntime(q4_path, feed, "q4", 1, args),
+            "metalnn 4-bit": compare.file_runner("metalnn", q4_path, feed, args),
+            "metalnn float32": compare.file_runner("metalnn", float_path, feed, args),
+            "onnxruntime 4-bit": compare.file_runner("onnxruntime", q4_path, feed, args),
         }
         sizes = {"metalnn 4-bit": q4_path.stat().st_size, "metalnn float32": float_path.stat().st_size,
                  "onnxruntime 4-bit": q4_path.stat().st_size}
-        ours = runners["metalnn 4-bit"]()["logits"]
+        ours = runners["metalnn 4-bit"]()[0]
         ref = runners["onnxruntime 4-bit"]()[0]
         error = float(np.abs(ours - ref).max() / np.abs(ref).max())
         for run in runners.values():

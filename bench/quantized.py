@@ -101,17 +101,17 @@ def quantized(name: str, float_path: Path, args) -> Path:
 
 def measure(name: str, args) -> dict:
     import numpy as np
-    float_path = bert_base(args.cache) if name == "bert_base" else compare.model_onnx(name, 1, args.cache)
+    float_path = bert_base(args.cache) if name == "bert_base" else compare.prepare(name, 1, args.cache).onnx
     int8_path = quantized(name, float_path, args)
     if name == "bert_base":
         feed = {"ids": np.random.default_rng(0).integers(1, 30000, (1, SEQUENCE)).astype(np.int64)}
     else:
         feed = {"input": np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)}
     runners = {
-        "metalnn int8": compare.engine_metalnn(int8_path, feed, name, 1, args),
-        "metalnn fp32": compare.engine_metalnn(float_path, feed, name, 1, args),
-        "onnxruntime int8": compare.engine_onnxruntime(int8_path, feed, name, 1, args),
-        "onnxruntime fp32": compare.engine_onnxruntime(float_path, feed, name, 1, args),
+        "metalnn int8": compare.file_runner("metalnn", int8_path, feed, args),
+        "metalnn fp32": compare.file_runner("metalnn", float_path, feed, args),
+        "onnxruntime int8": compare.file_runner("onnxruntime", int8_path, feed, args),
+        "onnxruntime fp32": compare.file_runner("onnxruntime", float_path, feed, args),
     }
     for run in runners.values():
         for _ in range(args.warmup):

@@ -40,14 +40,14 @@ def classifier(name: str, batch: int = 2) -> Built:
     return Built(model.eval(), {"input": _images(batch, size, 1)}, ("logits",))
 
 
-def segmenter(name: str, batch: int = 2) -> Built:
+def segmenter(name: str, batch: int = 2, size: int | None = None, num_classes: int = 5) -> Built:
     from metalnn.torchvision_models import reestimate_batch_norm
     import torch
     import torchvision
 
     torch.manual_seed(0)
-    size = image_size(name)
-    model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
+    size = size or image_size(name)
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=num_classes)
     reestimate_batch_norm(model, size)
     model.eval()
 

@@ -56,17 +56,18 @@ def _config_attention(config: Any, attention: str) -> Any:
     return config
 
 
-def bert(attention: str, batch: int = 2) -> Built:
+def bert(attention: str, batch: int = 2, config: Any = None, sequence: int = SEQUENCE) -> Built:
+    """A small BERT, or one of `config`'s sizes (the benchmarks')."""
     import torch
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=64, type_vocab_size=2)
+    config = config or BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=64, max_position_embeddings=64, type_vocab_size=2)
     model = BertModel(_config_attention(config, attention), add_pooling_layer=True).eval()
     names = ("input_ids", "attention_mask", "token_type_ids")
-    inputs = {"input_ids": _ids(batch, SEQUENCE, 1), "attention_mask": _padding_mask(batch, SEQUENCE),
-              "token_type_ids": (np.arange(SEQUENCE)[None].repeat(batch, 0) > SEQUENCE // 2).astype(np.int64)}
+    inputs = {"input_ids": _ids(batch, sequence, 1), "attention_mask": _padding_mask(batch, sequence),
+              "token_type_ids": (np.arange(sequence)[None].repeat(batch, 0) > sequence // 2).astype(np.int64)}
     return Built(_Wrap.make(model, names, lambda o: (o.last_hidden_state, o.pooler_output)), inputs,
                  ("last_hidden_state", "pooler_output"))
 
@@ -100,19 +101,21 @@ def llama_config(attention: str) -> Any:
                                          bos_token_id=0, eos_token_id=VOCAB - 1), attention)
 
 
-def _causal_lm(config: Any, batch: int, seed: int) -> Built:
+def _causal_lm(config: Any, batch: int, seed: int, sequence: int = SEQUENCE) -> Built:
     import torch
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config).eval()
     names = ("input_ids", "attention_mask")
-    inputs = {"input_ids": _ids(batch, SEQUENCE, seed), "attention_mask": np.ones((batch, SEQUENCE), np.int64)}
+    inputs = {"input_ids": _ids(batch, sequence, seed), "attention_mask": np.ones((batch, sequence), np.int64)}
     return Built(_Wrap.make(model, names, lambda o: (o.logits,)), inputs, ("logits",))
 
 
-def gpt2(attention: str, batch: int = 2) -> Built:
-    return _causal_lm(gpt2_config(attention), batch, 3)
+def gpt2(attention: str, batch: int = 2, config: Any = None, sequence: int = SEQUENCE) -> Built:
+    """A small GPT-2, or one of `config`'s sizes (the benchmarks')."""
+    config = _config_attention(config, attention) if config else gpt2_config(attention)
+    return _causal_lm(config, batch, 3, sequence)
 
 
 def llama(attention: str, batch: int = 2) -> Built:
@@ -123,16 +126,17 @@ def _images(batch: int, size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((batch, 3, size, size), dtype=np.float32)
 
 
-def vit(attention: str, batch: int = 2) -> Built:
+def vit(attention: str, batch: int = 2, config: Any = None) -> Built:
+    """A small ViT, or one of `config`'s sizes (the benchmarks')."""
     import torch
     from transformers import ViTConfig, ViTForImageClassification
 
     torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                       intermediate_size=64, num_labels=10)
+    config = config or ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=4, intermediate_size=64, num_labels=10)
     model = ViTForImageClassification(_config_attention(config, attention)).eval()
     return Built(_Wrap.make(model, ("pixel_values",), lambda o: (o.logits,)),
-                 {"pixel_values": _images(batch, 32, 5)}, ("logits",))
+                 {"pixel_values": _images(batch, config.image_size, 5)}, ("logits",))
 
 
 def clip_vision(attention: str, batch: int = 2) -> Built:
@@ -147,17 +151,20 @@ def clip_vision(attention: str, batch: int = 2) -> Built:
                  {"pixel_values": _images(batch, 32, 6)}, ("last_hidden_state", "pooler_output"))
 
 
-def whisper_encoder(attention: str, batch: int = 2) -> Built:
+def whisper_encoder(attention: str, batch: int = 2, config: Any = None) -> Built:
+    """A small Whisper encoder, or one of `config`'s sizes (the benchmarks'), on a full window of features."""
     import torch
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
     torch.manual_seed(0)
-    config = WhisperConfig(vocab_size=VOCAB, d_model=32, encoder_layers=2, encoder_attention_heads=4,
-                           decoder_layers=1, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                           num_mel_bins=16, max_source_positions=24, max_target_positions=16)
+    config = config or WhisperConfig(vocab_size=VOCAB, d_model=32, encoder_layers=2, encoder_attention_heads=4,
+                                     decoder_layers=1, decoder_attention_heads=4, encoder_ffn_dim=64,
+                                     decoder_ffn_dim=64, num_mel_bins=16, max_source_positions=24,
+                                     max_target_positions=16)
     model = WhisperEncoder(_config_attention(config, attention)).eval()
-    features = np.random.default_rng(7).standard_normal((batch, 16, 48), dtype=np.float32)
+    shape = (batch, config.num_mel_bins, 2 * config.max_source_positions)
+    features = np.random.default_rng(7).standard_normal(shape, dtype=np.float32)
     return Built(_Wrap.make(model, ("input_features",), lambda o: (o.last_hidden_state,)),
                  {"input_features": features}, ("last_hidden_state",))
 
