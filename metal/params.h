@@ -353,6 +353,8 @@ struct GatherBlockQuantizedParams {
   int32_t default_zero_point;
   uint32_t zp_row;
   uint32_t zp_row_bytes;
+};
+
 // The requantisation of the fused quantized ops (core/ops/qfused.h): v = sum * multiplier[c] +
 // bias[c] clamped to [lo, hi], rounded half to even, plus y_zero.
 struct Requantize {
