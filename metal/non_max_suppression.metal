@@ -1,7 +1,7 @@
 // NonMaxSuppression in two dispatches. `select`: one thread per (batch, class) pushes the boxes above
-// the score threshold in box order onto a max-heap keyed by score alone (device scratch, `boxes`
-// entries per thread), pops them in turn and keeps a box unless its IoU with a kept one exceeds the
-// threshold (the same heap steps as cpp/core/ops/non_max_suppression.h, so ties order as there).
+// the score threshold onto a max-heap (device scratch, `boxes` entries per thread), pops them by score,
+// equal scores lower index first, and keeps a box unless its IoU with a kept one exceeds the threshold
+// (the steps of cpp/core/ops/non_max_suppression.h).
 // `gather`: one thread per output row finds its (batch, class) by a prefix over the kept counts and
 // writes (batch, class, box), or -1 past the total. No threadgroup memory.
 #include "common.h"
@@ -11,10 +11,15 @@ struct NmsCandidate {
   int index;
 };
 
+// a comes out after b: by score, equal scores lower index first.
+inline bool nms_after(NmsCandidate a, NmsCandidate b) {
+  return a.score < b.score || (a.score == b.score && a.index > b.index);
+}
+
 inline void nms_sift_up(device NmsCandidate* h, int hole, NmsCandidate v) {
   while (hole > 0) {
     const int parent = (hole - 1) / 2;
-    if (!(h[parent].score < v.score)) break;
+    if (!nms_after(h[parent], v)) break;
     h[hole] = h[parent];
     hole = parent;
   }
@@ -26,50 +31,49 @@ inline NmsCandidate nms_pop(device NmsCandidate* h, int size) {
   const int len = size - 1;
   if (len < 1) return top;
   const NmsCandidate last = h[len];
-  int hole = 0, child = 0;
-  while (child < (len - 1) / 2) {
-    child = 2 * (child + 1);
-    if (h[child].score < h[child - 1].score) --child;
+  int hole = 0;
+  while (2 * hole + 1 < len) {
+    int child = 2 * hole + 1;
+    if (child + 1 < len && nms_after(h[child], h[child + 1])) ++child;
+    if (!nms_after(last, h[child])) break;
     h[hole] = h[child];
     hole = child;
   }
-  if ((len & 1) == 0 && child == (len - 2) / 2) {
-    child = 2 * (child + 1);
-    h[hole] = h[child - 1];
-    hole = child - 1;
-  }
-  nms_sift_up(h, hole, last);
+  h[hole] = last;
   return top;
 }
 
 struct NmsBox {
-  float x0, x1, y0, y1;
+  float x0, x1, y0, y1, area;
 };
 
+// center: (x_center, y_center, width, height), else (y1, x1, y2, x2) of any two opposite corners.
 template <typename T>
 inline NmsBox nms_box(device const T* p, bool center) {
   const float4 b = float4(float(p[0]), float(p[1]), float(p[2]), float(p[3]));
   NmsBox r;
   if (center) {
     r.x0 = b.x - b.z / 2, r.x1 = b.x + b.z / 2, r.y0 = b.y - b.w / 2, r.y1 = b.y + b.w / 2;
+    r.area = b.z * b.w;
   } else {
-    r.x0 = b.y <= b.w ? b.y : b.w, r.x1 = b.y <= b.w ? b.w : b.y;
-    r.y0 = b.x <= b.z ? b.x : b.z, r.y1 = b.x <= b.z ? b.z : b.x;
+    r.x0 = b.y >= b.w ? b.w : b.y, r.x1 = b.y >= b.w ? b.y : b.w;
+    r.y0 = b.x >= b.z ? b.z : b.x, r.y1 = b.x >= b.z ? b.x : b.z;
+    r.area = (r.y1 - r.y0) * (r.x1 - r.x0);
   }
   return r;
 }
 
-inline bool nms_suppress(NmsBox a, NmsBox b, float threshold) {
-  const float ix0 = a.x0 > b.x0 ? a.x0 : b.x0, ix1 = a.x1 < b.x1 ? a.x1 : b.x1;
+// Whether the candidate is suppressed by the kept box: IoU above the threshold.
+inline bool nms_suppress(NmsBox candidate, NmsBox kept, float threshold) {
+  const float ix0 = candidate.x0 < kept.x0 ? kept.x0 : candidate.x0;
+  const float ix1 = kept.x1 < candidate.x1 ? kept.x1 : candidate.x1;
   if (ix1 <= ix0) return false;
-  const float iy0 = a.y0 > b.y0 ? a.y0 : b.y0, iy1 = a.y1 < b.y1 ? a.y1 : b.y1;
+  const float iy0 = candidate.y0 < kept.y0 ? kept.y0 : candidate.y0;
+  const float iy1 = kept.y1 < candidate.y1 ? kept.y1 : candidate.y1;
   if (iy1 <= iy0) return false;
   const float inter = (ix1 - ix0) * (iy1 - iy0);
   if (inter <= 0.0f) return false;
-  const float area_a = (a.x1 - a.x0) * (a.y1 - a.y0), area_b = (b.x1 - b.x0) * (b.y1 - b.y0);
-  const float uni = area_a + area_b - inter;
-  if (area_a <= 0.0f || area_b <= 0.0f || uni <= 0.0f) return false;
-  return inter / uni > threshold;
+  return inter / (candidate.area + kept.area - inter) > threshold;
 }
 
 template <typename T>
@@ -106,7 +110,7 @@ kernel void nms_select(device const T* boxes [[buffer(0)]],
     const NmsCandidate top = nms_pop(h, size);
     const NmsBox box = nms_box(b + 4 * top.index, center);
     bool keep = true;
-    for (uint k = 0; k < count && keep; ++k) keep = !nms_suppress(nms_box(b + 4 * mine[k], center), box, iou);
+    for (uint k = 0; k < count && keep; ++k) keep = !nms_suppress(box, nms_box(b + 4 * mine[k], center), iou);
     if (keep) mine[count++] = uint(top.index);
   }
   counts[gid] = count;

@@ -77,14 +77,16 @@ def test_free_dims_and_nonzero(target, rng):
 def test_topk_with_computed_k(target, rng):
     """K = the number of positive elements: TopK is planned once K is known."""
     nodes = [
-        node("Greater", ["x", "zero"], ["positive"]),
-        node("Cast", ["positive"], ["positive_i"], to=TensorProto.INT64),
-        node("ReduceSum", ["positive_i"], ["k"], keepdims=1),
         node("Flatten", ["x"], ["flat"], axis=0),
+        node("Reshape", ["x", "minus_one"], ["flat1d"]),
+        node("Greater", ["flat1d", "zero"], ["positive"]),
+        node("Cast", ["positive"], ["positive_f"], to=TensorProto.FLOAT),
+        node("ReduceSum", ["positive_f"], ["count"], keepdims=1),
+        node("Cast", ["count"], ["k"], to=TensorProto.INT64),
         node("TopK", ["flat", "k"], ["values", "indices"], axis=1),
     ]
     x = rng.permutation(6 * 13).reshape(6, 13).astype("float32") / 8 - 5
-    model, feeds = make_model(nodes, {"x": x, "zero": const(0.0, "float32")}, ["values", "indices"])
+    model, feeds = make_model(nodes, {"x": x, "zero": const(0.0, "float32"), "minus_one": const([-1], "int64")}, ["values", "indices"])
     engine = metalnn.load(model, device=target.device, precision=target.precision)
     for shift in [0, 3, -20, 0]:
         x_shifted = x + shift
@@ -116,18 +118,18 @@ def test_detection_post_processing(target, rng):
     scores = (np.stack([rng.permutation(count) for _ in range(classes)]) / (2 * count))[None].astype("float32")
     nodes = [
         node("Shape", ["boxes"], ["boxes_shape"]),
-        node("ReduceMax", ["cap"], ["max_out"], keepdims=1),
+        node("Gather", ["cap", "pick"], ["max_out"], axis=0),
         node("NonMaxSuppression", ["boxes", "scores", "max_out", "iou", "score_floor"], ["selected"]),
         node("Gather", ["selected", "two"], ["box_index"], axis=1),
         node("Squeeze", ["boxes", "zero"], ["boxes2d"]),
         node("Gather", ["boxes2d", "box_index"], ["picked"], axis=0),
     ]
     model, feeds = make_model(nodes, {
-        "boxes": boxes, "scores": scores, "cap": np.array([2, 6], "int64"), "iou": const([0.4], "float32"),
+        "boxes": boxes, "scores": scores, "cap": np.array([2, 6], "int64"), "pick": np.array([1], "int64"), "iou": const([0.4], "float32"),
         "score_floor": const([0.1], "float32"), "two": const(2, "int64"), "zero": const([0], "int64")},
         ["selected", "picked"])
     check_model(model, feeds, target)
-    feeds["cap"] = np.array([1, 3], "int64")
+    feeds["pick"] = np.array([0], "int64")
     check_model(model, feeds, target)
 
 

@@ -5,7 +5,7 @@ max_output_boxes_per_class as a constant and computed at run time; bad shapes na
 import metalnn
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper, numpy_helper
 
 from op_check import TARGETS, check_model, check_op, const, make_model, make_op_model
 
@@ -76,7 +76,16 @@ def test_nms_thresholds_at_run_time(target, rng):
 def test_nms_opset10(target, rng):
     boxes = random_boxes(rng, 1, 13, 0)
     scores = random_scores(rng, 1, 3, 13)
-    check_op("NonMaxSuppression", [boxes, scores, const([4], "int64"), const([0.5], "float32")], target, opset=10)
+    nms = helper.make_node("NonMaxSuppression", ["boxes", "scores", "max_out", "iou"], ["selected"])
+    graph = helper.make_graph(
+        [nms], "nms10",
+        [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, boxes.shape),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, scores.shape)],
+        [helper.make_tensor_value_info("selected", TensorProto.INT64, [None, 3])],
+        initializer=[numpy_helper.from_array(np.array([4], "int64"), "max_out"),
+                     numpy_helper.from_array(np.array([0.5], "float32"), "iou")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+    check_model(model, {"boxes": boxes, "scores": scores}, target)
 
 
 def test_nms_bad_shapes(target, rng):

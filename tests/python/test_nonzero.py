@@ -1,10 +1,11 @@
 """NonZero: every dtype it accepts, ranks 0 to 4, odd sizes, all and no elements nonzero, -0.0 and NaN;
 the output's column count is known only after the kernel has run."""
 
+import metalnn
 import numpy as np
 import pytest
 
-from op_check import TARGETS, check_op
+from op_check import TARGETS, check_op, make_op_model
 
 pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
@@ -20,7 +21,14 @@ def sparse(rng, shape, dtype, density=0.3):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(13,), (3, 7), (2, 5, 129), (2, 1, 3, 5)], ids=str)
 def test_nonzero(shape, dtype, target, rng):
-    check_op("NonZero", [sparse(rng, shape, dtype)], target)
+    x = sparse(rng, shape, dtype)
+    if dtype != "int8":
+        check_op("NonZero", [x], target)
+        return
+    # ONNX Runtime has no int8 NonZero: NumPy is the reference.
+    model, feeds = make_op_model("NonZero", [x])
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, np.array(np.nonzero(x), dtype="int64"))
 
 
 @pytest.mark.parametrize("fill", [0, 1])

@@ -1,7 +1,7 @@
 // NonMaxSuppression's order and overlap test, shared by the devices (metal/non_max_suppression.metal
-// spells the same steps in MSL). The candidates of one (batch, class) are popped from a binary max-heap
-// keyed by score alone, built by pushes in box order: the sift-up and sift-down below are the ones of
-// the common C++ library heap, so equal scores come out in the order ONNX Runtime gives them.
+// spells the same steps in MSL), as ONNX Runtime computes them: candidates come out by score, equal
+// scores lower box index first, from a binary max-heap; the IoU uses each box's area as given (width
+// times height for center boxes), so results match to the last float rounding.
 #pragma once
 #include <cstdint>
 
@@ -12,17 +12,21 @@ struct NmsEntry {
   int32_t index;
 };
 
-// Sifts h[size - 1] up into the heap h[0, size - 1).
+// a comes out after b.
+inline bool nms_after(NmsEntry a, NmsEntry b) { return a.score < b.score || (a.score == b.score && a.index > b.index); }
+
+// Sifts v up from `hole` into the heap h.
 inline void nms_heap_sift_up(NmsEntry* h, int32_t hole, NmsEntry v) {
   while (hole > 0) {
     const int32_t parent = (hole - 1) / 2;
-    if (!(h[parent].score < v.score)) break;
+    if (!nms_after(h[parent], v)) break;
     h[hole] = h[parent];
     hole = parent;
   }
   h[hole] = v;
 }
 
+// Adds h[size - 1] to the heap h[0, size - 1).
 inline void nms_heap_push(NmsEntry* h, int32_t size) { nms_heap_sift_up(h, size - 1, h[size - 1]); }
 
 // Removes and returns the top of the heap h[0, size); the heap is then h[0, size - 1).
@@ -31,46 +35,47 @@ inline NmsEntry nms_heap_pop(NmsEntry* h, int32_t size) {
   const int32_t len = size - 1;
   if (len < 1) return top;
   const NmsEntry last = h[len];
-  // The hole walks down along the larger child to a leaf, then the last entry sifts up from there.
-  int32_t hole = 0, child = 0;
-  while (child < (len - 1) / 2) {
-    child = 2 * (child + 1);
-    if (h[child].score < h[child - 1].score) --child;
+  int32_t hole = 0;
+  while (2 * hole + 1 < len) {
+    int32_t child = 2 * hole + 1;
+    if (child + 1 < len && nms_after(h[child], h[child + 1])) ++child;
+    if (!nms_after(last, h[child])) break;
     h[hole] = h[child];
     hole = child;
   }
-  if ((len & 1) == 0 && child == (len - 2) / 2) {
-    child = 2 * (child + 1);
-    h[hole] = h[child - 1];
-    hole = child - 1;
-  }
-  nms_heap_sift_up(h, hole, last);
+  h[hole] = last;
   return top;
 }
 
-// Whether box b is suppressed by the kept box a: IoU above the threshold. center: boxes are
-// (x_center, y_center, width, height), else (y1, x1, y2, x2) of any two opposite corners.
-inline bool nms_suppress(const float* a, const float* b, bool center, float threshold) {
-  float ax0, ax1, ay0, ay1, bx0, bx1, by0, by1;
+struct NmsBox {
+  float x0, x1, y0, y1, area;
+};
+
+// center: (x_center, y_center, width, height), else (y1, x1, y2, x2) of any two opposite corners.
+inline NmsBox nms_box(const float* b, bool center) {
+  NmsBox r;
   if (center) {
-    ax0 = a[0] - a[2] / 2, ax1 = a[0] + a[2] / 2, ay0 = a[1] - a[3] / 2, ay1 = a[1] + a[3] / 2;
-    bx0 = b[0] - b[2] / 2, bx1 = b[0] + b[2] / 2, by0 = b[1] - b[3] / 2, by1 = b[1] + b[3] / 2;
+    r.x0 = b[0] - b[2] / 2, r.x1 = b[0] + b[2] / 2, r.y0 = b[1] - b[3] / 2, r.y1 = b[1] + b[3] / 2;
+    r.area = b[2] * b[3];
   } else {
-    ax0 = a[1] <= a[3] ? a[1] : a[3], ax1 = a[1] <= a[3] ? a[3] : a[1];
-    ay0 = a[0] <= a[2] ? a[0] : a[2], ay1 = a[0] <= a[2] ? a[2] : a[0];
-    bx0 = b[1] <= b[3] ? b[1] : b[3], bx1 = b[1] <= b[3] ? b[3] : b[1];
-    by0 = b[0] <= b[2] ? b[0] : b[2], by1 = b[0] <= b[2] ? b[2] : b[0];
+    r.x0 = b[1] >= b[3] ? b[3] : b[1], r.x1 = b[1] >= b[3] ? b[1] : b[3];
+    r.y0 = b[0] >= b[2] ? b[2] : b[0], r.y1 = b[0] >= b[2] ? b[0] : b[2];
+    r.area = (r.y1 - r.y0) * (r.x1 - r.x0);
   }
-  const float ix0 = ax0 > bx0 ? ax0 : bx0, ix1 = ax1 < bx1 ? ax1 : bx1;
+  return r;
+}
+
+// Whether the candidate is suppressed by the kept box: IoU above the threshold.
+inline bool nms_suppress(const NmsBox& candidate, const NmsBox& kept, float threshold) {
+  const float ix0 = candidate.x0 < kept.x0 ? kept.x0 : candidate.x0;
+  const float ix1 = kept.x1 < candidate.x1 ? kept.x1 : candidate.x1;
   if (ix1 <= ix0) return false;
-  const float iy0 = ay0 > by0 ? ay0 : by0, iy1 = ay1 < by1 ? ay1 : by1;
+  const float iy0 = candidate.y0 < kept.y0 ? kept.y0 : candidate.y0;
+  const float iy1 = kept.y1 < candidate.y1 ? kept.y1 : candidate.y1;
   if (iy1 <= iy0) return false;
   const float inter = (ix1 - ix0) * (iy1 - iy0);
   if (inter <= 0.0f) return false;
-  const float area_a = (ax1 - ax0) * (ay1 - ay0), area_b = (bx1 - bx0) * (by1 - by0);
-  const float uni = area_a + area_b - inter;
-  if (area_a <= 0.0f || area_b <= 0.0f || uni <= 0.0f) return false;
-  return inter / uni > threshold;
+  return inter / (candidate.area + kept.area - inter) > threshold;
 }
 
 }  // namespace metalnn

@@ -1,8 +1,7 @@
 // NonMaxSuppression kernel, as ONNX Runtime computes it: per (batch, class), the boxes above the score
-// threshold are pushed in index order onto a binary max-heap keyed by score alone and popped in turn;
-// a popped box is kept unless its IoU with a kept box exceeds the threshold. The heap is written out
-// (core/ops/non_max_suppression.h) so that equal scores come out in the same order on every device and platform.
-// Rows past the count are -1 (the output is planned at its upper bound).
+// threshold come out of a max-heap by score (equal scores lower index first, core/ops/non_max_suppression.h);
+// a box is kept unless its IoU with a kept box exceeds the threshold. Rows past the count are -1 (the
+// output is planned at its upper bound).
 #include <algorithm>
 
 #include "core/ops/non_max_suppression.h"
@@ -25,7 +24,7 @@ void non_max_suppression(const Node& n, const std::vector<const Tensor*>& in, co
   const int64_t rows = out[0]->shape()[0];
   int64_t count = 0;
   std::vector<NmsEntry> heap;
-  std::vector<int64_t> kept;
+  std::vector<NmsBox> kept;
   for (int64_t b = 0; b < batches && max_out > 0; ++b) {
     const float* boxes = in[0]->data<float>() + b * boxes_n * 4;
     for (int64_t c = 0; c < classes; ++c) {
@@ -39,14 +38,15 @@ void non_max_suppression(const Node& n, const std::vector<const Tensor*>& in, co
       kept.clear();
       for (int32_t size = static_cast<int32_t>(heap.size()); size > 0 && int64_t(kept.size()) < max_out; --size) {
         const NmsEntry top = nms_heap_pop(heap.data(), size);
+        const NmsBox box = nms_box(boxes + 4 * top.index, center);
         bool keep = true;
-        for (int64_t k : kept)
-          if (nms_suppress(boxes + 4 * k, boxes + 4 * top.index, center, iou)) {
+        for (const NmsBox& k : kept)
+          if (nms_suppress(box, k, iou)) {
             keep = false;
             break;
           }
         if (!keep) continue;
-        kept.push_back(top.index);
+        kept.push_back(box);
         o[count * 3 + 0] = b, o[count * 3 + 1] = c, o[count * 3 + 2] = top.index;
         ++count;
       }
