@@ -132,8 +132,9 @@ StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, Const
     boundary.clear();
     std::vector<char> seen(size_t(g.num_values()), 0);
     first_outputs_.clear();
+    // Graph outputs that are constants or inputs come out of the first stage too.
     for (int v : outputs_)
-      if (in_first(v) && !seen[size_t(v)]) {
+      if ((produced_by[size_t(v)] < 0 || in_first(v)) && !seen[size_t(v)]) {
         seen[size_t(v)] = 1;
         first_outputs_.push_back(v);
       }
@@ -168,14 +169,14 @@ StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, Const
   }
   trim_axis_.assign(first_outputs_.size(), -1);
   for (size_t i = 0; i < first_outputs_.size(); ++i) {
-    const Node& producer = nodes[size_t(produced_by[size_t(first_outputs_[i])])];
-    if (producer.outputs[0] == first_outputs_[i]) trim_axis_[i] = data_dependent_axis(producer.op_type);
+    const int producer = produced_by[size_t(first_outputs_[i])];
+    if (producer >= 0 && nodes[size_t(producer)].outputs[0] == first_outputs_[i])
+      trim_axis_[i] = data_dependent_axis(nodes[size_t(producer)].op_type);
   }
   if (!first_outputs_.empty()) {
     constants.intern(first_graph_, source);
     first_ = compile(first_graph_, options);
   }
-  for (int v : outputs_) output_constants_.push_back(g.value(v).is_constant() ? g.value(v).constant : Tensor());
   if (std::none_of(later.begin(), later.end(), [](char c) { return c != 0; })) return;
   rest_ = std::make_unique<Rest>();
   rest_->graph = g;
@@ -220,8 +221,7 @@ std::vector<Tensor> StagedExecutable::run(const std::vector<Tensor>& inputs) {
     for (size_t i = 0; i < outs.size(); ++i) values[size_t(rest_->outputs[i])] = std::move(outs[i]);
   }
   std::vector<Tensor> result;
-  for (size_t i = 0; i < outputs_.size(); ++i)
-    result.push_back(values[size_t(outputs_[i])].defined() ? values[size_t(outputs_[i])] : output_constants_[i]);
+  for (int v : outputs_) result.push_back(values[size_t(v)]);
   return result;
 }
 

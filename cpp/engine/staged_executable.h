@@ -47,7 +47,6 @@ class StagedExecutable : public Executable {
   std::unique_ptr<Rest> rest_;
   int num_values_ = 0;
   std::vector<int> inputs_, outputs_;  // of the original graph
-  std::vector<Tensor> output_constants_;  // per output: its data when the graph output is a constant
 };
 
 }  // namespace metalnn
