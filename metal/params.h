@@ -245,6 +245,26 @@ struct TopKParams {
   uint32_t largest;
 };
 
+// NonZero over `count` elements of a row-major `shape` of `rank` dims (a scalar as [1]).
+struct NonZeroParams {
+  uint32_t count;
+  uint32_t rank;
+  uint32_t shape[MNN_MAX_RANK];
+};
+
+// NonMaxSuppression: boxes [batches, boxes, 4], scores [batches, classes, boxes]; `rows` output rows of
+// which each (batch, class) keeps at most `max_out`.
+struct NmsParams {
+  uint32_t batches;
+  uint32_t classes;
+  uint32_t boxes;
+  uint32_t max_out;
+  uint32_t rows;
+  uint32_t center_point_box;
+  uint32_t has_iou_threshold;
+  uint32_t has_score_threshold;
+};
+
 // GatherND / ScatterND: `tuples` index tuples per batch entry, each of k coordinates into data dims of
 // extent dims[j] and element stride strides[j], addressing a run of `slice` elements.
 struct IndexTupleParams {

@@ -22,6 +22,19 @@ class UnsupportedOpError : public Error {
   using Error::Error;
 };
 
+// A node needs as a constant (a shape, a count) a value that is computed at run time. The engine
+// catches it and splits the plan there (engine/staged_executable.h): the value is computed first and
+// the rest specialised with it. Uncaught, it reads as an unsupported op.
+class RuntimeValueNeeded : public UnsupportedOpError {
+ public:
+  RuntimeValueNeeded(const std::string& message, std::string value) : UnsupportedOpError(message), value_(std::move(value)) {}
+  // The name of the graph value needed.
+  const std::string& value() const { return value_; }
+
+ private:
+  std::string value_;
+};
+
 // A tensor whose shape is not what a node or the model expects.
 class ShapeError : public Error {
  public:

@@ -17,9 +17,12 @@ const Tensor* InferContext::constant_input(int i) const {
 
 const Tensor& InferContext::require_constant(int i, const char* what) const {
   const Tensor* t = constant_input(i);
+  if (!t && !has_input(i)) fail_unsupported(std::string(what) + " ('?') must be a constant");
+  // Computed at run time: the engine plans this node once the value is known.
   if (!t)
-    fail_unsupported(std::string(what) + " ('" + (has_input(i) ? input(i).name : std::string("?")) +
-                     "') must be a constant; shapes are static in this engine");
+    throw RuntimeValueNeeded(node_.label() + ": " + what + " ('" + input(i).name +
+                                 "') must be a constant when the node is planned (it is computed at run time)",
+                             input(i).name);
   return *t;
 }
 

@@ -61,4 +61,9 @@ struct OpSchema {
 const OpSchema* find_schema(const std::string& op_type);
 std::vector<std::string> supported_op_types();
 
+// For an op whose output size only its kernel knows (NonZero, NonMaxSuppression): the axis of output
+// 0 that the schema infers at its upper bound and the kernel fills up to a run-time count, padding the
+// rest with -1 (the engine trims it, see engine/staged_executable.h). -1 for every other op.
+int data_dependent_axis(const std::string& op_type);
+
 }  // namespace metalnn

@@ -110,16 +110,38 @@ void infer_symbolic_shapes(Graph& g) {
     }
     free[v] = std::any_of(val.shape.begin(), val.shape.end(), [](int64_t d) { return d < 0; });
   }
+  auto defer_value = [&](int v) {
+    free[v] = 1;
+    for (Probe& p : probes) p.known[v] = 0;
+    g.value(v).has_shape = false;
+    g.value(v).shape.clear();
+  };
+  // A size only the kernel knows is free: -1 here, a different stand-in size in each probe.
+  auto mark_data_dependent = [&](const Node& n, int axis) {
+    const int v = n.outputs[0];
+    if (v < 0 || !g.value(v).has_shape) return;
+    free[v] = 1;
+    g.value(v).shape[size_t(axis)] = -1;
+    for (int k = 0; k < 2; ++k) probes[k].shapes[v][size_t(axis)] = kProbe[k];
+  };
   for (Node& n : g.nodes()) {
     if (!find_schema(n.op_type)) throw UnsupportedOpError(n.label() + ": op type '" + n.op_type + "' is not supported");
     bool depends = false;
     for (int v : n.inputs) depends |= v >= 0 && free[v];
     for (int v : n.outputs)
       if (v >= 0) free[v] = depends;
+    const int data_axis = data_dependent_axis(n.op_type);
     if (!depends) {
       // Nothing here depends on a free size: infer on the real graph, so errors surface at load.
       InferContext ctx(g, n);
-      find_schema(n.op_type)->infer(ctx);
+      try {
+        find_schema(n.op_type)->infer(ctx);
+      } catch (const RuntimeValueNeeded&) {
+        // A shape that follows from data computed at run time: known once that data is.
+        for (int v : n.outputs)
+          if (v >= 0) defer_value(v);
+        continue;
+      }
       for (int v : n.outputs)
         if (v >= 0)
           for (Probe& p : probes) {
@@ -127,6 +149,7 @@ void infer_symbolic_shapes(Graph& g) {
             p.dtypes[v] = g.value(v).dtype;
             p.known[v] = g.value(v).has_shape;
           }
+      if (data_axis >= 0) mark_data_dependent(n, data_axis);
       continue;
     }
     Failure failures[2];
@@ -154,6 +177,7 @@ void infer_symbolic_shapes(Graph& g) {
         if (a[i] != b[i]) val.shape[i] = -1;
       val.has_shape = true;
     }
+    if (data_axis >= 0 && ok) mark_data_dependent(n, data_axis);
   }
 }
 

@@ -1,8 +1,6 @@
 #include "engine/model.h"
 
 #include "core/error.h"
-#include "core/passes/passes.h"
-#include "cpu/evaluator.h"
 #include "core/symbolic_shapes.h"
 
 namespace metalnn {
@@ -20,11 +18,14 @@ Model::Model(Graph imported, CompileOptions options) : imported_(std::move(impor
     std::vector<Shape> shapes;
     for (const TensorInfo& in : inputs_) shapes.push_back(in.shape);
     const Specialization& spec = specialization_for(shapes);
-    for (int v : spec.graph.outputs()) {
-      const Value& val = spec.graph.value(v);
-      outputs_.push_back({val.name, val.dtype, val.shape});
+    staged_ = !spec.executable->single_stage();
+    if (!staged_) {
+      for (int v : spec.graph.outputs()) {
+        const Value& val = spec.graph.value(v);
+        outputs_.push_back({val.name, val.dtype, val.shape});
+      }
+      return;
     }
-    return;
   }
   symbolic_ = imported_;
   infer_symbolic_shapes(symbolic_);
@@ -42,11 +43,10 @@ Model::Specialization& Model::specialization_for(const std::vector<Shape>& shape
     lru_.splice(lru_.begin(), lru_, found->second);
     return lru_.front();
   }
-  Specialization spec{shapes, imported_, nullptr};
-  for (size_t i = 0; i < shapes.size(); ++i) spec.graph.value(spec.graph.inputs()[i]).shape = shapes[i];
-  optimize(spec.graph, cpu::node_evaluator());
-  constants_.intern(spec.graph, imported_);
-  spec.executable = compile(spec.graph, options_);
+  Graph g = imported_;
+  for (size_t i = 0; i < shapes.size(); ++i) g.value(g.inputs()[i]).shape = shapes[i];
+  auto executable = std::make_unique<StagedExecutable>(std::move(g), options_, constants_, imported_);
+  Specialization spec{shapes, executable->graph(), std::move(executable)};
   // Evict before inserting, so the old executables' memory is released before the cache grows.
   while (lru_.size() >= capacity_) {
     by_shape_.erase(lru_.back().shapes);
@@ -137,8 +137,9 @@ Graph Model::latest_graph() const {
 
 const Graph& Model::optimized_graph() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Without free dims the single specialisation is never evicted (capacity >= 1, one signature).
-  return free_dims_ ? symbolic_ : lru_.back().graph;
+  // Without free dims the single specialisation is never evicted (capacity >= 1, one signature). A
+  // split plan's first stage is not the whole model: the imported graph stands for it.
+  return free_dims_ || staged_ ? symbolic_ : lru_.back().graph;
 }
 
 }  // namespace metalnn

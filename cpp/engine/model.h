@@ -12,6 +12,7 @@
 #include "core/executable.h"
 #include "core/graph.h"
 #include "engine/devices.h"
+#include "engine/staged_executable.h"
 
 namespace metalnn {
 
@@ -71,8 +72,8 @@ class Model {
  private:
   struct Specialization {
     std::vector<Shape> shapes;
-    Graph graph;
-    std::unique_ptr<Executable> executable;
+    Graph graph;  // the first stage's (the whole model's unless the plan splits)
+    std::unique_ptr<StagedExecutable> executable;
     uint64_t runs = 0;
   };
   // Finds or compiles the specialisation and marks it most recently used; caller holds mutex_.
@@ -82,6 +83,7 @@ class Model {
   Graph symbolic_;  // imported_ with symbolic shapes, sorted
   CompileOptions options_;
   bool free_dims_ = false;
+  bool staged_ = false;  // static shapes, but the plan splits where a size is known only at run time
   std::vector<TensorInfo> inputs_, outputs_;
   ConstantPool constants_;
   std::list<Specialization> lru_;  // most recently used first

@@ -237,10 +237,6 @@ EXCLUDED: dict[str, str] = {
         "test_wrap_pad",
     ),
     **_because(
-        "float16 Range: its bounds are graph inputs, which the engine needs constant",
-        "test_range_float16_type_positive_delta",
-    ),
-    **_because(
         "int8/uint8 math: the engine stores these dtypes but computes on float32, int64 and int32 only",
         "test_add_int8", "test_add_uint8", "test_clip_default_int8_inbounds", "test_clip_default_int8_max",
         "test_clip_default_int8_max_expanded", "test_clip_default_int8_min", "test_clip_default_int8_min_expanded",

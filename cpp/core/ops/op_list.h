@@ -116,4 +116,6 @@
   X(GatherBlockQuantized, gather_block_quantized, infer_gather_block_quantized) \
   X(QuantizedConv, qfused, infer_quantized_conv)                  \
   X(QuantizedMatMul, qfused, infer_quantized_matmul)              \
-  X(QuantizedAdd, qfused, infer_quantized_add)
+  X(QuantizedAdd, qfused, infer_quantized_add)                    \
+  X(NonZero, nonzero, infer_nonzero)                              \
+  X(NonMaxSuppression, non_max_suppression, infer_non_max_suppression)

@@ -31,4 +31,10 @@ std::vector<std::string> supported_op_types() {
   return out;
 }
 
+int data_dependent_axis(const std::string& op_type) {
+  if (op_type == "NonZero") return 1;            // [rank, count]
+  if (op_type == "NonMaxSuppression") return 0;  // [count, 3]
+  return -1;
+}
+
 }  // namespace metalnn

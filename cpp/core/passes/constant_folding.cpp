@@ -71,7 +71,11 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_d
     for (int v : n.outputs)
       for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
     const bool keep = keep_weight_dequantize && dequantizes_weight(g, n);
-    if (!graph_output && !keep && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) continue;
+    // A data-dependent output is planned at its upper bound: only the engine's split trims it.
+    const bool data_dependent = data_dependent_axis(n.op_type) >= 0;
+    if (!graph_output && !keep && !data_dependent && (all_inputs_constant(g, n) || depends_on_shape_only(n)) &&
+        evaluate(g, n, evaluator))
+      continue;
     kept.push_back(std::move(n));
   }
   g.nodes() = std::move(kept);

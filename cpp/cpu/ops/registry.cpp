@@ -37,6 +37,8 @@ std::unique_ptr<Kernel> make_range_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_tile_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_arg_reduce_kernel(const Graph&, const Node&);  // ArgMax, ArgMin
 std::unique_ptr<Kernel> make_topk_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_nonzero_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_non_max_suppression_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gather_elements_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_einsum_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_gather_nd_kernel(const Graph&, const Node&);
@@ -177,6 +179,8 @@ constexpr KernelEntry kKernels[] = {
     {"QuantizedConv", make_quantized_conv_kernel},
     {"QuantizedMatMul", make_quantized_matmul_kernel},
     {"QuantizedAdd", make_quantized_add_kernel},
+    {"NonZero", make_nonzero_kernel},
+    {"NonMaxSuppression", make_non_max_suppression_kernel},
 };
 }  // namespace
 

@@ -23,6 +23,8 @@ void lower_gather_elements(Lowering&, const Node&);
 void lower_pad(Lowering&, const Node&);
 void lower_resize(Lowering&, const Node&);
 void lower_topk(Lowering&, const Node&);
+void lower_nonzero(Lowering&, const Node&);
+void lower_non_max_suppression(Lowering&, const Node&);
 void lower_einsum(Lowering&, const Node&);
 void lower_reduce(Lowering&, const Node&);
 void lower_global_pool(Lowering&, const Node&);
@@ -176,6 +178,8 @@ constexpr GpuOp kOps[] = {
     {"QuantizedMatMul", lower_quantized_matmul},
     {"QuantizedAdd", lower_quantized_add},
     {"RoiAlign", lower_roi_align},
+    {"NonZero", lower_nonzero},
+    {"NonMaxSuppression", lower_non_max_suppression},
 };
 }  // namespace
 

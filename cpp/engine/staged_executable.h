@@ -1,0 +1,52 @@
+// A specialisation whose plan is split where a size is known only at run time. A split point is an
+// output whose size only its kernel knows (NonZero, NonMaxSuppression: core/op_schema.h
+// data_dependent_axis) or a value that a node needs as a constant but that is computed from data
+// (InferContext::require_constant throws RuntimeValueNeeded). The first stage holds every node that
+// depends on no split point; it outputs the graph outputs it produces and the values the rest reads,
+// trimming data-dependent outputs to their counts. The rest is specialised at run time, per shapes of
+// its inputs and values of the ones it needs as constants, in a bounded LRU cache, and may split again.
+// On the GPU each stage runs as one command buffer.
+#pragma once
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/constant_pool.h"
+#include "core/executable.h"
+#include "core/graph.h"
+#include "engine/devices.h"
+
+namespace metalnn {
+
+class StagedExecutable : public Executable {
+ public:
+  // `g` has every input shape concrete; `source` is the graph its constants came from (ConstantPool).
+  StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants, const Graph& source);
+  ~StagedExecutable() override;
+
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
+  // The first stage's arena (0 when it has no nodes).
+  size_t arena_bytes() const override;
+  // The first stage's optimised graph.
+  const Graph& graph() const { return first_graph_; }
+  // Whether the whole graph runs as one stage with no output to trim.
+  bool single_stage() const;
+
+  // Later stages kept per split (the least recently used is freed beyond it).
+  static constexpr size_t kStageCacheCapacity = 8;
+
+ private:
+  struct Rest;
+  Graph first_graph_;
+  std::unique_ptr<Executable> first_;
+  std::vector<int> first_outputs_;  // value ids of the original graph, in first_graph_'s output order
+  std::vector<int> trim_axis_;      // per first-stage output: data-dependent axis, or -1
+  std::unique_ptr<Rest> rest_;
+  int num_values_ = 0;
+  std::vector<int> inputs_, outputs_;  // of the original graph
+};
+
+}  // namespace metalnn
