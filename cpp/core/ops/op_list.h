@@ -111,4 +111,6 @@
   X(DequantizeLinear, quantize, infer_dequantize_linear)          \
   X(DynamicQuantizeLinear, quantize, infer_dynamic_quantize_linear) \
   X(MatMulInteger, matmul_integer, infer_matmul_integer)         \
-  X(RoiAlign, roi_align, infer_roi_align)
+  X(RoiAlign, roi_align, infer_roi_align)                         \
+  X(If, control_flow, infer_if)                                   \
+  X(Loop, control_flow, infer_loop)

@@ -1,5 +1,6 @@
 #include "core/evaluator.h"
 #include "core/op_schema.h"
+#include "core/passes/control_flow.h"
 #include "core/passes/passes.h"
 
 namespace metalnn {
@@ -54,7 +55,10 @@ bool evaluate(Graph& g, const Node& n, const NodeEvaluator& evaluator) {
 void fold_constants(Graph& g, const NodeEvaluator& evaluator) {
   g.sort_topologically();
   std::vector<Node> kept;
-  for (Node& n : g.nodes()) {
+  ControlFlowState control_flow;
+  NodeSink process = [&](Node n) {
+    // An If or Loop becomes the nodes it stands for, each processed here in turn.
+    if (expand_control_flow(g, n, process, control_flow)) return;
     const OpSchema* schema = find_schema(n.op_type);
     if (!schema) throw UnsupportedOpError(n.label() + ": op type '" + n.op_type + "' is not supported");
     InferContext ctx(g, n);
@@ -62,9 +66,12 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator) {
     bool graph_output = false;
     for (int v : n.outputs)
       for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
-    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) continue;
+    if (!graph_output && (all_inputs_constant(g, n) || depends_on_shape_only(n)) && evaluate(g, n, evaluator)) return;
     kept.push_back(std::move(n));
-  }
+  };
+  std::vector<Node> nodes = std::move(g.nodes());
+  g.nodes().clear();
+  for (Node& n : nodes) process(std::move(n));
   g.nodes() = std::move(kept);
   g.remove_dead_nodes();
 }

@@ -51,6 +51,7 @@ std::unique_ptr<Kernel> make_dequantize_linear_kernel(const Graph&, const Node&)
 std::unique_ptr<Kernel> make_dynamic_quantize_linear_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_matmul_integer_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_roi_align_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_control_flow_kernel(const Graph&, const Node&);  // If, Loop
 
 namespace {
 struct KernelEntry {
@@ -167,6 +168,8 @@ constexpr KernelEntry kKernels[] = {
     {"DynamicQuantizeLinear", make_dynamic_quantize_linear_kernel},
     {"MatMulInteger", make_matmul_integer_kernel},
     {"RoiAlign", make_roi_align_kernel},
+    {"If", make_control_flow_kernel},
+    {"Loop", make_control_flow_kernel},
 };
 }  // namespace
 

@@ -49,6 +49,7 @@ void lower_dequantize_linear(Lowering&, const Node&);
 void lower_dynamic_quantize_linear(Lowering&, const Node&);
 void lower_matmul_integer(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
+void lower_control_flow(Lowering&, const Node&);  // If, Loop
 
 namespace {
 struct GpuOp {
@@ -166,6 +167,8 @@ constexpr GpuOp kOps[] = {
     {"DynamicQuantizeLinear", lower_dynamic_quantize_linear},
     {"MatMulInteger", lower_matmul_integer},
     {"RoiAlign", lower_roi_align},
+    {"If", lower_control_flow},
+    {"Loop", lower_control_flow},
 };
 }  // namespace
 
