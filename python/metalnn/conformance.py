@@ -335,9 +335,18 @@ def case_model(case) -> onnx.ModelProto:
 
 
 def case_op_types(case) -> set[str]:
-    """The op types of the case's graph, domain-qualified outside the default domain."""
-    model = case_model(case)
-    return {n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in model.graph.node}
+    """The op types of the case's graph and its sub-graphs, domain-qualified outside the default domain."""
+    ops: set[str] = set()
+
+    def visit(graph: onnx.GraphProto) -> None:
+        for n in graph.node:
+            ops.add(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}")
+            for attr in n.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    visit(attr.g)
+
+    visit(case_model(case).graph)
+    return ops
 
 
 def case_inputs(case) -> list[np.ndarray]:
