@@ -57,9 +57,9 @@ def rows_above(threshold: int, prefix: str = "") -> list[onnx.NodeProto]:
     ], [init("zero", 0, np.int64), init(prefix + "limit", threshold, np.int64)]
 
 
-def check_runs(m: onnx.ModelProto, device: str, feeds_list, tolerance=None) -> metalnn.Model:
+def check_runs(m: onnx.ModelProto, device: str, feeds_list, tolerance=None, precision="float32") -> metalnn.Model:
     """Loads once, runs every feed (different shapes: different specialisations) against ONNX Runtime."""
-    engine = metalnn.load(m, device=device)
+    engine = metalnn.load(m, device=device, precision=precision)
     for feeds in feeds_list:
         expected = run_reference(m, feeds)
         actual = engine.run(dict(feeds))
@@ -253,6 +253,13 @@ def test_loop_with_a_trip_count_from_data_is_refused(device):
     engine = metalnn.load(m, device=device)
     with pytest.raises(metalnn.UnsupportedOpError, match=r"Loop 'loop'.*trip count M \('m_in'\)"):
         engine.run({"x": np.ones((2, 3), np.float32), "m_in": np.array(3, np.int64)})
+
+
+@pytest.mark.parametrize("which", ["if", "loop"])
+def test_every_precision(which, target, rng):
+    """The inlined ops run in the target's precision (float16 on the GPU devices)."""
+    m = if_on_rows(17) if which == "if" else loop_model(17, "M", "")
+    check_runs(m, target.device, [rows(rng, 3), rows(rng, 6)], target.tolerance, target.precision)
 
 
 # --- hostile models ----------------------------------------------------------------------------------
