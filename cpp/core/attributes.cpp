@@ -10,6 +10,7 @@ Attribute Attribute::make_string(std::string v) { Attribute a; a.kind = Kind::St
 Attribute Attribute::make_ints(std::vector<int64_t> v) { Attribute a; a.kind = Kind::Ints; a.ints = std::move(v); return a; }
 Attribute Attribute::make_floats(std::vector<float> v) { Attribute a; a.kind = Kind::Floats; a.floats = std::move(v); return a; }
 Attribute Attribute::make_tensor(metalnn::Tensor v) { Attribute a; a.kind = Kind::Tensor; a.t = std::move(v); return a; }
+Attribute Attribute::make_graph(std::shared_ptr<const metalnn::Graph> v) { Attribute a; a.kind = Kind::Graph; a.g = std::move(v); return a; }
 
 const Attribute* Attributes::find(const std::string& name) const {
   auto it = map_.find(name);
@@ -48,6 +49,15 @@ std::vector<int64_t> Attributes::get_ints(const std::string& name, std::vector<i
 std::vector<float> Attributes::get_floats(const std::string& name, std::vector<float> fallback) const {
   const Attribute* a = expect(*this, name, Attribute::Kind::Floats, "a list of floats");
   return a ? a->floats : fallback;
+}
+
+}  // namespace metalnn
+
+namespace metalnn {
+
+const Graph* Attributes::get_graph(const std::string& name) const {
+  const Attribute* a = expect(*this, name, Attribute::Kind::Graph, "a graph");
+  return a ? a->g.get() : nullptr;
 }
 
 }  // namespace metalnn

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,10 @@
 
 namespace metalnn {
 
+class Graph;
+
 struct Attribute {
-  enum class Kind { Int, Float, String, Ints, Floats, Strings, Tensor };
+  enum class Kind { Int, Float, String, Ints, Floats, Strings, Tensor, Graph };
   Kind kind = Kind::Int;
   int64_t i = 0;
   float f = 0.f;
@@ -19,6 +22,8 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<std::string> strings;
   metalnn::Tensor t;
+  // A sub-graph (If branches, Loop body); shared between copies of the graph and never modified.
+  std::shared_ptr<const metalnn::Graph> g;
 
   static Attribute make_int(int64_t v);
   static Attribute make_float(float v);
@@ -26,6 +31,7 @@ struct Attribute {
   static Attribute make_ints(std::vector<int64_t> v);
   static Attribute make_floats(std::vector<float> v);
   static Attribute make_tensor(metalnn::Tensor v);
+  static Attribute make_graph(std::shared_ptr<const metalnn::Graph> v);
 };
 
 class Attributes {
@@ -41,6 +47,8 @@ class Attributes {
   std::string get_string(const std::string& name, const std::string& fallback) const;
   std::vector<int64_t> get_ints(const std::string& name, std::vector<int64_t> fallback = {}) const;
   std::vector<float> get_floats(const std::string& name, std::vector<float> fallback = {}) const;
+  // The sub-graph attribute `name`, or nullptr when absent.
+  const metalnn::Graph* get_graph(const std::string& name) const;
 
   const std::map<std::string, Attribute>& all() const { return map_; }
 

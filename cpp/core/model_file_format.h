@@ -43,7 +43,10 @@ inline constexpr uint8_t kValueHasShape = 1;
 inline constexpr uint8_t kValueConstant = 2;
 
 // Attribute kinds as stored; numbering is part of the format, independent of Attribute::Kind.
-enum class AttrKind : uint8_t { Int = 1, Float = 2, String = 3, Ints = 4, Floats = 5, Strings = 6, Tensor = 7 };
+// A Graph attribute (If branches, Loop body) nests a graph record: values, nodes, inputs, outputs.
+enum class AttrKind : uint8_t { Int = 1, Float = 2, String = 3, Ints = 4, Floats = 5, Strings = 6, Tensor = 7, Graph = 8 };
+// Sub-graphs nest at most this deep, so a hostile file cannot exhaust the reader's stack.
+inline constexpr int kMaxSubgraphDepth = 32;
 
 inline constexpr uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 

@@ -92,10 +92,7 @@ class ModelFileReader {
     read_header();
     Cursor c(data_, h_.graph_offset, h_.graph_offset + h_.graph_size, source_);
     read_blobs(c);
-    read_values(c);
-    read_nodes(c);
-    read_ids(c, g_.inputs(), "graph input");
-    read_ids(c, g_.outputs(), "graph output");
+    read_body(c, g_, 0);
     c.where.clear();
     if (!c.at_end()) c.fail(std::to_string(c.left()) + " unused bytes at the end");
     check_graph_structure(g_, source_);
@@ -191,20 +188,31 @@ class ModelFileReader {
     return Tensor(dtype, std::move(shape), p, owner_);
   }
 
-  void read_values(Cursor& c) {
+  // One graph record; `depth` counts the sub-graph attributes it lies inside.
+  void read_body(Cursor& c, Graph& g, int depth) {
+    const std::string outer = c.where;
+    read_values(c, g);
+    read_nodes(c, g, depth);
+    c.where = outer;
+    read_id_list(c, g, g.inputs(), "graph input", 0);
+    read_id_list(c, g, g.outputs(), "graph output", 0);
+  }
+
+  void read_values(Cursor& c, Graph& g) {
+    const std::string outer = c.where;
     uint32_t n = c.count(9, "value count");
     for (uint32_t i = 0; i < n; ++i) {
-      c.where = "value " + std::to_string(i) + ": ";
+      c.where = outer + "value " + std::to_string(i) + ": ";
       std::string name = c.str("name length");
-      c.where = "value " + std::to_string(i) + " " + quoted(name) + ": ";
-      if (g_.find_value(name) >= 0) c.fail("name is used twice");
+      c.where = outer + "value " + std::to_string(i) + " " + quoted(name) + ": ";
+      if (g.find_value(name) >= 0) c.fail("name is used twice");
       DType dtype = read_dtype(c, true);
       uint8_t flags = c.get<uint8_t>("flags");
       if (flags & ~(model_file::kValueHasShape | model_file::kValueConstant)) c.fail("unknown flags " + std::to_string(flags));
       bool constant = flags & model_file::kValueConstant;
       if (constant && !(flags & model_file::kValueHasShape)) c.fail("a constant must have a shape");
       if (constant && dtype == DType::Undefined) c.fail("a constant must have a dtype");
-      Value& v = g_.value(g_.add_value(name, dtype));
+      Value& v = g.value(g.add_value(name, dtype));
       if (flags & model_file::kValueHasShape) {
         v.shape = read_shape(c, constant ? 0 : -1);
         v.has_shape = true;
@@ -213,19 +221,19 @@ class ModelFileReader {
     }
   }
 
-  void read_id_list(Cursor& c, std::vector<int>& ids, const char* what, int min_id) {
+  void read_id_list(Cursor& c, const Graph& g, std::vector<int>& ids, const char* what, int min_id) {
     uint32_t n = c.count(4, what);
     ids.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
       int32_t id = c.get<int32_t>("value id");
-      if (id < min_id || id >= g_.num_values())
+      if (id < min_id || id >= g.num_values())
         c.fail(std::string(what) + " " + std::to_string(i) + " refers to value " + std::to_string(id) + " of " +
-               std::to_string(g_.num_values()));
+               std::to_string(g.num_values()));
       ids.push_back(id);
     }
   }
 
-  Attribute read_attribute(Cursor& c) {
+  Attribute read_attribute(Cursor& c, int depth) {
     Attribute a;
     auto kind = static_cast<model_file::AttrKind>(c.get<uint8_t>("attribute kind"));
     switch (kind) {
@@ -253,37 +261,40 @@ class ModelFileReader {
         Shape shape = read_shape(c, 0);
         return Attribute::make_tensor(read_blob_tensor(c, dtype, std::move(shape)));
       }
+      case model_file::AttrKind::Graph: {
+        if (depth + 1 > model_file::kMaxSubgraphDepth)
+          c.fail("sub-graphs nest deeper than " + std::to_string(model_file::kMaxSubgraphDepth) + " levels");
+        auto sub = std::make_shared<Graph>();
+        read_body(c, *sub, depth + 1);
+        return Attribute::make_graph(std::move(sub));
+      }
     }
     c.fail("unknown attribute kind " + std::to_string(static_cast<int>(kind)));
   }
 
-  void read_nodes(Cursor& c) {
+  void read_nodes(Cursor& c, Graph& g, int depth) {
+    const std::string outer = c.where;
     uint32_t n = c.count(20, "node count");
-    g_.nodes().reserve(n);
+    g.nodes().reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
-      c.where = "node " + std::to_string(i) + ": ";
+      c.where = outer + "node " + std::to_string(i) + ": ";
       Node node;
       node.op_type = c.str("op type length");
       node.name = c.str("name length");
-      c.where = "node " + std::to_string(i) + " " + node.op_type.substr(0, 64) + " " + quoted(node.name) + ": ";
-      read_id_list(c, node.inputs, "input", -1);
-      read_id_list(c, node.outputs, "output", -1);
+      c.where = outer + "node " + std::to_string(i) + " " + node.op_type.substr(0, 64) + " " + quoted(node.name) + ": ";
+      read_id_list(c, g, node.inputs, "input", -1);
+      read_id_list(c, g, node.outputs, "output", -1);
       uint32_t attrs = c.count(9, "attribute count");
       std::string node_where = c.where;
       for (uint32_t k = 0; k < attrs; ++k) {
         std::string name = c.str("attribute name length");
         c.where = node_where + "attribute " + quoted(name) + ": ";
         if (node.attrs.has(name)) c.fail("appears twice");
-        node.attrs.set(name, read_attribute(c));
+        node.attrs.set(name, read_attribute(c, depth));
         c.where = node_where;
       }
-      g_.add_node(std::move(node));
+      g.add_node(std::move(node));
     }
-  }
-
-  void read_ids(Cursor& c, std::vector<int>& ids, const char* what) {
-    c.where.clear();
-    read_id_list(c, ids, what, 0);
   }
 
   const uint8_t* data_;

@@ -41,6 +41,7 @@ model_file::AttrKind stored_kind(Attribute::Kind k) {
     case Attribute::Kind::Floats: return model_file::AttrKind::Floats;
     case Attribute::Kind::Strings: return model_file::AttrKind::Strings;
     case Attribute::Kind::Tensor: return model_file::AttrKind::Tensor;
+    case Attribute::Kind::Graph: return model_file::AttrKind::Graph;
   }
   throw ModelError("unknown attribute kind");
 }
@@ -48,8 +49,7 @@ model_file::AttrKind stored_kind(Attribute::Kind k) {
 class ModelFileWriter {
  public:
   explicit ModelFileWriter(const Graph& g) : g_(g) {
-    keep_referenced_values();
-    collect_blobs();
+    collect_blobs(g_);
     serialize_graph();
   }
 
@@ -101,22 +101,30 @@ class ModelFileWriter {
     uint64_t offset;  // from the start of the data section
   };
 
-  void keep_referenced_values() {
-    std::vector<char> used(g_.num_values(), 0);
-    for (const Node& n : g_.nodes()) {
+  // The values a graph's nodes, inputs and outputs refer to: their old ids in order, and old id -> new id.
+  struct Kept {
+    std::vector<int> ids;
+    std::vector<int> new_id;  // -1 when dropped
+  };
+
+  static Kept referenced_values(const Graph& g) {
+    std::vector<char> used(g.num_values(), 0);
+    for (const Node& n : g.nodes()) {
       for (int v : n.inputs)
         if (v >= 0) used[v] = 1;
       for (int v : n.outputs)
         if (v >= 0) used[v] = 1;
     }
-    for (int v : g_.inputs()) used[v] = 1;
-    for (int v : g_.outputs()) used[v] = 1;
-    new_id_.assign(g_.num_values(), -1);
-    for (int v = 0; v < g_.num_values(); ++v)
+    for (int v : g.inputs()) used[v] = 1;
+    for (int v : g.outputs()) used[v] = 1;
+    Kept k;
+    k.new_id.assign(g.num_values(), -1);
+    for (int v = 0; v < g.num_values(); ++v)
       if (used[v]) {
-        new_id_[v] = static_cast<int>(kept_.size());
-        kept_.push_back(v);
+        k.new_id[v] = static_cast<int>(k.ids.size());
+        k.ids.push_back(v);
       }
+    return k;
   }
 
   void add_blob(const Tensor& t) {
@@ -129,11 +137,15 @@ class ModelFileWriter {
     data_size_ = offset + t.nbytes();
   }
 
-  void collect_blobs() {
-    for (int v : kept_)
-      if (g_.value(v).is_constant()) add_blob(g_.value(v).constant);
-    for (const Node& n : g_.nodes())
+  void collect_blobs(const Graph& g) {
+    for (int v : referenced_values(g).ids)
+      if (g.value(v).is_constant()) add_blob(g.value(v).constant);
+    for (const Node& n : g.nodes())
       for (const auto& [name, a] : n.attrs.all()) {
+        if (a.kind == Attribute::Kind::Graph) {
+          if (!a.g) throw ModelError(n.label() + ": sub-graph attribute '" + name + "' is empty");
+          collect_blobs(*a.g);
+        }
         if (a.kind != Attribute::Kind::Tensor) continue;
         if (!a.t.defined()) throw ModelError(n.label() + ": tensor attribute '" + name + "' is empty");
         add_blob(a.t);
@@ -153,9 +165,9 @@ class ModelFileWriter {
     blob_ref(t);
   }
 
-  void id_list(const std::vector<int>& ids) {
+  void id_list(const std::vector<int>& ids, const std::vector<int>& new_id) {
     graph_.put<uint32_t>(static_cast<uint32_t>(ids.size()));
-    for (int v : ids) graph_.put<int32_t>(v < 0 ? -1 : new_id_[v]);
+    for (int v : ids) graph_.put<int32_t>(v < 0 ? -1 : new_id[v]);
   }
 
   void attribute(const std::string& name, const Attribute& a) {
@@ -178,6 +190,7 @@ class ModelFileWriter {
         for (const std::string& s : a.strings) graph_.str(s);
         break;
       case Attribute::Kind::Tensor: tensor_ref(a.t); break;
+      case Attribute::Kind::Graph: body(*a.g); break;
     }
   }
 
@@ -187,9 +200,15 @@ class ModelFileWriter {
       graph_.put<uint64_t>(b.offset);
       graph_.put<uint64_t>(b.size);
     }
-    graph_.put<uint32_t>(static_cast<uint32_t>(kept_.size()));
-    for (int v : kept_) {
-      const Value& val = g_.value(v);
+    body(g_);
+  }
+
+  // Values, nodes, inputs and outputs of `g`; a sub-graph attribute nests the same record.
+  void body(const Graph& g) {
+    const Kept kept = referenced_values(g);
+    graph_.put<uint32_t>(static_cast<uint32_t>(kept.ids.size()));
+    for (int v : kept.ids) {
+      const Value& val = g.value(v);
       graph_.str(val.name);
       graph_.put<int32_t>(static_cast<int32_t>(val.dtype));
       // A constant's dtype and shape are its tensor's (Graph::add_constant keeps them equal).
@@ -198,22 +217,20 @@ class ModelFileWriter {
       if (has_shape) shape(val.is_constant() ? val.constant.shape() : val.shape);
       if (val.is_constant()) blob_ref(val.constant);
     }
-    graph_.put<uint32_t>(static_cast<uint32_t>(g_.nodes().size()));
-    for (const Node& n : g_.nodes()) {
+    graph_.put<uint32_t>(static_cast<uint32_t>(g.nodes().size()));
+    for (const Node& n : g.nodes()) {
       graph_.str(n.op_type);
       graph_.str(n.name);
-      id_list(n.inputs);
-      id_list(n.outputs);
+      id_list(n.inputs, kept.new_id);
+      id_list(n.outputs, kept.new_id);
       graph_.put<uint32_t>(static_cast<uint32_t>(n.attrs.all().size()));
       for (const auto& [name, a] : n.attrs.all()) attribute(name, a);
     }
-    id_list(g_.inputs());
-    id_list(g_.outputs());
+    id_list(g.inputs(), kept.new_id);
+    id_list(g.outputs(), kept.new_id);
   }
 
   const Graph& g_;
-  std::vector<int> kept_;    // old ids of the values written, in order
-  std::vector<int> new_id_;  // old id -> id in the file, -1 when dropped
   std::vector<Blob> blobs_;
   std::map<std::pair<const void*, size_t>, uint32_t> blob_index_;
   uint64_t data_size_ = 0;

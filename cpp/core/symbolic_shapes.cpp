@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/op_schema.h"
+#include "core/ops/control_flow.h"
 
 namespace metalnn {
 
@@ -126,7 +127,8 @@ void infer_symbolic_shapes(Graph& g) {
   };
   for (Node& n : g.nodes()) {
     if (!find_schema(n.op_type)) throw UnsupportedOpError(n.label() + ": op type '" + n.op_type + "' is not supported");
-    bool depends = false;
+    // If and Loop resolve only once a specialisation folds their condition: always deferred.
+    bool depends = has_subgraph(n);
     for (int v : n.inputs) depends |= v >= 0 && free[v];
     for (int v : n.outputs)
       if (v >= 0) free[v] = depends;

@@ -20,6 +20,7 @@ from onnx.backend.base import Backend, BackendRep
 from . import load
 from .errors import UnsupportedOpError
 from .model import Model
+from .onnx_import import _free_names
 
 # How InferContext::require_constant names the value it needs as a constant.
 _NEEDS_CONSTANT = re.compile(r"\('([^']+)'\) must be a constant")
@@ -37,6 +38,12 @@ def _inputs_needing_constant(exc: UnsupportedOpError, model: onnx.ModelProto) ->
     if not match:
         return set()
     producers = {out: node for node in model.graph.node for out in node.output}
+    # An If or Loop reads the values its sub-graphs capture too; a value inlined from a sub-graph is
+    # named after its node ("node/then/value") and depends on what the node reads.
+    reads = {id(node): list(node.input) + [v for a in node.attribute if a.type == onnx.AttributeProto.GRAPH
+                                           for v in _free_names(a.g)] for node in model.graph.node}
+    with_subgraphs = [(node.name or f"{node.op_type}_{index}", node) for index, node in enumerate(model.graph.node)
+                      if any(a.type == onnx.AttributeProto.GRAPH for a in node.attribute)]
     runtime = set(_runtime_inputs(model))
     found, pending, seen = set(), [match.group(1)], set()
     while pending:
@@ -47,7 +54,9 @@ def _inputs_needing_constant(exc: UnsupportedOpError, model: onnx.ModelProto) ->
         if name in runtime:
             found.add(name)
         elif name in producers and producers[name].op_type not in ("Shape", "Size"):
-            pending.extend(producers[name].input)
+            pending.extend(reads[id(producers[name])])
+        else:
+            pending.extend(v for label, node in with_subgraphs if name.startswith(label + "/") for v in reads[id(node)])
     return found
 
 

@@ -99,8 +99,8 @@ def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
         if attr.ref_attr_name:
             raise ModelError(f"{where} refers to function attribute '{attr.ref_attr_name}', "
                              "which only a function body may do")
-        if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-            raise UnsupportedOpError(f"{node.op_type} '{node.name}': sub-graph attribute '{attr.name}' is not supported")
+        if attr.type == onnx.AttributeProto.GRAPHS:
+            raise UnsupportedOpError(f"{node.op_type} '{node.name}': graph-list attribute '{attr.name}' is not supported")
         if attr.name in attrs:
             raise ModelError(f"{where} is given twice")
         if attr.type == onnx.AttributeProto.UNDEFINED:
@@ -133,11 +133,16 @@ def _widen_float16(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float32) if array.dtype == np.float16 else array
 
 
+# Sub-graphs nest no deeper than this (an exporter's nesting is a handful of levels).
+MAX_SUBGRAPH_DEPTH = 32
+
+
 class _Importer:
-    def __init__(self, model: onnx.ModelProto):
+    def __init__(self, model: onnx.ModelProto, depth: int = 0):
         self.model = model
         self.opset = default_opset(model)
         self.graph = _native.Graph()
+        self.depth = depth
         self.constant_count = 0
         # float16 graph inputs and outputs -> the float32 value the graph computes with
         self.renamed: dict[str, str] = {}
@@ -249,6 +254,8 @@ class _Importer:
         if node.op_type == "Constant":
             self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))
             return
+        if node.op_type in _SUBGRAPH_OPS:
+            inputs, attrs = self.subgraph_node(node, name, inputs, attrs)
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
             try:
@@ -258,6 +265,80 @@ class _Importer:
             except (ValueError, TypeError, IndexError, ArithmeticError) as exc:  # an older form's attribute of the wrong kind
                 raise ModelError(f"{node.op_type} '{name}' (opset {version} form): {exc!s}") from exc
         self.graph.add_node(node.op_type, name, inputs, outputs, attrs)
+
+
+    def subgraph_node(self, node: onnx.NodeProto, name: str, inputs: list, attrs: dict):
+        """Builds the sub-graphs of an If or Loop; every value they read from an enclosing scope
+        becomes an input of the node (after its own) and of each sub-graph (after its formal inputs)."""
+        label = f"{node.op_type} '{name}'"
+        keys = _SUBGRAPH_OPS[node.op_type]
+        for key in keys:
+            if not isinstance(attrs.get(key), onnx.GraphProto):
+                raise ModelError(f"{label}: sub-graph attribute '{key}' is missing")
+        if self.depth + 1 > MAX_SUBGRAPH_DEPTH:
+            raise ModelError(f"{label}: sub-graphs nest deeper than {MAX_SUBGRAPH_DEPTH} levels")
+        captured: list[str] = []
+        for key in keys:
+            for v in _free_names(attrs[key]):
+                if v not in captured:
+                    captured.append(v)
+        for key in keys:
+            sub = attrs[key]
+            if node.op_type == "If" and len(sub.input):
+                raise ModelError(f"{label}: {key} declares {len(sub.input)} inputs, an If branch takes none")
+            child = _Importer(self.model, self.depth + 1)
+            try:
+                attrs[key] = child.build_subgraph(sub, captured)
+            except Error as exc:
+                raise type(exc)(f"{label}: {key}: {exc}") from exc
+        if node.op_type == "Loop":
+            attrs["_captured"] = len(captured)
+        return list(inputs) + [self.renamed.get(v, v) for v in captured], attrs
+
+    def build_subgraph(self, sub: onnx.GraphProto, captured: list[str]) -> _native.Graph:
+        for inp in sub.input:
+            self.graph.add_subgraph_input(inp.name)
+        for v in captured:
+            self.graph.add_subgraph_input(v)
+        for init in sub.initializer:
+            try:
+                array = numpy_helper.to_array(init)
+            except Exception as exc:
+                raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
+            self.graph.add_initializer(init.name, _c_order(_widen_float16(array)))
+        for index, inner in enumerate(sub.node):
+            self.add_node(index, inner)
+        if not sub.output:
+            raise ModelError("the sub-graph has no outputs")
+        for out in sub.output:
+            self.graph.add_output(out.name, out.type.tensor_type.elem_type)
+        return self.graph
+
+
+# The sub-graph attributes of each op that has them, in the order the node's inputs list them.
+_SUBGRAPH_OPS = {"If": ("then_branch", "else_branch"), "Loop": ("body",)}
+
+
+def _free_names(graph: onnx.GraphProto) -> list[str]:
+    """Names `graph` (or a sub-graph inside it) reads but does not define, in order of first use."""
+    defined = {v.name for v in graph.input} | {i.name for i in graph.initializer}
+    free: list[str] = []
+
+    def use(name: str) -> None:
+        if name and name not in defined and name not in free:
+            free.append(name)
+
+    for node in graph.node:
+        for v in node.input:
+            use(v)
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                for v in _free_names(attr.g):
+                    use(v)
+        defined.update(v for v in node.output if v)
+    for out in graph.output:
+        use(out.name)
+    return free
 
 
 def check_arity(node: onnx.NodeProto, name: str, opset: int) -> None:
@@ -426,17 +507,25 @@ _CONTRIB_UPGRADES: dict[str, Callable] = {
 
 
 def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
-    """Every node of `model` whose op the engine does not implement, as "Op (node 'name')"."""
+    """Every node of `model` (sub-graphs included) whose op the engine does not implement, as "Op (node 'name')"."""
     supported = set(_native.supported_ops()) | {"Constant"}
-    missing = []
-    for index, node in enumerate(model.graph.node):
-        name = node.name or f"{node.op_type}_{index}"
-        if (node.domain, node.op_type) in _CONTRIB_OPS:
-            continue
-        if node.domain not in _DEFAULT_DOMAINS:
-            missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
-        elif node.op_type not in supported:
-            missing.append(f"{node.op_type} (node '{name}')")
+    missing: list[str] = []
+
+    def visit(graph: onnx.GraphProto, depth: int) -> None:
+        for index, node in enumerate(graph.node):
+            name = node.name or f"{node.op_type}_{index}"
+            if (node.domain, node.op_type) in _CONTRIB_OPS:
+                continue
+            if node.domain not in _DEFAULT_DOMAINS:
+                missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
+            elif node.op_type not in supported:
+                missing.append(f"{node.op_type} (node '{name}')")
+            if depth < MAX_SUBGRAPH_DEPTH:  # deeper nesting is refused by the import itself
+                for attr in node.attribute:
+                    if attr.type == onnx.AttributeProto.GRAPH:
+                        visit(attr.g, depth + 1)
+
+    visit(model.graph, 0)
     return missing
 
 

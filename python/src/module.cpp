@@ -23,6 +23,7 @@ Attribute attribute_from_python(const std::string& what, const py::handle& v) {
   if (py::isinstance<py::str>(v)) return Attribute::make_string(v.cast<std::string>());
   if (py::isinstance<py::bytes>(v)) return Attribute::make_string(v.cast<std::string>());
   if (py::isinstance<py::array>(v)) return Attribute::make_tensor(tensor_from_array(v.cast<py::array>(), what));
+  if (py::isinstance<Graph>(v)) return Attribute::make_graph(std::make_shared<const Graph>(v.cast<const Graph&>()));
   if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
     py::sequence seq = v.cast<py::sequence>();
     bool all_int = true, all_str = seq.size() > 0;
@@ -88,6 +89,9 @@ PYBIND11_MODULE(_native, m) {
              v.has_shape = true;
              g.inputs().push_back(g.find_value(name));
            })
+      .def("add_subgraph_input",
+           [](Graph& g, const std::string& name) { g.inputs().push_back(g.value_id(name)); },
+           "An input of an If branch or Loop body: bound to the node's value when the node is resolved.")
       .def("add_initializer",
            [](Graph& g, const std::string& name, const py::array& data) {
              g.add_constant(name, tensor_from_array(data, "initializer '" + name + "'"));

@@ -362,3 +362,76 @@ TEST(ModelFileCorruption, RandomDamageNeverCrashes) {
   }
   EXPECT_LT(loaded, 3000);
 }
+
+namespace {
+
+// y = If(c) { x + x } else { <nested> }: `depth` Ifs, each else_branch holding the next, reading x
+// from the outermost graph through every level.
+std::shared_ptr<const Graph> nested_branch(int depth) {
+  auto g = std::make_shared<Graph>();
+  g->inputs().push_back(g->add_value("c", DType::Bool));
+  g->inputs().push_back(g->add_value("x", DType::Float32));
+  if (depth == 0) {
+    g->add_node(node(*g, "Add", "add", {"x", "x"}, {"y"}));
+  } else {
+    Node n = node(*g, "If", "if" + std::to_string(depth), {"c", "c", "x"}, {"y"});
+    n.attrs.set("then_branch", Attribute::make_graph(nested_branch(0)));
+    n.attrs.set("else_branch", Attribute::make_graph(nested_branch(depth - 1)));
+    g->add_node(std::move(n));
+  }
+  g->outputs().push_back(g->find_value("y"));
+  return g;
+}
+
+Graph nested_if_model(int depth) {
+  Graph g = *nested_branch(depth);
+  g.inputs().clear();
+  for (const char* name : {"c", "x"}) {
+    Value& v = g.value(g.find_value(name));
+    v.has_shape = true;
+    v.shape = {};
+    g.inputs().push_back(g.find_value(name));
+  }
+  return g;
+}
+
+int nesting(const Graph& g) {
+  int deepest = 0;
+  for (const Node& n : g.nodes())
+    for (const auto& [name, a] : n.attrs.all())
+      if (a.kind == Attribute::Kind::Graph) deepest = std::max(deepest, 1 + nesting(*a.g));
+  return deepest;
+}
+
+}  // namespace
+
+TEST(ModelFileCorruption, SubGraphsRoundTrip) {
+  const std::string bytes = model_file_bytes(nested_if_model(5));
+  Graph read = load_model_memory(bytes.data(), bytes.size());
+  EXPECT_EQ(nesting(read), 5);
+  EXPECT_EQ(model_file_bytes(read), bytes);
+}
+
+TEST(ModelFileCorruption, SubGraphsNestedTooDeepAreRejected) {
+  const std::string ok = model_file_bytes(nested_if_model(model_file::kMaxSubgraphDepth));
+  EXPECT_NO_THROW(load_model_memory(ok.data(), ok.size()));
+  const std::string deep = model_file_bytes(nested_if_model(model_file::kMaxSubgraphDepth + 1));
+  expect_rejected(deep, "sub-graphs nest deeper than 32 levels");
+}
+
+TEST(ModelFileCorruption, RandomDamageInSubGraphsNeverCrashes) {
+  const std::string ref = model_file_bytes(nested_if_model(3));
+  std::mt19937 rng(777);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string bytes = ref;
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+      size_t at = model_file::kHeaderSize + rng() % (bytes.size() - model_file::kHeaderSize);
+      bytes[at] = static_cast<char>(rng() % 3 == 0 ? 0xff : bytes[at] ^ (1 << (rng() % 8)));
+    }
+    try {
+      load_model_memory(bytes.data(), bytes.size());
+    } catch (const ModelError&) {
+    }
+  }
+}

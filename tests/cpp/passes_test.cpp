@@ -210,6 +210,32 @@ Graph qdq_conv_graph(int8_t weight_zero) {
   return g;
 }
 
+// A branch reading the enclosing graph's "x" (its one input) and returning `op`(x).
+std::shared_ptr<const Graph> unary_branch(const std::string& op) {
+  auto b = std::make_shared<Graph>();
+  b->inputs().push_back(b->add_value("x"));
+  add_node(*b, op, op, {"x"}, {"r"});
+  b->outputs().push_back(b->find_value("r"));
+  return b;
+}
+
+// y = If(x.shape[0] > 2) { Relu(x) } else { Neg(x) }.
+Graph if_on_rows(int64_t rows) {
+  Graph g;
+  add_input(g, "x", {rows, 3});
+  g.add_constant("zero", int_tensor({0}));
+  g.add_constant("two", int_tensor({2}));
+  add_node(g, "Shape", "shape", {"x"}, {"s"});
+  add_node(g, "Gather", "rows", {"s", "zero"}, {"n"});
+  add_node(g, "Greater", "more", {"n", "two"}, {"c"});
+  Attributes a;
+  a.set("then_branch", Attribute::make_graph(unary_branch("Relu")));
+  a.set("else_branch", Attribute::make_graph(unary_branch("Neg")));
+  add_node(g, "If", "if", {"c", "x"}, {"y"}, a);
+  g.outputs().push_back(g.find_value("y"));
+  return g;
+}
+
 Tensor quantized_input() {
   Tensor x = Tensor::empty(DType::UInt8, {2, 3, 7, 7});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = uint8_t((i * 91) % 256);
@@ -247,4 +273,53 @@ TEST(Passes, QuantizedConvNeedsZeroWeightZeroPoints) {
   EXPECT_EQ(count_ops(optimized, "QuantizeLinear"), 1);
   const Tensor x = quantized_input();
   expect_within_one_step(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, ConstantFoldingInlinesTheBranchTaken) {
+  for (int64_t rows : {2, 3}) {
+    Graph g = if_on_rows(rows);
+    optimize(g, cpu::node_evaluator());
+    EXPECT_EQ(count_ops(g, "If"), 0);
+    EXPECT_EQ(count_ops(g, "Relu"), rows > 2 ? 1 : 0);
+    EXPECT_EQ(count_ops(g, "Neg"), rows > 2 ? 0 : 1);
+    Tensor x = random_tensor({rows, 3}, 7);
+    const Tensor y = run_optimized(g, {x})[0];
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const float v = x.data<float>()[i];
+      EXPECT_EQ(y.data<float>()[i], rows > 2 ? std::max(v, 0.f) : -v);
+    }
+  }
+}
+
+TEST(Passes, ConstantFoldingUnrollsALoop) {
+  // acc = x; for i in range(3): acc = acc * acc; scan output: acc at each step.
+  auto body = std::make_shared<Graph>();
+  for (const char* name : {"i", "c", "acc"}) body->inputs().push_back(body->add_value(name));
+  add_node(*body, "Mul", "square", {"acc", "acc"}, {"acc_out"});
+  add_node(*body, "Identity", "keep", {"c"}, {"c_out"});
+  for (const char* name : {"c_out", "acc_out", "acc_out"}) body->outputs().push_back(body->find_value(name));
+  Graph g;
+  add_input(g, "x", {4});
+  g.add_constant("m", int_tensor({3}).reshaped({}));
+  Attributes a;
+  a.set("body", Attribute::make_graph(body));
+  Node loop;
+  loop.op_type = "Loop";
+  loop.name = "loop";
+  loop.attrs = a;
+  loop.inputs = {g.find_value("m"), -1, g.find_value("x")};
+  loop.outputs = {g.value_id("y"), g.value_id("steps")};
+  g.add_node(std::move(loop));
+  g.outputs() = {g.find_value("y"), g.find_value("steps")};
+  optimize(g, cpu::node_evaluator());
+  EXPECT_EQ(count_ops(g, "Loop"), 0);
+  EXPECT_EQ(count_ops(g, "Mul"), 3);
+  EXPECT_EQ(g.value(g.outputs()[1]).shape, (Shape{3, 4}));
+  Tensor x = random_tensor({4}, 8, 0.5f, 1.5f);
+  const std::vector<Tensor> out = run_optimized(g, {x});
+  for (int64_t i = 0; i < 4; ++i) {
+    const float v = x.data<float>()[i];
+    EXPECT_FLOAT_EQ(out[0].data<float>()[i], v * v * v * v * v * v * v * v);
+    EXPECT_FLOAT_EQ(out[1].data<float>()[8 + i], out[0].data<float>()[i]);
+  }
 }

@@ -41,6 +41,28 @@ def small_models():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
                               [numpy_helper.from_array(a, n) for n, a in initializers.items()])
     yield "mixed", helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    yield "control_flow", control_flow_model()
+
+
+def control_flow_model():
+    """An If whose branches read outer values and hold a Loop: a free dimension keeps both in the file."""
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["v", "two"], ["v_out"]), helper.make_node("Identity", ["c"], ["c_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v", f, None)],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("v_out", f, None)])
+    then_branch = helper.make_graph([helper.make_node("Loop", ["m", "", "x"], ["t"], name="loop", body=body)], "then",
+                                    [], [helper.make_tensor_value_info("t", f, None)])
+    else_branch = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                                    [helper.make_tensor_value_info("e", f, None)])
+    nodes = [helper.make_node("Size", ["x"], ["n"]), helper.make_node("Greater", ["n", "m"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], name="if", then_branch=then_branch, else_branch=else_branch)]
+    graph = helper.make_graph(nodes, "control_flow", [helper.make_tensor_value_info("x", f, ["n", 2])],
+                              [helper.make_tensor_value_info("y", f, ["n", 2])],
+                              [numpy_helper.from_array(np.array(3, np.int64), "m"),
+                               numpy_helper.from_array(np.array(2, np.float32), "two")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
 def compact(image: bytes) -> bytes | None:

@@ -118,4 +118,6 @@
   X(QuantizedMatMul, qfused, infer_quantized_matmul)              \
   X(QuantizedAdd, qfused, infer_quantized_add)                    \
   X(NonZero, nonzero, infer_nonzero)                              \
-  X(NonMaxSuppression, non_max_suppression, infer_non_max_suppression)
+  X(NonMaxSuppression, non_max_suppression, infer_non_max_suppression) \
+  X(If, control_flow, infer_if)                                   \
+  X(Loop, control_flow, infer_loop)

@@ -1,5 +1,6 @@
 #include "core/evaluator.h"
 #include "core/op_schema.h"
+#include "core/passes/control_flow.h"
 #include "core/passes/passes.h"
 
 namespace metalnn {
@@ -62,7 +63,10 @@ bool dequantizes_weight(const Graph& g, const Node& n) {
 void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_dequantize) {
   g.sort_topologically();
   std::vector<Node> kept;
-  for (Node& n : g.nodes()) {
+  ControlFlowState control_flow;
+  NodeSink process = [&](Node n) {
+    // An If or Loop becomes the nodes it stands for, each processed here in turn.
+    if (expand_control_flow(g, n, process, control_flow)) return;
     const OpSchema* schema = find_schema(n.op_type);
     if (!schema) throw UnsupportedOpError(n.label() + ": op type '" + n.op_type + "' is not supported");
     InferContext ctx(g, n);
@@ -75,9 +79,12 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_d
     const bool data_dependent = data_dependent_axis(n.op_type) >= 0;
     if (!graph_output && !keep && !data_dependent && (all_inputs_constant(g, n) || depends_on_shape_only(n)) &&
         evaluate(g, n, evaluator))
-      continue;
+      return;
     kept.push_back(std::move(n));
-  }
+  };
+  std::vector<Node> nodes = std::move(g.nodes());
+  g.nodes().clear();
+  for (Node& n : nodes) process(std::move(n));
   g.nodes() = std::move(kept);
   g.remove_dead_nodes();
 }

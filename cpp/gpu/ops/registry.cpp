@@ -56,6 +56,7 @@ void lower_quantized_conv(Lowering&, const Node&);
 void lower_quantized_matmul(Lowering&, const Node&);
 void lower_quantized_add(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
+void lower_control_flow(Lowering&, const Node&);  // If, Loop
 
 namespace {
 struct GpuOp {
@@ -180,6 +181,8 @@ constexpr GpuOp kOps[] = {
     {"RoiAlign", lower_roi_align},
     {"NonZero", lower_nonzero},
     {"NonMaxSuppression", lower_non_max_suppression},
+    {"If", lower_control_flow},
+    {"Loop", lower_control_flow},
 };
 }  // namespace
 
