@@ -13,6 +13,7 @@ from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
 from . import _native as native
+from . import qlinear
 
 KINDS = ("node", "simple", "pytorch-converted", "pytorch-operator")
 
@@ -349,11 +350,12 @@ def case_inputs(case) -> list[np.ndarray]:
 
 
 def device_op_types(device: str) -> set[str]:
-    """The op types `device` runs: the engine's, less those the GPU devices have no kernel for."""
+    """The op types `device` runs: the engine's, less those the GPU devices have no kernel for, and the
+    quantized ops the importer lowers to ops every device runs."""
     ops = set(native.supported_ops())
     if device != "cpu":
         ops &= set(native._gpu_lowered_ops())
-    return ops | {"Constant"}
+    return ops | {"Constant"} | qlinear.ONNX_OPS
 
 
 def _load_cases(kind: str, ops: set[str] | None) -> list:

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from . import _native
+from . import _native, qlinear
 from .errors import Error, ModelError, UnsupportedOpError
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -211,6 +211,9 @@ class _Importer:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]
         outputs = [self.renamed.get(v, v) for v in node.output]
+        if node.domain not in _DEFAULT_DOMAINS:  # unsupported_nodes let through only what qlinear lowers
+            qlinear.lower(self, node.domain, node.op_type, name, inputs, outputs, attrs)
+            return
         version = node_version(node.op_type, self.opset)
         if version == 0:
             raise ModelError(f"{node.op_type} '{name}': the model declares opset {self.opset}, "
@@ -218,6 +221,9 @@ class _Importer:
         check_arity(node, name, self.opset)
         if node.op_type == "Constant":
             self.graph.add_initializer(outputs[0], _c_order(_widen_float16(_constant_value(name, attrs))))
+            return
+        if qlinear.lowers(node.domain, node.op_type):
+            qlinear.lower(self, node.domain, node.op_type, name, inputs, outputs, attrs)
             return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
@@ -382,6 +388,8 @@ def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
     missing = []
     for index, node in enumerate(model.graph.node):
         name = node.name or f"{node.op_type}_{index}"
+        if qlinear.lowers(node.domain, node.op_type):
+            continue
         if node.domain not in _DEFAULT_DOMAINS:
             missing.append(f"{node.domain}.{node.op_type} (node '{name}')")
         elif node.op_type not in supported:
