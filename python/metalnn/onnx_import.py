@@ -225,6 +225,10 @@ class _Importer:
         if qlinear.lowers(node.domain, node.op_type):
             qlinear.lower(self, node.domain, node.op_type, name, inputs, outputs, attrs)
             return
+        if node.op_type == "QuantizeLinear":
+            qlinear.note_quantize_linear(self, inputs, outputs)
+        elif qlinear.lower_on_quantized(self, node.op_type, name, inputs, outputs, attrs):
+            return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
             try:

@@ -95,6 +95,8 @@ class _Lowering:
             zero_point = self.constant("zero_point", np.zeros((), self.dtype_of(like)))
         attrs = {"axis": axis} if scale_size != 1 else {}
         self.node("QuantizeLinear", [y, scale, zero_point], attrs, output)
+        if scale_size == 1:
+            _quantized_values(self.imp)[output] = (scale, zero_point)
 
     def dtype_of(self, value: str) -> np.dtype:
         array = self.array(value)
@@ -112,6 +114,13 @@ class _Lowering:
         if x is not None and y is not None:
             return self.constant("scale", (x.astype(np.float32) * y.astype(np.float32)).reshape(-1))
         return self.node("Mul", [a, b])
+
+
+def _quantized_values(imp: Any) -> dict[str, tuple[str, str]]:
+    """Per-tensor quantized values seen so far -> (scale, zero point), for the ops that follow them."""
+    if not hasattr(imp, "_qlinear_quantized"):
+        imp._qlinear_quantized = {}
+    return imp._qlinear_quantized
 
 
 def _initializers(imp: Any) -> dict[str, np.ndarray]:
@@ -325,6 +334,42 @@ _LOWERINGS: dict[tuple[str, str], Callable[[_Lowering], None]] = {
 # The ops lowered here, for the lists of ops the engine runs.
 ONNX_OPS = frozenset(op for domain, op in _LOWERINGS if domain == "")
 MICROSOFT_OPS = frozenset(op for domain, op in _LOWERINGS if domain == MICROSOFT)
+
+
+# Ops ONNX Runtime's QOperator format applies to quantized tensors directly. Those that only move or
+# pick elements keep the scale and zero point; those the engine runs in float only (MaxPool) run as
+# DequantizeLinear -> op -> QuantizeLinear with them, which is exact for a max.
+_KEEPS_QUANTIZATION = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity",
+                                 "Slice", "Gather", "Split", "MaxPool"})
+_FLOAT_ONLY = frozenset({"MaxPool"})
+
+
+def lower_on_quantized(imp: Any, op_type: str, name: str, inputs: list, outputs: list, attrs: dict) -> bool:
+    """Runs a float-only op given a per-tensor quantized input through its float form; returns whether it
+    did. Notes the outputs of ops that keep their input's quantization."""
+    quantized = _quantized_values(imp)
+    params = quantized.get(inputs[0]) if inputs else None
+    if params is None or op_type not in _KEEPS_QUANTIZATION:
+        return False
+    for output in outputs:
+        if output:
+            quantized[output] = params
+    if op_type not in _FLOAT_ONLY:
+        return False
+    if len([o for o in outputs if o]) != 1:
+        raise UnsupportedOpError(f"{op_type} '{name}': on a quantized input, only its first output is supported")
+    q = _Lowering(imp, op_type, name, inputs, outputs, attrs)
+    y = q.node(op_type, [q.node("DequantizeLinear", [inputs[0], *params]), *inputs[1:]], attrs)
+    q.node("QuantizeLinear", [y, *params], {}, outputs[0])
+    return True
+
+
+def note_quantize_linear(imp: Any, inputs: list, outputs: list) -> None:
+    """Notes a QuantizeLinear's per-tensor scale and zero point for the ops that follow it."""
+    if len(inputs) > 2 and inputs[2]:
+        scale = _initializers(imp).get(inputs[1])
+        if scale is not None and scale.size == 1:
+            _quantized_values(imp)[outputs[0]] = (inputs[1], inputs[2])
 
 
 def _domain(domain: str) -> str:

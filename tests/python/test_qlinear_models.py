@@ -1,0 +1,128 @@
+"""Whole quantized models against ONNX Runtime running the same file: a ResNet-18 and a MobileNetV2
+(torchvision, random weights, 64x64) quantized by ONNX Runtime's `quantize_static` in QOperator and
+QDQ formats with per-channel weights and random calibration data, and a small BERT encoder quantized
+by `quantize_dynamic`.
+
+A one-step difference in one layer's output can move the next layer's by a step too, so the final
+output's allowance is a few steps of its scale (the measured worst cases are in the assertions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import metalnn
+from op_check import DEVICES, run_reference
+
+ort_quantization = pytest.importorskip("onnxruntime.quantization")
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+SIZE = 64
+
+
+class _RandomImages(ort_quantization.CalibrationDataReader):
+    def __init__(self, name: str, count: int = 4):
+        rng = np.random.default_rng(1)
+        self.batches = iter([{name: rng.standard_normal((1, 3, SIZE, SIZE), dtype=np.float32)}
+                             for _ in range(count)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+@pytest.fixture(scope="module")
+def cnn_files(tmp_path_factory) -> dict[str, Path]:
+    """(architecture, format, activation type) -> quantized file, exported once per module."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    directory = tmp_path_factory.mktemp("quantized")
+    files = {}
+    for arch in ("resnet18", "mobilenet_v2"):
+        torch.manual_seed(0)
+        module = getattr(torchvision.models, arch)(weights=None, num_classes=10).eval()
+        exported, prepared = directory / f"{arch}.onnx", directory / f"{arch}.pre.onnx"
+        torch.onnx.export(module, torch.randn(2, 3, SIZE, SIZE), str(exported), input_names=["x"],
+                          output_names=["y"], opset_version=13, dynamo=False, dynamic_axes={"x": {0: "n"}})
+        quant_pre_process(str(exported), str(prepared), skip_symbolic_shape=True)
+        for fmt in ("QOperator", "QDQ"):
+            for activation in ("QInt8", "QUInt8"):
+                path = directory / f"{arch}.{fmt}.{activation}.onnx"
+                quantize_static(str(prepared), str(path), _RandomImages("x"), quant_format=QuantFormat[fmt],
+                                per_channel=True, activation_type=QuantType[activation],
+                                weight_type=QuantType.QInt8)
+                files[arch, fmt, activation] = path
+    return files
+
+
+def _output_scale(model: onnx.ModelProto) -> float:
+    """The scale of the DequantizeLinear that produces the graph's output."""
+    produced = {out: node for node in model.graph.node for out in node.output}
+    node = produced[model.graph.output[0].name]
+    assert node.op_type == "DequantizeLinear", node.op_type
+    scale = next(i for i in model.graph.initializer if i.name == node.input[1])
+    return float(onnx.numpy_helper.to_array(scale))
+
+
+# Worst measured difference in output steps (see the module docstring); the allowance is above it.
+STEP_ALLOWANCE = 4
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("activation", ["QInt8", "QUInt8"])
+@pytest.mark.parametrize("fmt", ["QOperator", "QDQ"])
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2"])
+def test_quantized_cnn(arch, fmt, activation, device, cnn_files):
+    path = cnn_files[arch, fmt, activation]
+    model = onnx.load(str(path))
+    if fmt == "QOperator":
+        assert any(node.op_type == "QLinearConv" for node in model.graph.node)
+    x = np.random.default_rng(2).standard_normal((2, 3, SIZE, SIZE), dtype=np.float32)
+    expected = run_reference(model, {"x": x})["y"]
+    actual = metalnn.load(str(path), device=device).run({"x": x})["y"]
+    steps = np.abs(actual - expected) / _output_scale(model)
+    print(f"{arch} {fmt} {activation} {device}: worst {steps.max():.2f} steps, "
+          f"{np.mean(steps > 0.5):.2%} of outputs differ")
+    assert steps.max() <= STEP_ALLOWANCE + 0.01, f"{steps.max():.2f} steps"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
+def test_dynamic_quantized_bert(weight_type, device, tmp_path):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=37, max_position_embeddings=64)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = BertModel(config)
+
+        def forward(self, ids, mask):
+            out = self.bert(input_ids=ids, attention_mask=mask)
+            return out.last_hidden_state, out.pooler_output
+
+    ids = torch.randint(1, 96, (2, 11))
+    mask = torch.ones(2, 11, dtype=torch.int64)
+    mask[1, 8:] = 0
+    exported, quantized = tmp_path / "bert.onnx", tmp_path / "bert.quantized.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Encoder().eval(), (ids, mask), str(exported), input_names=["ids", "mask"],
+                          output_names=["hidden", "pooled"], opset_version=14, dynamo=False)
+    quantize_dynamic(str(exported), str(quantized), weight_type=QuantType[weight_type], per_channel=True)
+    model = onnx.load(str(quantized))
+    assert any(node.op_type == "MatMulInteger" for node in model.graph.node)
+    feeds = {"ids": ids.numpy(), "mask": mask.numpy()}
+    expected = run_reference(model, feeds)
+    actual = metalnn.load(str(quantized), device=device).run(feeds)
+    for name in ("hidden", "pooled"):
+        error = np.abs(actual[name] - expected[name]).max() / np.abs(expected[name]).max()
+        print(f"bert {weight_type} {device} {name}: worst relative error {error:.2e}")
+        assert error < 1e-3, f"{name}: {error:.2e}"
