@@ -181,7 +181,13 @@ def _conv_integer(q: _Lowering) -> None:
         raise UnsupportedOpError(f"{q.label}: its integer sums may reach {bound}, beyond the 2^24 that float32 "
                                  "holds exactly")
     xf = q.dequantize(x, one, x_zp, 1)
-    w_zp_size = q.array(w_zp).size if w_zp and q.array(w_zp) is not None else 1
+    w_zp_size = 1
+    if w_zp:
+        zp = q.array(w_zp)
+        shape = _declared_shapes(q.imp).get(w_zp) if zp is None else list(zp.shape)
+        if shape is None or any(d < 0 for d in shape):
+            raise UnsupportedOpError(f"{q.label}: w_zero_point '{w_zp}' is neither constant nor of a declared shape")
+        w_zp_size = int(np.prod(shape))
     w_scale = one if w_zp_size == 1 else q.constant("ones", np.ones(w_zp_size, np.float32))
     wf = q.dequantize(w, w_scale, w_zp, 0)
     y = q.node("Conv", [xf, wf], {**q.attrs, "_exact_sum": 1})

@@ -3,8 +3,8 @@
 QDQ formats with per-channel weights and random calibration data, and a small BERT encoder quantized
 by `quantize_dynamic`.
 
-A one-step difference in one layer's output can move the next layer's by a step too, so the final
-output's allowance is a few steps of its scale (the measured worst cases are in the assertions)."""
+Each op alone stays within one step of its output's scale (test_qlinear.py); across a whole network
+those rare steps grow, so the final output's allowance is larger (STEP_ALLOWANCE)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,18 @@ class _RandomImages(ort_quantization.CalibrationDataReader):
         return next(self.batches, None)
 
 
+def _calibrated(module):
+    """The module in eval mode with BatchNorm statistics of random images: freshly initialised statistics
+    (mean 0, variance 1) let MobileNetV2's activations shrink to ~1e-10, where most quantized values are 0."""
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.momentum = None  # a plain average over the batches seen
+    module.train()
+    with torch.no_grad():
+        module(torch.randn(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3)))
+    return module.eval()
+
+
 @pytest.fixture(scope="module")
 def cnn_files(tmp_path_factory) -> dict[str, Path]:
     """(architecture, format, activation type) -> quantized file, exported once per module."""
@@ -44,7 +56,7 @@ def cnn_files(tmp_path_factory) -> dict[str, Path]:
     files = {}
     for arch in ("resnet18", "mobilenet_v2"):
         torch.manual_seed(0)
-        module = getattr(torchvision.models, arch)(weights=None, num_classes=10).eval()
+        module = _calibrated(getattr(torchvision.models, arch)(weights=None, num_classes=10))
         exported, prepared = directory / f"{arch}.onnx", directory / f"{arch}.pre.onnx"
         torch.onnx.export(module, torch.randn(2, 3, SIZE, SIZE), str(exported), input_names=["x"],
                           output_names=["y"], opset_version=13, dynamo=False, dynamic_axes={"x": {0: "n"}})
@@ -68,8 +80,11 @@ def _output_scale(model: onnx.ModelProto) -> float:
     return float(onnx.numpy_helper.to_array(scale))
 
 
-# Worst measured difference in output steps (see the module docstring); the allowance is above it.
-STEP_ALLOWANCE = 4
+# Allowed difference in steps of the output's scale. Each layer's float path rounds differently from
+# ONNX Runtime's int32 one in about 1 element in 10^5, by one step; these random-weight networks
+# amplify such a step layer after layer (MobileNetV2: one flipped element in layer 3 of 17 grows to
+# tens of steps at layer 18), so the allowances are the measured worst cases with some room.
+STEP_ALLOWANCE = {"resnet18": 5, "mobilenet_v2": 16}
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -87,7 +102,7 @@ def test_quantized_cnn(arch, fmt, activation, device, cnn_files):
     steps = np.abs(actual - expected) / _output_scale(model)
     print(f"{arch} {fmt} {activation} {device}: worst {steps.max():.2f} steps, "
           f"{np.mean(steps > 0.5):.2%} of outputs differ")
-    assert steps.max() <= STEP_ALLOWANCE + 0.01, f"{steps.max():.2f} steps"
+    assert steps.max() <= STEP_ALLOWANCE[arch] + 0.01, f"{steps.max():.2f} steps"
 
 
 @pytest.mark.parametrize("device", DEVICES)
