@@ -1,8 +1,8 @@
 """QOperator quantized ops (QLinearConv, QLinearMatMul, ConvInteger and the com.microsoft ops ONNX
 Runtime's quantizer writes) against ONNX Runtime: int8 and uint8, per-tensor and per-channel weights,
 odd sizes, batch > 1. They run as DequantizeLinear -> float op -> QuantizeLinear, where ONNX Runtime
-rounds an int32 sum once: a quantized output may differ by one step (float16 precision: two), and
-only rarely; ConvInteger is exact."""
+rounds an int32 sum once: a quantized output may differ by one step (float16 precision too, more
+often), and only rarely; ConvInteger is exact."""
 
 from __future__ import annotations
 
@@ -43,10 +43,6 @@ def _model(nodes, inputs: dict, consts: dict, outputs: dict, opset: int = NEWEST
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
 
 
-def _steps(target) -> int:
-    return 2 if target.precision == "float16" else 1
-
-
 def _check(model, feeds, target, steps: float | None = None, exact: bool = False, share: float | None = None):
     """metalnn against ONNX Runtime: quantized outputs within `steps` and off at all in at most `share`
     of the elements (5%, float16 precision 25%); float outputs within `steps` absolutely."""
@@ -59,7 +55,8 @@ def _check(model, feeds, target, steps: float | None = None, exact: bool = False
         if exact:
             np.testing.assert_array_equal(got, ref, err_msg=f"{target}: {name}")
             continue
-        limit = _steps(target) if steps is None else steps
+        limit = 1 if steps is None else steps
+        print(f"{target} {name}: worst {diff.max(initial=0):g}, {np.mean(diff > 0):.2%} differ")
         assert diff.max(initial=0) <= limit, f"{target}: {name} differs by {diff.max()} (allowed {limit})"
         if np.issubdtype(ref.dtype, np.integer) and ref.size >= 20:
             allowed = share or (0.25 if target.precision == "float16" else 0.05)
