@@ -142,6 +142,12 @@ def test_conv_integer(x_type, w_type, target, rng):
                   pads=[1, 1, 1, 1])
 
 
+def test_conv_integer_large_sums(target, rng):
+    """Sums near 2^24 stay exact (Winograd's transforms in float would be off by a few units here)."""
+    w = _ints(rng, (6, 56, 3, 3), "int8", -128, -100)
+    _conv_integer(target, _ints(rng, (2, 56, 8, 8), "uint8", 200, 255), w, np.uint8(0), np.int8(0), pads=[1, 1, 1, 1])
+
+
 def test_conv_integer_groups_strides(target, rng):
     w = _ints(rng, (6, 2, 3, 2), "uint8")
     _conv_integer(target, _ints(rng, (3, 4, 9, 8), "uint8"), w, np.uint8(7), np.uint8(128), group=2, strides=[2, 3])
@@ -261,3 +267,19 @@ def test_unsupported_quantized_op_is_named():
     node = helper.make_node("QAttention", ["x"], ["y"], domain=MS, name="attn0", num_heads=2)
     with pytest.raises(metalnn.UnsupportedOpError, match=r"com\.microsoft\.QAttention \(node 'attn0'\)"):
         metalnn.load(_model([node], {"x": x}, {}, {"y": "float32"}), device="cpu")
+
+
+def test_lowered_ops_save_and_load(rng, tmp_path):
+    """A .metalnn file keeps the lowered form, ConvInteger's exact-sum marking included."""
+    x = _ints(rng, (1, 40, 6, 5), "uint8")
+    consts = {"xs": np.float32(0.02), "xz": np.uint8(128), "w": _ints(rng, (4, 40, 3, 3), "int8"),
+              "ws": _scale(rng, (4,), 0.01), "wz": np.zeros(4, np.int8), "ys": np.float32(0.3), "yz": np.uint8(127)}
+    nodes = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("ConvInteger", ["x", "w", "xz"], ["acc"], pads=[1, 1, 1, 1])]
+    model = _model(nodes, {"x": x}, consts, {"y": "uint8", "acc": "int32"})
+    expected = run_reference(model, {"x": x})
+    metalnn.load(model, device="cpu").save(tmp_path / "q.metalnn")
+    for device in [d for d in ("cpu", "metal-sim") if d in metalnn.devices()]:
+        actual = metalnn.load(tmp_path / "q.metalnn", device=device).run({"x": x})
+        np.testing.assert_array_equal(actual["acc"], expected["acc"])
+        assert np.abs(actual["y"].astype(int) - expected["y"].astype(int)).max() <= 1
