@@ -55,7 +55,7 @@ class _Lowering:
 
     def array(self, value: str) -> np.ndarray | None:
         """The constant value of `value`, or None when it is computed."""
-        return _initializers(self.imp).get(value) if value else None
+        return _constant(self.imp, value)
 
     def quant_param(self, value: str) -> tuple[str, int | None]:
         """A scale or zero point, a 1-element tensor made a scalar; and its element count when constant."""
@@ -123,12 +123,14 @@ def _quantized_values(imp: Any) -> dict[str, tuple[str, str]]:
     return imp._qlinear_quantized
 
 
-def _initializers(imp: Any) -> dict[str, np.ndarray]:
-    cache = getattr(imp, "_qlinear_constants", None)
-    if cache is None:
-        cache = {init.name: onnx.numpy_helper.to_array(init) for init in imp.model.graph.initializer}
-        imp._qlinear_constants = cache
-    return cache
+def _constant(imp: Any, name: str) -> np.ndarray | None:
+    """Initializer `name`'s value (converted once), or None when `name` is not an initializer."""
+    if not hasattr(imp, "_qlinear_initializers"):
+        imp._qlinear_initializers = {init.name: init for init in imp.model.graph.initializer}
+    value = imp._qlinear_initializers.get(name) if name else None
+    if isinstance(value, onnx.TensorProto):
+        value = imp._qlinear_initializers[name] = onnx.numpy_helper.to_array(value)
+    return value
 
 
 def _declared_types(imp: Any) -> dict[str, int]:
@@ -324,7 +326,6 @@ _LOWERINGS: dict[tuple[str, str], Callable[[_Lowering], None]] = {
     ("", "QLinearConv"): _qlinear_conv,
     ("", "QLinearMatMul"): _qlinear_matmul,
     ("", "ConvInteger"): _conv_integer,
-    (MICROSOFT, "QLinearConv"): _qlinear_conv,
     (MICROSOFT, "QLinearAdd"): _binary("Add"),
     (MICROSOFT, "QLinearMul"): _binary("Mul"),
     (MICROSOFT, "QLinearSigmoid"): _unary("Sigmoid"),
@@ -373,7 +374,7 @@ def lower_on_quantized(imp: Any, op_type: str, name: str, inputs: list, outputs:
 def note_quantize_linear(imp: Any, inputs: list, outputs: list) -> None:
     """Notes a QuantizeLinear's per-tensor scale and zero point for the ops that follow it."""
     if len(inputs) > 2 and inputs[2]:
-        scale = _initializers(imp).get(inputs[1])
+        scale = _constant(imp, inputs[1])
         if scale is not None and scale.size == 1:
             _quantized_values(imp)[outputs[0]] = (inputs[1], inputs[2])
 
