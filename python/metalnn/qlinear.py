@@ -356,6 +356,8 @@ def lower_on_quantized(imp: Any, op_type: str, name: str, inputs: list, outputs:
     did. Notes the outputs of ops that keep their input's quantization."""
     quantized = _quantized_values(imp)
     params = quantized.get(inputs[0]) if inputs else None
+    if params is None and op_type in _FLOAT_ONLY:
+        params = _integer_params(imp, name, inputs[0])
     if params is None or op_type not in _KEEPS_QUANTIZATION:
         return False
     for output in outputs:
@@ -369,6 +371,17 @@ def lower_on_quantized(imp: Any, op_type: str, name: str, inputs: list, outputs:
     y = q.node(op_type, [q.node("DequantizeLinear", [inputs[0], *params]), *inputs[1:]], attrs)
     q.node("QuantizeLinear", [y, *params], {}, outputs[0])
     return True
+
+
+def _integer_params(imp: Any, name: str, value: str) -> tuple[str, str] | None:
+    """Scale 1 and zero point 0 for a declared int8/uint8 value of unknown quantization: a max of its
+    integers is the same in float."""
+    elem = _declared_types(imp).get(value)
+    if elem not in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
+        return None
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
+    return (imp.constant(f"{name}.scale", np.array(1.0, np.float32)), imp.constant(f"{name}.zero_point",
+                                                                                   np.zeros((), dtype)))
 
 
 def note_quantize_linear(imp: Any, inputs: list, outputs: list) -> None:

@@ -283,3 +283,11 @@ def test_lowered_ops_save_and_load(rng, tmp_path):
         actual = metalnn.load(tmp_path / "q.metalnn", device=device).run({"x": x})
         np.testing.assert_array_equal(actual["acc"], expected["acc"])
         assert np.abs(actual["y"].astype(int) - expected["y"].astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("qtype", QTYPES)
+def test_max_pool_on_quantized_values(qtype, target, rng):
+    """MaxPool applied to int8/uint8 values, as the QOperator format does, is exact."""
+    x = _ints(rng, (2, 3, 9, 7), qtype)
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    _check(_model([node], {"x": x}, {}, {"y": qtype}), {"x": x}, target, exact=True)

@@ -141,3 +141,38 @@ def test_dynamic_quantized_bert(weight_type, device, tmp_path):
         error = np.abs(actual[name] - expected[name]).max() / np.abs(expected[name]).max()
         print(f"bert {weight_type} {device} {name}: worst relative error {error:.2e}")
         assert error < 1e-3, f"{name}: {error:.2e}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("activation", ["QInt8", "QUInt8"])
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2"])
+def test_quantized_cnn_layer_by_layer(arch, activation, device, cnn_files):
+    """Every node of the QOperator model, given ONNX Runtime's own inputs, within one step of its output."""
+    model = onnx.load(str(cnn_files[arch, "QOperator", activation]))
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    values = [out for node in graph.node for out in node.output if out not in {o.name for o in graph.output}]
+    graph.output.extend(onnx.ValueInfoProto(name=name) for name in values)
+    x = np.random.default_rng(2).standard_normal((2, 3, SIZE, SIZE), dtype=np.float32)
+    names = [out.name for out in graph.output]
+    seen = dict(zip(names, run_reference(model, {"x": x}).values()), x=x)
+    worst = 0.0
+    for node in graph.node:
+        feeds = {name: seen[name] for name in node.input if name and name not in initializers}
+        alone = onnx.helper.make_graph(
+            [node], "layer",
+            [onnx.helper.make_tensor_value_info(k, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for k, v in feeds.items()],
+            [onnx.helper.make_tensor_value_info(out, onnx.helper.np_dtype_to_tensor_dtype(seen[out].dtype), None)
+             for out in node.output],
+            initializer=[initializers[name] for name in node.input if name in initializers])
+        layer = onnx.helper.make_model(alone, opset_imports=model.opset_import)
+        actual = metalnn.load(layer, device=device).run(feeds)[node.output[0]]
+        expected = seen[node.output[0]]
+        diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+        if node.op_type == "DequantizeLinear":
+            diff /= float(onnx.numpy_helper.to_array(initializers[node.input[1]]))
+        worst = max(worst, float(diff.max()))
+        assert diff.max() <= 1.0 + 1e-3, f"{node.op_type} '{node.name}': {diff.max()} steps"
+        assert np.mean(diff > 0.5) < 0.01, f"{node.op_type} '{node.name}': {np.mean(diff > 0.5):.2%} differ"
+    print(f"{arch} {activation} {device}: worst {worst:g} steps over {len(graph.node)} layers")
