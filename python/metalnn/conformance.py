@@ -249,7 +249,7 @@ EXCLUDED: dict[str, str] = {
         "test_greater_equal_int8_expanded", "test_greater_equal_uint8", "test_greater_equal_uint8_expanded",
         "test_greater_int8", "test_greater_uint8", "test_less_equal_int8", "test_less_equal_int8_expanded",
         "test_less_equal_uint8", "test_less_equal_uint8_expanded", "test_less_int8", "test_less_uint8",
-        "test_max_int8", "test_max_uint8", "test_maxpool_2d_uint8", "test_min_int8", "test_min_uint8",
+        "test_max_int8", "test_max_uint8", "test_min_int8", "test_min_uint8",
         "test_mod_mixed_sign_int8", "test_mod_uint8", "test_mul_int8", "test_mul_uint8", "test_sub_int8",
         "test_sub_uint8",
     ),
