@@ -144,8 +144,7 @@ def test_dynamic_quantized_bert(weight_type, device, tmp_path):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("activation", ["QInt8", "QUInt8"])
-@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2"])
+@pytest.mark.parametrize("arch,activation", [("resnet18", "QUInt8"), ("mobilenet_v2", "QInt8")])
 def test_quantized_cnn_layer_by_layer(arch, activation, device, cnn_files):
     """Every node of the QOperator model, given ONNX Runtime's own inputs, within one step of its output."""
     model = onnx.load(str(cnn_files[arch, "QOperator", activation]))
