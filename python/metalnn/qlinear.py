@@ -71,18 +71,18 @@ class _Lowering:
 
     def dequantize(self, x: str, scale: str, zero_point: str, axis: int) -> str:
         """DequantizeLinear of `x`, per `axis` when the scale or zero point is a vector."""
-        scale_array = self.array(scale)
+        scale_array, zp_array = self.array(scale), self.array(zero_point)
         scale, scale_size = self.quant_param(scale)
         inputs = [x, scale]
         zp_size = None
         if zero_point:
             zero_point, zp_size = self.quant_param(zero_point)
             inputs.append(zero_point)
-        if zp_size not in (None, 1) and scale_size == 1:  # per-axis zero points with one scale
-            inputs[1] = self.constant("scale", np.full(zp_size, scale_array.reshape(()), np.float32))
-        elif zp_size == 1 and (scale_size or 1) > 1:  # one zero point with per-axis scales
-            zp_array = self.array(zero_point)
-            inputs[2] = self.constant("zero_point", np.full(scale_size, zp_array.reshape(()), zp_array.dtype))
+        if scale_array is not None and zp_array is not None and scale_array.size != zp_array.size:
+            if scale_array.size == 1:  # per-axis zero points with one scale
+                inputs[1] = self.constant("scale", np.full(zp_array.size, scale_array.reshape(()), np.float32))
+            elif zp_array.size == 1:  # one zero point with per-axis scales
+                inputs[2] = self.constant("zero_point", np.full(scale_array.size, zp_array.reshape(()), zp_array.dtype))
         per_axis = (scale_size or 2) > 1 or (zp_size or 1) > 1
         return self.node("DequantizeLinear", inputs, {"axis": axis} if per_axis else {})
 
