@@ -35,10 +35,11 @@ def _scale(rng, shape=(), size=0.02):
 
 def _model(nodes, inputs: dict, consts: dict, outputs: dict, opset: int = NEWEST_OPSET):
     """A model of `nodes` importing com.microsoft too; outputs declared with their dtype only."""
+    elem = helper.np_dtype_to_tensor_dtype
     graph = helper.make_graph(
         nodes, "test",
-        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in inputs.items()],
-        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(np.dtype(t)), None) for k, t in outputs.items()],
+        [helper.make_tensor_value_info(k, elem(v.dtype), v.shape) for k, v in inputs.items()],
+        [helper.make_tensor_value_info(k, elem(np.dtype(t)), None) for k, t in outputs.items()],
         initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS, 1)])
 
