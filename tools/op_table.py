@@ -32,6 +32,9 @@ it current. Do not edit by hand.
   reason, are listed in `python/metalnn/conformance.py`.
 - **metal**: the op has a GPU lowering, so it runs on `metal` and `metal-sim` in float32 and float16
   (`precision=`); metal-sim runs the float32 conformance cases in CI.
+- Quantized QOperator ops ({lowered}, and from the com.microsoft domain {microsoft}) are lowered by
+  the importer into DequantizeLinear -> float op -> QuantizeLinear (`python/metalnn/qlinear.py`), so
+  they run wherever those ops do.
 
 | op | ONNX versions | dtypes (cpu) | cpu | metal |
 |---|---|---|---|---|
@@ -72,9 +75,10 @@ def render() -> str:
     """The whole docs/operators.md."""
     import metalnn._native as native
 
+    from metalnn import qlinear
     from metalnn.onnx_import import _CONTRIB_OPS
 
-    cpu, gpu = set(native.supported_ops()), set(native._gpu_lowered_ops())
+    cpu, gpu = set(native.supported_ops()) | qlinear.ONNX_OPS, set(native._gpu_lowered_ops()) | qlinear.ONNX_OPS
     contrib = {op: domain for domain, op in _CONTRIB_OPS}
     dtypes = conformance_dtypes()
     rows = []
@@ -83,7 +87,9 @@ def render() -> str:
         shown = f"{contrib[op]} 1" if op in contrib else ", ".join(map(str, versions)) if versions else "-"
         rows.append(f"| {op} | {shown} | {', '.join(sorted(dtypes.get(op, ()))) or '-'} | "
                     f"{'yes' if op in cpu else '-'} | {'yes' if op in gpu else '-'} |")
-    return HEADER.format(onnx_version=onnx.__version__) + "\n".join(rows) + "\n"
+    header = HEADER.format(onnx_version=onnx.__version__, lowered=", ".join(sorted(qlinear.ONNX_OPS)),
+                           microsoft=", ".join(sorted(qlinear.MICROSOFT_OPS)))
+    return header + "\n".join(rows) + "\n"
 
 
 def is_current(text: str, table: Path) -> bool:

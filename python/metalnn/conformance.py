@@ -13,6 +13,7 @@ from onnx import numpy_helper
 from onnx.backend.test.loader import load_model_tests
 
 from . import _native as native
+from . import qlinear
 
 KINDS = ("node", "simple", "pytorch-converted", "pytorch-operator")
 
@@ -245,7 +246,7 @@ EXCLUDED: dict[str, str] = {
         "test_greater_equal_int8_expanded", "test_greater_equal_uint8", "test_greater_equal_uint8_expanded",
         "test_greater_int8", "test_greater_uint8", "test_less_equal_int8", "test_less_equal_int8_expanded",
         "test_less_equal_uint8", "test_less_equal_uint8_expanded", "test_less_int8", "test_less_uint8",
-        "test_max_int8", "test_max_uint8", "test_maxpool_2d_uint8", "test_min_int8", "test_min_uint8",
+        "test_max_int8", "test_max_uint8", "test_min_int8", "test_min_uint8",
         "test_mod_mixed_sign_int8", "test_mod_uint8", "test_mul_int8", "test_mul_uint8", "test_sub_int8",
         "test_sub_uint8",
     ),
@@ -355,11 +356,12 @@ def case_inputs(case) -> list[np.ndarray]:
 
 
 def device_op_types(device: str) -> set[str]:
-    """The op types `device` runs: the engine's, less those the GPU devices have no kernel for."""
+    """The op types `device` runs: the engine's, less those the GPU devices have no kernel for, and the
+    quantized ops the importer lowers to ops every device runs."""
     ops = set(native.supported_ops())
     if device != "cpu":
         ops &= set(native._gpu_lowered_ops())
-    return ops | {"Constant"}
+    return ops | {"Constant"} | qlinear.ONNX_OPS
 
 
 def _load_cases(kind: str, ops: set[str] | None) -> list:

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from . import _native
+from . import _native, qlinear
 from .errors import Error, ModelError, UnsupportedOpError
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -240,7 +240,10 @@ class _Importer:
         if four_bit and node.op_type != "GatherBlockQuantized":
             raise UnsupportedOpError(f"{node.op_type} '{name}': input '{four_bit[0]}' is int4 / uint4, which only "
                                      "GatherBlockQuantized reads")
-        if node.domain not in _DEFAULT_DOMAINS:
+        if node.domain not in _DEFAULT_DOMAINS:  # unsupported_nodes let through only what is listed or lowered
+            if qlinear.lowers(node.domain, node.op_type):
+                qlinear.lower(self, node.domain, node.op_type, name, inputs, outputs, attrs)
+                return
             upgrade = _CONTRIB_UPGRADES.get(node.op_type)
             if upgrade is not None:
                 inputs, attrs = upgrade(self, name, inputs, attrs)
@@ -256,6 +259,13 @@ class _Importer:
             return
         if node.op_type in _SUBGRAPH_OPS:
             inputs, attrs = self.subgraph_node(node, name, inputs, attrs)
+        if qlinear.lowers(node.domain, node.op_type):
+            qlinear.lower(self, node.domain, node.op_type, name, inputs, outputs, attrs)
+            return
+        if node.op_type == "QuantizeLinear":
+            qlinear.note_quantize_linear(self, inputs, outputs)
+        elif qlinear.lower_on_quantized(self, node.op_type, name, inputs, outputs, attrs):
+            return
         upgrade = _UPGRADES.get(node.op_type)
         if upgrade is not None:
             try:
@@ -514,7 +524,7 @@ def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
     def visit(graph: onnx.GraphProto, depth: int) -> None:
         for index, node in enumerate(graph.node):
             name = node.name or f"{node.op_type}_{index}"
-            if (node.domain, node.op_type) in _CONTRIB_OPS:
+            if (node.domain, node.op_type) in _CONTRIB_OPS or qlinear.lowers(node.domain, node.op_type):
                 continue
             if node.domain not in _DEFAULT_DOMAINS:
                 missing.append(f"{node.domain}.{node.op_type} (node '{name}')")

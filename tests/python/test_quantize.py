@@ -261,11 +261,9 @@ def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
     assert steps <= 1.0 + 1e-3
 
 
-@pytest.mark.parametrize("op,domain,inputs", [
-    ("QLinearConv", "", ["x", "s", "z", "w", "s", "z", "s", "z"]),
-    ("QLinearMatMul", "", ["x", "s", "z", "w", "s", "z", "s", "z"]),
-    ("ConvInteger", "", ["x", "w"]),
-    ("QLinearAdd", "com.microsoft", ["x", "s", "z", "w", "s", "z", "s", "z"]),
+@pytest.mark.parametrize("op,domain,inputs", [  # QLinearConv and the like: test_qlinear.py
+    ("QLinearWhere", "com.microsoft", ["c", "x", "s", "z", "w", "s", "z", "s", "z"]),
+    ("QAttention", "com.microsoft", ["x", "w"]),
     ("MatMulNBits", "com.microsoft", ["x", "w"]),
 ])
 def test_unsupported_quantized_ops(op, domain, inputs):

@@ -46,9 +46,12 @@ class ConvKernel : public Kernel {
     in_c_ = x[1];
     out_c_ = w[0];
     const Value& weight = g.value(n.inputs[1]);
+    // A lowered ConvInteger sums integers that float32 holds exactly; Winograd's transforms would round them.
+    const bool exact_sum = n.attrs.get_int("_exact_sum", 0) != 0;
     if (group_ > 1 && group_ == in_c_) {  // one input channel per group: depthwise, any multiplier
       path_ = Path::Depthwise;
-    } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_)) {
+    } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
+               !exact_sum) {
       path_ = Path::Winograd;
       winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_);
     } else if (win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&

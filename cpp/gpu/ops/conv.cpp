@@ -22,6 +22,8 @@ void lower_conv(Lowering& L, const Node& n) {
   const Shape& ws = L.shape(w);
   const Shape& ys = L.shape(y);
   if (xs.size() > 4) unsupported(n, "convolutions over more than 2 spatial dims");
+  if (n.attrs.get_int("_exact_sum", 0) != 0 && L.float_storage() == DType::Float16)  // a lowered ConvInteger
+    unsupported(n, "ConvInteger at float16 precision (its integer sums exceed float16's exact range); use float32");
   const Window2d win = to_window2d(
       resolve_window(n, std::vector<int64_t>(xs.begin() + 2, xs.end()), std::vector<int64_t>(ws.begin() + 2, ws.end()), false));
   const int64_t groups = n.attrs.get_int("group", 1);
