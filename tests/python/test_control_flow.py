@@ -146,20 +146,19 @@ def test_if_on_an_empty_input_as_exporters_write_it(device, rng):
     check_runs(m, device, [rows(rng, 0), rows(rng, 5)])
 
 
-def test_if_on_data_is_refused_naming_node_and_condition(device, rng):
+def test_if_on_data_takes_the_branch_the_data_chooses(device, rng):
+    """A condition computed from the data splits the plan there: each value of it is specialised."""
     then_g = graph("then", [helper.make_node("Sin", ["x"], ["t"])], [], [out("t")])
-    else_g = graph("else", [helper.make_node("Cos", ["x"], ["e"])], [], [out("e")])
+    else_g = graph("else", [helper.make_node("Cos", ["x"], ["e"]), helper.make_node("Neg", ["e"], ["n"])], [],
+                   [out("n")])
     nodes = [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
              helper.make_node("Greater", ["total", "zero_f"], ["positive"]),
              helper.make_node("If", ["positive"], ["y"], name="on_data", then_branch=then_g, else_branch=else_g)]
     m = model(graph("g", nodes, [x_input()], [out("y", F, ["n", 3])], [init("zero_f", 0.0)]))
-    engine = metalnn.load(m, device=device)
-    with pytest.raises(metalnn.UnsupportedOpError, match=r"If 'on_data'.*'positive'"):
-        engine.run(rows(rng, 3))
-    # Static shapes: refused at load, the same way.
-    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 3
-    with pytest.raises(metalnn.UnsupportedOpError, match=r"If 'on_data'.*'positive'"):
-        metalnn.load(m, device=device)
+    positive, negative = {"x": np.abs(rows(rng, 3)["x"])}, {"x": -np.abs(rows(rng, 3)["x"])}
+    check_runs(m, device, [positive, negative, positive, rows(rng, 5)])
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 3  # static shapes split the same way
+    check_runs(m, device, [negative, positive])
 
 
 # --- Loop --------------------------------------------------------------------------------------------
@@ -247,12 +246,12 @@ def test_loop_inside_if_branch(device, rng):
     check_runs(m, device, [rows(rng, 1), rows(rng, 4)])
 
 
-def test_loop_with_a_trip_count_from_data_is_refused(device):
+def test_loop_with_a_trip_count_from_data(device):
+    """A trip count fed at run time is a split point: the loop is unrolled for each count it takes."""
     m = loop_model(17, "m_in", "")
     m.graph.input.append(helper.make_tensor_value_info("m_in", I64, []))
-    engine = metalnn.load(m, device=device)
-    with pytest.raises(metalnn.UnsupportedOpError, match=r"Loop 'loop'.*trip count M \('m_in'\)"):
-        engine.run({"x": np.ones((2, 3), np.float32), "m_in": np.array(3, np.int64)})
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    check_runs(m, device, [{"x": x, "m_in": np.array(n, np.int64)} for n in (3, 1, 3, 5)])
 
 
 @pytest.mark.parametrize("which", ["if", "loop"])

@@ -264,7 +264,6 @@ def test_quantize_dynamic_mlp(per_channel, weight_type, target, rng, tmp_path):
 @pytest.mark.parametrize("op,domain,inputs", [  # QLinearConv and the like: test_qlinear.py
     ("QLinearWhere", "com.microsoft", ["c", "x", "s", "z", "w", "s", "z", "s", "z"]),
     ("QAttention", "com.microsoft", ["x", "w"]),
-    ("MatMulNBits", "com.microsoft", ["x", "w"]),
 ])
 def test_unsupported_quantized_ops(op, domain, inputs):
     node = helper.make_node(op, inputs, ["y"], name="node", domain=domain)
