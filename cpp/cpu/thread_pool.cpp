@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -10,16 +11,19 @@
 #include <immintrin.h>
 #endif
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace metalnn::cpu {
 
 namespace {
 
-// How long a thread busy-waits before it sleeps: a network's layers follow each other within
-// microseconds, and waking a sleeping thread (on a VM, its idle virtual CPU) can cost more than a
-// small layer takes. The caller, which has nothing else to do meanwhile, waits longer.
+// How long a thread busy-waits before it sleeps, while no other work wants the cores: a network's
+// layers follow each other within microseconds, and waking a sleeping thread (on a VM, its idle
+// virtual CPU) can cost more than a small layer takes. The caller, which has nothing else to do
+// meanwhile, waits longer.
 constexpr auto kWorkerSpin = std::chrono::microseconds(200);
 constexpr auto kCallerSpin = std::chrono::microseconds(500);
 
@@ -29,6 +33,38 @@ inline void cpu_relax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+}
+
+// Whether more threads are runnable than there are cores (Linux: /proc/loadavg's running count, read
+// at most every 50 ms). Then a busy-wait only takes a core from a thread with work to do, often one
+// of this pool's own, so threads wait asleep instead.
+bool cores_contended() {
+#if defined(__linux__)
+  static std::atomic<int64_t> next_check{0};
+  static std::atomic<bool> contended{false};
+  static const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t due = next_check.load(std::memory_order_relaxed);
+  if (now < due || !next_check.compare_exchange_strong(due, now + 50, std::memory_order_relaxed))
+    return contended.load(std::memory_order_relaxed);
+  char text[128] = {};
+  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  // "0.52 0.58 0.59 3/612 12345": the fourth field is runnable/total scheduling entities.
+  long running = 0;
+  if (n > 0 && std::sscanf(text, "%*f %*f %*f %ld/", &running) == 1)
+    contended.store(cores > 0 && running > cores, std::memory_order_relaxed);
+  return contended.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+
+std::chrono::microseconds spin_limit(std::chrono::microseconds quiet) {
+  return cores_contended() ? std::chrono::microseconds(0) : quiet;
 }
 
 // Busy-waits for done() up to `limit`; true if done. Never yields: a waiting thread that yields keeps
@@ -104,7 +140,7 @@ void ThreadPool::notify_caller() {
 
 template <class Predicate>
 void ThreadPool::wait(Predicate ready) {
-  if (spin_until(ready, kCallerSpin)) return;
+  if (spin_until(ready, spin_limit(kCallerSpin))) return;
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, ready);
 }
@@ -115,7 +151,7 @@ void ThreadPool::worker_loop() {
     auto has_work = [&] {
       return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
     };
-    if (!spin_until(has_work, kWorkerSpin)) {
+    if (!spin_until(has_work, spin_limit(kWorkerSpin))) {
       std::unique_lock<std::mutex> lock(mutex_);
       ++sleepers_;
       wake_.wait(lock, has_work);
