@@ -26,11 +26,12 @@ void reduce(Lowering& L, const Node& n, const std::string& variant, const std::v
   fill_array(n, p.kept_strides, kept_strides);
   fill_array(n, p.red_shape, red_shape);
   fill_array(n, p.red_strides, red_strides);
-  // An empty reduction gives the kernel's initial value (0, 1, -inf...), as on cpu; Mean's 0/0 and
-  // bool's -inf have no such value.
-  if (p.red_count == 0 && (mean || L.storage(x) == DType::Bool)) unsupported(n, "reducing an empty tensor");
+  // An empty reduction gives the kernel's initial value (0, 1, -inf, false...), as on cpu; a float
+  // Mean's 0/0 has no such value. Integer Mean divides in its own kernel (the float scale would round).
+  const bool integer = L.storage(x) == DType::Int32 || L.storage(x) == DType::Int64;
+  if (p.red_count == 0 && mean && !integer) unsupported(n, "the mean of an empty tensor");
   if (p.out_count == 0) return;
-  L.dispatch(kernel_name("reduce", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
+  L.dispatch(kernel_name("reduce", mean && integer ? "mean" : variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
 }
 
 }  // namespace
