@@ -59,6 +59,14 @@ def test_where_of_each_dtype(target, dtype):
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+def test_where_of_bytes(target, dtype):
+    cond = RNG.random((2, 1, 11)) > 0.5
+    a, b = (RNG.integers(0 if dtype == "uint8" else -100, 100, size=s).astype(dtype) for s in [(3, 11), (2, 3, 1)])
+    check_op("Where", [cond, a, b], target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
 def test_where_of_bool(target):
     cond, a, b = RNG.random((2, 1, 11)) > 0.5, RNG.random((3, 11)) > 0.5, RNG.random((2, 3, 1)) > 0.5
     actual = run_engine(target, "Where", [cond, a, b])

@@ -41,6 +41,7 @@ GPU_REFUSALS: dict[str, str] = {
 UNDEFINED_FOR_OUT_OF_RANGE = ("Cast", "CastLike")
 
 PRECISIONS = ("float32", "float16")
+CAST_TO = "to"  # Cast's target, an attribute, walked like a type variable
 
 
 def _short(dtype) -> str:
@@ -126,6 +127,12 @@ def _retyped(model: onnx.ModelProto, inputs: list[np.ndarray], assignment: dict[
             if init.name in dtype_of:
                 init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(dtype_of[init.name]), init.name))
     elem = {name: onnx.helper.np_dtype_to_tensor_dtype(np.dtype(d)) for name, d in dtype_of.items()}
+    if CAST_TO in assignment:
+        to = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(assignment[CAST_TO]))
+        for attr in out.graph.node[0].attribute:
+            if attr.name == "to":
+                attr.i = to
+        elem[node.output[0]] = to
     for name, type_str in zip(node.output, out_types):
         if type_str in assignment:
             elem[name] = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(assignment[type_str]))
@@ -143,6 +150,9 @@ def _assignments(model: onnx.ModelProto):
                for c in schema.type_constraints}
     variables = sorted({t for name, t in zip(node.input, _formal_types(schema, len(node.input)))
                         if name and t in allowed})
+    if node.op_type == "Cast":  # the output type is the attribute's
+        variables.append(CAST_TO)
+        allowed[CAST_TO] = list(ENGINE_TYPES.values())
     for combo in itertools.product(*(allowed[v] for v in variables)):
         yield dict(zip(variables, combo))
 
