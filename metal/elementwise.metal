@@ -256,7 +256,8 @@ instantiate_pow_integer(i32, int, )
 instantiate_kernel(binary, Pow, i64_i32, pow_integer<long, int>)
 instantiate_kernel(binary, Pow, i32_i64, pow_integer<int, long>)
 #define instantiate_unary_integer(dtype, T, _)                                                  \
-  instantiate_kernel(unary, Neg, dtype, unary_integer<IntNeg, T>) instantiate_kernel(unary, Abs, dtype, unary_integer<IntAbs, T>)
+  instantiate_kernel(unary, Neg, dtype, unary_integer<IntNeg, T>)                               \
+  instantiate_kernel(unary, Abs, dtype, unary_integer<IntAbs, T>)
 instantiate_unary_integer(i64, long, )
 instantiate_unary_integer(i32, int, )
 #define instantiate_integer_min_max(dtype, T, _)                                                \

@@ -31,7 +31,8 @@ void reduce(Lowering& L, const Node& n, const std::string& variant, const std::v
   const bool integer = L.storage(x) == DType::Int32 || L.storage(x) == DType::Int64;
   if (p.red_count == 0 && mean && !integer) unsupported(n, "the mean of an empty tensor");
   if (p.out_count == 0) return;
-  L.dispatch(kernel_name("reduce", mean && integer ? "mean" : variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
+  L.dispatch(kernel_name("reduce", mean && integer ? "mean" : variant, L.suffix(x)))
+      .input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
 }
 
 }  // namespace
