@@ -109,6 +109,17 @@ def test_integer_reduce_mean_truncates_toward_zero(target):
     np.testing.assert_array_equal(actual, np.array([-2, 2, 0], dtype="int32"))
 
 
+@pytest.mark.parametrize("op_type,expected", [("ReduceMean", np.nan), ("ReduceSum", 0.0), ("ReduceProd", 1.0),
+                                               ("ReduceMax", -np.inf), ("ReduceMin", np.inf), ("ReduceL2", 0.0),
+                                               ("ReduceLogSumExp", -np.inf)])
+def test_reduce_empty_float(op_type, expected, target):
+    """Nothing reduced: the op's identity; Mean is 0 / 0."""
+    x = np.zeros((2, 0, 3), dtype="float32")
+    model, feeds = make_op_model(op_type, [x, const([1], "int64")], {"keepdims": 0})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, np.full((2, 3), expected, dtype="float32"))
+
+
 @pytest.mark.parametrize("op_type,expected", [("ReduceMax", False), ("ReduceMin", True)])
 def test_reduce_empty_bool(op_type, expected, target):
     """Nothing reduced: any is false and all is true."""
