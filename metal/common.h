@@ -11,11 +11,18 @@ using namespace metal;
 
 // The storage types behind the dtype suffixes.
 #define MNN_FLOAT_TYPES(X, ...) X(f32, float, __VA_ARGS__) X(f16, half, __VA_ARGS__)
+// Kernels that only move elements, by width (gpu::width_suffix): bool/uint8/int8, half, float/int32, int64.
+#define MNN_WIDTH_TYPES(X, ...) X(u8, uchar, __VA_ARGS__) X(u16, ushort, __VA_ARGS__) \
+  X(u32, uint, __VA_ARGS__) X(u64, ulong, __VA_ARGS__)
 
 // min/max/clamp return the other operand for a NaN (fmin/fmax semantics), which would turn a NaN
 // activation into a number; these comparisons keep it NaN, as the cpu device and ONNX Runtime do.
 inline float relu_keep_nan(float x) { return x < 0.0f ? 0.0f : x; }
-inline float clamp_keep_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// min(max(x, lo), hi) as ONNX defines Clip: hi wins when lo > hi.
+inline float clamp_keep_nan(float x, float lo, float hi) {
+  const float raised = x < lo ? lo : x;
+  return raised > hi ? hi : raised;
+}
 
 inline float activate(float x, Epilogue e) {
   switch (e.activation) {

@@ -20,7 +20,5 @@ kernel void copy_strided(device const T* in [[buffer(0)]],
   out[out_index] = in[in_index];
 }
 
-#define MNN_WIDTH_TYPES(X, ...) X(u8, uchar, __VA_ARGS__) X(u16, ushort, __VA_ARGS__) \
-  X(u32, uint, __VA_ARGS__) X(u64, ulong, __VA_ARGS__)
 #define instantiate_copy(width, T, _) instantiate_kernel(copy, strided, width, copy_strided<T>)
 MNN_WIDTH_TYPES(instantiate_copy, )

@@ -1,6 +1,6 @@
 // Einsum as a direct sum: each output element walks the summed labels' index space and accumulates
 // the product of its (up to 3) operands. One thread per output element; no threadgroup memory.
-// Accumulates in float for f32/f16, in long for i64.
+// Accumulates in float for f32/f16, in the integer type itself for i64 and i32 (wrapping as on cpu).
 #include "common.h"
 
 template <typename T, typename Acc>
@@ -32,3 +32,4 @@ kernel void einsum(device const T* x0 [[buffer(0)]],
 #define instantiate_einsum(dtype, T, _) instantiate_kernel(einsum, direct, dtype, einsum<T, float>)
 MNN_FLOAT_TYPES(instantiate_einsum, )
 instantiate_kernel(einsum, direct, i64, einsum<long, long>)
+instantiate_kernel(einsum, direct, i32, einsum<int, int>)

@@ -71,6 +71,18 @@ kernel void unary(device const T* x [[buffer(0)]],
   y[gid] = T(Op::apply(float(x[gid]), p));
 }
 
+// Clip with bounds fed at run time (an absent bound comes as an infinity).
+template <typename T>
+kernel void clip_fed(device const T* x [[buffer(0)]],
+                     device const T* lo [[buffer(1)]],
+                     device const T* hi [[buffer(2)]],
+                     device T* y [[buffer(3)]],
+                     constant UnaryParams& p [[buffer(4)]],
+                     uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  y[gid] = T(clamp_keep_nan(float(x[gid]), float(lo[0]), float(hi[0])));
+}
+
 template <typename Op, typename T>
 kernel void predicate(device const T* x [[buffer(0)]],
                       device uchar* y [[buffer(1)]],
@@ -132,6 +144,44 @@ kernel void binary(device const T* a [[buffer(0)]],
   y[gid] = T(Op::apply(va, vb));
 }
 
+// Integer base (int32/int64): integral exponents multiply exactly by repeated squaring, wrapping like
+// the cpu device's cast of a double pow; a fractional exponent goes through float pow. A negative
+// integral exponent leaves 1 / a^e, which truncates to 0 unless |a| is 1.
+template <typename T>
+T integer_pow(T a, long e) {
+  if (e < 0) return a == T(1) ? T(1) : a == T(-1) ? ((e & 1) != 0 ? T(-1) : T(1)) : T(0);
+  T r = T(1);
+  for (; e != 0; e >>= 1) {
+    if ((e & 1) != 0) r *= a;
+    a *= a;
+  }
+  return r;
+}
+template <typename T, typename U>
+kernel void pow_integer(device const T* a [[buffer(0)]],
+                        device const U* b [[buffer(1)]],
+                        device T* y [[buffer(2)]],
+                        constant BroadcastParams& p [[buffer(3)]],
+                        uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  const T va = a[strided_offset(gid, p.rank, p.shape, p.strides[0])];
+  const U vb = b[strided_offset(gid, p.rank, p.shape, p.strides[1])];
+  const float e = float(vb);
+  y[gid] = e == floor(e) && abs(e) < 9.0e18f ? integer_pow(va, long(vb)) : T(pow(float(va), e));
+}
+
+// Integer Neg and Abs in their own type (the float path would round large values).
+struct IntNeg { template <typename T> static T apply(T x) { return -x; } };
+struct IntAbs { template <typename T> static T apply(T x) { return x < T(0) ? -x : x; } };
+template <typename Op, typename T>
+kernel void unary_integer(device const T* x [[buffer(0)]],
+                          device T* y [[buffer(1)]],
+                          constant UnaryParams& p [[buffer(2)]],
+                          uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  y[gid] = Op::apply(x[gid]);
+}
+
 template <typename Op, typename T>
 kernel void compare(device const T* a [[buffer(0)]],
                     device const T* b [[buffer(1)]],
@@ -172,6 +222,7 @@ kernel void where(device const uchar* condition [[buffer(0)]],
   instantiate_unary(dtype, T, Elu) instantiate_unary(dtype, T, Selu)                            \
   instantiate_unary(dtype, T, Gelu) instantiate_unary(dtype, T, GeluTanh)                       \
   instantiate_unary(dtype, T, Scale)                                                            \
+  instantiate_kernel(clip, fed, dtype, clip_fed<T>)                                             \
   instantiate_kernel(predicate, IsNaN, dtype, predicate<OpIsNaN, T>)                            \
   instantiate_kernel(predicate, IsInf, dtype, predicate<OpIsInf, T>)
 MNN_FLOAT_TYPES(instantiate_unary_all, )
@@ -195,11 +246,27 @@ MNN_FLOAT_TYPES(instantiate_float_binary, )
 MNN_FLOAT_TYPES(instantiate_pow_mixed, )
 instantiate_arithmetic(i64, long, )
 instantiate_arithmetic(i32, int, )
+// Integer Pow: binary_Pow_<base> for a same-typed exponent, binary_Pow_<base>_<exponent> otherwise.
+#define instantiate_pow_integer(dtype, T, _)                                                    \
+  instantiate_kernel(binary, Pow, dtype, pow_integer<T, T>)                                     \
+  instantiate_kernel(binary, Pow, dtype##_f32, pow_integer<T, float>)                           \
+  instantiate_kernel(binary, Pow, dtype##_f16, pow_integer<T, half>)
+instantiate_pow_integer(i64, long, )
+instantiate_pow_integer(i32, int, )
+instantiate_kernel(binary, Pow, i64_i32, pow_integer<long, int>)
+instantiate_kernel(binary, Pow, i32_i64, pow_integer<int, long>)
+#define instantiate_unary_integer(dtype, T, _)                                                  \
+  instantiate_kernel(unary, Neg, dtype, unary_integer<IntNeg, T>)                               \
+  instantiate_kernel(unary, Abs, dtype, unary_integer<IntAbs, T>)
+instantiate_unary_integer(i64, long, )
+instantiate_unary_integer(i32, int, )
 #define instantiate_integer_min_max(dtype, T, _)                                                \
   instantiate_binary(dtype, T, Min) instantiate_binary(dtype, T, Max) instantiate_kernel(where, select, dtype, where<T>)
 instantiate_integer_min_max(i64, long, )
 instantiate_integer_min_max(i32, int, )
 instantiate_kernel(where, select, b8, where<uchar>)
+instantiate_kernel(where, select, u8, where<uchar>)
+instantiate_kernel(where, select, i8, where<char>)
 #define instantiate_integer_mod(dtype, T, _) instantiate_binary(dtype, T, Mod) instantiate_binary(dtype, T, FMod)
 instantiate_integer_mod(i64, long, )
 instantiate_integer_mod(i32, int, )
@@ -218,3 +285,4 @@ instantiate_binary(b8, uchar, Xor)
 MNN_FLOAT_TYPES(instantiate_compare, )
 instantiate_compare(i64, long, )
 instantiate_compare(i32, int, )
+instantiate_kernel(compare, Equal, b8, compare<OpEqual, uchar>)

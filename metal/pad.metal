@@ -1,11 +1,13 @@
 // Pad (constant, reflect, edge; negative pads crop): output element -> source coordinate per dim.
-// One thread per output element; no threadgroup memory.
+// Elements move by width, so one kernel serves every dtype of that size. One thread per output
+// element; no threadgroup memory.
 #include "common.h"
 
 template <typename T>
 kernel void pad(device const T* x [[buffer(0)]],
-                device T* y [[buffer(1)]],
-                constant PadParams& p [[buffer(2)]],
+                device const T* value [[buffer(1)]],
+                device T* y [[buffer(2)]],
+                constant PadParams& p [[buffer(3)]],
                 uint gid [[thread_position_in_grid]]) {
   if (gid >= p.count) return;
   uint i = gid;
@@ -28,8 +30,8 @@ kernel void pad(device const T* x [[buffer(0)]],
     }
     offset += uint(c) * p.in_strides[d];
   }
-  y[gid] = inside ? x[offset] : T(p.value);
+  y[gid] = inside ? x[offset] : value[0];
 }
 
 #define instantiate_pad(dtype, T, _) instantiate_kernel(pad, nd, dtype, pad<T>)
-MNN_FLOAT_TYPES(instantiate_pad, )
+MNN_WIDTH_TYPES(instantiate_pad, )

@@ -124,8 +124,7 @@ enum MnnPadMode : uint32_t { kPadConstant = 0, kPadReflect, kPadEdge };
 struct PadParams {
   uint32_t rank;
   uint32_t count;
-  uint32_t mode;  // MnnPadMode
-  float value;
+  uint32_t mode;  // MnnPadMode; the constant comes in its own buffer, in the data's dtype
   uint32_t out_shape[MNN_MAX_RANK];
   uint32_t in_shape[MNN_MAX_RANK];
   uint32_t in_strides[MNN_MAX_RANK];
@@ -191,6 +190,14 @@ struct AffineParams {
   uint32_t count;
   uint32_t channels;
   uint32_t inner;
+};
+
+// BatchNormalization with its parameters fed at run time: the affine map is built per element.
+struct BatchNormParams {
+  uint32_t count;
+  uint32_t channels;
+  uint32_t inner;
+  float epsilon;
 };
 
 struct LrnParams {

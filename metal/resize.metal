@@ -101,8 +101,8 @@ kernel void resize_filter(device const T* x [[buffer(0)]],
   y[gid] = T(acc);
 }
 
-instantiate_kernel(resize, nearest, u16, resize_nearest<ushort>)
-instantiate_kernel(resize, nearest, u32, resize_nearest<uint>)
+#define instantiate_resize_nearest(width, T, _) instantiate_kernel(resize, nearest, width, resize_nearest<T>)
+MNN_WIDTH_TYPES(instantiate_resize_nearest, )
 #define instantiate_resize_linear(dtype, T, _) instantiate_kernel(resize, linear, dtype, resize_linear<T>)
 MNN_FLOAT_TYPES(instantiate_resize_linear, )
 #define instantiate_resize_filter(dtype, T, _) instantiate_kernel(resize, filter, dtype, resize_filter<T>)

@@ -10,6 +10,8 @@ std::string dtype_suffix(DType t) {
     case DType::Float16: return "f16";
     case DType::Int64: return "i64";
     case DType::Int32: return "i32";
+    case DType::UInt8: return "u8";
+    case DType::Int8: return "i8";
     case DType::Bool: return "b8";
     default: throw UnsupportedOpError("the GPU devices have no kernels for dtype " + dtype_name(t));
   }

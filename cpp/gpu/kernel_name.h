@@ -7,7 +7,7 @@
 
 namespace metalnn::gpu {
 
-// f32, f16, i64, i32 or b8 (bool); throws UnsupportedOpError for other dtypes.
+// f32, f16, i64, i32, u8, i8 or b8 (bool); throws UnsupportedOpError for other dtypes.
 std::string dtype_suffix(DType t);
 // u8, u16, u32 or u64: the element width, for kernels that only move bits.
 std::string width_suffix(DType t);

@@ -68,8 +68,10 @@ def detector(name: str, batch: int = 1) -> Built:
 
     torch.manual_seed(0)
     size = image_size(name)
+    # SSD models fix their own input size (passing min_size again is an error); the R-CNN family takes it.
+    sizes = {} if name.startswith("ssd") else {"min_size": size, "max_size": size}
     model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5,
-                                         min_size=size, max_size=size, score_thresh=0.0)
+                                         score_thresh=0.0, **sizes)
     wrapped = _Wrap.make(model.eval(), ("images",),
                          lambda o: (o[0]["boxes"], o[0]["scores"], o[0]["labels"]))
     images = np.random.default_rng(3).uniform(0, 1, (3, size, size)).astype(np.float32)

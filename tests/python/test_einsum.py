@@ -32,6 +32,7 @@ def test_einsum(case, target, rng):
     check_op("Einsum", inputs, target, {"equation": equation}, tolerance_scale=10)
 
 
-def test_einsum_int64(target, rng):
-    a, b = (rng.integers(-5, 6, s).astype("int64") for s in [(4, 7), (7, 3)])
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+def test_einsum_integers(dtype, target, rng):
+    a, b = (rng.integers(-5, 6, s).astype(dtype) for s in [(4, 7), (7, 3)])
     check_op("Einsum", [a, b], target, {"equation": "ij,jk->ik"})

@@ -82,6 +82,22 @@ def test_clip_inputs(bounds, opset, target, rng):
     check_op("Clip", inputs, target, opset=opset)
 
 
+@pytest.mark.parametrize("bounds", [(0.0, 6.0), (-0.5, None), (None, 0.25), (2.0, -1.0)],
+                         ids=["relu6", "min_only", "max_only", "min_above_max"])
+@pytest.mark.parametrize("fed", ["both", "min"])
+def test_clip_bounds_fed(bounds, fed, target, rng):
+    """Bounds fed at run time (one of them may stay a constant); min > max gives max everywhere."""
+    low, high = (None if b is None else np.array(b, dtype="float32") for b in bounds)
+    if fed == "min" and high is not None:
+        high = const(high)
+    x = uniform(rng, (3, 7, 13), -8, 8)
+    x[0, 0, :3] = np.nan
+    inputs = [x, low, high]
+    while inputs[-1] is None:
+        inputs.pop()
+    check_op("Clip", inputs, target)
+
+
 # name: (shape of A, shape of B)
 BROADCAST_SHAPES = {
     "same": ((2, 7, 13), (2, 7, 13)),

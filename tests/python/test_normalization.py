@@ -20,6 +20,16 @@ def test_batch_normalization(shape, opset, target, rng):
     check_op("BatchNormalization", [x, *batch_norm_parameters(shape[1], rng)], target, opset=opset)
 
 
+@pytest.mark.parametrize("fed", [[1, 2, 3, 4], [3]], ids=["all", "mean"])
+@pytest.mark.parametrize("shape", [(2, 7, 9, 11), (3, 5)])
+def test_batch_normalization_fed_parameters(shape, fed, target, rng):
+    """Parameters fed at run time (all of them, or the mean only) instead of folded at load."""
+    parameters = batch_norm_parameters(shape[1], rng)
+    inputs = [rng.standard_normal(shape, dtype="float32")]
+    inputs += [p.value if i + 1 in fed else p for i, p in enumerate(parameters)]
+    check_op("BatchNormalization", inputs, target, {"epsilon": 1e-3})
+
+
 @pytest.mark.parametrize("epsilon", [1e-3, 0.5])
 def test_batch_normalization_epsilon(epsilon, target, rng):
     x = rng.standard_normal((2, 7, 9, 9), dtype="float32")

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from op_check import NEWEST_OPSET, check_op, const
+import metalnn
+from op_check import NEWEST_OPSET, check_op, const, make_op_model
 
 REDUCE_OPS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"]
 SHAPE = (2, 7, 13, 5)
@@ -82,11 +83,59 @@ def test_reduce_logsumexp_large_values(target, rng):
     check_op("ReduceLogSumExp", [x, const([1], "int64")], target, {"keepdims": 0}, tolerance_scale=4)
 
 
-@pytest.mark.parametrize("dtype", ["int32", "int64"])
-def test_reduce_prod_integers(dtype):
-    from op_check import CPU_TARGETS
+INTEGER_REDUCE_OPS = ["ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceMean"]
 
-    rng = np.random.default_rng(5)
-    x = rng.integers(-3, 4, (3, 5, 7)).astype(dtype)
-    for target in CPU_TARGETS:
-        check_op("ReduceProd", [x, const([1], "int64")], target)
+
+@pytest.mark.parametrize("axes", [[1], [0, 2], [2]], ids=lambda axes: f"axes{axes}")
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+@pytest.mark.parametrize("op_type", INTEGER_REDUCE_OPS)
+def test_reduce_integers(op_type, dtype, axes, target, rng):
+    """Integers reduce exactly in their own type; the reduced axes are longer than a SIMD-group and
+    not a multiple of it. Prod reads values in [-1, 1] and a few 2s so that it cannot overflow."""
+    shape = (3, 37, 5) if op_type == "ReduceProd" else (3, 67, 45)
+    if op_type == "ReduceProd":
+        x = rng.choice([-1, 1, 1, 2], size=shape, p=[0.3, 0.3, 0.38, 0.02])
+    else:
+        x = rng.integers(-1000, 1000, size=shape)
+    if dtype == "int64" and op_type in ("ReduceSum", "ReduceMax", "ReduceMin"):
+        x = x * 3_000_000_000  # beyond 32 bits, and beyond float's 24-bit mantissa
+    check_op(op_type, [x.astype(dtype), const(axes, "int64")], target, {"keepdims": 0}, opset=NEWEST_OPSET)
+
+
+def test_integer_reduce_mean_truncates_toward_zero(target):
+    x = np.array([[-7, 0, 0], [7, 0, 0], [-1, -1, 0]], dtype="int32")
+    model, feeds = make_op_model("ReduceMean", [x, const([1], "int64")], {"keepdims": 0})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, np.array([-2, 2, 0], dtype="int32"))
+
+
+@pytest.mark.parametrize("op_type,expected", [("ReduceMean", np.nan), ("ReduceSum", 0.0), ("ReduceProd", 1.0),
+                                               ("ReduceMax", -np.inf), ("ReduceMin", np.inf), ("ReduceL2", 0.0),
+                                               ("ReduceLogSumExp", -np.inf)])
+def test_reduce_empty_float(op_type, expected, target):
+    """Nothing reduced: the op's identity; Mean is 0 / 0."""
+    x = np.zeros((2, 0, 3), dtype="float32")
+    model, feeds = make_op_model(op_type, [x, const([1], "int64")], {"keepdims": 0})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, np.full((2, 3), expected, dtype="float32"))
+
+
+@pytest.mark.parametrize("op_type,expected", [("ReduceMax", False), ("ReduceMin", True)])
+def test_reduce_empty_bool(op_type, expected, target):
+    """Nothing reduced: any is false and all is true."""
+    x = np.zeros((2, 0, 3), dtype=bool)
+    model, feeds = make_op_model(op_type, [x, const([1], "int64")], {"keepdims": 1})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, np.full((2, 1, 3), expected))
+
+
+@pytest.mark.parametrize("op_type", ["ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceMean"])
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_reduce_empty_integers(op_type, dtype, target):
+    """Nothing reduced: the op's identity (the dtype's lowest and highest for Max and Min), Mean 0."""
+    x = np.zeros((2, 0, 3), dtype=dtype)
+    model, feeds = make_op_model(op_type, [x, const([1], "int64")], {"keepdims": 0})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    info = np.iinfo(dtype)
+    identity = {"ReduceSum": 0, "ReduceMean": 0, "ReduceProd": 1, "ReduceMax": info.min, "ReduceMin": info.max}
+    np.testing.assert_array_equal(actual, np.full((2, 3), identity[op_type], dtype=dtype))

@@ -6,7 +6,7 @@ import metalnn
 import numpy as np
 import pytest
 
-from op_check import NEWEST_OPSET, TARGETS, check_op, const, make_op_model
+from op_check import NEWEST_OPSET, TARGETS, check_op, const, make_op_model, run_reference
 
 pytestmark = pytest.mark.parametrize("target", TARGETS, ids=str)
 
@@ -44,9 +44,24 @@ def test_resize_nearest(scales, coordinates, nearest_mode, target, rng):
     check_op("Resize", [image(rng), None, const(SCALES[scales], "float32")], target, attrs)
 
 
-def test_resize_nearest_int32(target, rng):
-    x = rng.integers(-50, 50, (1, 2, 5, 7)).astype("int32")
-    check_op("Resize", [x, None, None, const([1, 2, 13, 3], "int64")], target, {"mode": "nearest"})
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int8"])
+def test_resize_nearest_integers(dtype, target, rng):
+    """Nearest moves elements by width: every integer dtype (1- and 4-byte kernels)."""
+    x = rng.integers(0 if dtype == "uint8" else -50, 50, (2, 2, 5, 7)).astype(dtype)
+    check_op("Resize", [x, None, None, const([2, 2, 13, 3], "int64")], target, {"mode": "nearest"})
+
+
+def test_resize_nearest_int64(target, rng):
+    """8-byte elements beyond 32 bits. ONNX Runtime has no int64 Resize: it resizes the elements'
+    indices (int32), which say where each output element comes from."""
+    x = rng.integers(-(2**40), 2**40, (2, 2, 5, 7)).astype("int64")
+    inputs = [None, None, const([2, 2, 13, 3], "int64")]
+    model, feeds = make_op_model("Resize", [np.arange(x.size, dtype="int32").reshape(x.shape), *inputs],
+                                 {"mode": "nearest"})
+    source = run_reference(model, feeds)["output0"]
+    model, feeds = make_op_model("Resize", [x, *inputs], {"mode": "nearest"})
+    actual = metalnn.load(model, device=target.device, precision=target.precision).run(feeds)["output0"]
+    np.testing.assert_array_equal(actual, x.ravel()[source])
 
 
 @pytest.mark.parametrize("policy", ["stretch", "not_larger", "not_smaller"])

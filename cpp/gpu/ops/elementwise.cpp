@@ -1,5 +1,7 @@
 // Unary math and activations, broadcasting binary ops (Min/Max/Sum/Mean variadic as a chain), comparisons
 // and Where (metal/elementwise.metal).
+#include <cmath>
+
 #include "core/activation.h"
 #include "gpu/ops/common.h"
 
@@ -32,8 +34,18 @@ void lower_unary(Lowering& L, const Node& n) {
   const Activation act = Activation::from_activation_node(L.graph(), n);
   p.alpha = act.alpha;
   p.beta = act.beta;
-  if (n.op_type == "Clip" && act.none()) unsupported(n, "Clip bounds known only at run time");
-  if (is_integer(L.storage(x))) unsupported(n, n.op_type + " of integers");
+  if (n.op_type == "Clip" && act.none()) {  // a bound fed at run time; absent ones are infinite
+    Dispatch& d = L.dispatch(kernel_name("clip", "fed", L.suffix(x))).input(0, x);
+    for (uint32_t i = 1; i <= 2; ++i) {
+      const float unbounded = i == 1 ? -INFINITY : INFINITY;
+      if (Lowering::has_input(n, int(i)) && shape_numel(L.shape(n.inputs[i])) > 0) d.input(i, n.inputs[i]);
+      else d.buffer(i, L.upload_floats({unbounded}));
+    }
+    d.output(3, y).params(4, p).threads_1d(p.count);
+    return;
+  }
+  const bool integer_op = n.op_type == "Neg" || n.op_type == "Abs";
+  if (is_integer(L.storage(x)) && !integer_op) unsupported(n, n.op_type + " of integers");
   std::string op = "unary", variant = n.op_type;
   if (variant == "Elu" || variant == "Selu") {
     p.alpha = n.attrs.get_float("alpha", variant == "Selu" ? 1.67326319217681884765625f : 1.f);
@@ -53,7 +65,7 @@ void lower_binary(Lowering& L, const Node& n) {
   const DType t = L.storage(n.inputs[0]);
   const std::string& op = n.op_type;
   const bool integer_op = op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Mod" || op == "Min" ||
-                          op == "Max";
+                          op == "Max" || op == "Pow";
   if (is_integer(t) && !integer_op) unsupported(n, op + " of integers");
   const bool fmod = op == "Mod" && n.attrs.get_int("fmod", 0) != 0;
   const bool sum = op == "Sum" || op == "Mean";

@@ -1,5 +1,7 @@
-// BatchNormalization as a per-channel affine map with scale and shift folded at load, and LRN
+// BatchNormalization as a per-channel affine map with scale and shift folded at load (or built per
+// element when its parameters are fed at run time), and LRN
 // (metal/normalization.metal).
+#include <algorithm>
 #include <cmath>
 
 #include "gpu/ops/common.h"
@@ -10,12 +12,21 @@ void lower_batch_norm(Lowering& L, const Node& n) {
   const int x = n.inputs[0], y = n.outputs[0];
   const Shape& s = L.shape(x);
   std::vector<const Tensor*> params;
-  for (int i = 1; i <= 4; ++i) {
-    params.push_back(L.constant_input(n, i));
-    if (!params.back()) unsupported(n, "BatchNormalization parameters known only at run time");
-  }
+  for (int i = 1; i <= 4; ++i) params.push_back(L.constant_input(n, i));
   const int64_t channels = s.size() > 1 ? s[1] : 1;
   const float epsilon = n.attrs.get_float("epsilon", 1e-5f);
+  const uint32_t inner = u32(n, s.size() > 2 ? shape_numel(Shape(s.begin() + 2, s.end())) : 1);
+  if (std::find(params.begin(), params.end(), nullptr) != params.end()) {  // some fed at run time
+    BatchNormParams p{};
+    p.count = u32(n, shape_numel(s));
+    p.channels = u32(n, channels);
+    p.inner = inner;
+    p.epsilon = epsilon;
+    Dispatch& d = L.dispatch(kernel_name("batch_norm", "fed", L.suffix(x))).input(0, x);
+    for (uint32_t i = 1; i <= 4; ++i) d.input(i, n.inputs[i]);
+    d.output(5, y).params(6, p).threads_1d(p.count);
+    return;
+  }
   std::vector<float> scale(static_cast<size_t>(channels)), shift(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {
     const double gamma = params[0]->float_at(c), beta = params[1]->float_at(c);
@@ -27,7 +38,7 @@ void lower_batch_norm(Lowering& L, const Node& n) {
   AffineParams p{};
   p.count = u32(n, shape_numel(s));
   p.channels = u32(n, channels);
-  p.inner = u32(n, s.size() > 2 ? shape_numel(Shape(s.begin() + 2, s.end())) : 1);
+  p.inner = inner;
   L.dispatch(kernel_name("channel", "affine", L.suffix(x)))
       .input(0, x).buffer(1, L.upload_floats(scale)).buffer(2, L.upload_floats(shift)).output(3, y).params(4, p)
       .threads_1d(p.count);

@@ -1,4 +1,5 @@
-// Pad (metal/pad.metal): constant, reflect and edge modes; negative pads crop.
+// Pad (metal/pad.metal): constant, reflect and edge modes; negative pads crop. The kernels move
+// elements by width, so every dtype pads; the constant is a buffer of the data's dtype (fed or not).
 #include "core/ops/pad.h"
 #include "gpu/ops/common.h"
 
@@ -6,8 +7,6 @@ namespace metalnn::gpu {
 
 void lower_pad(Lowering& L, const Node& n) {
   const int x = n.inputs[0], y = n.outputs[0];
-  const DType t = L.storage(x);
-  if (t != DType::Float32 && t != DType::Float16) unsupported(n, "Pad of non-float values");
   const Shape in = L.shape(x).empty() ? Shape{1} : L.shape(x);
   const Shape out = L.shape(x).empty() ? Shape{1} : L.shape(y);
   PadMode mode = PadMode::Constant;
@@ -18,16 +17,19 @@ void lower_pad(Lowering& L, const Node& n) {
   p.rank = uint32_t(in.size());
   p.count = u32(n, shape_numel(out));
   p.mode = mode == PadMode::Constant ? kPadConstant : mode == PadMode::Reflect ? kPadReflect : kPadEdge;
-  if (Lowering::has_input(n, 2)) {
-    const Tensor* value = L.constant_input(n, 2);
-    if (!value) unsupported(n, "a pad value known only at run time");
-    if (value->numel()) p.value = float(value->float_at(0));
-  }
   fill_array(n, p.out_shape, out);
   fill_array(n, p.in_shape, in);
   fill_array(n, p.in_strides, shape_strides(in));
   fill_array(n, p.pad_begin, amounts.before);
-  L.dispatch(kernel_name("pad", "nd", L.suffix(x))).input(0, x).output(1, y).params(2, p).threads_1d(p.count);
+  Dispatch& d = L.dispatch(kernel_name("pad", "nd", width_suffix(L.storage(x))));
+  d.input(0, x);
+  if (Lowering::has_input(n, 2) && shape_numel(L.shape(n.inputs[2])) > 0) {
+    d.input(1, n.inputs[2]);
+  } else {
+    const uint64_t zero = 0;  // an absent or empty value pads with 0 (false) in every dtype
+    d.buffer(1, L.upload_bytes(&zero, dtype_size(L.storage(x))));
+  }
+  d.output(2, y).params(3, p).threads_1d(p.count);
 }
 
 }  // namespace metalnn::gpu

@@ -1,5 +1,7 @@
 // ReduceSum/Mean/Max/Min/Prod/L2/LogSumExp and GlobalAverage/MaxPool (metal/reduce.metal): the
 // input's axes split into kept ones (one output each) and reduced ones (walked by a SIMD-group's lanes).
+#include <limits>
+
 #include "core/ops/reduce.h"
 #include "gpu/ops/common.h"
 
@@ -21,16 +23,18 @@ void reduce(Lowering& L, const Node& n, const std::string& variant, const std::v
   p.red_count = u32(n, shape_numel(red_shape));
   p.kept_rank = uint32_t(kept_shape.size());
   p.red_rank = uint32_t(red_shape.size());
-  p.scale = mean && p.red_count ? 1.0f / float(p.red_count) : 1.0f;
+  // A float Mean of nothing is 0 * NaN = NaN (0 / 0), as on cpu.
+  p.scale = !mean ? 1.0f : p.red_count ? 1.0f / float(p.red_count) : std::numeric_limits<float>::quiet_NaN();
   fill_array(n, p.kept_shape, kept_shape);
   fill_array(n, p.kept_strides, kept_strides);
   fill_array(n, p.red_shape, red_shape);
   fill_array(n, p.red_strides, red_strides);
-  // An empty reduction gives the kernel's initial value (0, 1, -inf...), as on cpu; Mean's 0/0 and
-  // bool's -inf have no such value.
-  if (p.red_count == 0 && (mean || L.storage(x) == DType::Bool)) unsupported(n, "reducing an empty tensor");
+  // An empty reduction gives the kernel's initial value (0, 1, -inf, false...), as on cpu. Integer
+  // Mean divides in its own kernel (the float scale would round).
+  const bool integer = L.storage(x) == DType::Int32 || L.storage(x) == DType::Int64;
   if (p.out_count == 0) return;
-  L.dispatch(kernel_name("reduce", variant, L.suffix(x))).input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
+  L.dispatch(kernel_name("reduce", mean && integer ? "mean" : variant, L.suffix(x)))
+      .input(0, x).output(1, y).params(2, p).simdgroups_1d(p.out_count);
 }
 
 }  // namespace
