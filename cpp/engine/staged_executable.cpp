@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/op_schema.h"
+#include "core/passes/control_flow.h"
 #include "core/passes/passes.h"
 #include "cpu/evaluator.h"
 
@@ -32,6 +33,59 @@ Tensor trim(const Tensor& t, int axis) {
   else
     for (int64_t r = 0; r < rows; ++r) std::memcpy(o + r * count, p + r * cols, size_t(count) * sizeof(int64_t));
   return out;
+}
+
+// Whether `g` or a graph nested in it holds a node with a data-dependent output.
+bool holds_data_dependent(const Graph& g) {
+  for (const Node& n : g.nodes()) {
+    if (data_dependent_axis(n.op_type) >= 0) return true;
+    for (const auto& [name, a] : n.attrs.all())
+      if (a.g && holds_data_dependent(*a.g)) return true;
+  }
+  return false;
+}
+
+bool is_if_holding_data_dependent(const Node& n) {
+  if (n.op_type != "If") return false;
+  for (const char* branch : {"then_branch", "else_branch"})
+    if (const Graph* b = n.attrs.get_graph(branch); b && holds_data_dependent(*b)) return true;
+  return false;
+}
+
+// Inlines each If whose branches hold a data-dependent op and whose condition is a constant, so
+// that op is a split point like any other (inlined later, by constant folding, its padded output
+// would be read untrimmed). Returns the conditions of the others: they decide the split.
+std::vector<int> inline_data_dependent_ifs(Graph& g) {
+  std::vector<int> undecided;
+  std::vector<Node> nodes;
+  ControlFlowState state;
+  NodeSink keep = [&](Node n) {
+    if (is_if_holding_data_dependent(n)) {
+      if (g.value(n.inputs[0]).is_constant()) {
+        expand_control_flow(g, n, keep, state);
+        return;
+      }
+      undecided.push_back(n.inputs[0]);
+    }
+    nodes.push_back(std::move(n));
+  };
+  std::vector<Node> old = std::move(g.nodes());
+  g.nodes().clear();
+  for (Node& n : old) keep(std::move(n));
+  g.nodes() = std::move(nodes);
+  return undecided;
+}
+
+// A data-dependent output read inside its own stage would be read at its padded upper bound; only a
+// Loop body unrolled by constant folding can leave one there.
+void check_no_untrimmed_read(const Graph& g) {
+  for (const Node& n : g.nodes()) {
+    if (data_dependent_axis(n.op_type) < 0) continue;
+    for (const Node& reader : g.nodes())
+      if (std::find(reader.inputs.begin(), reader.inputs.end(), n.outputs[0]) != reader.inputs.end())
+        throw UnsupportedOpError(n.label() + ": a data-dependent output inside a Loop body is not supported (read by " +
+                                 reader.label() + ")");
+  }
 }
 
 Tensor copy_of(const Tensor& t) {
@@ -93,7 +147,9 @@ struct StagedExecutable::Rest {
 
 StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants,
                                    const Graph& source)
-    : num_values_(g.num_values()), inputs_(g.inputs()), outputs_(g.outputs()) {
+    : inputs_(g.inputs()), outputs_(g.outputs()) {
+  const std::vector<int> undecided = inline_data_dependent_ifs(g);
+  num_values_ = g.num_values();
   g.sort_topologically();
   const std::vector<Node>& nodes = g.nodes();
   const size_t n_nodes = nodes.size();
@@ -122,6 +178,10 @@ StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, Const
       for (int v : n.outputs)
         if (v >= 0) defer(v);
   std::set<int> deciding;
+  for (int cond : undecided) {
+    deciding.insert(cond);
+    defer(cond);
+  }
   std::vector<int> produced_by(size_t(g.num_values()), -1);
   for (size_t i = 0; i < n_nodes; ++i)
     for (int v : nodes[i].outputs)
@@ -160,6 +220,7 @@ StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, Const
     if (first_outputs_.empty()) break;
     try {
       optimize(first_graph_, cpu::node_evaluator());
+      check_no_untrimmed_read(first_graph_);
       break;
     } catch (const RuntimeValueNeeded& e) {
       // Plan what reads the value once it is known; everything else stays in this stage.

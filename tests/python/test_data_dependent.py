@@ -6,7 +6,7 @@ other sizes."""
 import metalnn
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from op_check import TARGETS, check_model, const, make_model, run_reference, assert_close
 
@@ -146,3 +146,72 @@ def test_save_and_load(target, rng, tmp_path):
     for name in outputs:
         assert_close(actual[name], expected[name], target.tolerance, name)
     assert engine.summary().layers
+
+
+def _nms_in_if_model(cond: str, rng):
+    """torchvision's batched_nms as its TorchScript export writes it: an If whose else branch holds the
+    NonMaxSuppression (its padded output read inside the branch), then a Gather of the boxes kept."""
+    count = 23
+    a = rng.integers(0, 16, (count, 2)) / 4
+    boxes = np.concatenate([a, a + rng.integers(1, 24, (count, 2)) / 4], axis=1)[None].astype("float32")
+    scores = (rng.permutation(count) / count)[None, None].astype("float32")
+    empty = helper.make_tensor("empty", TensorProto.INT64, [0], [])
+    then_g = helper.make_graph([node("Constant", [], ["none"], value=empty)], "then", [],
+                               [helper.make_tensor_value_info("none", TensorProto.INT64, [0])])
+    else_g = helper.make_graph([
+        node("NonMaxSuppression", ["boxes", "scores", "max_out", "iou"], ["selected"]),
+        node("Gather", ["selected", "two"], ["column"], axis=1),
+        node("Squeeze", ["column", "one"], ["kept"]),
+    ], "else", [], [helper.make_tensor_value_info("kept", TensorProto.INT64, ["kept_count"])])
+    conds = {
+        # None of the scores above the floor: known only once the scores are.
+        "data": [node("ReduceMax", ["scores"], ["top"], keepdims=0), node("Less", ["top", "floor"], ["cond"])],
+        # No boxes: known once the input shape is.
+        "shape": [node("Shape", ["boxes"], ["boxes_shape"]), node("ReduceProd", ["boxes_shape"], ["size"], keepdims=0),
+                  node("Equal", ["size", "zero"], ["cond"])],
+    }
+    nodes = conds[cond] + [
+        node("If", ["cond"], ["keep"], then_branch=then_g, else_branch=else_g),
+        node("Slice", ["keep", "start", "stop", "axis"], ["first"]),
+        node("Squeeze", ["boxes", "axis"], ["boxes2d"]),
+        node("Gather", ["boxes2d", "first"], ["picked"], axis=0),
+        node("Gather", ["flat_scores", "first"], ["picked_scores"], axis=0),
+    ]
+    values = {"boxes": boxes, "scores": scores, "flat_scores": scores.reshape(-1),
+              "max_out": const([2**63 - 1], "int64"), "iou": const([0.3], "float32"), "floor": np.array(0.5, "float32"),
+              "two": const([2], "int64"), "one": const([1], "int64"), "zero": const(0, "int64"),
+              "start": const([0], "int64"), "stop": const([20], "int64"), "axis": const([0], "int64")}
+    return make_model(nodes, values, ["keep", "picked", "picked_scores"])
+
+
+@pytest.mark.parametrize("cond", ["data", "shape"])
+def test_nms_inside_if_is_trimmed(target, rng, cond):
+    """The kept count, not NonMaxSuppression's upper bound, reaches what reads the If's output."""
+    model, feeds = _nms_in_if_model(cond, rng)
+    expected = check_model(model, feeds, target)
+    assert 0 < len(expected["keep"]) < feeds["boxes"].shape[1]
+    if cond == "data":  # the other branch, on the same plan
+        feeds["floor"] = np.array(2.0, "float32")
+        assert len(check_model(model, feeds, target)["keep"]) == 0
+
+
+def test_nonzero_inside_loop_body_is_refused(target):
+    """An unrolled body cannot be split: its padded output would be read untrimmed."""
+    body = helper.make_graph([
+        node("NonZero", ["x"], ["nz"]),
+        node("ReduceSum", ["nz"], ["total"], keepdims=0),
+        node("Identity", ["cond_in"], ["cond_out"]),
+        node("Add", ["acc_in", "total"], ["acc_out"]),
+    ], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("acc_in", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.INT64, [])])
+    g = helper.make_graph([node("Loop", ["trips", "", "acc"], ["sum"], body=body)], "loop",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                          [helper.make_tensor_value_info("sum", TensorProto.INT64, [])],
+                          [numpy_helper.from_array(np.array(2, "int64"), "trips"),
+                           numpy_helper.from_array(np.array(0, "int64"), "acc")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(metalnn.Error, match="NonZero.*Loop body"):
+        metalnn.load(model, device=target.device, precision=target.precision).run({"x": np.array([1, 0, 2], "float32")})
