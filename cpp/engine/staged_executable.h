@@ -3,8 +3,10 @@
 // data_dependent_axis) or a value that a node needs as a constant but that is computed from data
 // (InferContext::require_constant throws RuntimeValueNeeded). The first stage holds every node that
 // depends on no split point; it outputs the graph outputs it produces and the values the rest reads,
-// trimming data-dependent outputs to their counts. The rest is specialised at run time, per shapes of
-// its inputs and values of the ones it needs as constants, in a bounded LRU cache, and may split again.
+// trimming data-dependent outputs to their counts. An If whose branches hold a data-dependent op is
+// inlined once its condition is known (the condition is a split point until then). The rest is
+// specialised at run time, per shapes of its inputs and values of the ones it needs as constants, in
+// a bounded LRU cache, and may split again.
 // On the GPU each stage runs as one command buffer.
 #pragma once
 #include <list>

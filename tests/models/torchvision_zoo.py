@@ -62,6 +62,41 @@ def segmenter(name: str, batch: int = 2, size: int | None = None, num_classes: i
     return Built(Out().eval(), {"input": _images(batch, size, 2)}, ("out",))
 
 
+def _spread_scores(model, image) -> None:
+    """As initialised, random weights score every box alike (zero-mean heads over features that barely
+    vary), so ties would decide which boxes are kept. With re-estimated BatchNorm statistics and heads
+    of random weights and biases (seeded), scaled on `image` so each layer's output before its bias
+    has unit deviation, the scores are distinct and some pass the thresholds."""
+    from metalnn.torchvision_models import reestimate_batch_norm
+    import torch
+
+    size = image.shape[-1]
+    reestimate_batch_norm(model.backbone, size)
+    heads = [model.head] if hasattr(model, "head") else [model.rpn.head, model.roi_heads.box_predictor]
+    layers = [m for h in heads for m in h.modules()
+              if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None]
+    generator = torch.Generator().manual_seed(1)
+    scaled = set()
+
+    def scale(layer, inputs, output):  # the first call (the first feature level) sets the scale
+        if layer in scaled:
+            return None
+        scaled.add(layer)
+        bias = layer.bias.view(1, -1, *[1] * (output.dim() - 2))
+        factor = 1.0 / float((output - bias).std())
+        layer.weight.mul_(factor)
+        return (output - bias) * factor + bias
+
+    with torch.no_grad():
+        for layer in layers:
+            layer.weight.normal_(0.0, 1.0, generator=generator)
+            layer.bias.uniform_(-1.0, 1.0, generator=generator)
+        hooks = [layer.register_forward_hook(scale) for layer in layers]
+        model.eval()([torch.from_numpy(image)])
+        for hook in hooks:
+            hook.remove()
+
+
 def detector(name: str, batch: int = 1) -> Built:
     import torch
     import torchvision
@@ -75,6 +110,7 @@ def detector(name: str, batch: int = 1) -> Built:
     wrapped = _Wrap.make(model.eval(), ("images",),
                          lambda o: (o[0]["boxes"], o[0]["scores"], o[0]["labels"]))
     images = np.random.default_rng(3).uniform(0, 1, (3, size, size)).astype(np.float32)
+    _spread_scores(model, images)
 
     class Single(torch.nn.Module):  # detectors take a list of images
         def __init__(self):

@@ -230,16 +230,7 @@ _TEXT_SDPA = "bert-sdpa distilbert-sdpa gpt2-sdpa llama-sdpa roberta albert opt 
 # What a model still needs from ops and kernels being added to the engine: (models, exporter,
 # what is missing, devices). test_zoo.py marks these strict xfails, so a line whose test starts
 # passing fails the run until it is removed here.
-PENDING: list[tuple[str, str, str, tuple[str, ...]]] = [
-    # The detectors load and run on every device (NonZero, NonMaxSuppression and If split the plan);
-    # with random weights their scores tie, and the outputs are not yet a fair comparison.
-    ("tv_fasterrcnn_mobilenet_v3_large_320_fpn", "torchscript",
-     "random weights give constant scores and labels, which the test refuses (boxes match ONNX Runtime)", ALL),
-    ("tv_retinanet_resnet50_fpn", "torchscript",
-     "tied scores: the same scores as ONNX Runtime, but other boxes among the ties", ALL),
-    ("tv_ssdlite320_mobilenet_v3_large", "torchscript",
-     "every score ties: 300 boxes kept where ONNX Runtime keeps 256", ALL),
-]
+PENDING: list[tuple[str, str, str, tuple[str, ...]]] = []
 
 
 def pending(name: str, mode: str, device: str) -> str:
