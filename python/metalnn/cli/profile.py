@@ -35,14 +35,12 @@ def render(profile: Any, top: int | None, peak: CpuPeak | None = None) -> str:
     total = profile.total_ms or 1.0
     layers = sorted(profile.layers, key=lambda layer: -layer.median_ms)[:top]
 
-    def gflops(layer: Any) -> float | None:
-        return layer.flops / (layer.median_ms * 1e6) if layer.flops and layer.median_ms else None
-
-    rows = [(layer.label, layer.op, f"{layer.median_ms:.3f}", f"{100 * layer.median_ms / total:.1f}",
-             f"{gflops(layer):.1f}" if gflops(layer) else "-",
-             f"{100 * gflops(layer) / peak.gflops:.0f}" if gflops(layer) and peak else "-",
-             format_count(layer.flops) if layer.flops else "-")
-            for layer in layers]
+    rows = []
+    for layer in layers:
+        rate = layer.flops / (layer.median_ms * 1e6) if layer.flops and layer.median_ms else None
+        rows.append((layer.label, layer.op, f"{layer.median_ms:.3f}", f"{100 * layer.median_ms / total:.1f}",
+                     f"{rate:.1f}" if rate else "-", f"{100 * rate / peak.gflops:.0f}" if rate and peak else "-",
+                     format_count(layer.flops) if layer.flops else "-"))
     head = (f"{len(profile.layers)} layers on {profile.device}, median of {profile.runs} runs: "
             f"{profile.total_ms:.3f} ms in layers")
     if peak:
