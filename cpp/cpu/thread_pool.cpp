@@ -106,7 +106,9 @@ void ThreadPool::work_on_job(uint64_t generation) {
   for (;;) {
     uint64_t state = state_.load(std::memory_order_acquire);
     if (state >> 32 != (generation & 0xffffffffu)) return;  // a later region has begun: not ours to run
-    const int chunk = static_cast<int>(state & 0xffffffffu), chunks = job_chunks_.load(std::memory_order_relaxed);
+    // The chunk count travels in the state word itself: read from the job fields, it could already
+    // be the next region's while this one's last chunk is claimed.
+    const int chunk = static_cast<int>(state & 0xffffu), chunks = static_cast<int>(state >> 16 & 0xffffu);
     if (chunk >= chunks) return;
     const int64_t n = job_n_.load(std::memory_order_relaxed);
     const std::function<void(int64_t, int64_t)>* job = job_.load(std::memory_order_relaxed);
@@ -167,7 +169,7 @@ void ThreadPool::worker_loop() {
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
-  int chunks = static_cast<int>(std::min<int64_t>(num_threads_, max_chunks));
+  int chunks = static_cast<int>(std::min<int64_t>({num_threads_, max_chunks, 0xffff}));
   if (chunks == 1) {
     fn(0, n);
     return;
@@ -178,9 +180,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
   job_.store(&fn, std::memory_order_relaxed);
   job_n_.store(n, std::memory_order_relaxed);
-  job_chunks_.store(chunks, std::memory_order_relaxed);
   done_chunks_.store(0, std::memory_order_relaxed);
-  state_.store((generation & 0xffffffffu) << 32, std::memory_order_release);  // publishes the fields above
+  state_.store((generation & 0xffffffffu) << 32 | static_cast<uint64_t>(chunks) << 16,
+               std::memory_order_release);  // publishes the fields above
 #if defined(__linux__)
   caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
 #endif

@@ -52,10 +52,9 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   int sleepers_ = 0;  // guarded by mutex_
   // The current region. Its fields are read by workers that may wake late, so they are atomics, and
-  // a chunk is claimed by advancing state_ = (generation << 32) | next unclaimed chunk.
+  // a chunk is claimed by advancing state_ = generation << 32 | chunks << 16 | next unclaimed chunk.
   std::atomic<const std::function<void(int64_t, int64_t)>*> job_{nullptr};
   std::atomic<int64_t> job_n_{0};
-  std::atomic<int> job_chunks_{0};
   std::atomic<uint64_t> state_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> done_chunks_{0};
