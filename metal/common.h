@@ -33,6 +33,7 @@ inline float activate(float x, Epilogue e) {
     case kActHardSigmoid: return clamp_keep_nan(e.alpha * x + e.beta, 0.0f, 1.0f);
     case kActHardSwish: return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f);
     case kActTanh: return tanh(x);
+    case kActSwish: return x / (1.0f + exp(-e.alpha * x));
     default: return x;
   }
 }

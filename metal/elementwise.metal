@@ -13,6 +13,8 @@ struct OpHardSigmoid {
 struct OpHardSwish {
   static float apply(float x, constant UnaryParams& p) { return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f); }
 };
+// x * sigmoid(alpha * x); SiLU when alpha is 1.
+struct OpSwish { static float apply(float x, constant UnaryParams& p) { return x / (1.0f + exp(-p.alpha * x)); } };
 struct OpTanh { static float apply(float x, constant UnaryParams& p) { return tanh(x); } };
 // MSL has no erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
 struct OpErf {
@@ -212,6 +214,7 @@ kernel void where(device const uchar* condition [[buffer(0)]],
   instantiate_unary(dtype, T, Relu) instantiate_unary(dtype, T, LeakyRelu)                      \
   instantiate_unary(dtype, T, Clip) instantiate_unary(dtype, T, Sigmoid)                        \
   instantiate_unary(dtype, T, HardSigmoid) instantiate_unary(dtype, T, HardSwish)               \
+  instantiate_unary(dtype, T, Swish)                                                            \
   instantiate_unary(dtype, T, Tanh) instantiate_unary(dtype, T, Erf)                            \
   instantiate_unary(dtype, T, Sqrt) instantiate_unary(dtype, T, Exp)                            \
   instantiate_unary(dtype, T, Log) instantiate_unary(dtype, T, Neg)                             \

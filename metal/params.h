@@ -10,7 +10,7 @@ namespace metalnn::gpu {
 
 // Matches metalnn::Activation::Kind (static_assert in cpp/gpu/lowering.cpp).
 enum MnnActivation : int32_t {
-  kActNone = 0, kActRelu, kActLeakyRelu, kActClip, kActSigmoid, kActHardSigmoid, kActHardSwish, kActTanh
+  kActNone = 0, kActRelu, kActLeakyRelu, kActClip, kActSigmoid, kActHardSigmoid, kActHardSwish, kActTanh, kActSwish
 };
 
 struct Epilogue {

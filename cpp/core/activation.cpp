@@ -13,7 +13,7 @@ constexpr KindName kNames[] = {
     {Activation::Kind::Relu, "Relu"},           {Activation::Kind::LeakyRelu, "LeakyRelu"},
     {Activation::Kind::Clip, "Clip"},           {Activation::Kind::Sigmoid, "Sigmoid"},
     {Activation::Kind::HardSigmoid, "HardSigmoid"}, {Activation::Kind::HardSwish, "HardSwish"},
-    {Activation::Kind::Tanh, "Tanh"},
+    {Activation::Kind::Tanh, "Tanh"},           {Activation::Kind::Swish, "Swish"},
 };
 }  // namespace
 
@@ -51,6 +51,9 @@ Activation Activation::from_activation_node(const Graph& g, const Node& n) {
     a.beta = n.attrs.get_float("beta", 0.5f);
   } else if (n.op_type == "HardSwish") {
     a.kind = Kind::HardSwish;
+  } else if (n.op_type == "Swish") {
+    a.kind = Kind::Swish;
+    a.alpha = n.attrs.get_float("alpha", 1.f);
   } else if (n.op_type == "Clip") {
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     for (int i = 1; i <= 2; ++i) {

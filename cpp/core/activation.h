@@ -8,9 +8,9 @@
 namespace metalnn {
 
 struct Activation {
-  enum class Kind { None, Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh };
+  enum class Kind { None, Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Swish };
   Kind kind = Kind::None;
-  float alpha = 0.f;  // LeakyRelu slope, Clip min, HardSigmoid alpha
+  float alpha = 0.f;  // LeakyRelu slope, Clip min, HardSigmoid alpha, Swish x * sigmoid(alpha * x)
   float beta = 0.f;   // Clip max, HardSigmoid beta
 
   // The fused activation recorded on `n` (Kind::None when there is none).

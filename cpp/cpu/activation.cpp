@@ -29,11 +29,12 @@ void activate_scalar(const float* in, float* out, int64_t n, float add, const Ac
       map([](float v) { return v * std::min(1.f, std::max(0.f, v / 6.f + 0.5f)); });
       break;
     case Activation::Kind::Tanh: map([](float v) { return std::tanh(v); }); break;
+    case Activation::Kind::Swish: map([a](float v) { return v / (1.f + std::exp(-a * v)); }); break;
   }
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
-// The piecewise-linear activations on 8 lanes; the functors carry the target attribute because
+// The activations on 8 lanes; the functors carry the target attribute because
 // lambdas would not inherit it.
 struct ClampOp {
   __m256 lo, hi;
@@ -59,6 +60,41 @@ struct HardSwishOp {
   }
 };
 
+// The exp-based activations, as 1 / (1 + e^-x) so that an infinite e^-x gives 0 (and NaN in Swish
+// at x = -inf, as the scalar form and ONNX Runtime give).
+struct SigmoidOp {
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 one = _mm256_set1_ps(1.f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+  }
+};
+struct SwishOp {
+  __m256 alpha;
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(alpha, v)));
+    return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.f), e));
+  }
+};
+// tanh as 1 - 2 / (e^2|x| + 1) where that loses nothing (|x| >= 0.625), an odd polynomial below.
+struct TanhOp {
+  METALNN_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 sign = _mm256_set1_ps(-0.f), one = _mm256_set1_ps(1.f);
+    const __m256 a = _mm256_andnot_ps(sign, v);
+    const __m256 e = exp_avx2(_mm256_add_ps(a, a));
+    const __m256 large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.f), _mm256_add_ps(e, one)));
+    const __m256 z = _mm256_mul_ps(v, v);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), v, v);
+    const __m256 signed_large = _mm256_or_ps(large, _mm256_and_ps(sign, v));
+    // NaN fails the compare and takes the polynomial, which keeps it NaN.
+    return _mm256_blendv_ps(small, signed_large, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_GE_OQ));
+  }
+};
+
 template <class Op>
 METALNN_AVX2 void map_avx2(const float* in, float* out, int64_t n, float add, Op op) {
   const __m256 va = _mm256_set1_ps(add);
@@ -81,6 +117,12 @@ METALNN_AVX2 bool activate_avx2(const float* in, float* out, int64_t n, float ad
     map_avx2(in, out, n, add, HardSigmoidOp{_mm256_set1_ps(act.alpha), _mm256_set1_ps(act.beta)});
   } else if (act.kind == Activation::Kind::HardSwish) {
     map_avx2(in, out, n, add, HardSwishOp{});
+  } else if (act.kind == Activation::Kind::Sigmoid) {
+    map_avx2(in, out, n, add, SigmoidOp{});
+  } else if (act.kind == Activation::Kind::Swish) {
+    map_avx2(in, out, n, add, SwishOp{_mm256_set1_ps(act.alpha)});
+  } else if (act.kind == Activation::Kind::Tanh) {
+    map_avx2(in, out, n, add, TanhOp{});
   } else {
     return false;
   }

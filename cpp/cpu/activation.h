@@ -1,5 +1,5 @@
 // Applies an Activation to a float buffer in place: the epilogue of fused Conv/Gemm/MatMul and the
-// body of the standalone activation ops. Piecewise-linear activations run as AVX2 where the CPU has it.
+// body of the standalone activation ops. Every kind runs as AVX2 where the CPU has it.
 #pragma once
 #include <cstdint>
 

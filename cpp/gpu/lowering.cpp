@@ -11,7 +11,8 @@ static_assert(int(Activation::Kind::None) == kActNone && int(Activation::Kind::R
                   int(Activation::Kind::LeakyRelu) == kActLeakyRelu && int(Activation::Kind::Clip) == kActClip &&
                   int(Activation::Kind::Sigmoid) == kActSigmoid &&
                   int(Activation::Kind::HardSigmoid) == kActHardSigmoid &&
-                  int(Activation::Kind::HardSwish) == kActHardSwish && int(Activation::Kind::Tanh) == kActTanh,
+                  int(Activation::Kind::HardSwish) == kActHardSwish && int(Activation::Kind::Tanh) == kActTanh &&
+                  int(Activation::Kind::Swish) == kActSwish,
               "metal/params.h MnnActivation must follow Activation::Kind");
 
 namespace {

@@ -135,6 +135,51 @@ TEST(Passes, ActivationStaysWhenTheProductIsAGraphOutput) {
   EXPECT_EQ(count_ops(g, "Relu"), 1);
 }
 
+TEST(Passes, SiluBecomesSwishFusedIntoConv) {
+  Graph g = conv_graph("c");
+  add_node(g, "Sigmoid", "sigmoid", {"c"}, {"s"});
+  add_node(g, "Mul", "mul", {"s", "c"}, {"y"});  // the gate first, as some exporters write it
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].attrs.get_string("_activation", ""), "Swish");
+  Tensor x = random_tensor({2, 3, 7, 7}, 9);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, ScaledSwishKeepsItsAlpha) {
+  Graph g;
+  add_input(g, "x", {3, 37});
+  Tensor k = Tensor::empty(DType::Float32, {});
+  k.data<float>()[0] = 1.702f;
+  g.add_constant("k", std::move(k));
+  add_node(g, "Mul", "scale", {"x", "k"}, {"t"});
+  add_node(g, "Sigmoid", "sigmoid", {"t"}, {"s"});
+  add_node(g, "Mul", "mul", {"x", "s"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].op_type, "Swish");
+  EXPECT_FLOAT_EQ(optimized.nodes()[0].attrs.get_float("alpha", 0.f), 1.702f);
+  Tensor x = random_tensor({3, 37}, 4);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0], 1e-6f);
+}
+
+TEST(Passes, SwishNeedsTheGateOfTheSameValue) {
+  Graph g;
+  add_input(g, "x", {3, 8});
+  add_input(g, "z", {3, 8});
+  add_node(g, "Sigmoid", "sigmoid", {"z"}, {"s"});
+  add_node(g, "Mul", "mul", {"x", "s"}, {"y"});  // a GLU-like gate of another value
+  g.outputs().push_back(g.find_value("y"));
+  g.outputs().push_back(g.find_value("s"));
+  optimize(g, cpu::node_evaluator());
+  EXPECT_EQ(count_ops(g, "Swish"), 0);
+  EXPECT_EQ(count_ops(g, "Sigmoid"), 1);
+}
+
 TEST(Passes, BiasFusesIntoMatMul) {
   Graph g;
   add_input(g, "x", {2, 5, 13});

@@ -127,3 +127,22 @@ def test_conv_fused_activation(case, activation, target, rng):
     # Half-precision error grows with the length of each output's reduction.
     reduction = w_shape[1] * w_shape[2] * w_shape[3]
     check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(max(1.0, (reduction / 72) ** 0.5)))
+
+
+@pytest.mark.parametrize("gate_first", [False, True], ids=["x_gate", "gate_x"])
+@pytest.mark.parametrize("case", FUSED_CASES.values(), ids=FUSED_CASES.keys())
+def test_conv_fused_silu(case, gate_first, target, rng):
+    """Conv -> Sigmoid -> Mul, as exporters write SiLU: one Swish fused into the conv's epilogue."""
+    x_shape, w_shape, attributes = case
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "w": const(rng.standard_normal(w_shape, dtype="float32")),
+        "b": const(rng.standard_normal(w_shape[0], dtype="float32")),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], **attributes),
+        helper.make_node("Sigmoid", ["c"], ["s"]),
+        helper.make_node("Mul", ["s", "c"] if gate_first else ["c", "s"], ["y"]),
+    ]
+    reduction = w_shape[1] * w_shape[2] * w_shape[3]
+    check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(max(1.0, (reduction / 72) ** 0.5)))

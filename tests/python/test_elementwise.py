@@ -51,6 +51,14 @@ def test_leaky_relu_alpha(attributes, target, rng):
     check_op("LeakyRelu", [uniform(rng, (2, 7, 13), -3, 3)], target, attributes)
 
 
+# Opset 24 introduced Swish; ONNX Runtime expands its function body only at that opset.
+@pytest.mark.parametrize("shape", [(2, 7, 13), (129,), (3, 5, 9, 17)])
+@pytest.mark.parametrize("alpha", [None, 0.5, 1.702, -1.0])
+def test_swish(alpha, shape, target, rng):
+    attributes = {} if alpha is None else {"alpha": alpha}
+    check_op("Swish", [uniform(rng, shape, -9, 9)], target, attributes, opset=24)
+
+
 def test_hard_sigmoid_default_attributes(target, rng):
     check_op("HardSigmoid", [uniform(rng, (2, 7, 13), -6, 6)], target)
 

@@ -26,6 +26,7 @@
   X(Sigmoid, elementwise, infer_unary)                            \
   X(HardSigmoid, elementwise, infer_unary)                        \
   X(HardSwish, elementwise, infer_unary)                          \
+  X(Swish, elementwise, infer_unary)                              \
   X(Tanh, elementwise, infer_unary)                               \
   X(Erf, elementwise, infer_unary)                                \
   X(Sqrt, elementwise, infer_unary)                               \

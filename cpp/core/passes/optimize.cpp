@@ -7,6 +7,7 @@ void optimize(Graph& g, const NodeEvaluator& evaluator) {
   remove_identities(g);
   fold_batch_norm(g);
   fuse_bias(g);
+  fuse_swish(g);
   fuse_activations(g);
   fuse_quantized(g);
   g.remove_dead_nodes();

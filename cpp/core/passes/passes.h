@@ -18,6 +18,10 @@ void fold_batch_norm(Graph& g);
 // MatMul -> Add(constant [N]) becomes MatMul with a bias input; Conv -> Add(constant [C,1,1]) joins the Conv bias.
 void fuse_bias(Graph& g);
 
+// Mul(x, Sigmoid(x)) (SiLU) and Mul(x, Sigmoid(alpha * x)) become Swish (ONNX opset 24), one pass over x
+// that fuse_activations can then merge into the op producing x.
+void fuse_swish(Graph& g);
+
 // Conv/Gemm/MatMul -> activation becomes one node carrying the activation (see core/activation.h).
 void fuse_activations(Graph& g);
 

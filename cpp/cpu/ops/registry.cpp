@@ -87,6 +87,7 @@ constexpr KernelEntry kKernels[] = {
     {"Sigmoid", make_unary_kernel},
     {"HardSigmoid", make_unary_kernel},
     {"HardSwish", make_unary_kernel},
+    {"Swish", make_unary_kernel},
     {"Tanh", make_unary_kernel},
     {"Erf", make_unary_kernel},
     {"Sqrt", make_unary_kernel},

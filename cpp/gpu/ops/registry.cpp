@@ -85,6 +85,7 @@ constexpr GpuOp kOps[] = {
     {"Sigmoid", lower_unary},
     {"HardSigmoid", lower_unary},
     {"HardSwish", lower_unary},
+    {"Swish", lower_unary},
     {"Tanh", lower_unary},
     {"Erf", lower_unary},
     {"Sqrt", lower_unary},
