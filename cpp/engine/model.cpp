@@ -1,7 +1,9 @@
 #include "engine/model.h"
 
 #include "core/error.h"
+#include "core/passes/passes.h"
 #include "core/symbolic_shapes.h"
+#include "cpu/evaluator.h"
 
 namespace metalnn {
 
@@ -13,6 +15,7 @@ Model::Model(Graph imported, CompileOptions options) : imported_(std::move(impor
     inputs_.push_back({val.name, val.dtype, val.shape});
   }
   imported_.sort_topologically();
+  fold_weights(imported_, cpu::node_evaluator());
   free_dims_ = metalnn::has_free_dims(imported_);
   if (!free_dims_) {
     std::vector<Shape> shapes;

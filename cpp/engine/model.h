@@ -41,6 +41,8 @@ class Model {
   // dimensions and symbolically inferred shapes (what a saved file must keep).
   const Graph& optimized_graph() const;
   bool has_free_dims() const { return free_dims_; }
+  // The graph as loaded, after fold_weights: a copy shares its weights.
+  const Graph& imported_graph() const { return imported_; }
   // The optimised graph of the most recently used specialisation (a copy sharing the weights), or
   // optimized_graph() before any: what `Model.summary()` describes.
   Graph latest_graph() const;

@@ -85,7 +85,7 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
         if kind == "mnn":
             raise reject_mnn(source)
     try:
-        proto = read_model(source)
+        proto = read_model(source, lean=True)
     except ModelError:
         # Neither format by its bytes: the file's name picks the more helpful error.
         if has_suffix(source, ".mnn"):
@@ -93,9 +93,10 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
         if has_suffix(source, ".metalnn"):
             return native()  # raises the reader's account of the header
         raise
-    graph = import_model(proto)
-    return Model(_native.Model(graph, device, precision, n_threads),
-                 lambda: _native.Model(graph, device, precision, n_threads), proto)
+    # The native model takes the imported graph's contents (its weights then have one owner).
+    base_dir = os.path.dirname(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
+    compiled = _native.Model(import_model(proto, base_dir), device, precision, n_threads)
+    return Model(compiled, lambda: _native.Model(compiled.imported_graph(), device, precision, n_threads), proto)
 
 
 __all__ = [

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from . import _native, qlinear
+from . import _native, onnx_file, qlinear
 from .errors import Error, ModelError, UnsupportedOpError
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -27,26 +27,40 @@ def _c_order(array) -> np.ndarray:
     return np.asarray(array, order="C")
 
 
-def read_model(source: Any) -> onnx.ModelProto:
-    """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed."""
+def read_model(source: Any, lean: bool = False) -> onnx.ModelProto:
+    """Returns a ModelProto from a path, bytes or a ModelProto; raises ModelError when it cannot be parsed.
+
+    With `lean`, a file's weights stay on disk as external-data references (onnx_file.read_lean) for
+    the importer to read once, given the file's directory; otherwise external data is loaded here.
+    """
     if isinstance(source, onnx.ModelProto):
         return source
     if not isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
         raise TypeError(f"cannot load a model from {type(source).__name__}; expected a path, bytes or onnx.ModelProto")
-    base_dir = None
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    else:
-        with open(os.fspath(source), "rb") as f:  # an OSError about the file itself is the caller's
-            data = f.read()
-        base_dir = os.path.dirname(os.fspath(source))
-    try:
-        model = onnx.load_model_from_string(data)
-        if base_dir is not None:
-            onnx.external_data_helper.load_external_data_for_model(model, base_dir)
-    except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError; onnx raises
-        # TypeError, ValueError or OSError for external data a corrupt model names wrongly
-        raise ModelError(f"not a valid ONNX model: {exc}") from exc
+    model = None
+    if lean and not isinstance(source, (bytes, bytearray, memoryview)):
+        try:
+            model = onnx_file.read_lean(source)
+        except OSError:
+            raise
+        except Exception:  # not well-formed: the ordinary parse below reports it
+            model = None
+    if model is None:
+        base_dir = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        else:
+            with open(os.fspath(source), "rb") as f:  # an OSError about the file itself is the caller's
+                data = f.read()
+            base_dir = os.path.dirname(os.fspath(source))
+        try:
+            model = onnx.load_model_from_string(data)
+            del data
+            if base_dir is not None and not lean:
+                onnx.external_data_helper.load_external_data_for_model(model, base_dir)
+        except Exception as exc:  # protobuf raises its own DecodeError and sometimes RuntimeError; onnx raises
+            # TypeError, ValueError or OSError for external data a corrupt model names wrongly
+            raise ModelError(f"not a valid ONNX model: {exc}") from exc
     if not model.HasField("graph") or not model.graph.node:
         raise ModelError("not a valid ONNX model: it has no graph or the graph has no nodes (truncated file?)")
     return model
@@ -138,8 +152,9 @@ MAX_SUBGRAPH_DEPTH = 32
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, depth: int = 0):
+    def __init__(self, model: onnx.ModelProto, depth: int = 0, base_dir: str | None = None):
         self.model = model
+        self.base_dir = base_dir  # where external data is read from (None: a model given as bytes)
         self.opset = default_opset(model)
         self.graph = _native.Graph()
         self.depth = depth
@@ -164,10 +179,7 @@ class _Importer:
             if init.data_type in _FOUR_BIT:
                 self.add_four_bit(init)
                 continue
-            try:
-                array = numpy_helper.to_array(init)
-            except Exception as exc:
-                raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
+            array = self.tensor_array(init)
             self.graph.add_initializer(init.name, _c_order(_widen_float16(array)))
         for out in g.output:
             if out.type.tensor_type.elem_type == _FLOAT16 and out.name not in initializer_names:
@@ -199,10 +211,7 @@ class _Importer:
 
     def add_four_bit(self, init: onnx.TensorProto) -> None:
         """An int4 / uint4 initializer as uint8 bytes holding two codes each, low nibble first."""
-        try:
-            codes = numpy_helper.to_array(init).astype(np.int8).ravel()
-        except Exception as exc:
-            raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
+        codes = self.tensor_array(init).astype(np.int8).ravel()
         codes = np.append(codes, np.int8(0)) if codes.size % 2 else codes
         nibbles = codes.view(np.uint8) & 0x0F
         self.graph.add_initializer(init.name, np.ascontiguousarray(nibbles[0::2] | (nibbles[1::2] << 4)))
@@ -212,8 +221,15 @@ class _Importer:
         """The value of initializer `name`, or None when it is not one."""
         for init in self.model.graph.initializer:
             if init.name == name:
-                return numpy_helper.to_array(init)
+                return self.tensor_array(init)
         return None
+
+    def tensor_array(self, init: onnx.TensorProto) -> np.ndarray:
+        """An initializer's value (read from disk now when it is external data); ModelError if corrupt."""
+        try:
+            return onnx_file.tensor_array(init, self.base_dir)
+        except Exception as exc:
+            raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
 
     def declared_rank(self, name: str) -> int | None:
         """The rank ONNX declares for value `name` (graph input, output or value_info), if any."""
@@ -296,7 +312,7 @@ class _Importer:
             sub = attrs[key]
             if node.op_type == "If" and len(sub.input):
                 raise ModelError(f"{label}: {key} declares {len(sub.input)} inputs, an If branch takes none")
-            child = _Importer(self.model, self.depth + 1)
+            child = _Importer(self.model, self.depth + 1, self.base_dir)
             try:
                 attrs[key] = child.build_subgraph(sub, captured)
             except Error as exc:
@@ -311,11 +327,7 @@ class _Importer:
         for v in captured:
             self.graph.add_subgraph_input(v)
         for init in sub.initializer:
-            try:
-                array = numpy_helper.to_array(init)
-            except Exception as exc:
-                raise ModelError(f"initializer '{init.name}' is corrupt: {exc}") from exc
-            self.graph.add_initializer(init.name, _c_order(_widen_float16(array)))
+            self.graph.add_initializer(init.name, _c_order(_widen_float16(self.tensor_array(init))))
         for index, inner in enumerate(sub.node):
             self.add_node(index, inner)
         if not sub.output:
@@ -539,6 +551,7 @@ def unsupported_nodes(model: onnx.ModelProto) -> list[str]:
     return missing
 
 
-def import_model(model: onnx.ModelProto) -> _native.Graph:
-    """Translates a parsed ONNX model into the engine's Graph; raises UnsupportedOpError listing every unsupported node."""
-    return _Importer(model).run()
+def import_model(model: onnx.ModelProto, base_dir: str | None = None) -> _native.Graph:
+    """Translates a parsed ONNX model into the engine's Graph; raises UnsupportedOpError listing every
+    unsupported node. External data is read from `base_dir` (the model file's directory)."""
+    return _Importer(model, base_dir=base_dir).run()

@@ -129,7 +129,7 @@ def _constant(imp: Any, name: str) -> np.ndarray | None:
         imp._qlinear_initializers = {init.name: init for init in imp.model.graph.initializer}
     value = imp._qlinear_initializers.get(name) if name else None
     if isinstance(value, onnx.TensorProto):
-        value = imp._qlinear_initializers[name] = onnx.numpy_helper.to_array(value)
+        value = imp._qlinear_initializers[name] = imp.tensor_array(value)
     return value
 
 

@@ -125,12 +125,18 @@ PYBIND11_MODULE(_native, m) {
       }, py::arg("name"), py::arg("onnx_type") = 0);
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
-      .def(py::init([](Graph g, const std::string& device, const std::string& precision, int threads) {
+      // Takes the graph's contents, leaving it empty: the weights then have one owner, and folding
+      // them at load frees each original as soon as its folded form exists.
+      .def(py::init([](Graph& g, const std::string& device, const std::string& precision, int threads) {
              check_graph_structure(g, "model");
+             Graph taken = std::move(g);
+             g = Graph();
              py::gil_scoped_release release;
-             return std::make_shared<Model>(std::move(g), CompileOptions{device, precision, threads});
+             return std::make_shared<Model>(std::move(taken), CompileOptions{device, precision, threads});
            }),
            py::arg("graph"), py::arg("device"), py::arg("precision"), py::arg("threads") = 0)
+      .def("imported_graph", &Model::imported_graph,
+           "A copy of the graph as loaded, its weights folded and shared: what a new Model compiles from.")
       .def_property_readonly("inputs", [](const Model& m) { return tensor_infos(m.inputs()); })
       .def_property_readonly("outputs", [](const Model& m) { return tensor_infos(m.outputs()); })
       .def_property_readonly("device", &Model::device)

@@ -180,6 +180,41 @@ TEST(Passes, SwishNeedsTheGateOfTheSameValue) {
   EXPECT_EQ(count_ops(g, "Sigmoid"), 1);
 }
 
+TEST(Passes, FoldWeightsLetsGoOfTheOriginal) {
+  Graph g;
+  add_input(g, "x", {-1, 6});  // a free batch: no shape is known yet
+  g.add_constant("w", random_tensor({5, 6}, 3));
+  Attributes perm;
+  perm.set("perm", Attribute::make_ints({1, 0}));
+  add_node(g, "Transpose", "wt", {"w"}, {"w_t"}, perm);
+  add_node(g, "MatMul", "mm", {"x", "w_t"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  const Tensor original = g.value(g.find_value("w")).constant;
+  fold_weights(g, cpu::node_evaluator());
+  ASSERT_EQ(g.nodes().size(), 1u);
+  EXPECT_EQ(g.nodes()[0].op_type, "MatMul");
+  EXPECT_FALSE(g.value(g.find_value("w")).is_constant());  // nothing reads it any more
+  const Tensor& folded = g.value(g.find_value("w_t")).constant;
+  ASSERT_EQ(folded.shape(), (Shape{6, 5}));
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(folded.data<float>()[i * 5 + j], original.data<float>()[j * 6 + i]);
+}
+
+TEST(Passes, FoldWeightsKeepsInt8WeightDequantize) {
+  Graph g;
+  add_input(g, "x", {2, 4});
+  Tensor q = Tensor::empty(DType::Int8, {4, 3});
+  Tensor scale = Tensor::empty(DType::Float32, {});
+  scale.data<float>()[0] = 0.5f;
+  g.add_constant("q", std::move(q));
+  g.add_constant("s", std::move(scale));
+  add_node(g, "DequantizeLinear", "dq", {"q", "s"}, {"w"});
+  add_node(g, "MatMul", "mm", {"x", "w"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  fold_weights(g, cpu::node_evaluator());
+  EXPECT_EQ(count_ops(g, "DequantizeLinear"), 1);
+}
+
 TEST(Passes, BiasFusesIntoMatMul) {
   Graph g;
   add_input(g, "x", {2, 5, 13});

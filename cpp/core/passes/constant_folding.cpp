@@ -89,4 +89,32 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_d
   g.remove_dead_nodes();
 }
 
+void fold_weights(Graph& g, const NodeEvaluator& evaluator) {
+  g.sort_topologically();
+  std::vector<int> uses = g.use_counts();
+  std::vector<Node> kept;
+  for (Node& n : g.nodes()) {
+    bool graph_output = false;
+    for (int v : n.outputs)
+      for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
+    const OpSchema* schema = find_schema(n.op_type);
+    const bool foldable = schema && !n.inputs.empty() && all_inputs_constant(g, n) && !graph_output &&
+                          !dequantizes_weight(g, n) && data_dependent_axis(n.op_type) < 0 &&
+                          n.op_type != "If" && n.op_type != "Loop";
+    if (foldable) {
+      InferContext ctx(g, n);
+      schema->infer(ctx);
+      if (evaluate(g, n, evaluator)) {
+        // A weight read only by folded nodes is let go at once, so the model never holds the
+        // original and the folded form of all its weights together.
+        for (int v : n.inputs)
+          if (v >= 0 && --uses[v] == 0) g.value(v).constant = Tensor();
+        continue;
+      }
+    }
+    kept.push_back(std::move(n));
+  }
+  g.nodes() = std::move(kept);
+}
+
 }  // namespace metalnn
