@@ -90,6 +90,10 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_d
 }
 
 void fold_weights(Graph& g, const NodeEvaluator& evaluator) {
+  // With control flow, which values a split plan decides at run time depends on which nodes are
+  // still there; such graphs keep folding to each specialisation.
+  for (const Node& n : g.nodes())
+    if (n.op_type == "If" || n.op_type == "Loop") return;
   g.sort_topologically();
   std::vector<int> uses = g.use_counts();
   std::vector<Node> kept;
@@ -99,8 +103,7 @@ void fold_weights(Graph& g, const NodeEvaluator& evaluator) {
       for (int o : g.outputs()) graph_output |= (v == o && v >= 0);
     const OpSchema* schema = find_schema(n.op_type);
     const bool foldable = schema && !n.inputs.empty() && all_inputs_constant(g, n) && !graph_output &&
-                          !dequantizes_weight(g, n) && data_dependent_axis(n.op_type) < 0 &&
-                          n.op_type != "If" && n.op_type != "Loop";
+                          !dequantizes_weight(g, n) && data_dependent_axis(n.op_type) < 0;
     if (foldable) {
       InferContext ctx(g, n);
       schema->infer(ctx);

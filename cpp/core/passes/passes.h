@@ -14,8 +14,8 @@ void fold_constants(Graph& g, const NodeEvaluator& evaluator, bool keep_weight_d
 
 // Before any input shape is known: evaluates the nodes that read only constants (weights an exporter
 // transposes, reshapes or casts) and lets go of each constant once nothing reads it any more, so
-// every shape specialisation starts from the folded weights. DequantizeLinear of int8/uint8 weights,
-// control flow and graph outputs stay.
+// every shape specialisation starts from the folded weights. DequantizeLinear of int8/uint8 weights
+// and graph outputs stay; a graph with If or Loop is left as it is.
 void fold_weights(Graph& g, const NodeEvaluator& evaluator);
 
 // Conv -> BatchNormalization with constant parameters becomes one Conv with rescaled weights and bias.
