@@ -98,8 +98,9 @@ def export(model: Any, path: Path | str, exporter: str = "torchscript") -> Path:
             torch.onnx.export(step, (ids, mask, *past), str(path), input_names=["input_ids", "attention_mask", *past_names],
                               output_names=["logits", *present_names], dynamic_axes=axes, opset_version=17, dynamo=False)
         else:
-            batch, new, length = torch.export.Dim("batch"), torch.export.Dim("new"), torch.export.Dim("past")
-            shapes = ({0: batch, 1: new}, {0: batch, 1: new + length}, *({0: batch, 2: length} for _ in past))
+            # Named free axes: torch.export cannot declare the mask's length as new + past (a sum of
+            # two free dimensions), so it gets its own axis and the traced graph ties the three.
+            shapes = ({0: "batch", 1: "new"}, {0: "batch", 1: "total"}, tuple({0: "batch", 2: "past"} for _ in past))
             program = torch.onnx.export(step, (ids, mask, *past), input_names=["input_ids", "attention_mask", *past_names],
                                         output_names=["logits", *present_names], dynamic_shapes=shapes, dynamo=True)
             program.save(str(path))

@@ -3,7 +3,7 @@ greedy tokens from metalnn, each checked against transformers' own `generate` wi
 
 The step model has free batch, new-token and cache lengths. `test_generate_pinned` runs the same
 steps with every length fixed in the file (one load per step), so the cache arithmetic is checked
-apart from free-dimension support. `--zoo full` adds the eager attention and the dynamo exporter.
+apart from free-dimension support. `--zoo full` adds the sdpa attention and the dynamo exporter.
 """
 
 import hashlib

@@ -200,12 +200,15 @@ def _text(model_class: str, config: Any, outputs: Callable[[Any], tuple], names:
 
 
 def _vision(model_class: str, config: Any, outputs: Callable[[Any], tuple], names: tuple[str, ...],
-            size: int, seed: int, batch: int = 2) -> Built:
+            size: int, seed: int, batch: int = 2, prepare: Callable[[Any, int], None] | None = None) -> Built:
     import torch
     import transformers
 
     torch.manual_seed(0)
-    model = getattr(transformers, model_class)(config).eval()
+    model = getattr(transformers, model_class)(config)
+    if prepare:
+        prepare(model, size)
+    model.eval()
     return Built(_Wrap.make(model, ("pixel_values",), outputs), {"pixel_values": _images(batch, size, seed)}, names)
 
 
@@ -278,13 +281,36 @@ def segformer(attention: str = "sdpa") -> Built:
                    32, 16)
 
 
+def _unit_gain(model: Any, size: int) -> None:
+    """Seeded weights that keep activations at unit scale (convolutions and linears drawn with
+    deviation sqrt(2 / fan-in), norms scaling by 0.5 to 1.5) and BatchNorm statistics re-estimated
+    on random images: as initialised (deviation 0.02, norms too), a deep convolutional stack's
+    features shrink to zero."""
+    from metalnn.torchvision_models import reestimate_batch_norm
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = layer.weight[0].numel()
+                layer.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
+            elif isinstance(layer, (torch.nn.BatchNorm2d, torch.nn.LayerNorm)):
+                layer.weight.uniform_(0.5, 1.5, generator=generator)
+            else:
+                continue
+            if layer.bias is not None:
+                layer.bias.uniform_(-0.1, 0.1, generator=generator)
+    reestimate_batch_norm(model, size)
+
+
 def mobilevit(attention: str = "sdpa") -> Built:
     from transformers import MobileViTConfig
     config = MobileViTConfig(image_size=32, hidden_sizes=[16, 24, 32], neck_hidden_sizes=[8, 8, 16, 16, 24, 24, 32],
                              num_labels=10)
     # Eager attention only; the classifier head starts at zero, so the features are compared.
     return _vision("MobileViTModel", config, lambda o: (o.last_hidden_state, o.pooler_output),
-                   ("last_hidden_state", "pooler_output"), 32, 17)
+                   ("last_hidden_state", "pooler_output"), 32, 17, prepare=_unit_gain)
 
 
 def wav2vec2(attention: str = "sdpa", batch: int = 2) -> Built:
