@@ -185,6 +185,8 @@ METALNN_AVX2 int64_t requantize_avx2(const Requant& q, const int32_t* sums, int6
 
 }  // namespace
 
+bool int8_simd() { return isa() != Isa::Portable; }
+
 void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
   int64_t i = 0;
 #if defined(METALNN_HAS_AVX2_KERNELS)

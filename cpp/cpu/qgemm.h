@@ -56,6 +56,9 @@ using TileEpilogue = std::function<void(int64_t r0, int64_t nr, int64_t c0, int6
 void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
            bool serial = false);
 
+// Whether the int8 kernels use SIMD (AVX2 or better, unless METALNN_INT8_KERNELS=portable).
+bool int8_simd();
+
 // Bytes of panels for `cols` columns of reduction length k.
 inline int64_t panel_bytes(int64_t cols, int64_t k) {
   return (cols + kPanelCols - 1) / kPanelCols * ((k + 3) / 4) * kPanelCols * 4;

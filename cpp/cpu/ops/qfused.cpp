@@ -55,6 +55,53 @@ void accumulate(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t 
   else accumulate_taps<0>(acc, row, w, n, stride);
 }
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Depthwise convolution in float: taps of (x - x_zero) in [-255, 255] times int8 weights sum exactly
+// in float32 while every partial sum stays below 2^24, i.e. for up to kFloatTaps taps.
+constexpr int64_t kFloatTaps = (int64_t{1} << 24) / (255 * 128);
+
+// One channel plane: `phases` holds, for each of the stride_w column phases of the zero-padded
+// plane, rows of `phase_w` floats (phase p, row r, index i is padded column i * stride_w + p).
+// Writes the requantised output plane.
+METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, int64_t rows, int64_t phase_w,
+                                       const float* taps, const Requant& q, uint8_t* dst) {
+  const __m256 mul = _mm256_set1_ps(q.multiplier), bias = _mm256_set1_ps(q.bias);
+  const __m256 lo = _mm256_set1_ps(q.lo), hi = _mm256_set1_ps(q.hi);
+  const __m256i zero = _mm256_set1_epi32(q.y_zero);
+  const bool signed_out = q.lo + float(q.y_zero) < 0.f;
+  const int64_t kh = w.kernel_h, kw = w.kernel_w;
+  for (int64_t oh = 0; oh < w.out_h; ++oh) {
+    for (int64_t ow = 0; ow < w.out_w; ow += 8) {
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t r = oh * w.stride_h + i * w.dilation_h;
+        for (int64_t t = 0; t < kw; ++t) {
+          const int64_t c = t * w.dilation_w, phase = c % w.stride_w;
+          const float* src = phases + (phase * rows + r) * phase_w + ow + c / w.stride_w;
+          const __m256 tap = _mm256_set1_ps(taps[i * kw + t]), v = _mm256_loadu_ps(src);
+          if (t & 1) acc1 = _mm256_fmadd_ps(tap, v, acc1);
+          else acc0 = _mm256_fmadd_ps(tap, v, acc0);
+        }
+      }
+      // Integer-valued partial sums below 2^24: the split accumulators add up exactly.
+      __m256 v = _mm256_fmadd_ps(_mm256_add_ps(acc0, acc1), mul, bias);
+      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zero);
+      const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
+      const __m128i q8 = signed_out ? _mm_packs_epi16(q16, q16) : _mm_packus_epi16(q16, q16);
+      uint8_t* out = dst + oh * w.out_w + ow;
+      if (ow + 8 <= w.out_w) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out), q8);
+      } else {
+        alignas(16) uint8_t bytes[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q8);
+        std::memcpy(out, bytes, size_t(w.out_w - ow));
+      }
+    }
+  }
+}
+#endif
+
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
 uint8_t shift_mask(DType t) { return t == DType::Int8 ? 0x80 : 0; }
 int32_t shift_of(DType t) { return t == DType::Int8 ? 128 : 0; }
@@ -80,6 +127,9 @@ class QuantizedConvKernel : public Kernel {
                  win_.pad_left == 0 && win_.out_h == win_.in_h && win_.out_w == win_.in_w;
     if (depthwise_) {
       weights_.assign(w.data<int8_t>(), w.data<int8_t>() + w.numel());
+#if defined(METALNN_HAS_AVX2_KERNELS)
+      taps_.assign(weights_.begin(), weights_.end());
+#endif
       requant_.push_back(row_requants(r, std::vector<int32_t>(size_t(out_c_), 0), 0, 0));
       return;
     }
@@ -172,6 +222,9 @@ class QuantizedConvKernel : public Kernel {
   // One channel per group: each output plane sums its kh x kw taps of one zero-shifted input plane.
   void run_depthwise(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
     const Window2d& w = win_;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    if (int8_simd() && w.kernel_size() <= kFloatTaps) return run_depthwise_float(x, y, batch, pool);
+#endif
     const int64_t ph = w.pad_top + w.in_h + w.pad_bottom + w.stride_h + (w.kernel_h - 1) * w.dilation_h;
     const int64_t pw = w.pad_left + w.in_w + w.pad_right + w.stride_w + (w.kernel_w - 1) * w.dilation_w;
     const bool s8 = mask_ != 0;
@@ -202,6 +255,39 @@ class QuantizedConvKernel : public Kernel {
       }
     });
   }
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  void run_depthwise_float(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
+    const Window2d& w = win_;
+    const int64_t sw = w.stride_w;
+    const int64_t rows = std::max((w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
+                                  w.pad_top + w.in_h);
+    // Each phase row covers the widest tap offset plus a whole vector past out_w.
+    const int64_t phase_w = (w.out_w + 7) / 8 * 8 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
+    const int64_t ks = w.kernel_size();
+    const bool s8 = mask_ != 0;
+    pool.parallel_for(batch * out_c_, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> phases(size_t(sw * rows * phase_w));
+      for (int64_t bc = begin; bc < end; ++bc) {
+        const int64_t c = bc % out_c_;
+        const uint8_t* src = x + bc * w.in_size();
+        std::fill(phases.begin(), phases.end(), 0.f);
+        for (int64_t i = 0; i < w.in_h; ++i) {
+          const int64_t r = i + w.pad_top;
+          for (int64_t j = 0; j < w.in_w; ++j) {
+            const int64_t col = j + w.pad_left, phase = col % sw, idx = col / sw;
+            if (idx >= phase_w) continue;  // a column no window reaches
+            const int32_t v = s8 ? int32_t(int8_t(src[i * w.in_w + j])) : int32_t(src[i * w.in_w + j]);
+            phases[size_t((phase * rows + r) * phase_w + idx)] = float(v - x_zero_);
+          }
+        }
+        depthwise_plane_avx2(w, phases.data(), rows, phase_w, taps_.data() + c * ks, requant_[0][size_t(c)],
+                             y + bc * w.out_size());
+      }
+    });
+  }
+  std::vector<float> taps_;
+#endif
 
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
