@@ -60,43 +60,73 @@ void accumulate(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t 
 // in float32 while every partial sum stays below 2^24, i.e. for up to kFloatTaps taps.
 constexpr int64_t kFloatTaps = (int64_t{1} << 24) / (255 * 128);
 
-// One channel plane: `phases` holds, for each of the stride_w column phases of the zero-padded
-// plane, rows of `phase_w` floats (phase p, row r, index i is padded column i * stride_w + p).
-// Writes the requantised output plane.
-METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, int64_t rows, int64_t phase_w,
-                                       const float* taps, const Requant& q, uint8_t* dst) {
-  const __m256 mul = _mm256_set1_ps(q.multiplier), bias = _mm256_set1_ps(q.bias);
-  const __m256 lo = _mm256_set1_ps(q.lo), hi = _mm256_set1_ps(q.hi);
-  const __m256i zero = _mm256_set1_epi32(q.y_zero);
-  const bool signed_out = q.lo + float(q.y_zero) < 0.f;
-  const int64_t kh = w.kernel_h, kw = w.kernel_w;
+// The requantised bytes of 8 exact float sums, stored to dst[0, n) for n <= 8.
+METALNN_AVX2_INLINE void store_requantized8(__m256 sum, const Requant& q, uint8_t* dst, int64_t n) {
+  __m256 v = _mm256_fmadd_ps(sum, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
+  const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
+  const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
+  const __m128i q8 = q.lo + float(q.y_zero) < 0.f ? _mm_packs_epi16(q16, q16) : _mm_packus_epi16(q16, q16);
+  if (n >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), q8);
+    return;
+  }
+  alignas(16) uint8_t bytes[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q8);
+  std::memcpy(dst, bytes, size_t(n));
+}
+
+// dst[j] = float(x[j] - zero) for j < n, x int8 when s8 else uint8.
+METALNN_AVX2 void widen_row(const uint8_t* x, int64_t n, bool s8, int32_t zero, float* dst) {
+  const __m256i z = _mm256_set1_epi32(zero);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + j));
+    const __m256i v = s8 ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+    _mm256_storeu_ps(dst + j, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)));
+  }
+  for (; j < n; ++j) dst[j] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
+}
+
+// dst[i] = src[i * step] for i < n (src holds n * step + 16 floats).
+METALNN_AVX2 void split_phase(const float* src, int64_t step, int64_t n, float* dst) {
+  if (step == 1) {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+    return;
+  }
+  int64_t i = 0;
+  if (step == 2)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_strided<2>(src + 2 * i));
+  for (; i < n; ++i) dst[i] = src[i * step];
+}
+
+// One channel plane from `phases`: for each of the stride_w column phases of the zero-padded plane,
+// rows of `phase_w` floats (phase p, row r, index i is padded column i * stride_w + p). Tap k of output
+// (oh, ow) reads phases[oh * row_step + offsets[k] + ow]. KS is the tap count when fixed (0: `ks`).
+template <int KS>
+METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, int64_t row_step, const int64_t* offsets,
+                                       int64_t ks, const float* taps, const Requant& q, uint8_t* dst) {
+  const int64_t n = KS > 0 ? KS : ks;
   for (int64_t oh = 0; oh < w.out_h; ++oh) {
-    for (int64_t ow = 0; ow < w.out_w; ow += 8) {
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      for (int64_t i = 0; i < kh; ++i) {
-        const int64_t r = oh * w.stride_h + i * w.dilation_h;
-        for (int64_t t = 0; t < kw; ++t) {
-          const int64_t c = t * w.dilation_w, phase = c % w.stride_w;
-          const float* src = phases + (phase * rows + r) * phase_w + ow + c / w.stride_w;
-          const __m256 tap = _mm256_set1_ps(taps[i * kw + t]), v = _mm256_loadu_ps(src);
-          if (t & 1) acc1 = _mm256_fmadd_ps(tap, v, acc1);
-          else acc0 = _mm256_fmadd_ps(tap, v, acc0);
-        }
+    const float* base = phases + oh * row_step;
+    uint8_t* out = dst + oh * w.out_w;
+    int64_t ow = 0;
+    for (; ow + 8 < w.out_w; ow += 16) {  // two vectors at a time share the tap broadcasts
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+      for (int64_t k = 0; k < n; ++k) {
+        const __m256 tap = _mm256_broadcast_ss(taps + k);
+        const float* src = base + offsets[k] + ow;
+        a0 = _mm256_fmadd_ps(tap, _mm256_loadu_ps(src), a0);
+        a1 = _mm256_fmadd_ps(tap, _mm256_loadu_ps(src + 8), a1);
       }
-      // Integer-valued partial sums below 2^24: the split accumulators add up exactly.
-      __m256 v = _mm256_fmadd_ps(_mm256_add_ps(acc0, acc1), mul, bias);
-      v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-      const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zero);
-      const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
-      const __m128i q8 = signed_out ? _mm_packs_epi16(q16, q16) : _mm_packus_epi16(q16, q16);
-      uint8_t* out = dst + oh * w.out_w + ow;
-      if (ow + 8 <= w.out_w) {
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(out), q8);
-      } else {
-        alignas(16) uint8_t bytes[16];
-        _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q8);
-        std::memcpy(out, bytes, size_t(w.out_w - ow));
-      }
+      store_requantized8(a0, q, out + ow, 8);
+      store_requantized8(a1, q, out + ow + 8, w.out_w - ow - 8);
+    }
+    if (ow < w.out_w) {
+      __m256 a0 = _mm256_setzero_ps();
+      for (int64_t k = 0; k < n; ++k)
+        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(taps + k), _mm256_loadu_ps(base + offsets[k] + ow), a0);
+      store_requantized8(a0, q, out + ow, w.out_w - ow);
     }
   }
 }
@@ -263,26 +293,33 @@ class QuantizedConvKernel : public Kernel {
     const int64_t rows = std::max((w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
                                   w.pad_top + w.in_h);
     // Each phase row covers the widest tap offset plus a whole vector past out_w.
-    const int64_t phase_w = (w.out_w + 7) / 8 * 8 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
+    const int64_t phase_w = (w.out_w + 15) / 16 * 16 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
     const int64_t ks = w.kernel_size();
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < w.kernel_h; ++i)
+      for (int64_t t = 0; t < w.kernel_w; ++t) {
+        const int64_t c = t * w.dilation_w;
+        offsets.push_back(((c % sw) * rows + i * w.dilation_h) * phase_w + c / sw);
+      }
+    const auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
     const bool s8 = mask_ != 0;
     pool.parallel_for(batch * out_c_, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> phases(size_t(sw * rows * phase_w));
+      // Padding rows and columns stay zero: each channel rewrites only the input rows' phase rows whole.
+      std::vector<float> phases(size_t(sw * rows * phase_w), 0.f);
+      std::vector<float> padded(size_t(sw * phase_w + 16), 0.f);  // one input row, padded left and right
       for (int64_t bc = begin; bc < end; ++bc) {
         const int64_t c = bc % out_c_;
         const uint8_t* src = x + bc * w.in_size();
-        std::fill(phases.begin(), phases.end(), 0.f);
         for (int64_t i = 0; i < w.in_h; ++i) {
           const int64_t r = i + w.pad_top;
-          for (int64_t j = 0; j < w.in_w; ++j) {
-            const int64_t col = j + w.pad_left, phase = col % sw, idx = col / sw;
-            if (idx >= phase_w) continue;  // a column no window reaches
-            const int32_t v = s8 ? int32_t(int8_t(src[i * w.in_w + j])) : int32_t(src[i * w.in_w + j]);
-            phases[size_t((phase * rows + r) * phase_w + idx)] = float(v - x_zero_);
-          }
+          if (r >= rows) break;
+          const int64_t n = std::min(w.in_w, sw * phase_w - w.pad_left);  // columns past every window dropped
+          widen_row(src + i * w.in_w, n, s8, x_zero_, padded.data() + w.pad_left);
+          for (int64_t p = 0; p < sw; ++p)
+            split_phase(padded.data() + p, sw, phase_w, phases.data() + (p * rows + r) * phase_w);
         }
-        depthwise_plane_avx2(w, phases.data(), rows, phase_w, taps_.data() + c * ks, requant_[0][size_t(c)],
-                             y + bc * w.out_size());
+        plane(w, phases.data(), w.stride_h * phase_w, offsets.data(), ks, taps_.data() + c * ks,
+              requant_[0][size_t(c)], y + bc * w.out_size());
       }
     });
   }
