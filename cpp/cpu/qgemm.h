@@ -5,6 +5,9 @@
 //    instruction covers a panel's 16 columns);
 //  - AVX2: vpmaddubsw would saturate its int16 pair sums (255 * 127 * 2 > 32767), so the bytes are
 //    split into even and odd halves widened to int16 and multiplied with vpmaddwd (exact in int32);
+//  - AMX (tdpbusd on 16 x 64-byte tiles): the tile unit multiplies u8 rows by s8 columns, so there the
+//    weights become the u8 side (w + 128) and the panels the s8 side ((x + shift) ^ 0x80, see
+//    panel_mask); per-column sums of the panels undo the two offsets exactly;
 //  - elsewhere (aarch64 included), plain C++.
 // The caller's epilogue subtracts (activation zero point + shift) * row_sums() to get
 // sum_k (x - x_zero) * w.
@@ -18,7 +21,7 @@
 
 namespace metalnn::cpu {
 
-// METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps the path (tests run each on one machine).
+// METALNN_INT8_KERNELS=avx512vnni, =avxvnni, =avx2 or =portable caps the path (tests run each on one machine).
 // Columns per panel: the packers write activations as panels of kPanelCols columns, each holding
 // for every group of 4 k's the 4 bytes of column 0, then of column 1, ... ([k_groups][16][4]).
 constexpr int64_t kPanelCols = 16;
@@ -39,10 +42,17 @@ class QGemmWeights {
   int64_t k_groups() const { return (k_ + 3) / 4; }
   const std::vector<int32_t>& row_sums() const { return row_sums_; }
   const int32_t* block(int64_t row_block) const { return packed_.data() + row_block * block_ints_; }
+  // AMX: the tile of rows [16 * row_tile, + 16) and k [64 * k_tile, + 64) as 16 rows of 64 bytes, w + 128
+  // (0 past k and past the rows, which then add nothing whatever the panels hold there).
+  int64_t k_tiles() const { return (k_ + 63) / 64; }
+  const uint8_t* amx_tile(int64_t row_tile, int64_t k_tile) const {
+    return amx_.data() + (row_tile * k_tiles() + k_tile) * 1024;
+  }
 
  private:
   int64_t rows_, k_, block_ints_;
   std::vector<int32_t> packed_;
+  std::vector<uint8_t> amx_;
   std::vector<int32_t> row_sums_;
 };
 
@@ -55,6 +65,10 @@ using TileEpilogue = std::function<void(int64_t r0, int64_t nr, int64_t c0, int6
 // Sums over all rows of `w` and `cols` columns, on the pool (or the calling thread when serial).
 void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack, const TileEpilogue& epilogue,
            bool serial = false);
+
+// The xor mask the packers apply to activation bytes whose u8 shift is `shift_mask`: the same, or with
+// the sign bit flipped for AMX's s8 side.
+uint8_t panel_mask(uint8_t shift_mask);
 
 // Whether the int8 kernels use SIMD (AVX2 or better, unless METALNN_INT8_KERNELS=portable).
 bool int8_simd();

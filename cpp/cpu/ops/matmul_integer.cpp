@@ -58,7 +58,7 @@ class PackedMatMulInteger : public Kernel {
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const uint8_t* a = static_cast<const uint8_t*>(in[0]->raw());
     const bool s8 = in[0]->dtype() == DType::Int8;
-    const uint8_t mask = s8 ? 0x80 : 0;
+    const uint8_t mask = panel_mask(s8 ? 0x80 : 0);
     int32_t za = 0;
     if (in.size() > 2 && in[2]) za = s8 ? int32_t(*in[2]->data<int8_t>()) : int32_t(*in[2]->data<uint8_t>());
     const int32_t shifted_zero = za + (s8 ? 128 : 0);

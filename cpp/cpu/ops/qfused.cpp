@@ -187,7 +187,7 @@ class QuantizedConvKernel : public Kernel {
           for (int64_t j = 0; j < nc;) {
             const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
             for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
-            pack_rows(rows.data(), groups, j, run, mask_, panels);
+            pack_rows(rows.data(), groups, j, run, panel_mask(mask_), panels);
             j += run;
           }
           return;
@@ -233,7 +233,7 @@ class QuantizedConvKernel : public Kernel {
                 std::memset(dst + (hi - r.ow), raw_pad, size_t(end - hi));
               }
             }
-        pack_rows(rows_of.data(), groups, 0, nc, mask_, panels);
+        pack_rows(rows_of.data(), groups, 0, nc, panel_mask(mask_), panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
         for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
@@ -353,7 +353,7 @@ class QuantizedMatMulKernel : public Kernel {
     const uint8_t* a = static_cast<const uint8_t*>(in[kQX]->raw());
     uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
     const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
-    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask_, panels); };
+    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, panel_mask(mask_), panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
       for (int64_t j = 0; j < nc; ++j)
         for (int64_t i = 0; i < nr; ++i)
