@@ -258,6 +258,15 @@ METALNN_AMX void panel_column_sums(const uint8_t* panel, int64_t k_groups, int32
   _mm512_storeu_si512(sums, acc);
 }
 
+// (w + 128) . (x - 128) back to w . x for the first nr rows of a 16 x 16 tile: + 128 * sum w - 128 * sum (x - 128).
+METALNN_AMX void amx_correct(int32_t* sums, const int32_t* row_sums, int64_t nr, const int32_t* column_sums) {
+  const __m512i cs = _mm512_slli_epi32(_mm512_loadu_si512(column_sums), 7);
+  for (int64_t i = 0; i < nr; ++i) {
+    const __m512i row = _mm512_set1_epi32(row_sums[i] * 128);
+    _mm512_storeu_si512(sums + i * 16, _mm512_add_epi32(_mm512_loadu_si512(sums + i * 16), _mm512_sub_epi32(row, cs)));
+  }
+}
+
 // qgemm on AMX: every panel packed once (in parallel), then tasks of weight row-tile pairs by panel pairs.
 void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
                const TileEpilogue& epilogue, bool serial) {
@@ -307,10 +316,7 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
             const int64_t p = 2 * pp + q, c0 = p * kPanelCols, nc = std::min(kPanelCols, cols - c0);
             if (nc <= 0) continue;
             int32_t* s = sums + (2 * half + q) * 256;
-            const int32_t* cs = colsum + p * kPanelCols;
-            // (w + 128) . (x - 128) back to w . x: + 128 * sum w - 128 * sum (x - 128).
-            for (int64_t i = 0; i < nr; ++i)
-              for (int64_t j = 0; j < nc; ++j) s[i * 16 + j] += 128 * (row_sums[size_t(r0 + i)] - cs[j]);
+            amx_correct(s, row_sums.data() + r0, nr, colsum + p * kPanelCols);
             epilogue(r0, nr, c0, nc, s);
           }
         }
