@@ -235,11 +235,11 @@ def test_chain_and_residual(target, rng, tmp_path):
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
 
 
-@pytest.mark.parametrize("kernels", ["avxvnni", "avx2", "portable"])
+@pytest.mark.parametrize("kernels", ["avx512vnni", "avxvnni", "avx2", "portable"])
 def test_int8_kernel_paths(kernels):
-    """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX-VNNI, AVX2
-    (vpmaddwd) or plain C++: they run on the best path of this machine otherwise (the choice is made
-    once per process; a path the CPU lacks falls back to the next)."""
+    """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX512-VNNI,
+    AVX-VNNI, AVX2 (vpmaddwd) or plain C++: they run on the best path of this machine otherwise (AMX where
+    the CPU and OS allow; the choice is made once per process; a path the CPU lacks falls back to the next)."""
     env = dict(os.environ, METALNN_INT8_KERNELS=kernels)
     here = os.path.dirname(__file__)
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, os.path.join(here, "test_matmul_integer.py"),

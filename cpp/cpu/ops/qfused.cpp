@@ -199,40 +199,57 @@ class QuantizedConvKernel : public Kernel {
         unfolded.resize(size_t(cg * kh * kw * nc));
         rows_of.assign(size_t(groups * 4), nullptr);
         const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+        // Runs of columns along one output row; per run and tap column t, the copied range [lo, hi) of
+        // ow (the rest is padding). Locals, not members, so the byte stores cannot make them reload.
+        const int64_t stride_h = win_.stride_h, stride_w = win_.stride_w, pad_top = win_.pad_top;
+        const int64_t dil_h = win_.dilation_h, in_h = win_.in_h, in_w = win_.in_w, out_w = win_.out_w;
         struct Run { int64_t j, len, b, oh, ow; };
-        std::vector<Run> runs;
+        thread_local std::vector<Run> runs;
+        thread_local std::vector<int64_t> spans;  // per run, kw pairs (lo, hi)
+        runs.clear();
+        spans.clear();
         for (int64_t j = 0; j < nc;) {
-          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / win_.out_w, ow = p % win_.out_w;
-          const int64_t len = std::min(nc - j, win_.out_w - ow);
+          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / out_w, ow = p % out_w;
+          const int64_t len = std::min(nc - j, out_w - ow), end = ow + len;
           runs.push_back({j, len, b, oh, ow});
+          for (int64_t t = 0; t < kw; ++t) {
+            const IndexRange valid = valid_range(-win_.pad_left + t * win_.dilation_w, stride_w, end, in_w);
+            const int64_t lo = std::clamp(valid.lo, ow, end);
+            spans.push_back(lo);
+            spans.push_back(std::clamp(valid.hi, lo, end));
+          }
           j += len;
         }
-        for (int64_t c = 0; c < cg; ++c)
+        for (int64_t c = 0; c < cg; ++c) {
+          const uint8_t* plane = x + (gi * cg + c) * in_h * in_w;
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t t = 0; t < kw; ++t) {
               const int64_t kk = (c * kh + i) * kw + t;
+              const int64_t offset = -win_.pad_left + t * win_.dilation_w;
               uint8_t* row = unfolded.data() + kk * nc;
               rows_of[size_t(kk)] = row;
-              for (const Run& r : runs) {
-                uint8_t* dst = row + r.j;  // dst[ow - r.ow]
-                const int64_t ih = r.oh * win_.stride_h - win_.pad_top + i * win_.dilation_h;
-                if (ih < 0 || ih >= win_.in_h) {
-                  std::memset(dst, raw_pad, size_t(r.len));
+              for (size_t ri = 0; ri < runs.size(); ++ri) {
+                const Run& r = runs[ri];
+                uint8_t* dst = row + r.j - r.ow;  // dst[ow]
+                const int64_t ih = r.oh * stride_h - pad_top + i * dil_h, end = r.ow + r.len;
+                if (ih < 0 || ih >= in_h) {
+                  std::memset(dst + r.ow, raw_pad, size_t(r.len));
                   continue;
                 }
-                const uint8_t* src = x + ((r.b * in_c_ + gi * cg + c) * win_.in_h + ih) * win_.in_w;
-                const int64_t offset = -win_.pad_left + t * win_.dilation_w, end = r.ow + r.len;
-                const IndexRange valid = valid_range(offset, win_.stride_w, end, win_.in_w);
-                const int64_t lo = std::clamp(valid.lo, r.ow, end), hi = std::clamp(valid.hi, lo, end);
-                std::memset(dst, raw_pad, size_t(lo - r.ow));
-                if (win_.stride_w == 1) {
-                  std::memcpy(dst + (lo - r.ow), src + lo + offset, size_t(hi - lo));
+                const uint8_t* src = plane + r.b * in_c_ * in_h * in_w + ih * in_w + offset;  // src[ow * stride_w]
+                const int64_t lo = spans[ri * 2 * kw + 2 * t], hi = spans[ri * 2 * kw + 2 * t + 1];
+                for (int64_t ow = r.ow; ow < lo; ++ow) dst[ow] = raw_pad;
+                if (stride_w == 1) {
+                  std::memcpy(dst + lo, src + lo, size_t(hi - lo));
+                } else if (stride_w == 2) {
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2];
                 } else {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow - r.ow] = src[ow * win_.stride_w + offset];
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride_w];
                 }
-                std::memset(dst + (hi - r.ow), raw_pad, size_t(end - hi));
+                for (int64_t ow = hi; ow < end; ++ow) dst[ow] = raw_pad;
               }
             }
+        }
         pack_rows(rows_of.data(), groups, 0, nc, panel_mask(mask_), panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
