@@ -340,7 +340,44 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
 #undef METALNN_AMX
 #endif
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// 16 x 16 int32 transpose: 32-bit and 64-bit interleaves give 4 x 4 blocks per 128-bit lane, two
+// lane shuffles put the blocks in place.
+__attribute__((target("avx512f"))) void transpose_avx512(const int32_t* in, int32_t* out) {
+  __m512i r[16], a[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + i * 16);
+  for (int k = 0; k < 8; ++k) {
+    a[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {  // r[4k + q], lane L: rows 4k..4k+3 of column 4L + q
+    r[4 * k] = _mm512_unpacklo_epi64(a[4 * k], a[4 * k + 2]);
+    r[4 * k + 1] = _mm512_unpackhi_epi64(a[4 * k], a[4 * k + 2]);
+    r[4 * k + 2] = _mm512_unpacklo_epi64(a[4 * k + 1], a[4 * k + 3]);
+    r[4 * k + 3] = _mm512_unpackhi_epi64(a[4 * k + 1], a[4 * k + 3]);
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m512i c0 = _mm512_shuffle_i32x4(r[q], r[4 + q], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i c1 = _mm512_shuffle_i32x4(r[q], r[4 + q], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i d0 = _mm512_shuffle_i32x4(r[8 + q], r[12 + q], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i d1 = _mm512_shuffle_i32x4(r[8 + q], r[12 + q], _MM_SHUFFLE(3, 1, 3, 1));
+    _mm512_storeu_si512(out + q * 16, _mm512_shuffle_i32x4(c0, d0, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(out + (8 + q) * 16, _mm512_shuffle_i32x4(c0, d0, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_si512(out + (4 + q) * 16, _mm512_shuffle_i32x4(c1, d1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(out + (12 + q) * 16, _mm512_shuffle_i32x4(c1, d1, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+}
+#endif
+
 }  // namespace
+
+void transpose_sums(const int32_t* sums, int32_t* out) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() == Isa::Avx512Vnni || isa() == Isa::Amx) return transpose_avx512(sums, out);
+#endif
+  for (int64_t i = 0; i < kPanelCols; ++i)
+    for (int64_t j = 0; j < kPanelCols; ++j) out[j * kPanelCols + i] = sums[i * kPanelCols + j];
+}
 
 bool int8_simd() { return isa() != Isa::Portable; }
 
@@ -470,7 +507,8 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
   const TilesFn tiles = tiles_fn();
   auto task = [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> buffer;
-    alignas(64) int32_t sums[kTileRows * kPanelCols], more[kTileRows * kPanelCols];
+    // Whole 16 x 16 tiles (rows past kTileRows stay 0), as transpose_sums reads.
+    alignas(64) int32_t sums[kPanelCols * kPanelCols] = {}, more[kPanelCols * kPanelCols] = {};
     for (int64_t t = begin; t < end; ++t) {
       const int64_t cc = t / used_row_chunks, rc = t % used_row_chunks;
       const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;

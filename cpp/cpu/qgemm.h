@@ -59,7 +59,8 @@ class QGemmWeights {
 // Writes the panels of columns [col0, col0 + cols) into a zeroed buffer (the bytes of columns past
 // `cols` and of k past k() meet zero weights or are never stored).
 using PanelPacker = std::function<void(int64_t col0, int64_t cols, uint8_t* panels)>;
-// Receives the raw sums of rows [r0, r0 + nr) x columns [c0, c0 + nc): sums[i * kPanelCols + j].
+// Receives the raw sums of rows [r0, r0 + nr) x columns [c0, c0 + nc): sums[i * kPanelCols + j], in a
+// 16 x 16 tile (nr <= 16).
 using TileEpilogue = std::function<void(int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums)>;
 
 // Sums over all rows of `w` and `cols` columns, on the pool (or the calling thread when serial).
@@ -69,6 +70,10 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
 // The xor mask the packers apply to activation bytes whose u8 shift is `shift_mask`: the same, or with
 // the sign bit flipped for AMX's s8 side.
 uint8_t panel_mask(uint8_t shift_mask);
+
+// out[j * kPanelCols + i] = sums[i * kPanelCols + j] for a 16 x 16 tile of sums (an epilogue writing
+// row-major [columns][rows] output reads the transposed tile contiguously).
+void transpose_sums(const int32_t* sums, int32_t* out);
 
 // Whether the int8 kernels use SIMD (AVX2 or better, unless METALNN_INT8_KERNELS=portable).
 bool int8_simd();
