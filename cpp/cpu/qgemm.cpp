@@ -369,6 +369,21 @@ __attribute__((target("avx512f"))) void transpose_avx512(const int32_t* in, int3
 }
 #endif
 
+// requantize_span's arithmetic on 16 lanes; values in the output range, so truncating to bytes is exact.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512(const Requant* q, int64_t nr,
+                                                                                  const int32_t* sums, int64_t n,
+                                                                                  uint8_t* dst, int64_t dst_stride) {
+  const __mmask16 lanes = __mmask16((1u << n) - 1);
+  for (int64_t i = 0; i < nr; ++i) {
+    const Requant& r = q[i];
+    const __m512i s = _mm512_maskz_loadu_epi32(lanes, sums + i * kPanelCols);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(r.correction)));
+    v = _mm512_fmadd_ps(v, _mm512_set1_ps(r.multiplier), _mm512_set1_ps(r.bias));
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi));
+    const __m512i b = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(r.y_zero));
+    _mm_mask_storeu_epi8(dst + i * dst_stride, lanes, _mm512_cvtepi32_epi8(b));
+  }
+}
 }  // namespace
 
 void transpose_sums(const int32_t* sums, int32_t* out) {
@@ -377,6 +392,13 @@ void transpose_sums(const int32_t* sums, int32_t* out) {
 #endif
   for (int64_t i = 0; i < kPanelCols; ++i)
     for (int64_t j = 0; j < kPanelCols; ++j) out[j * kPanelCols + i] = sums[i * kPanelCols + j];
+}
+
+void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (isa() == Isa::Avx512Vnni || isa() == Isa::Amx) return requantize_tile_avx512(q, nr, sums, n, dst, dst_stride);
+#endif
+  for (int64_t i = 0; i < nr; ++i) requantize_span(q[i], sums + i * kPanelCols, n, dst + i * dst_stride);
 }
 
 bool int8_simd() { return isa() != Isa::Portable; }

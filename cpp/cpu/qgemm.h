@@ -94,6 +94,10 @@ struct Requant {
 // dst[i] = requantised sums[i] for i < n.
 void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst);
 
+// Rows [0, nr) of a 16 x 16 tile of sums, n <= 16 columns from sums' column 0, requantised with q[i]
+// into dst + i * dst_stride.
+void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride);
+
 // Writes panel columns [first, first + cols) from `rows` (4 * k_groups row pointers, nullptr past k):
 // column first + j of reduction row t is rows[t][j] ^ mask (a 1x1 convolution's input as it lies).
 void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,

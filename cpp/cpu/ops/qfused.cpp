@@ -255,9 +255,7 @@ class QuantizedConvKernel : public Kernel {
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
         for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
           const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
-          for (int64_t i = 0; i < nr; ++i)
-            requantize_span(rq[size_t(r0 + i)], sums + i * kPanelCols + j, run,
-                            y + (b * out_c_ + gi * rows + r0 + i) * P + p);
+          requantize_tile(rq.data() + r0, nr, sums + j, run, y + (b * out_c_ + gi * rows + r0) * P + p, P);
           j += run;
         }
       };
