@@ -329,6 +329,10 @@ class QuantizedConvKernel : public Kernel {
           const int64_t r = i + w.pad_top;
           if (r >= rows) break;
           const int64_t n = std::min(w.in_w, sw * phase_w - w.pad_left);  // columns past every window dropped
+          if (sw == 1) {  // one phase: the padded row itself
+            widen_row(src + i * w.in_w, n, s8, x_zero_, phases.data() + r * phase_w + w.pad_left);
+            continue;
+          }
           widen_row(src + i * w.in_w, n, s8, x_zero_, padded.data() + w.pad_left);
           for (int64_t p = 0; p < sw; ++p)
             split_phase(padded.data() + p, sw, phase_w, phases.data() + (p * rows + r) * phase_w);
