@@ -388,7 +388,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512
 
 void transpose_sums(const int32_t* sums, int32_t* out) {
 #if defined(METALNN_HAS_AVX2_KERNELS)
-  if (isa() == Isa::Avx512Vnni || isa() == Isa::Amx) return transpose_avx512(sums, out);
+  if (int8_avx512()) return transpose_avx512(sums, out);
 #endif
   for (int64_t i = 0; i < kPanelCols; ++i)
     for (int64_t j = 0; j < kPanelCols; ++j) out[j * kPanelCols + i] = sums[i * kPanelCols + j];
@@ -396,12 +396,13 @@ void transpose_sums(const int32_t* sums, int32_t* out) {
 
 void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride) {
 #if defined(METALNN_HAS_AVX2_KERNELS)
-  if (isa() == Isa::Avx512Vnni || isa() == Isa::Amx) return requantize_tile_avx512(q, nr, sums, n, dst, dst_stride);
+  if (int8_avx512()) return requantize_tile_avx512(q, nr, sums, n, dst, dst_stride);
 #endif
   for (int64_t i = 0; i < nr; ++i) requantize_span(q[i], sums + i * kPanelCols, n, dst + i * dst_stride);
 }
 
 bool int8_simd() { return isa() != Isa::Portable; }
+bool int8_avx512() { return isa() == Isa::Avx512Vnni || isa() == Isa::Amx; }
 
 uint8_t panel_mask(uint8_t shift_mask) { return isa() == Isa::Amx ? uint8_t(shift_mask ^ 0x80) : shift_mask; }
 

@@ -77,6 +77,8 @@ void transpose_sums(const int32_t* sums, int32_t* out);
 
 // Whether the int8 kernels use SIMD (AVX2 or better, unless METALNN_INT8_KERNELS=portable).
 bool int8_simd();
+// Whether they use AVX-512 (AVX512-VNNI or AMX).
+bool int8_avx512();
 
 // Bytes of panels for `cols` columns of reduction length k.
 inline int64_t panel_bytes(int64_t cols, int64_t k) {
