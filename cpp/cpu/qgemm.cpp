@@ -276,7 +276,12 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
   // One spare panel (the partner of an odd last one) and a k tile of slack past it.
   thread_local std::vector<uint8_t> buffer;
   thread_local std::vector<int32_t> column_sums;
-  buffer.assign(size_t((panels + 1) * panel_bytes + w.k_tiles() * 1024), 0);
+  // Only what the packers leave unwritten is zeroed: the last panel (columns past `cols`) and all past
+  // it, and when k is not a multiple of 4 every panel's last group (its bytes past k).
+  buffer.resize(size_t((panels + 1) * panel_bytes + w.k_tiles() * 1024));
+  std::memset(buffer.data() + (panels - 1) * panel_bytes, 0, buffer.size() - size_t((panels - 1) * panel_bytes));
+  if (w.k() % 4 != 0)
+    for (int64_t p = 0; p + 1 < panels; ++p) std::memset(buffer.data() + p * panel_bytes + (groups - 1) * 64, 0, 64);
   column_sums.assign(size_t((panels + 1) * kPanelCols), 0);
   uint8_t* base = buffer.data();
   int32_t* colsum = column_sums.data();

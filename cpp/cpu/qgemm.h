@@ -56,8 +56,8 @@ class QGemmWeights {
   std::vector<int32_t> row_sums_;
 };
 
-// Writes the panels of columns [col0, col0 + cols) into a zeroed buffer (the bytes of columns past
-// `cols` and of k past k() meet zero weights or are never stored).
+// Writes the panels of columns [col0, col0 + cols): every byte of those columns for k < k(); qgemm
+// zeroes the rest (columns past `cols`, k past k()) beforehand.
 using PanelPacker = std::function<void(int64_t col0, int64_t cols, uint8_t* panels)>;
 // Receives the raw sums of rows [r0, r0 + nr) x columns [c0, c0 + nc): sums[i * kPanelCols + j], in a
 // 16 x 16 tile (nr <= 16).
