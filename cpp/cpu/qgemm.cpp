@@ -27,6 +27,19 @@ constexpr int64_t kChunkBytes = int64_t{384} << 10;
 
 enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni, Amx };
 
+// claim_tasks with a per-thread set-up and tear-down around each thread's tasks (either may be null).
+void claim_tasks_with(ThreadPool& pool, int64_t tasks, bool serial, const std::function<void(int64_t)>& task,
+                      void (*enter)(), void (*leave)()) {
+  auto run = [&](std::atomic<int64_t>& next) {
+    if (enter) enter();
+    for (int64_t t = next++; t < tasks; t = next++) task(t);
+    if (leave) leave();
+  };
+  std::atomic<int64_t> next{0};
+  if (serial || pool.num_threads() == 1 || tasks <= 1) return run(next);
+  pool.parallel_for(pool.num_threads(), 1, [&](int64_t, int64_t) { run(next); });
+}
+
 #if defined(METALNN_HAS_AMX_KERNELS)
 // AMX-TILE and AMX-INT8 present, and Linux grants this process the tile state (it must be asked for:
 // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)).
@@ -287,16 +300,12 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
   int32_t* colsum = column_sums.data();
   constexpr int64_t kPackPanels = 4;
   const int64_t pack_tasks = (panels + kPackPanels - 1) / kPackPanels;
-  auto pack_task = [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t p0 = t * kPackPanels, p1 = std::min(panels, p0 + kPackPanels);
-      const int64_t c0 = p0 * kPanelCols;
-      pack(c0, std::min(cols, p1 * kPanelCols) - c0, base + p0 * panel_bytes);
-      for (int64_t p = p0; p < p1; ++p) panel_column_sums(base + p * panel_bytes, groups, colsum + p * kPanelCols);
-    }
-  };
-  if (serial || threads == 1) pack_task(0, pack_tasks);
-  else pool.parallel_for(pack_tasks, 1, pack_task);
+  claim_tasks(pool, pack_tasks, serial, [&](int64_t t) {
+    const int64_t p0 = t * kPackPanels, p1 = std::min(panels, p0 + kPackPanels);
+    const int64_t c0 = p0 * kPanelCols;
+    pack(c0, std::min(cols, p1 * kPanelCols) - c0, base + p0 * panel_bytes);
+    for (int64_t p = p0; p < p1; ++p) panel_column_sums(base + p * panel_bytes, groups, colsum + p * kPanelCols);
+  });
 
   const int64_t row_pairs = (rows + 31) / 32, panel_pairs = (panels + 1) / 2;
   const int64_t want = serial ? 1 : int64_t{4} * threads;
@@ -328,19 +337,7 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
       }
     }
   };
-  const int64_t tasks = row_chunks * col_chunks;
-  if (serial || threads == 1) {
-    amx_configure();
-    for (int64_t t = 0; t < tasks; ++t) task(t);
-    amx_release();
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  pool.parallel_for(threads, 1, [&](int64_t, int64_t) {
-    amx_configure();
-    for (int64_t t = next++; t < tasks; t = next++) task(t);
-    amx_release();
-  });
+  claim_tasks_with(pool, row_chunks * col_chunks, serial, task, amx_configure, amx_release);
 }
 #undef METALNN_AMX
 #endif
@@ -404,6 +401,10 @@ void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t 
   if (int8_avx512()) return requantize_tile_avx512(q, nr, sums, n, dst, dst_stride);
 #endif
   for (int64_t i = 0; i < nr; ++i) requantize_span(q[i], sums + i * kPanelCols, n, dst + i * dst_stride);
+}
+
+void claim_tasks(ThreadPool& pool, int64_t tasks, bool serial, const std::function<void(int64_t)>& task) {
+  claim_tasks_with(pool, tasks, serial, task, nullptr, nullptr);
 }
 
 bool int8_simd() { return isa() != Isa::Portable; }
@@ -562,11 +563,7 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
       }
     }
   };
-  if (serial || threads == 1) return task(0, tasks);
-  std::atomic<int64_t> next{0};
-  pool.parallel_for(threads, 1, [&](int64_t, int64_t) {
-    for (int64_t t = next++; t < tasks; t = next++) task(t, t + 1);
-  });
+  claim_tasks(pool, tasks, serial, [&](int64_t t) { task(t, t + 1); });
 }
 
 }  // namespace metalnn::cpu

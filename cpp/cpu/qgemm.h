@@ -80,6 +80,10 @@ bool int8_simd();
 // Whether they use AVX-512 (AVX512-VNNI or AMX).
 bool int8_avx512();
 
+// Runs task(t) for t in [0, tasks), each claimed by whichever pool thread comes free (the calling thread
+// alone when serial): on a loaded machine a thread that lost its core holds up only the task it is in.
+void claim_tasks(ThreadPool& pool, int64_t tasks, bool serial, const std::function<void(int64_t)>& task);
+
 // Bytes of panels for `cols` columns of reduction length k.
 inline int64_t panel_bytes(int64_t cols, int64_t k) {
   return (cols + kPanelCols - 1) / kPanelCols * ((k + 3) / 4) * kPanelCols * 4;

@@ -318,7 +318,10 @@ class QuantizedConvKernel : public Kernel {
       }
     const auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
     const bool s8 = mask_ != 0;
-    pool.parallel_for(batch * out_c_, 1, [&](int64_t begin, int64_t end) {
+    // Several tasks per thread, claimed as threads come free.
+    const int64_t planes = batch * out_c_, per_task = std::max<int64_t>(1, planes / (8 * pool.num_threads()));
+    claim_tasks(pool, (planes + per_task - 1) / per_task, false, [&](int64_t task) {
+      const int64_t begin = task * per_task, end = std::min(planes, begin + per_task);
       // Padding rows and columns stay zero: each channel rewrites only the input rows' phase rows whole.
       std::vector<float> phases(size_t(sw * rows * phase_w), 0.f);
       std::vector<float> padded(size_t(sw * phase_w + 16), 0.f);  // one input row, padded left and right
