@@ -127,8 +127,9 @@ def test_quantized_conv(x_type, y_type, per_channel, target, rng):
     dict(shape=(2, 5, 12, 37), out_c=5, kernel=(5, 3), group=5, strides=[1, 2], dilations=[2, 1],
          pads=[2, 0, 1, 3], act="Relu"),
     dict(shape=(1, 3, 21, 19), out_c=3, kernel=(3, 3), group=3, strides=[2, 3], dilations=[1, 2], pads=[0, 2, 1, 0]),
+    dict(shape=(2, 19, 9, 8), out_c=45, kernel=(3, 3), pads=[1, 1, 1, 1]),  # 45 rows: 16-row tiles, one past a pair
 ], ids=["grouped", "depthwise", "depthwise_s2", "multiplier", "pointwise", "strided", "long_k", "depthwise_wide",
-        "depthwise_s3"])
+        "depthwise_s3", "many_channels"])
 @pytest.mark.parametrize("x_type", ["int8", "uint8"])
 def test_quantized_conv_geometry(case, x_type, target, rng):
     case = dict(case)
