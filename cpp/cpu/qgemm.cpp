@@ -10,6 +10,12 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(METALNN_HAS_AVX2_KERNELS) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define METALNN_HAS_AMX_KERNELS 1
+#endif
 
 namespace metalnn::cpu {
 
@@ -19,10 +25,34 @@ namespace {
 // few columns (late layers, wide weights) then fit one chunk, so the weights stream once.
 constexpr int64_t kChunkBytes = int64_t{384} << 10;
 
-enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni };
+enum class Isa { Portable, Avx2, AvxVnni, Avx512Vnni, Amx };
 
-// The best path this CPU has; METALNN_INT8_KERNELS=avxvnni, =avx2 or =portable caps it (so one machine can
-// test every path).
+// claim_tasks with a per-thread set-up and tear-down around each thread's tasks (either may be null).
+void claim_tasks_with(ThreadPool& pool, int64_t tasks, bool serial, const std::function<void(int64_t)>& task,
+                      void (*enter)(), void (*leave)()) {
+  auto run = [&](std::atomic<int64_t>& next) {
+    if (enter) enter();
+    for (int64_t t = next++; t < tasks; t = next++) task(t);
+    if (leave) leave();
+  };
+  std::atomic<int64_t> next{0};
+  if (serial || pool.num_threads() == 1 || tasks <= 1) return run(next);
+  pool.parallel_for(pool.num_threads(), 1, [&](int64_t, int64_t) { run(next); });
+}
+
+#if defined(METALNN_HAS_AMX_KERNELS)
+// AMX-TILE and AMX-INT8 present, and Linux grants this process the tile state (it must be asked for:
+// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)).
+bool amx_usable() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
+  constexpr long kReqXcompPerm = 0x1023, kXtileData = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) == 0;
+}
+#endif
+
+// The best path this CPU has; METALNN_INT8_KERNELS=avx512vnni, =avxvnni, =avx2 or =portable caps it (so one
+// machine can test every path).
 Isa detect_isa() {
   const char* env = std::getenv("METALNN_INT8_KERNELS");
   const std::string cap = env ? env : "";
@@ -32,6 +62,9 @@ Isa detect_isa() {
     if (cap == "avx2") return Isa::Avx2;
     const bool avx512 = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
                         __builtin_cpu_supports("avx512bw");
+#if defined(METALNN_HAS_AMX_KERNELS)
+    if (avx512 && cap.empty() && amx_usable()) return Isa::Amx;
+#endif
     if (avx512 && cap != "avxvnni") return Isa::Avx512Vnni;
     if (__builtin_cpu_supports("avxvnni")) return Isa::AvxVnni;
     return avx512 ? Isa::Avx512Vnni : Isa::Avx2;
@@ -144,7 +177,7 @@ using TilesFn = void (*)(const int32_t* w, const uint8_t* p0, const uint8_t* p1,
                          int32_t* s1);
 TilesFn tiles_fn() {
 #if defined(METALNN_HAS_AVX2_KERNELS)
-  if (isa() == Isa::Avx512Vnni) return tiles_avx512_vnni;
+  if (isa() == Isa::Avx512Vnni || isa() == Isa::Amx) return tiles_avx512_vnni;
 #endif
   return nullptr;
 }
@@ -153,7 +186,8 @@ TileFn tile_fn() {
   switch (isa()) {
 #if defined(METALNN_HAS_AVX2_KERNELS)
     case Isa::AvxVnni: return tile_avx_vnni;
-    case Isa::Avx512Vnni: return tile_avx512_vnni;
+    case Isa::Avx512Vnni:
+    case Isa::Amx: return tile_avx512_vnni;
     case Isa::Avx2: return tile_avx2;
 #endif
     default: return tile_portable;
@@ -183,7 +217,200 @@ METALNN_AVX2 int64_t requantize_avx2(const Requant& q, const int32_t* sums, int6
 }
 #endif
 
+#if defined(METALNN_HAS_AMX_KERNELS)
+#define METALNN_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+
+// Every tile used is 16 rows of 64 bytes: C tiles 0-3, weight tiles 4-5, panel tiles 6-7.
+struct TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+METALNN_AMX void amx_configure() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.bytes_per_row[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  // ldtilecfg's operand is not visible to the optimiser as a read: keep the stores.
+  asm volatile("" : : "r"(&cfg) : "memory");
+  _tile_loadconfig(&cfg);
+}
+
+METALNN_AMX void amx_release() { _tile_release(); }
+
+// Raw sums of weight row tiles (rt, rt + 1) by panels p0, p1 (each k_tiles * 16 groups readable; the
+// weight tiles are 0 past k): out[(2 * row half + panel) * 256 + i * 16 + j].
+METALNN_AMX void amx_block(const QGemmWeights& w, int64_t rt, const uint8_t* p0, const uint8_t* p1, int32_t* out) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t kt = 0; kt < w.k_tiles(); ++kt) {
+    _tile_loadd(4, w.amx_tile(rt, kt), 64);
+    _tile_loadd(5, w.amx_tile(rt + 1, kt), 64);
+    _tile_loadd(6, p0 + kt * 1024, 64);
+    _tile_loadd(7, p1 + kt * 1024, 64);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+  _tile_stored(0, out, 64);
+  _tile_stored(1, out + 256, 64);
+  _tile_stored(2, out + 512, 64);
+  _tile_stored(3, out + 768, 64);
+}
+
+// Column sums of one panel as s8 bytes: sums[j] = sum over k of the panel's byte (j, k).
+METALNN_AMX void panel_column_sums(const uint8_t* panel, int64_t k_groups, int32_t* sums) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i acc = _mm512_setzero_si512();
+  for (int64_t g = 0; g < k_groups; ++g) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(panel + g * 64));
+  _mm512_storeu_si512(sums, acc);
+}
+
+// (w + 128) . (x - 128) back to w . x for the first nr rows of a 16 x 16 tile: + 128 * sum w - 128 * sum (x - 128).
+METALNN_AMX void amx_correct(int32_t* sums, const int32_t* row_sums, int64_t nr, const int32_t* column_sums) {
+  const __m512i cs = _mm512_slli_epi32(_mm512_loadu_si512(column_sums), 7);
+  for (int64_t i = 0; i < nr; ++i) {
+    const __m512i row = _mm512_set1_epi32(row_sums[i] * 128);
+    _mm512_storeu_si512(sums + i * 16, _mm512_add_epi32(_mm512_loadu_si512(sums + i * 16), _mm512_sub_epi32(row, cs)));
+  }
+}
+
+// qgemm on AMX: every panel packed once (in parallel), then tasks of weight row-tile pairs by panel pairs.
+void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
+               const TileEpilogue& epilogue, bool serial) {
+  const int64_t rows = w.rows(), groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
+  const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
+  const int threads = serial ? 1 : pool.num_threads();
+  // One spare panel (the partner of an odd last one) and a k tile of slack past it.
+  thread_local std::vector<uint8_t> buffer;
+  thread_local std::vector<int32_t> column_sums;
+  // Only what the packers leave unwritten is zeroed: the last panel (columns past `cols`) and all past
+  // it, and when k is not a multiple of 4 every panel's last group (its bytes past k).
+  buffer.resize(size_t((panels + 1) * panel_bytes + w.k_tiles() * 1024));
+  std::memset(buffer.data() + (panels - 1) * panel_bytes, 0, buffer.size() - size_t((panels - 1) * panel_bytes));
+  if (w.k() % 4 != 0)
+    for (int64_t p = 0; p + 1 < panels; ++p) std::memset(buffer.data() + p * panel_bytes + (groups - 1) * 64, 0, 64);
+  column_sums.assign(size_t((panels + 1) * kPanelCols), 0);
+  uint8_t* base = buffer.data();
+  int32_t* colsum = column_sums.data();
+  constexpr int64_t kPackPanels = 4;
+  const int64_t pack_tasks = (panels + kPackPanels - 1) / kPackPanels;
+  claim_tasks(pool, pack_tasks, serial, [&](int64_t t) {
+    const int64_t p0 = t * kPackPanels, p1 = std::min(panels, p0 + kPackPanels);
+    const int64_t c0 = p0 * kPanelCols;
+    pack(c0, std::min(cols, p1 * kPanelCols) - c0, base + p0 * panel_bytes);
+    for (int64_t p = p0; p < p1; ++p) panel_column_sums(base + p * panel_bytes, groups, colsum + p * kPanelCols);
+  });
+
+  const int64_t row_pairs = (rows + 31) / 32, panel_pairs = (panels + 1) / 2;
+  const int64_t want = serial ? 1 : int64_t{4} * threads;
+  const int64_t row_chunks = std::min(row_pairs, want);
+  const int64_t col_chunks = std::min(panel_pairs, (want + row_chunks - 1) / row_chunks);
+  const int64_t pairs_per_row_chunk = (row_pairs + row_chunks - 1) / row_chunks;
+  const int64_t pairs_per_col_chunk = (panel_pairs + col_chunks - 1) / col_chunks;
+  const std::vector<int32_t>& row_sums = w.row_sums();
+  auto task = [&](int64_t t) {
+    alignas(64) int32_t sums[4 * 256];
+    const int64_t rc = t % row_chunks, cc = t / row_chunks;
+    const int64_t rp_end = std::min(row_pairs, (rc + 1) * pairs_per_row_chunk);
+    const int64_t pp_end = std::min(panel_pairs, (cc + 1) * pairs_per_col_chunk);
+    for (int64_t rp = rc * pairs_per_row_chunk; rp < rp_end; ++rp) {
+      for (int64_t pp = cc * pairs_per_col_chunk; pp < pp_end; ++pp) {
+        const uint8_t* p0 = base + 2 * pp * panel_bytes;
+        amx_block(w, 2 * rp, p0, p0 + panel_bytes, sums);
+        for (int half = 0; half < 2; ++half) {
+          const int64_t r0 = (2 * rp + half) * 16, nr = std::min<int64_t>(16, rows - r0);
+          if (nr <= 0) continue;
+          for (int q = 0; q < 2; ++q) {
+            const int64_t p = 2 * pp + q, c0 = p * kPanelCols, nc = std::min(kPanelCols, cols - c0);
+            if (nc <= 0) continue;
+            int32_t* s = sums + (2 * half + q) * 256;
+            amx_correct(s, row_sums.data() + r0, nr, colsum + p * kPanelCols);
+            epilogue(r0, nr, c0, nc, s);
+          }
+        }
+      }
+    }
+  };
+  claim_tasks_with(pool, row_chunks * col_chunks, serial, task, amx_configure, amx_release);
+}
+#undef METALNN_AMX
+#endif
+
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// 16 x 16 int32 transpose: 32-bit and 64-bit interleaves give 4 x 4 blocks per 128-bit lane, two
+// lane shuffles put the blocks in place.
+__attribute__((target("avx512f"))) void transpose_avx512(const int32_t* in, int32_t* out) {
+  __m512i r[16], a[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + i * 16);
+  for (int k = 0; k < 8; ++k) {
+    a[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {  // r[4k + q], lane L: rows 4k..4k+3 of column 4L + q
+    r[4 * k] = _mm512_unpacklo_epi64(a[4 * k], a[4 * k + 2]);
+    r[4 * k + 1] = _mm512_unpackhi_epi64(a[4 * k], a[4 * k + 2]);
+    r[4 * k + 2] = _mm512_unpacklo_epi64(a[4 * k + 1], a[4 * k + 3]);
+    r[4 * k + 3] = _mm512_unpackhi_epi64(a[4 * k + 1], a[4 * k + 3]);
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m512i c0 = _mm512_shuffle_i32x4(r[q], r[4 + q], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i c1 = _mm512_shuffle_i32x4(r[q], r[4 + q], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i d0 = _mm512_shuffle_i32x4(r[8 + q], r[12 + q], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i d1 = _mm512_shuffle_i32x4(r[8 + q], r[12 + q], _MM_SHUFFLE(3, 1, 3, 1));
+    _mm512_storeu_si512(out + q * 16, _mm512_shuffle_i32x4(c0, d0, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(out + (8 + q) * 16, _mm512_shuffle_i32x4(c0, d0, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_si512(out + (4 + q) * 16, _mm512_shuffle_i32x4(c1, d1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(out + (12 + q) * 16, _mm512_shuffle_i32x4(c1, d1, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+}
+#endif
+
+// requantize_span's arithmetic on 16 lanes; values in the output range, so truncating to bytes is exact.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512(const Requant* q, int64_t nr,
+                                                                                  const int32_t* sums, int64_t n,
+                                                                                  uint8_t* dst, int64_t dst_stride) {
+  const __mmask16 lanes = __mmask16((1u << n) - 1);
+  for (int64_t i = 0; i < nr; ++i) {
+    const Requant& r = q[i];
+    const __m512i s = _mm512_maskz_loadu_epi32(lanes, sums + i * kPanelCols);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(r.correction)));
+    v = _mm512_fmadd_ps(v, _mm512_set1_ps(r.multiplier), _mm512_set1_ps(r.bias));
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi));
+    const __m512i b = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(r.y_zero));
+    _mm_mask_storeu_epi8(dst + i * dst_stride, lanes, _mm512_cvtepi32_epi8(b));
+  }
+}
 }  // namespace
+
+void transpose_sums(const int32_t* sums, int32_t* out) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (int8_avx512()) return transpose_avx512(sums, out);
+#endif
+  for (int64_t i = 0; i < kPanelCols; ++i)
+    for (int64_t j = 0; j < kPanelCols; ++j) out[j * kPanelCols + i] = sums[i * kPanelCols + j];
+}
+
+void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  if (int8_avx512()) return requantize_tile_avx512(q, nr, sums, n, dst, dst_stride);
+#endif
+  for (int64_t i = 0; i < nr; ++i) requantize_span(q[i], sums + i * kPanelCols, n, dst + i * dst_stride);
+}
+
+void claim_tasks(ThreadPool& pool, int64_t tasks, bool serial, const std::function<void(int64_t)>& task) {
+  claim_tasks_with(pool, tasks, serial, task, nullptr, nullptr);
+}
+
+bool int8_simd() { return isa() != Isa::Portable; }
+bool int8_avx512() { return isa() == Isa::Avx512Vnni || isa() == Isa::Amx; }
+
+uint8_t panel_mask(uint8_t shift_mask) { return isa() == Isa::Amx ? uint8_t(shift_mask ^ 0x80) : shift_mask; }
 
 void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* dst) {
   int64_t i = 0;
@@ -254,6 +481,18 @@ QGemmWeights::QGemmWeights(const int8_t* w, int64_t rows, int64_t k, int64_t row
     : rows_(rows), k_(k) {
   const int64_t groups = k_groups(), blocks = (rows + kTileRows - 1) / kTileRows;
   const int ints_per_group = isa() == Isa::Avx2 ? 2 : 1;
+  if (isa() == Isa::Amx) {  // row tiles in pairs (the kernel's unit), each 16 rows of 64 k bytes
+    row_sums_.assign(size_t(rows), 0);
+    amx_.assign(size_t((rows + 31) / 32 * 2 * k_tiles() * 1024), 0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const int8_t v = w[r * row_stride + kk * k_stride];
+        row_sums_[size_t(r)] += v;
+        amx_[size_t(((r / 16) * k_tiles() + kk / 64) * 1024 + (r % 16) * 64 + kk % 64)] = uint8_t(v + 128);
+      }
+    block_ints_ = 0;
+    return;
+  }
   block_ints_ = groups * kTileRows * ints_per_group;
   packed_.assign(size_t(blocks * block_ints_), 0);
   row_sums_.assign(size_t(rows), 0);
@@ -276,6 +515,9 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
            bool serial) {
   const int64_t rows = w.rows(), groups = w.k_groups();
   if (rows == 0 || cols == 0) return;
+#if defined(METALNN_HAS_AMX_KERNELS)
+  if (isa() == Isa::Amx) return qgemm_amx(pool, w, cols, pack, epilogue, serial);
+#endif
   const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
   const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
   const int threads = serial ? 1 : pool.num_threads();
@@ -294,7 +536,8 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
   const TilesFn tiles = tiles_fn();
   auto task = [&](int64_t begin, int64_t end) {
     thread_local std::vector<uint8_t> buffer;
-    alignas(64) int32_t sums[kTileRows * kPanelCols], more[kTileRows * kPanelCols];
+    // Whole 16 x 16 tiles (rows past kTileRows stay 0), as transpose_sums reads.
+    alignas(64) int32_t sums[kPanelCols * kPanelCols] = {}, more[kPanelCols * kPanelCols] = {};
     for (int64_t t = begin; t < end; ++t) {
       const int64_t cc = t / used_row_chunks, rc = t % used_row_chunks;
       const int64_t c0 = cc * chunk * kPanelCols, nc = std::min(cols, c0 + chunk * kPanelCols) - c0;
@@ -320,11 +563,7 @@ void qgemm(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPac
       }
     }
   };
-  if (serial || threads == 1) return task(0, tasks);
-  std::atomic<int64_t> next{0};
-  pool.parallel_for(threads, 1, [&](int64_t, int64_t) {
-    for (int64_t t = next++; t < tasks; t = next++) task(t, t + 1);
-  });
+  claim_tasks(pool, tasks, serial, [&](int64_t t) { task(t, t + 1); });
 }
 
 }  // namespace metalnn::cpu

@@ -45,6 +45,13 @@ def test_unary_shapes(op_type, shape, target, rng):
     check_op(op_type, [uniform(rng, shape, low, high)], target, attributes)
 
 
+def test_erf_whole_range(target):
+    """Erf on every interval of the cpu's piecewise polynomial, its saturation past 4, signed zeros,
+    tiny and infinite inputs, and a tail shorter than one vector."""
+    x = np.concatenate([np.linspace(-5, 5, 1001), [0.0, -0.0, 1e-30, -1e-20, 3.999, 4.0, np.inf, -np.inf]])
+    check_op("Erf", [x.astype("float32")], target)
+
+
 @pytest.mark.parametrize("attributes", [{}, {"alpha": 0.3}, {"alpha": 2.0}],
                          ids=["default", "alpha0.3", "alpha2"])
 def test_leaky_relu_alpha(attributes, target, rng):

@@ -63,10 +63,11 @@ def test_matmul_integer_empty_k(target):
 
 
 @pytest.mark.parametrize("a_type", QTYPES)
-@pytest.mark.parametrize("k", [1, 13, 130])
-def test_matmul_integer_constant_int8_weights(a_type, k, target, rng):
+@pytest.mark.parametrize("k,n", [(1, 21), (13, 21), (130, 21), (64, 40), (65, 33), (300, 17)])
+def test_matmul_integer_constant_int8_weights(a_type, k, n, target, rng):
     """What quantize_dynamic writes: constant int8 B with zero zero points (the cpu device packs it for
-    its int8 GEMM), A's zero point an input."""
-    a, b = _ints(rng, (2, 37, k), a_type), _ints(rng, (k, 21), "int8")
-    _check([a, const(b), _ints(rng, (), a_type), const(np.zeros((21,), np.int8))], target)
+    its int8 GEMM), A's zero point an input. K around the 64-byte AMX tile and N around its 16 and 32
+    rows, 74 rows of A (an odd number of 16-column panels)."""
+    a, b = _ints(rng, (2, 37, k), a_type), _ints(rng, (k, n), "int8")
+    _check([a, const(b), _ints(rng, (), a_type), const(np.zeros((n,), np.int8))], target)
     _check([a, const(b)], target)

@@ -124,7 +124,12 @@ def test_quantized_conv(x_type, y_type, per_channel, target, rng):
     dict(shape=(2, 33, 7, 5), out_c=17, kernel=(1, 1), act="Relu", bias=False),
     dict(shape=(1, 3, 17, 19), out_c=5, kernel=(5, 3), strides=[3, 2], dilations=[1, 2], pads=[2, 1, 0, 1]),
     dict(shape=(2, 130, 5, 6), out_c=7, kernel=(3, 3), pads=[1, 1, 1, 1], act="Clip"),
-], ids=["grouped", "depthwise", "depthwise_s2", "multiplier", "pointwise", "strided", "long_k"])
+    dict(shape=(2, 5, 12, 37), out_c=5, kernel=(5, 3), group=5, strides=[1, 2], dilations=[2, 1],
+         pads=[2, 0, 1, 3], act="Relu"),
+    dict(shape=(1, 3, 21, 19), out_c=3, kernel=(3, 3), group=3, strides=[2, 3], dilations=[1, 2], pads=[0, 2, 1, 0]),
+    dict(shape=(2, 19, 9, 8), out_c=45, kernel=(3, 3), pads=[1, 1, 1, 1]),  # 45 rows: 16-row tiles, one past a pair
+], ids=["grouped", "depthwise", "depthwise_s2", "multiplier", "pointwise", "strided", "long_k", "depthwise_wide",
+        "depthwise_s3", "many_channels"])
 @pytest.mark.parametrize("x_type", ["int8", "uint8"])
 def test_quantized_conv_geometry(case, x_type, target, rng):
     case = dict(case)
@@ -231,11 +236,11 @@ def test_chain_and_residual(target, rng, tmp_path):
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
 
 
-@pytest.mark.parametrize("kernels", ["avxvnni", "avx2", "portable"])
+@pytest.mark.parametrize("kernels", ["avx512vnni", "avxvnni", "avx2", "portable"])
 def test_int8_kernel_paths(kernels):
-    """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX-VNNI, AVX2
-    (vpmaddwd) or plain C++: they run on the best path of this machine otherwise (the choice is made
-    once per process; a path the CPU lacks falls back to the next)."""
+    """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX512-VNNI,
+    AVX-VNNI, AVX2 (vpmaddwd) or plain C++: they run on the best path of this machine otherwise (AMX where
+    the CPU and OS allow; the choice is made once per process; a path the CPU lacks falls back to the next)."""
     env = dict(os.environ, METALNN_INT8_KERNELS=kernels)
     here = os.path.dirname(__file__)
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, os.path.join(here, "test_matmul_integer.py"),

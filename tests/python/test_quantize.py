@@ -133,7 +133,7 @@ def test_int8_inputs_and_uint8_outputs(layout, target, rng):
     np.testing.assert_allclose(actual, expected, atol=1 if target.precision == "float16" else 0)
 
 
-@pytest.mark.parametrize("shape", [(1, 7), (3, 5, 129), (2, 1)])
+@pytest.mark.parametrize("shape", [(1, 7), (3, 5, 129), (2, 1), (3, 129, 131)])  # the last: several chunks
 def test_dynamic_quantize(shape, target, rng):
     x = rng.standard_normal(shape, dtype="float32") * 3 + (1 if shape == (2, 1) else 0)
     model, feeds = make_op_model("DynamicQuantizeLinear", [x], num_outputs=3, opset=11)

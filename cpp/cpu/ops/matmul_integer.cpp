@@ -58,7 +58,7 @@ class PackedMatMulInteger : public Kernel {
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const uint8_t* a = static_cast<const uint8_t*>(in[0]->raw());
     const bool s8 = in[0]->dtype() == DType::Int8;
-    const uint8_t mask = s8 ? 0x80 : 0;
+    const uint8_t mask = panel_mask(s8 ? 0x80 : 0);
     int32_t za = 0;
     if (in.size() > 2 && in[2]) za = s8 ? int32_t(*in[2]->data<int8_t>()) : int32_t(*in[2]->data<uint8_t>());
     const int32_t shifted_zero = za + (s8 ? 128 : 0);
@@ -67,9 +67,14 @@ class PackedMatMulInteger : public Kernel {
     int32_t* y = out[0]->data<int32_t>();
     auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask, panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
-      for (int64_t j = 0; j < nc; ++j)
-        for (int64_t i = 0; i < nr; ++i)
-          y[(c0 + j) * n_ + r0 + i] = sums[i * kPanelCols + j] - shifted_zero * sums_w[size_t(r0 + i)];
+      alignas(64) int32_t t[kPanelCols * kPanelCols];
+      transpose_sums(sums, t);  // rows of sums beyond nr (up to the tile's) are never read
+      const int32_t* w_sums = sums_w.data() + r0;
+      for (int64_t j = 0; j < nc; ++j) {
+        int32_t* out = y + (c0 + j) * n_ + r0;
+        const int32_t* column = t + j * kPanelCols;
+        for (int64_t i = 0; i < nr; ++i) out[i] = column[i] - shifted_zero * w_sums[i];
+      }
     };
     qgemm(pool, weights_, m, pack, epilogue);
   }

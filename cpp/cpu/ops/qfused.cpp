@@ -55,6 +55,83 @@ void accumulate(int32_t* acc, const int16_t* row, int32_t w, int64_t n, int64_t 
   else accumulate_taps<0>(acc, row, w, n, stride);
 }
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// Depthwise convolution in float: taps of (x - x_zero) in [-255, 255] times int8 weights sum exactly
+// in float32 while every partial sum stays below 2^24, i.e. for up to kFloatTaps taps.
+constexpr int64_t kFloatTaps = (int64_t{1} << 24) / (255 * 128);
+
+// The requantised bytes of 8 exact float sums, stored to dst[0, n) for n <= 8.
+METALNN_AVX2_INLINE void store_requantized8(__m256 sum, const Requant& q, uint8_t* dst, int64_t n) {
+  __m256 v = _mm256_fmadd_ps(sum, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
+  const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
+  const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
+  const __m128i q8 = q.lo + float(q.y_zero) < 0.f ? _mm_packs_epi16(q16, q16) : _mm_packus_epi16(q16, q16);
+  if (n >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), q8);
+    return;
+  }
+  alignas(16) uint8_t bytes[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(bytes), q8);
+  std::memcpy(dst, bytes, size_t(n));
+}
+
+// dst[j] = float(x[j] - zero) for j < n, x int8 when s8 else uint8.
+METALNN_AVX2 void widen_row(const uint8_t* x, int64_t n, bool s8, int32_t zero, float* dst) {
+  const __m256i z = _mm256_set1_epi32(zero);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + j));
+    const __m256i v = s8 ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+    _mm256_storeu_ps(dst + j, _mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)));
+  }
+  for (; j < n; ++j) dst[j] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
+}
+
+// dst[i] = src[i * step] for i < n (src holds n * step + 16 floats).
+METALNN_AVX2 void split_phase(const float* src, int64_t step, int64_t n, float* dst) {
+  if (step == 1) {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+    return;
+  }
+  int64_t i = 0;
+  if (step == 2)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_strided<2>(src + 2 * i));
+  for (; i < n; ++i) dst[i] = src[i * step];
+}
+
+// One channel plane from `phases`: for each of the stride_w column phases of the zero-padded plane,
+// rows of `phase_w` floats (phase p, row r, index i is padded column i * stride_w + p). Tap k of output
+// (oh, ow) reads phases[oh * row_step + offsets[k] + ow]. KS is the tap count when fixed (0: `ks`).
+template <int KS>
+METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, int64_t row_step, const int64_t* offsets,
+                                       int64_t ks, const float* taps, const Requant& q, uint8_t* dst) {
+  const int64_t n = KS > 0 ? KS : ks;
+  for (int64_t oh = 0; oh < w.out_h; ++oh) {
+    const float* base = phases + oh * row_step;
+    uint8_t* out = dst + oh * w.out_w;
+    int64_t ow = 0;
+    for (; ow + 8 < w.out_w; ow += 16) {  // two vectors at a time share the tap broadcasts
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+      for (int64_t k = 0; k < n; ++k) {
+        const __m256 tap = _mm256_broadcast_ss(taps + k);
+        const float* src = base + offsets[k] + ow;
+        a0 = _mm256_fmadd_ps(tap, _mm256_loadu_ps(src), a0);
+        a1 = _mm256_fmadd_ps(tap, _mm256_loadu_ps(src + 8), a1);
+      }
+      store_requantized8(a0, q, out + ow, 8);
+      store_requantized8(a1, q, out + ow + 8, w.out_w - ow - 8);
+    }
+    if (ow < w.out_w) {
+      __m256 a0 = _mm256_setzero_ps();
+      for (int64_t k = 0; k < n; ++k)
+        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(taps + k), _mm256_loadu_ps(base + offsets[k] + ow), a0);
+      store_requantized8(a0, q, out + ow, w.out_w - ow);
+    }
+  }
+}
+#endif
+
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
 uint8_t shift_mask(DType t) { return t == DType::Int8 ? 0x80 : 0; }
 int32_t shift_of(DType t) { return t == DType::Int8 ? 128 : 0; }
@@ -80,6 +157,9 @@ class QuantizedConvKernel : public Kernel {
                  win_.pad_left == 0 && win_.out_h == win_.in_h && win_.out_w == win_.in_w;
     if (depthwise_) {
       weights_.assign(w.data<int8_t>(), w.data<int8_t>() + w.numel());
+#if defined(METALNN_HAS_AVX2_KERNELS)
+      taps_.assign(weights_.begin(), weights_.end());
+#endif
       requant_.push_back(row_requants(r, std::vector<int32_t>(size_t(out_c_), 0), 0, 0));
       return;
     }
@@ -107,7 +187,7 @@ class QuantizedConvKernel : public Kernel {
           for (int64_t j = 0; j < nc;) {
             const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
             for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
-            pack_rows(rows.data(), groups, j, run, mask_, panels);
+            pack_rows(rows.data(), groups, j, run, panel_mask(mask_), panels);
             j += run;
           }
           return;
@@ -119,48 +199,63 @@ class QuantizedConvKernel : public Kernel {
         unfolded.resize(size_t(cg * kh * kw * nc));
         rows_of.assign(size_t(groups * 4), nullptr);
         const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+        // Runs of columns along one output row; per run and tap column t, the copied range [lo, hi) of
+        // ow (the rest is padding). Locals, not members, so the byte stores cannot make them reload.
+        const int64_t stride_h = win_.stride_h, stride_w = win_.stride_w, pad_top = win_.pad_top;
+        const int64_t dil_h = win_.dilation_h, in_h = win_.in_h, in_w = win_.in_w, out_w = win_.out_w;
         struct Run { int64_t j, len, b, oh, ow; };
-        std::vector<Run> runs;
+        thread_local std::vector<Run> runs;
+        thread_local std::vector<int64_t> spans;  // per run, kw pairs (lo, hi)
+        runs.clear();
+        spans.clear();
         for (int64_t j = 0; j < nc;) {
-          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / win_.out_w, ow = p % win_.out_w;
-          const int64_t len = std::min(nc - j, win_.out_w - ow);
+          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / out_w, ow = p % out_w;
+          const int64_t len = std::min(nc - j, out_w - ow), end = ow + len;
           runs.push_back({j, len, b, oh, ow});
+          for (int64_t t = 0; t < kw; ++t) {
+            const IndexRange valid = valid_range(-win_.pad_left + t * win_.dilation_w, stride_w, end, in_w);
+            const int64_t lo = std::clamp(valid.lo, ow, end);
+            spans.push_back(lo);
+            spans.push_back(std::clamp(valid.hi, lo, end));
+          }
           j += len;
         }
-        for (int64_t c = 0; c < cg; ++c)
+        for (int64_t c = 0; c < cg; ++c) {
+          const uint8_t* plane = x + (gi * cg + c) * in_h * in_w;
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t t = 0; t < kw; ++t) {
               const int64_t kk = (c * kh + i) * kw + t;
+              const int64_t offset = -win_.pad_left + t * win_.dilation_w;
               uint8_t* row = unfolded.data() + kk * nc;
               rows_of[size_t(kk)] = row;
-              for (const Run& r : runs) {
-                uint8_t* dst = row + r.j;  // dst[ow - r.ow]
-                const int64_t ih = r.oh * win_.stride_h - win_.pad_top + i * win_.dilation_h;
-                if (ih < 0 || ih >= win_.in_h) {
-                  std::memset(dst, raw_pad, size_t(r.len));
+              for (size_t ri = 0; ri < runs.size(); ++ri) {
+                const Run& r = runs[ri];
+                uint8_t* dst = row + r.j - r.ow;  // dst[ow]
+                const int64_t ih = r.oh * stride_h - pad_top + i * dil_h, end = r.ow + r.len;
+                if (ih < 0 || ih >= in_h) {
+                  std::memset(dst + r.ow, raw_pad, size_t(r.len));
                   continue;
                 }
-                const uint8_t* src = x + ((r.b * in_c_ + gi * cg + c) * win_.in_h + ih) * win_.in_w;
-                const int64_t offset = -win_.pad_left + t * win_.dilation_w, end = r.ow + r.len;
-                const IndexRange valid = valid_range(offset, win_.stride_w, end, win_.in_w);
-                const int64_t lo = std::clamp(valid.lo, r.ow, end), hi = std::clamp(valid.hi, lo, end);
-                std::memset(dst, raw_pad, size_t(lo - r.ow));
-                if (win_.stride_w == 1) {
-                  std::memcpy(dst + (lo - r.ow), src + lo + offset, size_t(hi - lo));
+                const uint8_t* src = plane + r.b * in_c_ * in_h * in_w + ih * in_w + offset;  // src[ow * stride_w]
+                const int64_t lo = spans[ri * 2 * kw + 2 * t], hi = spans[ri * 2 * kw + 2 * t + 1];
+                for (int64_t ow = r.ow; ow < lo; ++ow) dst[ow] = raw_pad;
+                if (stride_w == 1) {
+                  std::memcpy(dst + lo, src + lo, size_t(hi - lo));
+                } else if (stride_w == 2) {
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2];
                 } else {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow - r.ow] = src[ow * win_.stride_w + offset];
+                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride_w];
                 }
-                std::memset(dst + (hi - r.ow), raw_pad, size_t(end - hi));
+                for (int64_t ow = hi; ow < end; ++ow) dst[ow] = raw_pad;
               }
             }
-        pack_rows(rows_of.data(), groups, 0, nc, mask_, panels);
+        }
+        pack_rows(rows_of.data(), groups, 0, nc, panel_mask(mask_), panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
         for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
           const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
-          for (int64_t i = 0; i < nr; ++i)
-            requantize_span(rq[size_t(r0 + i)], sums + i * kPanelCols + j, run,
-                            y + (b * out_c_ + gi * rows + r0 + i) * P + p);
+          requantize_tile(rq.data() + r0, nr, sums + j, run, y + (b * out_c_ + gi * rows + r0) * P + p, P);
           j += run;
         }
       };
@@ -172,6 +267,9 @@ class QuantizedConvKernel : public Kernel {
   // One channel per group: each output plane sums its kh x kw taps of one zero-shifted input plane.
   void run_depthwise(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
     const Window2d& w = win_;
+#if defined(METALNN_HAS_AVX2_KERNELS)
+    if (int8_simd() && w.kernel_size() <= kFloatTaps) return run_depthwise_float(x, y, batch, pool);
+#endif
     const int64_t ph = w.pad_top + w.in_h + w.pad_bottom + w.stride_h + (w.kernel_h - 1) * w.dilation_h;
     const int64_t pw = w.pad_left + w.in_w + w.pad_right + w.stride_w + (w.kernel_w - 1) * w.dilation_w;
     const bool s8 = mask_ != 0;
@@ -203,6 +301,53 @@ class QuantizedConvKernel : public Kernel {
     });
   }
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  void run_depthwise_float(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
+    const Window2d& w = win_;
+    const int64_t sw = w.stride_w;
+    const int64_t rows = std::max((w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
+                                  w.pad_top + w.in_h);
+    // Each phase row covers the widest tap offset plus a whole vector past out_w.
+    const int64_t phase_w = (w.out_w + 15) / 16 * 16 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
+    const int64_t ks = w.kernel_size();
+    std::vector<int64_t> offsets;
+    for (int64_t i = 0; i < w.kernel_h; ++i)
+      for (int64_t t = 0; t < w.kernel_w; ++t) {
+        const int64_t c = t * w.dilation_w;
+        offsets.push_back(((c % sw) * rows + i * w.dilation_h) * phase_w + c / sw);
+      }
+    const auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
+    const bool s8 = mask_ != 0;
+    // Several tasks per thread, claimed as threads come free.
+    const int64_t planes = batch * out_c_, per_task = std::max<int64_t>(1, planes / (8 * pool.num_threads()));
+    claim_tasks(pool, (planes + per_task - 1) / per_task, false, [&](int64_t task) {
+      const int64_t begin = task * per_task, end = std::min(planes, begin + per_task);
+      // Padding rows and columns stay zero: each channel rewrites only the input rows' phase rows whole.
+      std::vector<float> phases(size_t(sw * rows * phase_w), 0.f);
+      std::vector<float> padded(size_t(sw * phase_w + 16), 0.f);  // one input row, padded left and right
+      for (int64_t bc = begin; bc < end; ++bc) {
+        const int64_t c = bc % out_c_;
+        const uint8_t* src = x + bc * w.in_size();
+        for (int64_t i = 0; i < w.in_h; ++i) {
+          const int64_t r = i + w.pad_top;
+          if (r >= rows) break;
+          const int64_t n = std::min(w.in_w, sw * phase_w - w.pad_left);  // columns past every window dropped
+          if (sw == 1) {  // one phase: the padded row itself
+            widen_row(src + i * w.in_w, n, s8, x_zero_, phases.data() + r * phase_w + w.pad_left);
+            continue;
+          }
+          widen_row(src + i * w.in_w, n, s8, x_zero_, padded.data() + w.pad_left);
+          for (int64_t p = 0; p < sw; ++p)
+            split_phase(padded.data() + p, sw, phase_w, phases.data() + (p * rows + r) * phase_w);
+        }
+        plane(w, phases.data(), w.stride_h * phase_w, offsets.data(), ks, taps_.data() + c * ks,
+              requant_[0][size_t(c)], y + bc * w.out_size());
+      }
+    });
+  }
+  std::vector<float> taps_;
+#endif
+
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
   uint8_t mask_ = 0, pad_ = 0;
@@ -230,11 +375,16 @@ class QuantizedMatMulKernel : public Kernel {
     const uint8_t* a = static_cast<const uint8_t*>(in[kQX]->raw());
     uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
     const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
-    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, mask_, panels); };
+    auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, panel_mask(mask_), panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
-      for (int64_t j = 0; j < nc; ++j)
-        for (int64_t i = 0; i < nr; ++i)
-          y[(c0 + j) * n_ + r0 + i] = requantize_one(requant_[size_t(r0 + i)], sums[i * kPanelCols + j]);
+      alignas(64) int32_t t[kPanelCols * kPanelCols];
+      transpose_sums(sums, t);
+      const Requant* rq = requant_.data() + r0;
+      for (int64_t j = 0; j < nc; ++j) {
+        uint8_t* out = y + (c0 + j) * n_ + r0;
+        const int32_t* column = t + j * kPanelCols;
+        for (int64_t i = 0; i < nr; ++i) out[i] = requantize_one(rq[i], column[i]);
+      }
     };
     qgemm(pool, *gemm_, m, pack, epilogue);
   }
