@@ -12,7 +12,6 @@
 #endif
 #if defined(__linux__)
 #include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 #endif
 
@@ -83,13 +82,9 @@ bool spin_until(Done done, std::chrono::microseconds limit) {
 
 }  // namespace
 
+// Workers are never pinned to cores: on a busy machine a pinned worker waits for its one core while
+// another sits free, and the region waits with it.
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
-#if defined(__linux__)
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-      if (CPU_ISSET(cpu, &allowed)) allowed_cpus_.push_back(cpu);
-#endif
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -121,20 +116,6 @@ void ThreadPool::work_on_job(uint64_t generation) {
   }
 }
 
-// A worker woken onto the caller's core only time-shares with it, and the scheduler is slow to
-// separate two busy threads; so a worker that finds itself there moves to the other cores.
-void ThreadPool::move_off_caller_cpu() {
-#if defined(__linux__)
-  const int caller = caller_cpu_.load(std::memory_order_relaxed);
-  if (allowed_cpus_.size() < 2 || caller < 0 || sched_getcpu() != caller) return;
-  cpu_set_t others;
-  CPU_ZERO(&others);
-  for (int cpu : allowed_cpus_)
-    if (cpu != caller) CPU_SET(cpu, &others);
-  sched_setaffinity(0, sizeof others, &others);
-#endif
-}
-
 void ThreadPool::notify_caller() {
   std::lock_guard<std::mutex> lock(mutex_);
   done_.notify_all();
@@ -161,7 +142,6 @@ void ThreadPool::worker_loop() {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    move_off_caller_cpu();
     work_on_job(seen);
   }
 }
@@ -183,9 +163,6 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   done_chunks_.store(0, std::memory_order_relaxed);
   state_.store((generation & 0xffffffffu) << 32 | static_cast<uint64_t>(chunks) << 16,
                std::memory_order_release);  // publishes the fields above
-#if defined(__linux__)
-  caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
-#endif
   {
     std::lock_guard<std::mutex> lock(mutex_);
     generation_.store(generation, std::memory_order_release);

@@ -39,7 +39,6 @@ class ThreadPool {
   void worker_loop();
   void work_on_job(uint64_t generation);  // claims and runs that region's chunks until none are left
   void notify_caller();
-  void move_off_caller_cpu();
   template <class Predicate>
   void wait(Predicate ready);  // the caller's wait: spin, then sleep on done_
 
@@ -59,8 +58,6 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> done_chunks_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<int> caller_cpu_{-1};  // where the current region's caller runs
-  std::vector<int> allowed_cpus_;    // the process's CPUs (Linux)
 };
 
 }  // namespace metalnn::cpu
