@@ -1,0 +1,357 @@
+#include "cpu/packed_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/cpu_features.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define METALNN_GEMM_KERNELS 1
+#define METALNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define METALNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#endif
+
+namespace metalnn::cpu {
+
+namespace {
+
+// K rows per block: a packed 32-column panel of B (32 KB) stays in L1 while every row panel of A
+// passes over it. Rows of A per packed block: about 170 KB, in L2. Columns of B per block when B is
+// packed per call (its block then sits in L2 too), and when it was packed ahead (only C's traffic
+// bounds it then, and a wider block packs A less often).
+constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
+// Below this many multiply-adds a second thread costs more to wake than it saves.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the
+// panels hold MR rows and NR columns per step, padded with zeros; beta 0 never reads c.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols, float alpha,
+                             float beta);
+
+struct Tile {
+  int mr = 1, nr = 1, lanes = 1;
+  MicroKernel (*kernel)(int rows, int vectors) = nullptr;
+};
+
+#ifdef METALNN_GEMM_KERNELS
+constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
+
+template <int R, int V>
+METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols,
+                                         float alpha, float beta) {
+  __m512 acc[R][V];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += kMr512, b += kNr512) {
+    __m512 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  __mmask16 mask[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v) {
+    const int left = cols - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      float* cp = c + r * ldc + 16 * v;
+      __m512 x = _mm512_mul_ps(acc[r][v], va);
+      if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
+      _mm512_mask_storeu_ps(cp, mask[v], x);
+    }
+}
+
+template <int R, int V>
+METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols,
+                                     float alpha, float beta) {
+  __m256 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += kMr256, b += kNr256) {
+    __m256 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  __m256i mask[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v)
+    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8 * v), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      float* cp = c + r * ldc + 8 * v;
+      __m256 x = _mm256_mul_ps(acc[r][v], va);
+      if (cols - 8 * v >= 8) {
+        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_loadu_ps(cp), vb, x);
+        _mm256_storeu_ps(cp, x);
+      } else {
+        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_maskload_ps(cp, mask[v]), vb, x);
+        _mm256_maskstore_ps(cp, mask[v], x);
+      }
+    }
+}
+
+#define METALNN_KERNEL_ROW(kernel, R) {&kernel<R, 1>, &kernel<R, 2>}
+MicroKernel avx512_kernel(int rows, int vectors) {
+  static const MicroKernel table[kMr512][2] = {
+      METALNN_KERNEL_ROW(kernel_avx512, 1),  METALNN_KERNEL_ROW(kernel_avx512, 2),
+      METALNN_KERNEL_ROW(kernel_avx512, 3),  METALNN_KERNEL_ROW(kernel_avx512, 4),
+      METALNN_KERNEL_ROW(kernel_avx512, 5),  METALNN_KERNEL_ROW(kernel_avx512, 6),
+      METALNN_KERNEL_ROW(kernel_avx512, 7),  METALNN_KERNEL_ROW(kernel_avx512, 8),
+      METALNN_KERNEL_ROW(kernel_avx512, 9),  METALNN_KERNEL_ROW(kernel_avx512, 10),
+      METALNN_KERNEL_ROW(kernel_avx512, 11), METALNN_KERNEL_ROW(kernel_avx512, 12),
+      METALNN_KERNEL_ROW(kernel_avx512, 13), METALNN_KERNEL_ROW(kernel_avx512, 14)};
+  return table[rows - 1][vectors - 1];
+}
+MicroKernel avx2_kernel(int rows, int vectors) {
+  static const MicroKernel table[kMr256][2] = {
+      METALNN_KERNEL_ROW(kernel_avx2, 1), METALNN_KERNEL_ROW(kernel_avx2, 2), METALNN_KERNEL_ROW(kernel_avx2, 3),
+      METALNN_KERNEL_ROW(kernel_avx2, 4), METALNN_KERNEL_ROW(kernel_avx2, 5), METALNN_KERNEL_ROW(kernel_avx2, 6)};
+  return table[rows - 1][vectors - 1];
+}
+#undef METALNN_KERNEL_ROW
+#endif
+
+Tile tile_of(GemmIsa isa) {
+#ifdef METALNN_GEMM_KERNELS
+  if (isa == GemmIsa::Avx512) return {kMr512, kNr512, 16, &avx512_kernel};
+  if (isa == GemmIsa::Avx2) return {kMr256, kNr256, 8, &avx2_kernel};
+#endif
+  (void)isa;
+  return {};
+}
+
+GemmIsa detected_isa() {
+  static const GemmIsa isa = [] {
+    const GemmIsa best =
+        has_avx512() ? GemmIsa::Avx512 : has_avx2_fma() ? GemmIsa::Avx2 : GemmIsa::Blas;
+    const char* env = std::getenv("METALNN_GEMM_ISA");
+    const std::string want = env ? env : "";
+    const GemmIsa asked = want == "blas"     ? GemmIsa::Blas
+                          : want == "avx2"   ? GemmIsa::Avx2
+                          : want == "avx512" ? GemmIsa::Avx512
+                                             : best;
+    return gemm_isa_supported(asked) ? asked : best;
+  }();
+  return isa;
+}
+
+std::atomic<int> forced_isa{-1};
+
+// op(src)[i, j] for row-major src with leading dimension ld.
+inline float element(const float* src, int64_t ld, bool trans, int64_t i, int64_t j) {
+  return trans ? src[j * ld + i] : src[i * ld + j];
+}
+
+// Rows [i0, i0 + rows) of op(A) (m x k), K rows [k0, k0 + kc), as MR-row panels; rows past m are zero.
+void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0, int64_t rows, int64_t k0,
+                     int64_t kc, int mr, float* dst) {
+  for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
+    for (int r = 0; r < mr; ++r) {
+      const int64_t i = i0 + p + r;
+      if (i >= m || p + r >= rows) {
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = 0.f;
+      } else if (trans) {
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = src[(k0 + q) * ld + i];
+      } else {
+        const float* row = src + i * ld + k0;
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = row[q];
+      }
+    }
+  }
+}
+
+// Columns [j0, j0 + cols) of op(B) (k x n), K rows [k0, k0 + kc), as NR-column panels; columns past n
+// are zero.
+void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0, int64_t cols, int64_t k0,
+                      int64_t kc, int nr, float* dst) {
+  for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
+    const int64_t width = std::min<int64_t>({nr, cols - p, n - j0 - p});
+    if (!trans) {
+      for (int64_t q = 0; q < kc; ++q) {
+        std::memcpy(dst + q * nr, src + (k0 + q) * ld + j0 + p, static_cast<size_t>(width) * sizeof(float));
+        std::fill(dst + q * nr + width, dst + (q + 1) * nr, 0.f);
+      }
+    } else {
+      for (int c = 0; c < nr; ++c) {
+        const float* col = src + (j0 + p + c) * ld + k0;
+        for (int64_t q = 0; q < kc; ++q) dst[q * nr + c] = c < width ? col[q] : 0.f;
+      }
+    }
+  }
+}
+
+// Rows [r0, r1) and columns [c0, c1) of C on the calling thread; r0 is a multiple of MR when A is
+// packed, c0 one of NR when B is.
+void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
+                float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
+                const BlockEpilogue& epilogue) {
+  thread_local std::vector<float> a_buf, b_buf;
+  const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
+  const int64_t mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
+    const int64_t nc = std::min(nc_max, c1 - j0);
+    for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const int64_t kc = std::min(kKc, k - k0);
+      const float beta_k = k0 == 0 ? beta : 1.f;
+      const float* bp;
+      if (b.packed) {
+        bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
+      } else {
+        b_buf.resize(static_cast<size_t>(round_up(nc, t.nr) * kc));
+        pack_right_block(b.data, b.ld, b.trans, n, j0, nc, k0, kc, t.nr, b_buf.data());
+        bp = b_buf.data();
+      }
+      for (int64_t i0 = r0; i0 < r1; i0 += mc_max) {
+        const int64_t mc = std::min(mc_max, r1 - i0);
+        const float* ap;
+        if (a.packed) {
+          ap = a.packed->data.data() + k0 * m_pad + i0 * kc;
+        } else {
+          a_buf.resize(static_cast<size_t>(round_up(mc, t.mr) * kc));
+          pack_left_block(a.data, a.ld, a.trans, m, i0, mc, k0, kc, t.mr, a_buf.data());
+          ap = a_buf.data();
+        }
+        for (int64_t jr = 0; jr < nc; jr += t.nr) {
+          const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
+          const int vectors = (cols + t.lanes - 1) / t.lanes;
+          for (int64_t ir = 0; ir < mc; ir += t.mr) {
+            const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
+            t.kernel(rows, vectors)(kc, ap + ir * kc, bp + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc, cols, alpha,
+                                    beta_k);
+          }
+        }
+      }
+    }
+    if (epilogue) epilogue(r0, r1, j0, j0 + nc);
+  }
+}
+
+ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
+}
+
+}  // namespace
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Avx512:
+      return has_avx512();
+    case GemmIsa::Avx2:
+      return has_avx2_fma();
+    default:
+      return true;
+  }
+}
+
+GemmIsa gemm_isa() {
+  const int forced = forced_isa.load(std::memory_order_relaxed);
+  return forced >= 0 ? static_cast<GemmIsa>(forced) : detected_isa();
+}
+
+void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
+
+PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa) {
+  PackedMatrix p;
+  p.isa = isa;
+  p.left = true;
+  p.rows = m;
+  p.cols = k;
+  const Tile t = tile_of(isa);
+  if (!t.kernel) return p;
+  const int64_t m_pad = round_up(m, t.mr);
+  p.data.resize(static_cast<size_t>(m_pad * k));
+  for (int64_t k0 = 0; k0 < k; k0 += kKc)
+    pack_left_block(src, ld, trans, m, 0, m_pad, k0, std::min(kKc, k - k0), t.mr, p.data.data() + k0 * m_pad);
+  return p;
+}
+
+PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa) {
+  PackedMatrix p;
+  p.isa = isa;
+  p.left = false;
+  p.rows = k;
+  p.cols = n;
+  const Tile t = tile_of(isa);
+  if (!t.kernel) return p;
+  const int64_t n_pad = round_up(n, t.nr);
+  p.data.resize(static_cast<size_t>(n_pad * k));
+  for (int64_t k0 = 0; k0 < k; k0 += kKc)
+    pack_right_block(src, ld, trans, n, 0, n_pad, k0, std::min(kKc, k - k0), t.nr, p.data.data() + k0 * n_pad);
+  return p;
+}
+
+DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
+  static DerivedCache<const std::vector<PackedMatrix>> cache;
+  return cache;
+}
+
+void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue) {
+  if (m <= 0 || n <= 0) return;
+  const PackedMatrix* packed = a.packed ? a.packed : b.packed;
+  const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
+  if (!t.kernel || k == 0) {
+    parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
+                   c, ldc, epilogue);
+    return;
+  }
+  const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
+  if (threads == 1) {
+    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+    return;
+  }
+  // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
+  // operand whole, so the other is not packed once per thread.
+  const int64_t m_units = (m + t.mr - 1) / t.mr, n_units = (n + t.nr - 1) / t.nr;
+  auto balance = [&](int64_t units) {
+    const int64_t chunks = std::min(units, threads);
+    return double(units) / double((units + chunks - 1) / chunks * threads);
+  };
+  const double bm = balance(m_units), bn = balance(n_units);
+  const bool split_cols = bn > bm + 0.05 || (bn >= bm - 0.05 && a.packed);
+  const int64_t units = split_cols ? n_units : m_units, step = split_cols ? t.nr : t.mr, extent = split_cols ? n : m;
+  const int64_t chunks = std::min(units, threads);
+  pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t lo = std::min(extent, units * i / chunks * step), hi = std::min(extent, units * (i + 1) / chunks * step);
+      if (lo >= hi) continue;
+      if (split_cols) {
+        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+      } else {
+        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+      }
+    }
+  });
+}
+
+}  // namespace metalnn::cpu
