@@ -13,6 +13,8 @@
 #define METALNN_GEMM_KERNELS 1
 #define METALNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define METALNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#else
+#define METALNN_TARGET_AVX2
 #endif
 
 namespace metalnn::cpu {
@@ -29,10 +31,17 @@ constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+// K rows per block for this K: blocks of equal size, at most kKc (packs and the GEMM must agree).
+int64_t k_block(int64_t k) {
+  const int64_t blocks = std::max<int64_t>(1, (k + kKc - 1) / kKc);
+  return (k + blocks - 1) / blocks;
+}
+
 // c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the
-// panels hold MR rows and NR columns per step, padded with zeros; beta 0 never reads c.
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols, float alpha,
-                             float beta);
+// panels hold MR rows and NR columns per step, padded with zeros; beta 0 never reads c. The next B
+// panel, if not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, const float* b_next, float* c, int64_t ldc,
+                             int cols, float alpha, float beta);
 
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
@@ -43,7 +52,8 @@ struct Tile {
 constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 
 template <int R, int V>
-METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols,
+METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, const float* b_next, float* c,
+                                         int64_t ldc, int cols,
                                          float alpha, float beta) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
@@ -51,6 +61,10 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p, a += kMr512, b += kNr512) {
+    if (b_next) {
+      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
+    }
     __m512 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
@@ -80,7 +94,8 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 }
 
 template <int R, int V>
-METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int cols,
+METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, const float* b_next, float* c,
+                                         int64_t ldc, int cols,
                                      float alpha, float beta) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
@@ -88,6 +103,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   for (int64_t p = 0; p < kc; ++p, a += kMr256, b += kNr256) {
+    if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr256), _MM_HINT_T1);
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
@@ -172,7 +188,7 @@ inline float element(const float* src, int64_t ld, bool trans, int64_t i, int64_
 }
 
 // Rows [i0, i0 + rows) of op(A) (m x k), K rows [k0, k0 + kc), as MR-row panels; rows past m are zero.
-void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0, int64_t rows, int64_t k0,
+METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0, int64_t rows, int64_t k0,
                      int64_t kc, int mr, float* dst) {
   for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
     for (int r = 0; r < mr; ++r) {
@@ -190,21 +206,36 @@ void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_
 }
 
 // Columns [j0, j0 + cols) of op(B) (k x n), K rows [k0, k0 + kc), as NR-column panels; columns past n
-// are zero.
-void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0, int64_t cols, int64_t k0,
+// are zero. Only called where a kernel runs, so AVX2 is there.
+METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0, int64_t cols, int64_t k0,
                       int64_t kc, int nr, float* dst) {
-  for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
-    const int64_t width = std::min<int64_t>({nr, cols - p, n - j0 - p});
-    if (!trans) {
-      for (int64_t q = 0; q < kc; ++q) {
-        std::memcpy(dst + q * nr, src + (k0 + q) * ld + j0 + p, static_cast<size_t>(width) * sizeof(float));
-        std::fill(dst + q * nr + width, dst + (q + 1) * nr, 0.f);
-      }
-    } else {
+  if (trans) {
+    for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
+      const int64_t width = std::min<int64_t>({nr, cols - p, n - j0 - p});
       for (int c = 0; c < nr; ++c) {
         const float* col = src + (j0 + p + c) * ld + k0;
         for (int64_t q = 0; q < kc; ++q) dst[q * nr + c] = c < width ? col[q] : 0.f;
       }
+    }
+    return;
+  }
+  // Row by row, so B is read sequentially; each row lands in every panel.
+  const int64_t full = std::max<int64_t>(0, std::min(cols, n - j0)) / nr * nr;
+  for (int64_t q = 0; q < kc; ++q) {
+    const float* row = src + (k0 + q) * ld + j0;
+    float* d = dst + q * nr;
+    int64_t p = 0;
+#ifdef METALNN_GEMM_KERNELS
+    for (; p < full; p += nr)
+      for (int c = 0; c < nr; c += 16) {
+        _mm256_storeu_ps(d + p * kc + c, _mm256_loadu_ps(row + p + c));
+        _mm256_storeu_ps(d + p * kc + c + 8, _mm256_loadu_ps(row + p + c + 8));
+      }
+#endif
+    for (; p < cols; p += nr) {
+      const int64_t width = std::max<int64_t>(0, std::min<int64_t>({nr, cols - p, n - j0 - p}));
+      std::copy(row + p, row + p + width, d + p * kc);
+      std::fill(d + p * kc + width, d + p * kc + nr, 0.f);
     }
   }
 }
@@ -216,11 +247,11 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
                 const BlockEpilogue& epilogue) {
   thread_local std::vector<float> a_buf, b_buf;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
-  const int64_t mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
   for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
     const int64_t nc = std::min(nc_max, c1 - j0);
-    for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-      const int64_t kc = std::min(kKc, k - k0);
+    for (int64_t k0 = 0; k0 < k; k0 += kb) {
+      const int64_t kc = std::min(kb, k - k0);
       const float beta_k = k0 == 0 ? beta : 1.f;
       const float* bp;
       if (b.packed) {
@@ -245,8 +276,9 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           const int vectors = (cols + t.lanes - 1) / t.lanes;
           for (int64_t ir = 0; ir < mc; ir += t.mr) {
             const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
-            t.kernel(rows, vectors)(kc, ap + ir * kc, bp + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc, cols, alpha,
-                                    beta_k);
+            const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+            t.kernel(rows, vectors)(kc, ap + ir * kc, bp + jr * kc, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
+                                    alpha, beta_k);
           }
         }
       }
@@ -290,8 +322,9 @@ PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int6
   if (!t.kernel) return p;
   const int64_t m_pad = round_up(m, t.mr);
   p.data.resize(static_cast<size_t>(m_pad * k));
-  for (int64_t k0 = 0; k0 < k; k0 += kKc)
-    pack_left_block(src, ld, trans, m, 0, m_pad, k0, std::min(kKc, k - k0), t.mr, p.data.data() + k0 * m_pad);
+  const int64_t kb = k_block(k);
+  for (int64_t k0 = 0; k0 < k; k0 += kb)
+    pack_left_block(src, ld, trans, m, 0, m_pad, k0, std::min(kb, k - k0), t.mr, p.data.data() + k0 * m_pad);
   return p;
 }
 
@@ -305,8 +338,9 @@ PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int
   if (!t.kernel) return p;
   const int64_t n_pad = round_up(n, t.nr);
   p.data.resize(static_cast<size_t>(n_pad * k));
-  for (int64_t k0 = 0; k0 < k; k0 += kKc)
-    pack_right_block(src, ld, trans, n, 0, n_pad, k0, std::min(kKc, k - k0), t.nr, p.data.data() + k0 * n_pad);
+  const int64_t kb = k_block(k);
+  for (int64_t k0 = 0; k0 < k; k0 += kb)
+    pack_right_block(src, ld, trans, n, 0, n_pad, k0, std::min(kb, k - k0), t.nr, p.data.data() + k0 * n_pad);
   return p;
 }
 
