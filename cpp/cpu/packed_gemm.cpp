@@ -220,7 +220,7 @@ METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool tra
     return;
   }
   // Row by row, so B is read sequentially; each row lands in every panel.
-  const int64_t full = std::max<int64_t>(0, std::min(cols, n - j0)) / nr * nr;
+  [[maybe_unused]] const int64_t full = std::max<int64_t>(0, std::min(cols, n - j0)) / nr * nr;
   for (int64_t q = 0; q < kc; ++q) {
     const float* row = src + (k0 + q) * ld + j0;
     float* d = dst + q * nr;
@@ -367,11 +367,11 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
   // operand whole, so the other is not packed once per thread.
   const int64_t m_units = (m + t.mr - 1) / t.mr, n_units = (n + t.nr - 1) / t.nr;
-  auto balance = [&](int64_t units) {
+  auto balance = [&](int64_t units, int64_t step, int64_t extent) {  // mean share / largest share
     const int64_t chunks = std::min(units, threads);
-    return double(units) / double((units + chunks - 1) / chunks * threads);
+    return double(extent) / double(threads * std::min(extent, (units + chunks - 1) / chunks * step));
   };
-  const double bm = balance(m_units), bn = balance(n_units);
+  const double bm = balance(m_units, t.mr, m), bn = balance(n_units, t.nr, n);
   const bool split_cols = bn > bm + 0.05 || (bn >= bm - 0.05 && a.packed);
   const int64_t units = split_cols ? n_units : m_units, step = split_cols ? t.nr : t.mr, extent = split_cols ? n : m;
   const int64_t chunks = std::min(units, threads);

@@ -93,11 +93,14 @@ TEST(ConvKernel, Im2colPaths) {
   check_conv({"tiles over the pool, batch 3, groups 2", 3, 32, 67, 61, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
   check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Relu});
-  // Few taps x channels and >= 32 outputs: the direct GEMM on each im2col tile (AVX2).
+  // Few taps x channels and >= 32 outputs: the direct GEMM on each im2col tile (AVX2) when the weights
+  // are not packed (run-time weights here, BLAS in EveryGemmKernel).
   check_conv({"direct im2col, stem-like stride 2", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Clip});
   check_conv({"direct im2col, several tiles", 1, 16, 67, 61, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false,
               Activation::Kind::Sigmoid});
+  check_conv({"direct im2col, run-time weight", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true,
+              Activation::Kind::Clip, "NOTSET", false});
   check_conv({"run-time weight", 2, 3, 7, 13, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, Activation::Kind::None,
               "NOTSET", false});
 }
@@ -165,6 +168,8 @@ TEST(ConvKernel, EveryGemmKernel) {
     check_conv({"im2col 3x3 s2, 37 outputs", 2, 19, 23, 17, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
     check_conv({"im2col split over the pool", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
     check_conv({"im2col groups 2", 3, 32, 17, 15, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
+    check_conv({"im2col, few taps x channels", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
+    check_conv({"1x1 expansion", 1, 24, 21, 19, 144, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, K::Clip});
     check_conv({"1x1, K over one block", 2, 300, 9, 11, 45, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, K::LeakyRelu});
     check_conv({"1x1 grouped", 2, 64, 7, 5, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, false});
     check_conv({"winograd F(2x2)", 2, 40, 13, 11, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::HardSwish});

@@ -25,6 +25,10 @@ namespace {
 // im2col scratch per tile (floats): about half an L2, so the tile is still cached when BLAS packs it.
 constexpr int64_t kColumnFloats = int64_t{1} << 17;
 
+// 1x1 layers the direct kernel still takes from the packed GEMM (measured): at most this many
+// inputs or outputs.
+constexpr int64_t kDirectMaxPackedInputs = 16, kDirectMaxPackedOutputs = 32;
+
 // Below this many input channels the Winograd GEMMs are too thin to beat im2col.
 constexpr int64_t kWinogradMinChannels = 32;
 
@@ -92,7 +96,9 @@ class ConvKernel : public Kernel {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool);
       return;
     }
-    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size())) {
+    // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
+    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
+        (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs)) {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
@@ -120,7 +126,7 @@ class ConvKernel : public Kernel {
         im2col(xg, ic, win_, p0, p0 + cols, col.data(), inner_parallel ? pool : serial_pool());
         src = col.data();
       }
-      if (!inner_parallel && path_ == Path::Im2col && direct_gemm_suits_im2col(k, oc)) {
+      if (!inner_parallel && path_ == Path::Im2col && !packed_ && direct_gemm_suits_im2col(k, oc)) {
         direct_gemm(src, cols, wg, bg, yg, out_hw, k, oc, cols, act_);
         return;
       }
