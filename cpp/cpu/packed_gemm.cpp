@@ -287,6 +287,29 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   }
 }
 
+// All of op(src) (rows x cols) as the left or right operand, K block after K block.
+PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, GemmIsa isa) {
+  PackedMatrix p;
+  p.isa = isa;
+  p.left = left;
+  p.rows = rows;
+  p.cols = cols;
+  const Tile t = tile_of(isa);
+  if (!t.kernel) return p;
+  const int64_t k = left ? cols : rows, kb = k_block(k);
+  const int64_t padded = left ? round_up(rows, t.mr) : round_up(cols, t.nr);  // the side that is not K
+  p.data.resize(static_cast<size_t>(padded * k));
+  for (int64_t k0 = 0; k0 < k; k0 += kb) {
+    float* dst = p.data.data() + k0 * padded;
+    if (left) {
+      pack_left_block(src, ld, trans, rows, 0, padded, k0, std::min(kb, k - k0), t.mr, dst);
+    } else {
+      pack_right_block(src, ld, trans, cols, 0, padded, k0, std::min(kb, k - k0), t.nr, dst);
+    }
+  }
+  return p;
+}
+
 ThreadPool& serial_pool() {
   static ThreadPool pool(1);
   return pool;
@@ -313,35 +336,11 @@ GemmIsa gemm_isa() {
 void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
 
 PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa) {
-  PackedMatrix p;
-  p.isa = isa;
-  p.left = true;
-  p.rows = m;
-  p.cols = k;
-  const Tile t = tile_of(isa);
-  if (!t.kernel) return p;
-  const int64_t m_pad = round_up(m, t.mr);
-  p.data.resize(static_cast<size_t>(m_pad * k));
-  const int64_t kb = k_block(k);
-  for (int64_t k0 = 0; k0 < k; k0 += kb)
-    pack_left_block(src, ld, trans, m, 0, m_pad, k0, std::min(kb, k - k0), t.mr, p.data.data() + k0 * m_pad);
-  return p;
+  return pack_whole(true, src, ld, trans, m, k, isa);
 }
 
 PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa) {
-  PackedMatrix p;
-  p.isa = isa;
-  p.left = false;
-  p.rows = k;
-  p.cols = n;
-  const Tile t = tile_of(isa);
-  if (!t.kernel) return p;
-  const int64_t n_pad = round_up(n, t.nr);
-  p.data.resize(static_cast<size_t>(n_pad * k));
-  const int64_t kb = k_block(k);
-  for (int64_t k0 = 0; k0 < k; k0 += kb)
-    pack_right_block(src, ld, trans, n, 0, n_pad, k0, std::min(kb, k - k0), t.nr, p.data.data() + k0 * n_pad);
-  return p;
+  return pack_whole(false, src, ld, trans, k, n, isa);
 }
 
 DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
@@ -354,7 +353,9 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   if (m <= 0 || n <= 0) return;
   const PackedMatrix* packed = a.packed ? a.packed : b.packed;
   const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
-  if (!t.kernel || k == 0) {
+  // A single column of C would fill one lane of each vector: BLAS's matrix-vector product is faster.
+  const bool matrix_vector = n == 1 && a.data && b.data;
+  if (!t.kernel || k == 0 || matrix_vector) {
     parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
                    c, ldc, epilogue);
     return;

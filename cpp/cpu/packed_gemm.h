@@ -39,7 +39,8 @@ PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int
 DerivedCache<const std::vector<PackedMatrix>>& packed_weights();
 
 // An operand of gemm(): the raw matrix (op(data) with leading dimension ld) and, when it was
-// packed ahead, that pack. The raw matrix is needed only when there is no pack.
+// packed ahead, that pack. The raw matrix is needed when there is no pack, and used when C is a
+// single column (a matrix-vector product, left to BLAS).
 struct GemmOperand {
   const float* data = nullptr;
   int64_t ld = 0;

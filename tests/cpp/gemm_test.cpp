@@ -140,6 +140,7 @@ TEST(GemmKernel, EveryGemmKernel) {
     SCOPED_TRACE("gemm isa " + std::to_string(int(isa)));
     cpu::set_gemm_isa(isa);
     check_gemm(1, 1000, 520, false, true, 1.f, 1.f, {1000}, Activation::Kind::Relu);
+    check_gemm(2, 1000, 520, false, true, 1.f, 1.f, {1000}, Activation::Kind::Relu);
     check_gemm(8, 37, 300, false, true, 0.5f, -2.f, {8, 37});
     check_gemm(29, 65, 129, true, false, 1.f, 1.f, {29, 1}, Activation::Kind::HardSwish);
     check_gemm(130, 17, 33, false, false, 1.f, 1.f, {-1});

@@ -14,13 +14,16 @@ namespace metalnn::cpu {
 
 namespace {
 
-// Below this many columns a packed panel would be mostly padding.
-constexpr int64_t kMinPackedColumns = 16;
+// Below this many columns a packed panel would be mostly padding. A single row of A is a
+// matrix-vector product that reads B once either way, so a packed copy would only cost memory.
+constexpr int64_t kMinPackedColumns = 16, kMinPackedRows = 2;
 
 // A constant B (k x n, transposed when trans) packed for the GEMM kernel, or nullptr.
-std::shared_ptr<const std::vector<PackedMatrix>> pack_constant_b(const Value& b, bool trans, int64_t k, int64_t n) {
+std::shared_ptr<const std::vector<PackedMatrix>> pack_constant_b(const Value& b, bool trans, int64_t m, int64_t k,
+                                                                 int64_t n) {
   const GemmIsa isa = gemm_isa();
-  if (!b.is_constant() || isa == GemmIsa::Blas || n < kMinPackedColumns || k == 0) return nullptr;
+  if (!b.is_constant() || isa == GemmIsa::Blas || m < kMinPackedRows || n < kMinPackedColumns || k == 0)
+    return nullptr;
   return packed_weights().get(b.constant, "right_t" + std::to_string(trans) + "/gemm" + std::to_string(int(isa)), [&] {
     auto packed = std::make_shared<std::vector<PackedMatrix>>();
     packed->push_back(pack_right(b.constant.data<float>(), trans ? k : n, trans, k, n, isa));
@@ -47,7 +50,7 @@ class GemmKernel : public Kernel {
       c_cols_ = c.empty() ? 1 : c.back();
       has_c_ = true;
     }
-    packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, k_, n_);
+    packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
@@ -123,7 +126,7 @@ class MatMulKernel : public Kernel {
     fold_batch_ = std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }) &&
                   shape_numel(Shape(a.begin(), a.end() - 2)) == count;
     if (std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
-      packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, k_, n_);
+      packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, int64_t(a_offsets_.size()) * m_, k_, n_);
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
