@@ -165,19 +165,20 @@ Tile tile_of(GemmIsa isa) {
   return {};
 }
 
-GemmIsa detected_isa() {
-  static const GemmIsa isa = [] {
-    const GemmIsa best =
-        has_avx512() ? GemmIsa::Avx512 : has_avx2_fma() ? GemmIsa::Avx2 : GemmIsa::Blas;
-    const char* env = std::getenv("METALNN_GEMM_ISA");
-    const std::string want = env ? env : "";
-    const GemmIsa asked = want == "blas"     ? GemmIsa::Blas
-                          : want == "avx2"   ? GemmIsa::Avx2
-                          : want == "avx512" ? GemmIsa::Avx512
-                                             : best;
-    return gemm_isa_supported(asked) ? asked : best;
-  }();
+GemmIsa best_isa() {
+  static const GemmIsa isa = has_avx512() ? GemmIsa::Avx512 : has_avx2_fma() ? GemmIsa::Avx2 : GemmIsa::Blas;
   return isa;
+}
+
+// Read at each call (kernels are built rarely), so one process can load a model both ways.
+GemmIsa environment_isa() {
+  const char* env = std::getenv("METALNN_GEMM_ISA");
+  const std::string want = env ? env : "";
+  const GemmIsa asked = want == "blas"     ? GemmIsa::Blas
+                        : want == "avx2"   ? GemmIsa::Avx2
+                        : want == "avx512" ? GemmIsa::Avx512
+                                           : best_isa();
+  return gemm_isa_supported(asked) ? asked : best_isa();
 }
 
 std::atomic<int> forced_isa{-1};
@@ -330,7 +331,7 @@ bool gemm_isa_supported(GemmIsa isa) {
 
 GemmIsa gemm_isa() {
   const int forced = forced_isa.load(std::memory_order_relaxed);
-  return forced >= 0 ? static_cast<GemmIsa>(forced) : detected_isa();
+  return forced >= 0 ? static_cast<GemmIsa>(forced) : environment_isa();
 }
 
 void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
