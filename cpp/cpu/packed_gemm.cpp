@@ -183,14 +183,9 @@ GemmIsa environment_isa() {
 
 std::atomic<int> forced_isa{-1};
 
-// op(src)[i, j] for row-major src with leading dimension ld.
-inline float element(const float* src, int64_t ld, bool trans, int64_t i, int64_t j) {
-  return trans ? src[j * ld + i] : src[i * ld + j];
-}
-
 // Rows [i0, i0 + rows) of op(A) (m x k), K rows [k0, k0 + kc), as MR-row panels; rows past m are zero.
-METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0, int64_t rows, int64_t k0,
-                     int64_t kc, int mr, float* dst) {
+METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0,
+                                         int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
   for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
     for (int r = 0; r < mr; ++r) {
       const int64_t i = i0 + p + r;
@@ -208,8 +203,8 @@ METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool tran
 
 // Columns [j0, j0 + cols) of op(B) (k x n), K rows [k0, k0 + kc), as NR-column panels; columns past n
 // are zero. Only called where a kernel runs, so AVX2 is there.
-METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0, int64_t cols, int64_t k0,
-                      int64_t kc, int nr, float* dst) {
+METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0,
+                                          int64_t cols, int64_t k0, int64_t kc, int nr, float* dst) {
   if (trans) {
     for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
       const int64_t width = std::min<int64_t>({nr, cols - p, n - j0 - p});
@@ -379,7 +374,8 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   const int64_t chunks = std::min(units, threads);
   pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t lo = std::min(extent, units * i / chunks * step), hi = std::min(extent, units * (i + 1) / chunks * step);
+      const int64_t lo = std::min(extent, units * i / chunks * step);
+      const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
       if (lo >= hi) continue;
       if (split_cols) {
         gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue);

@@ -71,7 +71,8 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool) {
       if (std::abs(c[i * ldc + j] - want) > tol && bad++ < 5)
         ADD_FAILURE() << "C[" << i << ", " << j << "] = " << c[i * ldc + j] << ", expected " << want;
       if (seen[static_cast<size_t>(i * t.n + j)] != 1 && bad++ < 5)
-        ADD_FAILURE() << "epilogue saw C[" << i << ", " << j << "] " << seen[static_cast<size_t>(i * t.n + j)] << " times";
+        ADD_FAILURE() << "epilogue saw C[" << i << ", " << j << "] " << seen[static_cast<size_t>(i * t.n + j)]
+                      << " times";
     }
     // The padding columns between rows stay untouched.
     for (int64_t j = t.n; j < ldc; ++j)

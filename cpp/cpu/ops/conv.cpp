@@ -67,7 +67,8 @@ class ConvKernel : public Kernel {
     const GemmIsa isa = gemm_isa();
     if ((path_ == Path::Pointwise || path_ == Path::Im2col) && weight.is_constant() && isa != GemmIsa::Blas) {
       const float* w = weight.constant.data<float>();
-      packed_ = packed_weights().get(weight.constant, "conv_g" + std::to_string(group_) + "/gemm" + std::to_string(int(isa)), [&] {
+      const std::string how = "conv_g" + std::to_string(group_) + "/gemm" + std::to_string(int(isa));
+      packed_ = packed_weights().get(weight.constant, how, [&] {
         auto packed = std::make_shared<std::vector<PackedMatrix>>();
         for (int64_t g = 0; g < group_; ++g) packed->push_back(pack_left(w + g * oc * k, k, false, oc, k, isa));
         return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));

@@ -1,6 +1,7 @@
 // Gemm and MatMul on the CPU through cpu/packed_gemm.h (a constant B packed once per tensor; BLAS
-// otherwise), with bias and the fused activation in one epilogue pass. MatMul folds the batch into M when B is one shared matrix; otherwise one sgemm per batch
-// entry, offsets for broadcast batch dims precomputed at build time.
+// otherwise), with bias and the fused activation in one epilogue pass. MatMul folds the batch into
+// M when B is one shared matrix; otherwise one GEMM per batch entry, offsets for broadcast batch
+// dims precomputed at build time.
 #include <algorithm>
 #include <memory>
 #include <string>
