@@ -26,6 +26,11 @@ namespace {
 // packed per call (its block then sits in L2 too), and when it was packed ahead (only C's traffic
 // bounds it then, and a wider block packs A less often).
 constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
+// B not packed ahead is read in place rather than packed per call when few row panels share it:
+// up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
+// rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
+// packing). Measured.
+constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
@@ -37,11 +42,12 @@ int64_t k_block(int64_t k) {
   return (k + blocks - 1) / blocks;
 }
 
-// c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the
-// panels hold MR rows and NR columns per step, padded with zeros; beta 0 never reads c. The next B
-// panel, if not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, const float* b_next, float* c, int64_t ldc,
-                             int cols, float alpha, float beta);
+// c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
+// panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
+// apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
+// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
+                             int64_t ldc, int cols, float alpha, float beta);
 
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
@@ -52,7 +58,8 @@ struct Tile {
 constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 
 template <int R, int V>
-METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, const float* b_next, float* c,
+METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
+                                         float* c,
                                          int64_t ldc, int cols,
                                          float alpha, float beta) {
   __m512 acc[R][V];
@@ -60,7 +67,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p, a += kMr512, b += kNr512) {
+  for (int64_t p = 0; p < kc; ++p, a += kMr512, b += ldb) {
     if (b_next) {
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
@@ -94,7 +101,8 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 }
 
 template <int R, int V>
-METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, const float* b_next, float* c,
+METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
+                                     float* c,
                                          int64_t ldc, int cols,
                                      float alpha, float beta) {
   __m256 acc[R][V];
@@ -102,7 +110,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p, a += kMr256, b += kNr256) {
+  for (int64_t p = 0; p < kc; ++p, a += kMr256, b += ldb) {
     if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr256), _MM_HINT_T1);
     __m256 bv[V];
 #pragma GCC unroll 2
@@ -244,8 +252,14 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   thread_local std::vector<float> a_buf, b_buf;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  // Few row panels share each B panel: packing it would cost about as much as using it, so whole
+  // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
+  const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
+  const bool b_in_place = !b.packed && !b.trans &&
+                          (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
+                           (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
   for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
-    const int64_t nc = std::min(nc_max, c1 - j0);
+    const int64_t nc = std::min(nc_max, c1 - j0), whole = b_in_place ? nc / t.nr * t.nr : 0;
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
       const int64_t kc = std::min(kb, k - k0);
       const float beta_k = k0 == 0 ? beta : 1.f;
@@ -253,9 +267,9 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
       if (b.packed) {
         bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
       } else {
-        b_buf.resize(static_cast<size_t>(round_up(nc, t.nr) * kc));
-        pack_right_block(b.data, b.ld, b.trans, n, j0, nc, k0, kc, t.nr, b_buf.data());
-        bp = b_buf.data();
+        b_buf.resize(static_cast<size_t>(round_up(nc - whole, t.nr) * kc));
+        if (whole < nc) pack_right_block(b.data, b.ld, b.trans, n, j0 + whole, nc - whole, k0, kc, t.nr, b_buf.data());
+        bp = b_buf.data();  // the panels from column `whole` on
       }
       for (int64_t i0 = r0; i0 < r1; i0 += mc_max) {
         const int64_t mc = std::min(mc_max, r1 - i0);
@@ -270,10 +284,13 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
         for (int64_t jr = 0; jr < nc; jr += t.nr) {
           const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
           const int vectors = (cols + t.lanes - 1) / t.lanes;
+          const bool in_place = jr < whole;
+          const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
+          const int64_t ldb = in_place ? b.ld : t.nr;
           for (int64_t ir = 0; ir < mc; ir += t.mr) {
             const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
             const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
-            t.kernel(rows, vectors)(kc, ap + ir * kc, bp + jr * kc, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
+            t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
                                     alpha, beta_k);
           }
         }

@@ -90,6 +90,8 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       {14, 32, 300, false, false, false, 1.f, 0.f}, {3, 700, 64, false, true, false, 1.f, 0.f},
       {200, 41, 513, false, false, true, 1.f, 0.f}, {1, 1600, 37, false, false, false, 1.f, 0.f},
       {65, 1, 70, false, false, true, 1.f, -1.f},   {129, 129, 129, true, true, false, 1.f, 0.f},
+      {50, 100, 300, false, false, true, 1.f, 0.f}, {64, 64, 64, false, false, true, 1.f, 1.f},
+      {16, 1100, 40, false, false, true, 1.f, 0.f},
   };
   for (GemmIsa isa : isas()) {
     set_gemm_isa(isa);
