@@ -59,9 +59,7 @@ constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 
 template <int R, int V>
 METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                         float* c,
-                                         int64_t ldc, int cols,
-                                         float alpha, float beta) {
+                                         float* c, int64_t ldc, int cols, float alpha, float beta) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -100,11 +98,11 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
     }
 }
 
+// The AVX-512 kernel's twin (one target attribute per function, so intrinsics of each width need
+// their own body).
 template <int R, int V>
 METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                     float* c,
-                                         int64_t ldc, int cols,
-                                     float alpha, float beta) {
+                                     float* c, int64_t ldc, int cols, float alpha, float beta) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)

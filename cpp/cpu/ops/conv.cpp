@@ -22,7 +22,7 @@ namespace metalnn::cpu {
 
 namespace {
 
-// im2col scratch per tile (floats): about half an L2, so the tile is still cached when BLAS packs it.
+// im2col scratch per tile (floats): about half an L2, so the tile is still cached when the GEMM reads it.
 constexpr int64_t kColumnFloats = int64_t{1} << 17;
 
 // 1x1 layers the direct kernel still takes from the packed GEMM (measured): at most this many
@@ -74,7 +74,7 @@ class ConvKernel : public Kernel {
         return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));
       });
     }
-    // Im2col tiles sized for L2, but wide enough that BLAS's repacking of the weights per call stays cheap.
+    // Im2col tiles sized for L2, but wide enough that the GEMM's per-call work on the weights stays cheap.
     tile_ = path_ == Path::Im2col ? std::min(win_.out_size(), std::max<int64_t>(128, kColumnFloats / k))
                                   : win_.out_size();
     tile_ = std::max<int64_t>(tile_, 1);
