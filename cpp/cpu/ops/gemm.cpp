@@ -16,14 +16,16 @@ namespace metalnn::cpu {
 namespace {
 
 // Below this many columns a packed panel would be mostly padding. A single row of A is a
-// matrix-vector product that reads B once either way, so a packed copy would only cost memory.
-constexpr int64_t kMinPackedColumns = 16, kMinPackedRows = 2;
+// matrix-vector product that reads B once either way, so a packed copy would only cost memory; above
+// kMaxPackedRows rows BLAS's kernel is ahead of the packed one (measured, 768 x 768 to 768 x 3072).
+constexpr int64_t kMinPackedColumns = 16, kMinPackedRows = 2, kMaxPackedRows = 512;
 
 // A constant B (k x n, transposed when trans) packed for the GEMM kernel, or nullptr.
 std::shared_ptr<const std::vector<PackedMatrix>> pack_constant_b(const Value& b, bool trans, int64_t m, int64_t k,
                                                                  int64_t n) {
   const GemmIsa isa = gemm_isa();
-  if (!b.is_constant() || isa == GemmIsa::Blas || m < kMinPackedRows || n < kMinPackedColumns || k == 0)
+  if (!b.is_constant() || isa == GemmIsa::Blas || m < kMinPackedRows || m > kMaxPackedRows || n < kMinPackedColumns ||
+      k == 0)
     return nullptr;
   return packed_weights().get(b.constant, "right_t" + std::to_string(trans) + "/gemm" + std::to_string(int(isa)), [&] {
     auto packed = std::make_shared<std::vector<PackedMatrix>>();
