@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/derived_cache.h"
 #include "cpu/activation.h"
-#include "cpu/blas.h"
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
 
@@ -192,28 +192,42 @@ WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t 
   const int64_t wanted = std::max<int64_t>(1, kTargetTiles / row_tiles_);
   const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (points_ * (in_c_ + out_c_) * row_tiles_));
   chunk_rows_ = std::min({wanted, affordable, tiles_h_});
-  const int64_t n = m_ + 2, points = points_;
-  u_ = transformed_weights().get(weights, m_ == 4 ? "winograd_f4x3" : "winograd_f2x3", [&] {
-    // U = G g G^T per (out, in) pair.
-    static const float g2[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
-    static const float g4[6][3] = {{1.f / 4, 0, 0},           {-1.f / 6, -1.f / 6, -1.f / 6},
-                                   {-1.f / 6, 1.f / 6, -1.f / 6}, {1.f / 24, 1.f / 12, 1.f / 6},
-                                   {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
-    const float(*g_rows)[3] = n == 6 ? g4 : g2;
-    auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(points * out_c_ * in_c_), 0.f);
-    for (int64_t o = 0; o < out_c_; ++o)
-      for (int64_t i = 0; i < in_c_; ++i) {
-        const float* g = weights.data<float>() + (o * in_c_ + i) * 9;
-        float gg[6][3];  // G g
-        for (int r = 0; r < n; ++r)
-          for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
-        for (int r = 0; r < n; ++r)
-          for (int c = 0; c < n; ++c)
-            (*u)[static_cast<size_t>(((r * n + c) * out_c_ + o) * in_c_ + i)] =
-                gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
-      }
-    return std::shared_ptr<const std::vector<float>>(std::move(u));
+  const std::string how = m_ == 4 ? "winograd_f4x3" : "winograd_f2x3";
+  const GemmIsa isa = gemm_isa();
+  if (isa == GemmIsa::Blas) {
+    u_ = transformed_weights().get(weights, how, [&] { return transform_weights(weights); });
+    return;
+  }
+  packed_u_ = packed_weights().get(weights, how + "/gemm" + std::to_string(int(isa)), [&] {
+    const std::shared_ptr<const std::vector<float>> u = transform_weights(weights);
+    auto packed = std::make_shared<std::vector<PackedMatrix>>();
+    for (int64_t xi = 0; xi < points_; ++xi)
+      packed->push_back(pack_left(u->data() + xi * out_c_ * in_c_, in_c_, false, out_c_, in_c_, isa));
+    return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));
   });
+}
+
+std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const Tensor& weights) const {
+  const int64_t n = m_ + 2, points = points_;
+  // U = G g G^T per (out, in) pair.
+  static const float g2[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+  static const float g4[6][3] = {{1.f / 4, 0, 0},           {-1.f / 6, -1.f / 6, -1.f / 6},
+                                 {-1.f / 6, 1.f / 6, -1.f / 6}, {1.f / 24, 1.f / 12, 1.f / 6},
+                                 {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
+  const float(*g_rows)[3] = n == 6 ? g4 : g2;
+  auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(points * out_c_ * in_c_), 0.f);
+  for (int64_t o = 0; o < out_c_; ++o)
+    for (int64_t i = 0; i < in_c_; ++i) {
+      const float* g = weights.data<float>() + (o * in_c_ + i) * 9;
+      float gg[6][3];  // G g
+      for (int r = 0; r < n; ++r)
+        for (int c = 0; c < 3; ++c) gg[r][c] = g_rows[r][0] * g[c] + g_rows[r][1] * g[3 + c] + g_rows[r][2] * g[6 + c];
+      for (int r = 0; r < n; ++r)
+        for (int c = 0; c < n; ++c)
+          (*u)[static_cast<size_t>(((r * n + c) * out_c_ + o) * in_c_ + i)] =
+              gg[r][0] * g_rows[c][0] + gg[r][1] * g_rows[c][1] + gg[r][2] * g_rows[c][2];
+    }
+  return u;
 }
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
@@ -308,8 +322,9 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
 
 void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const {
   for (int64_t xi = xi0; xi < xi1; ++xi)
-    sgemm(false, false, int(out_c_), int(tiles), int(in_c_), 1.f, u_->data() + xi * out_c_ * in_c_, int(in_c_),
-          v + xi * in_c_ * tiles, int(tiles), 0.f, m + xi * out_c_ * tiles, int(tiles));
+    gemm(nullptr, out_c_, tiles, in_c_, 1.f,
+         {u_ ? u_->data() + xi * out_c_ * in_c_ : nullptr, in_c_, false, packed_u_ ? &(*packed_u_)[xi] : nullptr},
+         {v + xi * in_c_ * tiles, tiles, false, nullptr}, 0.f, m + xi * out_c_ * tiles, tiles, {});
 }
 
 void WinogradConv::transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0,

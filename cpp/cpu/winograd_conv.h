@@ -2,7 +2,7 @@
 // (m + 2)^2 input tile, as (m + 2)^2 GEMMs between transformed weights and transformed input tiles.
 // F(4x4, 3x3) needs 36 multiplies per 16 outputs and input channel (direct: 144, F(2x2, 3x3): 64), so
 // it is used wherever rows are wide enough to fill its vectors of tiles; narrower maps use F(2x2, 3x3).
-// Transforms are AVX2 (8 tiles per vector); the GEMMs are BLAS.
+// Transforms are AVX2 (8 tiles per vector); the GEMMs are cpu/packed_gemm.h with U packed once.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -10,8 +10,9 @@
 
 #include "core/activation.h"
 #include "core/tensor.h"
-#include "cpu/thread_pool.h"
 #include "core/ops/window2d.h"
+#include "cpu/packed_gemm.h"
+#include "cpu/thread_pool.h"
 
 namespace metalnn::cpu {
 
@@ -39,6 +40,8 @@ class WinogradConv {
   // The three phases, each over a range of its own dimension: V[xi][c][tile] = B^T d B for input
   // channels [c0, c1); M[xi] = U[xi] V[xi] for xi in [xi0, xi1); outputs of channels [o0, o1).
   // xi runs over the points_ = (m + 2)^2 positions of a transformed tile.
+  // U = G g G^T for every (out, in) pair, as points_ matrices [out_c, in_c].
+  std::shared_ptr<const std::vector<float>> transform_weights(const Tensor& weights) const;
   void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
   void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
@@ -49,7 +52,9 @@ class WinogradConv {
   int64_t m_, points_;  // output block size, and (m + 2)^2
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most
-  std::shared_ptr<const std::vector<float>> u_;  // points_ transformed weight matrices [out_c, in_c]
+  // points_ transformed weight matrices [out_c, in_c]: packed for the GEMM kernel, or (BLAS) plain in u_.
+  std::shared_ptr<const std::vector<PackedMatrix>> packed_u_;
+  std::shared_ptr<const std::vector<float>> u_;
 };
 
 }  // namespace metalnn::cpu

@@ -1,5 +1,6 @@
 // Conv: shape inference and attribute errors, and the CPU kernel's paths (depthwise, 1x1, Winograd,
 // im2col + GEMM) against a direct convolution over odd sizes, groups, dilations and paddings.
+#include "cpu/packed_gemm.h"
 #include "one_node.h"
 
 namespace metalnn::test {
@@ -92,11 +93,14 @@ TEST(ConvKernel, Im2colPaths) {
   check_conv({"tiles over the pool, batch 3, groups 2", 3, 32, 67, 61, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
   check_conv({"one small map, GEMM split by rows", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Relu});
-  // Few taps x channels and >= 32 outputs: the direct GEMM on each im2col tile (AVX2).
+  // Few taps x channels and >= 32 outputs: the direct GEMM on each im2col tile (AVX2) when the weights
+  // are not packed (run-time weights here, BLAS in EveryGemmKernel).
   check_conv({"direct im2col, stem-like stride 2", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true,
               Activation::Kind::Clip});
   check_conv({"direct im2col, several tiles", 1, 16, 67, 61, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false,
               Activation::Kind::Sigmoid});
+  check_conv({"direct im2col, run-time weight", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true,
+              Activation::Kind::Clip, "NOTSET", false});
   check_conv({"run-time weight", 2, 3, 7, 13, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, Activation::Kind::None,
               "NOTSET", false});
 }
@@ -150,6 +154,28 @@ TEST(ConvKernel, WinogradPath) {
   // From 28x28 outputs: 4x4 blocks, with partial blocks at the bottom and right edges.
   check_conv({"F(4x4, 3x3), odd sizes, batch 2", 2, 33, 31, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
   check_conv({"F(4x4, 3x3), asymmetric pads, row chunks", 1, 32, 90, 37, 3, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1, false});
+}
+
+// Constant weights are packed for the GEMM kernel chosen when the node is built: every kernel this
+// CPU has (and BLAS) under im2col, 1x1 and Winograd, with ragged register tiles.
+TEST(ConvKernel, EveryGemmKernel) {
+  using K = Activation::Kind;
+  const cpu::GemmIsa saved = cpu::gemm_isa();
+  for (cpu::GemmIsa isa : {cpu::GemmIsa::Blas, cpu::GemmIsa::Avx2, cpu::GemmIsa::Avx512}) {
+    if (!cpu::gemm_isa_supported(isa)) continue;
+    SCOPED_TRACE("gemm isa " + std::to_string(int(isa)));
+    cpu::set_gemm_isa(isa);
+    check_conv({"im2col 3x3 s2, 37 outputs", 2, 19, 23, 17, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
+    check_conv({"im2col split over the pool", 1, 129, 5, 7, 131, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
+    check_conv({"im2col groups 2", 3, 32, 17, 15, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2});
+    check_conv({"im2col, few taps x channels", 2, 3, 29, 31, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
+    check_conv({"1x1 expansion", 1, 24, 21, 19, 144, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, K::Clip});
+    check_conv({"1x1, K over one block", 2, 300, 9, 11, 45, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, K::LeakyRelu});
+    check_conv({"1x1 grouped", 2, 64, 7, 5, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, false});
+    check_conv({"winograd F(2x2)", 2, 40, 13, 11, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::HardSwish});
+    check_conv({"winograd F(4x4)", 1, 33, 31, 30, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
+  }
+  cpu::set_gemm_isa(saved);
 }
 
 TEST(ConvKernel, AutoPad) {

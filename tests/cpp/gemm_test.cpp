@@ -1,6 +1,7 @@
 // Gemm and MatMul: shape inference, errors, and the CPU kernels against a direct product
 // (transposes, alpha/beta, every C broadcast, batched and broadcast MatMul, 1-D operands, fused bias
 // and activation).
+#include "cpu/packed_gemm.h"
 #include "one_node.h"
 
 namespace metalnn::test {
@@ -128,6 +129,26 @@ TEST(MatMulKernel, BatchedAndBroadcast) {
   check_matmul({13}, {13}, "[]");
   check_matmul({2, 7, 13}, {13, 5}, "[2, 7, 5]", true);              // fused bias + activation
   check_matmul({1, 7, 13}, {2, 13, 5}, "[2, 7, 5]", true);
+}
+
+// A constant B is packed for the GEMM kernel chosen when the node is built: every kernel this CPU
+// has (and BLAS), ragged register tiles, K over several blocks, C and epilogue.
+TEST(GemmKernel, EveryGemmKernel) {
+  const cpu::GemmIsa saved = cpu::gemm_isa();
+  for (cpu::GemmIsa isa : {cpu::GemmIsa::Blas, cpu::GemmIsa::Avx2, cpu::GemmIsa::Avx512}) {
+    if (!cpu::gemm_isa_supported(isa)) continue;
+    SCOPED_TRACE("gemm isa " + std::to_string(int(isa)));
+    cpu::set_gemm_isa(isa);
+    check_gemm(1, 1000, 520, false, true, 1.f, 1.f, {1000}, Activation::Kind::Relu);
+    check_gemm(2, 1000, 520, false, true, 1.f, 1.f, {1000}, Activation::Kind::Relu);
+    check_gemm(8, 37, 300, false, true, 0.5f, -2.f, {8, 37});
+    check_gemm(29, 65, 129, true, false, 1.f, 1.f, {29, 1}, Activation::Kind::HardSwish);
+    check_gemm(130, 17, 33, false, false, 1.f, 1.f, {-1});
+    check_matmul({2, 3, 7, 129}, {129, 45}, "[2, 3, 7, 45]", true);
+    check_matmul({2, 64, 300}, {300, 1600}, "[2, 64, 1600]");
+    check_matmul({3, 5, 16}, {2, 3, 16, 20}, "[2, 3, 5, 20]");
+  }
+  cpu::set_gemm_isa(saved);
 }
 
 TEST(GemmSchema, Errors) {

@@ -1,30 +1,33 @@
 // Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
 // with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), 1x1 stride-1
 // unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). Where its shapes
-// suit it, the GEMM is cpu/direct_gemm.h instead of BLAS. The GEMM
-// takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
-// activation run on each output tile right after its GEMM. ONNX's weight layout is already that A
-// matrix, so constant weights need no packing.
+// suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM takes the weight
+// [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused activation run on
+// each output tile right after its GEMM. Constant weights are packed for the GEMM once per tensor.
 #include <algorithm>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/ops/window.h"
-#include "cpu/blas.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/epilogue.h"
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
-#include "cpu/parallel_gemm.h"
 #include "cpu/direct_gemm.h"
+#include "cpu/packed_gemm.h"
 #include "cpu/winograd_conv.h"
 
 namespace metalnn::cpu {
 
 namespace {
 
-// im2col scratch per tile (floats): about half an L2, so the tile is still cached when BLAS packs it.
+// im2col scratch per tile (floats): about half an L2, so the tile is still cached when the GEMM reads it.
 constexpr int64_t kColumnFloats = int64_t{1} << 17;
+
+// 1x1 layers the direct kernel still takes from the packed GEMM (measured): at most this many
+// inputs or outputs.
+constexpr int64_t kDirectMaxPackedInputs = 16, kDirectMaxPackedOutputs = 32;
 
 // Below this many input channels the Winograd GEMMs are too thin to beat im2col.
 constexpr int64_t kWinogradMinChannels = 32;
@@ -60,8 +63,18 @@ class ConvKernel : public Kernel {
     } else {
       path_ = Path::Im2col;
     }
-    // Im2col tiles sized for L2, but wide enough that BLAS's repacking of the weights per call stays cheap.
-    const int64_t k = in_c_ / group_ * win_.kernel_size();
+    const int64_t k = in_c_ / group_ * win_.kernel_size(), oc = out_c_ / group_;
+    const GemmIsa isa = gemm_isa();
+    if ((path_ == Path::Pointwise || path_ == Path::Im2col) && weight.is_constant() && isa != GemmIsa::Blas) {
+      const float* w = weight.constant.data<float>();
+      const std::string how = "conv_g" + std::to_string(group_) + "/gemm" + std::to_string(int(isa));
+      packed_ = packed_weights().get(weight.constant, how, [&] {
+        auto packed = std::make_shared<std::vector<PackedMatrix>>();
+        for (int64_t g = 0; g < group_; ++g) packed->push_back(pack_left(w + g * oc * k, k, false, oc, k, isa));
+        return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));
+      });
+    }
+    // Im2col tiles sized for L2, but wide enough that the GEMM's per-call work on the weights stays cheap.
     tile_ = path_ == Path::Im2col ? std::min(win_.out_size(), std::max<int64_t>(128, kColumnFloats / k))
                                   : win_.out_size();
     tile_ = std::max<int64_t>(tile_, 1);
@@ -84,7 +97,9 @@ class ConvKernel : public Kernel {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool);
       return;
     }
-    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size())) {
+    // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
+    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
+        (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs)) {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
@@ -112,20 +127,16 @@ class ConvKernel : public Kernel {
         im2col(xg, ic, win_, p0, p0 + cols, col.data(), inner_parallel ? pool : serial_pool());
         src = col.data();
       }
-      if (!inner_parallel && path_ == Path::Im2col && direct_gemm_suits_im2col(k, oc)) {
+      if (!inner_parallel && path_ == Path::Im2col && !packed_ && direct_gemm_suits_im2col(k, oc)) {
         direct_gemm(src, cols, wg, bg, yg, out_hw, k, oc, cols, act_);
         return;
       }
-      if (!inner_parallel) {
-        sgemm(false, false, int(oc), int(cols), int(k), 1.f, wg, int(k), src, int(cols), 0.f, yg, int(out_hw));
-        bias_activation_serial(yg, oc, cols, out_hw, bg, nullptr, act_);
-        return;
-      }
-      parallel_sgemm(pool, false, false, oc, cols, k, 1.f, wg, k, src, cols, 0.f, yg, out_hw,
-                     [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                       bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, bg ? bg + r0 : nullptr,
-                                              nullptr, act_);
-                     });
+      gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
+           {src, path_ == Path::Im2col ? cols : in_hw, false, nullptr}, 0.f, yg, out_hw,
+           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+             bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, bg ? bg + r0 : nullptr, nullptr,
+                                    act_);
+           });
     };
     if (task_parallel) {
       pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
@@ -139,6 +150,7 @@ class ConvKernel : public Kernel {
  private:
   enum class Path { Depthwise, Winograd, Pointwise, Im2col };
   std::unique_ptr<WinogradConv> winograd_;
+  std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
   Activation act_;
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;

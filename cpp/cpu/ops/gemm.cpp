@@ -1,17 +1,38 @@
-// Gemm and MatMul on the CPU through BLAS sgemm, with bias and the fused activation in one epilogue
-// pass. MatMul folds the batch into M when B is one shared matrix; otherwise one sgemm per batch
-// entry, offsets for broadcast batch dims precomputed at build time.
+// Gemm and MatMul on the CPU through cpu/packed_gemm.h (a constant B packed once per tensor; BLAS
+// otherwise), with bias and the fused activation in one epilogue pass. MatMul folds the batch into
+// M when B is one shared matrix; otherwise one GEMM per batch entry, offsets for broadcast batch
+// dims precomputed at build time.
 #include <algorithm>
+#include <memory>
+#include <string>
 #include <vector>
 
-#include "cpu/blas.h"
 #include "cpu/epilogue.h"
 #include "cpu/kernel.h"
-#include "cpu/parallel_gemm.h"
+#include "cpu/packed_gemm.h"
 
 namespace metalnn::cpu {
 
 namespace {
+
+// Below this many columns a packed panel would be mostly padding. A single row of A is a
+// matrix-vector product that reads B once either way, so a packed copy would only cost memory; above
+// kMaxPackedRows rows BLAS's kernel is ahead of the packed one (measured, 768 x 768 to 768 x 3072).
+constexpr int64_t kMinPackedColumns = 16, kMinPackedRows = 2, kMaxPackedRows = 512;
+
+// A constant B (k x n, transposed when trans) packed for the GEMM kernel, or nullptr.
+std::shared_ptr<const std::vector<PackedMatrix>> pack_constant_b(const Value& b, bool trans, int64_t m, int64_t k,
+                                                                 int64_t n) {
+  const GemmIsa isa = gemm_isa();
+  if (!b.is_constant() || isa == GemmIsa::Blas || m < kMinPackedRows || m > kMaxPackedRows || n < kMinPackedColumns ||
+      k == 0)
+    return nullptr;
+  return packed_weights().get(b.constant, "right_t" + std::to_string(trans) + "/gemm" + std::to_string(int(isa)), [&] {
+    auto packed = std::make_shared<std::vector<PackedMatrix>>();
+    packed->push_back(pack_right(b.constant.data<float>(), trans ? k : n, trans, k, n, isa));
+    return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));
+  });
+}
 
 class GemmKernel : public Kernel {
  public:
@@ -32,6 +53,7 @@ class GemmKernel : public Kernel {
       c_cols_ = c.empty() ? 1 : c.back();
       has_c_ = true;
     }
+    packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
@@ -52,11 +74,12 @@ class GemmKernel : public Kernel {
     if (k_ == 0) {
       if (!prefill) std::fill(y, y + m_ * n_, 0.f);
     } else {
-      parallel_sgemm(pool, trans_a_, trans_b_, m_, n_, k_, alpha_, a, trans_a_ ? m_ : k_, b, trans_b_ ? k_ : n_,
-                     prefill ? 1.f : 0.f, y, n_, [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                       bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
-                                              col_bias ? col_bias + c0 : nullptr, act_);
-                     });
+      gemm(&pool, m_, n_, k_, alpha_, {a, trans_a_ ? m_ : k_, trans_a_, nullptr},
+           {b, trans_b_ ? k_ : n_, trans_b_, packed_b_ ? packed_b_->data() : nullptr}, prefill ? 1.f : 0.f, y, n_,
+           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
+                                    col_bias ? col_bias + c0 : nullptr, act_);
+           });
       return;
     }
     bias_activation(y, m_, n_, n_, row_bias, col_bias, act_, pool);
@@ -67,6 +90,7 @@ class GemmKernel : public Kernel {
   bool trans_a_ = false, trans_b_ = false, has_c_ = false;
   float alpha_ = 1.f, beta_ = 1.f;
   int64_t m_ = 0, n_ = 0, k_ = 0, c_rows_ = 1, c_cols_ = 1;
+  std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;
 };
 
 class MatMulKernel : public Kernel {
@@ -104,6 +128,8 @@ class MatMulKernel : public Kernel {
     // One shared B and an A that covers every batch entry: a single [count * M, K] x [K, N] GEMM.
     fold_batch_ = std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }) &&
                   shape_numel(Shape(a.begin(), a.end() - 2)) == count;
+    if (std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
+      packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, int64_t(a_offsets_.size()) * m_, k_, n_);
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
@@ -116,11 +142,15 @@ class MatMulKernel : public Kernel {
     if (k_ == 0) {
       std::fill(y, y + count * m_ * n_, 0.f);
     } else if (fold_batch_) {
-      parallel_sgemm(pool, false, false, count * m_, n_, k_, 1.f, a, k_, b, n_, 0.f, y, n_, {});
+      gemm(&pool, count * m_, n_, k_, 1.f, {a, k_, false, nullptr}, {b, n_, false, packed()}, 0.f, y, n_,
+           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, nullptr, bias ? bias + c0 : nullptr, act_);
+           });
+      return;
     } else {
       for (int64_t e = 0; e < count; ++e)
-        parallel_sgemm(pool, false, false, m_, n_, k_, 1.f, a + a_offsets_[e], k_, b + b_offsets_[e], n_, 0.f,
-                       y + e * m_ * n_, n_, {});
+        gemm(&pool, m_, n_, k_, 1.f, {a + a_offsets_[e], k_, false, nullptr}, {b + b_offsets_[e], n_, false, packed()},
+             0.f, y + e * m_ * n_, n_, {});
     }
     bias_activation(y, count * m_, n_, n_, nullptr, bias, act_, pool);
   }
@@ -128,8 +158,11 @@ class MatMulKernel : public Kernel {
  private:
   Activation act_;
   int64_t m_ = 0, n_ = 0, k_ = 0;
+  const PackedMatrix* packed() const { return packed_b_ ? packed_b_->data() : nullptr; }
+
   std::vector<int64_t> a_offsets_, b_offsets_;  // per output batch entry, in elements
   bool fold_batch_ = false;
+  std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;  // a constant B shared by every entry
 };
 
 }  // namespace

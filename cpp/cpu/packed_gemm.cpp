@@ -1,0 +1,404 @@
+#include "cpu/packed_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/cpu_features.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define METALNN_GEMM_KERNELS 1
+#define METALNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define METALNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#else
+#define METALNN_TARGET_AVX2
+#endif
+
+namespace metalnn::cpu {
+
+namespace {
+
+// K rows per block: a packed 32-column panel of B (32 KB) stays in L1 while every row panel of A
+// passes over it. Rows of A per packed block: about 170 KB, in L2. Columns of B per block when B is
+// packed per call (its block then sits in L2 too), and when it was packed ahead (only C's traffic
+// bounds it then, and a wider block packs A less often).
+constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
+// B not packed ahead is read in place rather than packed per call when few row panels share it:
+// up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
+// rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
+// packing). Measured.
+constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
+// Below this many multiply-adds a second thread costs more to wake than it saves.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// K rows per block for this K: blocks of equal size, at most kKc (packs and the GEMM must agree).
+int64_t k_block(int64_t k) {
+  const int64_t blocks = std::max<int64_t>(1, (k + kKc - 1) / kKc);
+  return (k + blocks - 1) / blocks;
+}
+
+// c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
+// panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
+// apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
+// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
+                             int64_t ldc, int cols, float alpha, float beta);
+
+struct Tile {
+  int mr = 1, nr = 1, lanes = 1;
+  MicroKernel (*kernel)(int rows, int vectors) = nullptr;
+};
+
+#ifdef METALNN_GEMM_KERNELS
+constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
+
+template <int R, int V>
+METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
+                                         float* c, int64_t ldc, int cols, float alpha, float beta) {
+  __m512 acc[R][V];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += kMr512, b += ldb) {
+    if (b_next) {
+      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
+    }
+    __m512 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  __mmask16 mask[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v) {
+    const int left = cols - 16 * v;
+    mask[v] = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      float* cp = c + r * ldc + 16 * v;
+      __m512 x = _mm512_mul_ps(acc[r][v], va);
+      if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
+      _mm512_mask_storeu_ps(cp, mask[v], x);
+    }
+}
+
+// The AVX-512 kernel's twin (one target attribute per function, so intrinsics of each width need
+// their own body).
+template <int R, int V>
+METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
+                                     float* c, int64_t ldc, int cols, float alpha, float beta) {
+  __m256 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += kMr256, b += ldb) {
+    if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr256), _MM_HINT_T1);
+    __m256 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  __m256i mask[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v)
+    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8 * v), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      float* cp = c + r * ldc + 8 * v;
+      __m256 x = _mm256_mul_ps(acc[r][v], va);
+      if (cols - 8 * v >= 8) {
+        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_loadu_ps(cp), vb, x);
+        _mm256_storeu_ps(cp, x);
+      } else {
+        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_maskload_ps(cp, mask[v]), vb, x);
+        _mm256_maskstore_ps(cp, mask[v], x);
+      }
+    }
+}
+
+#define METALNN_KERNEL_ROW(kernel, R) {&kernel<R, 1>, &kernel<R, 2>}
+MicroKernel avx512_kernel(int rows, int vectors) {
+  static const MicroKernel table[kMr512][2] = {
+      METALNN_KERNEL_ROW(kernel_avx512, 1),  METALNN_KERNEL_ROW(kernel_avx512, 2),
+      METALNN_KERNEL_ROW(kernel_avx512, 3),  METALNN_KERNEL_ROW(kernel_avx512, 4),
+      METALNN_KERNEL_ROW(kernel_avx512, 5),  METALNN_KERNEL_ROW(kernel_avx512, 6),
+      METALNN_KERNEL_ROW(kernel_avx512, 7),  METALNN_KERNEL_ROW(kernel_avx512, 8),
+      METALNN_KERNEL_ROW(kernel_avx512, 9),  METALNN_KERNEL_ROW(kernel_avx512, 10),
+      METALNN_KERNEL_ROW(kernel_avx512, 11), METALNN_KERNEL_ROW(kernel_avx512, 12),
+      METALNN_KERNEL_ROW(kernel_avx512, 13), METALNN_KERNEL_ROW(kernel_avx512, 14)};
+  return table[rows - 1][vectors - 1];
+}
+MicroKernel avx2_kernel(int rows, int vectors) {
+  static const MicroKernel table[kMr256][2] = {
+      METALNN_KERNEL_ROW(kernel_avx2, 1), METALNN_KERNEL_ROW(kernel_avx2, 2), METALNN_KERNEL_ROW(kernel_avx2, 3),
+      METALNN_KERNEL_ROW(kernel_avx2, 4), METALNN_KERNEL_ROW(kernel_avx2, 5), METALNN_KERNEL_ROW(kernel_avx2, 6)};
+  return table[rows - 1][vectors - 1];
+}
+#undef METALNN_KERNEL_ROW
+#endif
+
+Tile tile_of(GemmIsa isa) {
+#ifdef METALNN_GEMM_KERNELS
+  if (isa == GemmIsa::Avx512) return {kMr512, kNr512, 16, &avx512_kernel};
+  if (isa == GemmIsa::Avx2) return {kMr256, kNr256, 8, &avx2_kernel};
+#endif
+  (void)isa;
+  return {};
+}
+
+GemmIsa best_isa() {
+  static const GemmIsa isa = has_avx512() ? GemmIsa::Avx512 : has_avx2_fma() ? GemmIsa::Avx2 : GemmIsa::Blas;
+  return isa;
+}
+
+// Read at each call (kernels are built rarely), so one process can load a model both ways.
+GemmIsa environment_isa() {
+  const char* env = std::getenv("METALNN_GEMM_ISA");
+  const std::string want = env ? env : "";
+  const GemmIsa asked = want == "blas"     ? GemmIsa::Blas
+                        : want == "avx2"   ? GemmIsa::Avx2
+                        : want == "avx512" ? GemmIsa::Avx512
+                                           : best_isa();
+  return gemm_isa_supported(asked) ? asked : best_isa();
+}
+
+std::atomic<int> forced_isa{-1};
+
+// Rows [i0, i0 + rows) of op(A) (m x k), K rows [k0, k0 + kc), as MR-row panels; rows past m are zero.
+METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0,
+                                         int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
+  for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
+    for (int r = 0; r < mr; ++r) {
+      const int64_t i = i0 + p + r;
+      if (i >= m || p + r >= rows) {
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = 0.f;
+      } else if (trans) {
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = src[(k0 + q) * ld + i];
+      } else {
+        const float* row = src + i * ld + k0;
+        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = row[q];
+      }
+    }
+  }
+}
+
+// Columns [j0, j0 + cols) of op(B) (k x n), K rows [k0, k0 + kc), as NR-column panels; columns past n
+// are zero. Only called where a kernel runs, so AVX2 is there.
+METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool trans, int64_t n, int64_t j0,
+                                          int64_t cols, int64_t k0, int64_t kc, int nr, float* dst) {
+  if (trans) {
+    for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
+      const int64_t width = std::min<int64_t>({nr, cols - p, n - j0 - p});
+      for (int c = 0; c < nr; ++c) {
+        const float* col = src + (j0 + p + c) * ld + k0;
+        for (int64_t q = 0; q < kc; ++q) dst[q * nr + c] = c < width ? col[q] : 0.f;
+      }
+    }
+    return;
+  }
+  // Row by row, so B is read sequentially; each row lands in every panel.
+  [[maybe_unused]] const int64_t full = std::max<int64_t>(0, std::min(cols, n - j0)) / nr * nr;
+  for (int64_t q = 0; q < kc; ++q) {
+    const float* row = src + (k0 + q) * ld + j0;
+    float* d = dst + q * nr;
+    int64_t p = 0;
+#ifdef METALNN_GEMM_KERNELS
+    for (; p < full; p += nr)
+      for (int c = 0; c < nr; c += 16) {
+        _mm256_storeu_ps(d + p * kc + c, _mm256_loadu_ps(row + p + c));
+        _mm256_storeu_ps(d + p * kc + c + 8, _mm256_loadu_ps(row + p + c + 8));
+      }
+#endif
+    for (; p < cols; p += nr) {
+      const int64_t width = std::max<int64_t>(0, std::min<int64_t>({nr, cols - p, n - j0 - p}));
+      std::copy(row + p, row + p + width, d + p * kc);
+      std::fill(d + p * kc + width, d + p * kc + nr, 0.f);
+    }
+  }
+}
+
+// Rows [r0, r1) and columns [c0, c1) of C on the calling thread; r0 is a multiple of MR when A is
+// packed, c0 one of NR when B is.
+void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
+                float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
+                const BlockEpilogue& epilogue) {
+  thread_local std::vector<float> a_buf, b_buf;
+  const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
+  const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  // Few row panels share each B panel: packing it would cost about as much as using it, so whole
+  // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
+  const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
+  const bool b_in_place = !b.packed && !b.trans &&
+                          (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
+                           (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
+  for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
+    const int64_t nc = std::min(nc_max, c1 - j0), whole = b_in_place ? nc / t.nr * t.nr : 0;
+    for (int64_t k0 = 0; k0 < k; k0 += kb) {
+      const int64_t kc = std::min(kb, k - k0);
+      const float beta_k = k0 == 0 ? beta : 1.f;
+      const float* bp;
+      if (b.packed) {
+        bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
+      } else {
+        b_buf.resize(static_cast<size_t>(round_up(nc - whole, t.nr) * kc));
+        if (whole < nc) pack_right_block(b.data, b.ld, b.trans, n, j0 + whole, nc - whole, k0, kc, t.nr, b_buf.data());
+        bp = b_buf.data();  // the panels from column `whole` on
+      }
+      for (int64_t i0 = r0; i0 < r1; i0 += mc_max) {
+        const int64_t mc = std::min(mc_max, r1 - i0);
+        const float* ap;
+        if (a.packed) {
+          ap = a.packed->data.data() + k0 * m_pad + i0 * kc;
+        } else {
+          a_buf.resize(static_cast<size_t>(round_up(mc, t.mr) * kc));
+          pack_left_block(a.data, a.ld, a.trans, m, i0, mc, k0, kc, t.mr, a_buf.data());
+          ap = a_buf.data();
+        }
+        for (int64_t jr = 0; jr < nc; jr += t.nr) {
+          const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
+          const int vectors = (cols + t.lanes - 1) / t.lanes;
+          const bool in_place = jr < whole;
+          const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
+          const int64_t ldb = in_place ? b.ld : t.nr;
+          for (int64_t ir = 0; ir < mc; ir += t.mr) {
+            const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
+            const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+            t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
+                                    alpha, beta_k);
+          }
+        }
+      }
+    }
+    if (epilogue) epilogue(r0, r1, j0, j0 + nc);
+  }
+}
+
+// All of op(src) (rows x cols) as the left or right operand, K block after K block.
+PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, GemmIsa isa) {
+  PackedMatrix p;
+  p.isa = isa;
+  p.left = left;
+  p.rows = rows;
+  p.cols = cols;
+  const Tile t = tile_of(isa);
+  if (!t.kernel) return p;
+  const int64_t k = left ? cols : rows, kb = k_block(k);
+  const int64_t padded = left ? round_up(rows, t.mr) : round_up(cols, t.nr);  // the side that is not K
+  p.data.resize(static_cast<size_t>(padded * k));
+  for (int64_t k0 = 0; k0 < k; k0 += kb) {
+    float* dst = p.data.data() + k0 * padded;
+    if (left) {
+      pack_left_block(src, ld, trans, rows, 0, padded, k0, std::min(kb, k - k0), t.mr, dst);
+    } else {
+      pack_right_block(src, ld, trans, cols, 0, padded, k0, std::min(kb, k - k0), t.nr, dst);
+    }
+  }
+  return p;
+}
+
+ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
+}
+
+}  // namespace
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Avx512:
+      return has_avx512();
+    case GemmIsa::Avx2:
+      return has_avx2_fma();
+    default:
+      return true;
+  }
+}
+
+GemmIsa gemm_isa() {
+  const int forced = forced_isa.load(std::memory_order_relaxed);
+  return forced >= 0 ? static_cast<GemmIsa>(forced) : environment_isa();
+}
+
+void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
+
+PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa) {
+  return pack_whole(true, src, ld, trans, m, k, isa);
+}
+
+PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa) {
+  return pack_whole(false, src, ld, trans, k, n, isa);
+}
+
+DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
+  static DerivedCache<const std::vector<PackedMatrix>> cache;
+  return cache;
+}
+
+void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue) {
+  if (m <= 0 || n <= 0) return;
+  const PackedMatrix* packed = a.packed ? a.packed : b.packed;
+  const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
+  // A single column of C would fill one lane of each vector: BLAS's matrix-vector product is faster.
+  const bool matrix_vector = n == 1 && a.data && b.data;
+  if (!t.kernel || k == 0 || matrix_vector) {
+    parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
+                   c, ldc, epilogue);
+    return;
+  }
+  const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
+  if (threads == 1) {
+    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+    return;
+  }
+  // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
+  // operand whole, so the other is not packed once per thread.
+  const int64_t m_units = (m + t.mr - 1) / t.mr, n_units = (n + t.nr - 1) / t.nr;
+  auto balance = [&](int64_t units, int64_t step, int64_t extent) {  // mean share / largest share
+    const int64_t chunks = std::min(units, threads);
+    return double(extent) / double(threads * std::min(extent, (units + chunks - 1) / chunks * step));
+  };
+  const double bm = balance(m_units, t.mr, m), bn = balance(n_units, t.nr, n);
+  const bool split_cols = bn > bm + 0.05 || (bn >= bm - 0.05 && a.packed);
+  const int64_t units = split_cols ? n_units : m_units, step = split_cols ? t.nr : t.mr, extent = split_cols ? n : m;
+  const int64_t chunks = std::min(units, threads);
+  pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t lo = std::min(extent, units * i / chunks * step);
+      const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
+      if (lo >= hi) continue;
+      if (split_cols) {
+        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+      } else {
+        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+      }
+    }
+  });
+}
+
+}  // namespace metalnn::cpu

@@ -1,0 +1,56 @@
+// Float32 GEMM with operands packed into the register tile's panel layout: constant weights are
+// packed once when a kernel is built (and shared between shape specialisations through
+// packed_weights()), the other operand per call in cache-sized blocks. Register tiles: 14 x 32 with
+// AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS does the work.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/derived_cache.h"
+#include "cpu/parallel_gemm.h"
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+enum class GemmIsa { Blas, Avx2, Avx512 };
+
+// The kernel packs are made for: METALNN_GEMM_ISA=blas|avx2|avx512 if set and supported, otherwise
+// the best the CPU has.
+GemmIsa gemm_isa();
+bool gemm_isa_supported(GemmIsa isa);
+// Overrides gemm_isa() (tests run every path); must be supported.
+void set_gemm_isa(GemmIsa isa);
+
+// One matrix in panel layout: as the left operand (M x K, MR rows interleaved per k) or the right
+// (K x N, NR columns per k), in blocks of kc rows of K. Empty for GemmIsa::Blas.
+struct PackedMatrix {
+  GemmIsa isa = GemmIsa::Blas;
+  bool left = true;
+  int64_t rows = 0, cols = 0;  // of the logical operand: M x K (left) or K x N (right)
+  std::vector<float> data;
+};
+
+// op(src) packed for `isa`; src is row-major with leading dimension ld, transposed when trans.
+PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa);
+PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa);
+
+// Packs derived from constant tensors, one list per tensor and packing.
+DerivedCache<const std::vector<PackedMatrix>>& packed_weights();
+
+// An operand of gemm(): the raw matrix (op(data) with leading dimension ld) and, when it was
+// packed ahead, that pack. The raw matrix is needed when there is no pack, and used when C is a
+// single column (a matrix-vector product, left to BLAS).
+struct GemmOperand {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
+  const PackedMatrix* packed = nullptr;
+};
+
+// C (m x n, leading dimension ldc) = alpha * A * B + beta * C, then the epilogue on each finished
+// block. Split over the pool, or on the calling thread when pool is nullptr (inside a task).
+void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue);
+
+}  // namespace metalnn::cpu
