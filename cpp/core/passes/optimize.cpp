@@ -5,6 +5,7 @@ namespace metalnn {
 void optimize(Graph& g, const NodeEvaluator& evaluator) {
   fold_constants(g, evaluator, true);
   remove_identities(g);
+  fuse_gelu(g);
   fold_batch_norm(g);
   fuse_bias(g);
   fuse_activations(g);
