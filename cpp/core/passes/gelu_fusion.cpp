@@ -56,10 +56,8 @@ class GeluMatcher {
   }
 
   bool is_scalar(int v, float c) const {
-    if (v < 0) return false;
-    const Value& val = g_.value(v);
-    if (!val.is_constant() || val.dtype != DType::Float32 || val.constant.numel() != 1) return false;
-    return std::fabs(val.constant.data<float>()[0] - c) <= 1e-5f * std::fabs(c);
+    float value;
+    return scalar_f32(g_, v, value) && std::fabs(value - c) <= 1e-5f * std::fabs(c);
   }
 
   // The other input of a binary node whose one input is the scalar c, or -1.

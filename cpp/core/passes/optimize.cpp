@@ -6,6 +6,7 @@ void optimize(Graph& g, const NodeEvaluator& evaluator) {
   fold_constants(g, evaluator, true);
   remove_identities(g);
   fuse_gelu(g);
+  fuse_attention(g);
   fold_batch_norm(g);
   fuse_bias(g);
   fuse_activations(g);

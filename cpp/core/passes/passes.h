@@ -28,6 +28,9 @@ void fuse_quantized(Graph& g);
 // GELU written in elementwise ops (the erf form, or the tanh form through Pow(x, 3)) becomes Gelu.
 void fuse_gelu(Graph& g);
 
+// Softmax(scale * Q . Kt [+ mask]) . V as exporters write it becomes FusedAttention (core/ops/attention.cpp).
+void fuse_attention(Graph& g);
+
 // Identity and inference-mode Dropout forward their input.
 void remove_identities(Graph& g);
 
