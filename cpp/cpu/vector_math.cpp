@@ -129,9 +129,82 @@ METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form)
   if (tanh_form) map8(x, y, n, GeluOp<true>{});
   else map8(x, y, n, GeluOp<false>{});
 }
+
+// Adds 8 floats to two 4-lane double accumulators.
+METALNN_AVX2_INLINE void add_wide(__m256 v, __m256d& lo, __m256d& hi) {
+  lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+  hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+METALNN_AVX2 double hsum4d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+// Sum of x[i] (Square: of (x[i] - mean)^2), the tail through a masked load of zeros.
+template <bool Square>
+METALNN_AVX2 double wide_sum_avx2(const float* x, int64_t n, float mean) {
+  const __m256 m = _mm256_set1_ps(mean);
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    if (Square) {
+      v = _mm256_sub_ps(v, m);
+      v = _mm256_mul_ps(v, v);
+    }
+    add_wide(v, lo, hi);
+  }
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    __m256 v = _mm256_maskload_ps(x + i, mask);
+    if (Square) {  // the masked-off lanes must stay 0, not (0 - mean)^2
+      v = _mm256_and_ps(_mm256_castsi256_ps(mask), _mm256_sub_ps(v, m));
+      v = _mm256_mul_ps(v, v);
+    }
+    add_wide(v, lo, hi);
+  }
+  return hsum4d(_mm256_add_pd(lo, hi));
+}
+
+METALNN_AVX2 void normalize_avx2(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                                 const float* bias) {
+  const __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), s);
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(scale + i), _mm256_loadu_ps(bias + i)));
+  }
+  for (; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+}
 #endif
 
 }  // namespace
+
+double sum_of(const float* x, int64_t n) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return wide_sum_avx2<false>(x, n, 0.f);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+double centered_square_sum(const float* x, int64_t n, float mean) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return wide_sum_avx2<true>(x, n, mean);
+#endif
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) sq += double(x[i] - mean) * (x[i] - mean);
+  return sq;
+}
+
+void normalize(const float* x, float* y, int64_t n, float mean, float inv, const float* scale, const float* bias) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return normalize_avx2(x, y, n, mean, inv, scale, bias);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+}
 
 float max_of(const float* x, int64_t n) {
 #ifdef METALNN_HAS_AVX2_KERNELS
