@@ -120,3 +120,42 @@ def test_attention_softmax_other_axis_not_fused(target, rng):
     assert "FusedAttention" not in metalnn.load(model, device=target.device,
                                                  precision=target.precision).summary().op_counts
     check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("fill", [-np.inf, np.finfo(np.float32).min])
+def test_attention_boolean_causal_mask(fill, target, rng):
+    """Eager causal attention: Where(causal, scores, fill) before the softmax, fill -inf or finfo.min."""
+    q_len = 11
+    model, feeds = _model("eager", q_len, q_len, rng, guard=False)
+    nodes = list(model.graph.node)
+    softmax = next(n for n in nodes if n.op_type == "Softmax")
+    softmax.input[0] = "masked"
+    nodes.insert(nodes.index(softmax), helper.make_node("Where", ["causal", "scores", "fill"], ["masked"]))
+    values = {**feeds, "causal": const(np.tril(np.ones((q_len, q_len), bool))), "fill": const(np.float32(fill)),
+              "sqrt_d": const(np.float32(np.sqrt(8)))}
+    model, feeds = make_model(nodes, values, ["y"])
+    # the mask Where(causal, 0, fill) the pass writes reads constants only and folds away
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_boolean_and_additive_masks(target, rng):
+    """GPT-2 eager: Where(causal, scores, -inf) + a run-time padding mask, with a fully masked row."""
+    q_len = 6
+    model, feeds = _model("eager", q_len, q_len, rng, guard=True)
+    nodes = [n for n in model.graph.node]
+    softmax = next(n for n in nodes if n.op_type == "Softmax")
+    softmax.input[0] = "logits"
+    at = nodes.index(softmax)
+    nodes[at:at] = [helper.make_node("Where", ["causal", "scores", "fill"], ["masked"]),
+                    helper.make_node("Add", ["masked", "mask"], ["logits"])]
+    padding = np.zeros((2, 1, 1, q_len), np.float32)
+    padding[1, ..., :2] = -np.inf  # row 0 of sequence 1 sees only key 0, which is padded
+    values = {**feeds, "causal": const(np.tril(np.ones((q_len, q_len), bool))), "fill": const(np.float32(-np.inf)),
+              "mask": padding, "root_scale": None, "sqrt_d": const(np.float32(np.sqrt(8))),
+              "zero": const(np.float32(0.0))}
+    model, feeds = make_model(nodes, {k: v for k, v in values.items() if v is not None}, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops == {"Where": 1, "FusedAttention": 1}
+    out = check_model(model, feeds, target)
+    assert np.all(out["y"][1, :, 0] == 0)

@@ -2,9 +2,11 @@
 // (core/ops/attention.cpp):
 //   MatMul([Mul(Q, a)], [Mul(Kt, b)]) -> [Mul|Div by c] -> [Add mask] -> Softmax(last axis)
 //     -> [Where(IsNaN(p), 0, p)] -> MatMul(., V)
+// where the mask may also be a boolean Where(keep, scores, -inf) under or instead of the Add.
 // the scale being the product of a, b and c (torch's sdpa export scales Q and Kt by sqrt(scale)
 // each; eager attention divides the scores by sqrt(d)). Q, Kt and V are rank 4 with equal batch dims.
 #include <algorithm>
+#include <limits>
 
 #include "core/ops/broadcast.h"
 #include "core/passes/passes.h"
@@ -41,14 +43,19 @@ class AttentionMatcher {
     if (!softmax || softmax->attrs.get_int("_coerce_2d", 0) != 0) return false;
     const int64_t axis = softmax->attrs.get_int("axis", -1);
     if (axis != -1 && axis != 3) return false;
-    int z = softmax->inputs[0], mask = -1;
+    int z = softmax->inputs[0], mask = -1, keep = -1;
+    float fill = 0.f;
     if (const Node* add = producer(z, "Add", 2, parts)) {
       for (int k = 0; k < 2 && mask < 0; ++k) {
         const size_t mark = parts.size();
-        if (scaled_scores(add->inputs[k], parts) >= 0) mask = add->inputs[1 - k], z = add->inputs[k];
-        else parts.resize(mark);
+        const int under = unmasked(add->inputs[k], parts, keep, fill);
+        if (under >= 0 && scaled_scores(under, parts) >= 0) mask = add->inputs[1 - k], z = under;
+        else parts.resize(mark), keep = -1;
       }
-      if (mask < 0) return false;
+      // fill + mask and scores + fill agree on every row only when fill is -inf
+      if (mask < 0 || (keep >= 0 && fill != -std::numeric_limits<float>::infinity())) return false;
+    } else {
+      z = unmasked(z, parts, keep, fill);
     }
     float scale = 1.f;
     const int scores = scaled_scores(z, parts, &scale);
@@ -66,6 +73,14 @@ class AttentionMatcher {
       const Shape s = {qs[0], qs[1], qs[2], ks[3]};
       if (ms.size() > 4 || g_.value(mask).dtype != DType::Float32 || !try_broadcast_shapes(s, ms, &b) || b != s)
         return false;
+    }
+    if (keep >= 0) {  // Where(keep, scores, fill) as the additive mask Where(keep, mask or 0, fill)
+      const Shape s = {qs[0], qs[1], qs[2], ks[3]};
+      Shape b;
+      if (!try_broadcast_shapes(g_.value(keep).shape, mask >= 0 ? g_.value(mask).shape : Shape{}, &b) ||
+          !try_broadcast_shapes(s, b, &b) || b != s)
+        return false;
+      mask = additive_mask(out.name, keep, mask, fill);
     }
     out.op_type = "FusedAttention";
     out.inputs = {q, kt, v};
@@ -117,6 +132,48 @@ class AttentionMatcher {
     return -1;
   }
 
+  // The scores under Where(keep, scores, fill) with a boolean `keep` and fill -inf or nearly (so that
+  // adding it instead of writing it changes no probability); `v` itself when there is no such Where.
+  int unmasked(int v, std::vector<int>& parts, int& keep, float& fill) const {
+    const Node* where = producer(v, "Where", 3, parts);
+    if (!where) return v;
+    if (g_.value(where->inputs[0]).dtype != DType::Bool || !scalar_f32(g_, where->inputs[2], fill) || fill > -1e30f) {
+      parts.pop_back();
+      return -1;
+    }
+    keep = where->inputs[0];
+    return where->inputs[1];
+  }
+
+  // A new value Where(keep, mask (or 0), fill): the float mask the fused op adds. Its node waits in
+  // added() until the pass has finished walking the node list.
+  int additive_mask(const std::string& name, int keep, int mask, float fill) {
+    const int fill_value = g_.add_constant(g_.unique_name(name + ".mask_fill"), scalar(fill));
+    const int kept = mask >= 0 ? mask : g_.add_constant(g_.unique_name(name + ".mask_zero"), scalar(0.f));
+    Shape shape;
+    try_broadcast_shapes(g_.value(keep).shape, g_.value(kept).shape, &shape);
+    const int out = g_.add_value(g_.unique_name(name + ".mask"), DType::Float32);
+    g_.value(out).shape = shape;
+    g_.value(out).has_shape = true;
+    Node where;
+    where.op_type = "Where";
+    where.name = g_.unique_name(name + ".mask");
+    where.inputs = {keep, kept, fill_value};
+    where.outputs = {out};
+    added_.push_back(std::move(where));
+    return out;
+  }
+
+  static Tensor scalar(float v) {
+    Tensor t = Tensor::empty(DType::Float32, {});
+    t.data<float>()[0] = v;
+    return t;
+  }
+
+ public:
+  std::vector<Node>& added() { return added_; }
+
+ private:
   // Strips a Mul by a scalar from `v` (an operand of Q . Kt), returning the scalar (1 when none).
   float unscaled(int& v, std::vector<int>& parts) const {
     const Node* n = producer(v, "Mul", 2, parts);
@@ -133,6 +190,7 @@ class AttentionMatcher {
 
   Graph& g_;
   std::vector<int> uses_, producer_;
+  std::vector<Node> added_;
 };
 
 }  // namespace
@@ -154,6 +212,9 @@ void fuse_attention(Graph& g) {
     for (int p : parts) dead[p] = 1;
   }
   erase_nodes(g, dead);
+  if (matcher.added().empty()) return;
+  for (Node& n : matcher.added()) g.add_node(std::move(n));
+  g.sort_topologically();
 }
 
 }  // namespace metalnn
