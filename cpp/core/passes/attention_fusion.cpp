@@ -200,16 +200,10 @@ void fuse_attention(Graph& g) {
   std::vector<char> dead(g.nodes().size(), 0);
   std::vector<int> parts;
   for (size_t i = 0; i < g.nodes().size(); ++i) {
-    if (dead[i]) continue;
+    if (dead[i] || g.nodes()[i].op_type != "MatMul") continue;
     Node saved = g.nodes()[i];
     if (!matcher.match(g.nodes()[i], parts)) continue;
-    bool taken = false;
-    for (int p : parts) taken = taken || dead[p];
-    if (taken) {
-      g.nodes()[i] = std::move(saved);
-      continue;
-    }
-    for (int p : parts) dead[p] = 1;
+    if (!claim(dead, parts)) g.nodes()[i] = std::move(saved);
   }
   erase_nodes(g, dead);
   if (matcher.added().empty()) return;

@@ -115,10 +115,7 @@ void fuse_gelu(Graph& g) {
     if (dead[i]) continue;
     const int x = matcher.match(n, tanh_form, parts);
     if (x < 0 || g.value(x).shape != g.value(n.outputs[0]).shape) continue;  // no broadcasting by the constants
-    bool taken = false;
-    for (int p : parts) taken = taken || dead[p];
-    if (taken) continue;
-    for (int p : parts) dead[p] = 1;
+    if (!claim(dead, parts)) continue;
     n.op_type = "Gelu";
     n.inputs = {x};
     n.attrs = Attributes();

@@ -30,6 +30,14 @@ inline bool scalar_f32(const Graph& g, int v, float& out) {
   return true;
 }
 
+// Marks the nodes `parts` of a matched pattern dead, unless an earlier match already took one of them.
+inline bool claim(std::vector<char>& dead, const std::vector<int>& parts) {
+  for (int p : parts)
+    if (dead[p]) return false;
+  for (int p : parts) dead[p] = 1;
+  return true;
+}
+
 // Removes the nodes flagged in `dead` (indices into g.nodes()).
 inline void erase_nodes(Graph& g, const std::vector<char>& dead) {
   std::vector<Node> kept;
