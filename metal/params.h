@@ -420,7 +420,8 @@ struct QuantizedAddParams {
 };
 
 // FusedAttention: rows = B * Hq * Sq query rows of head_dim; query head h reads key/value head
-// h / group; the mask element of (b, h, i, j) at b * mask_strides[0] + ... + j * mask_strides[3].
+// h / group; the kernel accumulates MNN_ATTENTION_MAX_DIM value dims at a time; the mask element of
+// (b, h, i, j) at b * mask_strides[0] + ... + j * mask_strides[3].
 #define MNN_ATTENTION_MAX_DIM 128
 struct AttentionParams {
   uint32_t rows;

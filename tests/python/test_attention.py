@@ -159,3 +159,12 @@ def test_attention_boolean_and_additive_masks(target, rng):
     assert ops == {"Where": 1, "FusedAttention": 1}
     out = check_model(model, feeds, target)
     assert np.all(out["y"][1, :, 0] == 0)
+
+
+def test_attention_wide_value_heads(target, rng):
+    """Value heads wider than the GPU kernel's accumulator (128) take several passes over the keys."""
+    mask = np.zeros((1, 1, 3, 9), np.float32)
+    mask[..., 0, 4:] = -np.inf
+    model, feeds = _model("sdpa", 3, 9, rng, batch=1, heads=2, dim=4, v_dim=300, mask=mask)
+    assert _fused(model, target)
+    check_model(model, feeds, target)

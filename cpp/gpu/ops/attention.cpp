@@ -7,9 +7,6 @@ namespace metalnn::gpu {
 
 void lower_attention(Lowering& L, const Node& n) {
   const Shape &q = L.shape(n.inputs[0]), &kt = L.shape(n.inputs[1]), &v = L.shape(n.inputs[2]);
-  if (v[3] > MNN_ATTENTION_MAX_DIM)
-    unsupported(n, "value head size " + std::to_string(v[3]) + " (at most " + std::to_string(MNN_ATTENTION_MAX_DIM) +
-                       " on the GPU)");
   AttentionParams p{};
   p.rows = u32(n, q[0] * q[1] * q[2]);
   p.heads = u32(n, q[1]);
