@@ -419,6 +419,25 @@ struct QuantizedAddParams {
   Requantize q;
 };
 
+// FusedAttention: rows = B * Hq * Sq query rows of head_dim; query head h reads key/value head
+// h / group; the kernel accumulates MNN_ATTENTION_MAX_DIM value dims at a time; the mask element of
+// (b, h, i, j) at b * mask_strides[0] + ... + j * mask_strides[3].
+#define MNN_ATTENTION_MAX_DIM 128
+struct AttentionParams {
+  uint32_t rows;
+  uint32_t heads;
+  uint32_t kv_heads;
+  uint32_t group;
+  uint32_t q_len;
+  uint32_t kv_len;
+  uint32_t head_dim;
+  uint32_t v_dim;
+  uint32_t has_mask;
+  uint32_t nan_to_zero;
+  float scale;
+  uint32_t mask_strides[4];
+};
+
 #ifndef __METAL_VERSION__
 }  // namespace metalnn::gpu
 #endif

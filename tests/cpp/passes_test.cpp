@@ -231,6 +231,70 @@ TEST(Passes, BiasFusesIntoMatMul) {
   expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
 }
 
+Tensor scalar(float v) {
+  Tensor t = Tensor::empty(DType::Float32, {});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+TEST(Passes, GeluFusesFromErfAndTanhForms) {
+  Graph g;
+  add_input(g, "x", {3, 11});
+  g.add_constant("sqrt2", scalar(std::sqrt(2.f)));
+  g.add_constant("one", scalar(1.f));
+  g.add_constant("half", scalar(0.5f));
+  g.add_constant("three", scalar(3.f));
+  g.add_constant("k", scalar(0.044715f));
+  g.add_constant("s", scalar(std::sqrt(2.f / 3.14159265f)));
+  add_node(g, "Div", "div", {"x", "sqrt2"}, {"u"});
+  add_node(g, "Erf", "erf", {"u"}, {"e"});
+  add_node(g, "Add", "add", {"e", "one"}, {"a"});
+  add_node(g, "Mul", "mul", {"x", "a"}, {"p"});
+  add_node(g, "Mul", "mul_half", {"p", "half"}, {"y"});
+  add_node(g, "Mul", "t_half", {"y", "half"}, {"h"});  // the tanh form applied to y
+  add_node(g, "Pow", "t_pow", {"y", "three"}, {"c"});
+  add_node(g, "Mul", "t_k", {"c", "k"}, {"ck"});
+  add_node(g, "Add", "t_add", {"y", "ck"}, {"w"});
+  add_node(g, "Mul", "t_s", {"w", "s"}, {"v"});
+  add_node(g, "Tanh", "t_tanh", {"v"}, {"t"});
+  add_node(g, "Add", "t_one", {"t", "one"}, {"b"});
+  add_node(g, "Mul", "t_out", {"h", "b"}, {"z"});
+  g.outputs().push_back(g.find_value("z"));
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 2u);
+  EXPECT_EQ(count_ops(optimized, "Gelu"), 2);
+  EXPECT_EQ(optimized.nodes()[1].attrs.get_string("approximate", "none"), "tanh");
+  Tensor x = random_tensor({3, 11}, 20);
+  expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+}
+
+TEST(Passes, AttentionFusesFromScaledQueryAndKey) {
+  Graph g;
+  add_input(g, "q", {2, 3, 5, 4});
+  add_input(g, "kt", {2, 3, 4, 7});
+  add_input(g, "v", {2, 3, 7, 6});
+  g.add_constant("root", scalar(0.7f));
+  g.add_constant("mask", random_tensor({1, 1, 5, 7}, 21));
+  add_node(g, "Mul", "mq", {"q", "root"}, {"qs"});
+  add_node(g, "Mul", "mk", {"kt", "root"}, {"ks"});
+  add_node(g, "MatMul", "qk", {"qs", "ks"}, {"s"});
+  add_node(g, "Add", "add", {"s", "mask"}, {"z"});
+  Attributes axis;
+  axis.set("axis", Attribute::make_int(-1));
+  add_node(g, "Softmax", "softmax", {"z"}, {"p"}, axis);
+  add_node(g, "MatMul", "pv", {"p", "v"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 1u);
+  EXPECT_EQ(optimized.nodes()[0].op_type, "FusedAttention");
+  EXPECT_NEAR(optimized.nodes()[0].attrs.get_float("scale", 0.f), 0.49f, 1e-6f);
+  std::vector<Tensor> in = {random_tensor({2, 3, 5, 4}, 22), random_tensor({2, 3, 4, 7}, 23),
+                            random_tensor({2, 3, 7, 6}, 24)};
+  expect_close(run_optimized(optimized, in)[0], run_unoptimized(g, in)[0]);
+}
+
 TEST(Passes, IdentityAndDropoutDisappear) {
   Graph g;
   add_input(g, "x", {3, 7});

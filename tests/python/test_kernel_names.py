@@ -44,6 +44,7 @@ GPU_REFUSALS: dict[str, str] = {
 OWN_DTYPE_WALK = {
     "QuantizedConv": "test_qfused.py", "QuantizedMatMul": "test_qfused.py", "QuantizedAdd": "test_qfused.py",
     "MatMulNBits": "test_matmul_nbits.py", "GatherBlockQuantized": "test_gather_block_quantized.py",
+    "FusedAttention": "test_attention.py",
 }
 
 # Casts whose results the standard leaves undefined (NaN, infinities, out-of-range values to integers).

@@ -39,3 +39,13 @@ def test_layer_norm_transformer_shape(target, rng):
     x = rng.standard_normal((2, 33, 768), dtype="float32")
     scale, bias = rng.standard_normal((2, 768), dtype="float32")
     check_op("LayerNormalization", [x, const(scale), const(bias)], target, {"epsilon": 1e-12}, tolerance_scale=10)
+
+
+def test_layer_norm_offset_rows(target, rng):
+    """Rows far from zero (mean 300, deviation 0.5) with a width that leaves a vector tail: the sums
+    must keep the small deviations."""
+    if target.precision == "float16":
+        pytest.skip("float16 holds 300 only to 0.25, coarser than the deviations")
+    x = rng.standard_normal((3, 5, 773), dtype="float32") * 0.5 + 300
+    scale, bias = rng.standard_normal((2, 773), dtype="float32")
+    check_op("LayerNormalization", [x, const(scale), const(bias)], target, tolerance_scale=10)

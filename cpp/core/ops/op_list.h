@@ -118,6 +118,7 @@
   X(QuantizedConv, qfused, infer_quantized_conv)                  \
   X(QuantizedMatMul, qfused, infer_quantized_matmul)              \
   X(QuantizedAdd, qfused, infer_quantized_add)                    \
+  X(FusedAttention, attention, infer_attention)                   \
   X(NonZero, nonzero, infer_nonzero)                              \
   X(NonMaxSuppression, non_max_suppression, infer_non_max_suppression) \
   X(If, control_flow, infer_if)                                   \

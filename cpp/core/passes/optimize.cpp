@@ -5,6 +5,8 @@ namespace metalnn {
 void optimize(Graph& g, const NodeEvaluator& evaluator) {
   fold_constants(g, evaluator, true);
   remove_identities(g);
+  fuse_gelu(g);
+  fuse_attention(g);
   fold_batch_norm(g);
   fuse_bias(g);
   fuse_swish(g);

@@ -35,6 +35,12 @@ void fuse_activations(Graph& g);
 // QuantizedMatMul or QuantizedAdd (core/ops/qfused.h), the weights staying int8.
 void fuse_quantized(Graph& g);
 
+// GELU written in elementwise ops (the erf form, or the tanh form through Pow(x, 3)) becomes Gelu.
+void fuse_gelu(Graph& g);
+
+// Softmax(scale * Q . Kt [+ mask]) . V as exporters write it becomes FusedAttention (core/ops/attention.cpp).
+void fuse_attention(Graph& g);
+
 // Identity and inference-mode Dropout forward their input.
 void remove_identities(Graph& g);
 

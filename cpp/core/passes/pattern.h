@@ -21,6 +21,23 @@ inline const Tensor* constant_f32_input(const Graph& g, const Node& n, size_t i)
   return v.is_constant() && v.dtype == DType::Float32 ? &v.constant : nullptr;
 }
 
+// The value of a one-element float32 constant `v` in `out`, or false.
+inline bool scalar_f32(const Graph& g, int v, float& out) {
+  if (v < 0) return false;
+  const Value& val = g.value(v);
+  if (!val.is_constant() || val.dtype != DType::Float32 || val.constant.numel() != 1) return false;
+  out = val.constant.data<float>()[0];
+  return true;
+}
+
+// Marks the nodes `parts` of a matched pattern dead, unless an earlier match already took one of them.
+inline bool claim(std::vector<char>& dead, const std::vector<int>& parts) {
+  for (int p : parts)
+    if (dead[p]) return false;
+  for (int p : parts) dead[p] = 1;
+  return true;
+}
+
 // Removes the nodes flagged in `dead` (indices into g.nodes()).
 inline void erase_nodes(Graph& g, const std::vector<char>& dead) {
   std::vector<Node> kept;

@@ -14,6 +14,7 @@
 #include "cpu/node_values.h"
 #include "cpu/simd_avx2.h"
 #include "cpu/strided_loop.h"
+#include "cpu/vector_math.h"
 
 namespace metalnn::cpu {
 
@@ -101,17 +102,15 @@ struct Selu {
   explicit Selu(const UnaryArgs& a) : alpha(a.alpha), gamma(a.gamma) {}
   float operator()(float x) const { return gamma * (x > 0.f ? x : alpha * std::expm1(x)); }
 };
-struct Gelu {
-  static constexpr Accepts kAccepts = Accepts::Float;
-  bool tanh;
-  explicit Gelu(const UnaryArgs& a) : tanh(a.tanh) {}
-  float operator()(float x) const {
-    if (!tanh) return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    return 0.5f * x * (1.f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-  }
-};
 
 using UnaryFn = void (*)(const Tensor& in, Tensor& out, ThreadPool& pool, const UnaryArgs& args);
+
+// Gelu runs a chunk at a time through the vectorised loop.
+void run_gelu(const Tensor& in, Tensor& out, ThreadPool& pool, const UnaryArgs& args) {
+  const float* x = in.data<float>();
+  float* y = out.data<float>();
+  pool.parallel_for(in.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { gelu(x + b, y + b, e - b, args.tanh); });
+}
 
 template <class Op>
 Op make_unary_op(const UnaryArgs& args) {
@@ -196,7 +195,7 @@ constexpr UnaryEntry kUnaryOps[] = {
     {"Reciprocal", run_unary<Reciprocal>}, {"Floor", run_unary<Floor>}, {"Ceil", run_unary<Ceil>},
     {"Not", run_unary<Not>},   {"Sin", run_unary<Sin>},     {"Cos", run_unary<Cos>},
     {"Softplus", run_unary<Softplus>}, {"Mish", run_unary<Mish>}, {"IsNaN", run_unary<IsNaN>},
-    {"IsInf", run_unary<IsInf>}, {"Elu", run_unary<Elu>}, {"Selu", run_unary<Selu>}, {"Gelu", run_unary<Gelu>},
+    {"IsInf", run_unary<IsInf>}, {"Elu", run_unary<Elu>}, {"Selu", run_unary<Selu>}, {"Gelu", run_gelu},
 };
 
 class UnaryKernel : public Kernel {

@@ -1,6 +1,6 @@
 // LayerNormalization kernel, float32: one row per position of the leading dims, normalised over the
-// trailing dims in two passes (mean, then variance of the centred values). Scale and B are expanded
-// to one row per run, since they may be run-time inputs of any broadcastable shape.
+// trailing dims in two vectorised passes (mean, then variance of the centred values; cpu/vector_math.h).
+// Scale and B are expanded to one row per run, since they may be run-time inputs of any broadcastable shape.
 #include <cmath>
 #include <vector>
 
@@ -8,6 +8,7 @@
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
 #include "cpu/strided_copy.h"
+#include "cpu/vector_math.h"
 
 namespace metalnn::cpu {
 
@@ -40,13 +41,9 @@ class LayerNormKernel : public Kernel {
       for (int64_t r = b; r < e; ++r) {
         const float* xr = x + r * width_;
         float* yr = y + r * width_;
-        double sum = 0;
-        for (int64_t i = 0; i < width_; ++i) sum += xr[i];
-        const float mean = static_cast<float>(sum / width_);
-        double sq = 0;
-        for (int64_t i = 0; i < width_; ++i) sq += double(xr[i] - mean) * (xr[i] - mean);
-        const float inv = 1.f / std::sqrt(static_cast<float>(sq / width_) + epsilon_);
-        for (int64_t i = 0; i < width_; ++i) yr[i] = (xr[i] - mean) * inv * scale[i] + bias[i];
+        const float mean = static_cast<float>(sum_of(xr, width_) / width_);
+        const float inv = 1.f / std::sqrt(static_cast<float>(centered_square_sum(xr, width_, mean) / width_) + epsilon_);
+        normalize(xr, yr, width_, mean, inv, scale.data(), bias.data());
         if (mean_out) mean_out[r] = mean;
         if (inv_out) inv_out[r] = inv;
       }

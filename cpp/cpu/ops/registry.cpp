@@ -58,6 +58,7 @@ std::unique_ptr<Kernel> make_gather_block_quantized_kernel(const Graph&, const N
 std::unique_ptr<Kernel> make_quantized_conv_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_quantized_matmul_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_quantized_add_kernel(const Graph&, const Node&);
+std::unique_ptr<Kernel> make_attention_kernel(const Graph&, const Node&);
 std::unique_ptr<Kernel> make_control_flow_kernel(const Graph&, const Node&);  // If, Loop
 
 namespace {
@@ -181,6 +182,7 @@ constexpr KernelEntry kKernels[] = {
     {"QuantizedConv", make_quantized_conv_kernel},
     {"QuantizedMatMul", make_quantized_matmul_kernel},
     {"QuantizedAdd", make_quantized_add_kernel},
+    {"FusedAttention", make_attention_kernel},
     {"NonZero", make_nonzero_kernel},
     {"NonMaxSuppression", make_non_max_suppression_kernel},
     {"If", make_control_flow_kernel},

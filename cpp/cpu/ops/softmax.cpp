@@ -1,6 +1,6 @@
 // Softmax / LogSoftmax on the CPU, float32: the tensor is viewed as [outer, axis, inner] (for
 // `_coerce_2d`, as [outer, axis * inner, 1]); contiguous rows when inner == 1, otherwise a block of
-// inner positions at a time, reduced along the strided axis.
+// inner positions at a time, reduced along the strided axis. Rows use the vectorised exp.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,6 +8,7 @@
 
 #include "core/ops/axis.h"
 #include "cpu/kernel.h"
+#include "cpu/vector_math.h"
 
 namespace metalnn::cpu {
 
@@ -62,19 +63,13 @@ class SoftmaxKernel : public Kernel {
 
  private:
   void row(const float* x, float* y) const {
-    const float mx = *std::max_element(x, x + axis_);
-    float sum = 0.f;
-    for (int64_t i = 0; i < axis_; ++i) {
-      const float e = std::exp(x[i] - mx);
-      sum += e;
-      if (!log_) y[i] = e;
-    }
+    const float mx = max_of(x, axis_);
+    const float sum = exp_shifted_sum(x, y, axis_, mx);  // LogSoftmax overwrites y below
     if (log_) {
       const float shift = mx + std::log(sum);
       for (int64_t i = 0; i < axis_; ++i) y[i] = x[i] - shift;
     } else {
-      const float inv = 1.f / sum;
-      for (int64_t i = 0; i < axis_; ++i) y[i] *= inv;
+      scale(y, y, axis_, 1.f / sum);
     }
   }
 

@@ -55,6 +55,7 @@ void lower_gather_block_quantized(Lowering&, const Node&);
 void lower_quantized_conv(Lowering&, const Node&);
 void lower_quantized_matmul(Lowering&, const Node&);
 void lower_quantized_add(Lowering&, const Node&);
+void lower_attention(Lowering&, const Node&);
 void lower_roi_align(Lowering&, const Node&);
 void lower_control_flow(Lowering&, const Node&);  // If, Loop
 
@@ -179,6 +180,7 @@ constexpr GpuOp kOps[] = {
     {"QuantizedConv", lower_quantized_conv},
     {"QuantizedMatMul", lower_quantized_matmul},
     {"QuantizedAdd", lower_quantized_add},
+    {"FusedAttention", lower_attention},
     {"RoiAlign", lower_roi_align},
     {"NonZero", lower_nonzero},
     {"NonMaxSuppression", lower_non_max_suppression},

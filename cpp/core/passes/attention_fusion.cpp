@@ -1,0 +1,214 @@
+// Scaled-dot-product attention as exporters write it becomes one FusedAttention node
+// (core/ops/attention.cpp):
+//   MatMul([Mul(Q, a)], [Mul(Kt, b)]) -> [Mul|Div by c] -> [Add mask] -> Softmax(last axis)
+//     -> [Where(IsNaN(p), 0, p)] -> MatMul(., V)
+// where the mask may also be a boolean Where(keep, scores, -inf) under or instead of the Add.
+// the scale being the product of a, b and c (torch's sdpa export scales Q and Kt by sqrt(scale)
+// each; eager attention divides the scores by sqrt(d)). Q, Kt and V are rank 4 with equal batch dims.
+#include <algorithm>
+#include <limits>
+
+#include "core/ops/broadcast.h"
+#include "core/passes/passes.h"
+#include "core/passes/pattern.h"
+
+namespace metalnn {
+
+namespace {
+
+class AttentionMatcher {
+ public:
+  explicit AttentionMatcher(Graph& g) : g_(g), uses_(g.use_counts()), producer_(g.producers()) {}
+
+  // Rewrites `out` (the final MatMul) into FusedAttention when it ends the pattern; the nodes it
+  // replaces are added to `parts`.
+  bool match(Node& out, std::vector<int>& parts) {
+    parts.clear();
+    if (!plain_matmul(out)) return false;
+    const int v = out.inputs[1];
+    int probs = out.inputs[0];
+    bool nan_to_zero = false;
+    const Node* guard = producer(probs, "Where", 3, parts);  // Where(IsNaN(p), 0, p)
+    if (guard) {
+      const int p = guard->inputs[2];
+      const Node* isnan = producer(guard->inputs[0], "IsNaN", 1, parts, true, DType::Bool);
+      float zero;
+      if (!isnan || isnan->inputs[0] != p || !scalar_f32(g_, guard->inputs[1], zero) || zero != 0.f ||
+          uses_[p] != 2 || is_output(p))
+        return false;
+      probs = p;
+      nan_to_zero = true;
+    }
+    const Node* softmax = producer(probs, "Softmax", 1, parts, !nan_to_zero);
+    if (!softmax || softmax->attrs.get_int("_coerce_2d", 0) != 0) return false;
+    const int64_t axis = softmax->attrs.get_int("axis", -1);
+    if (axis != -1 && axis != 3) return false;
+    int z = softmax->inputs[0], mask = -1, keep = -1;
+    float fill = 0.f;
+    if (const Node* add = producer(z, "Add", 2, parts)) {
+      for (int k = 0; k < 2 && mask < 0; ++k) {
+        const size_t mark = parts.size();
+        const int under = unmasked(add->inputs[k], parts, keep, fill);
+        if (under >= 0 && scaled_scores(under, parts) >= 0) mask = add->inputs[1 - k], z = under;
+        else parts.resize(mark), keep = -1;
+      }
+      // fill + mask and scores + fill agree on every row only when fill is -inf
+      if (mask < 0 || (keep >= 0 && fill != -std::numeric_limits<float>::infinity())) return false;
+    } else {
+      z = unmasked(z, parts, keep, fill);
+    }
+    float scale = 1.f;
+    const int scores = scaled_scores(z, parts, &scale);
+    if (scores < 0) return false;
+    const Node& qk = g_.nodes()[producer_[scores]];
+    int q = qk.inputs[0], kt = qk.inputs[1];
+    scale *= unscaled(q, parts) * unscaled(kt, parts);
+    const Shape &qs = g_.value(q).shape, &ks = g_.value(kt).shape, &vs = g_.value(v).shape;
+    if (qs.size() != 4 || ks.size() != 4 || vs.size() != 4 || qs[0] != ks[0] || qs[0] != vs[0] || qs[1] != ks[1] ||
+        qs[1] != vs[1] || qs[3] != ks[2] || ks[3] != vs[2] || g_.value(v).dtype != DType::Float32)
+      return false;
+    if (mask >= 0) {
+      const Shape& ms = g_.value(mask).shape;
+      Shape b;
+      const Shape s = {qs[0], qs[1], qs[2], ks[3]};
+      if (ms.size() > 4 || g_.value(mask).dtype != DType::Float32 || !try_broadcast_shapes(s, ms, &b) || b != s)
+        return false;
+    }
+    if (keep >= 0) {  // Where(keep, scores, fill) as the additive mask Where(keep, mask or 0, fill)
+      const Shape s = {qs[0], qs[1], qs[2], ks[3]};
+      Shape b;
+      if (!try_broadcast_shapes(g_.value(keep).shape, mask >= 0 ? g_.value(mask).shape : Shape{}, &b) ||
+          !try_broadcast_shapes(s, b, &b) || b != s)
+        return false;
+      mask = additive_mask(out.name, keep, mask, fill);
+    }
+    out.op_type = "FusedAttention";
+    out.inputs = {q, kt, v};
+    if (mask >= 0) out.inputs.push_back(mask);
+    out.attrs = Attributes();
+    out.attrs.set("scale", Attribute::make_float(scale));
+    if (nan_to_zero) out.attrs.set("nan_to_zero", Attribute::make_int(1));
+    return true;
+  }
+
+ private:
+  bool is_output(int v) const { return std::find(g_.outputs().begin(), g_.outputs().end(), v) != g_.outputs().end(); }
+
+  static bool plain_matmul(const Node& n) {
+    return n.op_type == "MatMul" && n.inputs.size() == 2 && !n.attrs.has("_activation");
+  }
+
+  // The node producing `v` when it is an `op` of `inputs` inputs whose output only the pattern reads
+  // (unless `single_use` is false); recorded in parts.
+  const Node* producer(int v, const char* op, size_t inputs, std::vector<int>& parts, bool single_use = true,
+                       DType dtype = DType::Float32) const {
+    if (v < 0 || producer_[v] < 0 || (single_use && !mergeable_edge(g_, uses_, v))) return nullptr;
+    const Node& n = g_.nodes()[producer_[v]];
+    if (n.op_type != op || n.inputs.size() != inputs || g_.value(v).dtype != dtype) return nullptr;
+    parts.push_back(producer_[v]);
+    return &n;
+  }
+
+  // The Q . Kt MatMul output under `v` = scores [* c | / c]; multiplies *scale by c (or 1 / c).
+  int scaled_scores(int v, std::vector<int>& parts, float* scale = nullptr) const {
+    const size_t mark = parts.size();
+    for (const char* op : {"Mul", "Div"}) {
+      const Node* n = producer(v, op, 2, parts);
+      if (!n) continue;
+      float c;
+      for (int k = 0; k < (op[0] == 'M' ? 2 : 1); ++k) {
+        if (!scalar_f32(g_, n->inputs[1 - k], c) || c == 0.f) continue;
+        const int s = n->inputs[k];
+        if (producer(s, "MatMul", 2, parts) && plain_matmul(g_.nodes()[producer_[s]])) {
+          if (scale) *scale *= op[0] == 'M' ? c : 1.f / c;
+          return s;
+        }
+        parts.resize(mark + 1);
+      }
+      parts.resize(mark);
+    }
+    if (producer(v, "MatMul", 2, parts) && plain_matmul(g_.nodes()[producer_[v]])) return v;
+    parts.resize(mark);
+    return -1;
+  }
+
+  // The scores under Where(keep, scores, fill) with a boolean `keep` and fill -inf or nearly (so that
+  // adding it instead of writing it changes no probability); `v` itself when there is no such Where.
+  int unmasked(int v, std::vector<int>& parts, int& keep, float& fill) const {
+    const Node* where = producer(v, "Where", 3, parts);
+    if (!where) return v;
+    if (g_.value(where->inputs[0]).dtype != DType::Bool || !scalar_f32(g_, where->inputs[2], fill) || fill > -1e30f) {
+      parts.pop_back();
+      return -1;
+    }
+    keep = where->inputs[0];
+    return where->inputs[1];
+  }
+
+  // A new value Where(keep, mask (or 0), fill): the float mask the fused op adds. Its node waits in
+  // added() until the pass has finished walking the node list.
+  int additive_mask(const std::string& name, int keep, int mask, float fill) {
+    const int fill_value = g_.add_constant(g_.unique_name(name + ".mask_fill"), scalar(fill));
+    const int kept = mask >= 0 ? mask : g_.add_constant(g_.unique_name(name + ".mask_zero"), scalar(0.f));
+    Shape shape;
+    try_broadcast_shapes(g_.value(keep).shape, g_.value(kept).shape, &shape);
+    const int out = g_.add_value(g_.unique_name(name + ".mask"), DType::Float32);
+    g_.value(out).shape = shape;
+    g_.value(out).has_shape = true;
+    Node where;
+    where.op_type = "Where";
+    where.name = g_.unique_name(name + ".mask");
+    where.inputs = {keep, kept, fill_value};
+    where.outputs = {out};
+    added_.push_back(std::move(where));
+    return out;
+  }
+
+  static Tensor scalar(float v) {
+    Tensor t = Tensor::empty(DType::Float32, {});
+    t.data<float>()[0] = v;
+    return t;
+  }
+
+ public:
+  std::vector<Node>& added() { return added_; }
+
+ private:
+  // Strips a Mul by a scalar from `v` (an operand of Q . Kt), returning the scalar (1 when none).
+  float unscaled(int& v, std::vector<int>& parts) const {
+    const Node* n = producer(v, "Mul", 2, parts);
+    if (!n) return 1.f;
+    float c;
+    for (int k = 0; k < 2; ++k)
+      if (scalar_f32(g_, n->inputs[1 - k], c)) {
+        v = n->inputs[k];
+        return c;
+      }
+    parts.pop_back();
+    return 1.f;
+  }
+
+  Graph& g_;
+  std::vector<int> uses_, producer_;
+  std::vector<Node> added_;
+};
+
+}  // namespace
+
+void fuse_attention(Graph& g) {
+  AttentionMatcher matcher(g);
+  std::vector<char> dead(g.nodes().size(), 0);
+  std::vector<int> parts;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    if (dead[i] || g.nodes()[i].op_type != "MatMul") continue;
+    Node saved = g.nodes()[i];
+    if (!matcher.match(g.nodes()[i], parts)) continue;
+    if (!claim(dead, parts)) g.nodes()[i] = std::move(saved);
+  }
+  erase_nodes(g, dead);
+  if (matcher.added().empty()) return;
+  for (Node& n : matcher.added()) g.add_node(std::move(n));
+  g.sort_topologically();
+}
+
+}  // namespace metalnn

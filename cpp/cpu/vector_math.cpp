@@ -1,0 +1,239 @@
+#include "cpu/vector_math.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr float kSqrtHalf = 0.70710678118654752f;
+constexpr float kSqrtTwoOverPi = 0.79788456080286536f;
+
+float gelu_scalar(float x, bool tanh_form) {
+  if (!tanh_form) return 0.5f * x * (1.f + std::erf(x * kSqrtHalf));
+  return 0.5f * x * (1.f + std::tanh(kSqrtTwoOverPi * (x + 0.044715f * x * x * x)));
+}
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// exp on 8 lanes: 2^n * p(r) with r = x - n ln2 split in two constants (Cephes' expf). Inputs
+// below ln(FLT_MIN) give 0 (so -inf gives 0) and NaN stays NaN.
+METALNN_AVX2_INLINE __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
+  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  // NaN passes through (max/min return the 2nd operand)
+  const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+// 1 + erf(z): erfc(|z|) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), taken as is
+// for negative z so that the tail keeps its relative accuracy.
+METALNN_AVX2_INLINE __m256 one_plus_erf8(__m256 z) {
+  const __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.f), z);
+  const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, _mm256_set1_ps(1.f)));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  const __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(p, t), exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az)));
+  const __m256 positive = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ);
+  return _mm256_blendv_ps(erfc, _mm256_sub_ps(_mm256_set1_ps(2.f), erfc), positive);
+}
+
+METALNN_AVX2_INLINE __m256 gelu8(__m256 x, bool tanh_form) {
+  if (!tanh_form)
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf8(_mm256_mul_ps(x, _mm256_set1_ps(kSqrtHalf))));
+  // 0.5 x (1 + tanh(y)) = x / (1 + exp(-2y))
+  const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+  const __m256 y = _mm256_mul_ps(_mm256_set1_ps(kSqrtTwoOverPi), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+  const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.f), y));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), e));
+}
+
+// Applies f to 8 lanes at a time, the tail through masked loads and stores.
+template <class F>
+METALNN_AVX2_INLINE void map8(const float* x, float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    _mm256_maskstore_ps(y + i, mask, f(_mm256_maskload_ps(x + i, mask)));
+  }
+}
+
+METALNN_AVX2 float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+METALNN_AVX2 float max_of_avx2(const float* x, int64_t n) {
+  if (n < 8) return *std::max_element(x, x + n);
+  __m256 m = _mm256_loadu_ps(x);
+  int64_t i = 8;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float r = *std::max_element(lanes, lanes + 8);
+  for (; i < n; ++i) r = std::max(r, x[i]);
+  return r;
+}
+
+METALNN_AVX2 float exp_shifted_sum_avx2(const float* x, float* y, int64_t n, float shift) {
+  const __m256 s = _mm256_set1_ps(shift);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    // the masked-off lanes read 0, whose exp must not join the sum
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(mask), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), s)));
+    _mm256_maskstore_ps(y + i, mask, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  return hsum8(acc);
+}
+
+// Functors rather than lambdas, which would not inherit the target attribute.
+struct ScaleOp {
+  __m256 s;
+  METALNN_AVX2 __m256 operator()(__m256 v) const { return _mm256_mul_ps(v, s); }
+};
+template <bool TanhForm>
+struct GeluOp {
+  METALNN_AVX2 __m256 operator()(__m256 v) const { return gelu8(v, TanhForm); }
+};
+
+METALNN_AVX2 void scale_avx2(const float* x, float* y, int64_t n, float s) { map8(x, y, n, ScaleOp{_mm256_set1_ps(s)}); }
+
+METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form) {
+  if (tanh_form) map8(x, y, n, GeluOp<true>{});
+  else map8(x, y, n, GeluOp<false>{});
+}
+
+// Adds 8 floats to two 4-lane double accumulators.
+METALNN_AVX2_INLINE void add_wide(__m256 v, __m256d& lo, __m256d& hi) {
+  lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+  hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+METALNN_AVX2 double hsum4d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+// Sum of x[i] (Square: of (x[i] - mean)^2), the tail through a masked load of zeros.
+template <bool Square>
+METALNN_AVX2 double wide_sum_avx2(const float* x, int64_t n, float mean) {
+  const __m256 m = _mm256_set1_ps(mean);
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    if (Square) {
+      v = _mm256_sub_ps(v, m);
+      v = _mm256_mul_ps(v, v);
+    }
+    add_wide(v, lo, hi);
+  }
+  if (i < n) {
+    const __m256i mask = first_lanes(n - i);
+    __m256 v = _mm256_maskload_ps(x + i, mask);
+    if (Square) {  // the masked-off lanes must stay 0, not (0 - mean)^2
+      v = _mm256_and_ps(_mm256_castsi256_ps(mask), _mm256_sub_ps(v, m));
+      v = _mm256_mul_ps(v, v);
+    }
+    add_wide(v, lo, hi);
+  }
+  return hsum4d(_mm256_add_pd(lo, hi));
+}
+
+METALNN_AVX2 void normalize_avx2(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                                 const float* bias) {
+  const __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), s);
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(scale + i), _mm256_loadu_ps(bias + i)));
+  }
+  for (; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+}
+#endif
+
+}  // namespace
+
+double sum_of(const float* x, int64_t n) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return wide_sum_avx2<false>(x, n, 0.f);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+double centered_square_sum(const float* x, int64_t n, float mean) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return wide_sum_avx2<true>(x, n, mean);
+#endif
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) sq += double(x[i] - mean) * (x[i] - mean);
+  return sq;
+}
+
+void normalize(const float* x, float* y, int64_t n, float mean, float inv, const float* scale, const float* bias) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return normalize_avx2(x, y, n, mean, inv, scale, bias);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * scale[i] + bias[i];
+}
+
+float max_of(const float* x, int64_t n) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return max_of_avx2(x, n);
+#endif
+  return *std::max_element(x, x + n);
+}
+
+float exp_shifted_sum(const float* x, float* y, int64_t n, float shift) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return exp_shifted_sum_avx2(x, y, n, shift);
+#endif
+  float sum = 0.f;
+  for (int64_t i = 0; i < n; ++i) sum += (y[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+void scale(const float* x, float* y, int64_t n, float s) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return scale_avx2(x, y, n, s);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s;
+}
+
+void gelu(const float* x, float* y, int64_t n, bool tanh_form) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx2_fma()) return gelu_avx2(x, y, n, tanh_form);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i], tanh_form);
+}
+
+}  // namespace metalnn::cpu

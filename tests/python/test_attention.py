@@ -1,0 +1,170 @@
+"""Scaled-dot-product attention as exporters write it runs as one FusedAttention node and matches ONNX
+Runtime running the un-fused graph: torch's sdpa export (Q and Kt each scaled by sqrt(scale), additive
+mask, IsNaN -> Where guard) and eager attention (scores divided by sqrt(d)), with causal and padding
+masks, fully masked rows, odd lengths and more keys than one CPU key block.
+"""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import metalnn
+from op_check import check_model, const, make_model
+
+
+def _attention_graph(form, mask, guard):
+    """Nodes reading q [B,H,Sq,D], kt [B,H,D,Skv], v [B,H,Skv,Dv] (and `mask`), writing y."""
+    nodes = []
+    if form == "sdpa":  # torch.onnx (torchscript) export of scaled_dot_product_attention
+        nodes += [helper.make_node("Mul", ["q", "root_scale"], ["qs"]),
+                  helper.make_node("Mul", ["root_scale", "kt"], ["ks"]),
+                  helper.make_node("MatMul", ["qs", "ks"], ["scores"])]
+    else:  # eager: (Q . Kt) / sqrt(d)
+        nodes += [helper.make_node("MatMul", ["q", "kt"], ["raw"]),
+                  helper.make_node("Div", ["raw", "sqrt_d"], ["scores"])]
+    logits = "scores"
+    if mask:
+        nodes.append(helper.make_node("Add", ["scores", "mask"] if form == "sdpa" else ["mask", "scores"], ["logits"]))
+        logits = "logits"
+    nodes.append(helper.make_node("Softmax", [logits], ["p"], axis=-1))
+    probs = "p"
+    if guard:
+        nodes += [helper.make_node("IsNaN", ["p"], ["nan"]), helper.make_node("Where", ["nan", "zero", "p"], ["pg"])]
+        probs = "pg"
+    nodes.append(helper.make_node("MatMul", [probs, "v"], ["y"]))
+    return nodes
+
+
+def _model(form, q_len, kv_len, rng, batch=2, heads=3, dim=8, v_dim=8, mask=None, guard=True):
+    q = rng.standard_normal((batch, heads, q_len, dim), dtype="float32")
+    kt = rng.standard_normal((batch, heads, dim, kv_len), dtype="float32")
+    v = rng.standard_normal((batch, heads, kv_len, v_dim), dtype="float32")
+    values = {"q": q, "kt": kt, "v": v}
+    if form == "sdpa":
+        values["root_scale"] = const(np.float32(dim ** -0.25))
+    else:
+        values["sqrt_d"] = const(np.float32(np.sqrt(dim)))
+    if guard:
+        values["zero"] = const(np.float32(0.0))
+    if mask is not None:
+        values["mask"] = mask
+    return make_model(_attention_graph(form, mask is not None, guard), values, ["y"])
+
+
+def _fused(model, target):
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    return ops == {"FusedAttention": 1}
+
+
+@pytest.mark.parametrize("form", ["sdpa", "eager"])
+@pytest.mark.parametrize("q_len,kv_len", [(1, 1), (13, 13), (7, 300), (33, 5)])
+def test_attention_no_mask(form, q_len, kv_len, target, rng):
+    model, feeds = _model(form, q_len, kv_len, rng, guard=form == "sdpa")
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("q_len", [13, 37])
+def test_attention_causal_mask(q_len, target, rng):
+    """A constant [1, 1, S, S] causal mask of -inf above the diagonal (as masks get folded)."""
+    mask = np.triu(np.full((q_len, q_len), -np.inf, np.float32), 1)[None, None]
+    model, feeds = _model("sdpa", q_len, q_len, rng, mask=const(mask))
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_padding_mask_run_time(target, rng):
+    """A run-time [B, 1, 1, Skv] padding mask; the second sequence is fully masked, which the guard
+    turns from NaN into zeros, and finite large negatives (torch's finfo.min) mask too."""
+    kv_len = 19
+    mask = np.zeros((2, 1, 1, kv_len), np.float32)
+    mask[0, ..., 11:] = np.finfo(np.float32).min
+    mask[1] = -np.inf
+    model, feeds = _model("sdpa", 9, kv_len, rng, mask=mask)
+    assert _fused(model, target)
+    out = check_model(model, feeds, target)
+    assert np.all(out["y"][1] == 0)
+
+
+def test_attention_fully_masked_without_guard(target, rng):
+    """Without the guard a fully masked row is NaN, as the un-fused softmax gives."""
+    mask = np.zeros((1, 3, 5, 6), np.float32)
+    mask[0, 1, 2] = -np.inf
+    model, feeds = _model("eager", 5, 6, rng, batch=1, mask=mask, guard=False)
+    assert _fused(model, target)
+    out = check_model(model, feeds, target)
+    assert np.isnan(out["y"][0, 1, 2]).all() and not np.isnan(out["y"][0, 1, 3]).any()
+
+
+def test_attention_head_mask_and_value_width(target, rng):
+    """A per-head [H, Sq, Skv] mask, a value head size unlike the query's, 129 keys."""
+    mask = rng.standard_normal((3, 4, 129), dtype="float32")
+    model, feeds = _model("eager", 4, 129, rng, dim=16, v_dim=5, mask=mask, guard=False)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_shared_scores_not_fused(target, rng):
+    """Scores also read outside the pattern keep the graph as it is."""
+    model, feeds = _model("eager", 5, 6, rng, guard=False)
+    model.graph.node.append(helper.make_node("ReduceMax", ["scores"], ["m"], keepdims=0))
+    model.graph.output.append(helper.make_tensor_value_info("m", 1, None))
+    assert "FusedAttention" not in metalnn.load(model, device=target.device,
+                                                 precision=target.precision).summary().op_counts
+    check_model(model, feeds, target)
+
+
+def test_attention_softmax_other_axis_not_fused(target, rng):
+    model, feeds = _model("eager", 5, 6, rng, guard=False)
+    next(n for n in model.graph.node if n.op_type == "Softmax").attribute[0].i = 2
+    assert "FusedAttention" not in metalnn.load(model, device=target.device,
+                                                 precision=target.precision).summary().op_counts
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("fill", [-np.inf, np.finfo(np.float32).min])
+def test_attention_boolean_causal_mask(fill, target, rng):
+    """Eager causal attention: Where(causal, scores, fill) before the softmax, fill -inf or finfo.min."""
+    q_len = 11
+    model, feeds = _model("eager", q_len, q_len, rng, guard=False)
+    nodes = list(model.graph.node)
+    softmax = next(n for n in nodes if n.op_type == "Softmax")
+    softmax.input[0] = "masked"
+    nodes.insert(nodes.index(softmax), helper.make_node("Where", ["causal", "scores", "fill"], ["masked"]))
+    values = {**feeds, "causal": const(np.tril(np.ones((q_len, q_len), bool))), "fill": const(np.float32(fill)),
+              "sqrt_d": const(np.float32(np.sqrt(8)))}
+    model, feeds = make_model(nodes, values, ["y"])
+    # the mask Where(causal, 0, fill) the pass writes reads constants only and folds away
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_boolean_and_additive_masks(target, rng):
+    """GPT-2 eager: Where(causal, scores, -inf) + a run-time padding mask, with a fully masked row."""
+    q_len = 6
+    model, feeds = _model("eager", q_len, q_len, rng, guard=True)
+    nodes = [n for n in model.graph.node]
+    softmax = next(n for n in nodes if n.op_type == "Softmax")
+    softmax.input[0] = "logits"
+    at = nodes.index(softmax)
+    nodes[at:at] = [helper.make_node("Where", ["causal", "scores", "fill"], ["masked"]),
+                    helper.make_node("Add", ["masked", "mask"], ["logits"])]
+    padding = np.zeros((2, 1, 1, q_len), np.float32)
+    padding[1, ..., :2] = -np.inf  # row 0 of sequence 1 sees only key 0, which is padded
+    values = {**feeds, "causal": const(np.tril(np.ones((q_len, q_len), bool))), "fill": const(np.float32(-np.inf)),
+              "mask": padding, "root_scale": None, "sqrt_d": const(np.float32(np.sqrt(8))),
+              "zero": const(np.float32(0.0))}
+    model, feeds = make_model(nodes, {k: v for k, v in values.items() if v is not None}, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops == {"Where": 1, "FusedAttention": 1}
+    out = check_model(model, feeds, target)
+    assert np.all(out["y"][1, :, 0] == 0)
+
+
+def test_attention_wide_value_heads(target, rng):
+    """Value heads wider than the GPU kernel's accumulator (128) take several passes over the keys."""
+    mask = np.zeros((1, 1, 3, 9), np.float32)
+    mask[..., 0, 4:] = -np.inf
+    model, feeds = _model("sdpa", 3, 9, rng, batch=1, heads=2, dim=4, v_dim=300, mask=mask)
+    assert _fused(model, target)
+    check_model(model, feeds, target)

@@ -1,0 +1,102 @@
+"""GELU written in elementwise ops, as exporters emit it, runs as one Gelu node and matches ONNX Runtime.
+
+The reference runs the un-fused graph; each variant is the association or constant spelling one
+exporter or model family writes.
+"""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import metalnn
+from op_check import check_model, const, make_model
+
+SQRT2 = np.float32(np.sqrt(2.0))
+
+
+def _erf_nodes(variant):
+    """0.5 * x * (1 + erf(x / sqrt 2)) spelled as `variant`; the graph reads `x` and writes `y`."""
+    scale = (helper.make_node("Div", ["x", "sqrt2"], ["u"]) if variant != "mul_rsqrt2"
+             else helper.make_node("Mul", ["rsqrt2", "x"], ["u"]))
+    nodes = [scale, helper.make_node("Erf", ["u"], ["e"]), helper.make_node("Add", ["e", "one"], ["a"])]
+    if variant == "half_first":  # (x * 0.5) * a
+        nodes += [helper.make_node("Mul", ["x", "half"], ["h"]), helper.make_node("Mul", ["h", "a"], ["y"])]
+    elif variant == "half_gate":  # x * (a * 0.5)
+        nodes += [helper.make_node("Mul", ["half", "a"], ["h"]), helper.make_node("Mul", ["x", "h"], ["y"])]
+    else:  # (x * a) * 0.5, torch's F.gelu
+        nodes += [helper.make_node("Mul", ["x", "a"], ["p"]), helper.make_node("Mul", ["p", "half"], ["y"])]
+    return nodes
+
+
+def _tanh_nodes():
+    """GPT-2's NewGELU: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
+    return [
+        helper.make_node("Mul", ["x", "half"], ["h"]),
+        helper.make_node("Pow", ["x", "three"], ["c"]),
+        helper.make_node("Mul", ["c", "k"], ["ck"]),
+        helper.make_node("Add", ["x", "ck"], ["w"]),
+        helper.make_node("Mul", ["w", "s"], ["v"]),
+        helper.make_node("Tanh", ["v"], ["t"]),
+        helper.make_node("Add", ["t", "one"], ["a"]),
+        helper.make_node("Mul", ["h", "a"], ["y"]),
+    ]
+
+
+CONSTANTS = {
+    "sqrt2": const(SQRT2), "rsqrt2": const(np.float32(1 / np.sqrt(2.0))), "one": const(np.float32(1.0)),
+    "half": const(np.float32(0.5)), "three": const(np.float32(3.0)), "k": const(np.float32(0.044715)),
+    "s": const(np.float32(np.sqrt(2 / np.pi))),
+}
+
+
+def _model(nodes, x, outputs=("y",), **overrides):
+    used = {name for node in nodes for name in node.input}
+    values = {"x": x, **{name: value for name, value in CONSTANTS.items() if name in used}, **overrides}
+    return make_model(nodes, values, list(outputs))
+
+
+def _ops(model, target):
+    return metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+
+
+@pytest.mark.parametrize("variant", ["div_sqrt2", "mul_rsqrt2", "half_first", "half_gate"])
+@pytest.mark.parametrize("shape", [(2, 7, 13), (3, 129)])
+def test_erf_gelu_fused(variant, shape, target, rng):
+    x = rng.standard_normal(shape, dtype="float32") * 3
+    x.flat[:4] = [0.0, -9.0, 9.0, -1e-4]
+    model, feeds = _model(_erf_nodes(variant), x)
+    assert _ops(model, target) == {"Gelu": 1}
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 13), (1, 64, 768 + 5)])
+def test_tanh_gelu_fused(shape, target, rng):
+    x = rng.standard_normal(shape, dtype="float32") * 3
+    x.flat[:4] = [0.0, -9.0, 9.0, -1e-4]
+    model, feeds = _model(_tanh_nodes(), x)
+    assert _ops(model, target) == {"Gelu": 1}
+    check_model(model, feeds, target)
+
+
+def test_wrong_constant_not_fused(target, rng):
+    """0.6 in place of 0.5 is not GELU: the ops stay and still match."""
+    x = rng.standard_normal((3, 17), dtype="float32")
+    model, feeds = _model(_erf_nodes("torch"), x, half=const(np.float32(0.6)))
+    assert "Gelu" not in _ops(model, target)
+    check_model(model, feeds, target)
+
+
+def test_shared_intermediate_not_fused(target, rng):
+    """An intermediate read outside the pattern (here the Erf output) keeps the graph as it is."""
+    x = rng.standard_normal((4, 9), dtype="float32")
+    model, feeds = _model(_erf_nodes("torch") + [helper.make_node("Add", ["e", "y"], ["z"])], x, ["z"])
+    assert "Gelu" not in _ops(model, target)
+    check_model(model, feeds, target)
+
+
+def test_broadcasting_constant_not_fused(target, rng):
+    """A 'scalar' that broadcasts x to a larger shape is not a GELU of x."""
+    x = rng.standard_normal((5,), dtype="float32")
+    model, feeds = _model(_erf_nodes("torch"), x, half=const(np.full((1, 1), 0.5, np.float32)))
+    assert "Gelu" not in _ops(model, target)
+    check_model(model, feeds, target)
