@@ -19,26 +19,6 @@ float gelu_scalar(float x, bool tanh_form) {
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
-// exp on 8 lanes: 2^n * p(r) with r = x - n ln2 split in two constants (Cephes' expf). Inputs
-// below ln(FLT_MIN) give 0 (so -inf gives 0) and NaN stays NaN.
-METALNN_AVX2_INLINE __m256 exp8(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
-  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  // NaN passes through (max/min return the 2nd operand)
-  const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
-}
-
 // 1 + erf(z): erfc(|z|) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), taken as is
 // for negative z so that the tail keeps its relative accuracy.
 METALNN_AVX2_INLINE __m256 one_plus_erf8(__m256 z) {
@@ -49,7 +29,7 @@ METALNN_AVX2_INLINE __m256 one_plus_erf8(__m256 z) {
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
-  const __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(p, t), exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az)));
+  const __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(p, t), exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az)));
   const __m256 positive = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ);
   return _mm256_blendv_ps(erfc, _mm256_sub_ps(_mm256_set1_ps(2.f), erfc), positive);
 }
@@ -60,7 +40,7 @@ METALNN_AVX2_INLINE __m256 gelu8(__m256 x, bool tanh_form) {
   // 0.5 x (1 + tanh(y)) = x / (1 + exp(-2y))
   const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
   const __m256 y = _mm256_mul_ps(_mm256_set1_ps(kSqrtTwoOverPi), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
-  const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.f), y));
+  const __m256 e = exp_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.f), y));
   return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), e));
 }
 
@@ -99,14 +79,14 @@ METALNN_AVX2 float exp_shifted_sum_avx2(const float* x, float* y, int64_t n, flo
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
     _mm256_storeu_ps(y + i, e);
     acc = _mm256_add_ps(acc, e);
   }
   if (i < n) {
     const __m256i mask = first_lanes(n - i);
     // the masked-off lanes read 0, whose exp must not join the sum
-    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(mask), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), s)));
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(mask), exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), s)));
     _mm256_maskstore_ps(y + i, mask, e);
     acc = _mm256_add_ps(acc, e);
   }
