@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from . import _native, onnx_file, qlinear
 from .errors import Error, ModelError, UnsupportedOpError
@@ -105,7 +105,7 @@ def _attribute_type_name(kind: int) -> str:
         return f"type {kind}"
 
 
-def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
+def _attributes(node: onnx.NodeProto, opset: int, base_dir: str | None = None) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     declared = _declared_attribute_types(node.op_type, opset)
     for attr in node.attribute:
@@ -128,7 +128,8 @@ def _attributes(node: onnx.NodeProto, opset: int) -> dict[str, Any]:
         try:
             value = helper.get_attribute_value(attr)
             if isinstance(value, onnx.TensorProto):
-                value = numpy_helper.to_array(value)
+                # External data is read only from beside the model file, never from the working directory.
+                value = onnx_file.tensor_array(value, base_dir)
         except (ValueError, TypeError, KeyError) as exc:  # KeyError: a tensor of an unknown data type
             raise ModelError(f"{where} is malformed: {exc!s}") from exc
         if isinstance(value, list) and value and isinstance(value[0], onnx.TensorProto):
@@ -247,7 +248,7 @@ class _Importer:
     def add_node(self, index: int, node: onnx.NodeProto) -> None:
         name = node.name or f"{node.op_type}_{index}"
         attrs = {key: _widen_float16(value) if isinstance(value, np.ndarray) else value
-                 for key, value in _attributes(node, self.opset).items()}
+                 for key, value in _attributes(node, self.opset, self.base_dir).items()}
         if node.op_type == "Cast" and attrs.get("to") == _FLOAT16:
             attrs["to"] = _FLOAT
         inputs = [self.renamed.get(v, v) for v in node.input]

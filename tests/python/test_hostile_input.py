@@ -432,6 +432,23 @@ def test_external_data_that_is_not_there(location, tmp_path):
     load_error(model.SerializeToString(), metalnn.ModelError)
 
 
+@pytest.mark.parametrize("location", ["missing.bin", "../../etc/passwd", "", "present.bin"])
+def test_constant_attribute_with_external_data(location, tmp_path, monkeypatch):
+    # Found by tests/fuzz/onnx_fuzz.py: a Constant's tensor naming external data raised onnx's
+    # ValidationError. A file in the working directory must not be read either: only one beside a
+    # model file is, and a Constant's value never names one in an exporter's output.
+    value = numpy_helper.from_array(np.ones((2, 3), np.float32), "v")
+    value.ClearField("raw_data")
+    value.data_location = TensorProto.EXTERNAL
+    value.external_data.add(key="location", value=location)
+    model = build([helper.make_node("Constant", [], ["c"], name="const", value=value),
+                   helper.make_node("Add", ["x", "c"], ["y"], name="add")],
+                  [tensor_input("x", [2, 3])], [any_output()])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "present.bin").write_bytes(np.ones(6, np.float32).tobytes())
+    load_error(model.SerializeToString(), metalnn.ModelError, "const")
+
+
 def test_initializer_with_inconsistent_raw_data():
     model = build([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [tensor_input("x", [2, 3])],
                   [any_output()])
