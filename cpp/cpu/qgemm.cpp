@@ -371,6 +371,7 @@ __attribute__((target("avx512f"))) void transpose_avx512(const int32_t* in, int3
 }
 #endif
 
+#if defined(METALNN_HAS_AVX2_KERNELS)
 // requantize_span's arithmetic on 16 lanes; values in the output range, so truncating to bytes is exact.
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512(const Requant* q, int64_t nr,
                                                                                   const int32_t* sums, int64_t n,
@@ -386,6 +387,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512
     _mm_mask_storeu_epi8(dst + i * dst_stride, lanes, _mm512_cvtepi32_epi8(b));
   }
 }
+#endif
 }  // namespace
 
 void transpose_sums(const int32_t* sums, int32_t* out) {
