@@ -1,6 +1,6 @@
 // Fused quantized ops on the CPU (core/ops/qfused.h). QuantizedConv and QuantizedMatMul run the int8
 // GEMM of cpu/qgemm.h on weights packed once here: the convolution unfolds its input straight into
-// the GEMM's u8 panels (im2col per tile, any group count), depthwise convolutions sum their taps
+// the GEMM's u8 panels from stride-phase planes (cpu/phase_planes.h, any group count), depthwise convolutions sum their taps
 // directly; requantisation runs on each tile as it leaves the GEMM.
 #include <algorithm>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include "core/ops/window2d.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
+#include "cpu/phase_planes.h"
 #include "cpu/cpu_features.h"
 #include "cpu/qgemm.h"
 #include "cpu/simd_avx2.h"
@@ -167,6 +168,11 @@ class QuantizedConvKernel : public Kernel {
       gemm_.emplace_back(std::make_unique<QGemmWeights>(w.data<int8_t>() + gi * rows * k, rows, k, k, 1));
       requant_.push_back(row_requants(r, gemm_.back()->row_sums(), gi * rows, shifted_zero));
     }
+    if (pointwise_) return;
+    phases_ = std::make_unique<PhasePlanes>(win_, in_c_);
+    for (int64_t c = 0; c < in_c_; ++c)  // reduction index (c, i, j) of each group, groups in turn
+      for (int64_t i = 0; i < win_.kernel_h; ++i)
+        for (int64_t j = 0; j < win_.kernel_w; ++j) tap_offsets_.push_back(phases_->tap_offset(c, i, j));
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
@@ -174,83 +180,57 @@ class QuantizedConvKernel : public Kernel {
     uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
     const int64_t batch = in[kQX]->dim(0);
     if (depthwise_) return run_depthwise(x, y, batch, pool);
-    const int64_t P = win_.out_size(), cg = in_c_ / group_, rows = out_c_ / group_;
-    const int64_t kh = win_.kernel_h, kw = win_.kernel_w;
-    const int64_t in_hw = win_.in_size();
+    const int64_t P = win_.out_size();
+    if (P == 0 || batch == 0) return;
+    if (pointwise_) return run_pointwise(x, y, batch, pool);
+    const int64_t cg = in_c_ / group_, rows = out_c_ / group_;
+    // Each image's planes in stride phases: every reduction row of the GEMM is a run of them.
+    std::vector<uint8_t> planes(size_t(phases_->bytes()));
+    const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+    for (int64_t b = 0; b < batch; ++b) {
+      phases_->fill(x + b * in_c_ * win_.in_size(), raw_pad, planes.data(), pool);
+      for (int64_t gi = 0; gi < group_; ++gi) {
+        const QGemmWeights& w = *gemm_[size_t(gi)];
+        const std::vector<Requant>& rq = requant_[size_t(gi)];
+        const int64_t* offsets = tap_offsets_.data() + gi * cg * win_.kernel_size();
+        auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
+          std::vector<const uint8_t*> rows_of(size_t(w.k_groups() * 4), nullptr);
+          for (int64_t k = 0; k < w.k(); ++k) rows_of[size_t(k)] = planes.data() + offsets[k] + c0;
+          pack_rows(rows_of.data(), w.k_groups(), 0, nc, panel_mask(mask_), panels);
+        };
+        uint8_t* out = y + (b * out_c_ + gi * rows) * P;
+        auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
+          for (int64_t j = 0; j < nc;) {  // runs of wide columns that are outputs of one row
+            const int64_t q = c0 + j, run = std::min(nc - j, phases_->outputs_from(q));
+            if (run == 0) {
+              j += phases_->to_row_end(q);
+              continue;
+            }
+            const int64_t oh = q / phases_->width(), ow = q % phases_->width();
+            requantize_tile(rq.data() + r0, nr, sums + j, run, out + r0 * P + oh * win_.out_w + ow, P);
+            j += run;
+          }
+        };
+        qgemm(pool, w, phases_->columns(), pack, epilogue);
+      }
+    }
+  }
+
+ private:
+  // A 1x1 convolution's input rows are the GEMM's rows: panels pack runs of columns within one image.
+  void run_pointwise(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
+    const int64_t P = win_.out_size(), cg = in_c_ / group_, rows = out_c_ / group_, in_hw = win_.in_size();
     for (int64_t gi = 0; gi < group_; ++gi) {
       const QGemmWeights& w = *gemm_[size_t(gi)];
       const std::vector<Requant>& rq = requant_[size_t(gi)];
-      const int64_t groups = w.k_groups();
       auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
-        if (pointwise_) {  // the input rows are the GEMM's rows: pack runs of columns within one image
-          std::vector<const uint8_t*> rows(size_t(groups * 4), nullptr);
-          for (int64_t j = 0; j < nc;) {
-            const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
-            for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
-            pack_rows(rows.data(), groups, j, run, panel_mask(mask_), panels);
-            j += run;
-          }
-          return;
-        }
-        // im2col rows first ([k][nc], runs of columns along one output row: padding taps get the zero
-        // point, the rest a copy), then the 4-row interleave into panels.
-        thread_local std::vector<uint8_t> unfolded;
-        thread_local std::vector<const uint8_t*> rows_of;
-        unfolded.resize(size_t(cg * kh * kw * nc));
-        rows_of.assign(size_t(groups * 4), nullptr);
-        const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
-        // Runs of columns along one output row; per run and tap column t, the copied range [lo, hi) of
-        // ow (the rest is padding). Locals, not members, so the byte stores cannot make them reload.
-        const int64_t stride_h = win_.stride_h, stride_w = win_.stride_w, pad_top = win_.pad_top;
-        const int64_t dil_h = win_.dilation_h, in_h = win_.in_h, in_w = win_.in_w, out_w = win_.out_w;
-        struct Run { int64_t j, len, b, oh, ow; };
-        thread_local std::vector<Run> runs;
-        thread_local std::vector<int64_t> spans;  // per run, kw pairs (lo, hi)
-        runs.clear();
-        spans.clear();
+        std::vector<const uint8_t*> rows_of(size_t(w.k_groups() * 4), nullptr);
         for (int64_t j = 0; j < nc;) {
-          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / out_w, ow = p % out_w;
-          const int64_t len = std::min(nc - j, out_w - ow), end = ow + len;
-          runs.push_back({j, len, b, oh, ow});
-          for (int64_t t = 0; t < kw; ++t) {
-            const IndexRange valid = valid_range(-win_.pad_left + t * win_.dilation_w, stride_w, end, in_w);
-            const int64_t lo = std::clamp(valid.lo, ow, end);
-            spans.push_back(lo);
-            spans.push_back(std::clamp(valid.hi, lo, end));
-          }
-          j += len;
+          const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+          for (int64_t c = 0; c < cg; ++c) rows_of[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
+          pack_rows(rows_of.data(), w.k_groups(), j, run, panel_mask(mask_), panels);
+          j += run;
         }
-        for (int64_t c = 0; c < cg; ++c) {
-          const uint8_t* plane = x + (gi * cg + c) * in_h * in_w;
-          for (int64_t i = 0; i < kh; ++i)
-            for (int64_t t = 0; t < kw; ++t) {
-              const int64_t kk = (c * kh + i) * kw + t;
-              const int64_t offset = -win_.pad_left + t * win_.dilation_w;
-              uint8_t* row = unfolded.data() + kk * nc;
-              rows_of[size_t(kk)] = row;
-              for (size_t ri = 0; ri < runs.size(); ++ri) {
-                const Run& r = runs[ri];
-                uint8_t* dst = row + r.j - r.ow;  // dst[ow]
-                const int64_t ih = r.oh * stride_h - pad_top + i * dil_h, end = r.ow + r.len;
-                if (ih < 0 || ih >= in_h) {
-                  std::memset(dst + r.ow, raw_pad, size_t(r.len));
-                  continue;
-                }
-                const uint8_t* src = plane + r.b * in_c_ * in_h * in_w + ih * in_w + offset;  // src[ow * stride_w]
-                const int64_t lo = spans[ri * 2 * kw + 2 * t], hi = spans[ri * 2 * kw + 2 * t + 1];
-                for (int64_t ow = r.ow; ow < lo; ++ow) dst[ow] = raw_pad;
-                if (stride_w == 1) {
-                  std::memcpy(dst + lo, src + lo, size_t(hi - lo));
-                } else if (stride_w == 2) {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2];
-                } else {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride_w];
-                }
-                for (int64_t ow = hi; ow < end; ++ow) dst[ow] = raw_pad;
-              }
-            }
-        }
-        pack_rows(rows_of.data(), groups, 0, nc, panel_mask(mask_), panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
         for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
@@ -262,6 +242,7 @@ class QuantizedConvKernel : public Kernel {
       qgemm(pool, w, batch * P, pack, epilogue);
     }
   }
+
 
  private:
   // One channel per group: each output plane sums its kh x kw taps of one zero-shifted input plane.
@@ -356,6 +337,8 @@ class QuantizedConvKernel : public Kernel {
   std::vector<int8_t> weights_;
   std::vector<std::unique_ptr<QGemmWeights>> gemm_;
   std::vector<std::vector<Requant>> requant_;  // per group
+  std::unique_ptr<PhasePlanes> phases_;
+  std::vector<int64_t> tap_offsets_;
 };
 
 class QuantizedMatMulKernel : public Kernel {
