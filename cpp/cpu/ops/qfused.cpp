@@ -131,6 +131,80 @@ METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, i
     }
   }
 }
+
+#define METALNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define METALNN_AVX512_INLINE __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
+
+// store_requantized8 on 16 lanes; the values are in the output range, so truncating to bytes is exact.
+METALNN_AVX512_INLINE void store_requantized16(__m512 sum, const Requant& q, uint8_t* dst, int64_t n) {
+  __m512 v = _mm512_fmadd_ps(sum, _mm512_set1_ps(q.multiplier), _mm512_set1_ps(q.bias));
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(q.lo)), _mm512_set1_ps(q.hi));
+  const __m512i q32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(q.y_zero));
+  _mm_mask_storeu_epi8(dst, n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1), _mm512_cvtepi32_epi8(q32));
+}
+
+// widen_row on 16 lanes.
+METALNN_AVX512 void widen_row_avx512(const uint8_t* x, int64_t n, bool s8, int32_t zero, float* dst) {
+  const __m512i z = _mm512_set1_epi32(zero);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + j));
+    const __m512i v = s8 ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+    _mm512_storeu_ps(dst + j, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
+  }
+  for (; j < n; ++j) dst[j] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
+}
+
+// One input row widened straight into the two column phases of a stride-2 plane: padded column
+// pad_left + j goes to phase (pad_left + j) % 2 at index (pad_left + j) / 2.
+METALNN_AVX512 void widen_split2_avx512(const uint8_t* x, int64_t n, bool s8, int32_t zero, int64_t pad_left,
+                                        float* phase0, float* phase1) {
+  float* even = (pad_left % 2 == 0 ? phase0 : phase1) + pad_left / 2;  // input column 2m at even[m]
+  float* odd = pad_left % 2 == 0 ? phase1 + pad_left / 2 : phase0 + (pad_left + 1) / 2;  // 2m + 1 at odd[m]
+  const __m512i z = _mm512_set1_epi32(zero);
+  int64_t m = 0;
+  for (; 2 * m + 32 <= n; m += 16) {
+    // Each 32-bit lane holds one column pair: the even column's byte low, the odd one's above it.
+    const __m512i pair = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2 * m)));
+    const __m512i lo = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 24), 24) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFF));
+    const __m512i hi = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 24) : _mm512_srli_epi32(pair, 8);
+    _mm512_storeu_ps(even + m, _mm512_cvtepi32_ps(_mm512_sub_epi32(lo, z)));
+    _mm512_storeu_ps(odd + m, _mm512_cvtepi32_ps(_mm512_sub_epi32(hi, z)));
+  }
+  for (int64_t j = 2 * m; j < n; ++j)
+    (j % 2 == 0 ? even : odd)[j / 2] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
+}
+
+// depthwise_plane_avx2 on 16 lanes, two vectors per step, the taps held in registers when KS is fixed.
+template <int KS>
+METALNN_AVX512 void depthwise_plane_avx512(const Window2d& w, const float* phases, int64_t row_step,
+                                           const int64_t* offsets, int64_t ks, const float* taps, const Requant& q,
+                                           uint8_t* dst) {
+  const int64_t n = KS > 0 ? KS : ks;
+  __m512 held[KS > 0 ? KS : 1];
+  int64_t at[KS > 0 ? KS : 1];
+  if constexpr (KS > 0)
+    for (int k = 0; k < KS; ++k) {
+      held[k] = _mm512_set1_ps(taps[k]);
+      at[k] = offsets[k];
+    }
+  for (int64_t oh = 0; oh < w.out_h; ++oh) {
+    const float* base = phases + oh * row_step;
+    uint8_t* out = dst + oh * w.out_w;
+    for (int64_t ow = 0; ow < w.out_w; ow += 32) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+      const bool two = ow + 16 < w.out_w;
+      for (int64_t k = 0; k < n; ++k) {
+        const __m512 tap = KS > 0 ? held[k] : _mm512_set1_ps(taps[k]);
+        const float* src = base + (KS > 0 ? at[k] : offsets[k]) + ow;
+        a0 = _mm512_fmadd_ps(tap, _mm512_loadu_ps(src), a0);
+        if (two) a1 = _mm512_fmadd_ps(tap, _mm512_loadu_ps(src + 16), a1);
+      }
+      store_requantized16(a0, q, out + ow, w.out_w - ow);
+      if (two) store_requantized16(a1, q, out + ow + 16, w.out_w - ow - 16);
+    }
+  }
+}
 #endif
 
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
@@ -288,7 +362,7 @@ class QuantizedConvKernel : public Kernel {
     const int64_t sw = w.stride_w;
     const int64_t rows = std::max((w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
                                   w.pad_top + w.in_h);
-    // Each phase row covers the widest tap offset plus a whole vector past out_w.
+    // Each phase row covers the widest tap offset plus a whole 16-lane vector past out_w.
     const int64_t phase_w = (w.out_w + 15) / 16 * 16 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
     const int64_t ks = w.kernel_size();
     std::vector<int64_t> offsets;
@@ -297,14 +371,18 @@ class QuantizedConvKernel : public Kernel {
         const int64_t c = t * w.dilation_w;
         offsets.push_back(((c % sw) * rows + i * w.dilation_h) * phase_w + c / sw);
       }
-    const auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
+    auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
+    const bool avx512 = int8_avx512();
+    if (avx512)
+      plane = ks == 9 ? depthwise_plane_avx512<9> : ks == 25 ? depthwise_plane_avx512<25> : depthwise_plane_avx512<0>;
     const bool s8 = mask_ != 0;
     // Several tasks per thread, claimed as threads come free.
     const int64_t planes = batch * out_c_, per_task = std::max<int64_t>(1, planes / (8 * pool.num_threads()));
     claim_tasks(pool, (planes + per_task - 1) / per_task, false, [&](int64_t task) {
       const int64_t begin = task * per_task, end = std::min(planes, begin + per_task);
       // Padding rows and columns stay zero: each channel rewrites only the input rows' phase rows whole.
-      std::vector<float> phases(size_t(sw * rows * phase_w), 0.f);
+      // 16 floats of slack: a last 16-lane vector may read up to 15 past the last row's outputs.
+      std::vector<float> phases(size_t(sw * rows * phase_w + 16), 0.f);
       std::vector<float> padded(size_t(sw * phase_w + 16), 0.f);  // one input row, padded left and right
       for (int64_t bc = begin; bc < end; ++bc) {
         const int64_t c = bc % out_c_;
@@ -314,7 +392,13 @@ class QuantizedConvKernel : public Kernel {
           if (r >= rows) break;
           const int64_t n = std::min(w.in_w, sw * phase_w - w.pad_left);  // columns past every window dropped
           if (sw == 1) {  // one phase: the padded row itself
-            widen_row(src + i * w.in_w, n, s8, x_zero_, phases.data() + r * phase_w + w.pad_left);
+            (avx512 ? widen_row_avx512 : widen_row)(src + i * w.in_w, n, s8, x_zero_,
+                                                    phases.data() + r * phase_w + w.pad_left);
+            continue;
+          }
+          if (sw == 2 && avx512) {
+            widen_split2_avx512(src + i * w.in_w, n, s8, x_zero_, w.pad_left, phases.data() + r * phase_w,
+                                phases.data() + (rows + r) * phase_w);
             continue;
           }
           widen_row(src + i * w.in_w, n, s8, x_zero_, padded.data() + w.pad_left);
