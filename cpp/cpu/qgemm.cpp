@@ -280,12 +280,67 @@ METALNN_AMX void amx_correct(int32_t* sums, const int32_t* row_sums, int64_t nr,
   }
 }
 
-// qgemm on AMX: every panel packed once (in parallel), then tasks of weight row-tile pairs by panel pairs.
+// The sums of every weight row-tile pair by one panel pair (p0, p1 = p0 + panel_bytes, columns from c0),
+// corrected and handed to the epilogue.
+METALNN_AMX void amx_rows(const QGemmWeights& w, const uint8_t* p0, int64_t panel_bytes, const int32_t* colsum,
+                          int64_t c0, int64_t cols, int64_t rp_begin, int64_t rp_end, const TileEpilogue& epilogue) {
+  alignas(64) int32_t sums[4 * 256];
+  const int64_t rows = w.rows();
+  for (int64_t rp = rp_begin; rp < rp_end; ++rp) {
+    amx_block(w, 2 * rp, p0, p0 + panel_bytes, sums);
+    for (int half = 0; half < 2; ++half) {
+      const int64_t r0 = (2 * rp + half) * 16, nr = std::min<int64_t>(16, rows - r0);
+      if (nr <= 0) continue;
+      for (int q = 0; q < 2; ++q) {
+        const int64_t pc0 = c0 + q * kPanelCols, nc = std::min(kPanelCols, cols - pc0);
+        if (nc <= 0) continue;
+        int32_t* s = sums + (2 * half + q) * 256;
+        amx_correct(s, w.row_sums().data() + r0, nr, colsum + q * kPanelCols);
+        epilogue(r0, nr, pc0, nc, s);
+      }
+    }
+  }
+}
+
+// qgemm on AMX with columns enough for every thread: each task packs one panel pair at a time into a
+// buffer that stays in L1 and runs every weight row through it before packing the next (the panels of a
+// whole layer, written first and read once per row pair, come back from L3).
+void qgemm_amx_by_columns(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
+                          const TileEpilogue& epilogue, bool serial, int64_t chunk_pairs) {
+  const int64_t groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
+  const int64_t pairs = (cols + 2 * kPanelCols - 1) / (2 * kPanelCols), row_pairs = (w.rows() + 31) / 32;
+  const int64_t tasks = (pairs + chunk_pairs - 1) / chunk_pairs;
+  claim_tasks_with(pool, tasks, serial, [&](int64_t t) {
+    // Zeroed once: the packers never write past k (bytes the column sums read) nor past the panels
+    // (the slack the last k tile reads); columns past `cols` may keep an earlier pair's bytes, which
+    // reach only sums the epilogue is not given.
+    thread_local std::vector<uint8_t> buffer;
+    buffer.assign(size_t(2 * panel_bytes + w.k_tiles() * 1024), 0);
+    alignas(64) int32_t colsum[2 * kPanelCols];
+    const int64_t end = std::min(pairs, (t + 1) * chunk_pairs);
+    for (int64_t pp = t * chunk_pairs; pp < end; ++pp) {
+      const int64_t c0 = pp * 2 * kPanelCols;
+      pack(c0, std::min(cols, c0 + 2 * kPanelCols) - c0, buffer.data());
+      panel_column_sums(buffer.data(), groups, colsum);
+      panel_column_sums(buffer.data() + panel_bytes, groups, colsum + kPanelCols);
+      amx_rows(w, buffer.data(), panel_bytes, colsum, c0, cols, 0, row_pairs, epilogue);
+    }
+  }, amx_configure, amx_release);
+}
+
+// qgemm on AMX: by columns when they are plenty; else every panel packed once (in parallel), then tasks
+// of weight row-tile pairs by panel pairs.
 void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
                const TileEpilogue& epilogue, bool serial) {
   const int64_t rows = w.rows(), groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
   const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
   const int threads = serial ? 1 : pool.num_threads();
+  const int64_t pairs = (panels + 1) / 2;
+  if (pairs >= int64_t{2} * threads) {
+    // Several tasks per thread when there are pairs enough, claimed as threads come free.
+    const int64_t chunk = std::max<int64_t>(1, pairs / (int64_t{8} * threads));
+    return qgemm_amx_by_columns(pool, w, cols, pack, epilogue, serial, chunk);
+  }
   // One spare panel (the partner of an odd last one) and a k tile of slack past it.
   thread_local std::vector<uint8_t> buffer;
   thread_local std::vector<int32_t> column_sums;
@@ -313,29 +368,14 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
   const int64_t col_chunks = std::min(panel_pairs, (want + row_chunks - 1) / row_chunks);
   const int64_t pairs_per_row_chunk = (row_pairs + row_chunks - 1) / row_chunks;
   const int64_t pairs_per_col_chunk = (panel_pairs + col_chunks - 1) / col_chunks;
-  const std::vector<int32_t>& row_sums = w.row_sums();
   auto task = [&](int64_t t) {
-    alignas(64) int32_t sums[4 * 256];
     const int64_t rc = t % row_chunks, cc = t / row_chunks;
     const int64_t rp_end = std::min(row_pairs, (rc + 1) * pairs_per_row_chunk);
     const int64_t pp_end = std::min(panel_pairs, (cc + 1) * pairs_per_col_chunk);
-    for (int64_t rp = rc * pairs_per_row_chunk; rp < rp_end; ++rp) {
-      for (int64_t pp = cc * pairs_per_col_chunk; pp < pp_end; ++pp) {
-        const uint8_t* p0 = base + 2 * pp * panel_bytes;
-        amx_block(w, 2 * rp, p0, p0 + panel_bytes, sums);
-        for (int half = 0; half < 2; ++half) {
-          const int64_t r0 = (2 * rp + half) * 16, nr = std::min<int64_t>(16, rows - r0);
-          if (nr <= 0) continue;
-          for (int q = 0; q < 2; ++q) {
-            const int64_t p = 2 * pp + q, c0 = p * kPanelCols, nc = std::min(kPanelCols, cols - c0);
-            if (nc <= 0) continue;
-            int32_t* s = sums + (2 * half + q) * 256;
-            amx_correct(s, row_sums.data() + r0, nr, colsum + p * kPanelCols);
-            epilogue(r0, nr, c0, nc, s);
-          }
-        }
-      }
-    }
+    for (int64_t rp = rc * pairs_per_row_chunk; rp < rp_end; ++rp)
+      for (int64_t pp = cc * pairs_per_col_chunk; pp < pp_end; ++pp)
+        amx_rows(w, base + 2 * pp * panel_bytes, panel_bytes, colsum + 2 * pp * kPanelCols, 2 * pp * kPanelCols, cols,
+                 rp, rp + 1, epilogue);
   };
   claim_tasks_with(pool, row_chunks * col_chunks, serial, task, amx_configure, amx_release);
 }

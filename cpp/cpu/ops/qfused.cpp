@@ -259,17 +259,21 @@ class QuantizedConvKernel : public Kernel {
     if (pointwise_) return run_pointwise(x, y, batch, pool);
     const int64_t cg = in_c_ / group_, rows = out_c_ / group_;
     // Each image's planes in stride phases: every reduction row of the GEMM is a run of them.
-    std::vector<uint8_t> planes(size_t(phases_->bytes()));
+    // Kept between runs (a fresh buffer would fault its pages in each time); the pool's threads read it
+    // through `planes`, not by the thread_local's name (which is theirs).
+    thread_local std::vector<uint8_t> scratch;
+    scratch.resize(size_t(phases_->bytes()));
+    uint8_t* const planes = scratch.data();
     const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
     for (int64_t b = 0; b < batch; ++b) {
-      phases_->fill(x + b * in_c_ * win_.in_size(), raw_pad, planes.data(), pool);
+      phases_->fill(x + b * in_c_ * win_.in_size(), raw_pad, planes, pool);
       for (int64_t gi = 0; gi < group_; ++gi) {
         const QGemmWeights& w = *gemm_[size_t(gi)];
         const std::vector<Requant>& rq = requant_[size_t(gi)];
         const int64_t* offsets = tap_offsets_.data() + gi * cg * win_.kernel_size();
         auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
           std::vector<const uint8_t*> rows_of(size_t(w.k_groups() * 4), nullptr);
-          for (int64_t k = 0; k < w.k(); ++k) rows_of[size_t(k)] = planes.data() + offsets[k] + c0;
+          for (int64_t k = 0; k < w.k(); ++k) rows_of[size_t(k)] = planes + offsets[k] + c0;
           pack_rows(rows_of.data(), w.k_groups(), 0, nc, panel_mask(mask_), panels);
         };
         uint8_t* out = y + (b * out_c_ + gi * rows) * P;
