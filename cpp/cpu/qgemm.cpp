@@ -328,15 +328,17 @@ void qgemm_amx_by_columns(ThreadPool& pool, const QGemmWeights& w, int64_t cols,
   }, amx_configure, amx_release);
 }
 
-// qgemm on AMX: by columns when they are plenty; else every panel packed once (in parallel), then tasks
-// of weight row-tile pairs by panel pairs.
+// qgemm on AMX: by columns when they are plenty and outnumber the weight rows; else every panel packed
+// once (in parallel), then tasks of weight row-tile pairs by panel pairs.
 void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
                const TileEpilogue& epilogue, bool serial) {
   const int64_t rows = w.rows(), groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
   const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
   const int threads = serial ? 1 : pool.num_threads();
   const int64_t pairs = (panels + 1) / 2;
-  if (pairs >= int64_t{2} * threads) {
+  // Either way every 32 x 32 block loads its weights and panels tile by tile; what differs is which side
+  // stays in L1 while the other streams: stream the smaller (weights by columns, panels otherwise).
+  if (pairs >= int64_t{2} * threads && rows < cols) {
     // Several tasks per thread when there are pairs enough, claimed as threads come free.
     const int64_t chunk = std::max<int64_t>(1, pairs / (int64_t{8} * threads));
     return qgemm_amx_by_columns(pool, w, cols, pack, epilogue, serial, chunk);

@@ -146,13 +146,12 @@ METALNN_AVX512_INLINE void store_requantized16(__m512 sum, const Requant& q, uin
 // widen_row on 16 lanes.
 METALNN_AVX512 void widen_row_avx512(const uint8_t* x, int64_t n, bool s8, int32_t zero, float* dst) {
   const __m512i z = _mm512_set1_epi32(zero);
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + j));
+  for (int64_t j = 0; j < n; j += 16) {  // the last step masked
+    const __mmask16 lanes = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+    const __m128i bytes = _mm_maskz_loadu_epi8(lanes, x + j);
     const __m512i v = s8 ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
-    _mm512_storeu_ps(dst + j, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
+    _mm512_mask_storeu_ps(dst + j, lanes, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
   }
-  for (; j < n; ++j) dst[j] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
 }
 
 // One input row widened straight into the two column phases of a stride-2 plane: padded column
@@ -162,17 +161,18 @@ METALNN_AVX512 void widen_split2_avx512(const uint8_t* x, int64_t n, bool s8, in
   float* even = (pad_left % 2 == 0 ? phase0 : phase1) + pad_left / 2;  // input column 2m at even[m]
   float* odd = pad_left % 2 == 0 ? phase1 + pad_left / 2 : phase0 + (pad_left + 1) / 2;  // 2m + 1 at odd[m]
   const __m512i z = _mm512_set1_epi32(zero);
-  int64_t m = 0;
-  for (; 2 * m + 32 <= n; m += 16) {
+  for (int64_t m = 0; 2 * m < n; m += 16) {  // the last step masked
+    const int64_t left = n - 2 * m;
+    const __mmask32 bytes = left >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << left) - 1);
+    const __mmask16 evens = left >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << ((left + 1) / 2)) - 1);
+    const __mmask16 odds = left >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (left / 2)) - 1);
     // Each 32-bit lane holds one column pair: the even column's byte low, the odd one's above it.
-    const __m512i pair = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2 * m)));
+    const __m512i pair = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(bytes, x + 2 * m));
     const __m512i lo = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 24), 24) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFF));
     const __m512i hi = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 24) : _mm512_srli_epi32(pair, 8);
-    _mm512_storeu_ps(even + m, _mm512_cvtepi32_ps(_mm512_sub_epi32(lo, z)));
-    _mm512_storeu_ps(odd + m, _mm512_cvtepi32_ps(_mm512_sub_epi32(hi, z)));
+    _mm512_mask_storeu_ps(even + m, evens, _mm512_cvtepi32_ps(_mm512_sub_epi32(lo, z)));
+    _mm512_mask_storeu_ps(odd + m, odds, _mm512_cvtepi32_ps(_mm512_sub_epi32(hi, z)));
   }
-  for (int64_t j = 2 * m; j < n; ++j)
-    (j % 2 == 0 ? even : odd)[j / 2] = float((s8 ? int32_t(int8_t(x[j])) : int32_t(x[j])) - zero);
 }
 
 // depthwise_plane_avx2 on 16 lanes, two vectors per step, the taps held in registers when KS is fixed.
