@@ -244,6 +244,26 @@ def test_chain_and_residual(target, rng, tmp_path):
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
 
 
+@pytest.mark.parametrize("pool", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+                                  dict(kernel_shape=[2, 3], strides=[1, 2], ceil_mode=1)], ids=["stem", "ceil"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_quantized_max_pool(dtype, pool, target, rng):
+    """DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point pools the bytes
+    (exactly: ONNX Runtime's float graph gives the same bytes); other parameters keep the float pool."""
+    zero = _zero(rng, dtype)
+    values = {"x": _ints(rng, (3, 5, 13, 14), dtype), "s": const(np.float32(0.037)), "z": const(zero),
+              "s2": const(np.float32(0.05))}
+    nodes = [_dq("x", "xf", ["s", "z"]), helper.make_node("MaxPool", ["xf"], ["p"], **pool),
+             helper.make_node("QuantizeLinear", ["p", "s", "z"], ["y"])]
+    model, feeds = make_model(nodes, values, ["y"], OPSET)
+    ops = _check(model, feeds, target, {"MaxPool": 1, "DequantizeLinear": 0, "QuantizeLinear": 0}, "max_pool")
+    np.testing.assert_array_equal(_run(model, feeds, target)[1]["y"], run_reference(model, feeds)["y"])
+    assert ops["MaxPool"] == 1
+    nodes[-1] = helper.make_node("QuantizeLinear", ["p", "s2", "z"], ["y"])
+    model, feeds = make_model(nodes, values, ["y"], OPSET)
+    _check(model, feeds, target, {"MaxPool": 1, "DequantizeLinear": 1, "QuantizeLinear": 1}, "max_pool")
+
+
 @pytest.mark.parametrize("kernels", ["avx512vnni", "avxvnni", "avx2", "portable"])
 def test_int8_kernel_paths(kernels):
     """The cpu tests above (and MatMulInteger's) once more with the int8 GEMM capped at AVX512-VNNI,
