@@ -199,7 +199,9 @@ TileFn tile_fn() {
 METALNN_AVX2_INLINE __m256i requantize8(const Requant& q, const int32_t* s) {
   __m256 v = _mm256_cvtepi32_ps(
       _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)), _mm256_set1_epi32(q.correction)));
-  v = _mm256_fmadd_ps(v, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  // A multiply, then an add, each rounded, as requantize_one (and ONNX Runtime) computes it: an FMA
+  // rounds once and can move a value across a rounding boundary, a step away from the other paths.
+  v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(q.multiplier)), _mm256_set1_ps(q.bias));
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
   return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
 }
@@ -423,7 +425,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512
     const Requant& r = q[i];
     const __m512i s = _mm512_maskz_loadu_epi32(lanes, sums + i * kPanelCols);
     __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(r.correction)));
-    v = _mm512_fmadd_ps(v, _mm512_set1_ps(r.multiplier), _mm512_set1_ps(r.bias));
+    v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(r.multiplier)), _mm512_set1_ps(r.bias));  // no FMA: see above
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi));
     const __m128i b = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(r.y_zero)));
     // A whole row as one plain store: the masked narrowing store is several uops more.

@@ -23,12 +23,13 @@ namespace metalnn::cpu {
 namespace {
 
 // The requantisation of output channels [row0, row0 + row_sums.size()); the sums are of u8-shifted
-// activations, so each channel subtracts (x_zero + shift) * sum_k w.
+// activations, so each channel subtracts (x_zero + shift) * sum_k w (and adds its whole-number bias).
 std::vector<Requant> row_requants(const Requantization& r, const std::vector<int32_t>& row_sums, int64_t row0,
                                   int32_t shifted_zero) {
   std::vector<Requant> out;
   for (size_t i = 0; i < row_sums.size(); ++i)
-    out.push_back({shifted_zero * row_sums[i], r.multiplier[size_t(row0) + i], r.bias[size_t(row0) + i], r.lo, r.hi,
+    out.push_back({shifted_zero * row_sums[i] - r.bias_sum[size_t(row0) + i], r.multiplier[size_t(row0) + i],
+                   r.bias[size_t(row0) + i], r.lo, r.hi,
                    r.y_zero});
   return out;
 }
@@ -63,7 +64,10 @@ constexpr int64_t kFloatTaps = (int64_t{1} << 24) / (255 * 128);
 
 // The requantised bytes of 8 exact float sums, stored to dst[0, n) for n <= 8.
 METALNN_AVX2_INLINE void store_requantized8(__m256 sum, const Requant& q, uint8_t* dst, int64_t n) {
-  __m256 v = _mm256_fmadd_ps(sum, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  // The exact sum back to int32 for the correction (the bias as a whole number), then a multiply and an
+  // add rounded apart, as requantize_one does (an FMA would differ by a step at times).
+  const __m256i whole = _mm256_sub_epi32(_mm256_cvtps_epi32(sum), _mm256_set1_epi32(q.correction));
+  __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(whole), _mm256_set1_ps(q.multiplier)), _mm256_set1_ps(q.bias));
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
   const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
   const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
@@ -137,7 +141,9 @@ METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, i
 
 // store_requantized8 on 16 lanes; the values are in the output range, so truncating to bytes is exact.
 METALNN_AVX512_INLINE void store_requantized16(__m512 sum, const Requant& q, uint8_t* dst, int64_t n) {
-  __m512 v = _mm512_fmadd_ps(sum, _mm512_set1_ps(q.multiplier), _mm512_set1_ps(q.bias));
+  const __m512i whole = _mm512_sub_epi32(_mm512_cvtps_epi32(sum), _mm512_set1_epi32(q.correction));
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(whole), _mm512_set1_ps(q.multiplier)),
+                           _mm512_set1_ps(q.bias));  // no FMA
   v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(q.lo)), _mm512_set1_ps(q.hi));
   const __m512i q32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(q.y_zero));
   _mm_mask_storeu_epi8(dst, n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1), _mm512_cvtepi32_epi8(q32));
@@ -486,7 +492,8 @@ METALNN_AVX2 int64_t quantized_add_avx2(const AddRequantization& r, const A* a, 
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a + i), za)), ma);
-    v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb, v);
+    // Added after its own rounding, as the scalar loop does (an FMA would differ by a step at times).
+    v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb));
     v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
     const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
