@@ -112,7 +112,9 @@ Requantization requantization(const Graph& g, const Node& n, int64_t channels) {
   r.bias_sum.assign(size_t(channels), 0);
   for (int64_t c = 0; c < channels; ++c) {
     const float scale = sw.data<float>()[sw.numel() == 1 ? 0 : c];
-    r.multiplier[size_t(c)] = float(double(sx) * scale / sy);
+    // In float, product then quotient, as ONNX Runtime's QLinearConv forms it (a multiplier one ulp
+    // away moves the rare value that lies on a rounding boundary by a step).
+    r.multiplier[size_t(c)] = (sx * scale) / sy;
     if (!has_bias) continue;
     const float bias = g.value(n.inputs[kQBias]).constant.data<float>()[c];
     // A dequantized int32 bias is exactly int * (x_scale * w_scale) in float32: add the int to the sums.
