@@ -434,7 +434,41 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512
   }
 }
 #endif
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// requantize_tile_transposed on 16 lanes, one per row (channel): the tile transposed, then per column
+// the channels' parameters as vectors.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_transposed_avx512(
+    const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride) {
+  alignas(64) int32_t t[kPanelCols * kPanelCols], correction[kPanelCols] = {};
+  alignas(64) float multiplier[kPanelCols] = {}, bias[kPanelCols] = {};
+  transpose_avx512(sums, t);
+  for (int64_t i = 0; i < nr; ++i) {
+    correction[i] = q[i].correction;
+    multiplier[i] = q[i].multiplier;
+    bias[i] = q[i].bias;
+  }
+  const __m512i c = _mm512_load_si512(correction), zero = _mm512_set1_epi32(q[0].y_zero);
+  const __m512 m = _mm512_load_ps(multiplier), b = _mm512_load_ps(bias);
+  const __m512 lo = _mm512_set1_ps(q[0].lo), hi = _mm512_set1_ps(q[0].hi);
+  const __mmask16 lanes = __mmask16((1u << nr) - 1);
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(t + j * kPanelCols), c));
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(v, m), b), lo), hi);  // no FMA: see requantize8
+    _mm_mask_storeu_epi8(dst + j * dst_stride, lanes, _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero)));
+  }
+}
+#endif
 }  // namespace
+
+void requantize_tile_transposed(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst,
+                                int64_t dst_stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  // Every channel of one node shares the bounds and the output zero point.
+  if (int8_avx512()) return requantize_transposed_avx512(q, nr, sums, n, dst, dst_stride);
+#endif
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < nr; ++i) dst[j * dst_stride + i] = requantize_one(q[i], sums[i * kPanelCols + j]);
+}
 
 void transpose_sums(const int32_t* sums, int32_t* out) {
 #if defined(METALNN_HAS_AVX2_KERNELS)

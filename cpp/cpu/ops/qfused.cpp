@@ -454,14 +454,7 @@ class QuantizedMatMulKernel : public Kernel {
     const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
     auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, panel_mask(mask_), panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
-      alignas(64) int32_t t[kPanelCols * kPanelCols];
-      transpose_sums(sums, t);
-      const Requant* rq = requant_.data() + r0;
-      for (int64_t j = 0; j < nc; ++j) {
-        uint8_t* out = y + (c0 + j) * n_ + r0;
-        const int32_t* column = t + j * kPanelCols;
-        for (int64_t i = 0; i < nr; ++i) out[i] = requantize_one(rq[i], column[i]);
-      }
+      requantize_tile_transposed(requant_.data() + r0, nr, sums, nc, y + c0 * n_ + r0, n_);
     };
     qgemm(pool, *gemm_, m, pack, epilogue);
   }
