@@ -7,6 +7,7 @@
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -194,6 +195,171 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 }
 #endif
 
+#ifdef METALNN_HAS_AVX2_KERNELS
+#define METALNN_DW_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+
+// Channel-blocked path (AVX-512): 16 output channels share each vector, so a plane narrower than a
+// vector still fills every lane, the tap offsets are the same for every block and stride and
+// dilation only change addresses. Each block's inputs are transposed to [pixel][16 channels] in a
+// zero-padded scratch, its outputs computed there and transposed back.
+constexpr int64_t kBlock = 16;
+
+// r[i] lane j <-> r[j] lane i.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4i + j], 128-bit lane k: column 4k + j of rows 4i .. 4i + 3.
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+    t[4 + j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+    t[8 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
+  }
+}
+
+// What one block of channels runs on: the padded input scratch [padded_h][padded_w][16], the taps
+// [kernel_size][16], the bias and the output scratch [out_size rounded up to 16][16].
+struct BlockJob {
+  const Window2d* win;
+  int64_t padded_w;
+  const float* in;
+  const float* w;
+  __m512 bias;
+  float lo, hi;
+  float* out;
+};
+
+// Outputs [ow, ow + J) of row oh: J accumulators over every tap.
+template <int J>
+METALNN_DW_AVX512 void block_row_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
+  const Window2d& win = *job.win;
+  __m512 acc[J];
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) acc[j] = job.bias;
+  const int64_t step = win.stride_w * kBlock;
+  const float* w = job.w;
+  for (int64_t kh = 0; kh < win.kernel_h; ++kh) {
+    const float* row = job.in + ((oh * win.stride_h + kh * win.dilation_h) * job.padded_w + ow * win.stride_w) * kBlock;
+    for (int64_t kw = 0; kw < win.kernel_w; ++kw, w += kBlock) {
+      const __m512 k = _mm512_loadu_ps(w);
+      const float* src = row + kw * win.dilation_w * kBlock;
+#pragma GCC unroll 16
+      for (int j = 0; j < J; ++j) acc[j] = _mm512_fmadd_ps(k, _mm512_loadu_ps(src + j * step), acc[j]);
+    }
+  }
+  const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
+  float* out = job.out + (oh * win.out_w + ow) * kBlock;
+#pragma GCC unroll 16
+  for (int j = 0; j < J; ++j) _mm512_storeu_ps(out + j * kBlock, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[j])));
+}
+
+// Outputs [ow, out_w) of row oh in blocks of J, the leftover ones in one narrower block.
+template <int J>
+METALNN_DW_AVX512 void row_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
+  for (; ow + J <= job.win->out_w; ow += J) block_row_avx512<J>(job, oh, ow);
+  if constexpr (J > 1) {
+    if (ow < job.win->out_w) row_avx512<J - 1>(job, oh, ow);
+  }
+}
+
+constexpr int kBlockRow = 14;  // accumulators per output row block, of the 32 vector registers
+
+// The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n.
+METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
+                                            int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
+                                            const Window2d& win, float lo, float hi, int64_t padded_w,
+                                            float* padded, float* taps, float* out) {
+  const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
+  const int64_t in_hw = win.in_size(), out_hw = win.out_size(), ksize = win.kernel_size();
+  const float* src[kBlock];
+  for (int64_t c = 0; c < kBlock; ++c)
+    src[c] = c < channels ? x + (n * in_channels + (c0 + c) / multiplier) * in_hw : nullptr;
+  // Inputs, 16 pixels of the flat plane at a time, each pixel to its padded row and column.
+  int64_t h = 0, col = 0;
+  for (int64_t p = 0; p < in_hw; p += kBlock) {
+    const int64_t pixels = std::min(kBlock, in_hw - p);
+    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
+    __m512 r[kBlock];
+    for (int64_t c = 0; c < kBlock; ++c)
+      r[c] = c < channels ? _mm512_maskz_loadu_ps(mask, src[c] + p) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int64_t i = 0; i < pixels; ++i) {
+      _mm512_storeu_ps(padded + ((h + win.pad_top) * padded_w + col + win.pad_left) * kBlock, r[i]);
+      if (++col == win.in_w) col = 0, ++h;
+    }
+  }
+  for (int64_t t = 0; t < ksize; ++t)
+    for (int64_t c = 0; c < kBlock; ++c) taps[t * kBlock + c] = c < channels ? w[(c0 + c) * ksize + t] : 0.f;
+  alignas(64) float b[kBlock] = {};
+  for (int64_t c = 0; c < channels; ++c) b[c] = bias ? bias[c0 + c] : 0.f;
+  const BlockJob job{&win, padded_w, padded, taps, _mm512_load_ps(b), lo, hi, out};
+  for (int64_t oh = 0; oh < win.out_h; ++oh) row_avx512<kBlockRow>(job, oh, 0);
+  // Outputs back to channel planes, 16 pixels at a time.
+  for (int64_t p = 0; p < out_hw; p += kBlock) {
+    const int64_t pixels = std::min(kBlock, out_hw - p);
+    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
+    __m512 r[kBlock];
+    for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
+    transpose16(r);
+    for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(y + (n * out_channels + c0 + c) * out_hw + p, mask, r[c]);
+  }
+}
+
+// Whether the channel-blocked path takes this convolution (measured).
+bool use_channel_blocks(const Window2d& win) {
+  if (!has_avx512()) return false;
+  const char* e = std::getenv("METALNN_DW_BLOCKED");
+  const int forced = e ? std::atoi(e) : -1;
+  if (forced >= 0) return forced != 0;
+  return win.in_h > 1 && win.out_w <= 16;
+}
+
+void depthwise_channel_blocks(const float* x, const float* w, const float* bias, float* y, int64_t batch,
+                              int64_t in_channels, int64_t multiplier, const Window2d& win, const Activation& act,
+                              ThreadPool& pool) {
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t out_channels = in_channels * multiplier, blocks = (out_channels + kBlock - 1) / kBlock;
+  const int64_t padded_h = std::max(win.in_h + win.pad_top + win.pad_bottom,
+                                    (win.out_h - 1) * win.stride_h + (win.kernel_h - 1) * win.dilation_h + 1);
+  const int64_t padded_w = std::max(win.in_w + win.pad_left + win.pad_right,
+                                    (win.out_w - 1) * win.stride_w + (win.kernel_w - 1) * win.dilation_w + 1);
+  const int64_t out_pixels = (win.out_size() + kBlock - 1) / kBlock * kBlock;
+  pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
+    // One allocation, each part on a cache line (a vector load across two lines costs two). The padding
+    // margins are never written, so they stay zero for every block.
+    const int64_t padded_floats = padded_h * padded_w * kBlock, tap_floats = win.kernel_size() * kBlock;
+    std::vector<float> scratch(static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock), 0.f);
+    float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
+    float* taps = padded + padded_floats;
+    float* out = taps + tap_floats;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / blocks, c0 = t % blocks * kBlock;
+      channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, padded, taps,
+                           out);
+      if (!clamp)
+        for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
+          apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
+    }
+  });
+}
+#endif
+
 // One output row, tap by tap over contiguous floats.
 void row_portable(const PlaneJob& job, int64_t oh) {
   float* out = job.y + oh * job.out_w;
@@ -222,6 +388,12 @@ void plane(const PlaneJob& job, int64_t out_h) {
 
 void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t in_channels,
                       int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (use_channel_blocks(win)) {
+    depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool);
+    return;
+  }
+#endif
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t out_channels = in_channels * multiplier;
