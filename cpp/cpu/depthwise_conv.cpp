@@ -20,6 +20,7 @@ namespace metalnn::cpu {
 namespace {
 
 constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
+constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
 
 // The padded, phase-split copy of one input plane and where each tap reads in it.
 struct PhasePlane {
@@ -202,7 +203,7 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 // vector still fills every lane, the tap offsets are the same for every block and stride and
 // dilation only change addresses. Each block's inputs are transposed to [pixel][16 channels] in a
 // zero-padded scratch, its outputs computed there and transposed back.
-constexpr int64_t kBlock = 16;
+constexpr int64_t kBlock = kBlockChannels;
 
 // r[i] lane j <-> r[j] lane i.
 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline void transpose16(__m512 r[16]) {
@@ -232,6 +233,14 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inl
   }
 }
 
+// Floats [p, p + n) of 16 rows (nullptr rows read as zeros), n <= 16, as n vectors of 16 rows in r.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline void load_transposed(
+    const float* const rows[kBlock], int64_t p, int64_t n, __m512 r[kBlock]) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
+  for (int64_t c = 0; c < kBlock; ++c) r[c] = rows[c] ? _mm512_maskz_loadu_ps(mask, rows[c] + p) : _mm512_setzero_ps();
+  transpose16(r);
+}
+
 // What one block of channels runs on: the padded input scratch [padded_h][padded_w][16], the taps
 // [kernel_size][16], the bias and the output scratch [out_size rounded up to 16][16].
 struct BlockJob {
@@ -244,46 +253,88 @@ struct BlockJob {
   float* out;
 };
 
-// Outputs [ow, ow + J) of row oh: J accumulators over every tap.
-template <int J>
-METALNN_DW_AVX512 void block_row_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
+// Outputs [ow, ow + J) of rows [oh, oh + R): R x J accumulators over the kernel rows that reach
+// the input for some of these rows (the others read only zero padding). S is the column stride
+// when it is 1 or 2 (the loads then sit at fixed offsets, leaving registers free), else 0 (job.win's).
+template <int R, int J, int S>
+METALNN_DW_AVX512 void block_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
   const Window2d& win = *job.win;
-  __m512 acc[J];
+  __m512 acc[R][J];
 #pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) acc[j] = job.bias;
-  const int64_t step = win.stride_w * kBlock;
-  const float* w = job.w;
-  for (int64_t kh = 0; kh < win.kernel_h; ++kh) {
-    const float* row = job.in + ((oh * win.stride_h + kh * win.dilation_h) * job.padded_w + ow * win.stride_w) * kBlock;
-    for (int64_t kw = 0; kw < win.kernel_w; ++kw, w += kBlock) {
-      const __m512 k = _mm512_loadu_ps(w);
-      const float* src = row + kw * win.dilation_w * kBlock;
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-      for (int j = 0; j < J; ++j) acc[j] = _mm512_fmadd_ps(k, _mm512_loadu_ps(src + j * step), acc[j]);
+    for (int j = 0; j < J; ++j) acc[r][j] = job.bias;
+  const int64_t step = (S ? S : win.stride_w) * kBlock, row_step = win.stride_h * job.padded_w * kBlock;
+  // Padded row oh * stride_h + kh * dilation_h is input when it lies in [pad_top, pad_top + in_h).
+  const int64_t first = oh * win.stride_h, last = (oh + R - 1) * win.stride_h;
+  const int64_t kh0 = std::max<int64_t>(0, (win.pad_top - last + win.dilation_h - 1) / win.dilation_h);
+  const int64_t kh1 =
+      std::min(win.kernel_h, (win.pad_top + win.in_h - first + win.dilation_h - 1) / win.dilation_h);
+  const float* w = job.w + kh0 * win.kernel_w * kBlock;
+  for (int64_t kh = kh0; kh < kh1; ++kh) {
+    const float* src = job.in + ((first + kh * win.dilation_h) * job.padded_w + ow * step / kBlock) * kBlock;
+    for (int64_t kw = 0; kw < win.kernel_w; ++kw, w += kBlock, src += win.dilation_w * kBlock) {
+      const __m512 k = _mm512_loadu_ps(w);  // blocked weights may sit off a cache line
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (int j = 0; j < J; ++j) acc[r][j] = _mm512_fmadd_ps(k, _mm512_load_ps(src + r * row_step + j * step), acc[r][j]);
     }
   }
   const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
-  float* out = job.out + (oh * win.out_w + ow) * kBlock;
 #pragma GCC unroll 16
-  for (int j = 0; j < J; ++j) _mm512_storeu_ps(out + j * kBlock, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[j])));
-}
-
-// Outputs [ow, out_w) of row oh in blocks of J, the leftover ones in one narrower block.
-template <int J>
-METALNN_DW_AVX512 void row_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
-  for (; ow + J <= job.win->out_w; ow += J) block_row_avx512<J>(job, oh, ow);
-  if constexpr (J > 1) {
-    if (ow < job.win->out_w) row_avx512<J - 1>(job, oh, ow);
+  for (int r = 0; r < R; ++r) {
+    float* out = job.out + ((oh + r) * win.out_w + ow) * kBlock;
+#pragma GCC unroll 16
+    for (int j = 0; j < J; ++j) _mm512_store_ps(out + j * kBlock, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][j])));
   }
 }
 
-constexpr int kBlockRow = 14;  // accumulators per output row block, of the 32 vector registers
+// Outputs [ow, out_w) of rows [oh, oh + R) in blocks of J, the leftover ones in one narrower block.
+template <int R, int J, int S>
+METALNN_DW_AVX512 void columns_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
+  for (; ow + J <= job.win->out_w; ow += J) block_avx512<R, J, S>(job, oh, ow);
+  if constexpr (J > 1) {
+    if (ow < job.win->out_w) columns_avx512<R, J - 1, S>(job, oh, ow);
+  }
+}
+
+// Every output row in blocks of R rows x J columns, the last row alone when R does not divide them.
+template <int R, int J, int S>
+METALNN_DW_AVX512 void rows_avx512(const BlockJob& job) {
+  int64_t oh = 0;
+  for (; oh + R <= job.win->out_h; oh += R) columns_avx512<R, J, S>(job, oh, 0);
+  for (; oh < job.win->out_h; ++oh) columns_avx512<1, J, S>(job, oh, 0);
+}
+
+// About 14 accumulators of the 32 vector registers: rows of 14 outputs, or two rows of up to 7.
+template <int S>
+METALNN_DW_AVX512 void plane_avx512(const BlockJob& job) {
+  if (job.win->out_w <= 7) {
+    rows_avx512<2, 7, S>(job);
+  } else {
+    rows_avx512<1, 14, S>(job);
+  }
+}
+
+// Taps [0, ksize) of channels [c0, c0 + channels) as ksize vectors (the rest zero) at `taps`, which
+// has room for ksize rounded up to 16.
+METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channels, int64_t ksize, float* taps) {
+  const float* src[kBlock];
+  for (int64_t c = 0; c < kBlock; ++c) src[c] = c < channels ? w + (c0 + c) * ksize : nullptr;
+  for (int64_t t = 0; t < ksize; t += kBlock) {
+    __m512 r[kBlock];
+    load_transposed(src, t, std::min(kBlock, ksize - t), r);
+    // All 16: a variable count would become a copy through the stack.
+    for (int64_t i = 0; i < kBlock; ++i) _mm512_store_ps(taps + (t + i) * kBlock, r[i]);
+  }
+}
 
 // The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n.
 METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
                                             int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
                                             const Window2d& win, float lo, float hi, int64_t padded_w,
-                                            float* padded, float* taps, float* out) {
+                                            const float* blocked_w, float* padded, float* taps_scratch, float* out) {
   const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
   const int64_t in_hw = win.in_size(), out_hw = win.out_size(), ksize = win.kernel_size();
   const float* src[kBlock];
@@ -293,22 +344,30 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
   int64_t h = 0, col = 0;
   for (int64_t p = 0; p < in_hw; p += kBlock) {
     const int64_t pixels = std::min(kBlock, in_hw - p);
-    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
     __m512 r[kBlock];
-    for (int64_t c = 0; c < kBlock; ++c)
-      r[c] = c < channels ? _mm512_maskz_loadu_ps(mask, src[c] + p) : _mm512_setzero_ps();
-    transpose16(r);
+    load_transposed(src, p, pixels, r);
     for (int64_t i = 0; i < pixels; ++i) {
-      _mm512_storeu_ps(padded + ((h + win.pad_top) * padded_w + col + win.pad_left) * kBlock, r[i]);
+      _mm512_store_ps(padded + ((h + win.pad_top) * padded_w + col + win.pad_left) * kBlock, r[i]);
       if (++col == win.in_w) col = 0, ++h;
     }
   }
-  for (int64_t t = 0; t < ksize; ++t)
-    for (int64_t c = 0; c < kBlock; ++c) taps[t * kBlock + c] = c < channels ? w[(c0 + c) * ksize + t] : 0.f;
+  const float* taps;
+  if (blocked_w) {
+    taps = blocked_w + c0 * ksize;
+  } else {
+    transpose_taps(w, c0, channels, ksize, taps_scratch);
+    taps = taps_scratch;
+  }
   alignas(64) float b[kBlock] = {};
   for (int64_t c = 0; c < channels; ++c) b[c] = bias ? bias[c0 + c] : 0.f;
   const BlockJob job{&win, padded_w, padded, taps, _mm512_load_ps(b), lo, hi, out};
-  for (int64_t oh = 0; oh < win.out_h; ++oh) row_avx512<kBlockRow>(job, oh, 0);
+  if (win.stride_w == 1) {
+    plane_avx512<1>(job);
+  } else if (win.stride_w == 2) {
+    plane_avx512<2>(job);
+  } else {
+    plane_avx512<0>(job);
+  }
   // Outputs back to channel planes, 16 pixels at a time.
   for (int64_t p = 0; p < out_hw; p += kBlock) {
     const int64_t pixels = std::min(kBlock, out_hw - p);
@@ -320,18 +379,9 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
   }
 }
 
-// Whether the channel-blocked path takes this convolution (measured).
-bool use_channel_blocks(const Window2d& win) {
-  if (!has_avx512()) return false;
-  const char* e = std::getenv("METALNN_DW_BLOCKED");
-  const int forced = e ? std::atoi(e) : -1;
-  if (forced >= 0) return forced != 0;
-  return win.in_h > 1 && win.out_w <= 16;
-}
-
 void depthwise_channel_blocks(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                               int64_t in_channels, int64_t multiplier, const Window2d& win, const Activation& act,
-                              ThreadPool& pool) {
+                              ThreadPool& pool, const float* blocked_w) {
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t out_channels = in_channels * multiplier, blocks = (out_channels + kBlock - 1) / kBlock;
@@ -343,15 +393,15 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
   pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
     // One allocation, each part on a cache line (a vector load across two lines costs two). The padding
     // margins are never written, so they stay zero for every block.
-    const int64_t padded_floats = padded_h * padded_w * kBlock, tap_floats = win.kernel_size() * kBlock;
+    const int64_t padded_floats = padded_h * padded_w * kBlock, tap_floats = (win.kernel_size() + kBlock - 1) / kBlock * kBlock * kBlock;
     std::vector<float> scratch(static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock), 0.f);
     float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
     float* taps = padded + padded_floats;
     float* out = taps + tap_floats;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
-      channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, padded, taps,
-                           out);
+      channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, blocked_w, padded,
+                           taps, out);
       if (!clamp)
         for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
           apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
@@ -386,11 +436,35 @@ void plane(const PlaneJob& job, int64_t out_h) {
 
 }  // namespace
 
-void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t in_channels,
-                      int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool) {
+bool depthwise_uses_blocks(const Window2d& win) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (use_channel_blocks(win)) {
-    depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool);
+  if (!has_avx512()) return false;
+  const char* e = std::getenv("METALNN_DW_BLOCKED");
+  const int forced = e ? std::atoi(e) : -1;
+  if (forced >= 0) return forced != 0;
+  return win.in_h > 1 && win.out_w <= 16;
+#else
+  (void)win;
+  return false;
+#endif
+}
+
+std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {
+  const int64_t blocks = (out_channels + kBlockChannels - 1) / kBlockChannels;
+  std::vector<float> blocked(static_cast<size_t>(blocks * kernel_size * kBlockChannels), 0.f);
+  for (int64_t c = 0; c < out_channels; ++c)
+    for (int64_t t = 0; t < kernel_size; ++t)
+      blocked[static_cast<size_t>((c / kBlockChannels * kernel_size + t) * kBlockChannels + c % kBlockChannels)] =
+          w[c * kernel_size + t];
+  return blocked;
+}
+
+void depthwise_conv2d(const float* x, const float* w, const float* bias, float* y, int64_t batch, int64_t in_channels,
+                      int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool,
+                      const float* blocked_w) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (depthwise_uses_blocks(win)) {
+    depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool, blocked_w);
     return;
   }
 #endif
