@@ -442,7 +442,8 @@ bool depthwise_uses_blocks(const Window2d& win) {
   const char* e = std::getenv("METALNN_DW_BLOCKED");
   const int forced = e ? std::atoi(e) : -1;
   if (forced >= 0) return forced != 0;
-  return win.in_h > 1 && win.out_w <= 16;
+  // Measured: narrow planes, and wide ones with at least 25 taps (fewer leave the transposes dominant).
+  return win.in_h > 1 && (win.out_w <= 16 || win.kernel_size() >= 25);
 #else
   (void)win;
   return false;
