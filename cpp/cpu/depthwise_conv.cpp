@@ -1,14 +1,17 @@
-// Each task copies one input channel plane into a zero-padded scratch plane whose rows are split by
-// column phase (column j of a padded row at j / stride_w in phase j % stride_w), so every tap of every
-// output row is one contiguous run of that plane, in range: the rows run without bounds checks at any
-// kernel size, stride, dilation and padding. On AVX2 machines a block of output rows x 8-wide output
-// vectors stays in registers over all taps (one weight broadcast feeds every accumulator); elsewhere
-// each output row accumulates tap by tap over contiguous floats, which compilers vectorise.
+// Two paths. With AVX-512, narrow planes and large kernels run channel-blocked, 16 channels per vector
+// (see channel_block_avx512). Otherwise each task copies one input channel plane into a zero-padded
+// scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
+// phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
+// range: the rows run without bounds checks at any kernel size, stride, dilation and padding. On AVX2
+// machines a block of output rows x 8-wide output vectors stays in registers over all taps (one
+// weight broadcast feeds every accumulator); elsewhere each output row accumulates tap by tap over
+// contiguous floats, which compilers vectorise.
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -21,6 +24,19 @@ namespace {
 
 constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
 constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
+
+// The kernels this CPU allows; METALNN_DEPTHWISE_KERNELS=avx512|avx2|portable caps the choice (read once).
+enum class DepthwiseIsa { Portable, Avx2, Avx512 };
+DepthwiseIsa depthwise_isa() {
+  static const DepthwiseIsa isa = [] {
+    const char* env = std::getenv("METALNN_DEPTHWISE_KERNELS");
+    const std::string cap = env ? env : "";
+    if (has_avx512() && (cap.empty() || cap == "avx512")) return DepthwiseIsa::Avx512;
+    if (has_avx2_fma() && cap != "portable") return DepthwiseIsa::Avx2;
+    return DepthwiseIsa::Portable;
+  }();
+  return isa;
+}
 
 // The padded, phase-split copy of one input plane and where each tap reads in it.
 struct PhasePlane {
@@ -85,11 +101,11 @@ void PhasePlane::fill(const float* x, const Window2d& w) {
     const float* src = x + h * w.in_w;
     float* dst = data.data() + (h + w.pad_top) * pitch;
 #ifdef METALNN_HAS_AVX2_KERNELS
-    if (stride == 1 && has_avx2_fma()) {
+    if (stride == 1 && depthwise_isa() != DepthwiseIsa::Portable) {
       fill_row_stride1(src, w.in_w, dst + p);
       continue;
     }
-    if (stride == 2 && has_avx2_fma()) {
+    if (stride == 2 && depthwise_isa() != DepthwiseIsa::Portable) {
       // x[2i] lands at padded column p + 2i, x[2i + 1] at p + 2i + 1.
       fill_row_stride2(src, w.in_w, dst + (p & 1) * phase_len + p / 2,
                        dst + ((p + 1) & 1) * phase_len + (p + 1) / 2);
@@ -278,7 +294,8 @@ METALNN_DW_AVX512 void block_avx512(const BlockJob& job, int64_t oh, int64_t ow)
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-        for (int j = 0; j < J; ++j) acc[r][j] = _mm512_fmadd_ps(k, _mm512_load_ps(src + r * row_step + j * step), acc[r][j]);
+        for (int j = 0; j < J; ++j)
+          acc[r][j] = _mm512_fmadd_ps(k, _mm512_load_ps(src + r * row_step + j * step), acc[r][j]);
     }
   }
   const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
@@ -375,7 +392,8 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
     __m512 r[kBlock];
     for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
     transpose16(r);
-    for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(y + (n * out_channels + c0 + c) * out_hw + p, mask, r[c]);
+    for (int64_t c = 0; c < channels; ++c)
+      _mm512_mask_storeu_ps(y + (n * out_channels + c0 + c) * out_hw + p, mask, r[c]);
   }
 }
 
@@ -393,7 +411,8 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
   pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
     // One allocation, each part on a cache line (a vector load across two lines costs two). The padding
     // margins are never written, so they stay zero for every block.
-    const int64_t padded_floats = padded_h * padded_w * kBlock, tap_floats = (win.kernel_size() + kBlock - 1) / kBlock * kBlock * kBlock;
+    const int64_t padded_floats = padded_h * padded_w * kBlock;
+    const int64_t tap_floats = (win.kernel_size() + kBlock - 1) / kBlock * kBlock * kBlock;
     std::vector<float> scratch(static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock), 0.f);
     float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
     float* taps = padded + padded_floats;
@@ -426,7 +445,7 @@ void row_portable(const PlaneJob& job, int64_t oh) {
 
 void plane(const PlaneJob& job, int64_t out_h) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma()) {
+  if (depthwise_isa() != DepthwiseIsa::Portable) {
     plane_avx2(job, out_h);
     return;
   }
@@ -437,17 +456,9 @@ void plane(const PlaneJob& job, int64_t out_h) {
 }  // namespace
 
 bool depthwise_uses_blocks(const Window2d& win) {
-#ifdef METALNN_HAS_AVX2_KERNELS
-  if (!has_avx512()) return false;
-  const char* e = std::getenv("METALNN_DW_BLOCKED");
-  const int forced = e ? std::atoi(e) : -1;
-  if (forced >= 0) return forced != 0;
-  // Measured: narrow planes, and wide ones with at least 25 taps (fewer leave the transposes dominant).
-  return win.in_h > 1 && (win.out_w <= 16 || win.kernel_size() >= 25);
-#else
-  (void)win;
-  return false;
-#endif
+  // Measured: narrow planes, and wide ones with at least 25 taps (with fewer, the transposes in and
+  // out cost more than the full vectors save).
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (win.out_w <= 16 || win.kernel_size() >= 25);
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {

@@ -1,7 +1,6 @@
 #include "cpu/winograd_conv.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -116,7 +115,8 @@ METALNN_AVX2_INLINE void output_transform_6(const __m256 m[6], __m256 y[4]) {
 
 // V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
 // k + j / 4 of phase j % 4, at phases + (4 i + j % 4) * phase_stride. Writes 36 results.
-METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t phase_stride, float* v, int64_t v_stride) {
+METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t phase_stride, float* v,
+                                                   int64_t v_stride) {
   __m256 t[6][6];  // B^T d, t[i][j]
   for (int j = 0; j < 6; ++j) {
     __m256 d[6], r[6];
@@ -151,8 +151,9 @@ METALNN_AVX2 void split_phases_4(const float* row, int64_t n, float* phases, int
 
 // Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 4x4 blocks of tiles whose outputs lie
 // inside [rows_left, cols_left) of `y`.
-METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
-                                        int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_stride, float bias, float lo,
+                                                    float hi, float* y, int64_t y_stride, int64_t rows_left,
+                                                    int64_t cols_left) {
   __m256 s[4][6];  // A^T m
   for (int j = 0; j < 6; ++j) {
     __m256 col[6], r[4];
@@ -188,7 +189,7 @@ METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_st
 }
 
 // The F(4x4, 3x3) transforms hold 36 vectors: compiled for AVX-512 as well, where 32 registers
-// (instead of 16) keep them out of the stack.
+// (instead of 16) keep them out of the stack; used where the GEMM runs AVX-512.
 #define METALNN_AVX512VL __attribute__((target("avx512f,avx512vl,avx2,fma")))
 METALNN_AVX2 void input_transform_8_f4_avx2(const float* phases, int64_t phase_stride, float* v, int64_t v_stride) {
   input_transform_8_f4_body(phases, phase_stride, v, v_stride);
@@ -227,9 +228,7 @@ WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t 
   tiles_h_ = (win_.out_h + m_ - 1) / m_;
   tiles_w_ = (win_.out_w + m_ - 1) / m_;
   row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
-  const char* e = std::getenv("METALNN_WINO_TILES");
-  const int64_t target = e ? std::atoi(e) : kTargetTiles;
-  const int64_t wanted = std::max<int64_t>(1, target / row_tiles_);
+  const int64_t wanted = std::max<int64_t>(1, kTargetTiles / row_tiles_);
   const int64_t affordable = std::max<int64_t>(1, kMaxBufferFloats / (points_ * (in_c_ + out_c_) * row_tiles_));
   chunk_rows_ = std::min({wanted, affordable, tiles_h_});
   const std::string how = m_ == 4 ? "winograd_f4x3" : "winograd_f2x3";
@@ -340,7 +339,7 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
     }
     return;
   }
-  const auto transform = has_avx512() ? input_transform_8_f4_avx512 : input_transform_8_f4_avx2;
+  const auto transform = gemm_isa() == GemmIsa::Avx512 ? input_transform_8_f4_avx512 : input_transform_8_f4_avx2;
   const int64_t phase = row_tiles_ + kLanes;  // floats per phase row: the last vector reads one past row_tiles_
   padded.assign(static_cast<size_t>(rows * 4 * phase), 0.f);
   // One padded row, zero outside [pad_left, pad_left + in_w), split into phases 32 columns at a time.
@@ -377,7 +376,8 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
-  const auto transform_f4 = has_avx512() ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
+  const auto transform_f4 =
+      gemm_isa() == GemmIsa::Avx512 ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
   const int64_t oh0 = m_ * chunk.tile_row0, oh1 = std::min(win_.out_h, m_ * (chunk.tile_row0 + chunk.tile_rows));
   for (int64_t o = o0; o < o1; ++o) {
     float* yo = y + o * win_.out_size();
