@@ -409,11 +409,19 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
                                     (win.out_w - 1) * win.stride_w + (win.kernel_w - 1) * win.dilation_w + 1);
   const int64_t out_pixels = (win.out_size() + kBlock - 1) / kBlock * kBlock;
   pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
-    // One allocation, each part on a cache line (a vector load across two lines costs two). The padding
-    // margins are never written, so they stay zero for every block.
+    // Per thread, kept between runs: one allocation, each part on a cache line (a vector load across
+    // two lines costs two). The padding margins are never written, so they are zeroed only when the
+    // geometry changes.
     const int64_t padded_floats = padded_h * padded_w * kBlock;
     const int64_t tap_floats = (win.kernel_size() + kBlock - 1) / kBlock * kBlock * kBlock;
-    std::vector<float> scratch(static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock), 0.f);
+    const size_t floats = static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock);
+    thread_local std::vector<float> scratch;
+    thread_local int64_t geometry[6] = {};
+    const int64_t now[6] = {padded_h, padded_w, win.in_h, win.in_w, win.pad_top, win.pad_left};
+    if (scratch.size() < floats || !std::equal(now, now + 6, geometry)) {
+      scratch.assign(std::max(floats, scratch.size()), 0.f);
+      std::copy(now, now + 6, geometry);
+    }
     float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
     float* taps = padded + padded_floats;
     float* out = taps + tap_floats;
