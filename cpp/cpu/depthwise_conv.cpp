@@ -272,7 +272,9 @@ struct BlockJob {
 // Outputs [ow, ow + J) of rows [oh, oh + R): R x J accumulators over the kernel rows that reach
 // the input for some of these rows (the others read only zero padding). S is the column stride
 // when it is 1 or 2 (the loads then sit at fixed offsets, leaving registers free), else 0 (job.win's).
-template <int R, int J, int S>
+// KW, when not 0, is the kernel width at stride 1 and column dilation 1: a row's KW weights then stay
+// in registers and each input vector is loaded once for every accumulator it feeds.
+template <int R, int J, int S, int KW>
 METALNN_DW_AVX512 void block_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
   const Window2d& win = *job.win;
   __m512 acc[R][J];
@@ -289,13 +291,29 @@ METALNN_DW_AVX512 void block_avx512(const BlockJob& job, int64_t oh, int64_t ow)
   const float* w = job.w + kh0 * win.kernel_w * kBlock;
   for (int64_t kh = kh0; kh < kh1; ++kh) {
     const float* src = job.in + ((first + kh * win.dilation_h) * job.padded_w + ow * step / kBlock) * kBlock;
-    for (int64_t kw = 0; kw < win.kernel_w; ++kw, w += kBlock, src += win.dilation_w * kBlock) {
-      const __m512 k = _mm512_loadu_ps(w);  // blocked weights may sit off a cache line
+    if constexpr (KW > 0) {
+      __m512 k[KW];
+#pragma GCC unroll 8
+      for (int kw = 0; kw < KW; ++kw) k[kw] = _mm512_loadu_ps(w + kw * kBlock);
+      w += KW * kBlock;
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r)
+#pragma GCC unroll 24
+        for (int i = 0; i < J + KW - 1; ++i) {
+          const __m512 x = _mm512_load_ps(src + r * row_step + i * kBlock);
+#pragma GCC unroll 8
+          for (int kw = 0; kw < KW; ++kw)
+            if (i - kw >= 0 && i - kw < J) acc[r][i - kw] = _mm512_fmadd_ps(k[kw], x, acc[r][i - kw]);
+        }
+    } else {
+      for (int64_t kw = 0; kw < win.kernel_w; ++kw, w += kBlock, src += win.dilation_w * kBlock) {
+        const __m512 k = _mm512_loadu_ps(w);  // blocked weights may sit off a cache line
 #pragma GCC unroll 16
-        for (int j = 0; j < J; ++j)
-          acc[r][j] = _mm512_fmadd_ps(k, _mm512_load_ps(src + r * row_step + j * step), acc[r][j]);
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+          for (int j = 0; j < J; ++j)
+            acc[r][j] = _mm512_fmadd_ps(k, _mm512_load_ps(src + r * row_step + j * step), acc[r][j]);
+      }
     }
   }
   const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
@@ -308,29 +326,29 @@ METALNN_DW_AVX512 void block_avx512(const BlockJob& job, int64_t oh, int64_t ow)
 }
 
 // Outputs [ow, out_w) of rows [oh, oh + R) in blocks of J, the leftover ones in one narrower block.
-template <int R, int J, int S>
+template <int R, int J, int S, int KW>
 METALNN_DW_AVX512 void columns_avx512(const BlockJob& job, int64_t oh, int64_t ow) {
-  for (; ow + J <= job.win->out_w; ow += J) block_avx512<R, J, S>(job, oh, ow);
+  for (; ow + J <= job.win->out_w; ow += J) block_avx512<R, J, S, KW>(job, oh, ow);
   if constexpr (J > 1) {
-    if (ow < job.win->out_w) columns_avx512<R, J - 1, S>(job, oh, ow);
+    if (ow < job.win->out_w) columns_avx512<R, J - 1, S, KW>(job, oh, ow);
   }
 }
 
 // Every output row in blocks of R rows x J columns, the last row alone when R does not divide them.
-template <int R, int J, int S>
+template <int R, int J, int S, int KW>
 METALNN_DW_AVX512 void rows_avx512(const BlockJob& job) {
   int64_t oh = 0;
-  for (; oh + R <= job.win->out_h; oh += R) columns_avx512<R, J, S>(job, oh, 0);
-  for (; oh < job.win->out_h; ++oh) columns_avx512<1, J, S>(job, oh, 0);
+  for (; oh + R <= job.win->out_h; oh += R) columns_avx512<R, J, S, KW>(job, oh, 0);
+  for (; oh < job.win->out_h; ++oh) columns_avx512<1, J, S, KW>(job, oh, 0);
 }
 
 // About 14 accumulators of the 32 vector registers: rows of 14 outputs, or two rows of up to 7.
-template <int S>
+template <int S, int KW>
 METALNN_DW_AVX512 void plane_avx512(const BlockJob& job) {
   if (job.win->out_w <= 7) {
-    rows_avx512<2, 7, S>(job);
+    rows_avx512<2, 7, S, KW>(job);
   } else {
-    rows_avx512<1, 14, S>(job);
+    rows_avx512<1, 14, S, KW>(job);
   }
 }
 
@@ -378,12 +396,19 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
   alignas(64) float b[kBlock] = {};
   for (int64_t c = 0; c < channels; ++c) b[c] = bias ? bias[c0 + c] : 0.f;
   const BlockJob job{&win, padded_w, padded, taps, _mm512_load_ps(b), lo, hi, out};
-  if (win.stride_w == 1) {
-    plane_avx512<1>(job);
+  const bool slide = win.stride_w == 1 && win.dilation_w == 1;
+  if (slide && win.kernel_w == 3) {
+    plane_avx512<1, 3>(job);
+  } else if (slide && win.kernel_w == 5) {
+    plane_avx512<1, 5>(job);
+  } else if (slide && win.kernel_w == 7) {
+    plane_avx512<1, 7>(job);
+  } else if (win.stride_w == 1) {
+    plane_avx512<1, 0>(job);
   } else if (win.stride_w == 2) {
-    plane_avx512<2>(job);
+    plane_avx512<2, 0>(job);
   } else {
-    plane_avx512<0>(job);
+    plane_avx512<0, 0>(job);
   }
   // Outputs back to channel planes, 16 pixels at a time.
   for (int64_t p = 0; p < out_hw; p += kBlock) {
