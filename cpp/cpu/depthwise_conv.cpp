@@ -1,5 +1,5 @@
-// Two paths. With AVX-512, narrow planes and large kernels run channel-blocked, 16 channels per vector
-// (see channel_block_avx512). Otherwise each task copies one input channel plane into a zero-padded
+// Two paths. With AVX-512, 2-D convolutions run channel-blocked, 16 channels per vector (see
+// channel_block_avx512). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
 // phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
 // range: the rows run without bounds checks at any kernel size, stride, dilation and padding. On AVX2
@@ -488,10 +488,10 @@ void plane(const PlaneJob& job, int64_t out_h) {
 
 }  // namespace
 
-bool depthwise_uses_blocks(const Window2d& win) {
-  // Measured: narrow planes, and wide ones with at least 25 taps (with fewer, the transposes in and
-  // out cost more than the full vectors save).
-  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (win.out_w <= 16 || win.kernel_size() >= 25);
+bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier) {
+  // Measured: every 2-D plane at multiplier 1; at higher multipliers, where the per-plane kernel reads
+  // each input plane once for all its outputs, only planes narrower than its vectors.
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (multiplier == 1 || win.out_w <= 16);
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {
@@ -508,7 +508,7 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
                       int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool,
                       const float* blocked_w) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (depthwise_uses_blocks(win)) {
+  if (depthwise_uses_blocks(win, multiplier)) {
     depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool, blocked_w);
     return;
   }

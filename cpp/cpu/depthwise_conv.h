@@ -19,7 +19,7 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
                       const float* blocked_w = nullptr);
 
 // Whether depthwise_conv2d runs this window channel-blocked (16 channels per vector) on this CPU.
-bool depthwise_uses_blocks(const Window2d& win);
+bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier);
 
 // The weights [out_channels, kernel_size] as that path reads them: [blocks of 16 channels][kernel_size][16],
 // the last block zero-filled.

@@ -59,7 +59,7 @@ class ConvKernel : public Kernel {
     const bool exact_sum = n.attrs.get_int("_exact_sum", 0) != 0;
     if (group_ > 1 && group_ == in_c_) {  // one input channel per group: depthwise, any multiplier
       path_ = Path::Depthwise;
-      if (weight.is_constant() && depthwise_uses_blocks(win_))
+      if (weight.is_constant() && depthwise_uses_blocks(win_, out_c_ / in_c_))
         blocked_ = depthwise_weights().get(weight.constant, "depthwise_blocks", [&] {
           return std::make_shared<const std::vector<float>>(
               depthwise_blocked_weights(weight.constant.data<float>(), out_c_, win_.kernel_size()));
