@@ -131,21 +131,32 @@ METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t 
   }
 }
 
-// Columns [0, n) of `row` to 4 phases: column 4q + p to phases[p * phase + q]. Reads whole groups of
-// 32 columns (row has room), writes whole groups of 8 per phase (phase is at least n / 4 + 8).
-METALNN_AVX2 void split_phases_4(const float* row, int64_t n, float* phases, int64_t phase) {
+// One input row, padded by pad_left zero columns on the left and zeros after it, split into 4 phases:
+// padded column 4q + p to phases[p * phase + q], in whole groups of 32 columns (phase is at least
+// (pad_left + in_w) / 4 + 8). Groups inside the row read it in place; the others go through `line`,
+// zero outside [pad_left, pad_left + in_w) and as long as the groups.
+METALNN_AVX2 void split_phases_4(const float* src, int64_t pad_left, int64_t in_w, float* line, float* phases,
+                                 int64_t phase) {
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int64_t q = 0; 4 * q < n; q += 8) {
-    const float* p = row + 4 * q;
+  const int64_t n = pad_left + in_w;
+  for (int64_t col = 0; col < n; col += 32) {
+    const float* p = line + col;
+    if (col >= pad_left && col + 32 <= n) {
+      p = src + (col - pad_left);
+    } else {
+      const int64_t lo = std::max(col, pad_left), hi = std::min(col + 32, n);
+      std::memcpy(line + lo, src + (lo - pad_left), static_cast<size_t>(hi - lo) * sizeof(float));
+    }
     const __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8), v2 = _mm256_loadu_ps(p + 16),
                  v3 = _mm256_loadu_ps(p + 24);
     // Within each 128-bit lane a 4x4 transpose; the permute then puts the two lanes' halves in order.
     const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
     const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
-    _mm256_storeu_ps(phases + q, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0x44), order));
-    _mm256_storeu_ps(phases + phase + q, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0xEE), order));
-    _mm256_storeu_ps(phases + 2 * phase + q, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0x44), order));
-    _mm256_storeu_ps(phases + 3 * phase + q, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0xEE), order));
+    float* out = phases + col / 4;
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0x44), order));
+    _mm256_storeu_ps(out + phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0xEE), order));
+    _mm256_storeu_ps(out + 2 * phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0x44), order));
+    _mm256_storeu_ps(out + 3 * phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0xEE), order));
   }
 }
 
@@ -342,21 +353,19 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
   const auto transform = gemm_isa() == GemmIsa::Avx512 ? input_transform_8_f4_avx512 : input_transform_8_f4_avx2;
   const int64_t phase = row_tiles_ + kLanes;  // floats per phase row: the last vector reads one past row_tiles_
   padded.assign(static_cast<size_t>(rows * 4 * phase), 0.f);
-  // One padded row, zero outside [pad_left, pad_left + in_w), split into phases 32 columns at a time.
-  thread_local std::vector<float> line;
+  thread_local std::vector<float> line;  // for split_phases_4
   line.assign(static_cast<size_t>(4 * phase), 0.f);
   for (int64_t c = c0; c < c1; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t ih = ih0 + r;
       if (ih < 0 || ih >= win_.in_h) continue;
-      std::memcpy(&line[static_cast<size_t>(win_.pad_left)], x + (c * win_.in_h + ih) * win_.in_w,
-                  static_cast<size_t>(win_.in_w) * sizeof(float));
-      split_phases_4(line.data(), win_.pad_left + win_.in_w, &padded[static_cast<size_t>(r * 4 * phase)], phase);
+      split_phases_4(x + (c * win_.in_h + ih) * win_.in_w, win_.pad_left, win_.in_w, line.data(),
+                     &padded[static_cast<size_t>(r * 4 * phase)], phase);
     }
     for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
       for (int64_t k = 0; k < row_tiles_; k += kLanes)
-        transform(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase,
-                             v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
+        transform(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase, v + c * chunk.tiles + tr * row_tiles_ + k,
+                  v_stride);
   }
 #else
   (void)x, (void)chunk, (void)c0, (void)c1, (void)v;
