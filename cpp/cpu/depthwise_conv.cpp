@@ -24,6 +24,7 @@ namespace {
 
 constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
 constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
+constexpr int64_t kMaxBlockedPixels = 160 * 160;  // padded plane size up to which that path runs
 
 // The kernels this CPU allows; METALNN_DEPTHWISE_KERNELS=avx512|avx2|portable caps the choice (read once).
 enum class DepthwiseIsa { Portable, Avx2, Avx512 };
@@ -490,8 +491,11 @@ void plane(const PlaneJob& job, int64_t out_h) {
 
 bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier) {
   // Measured: every 2-D plane at multiplier 1; at higher multipliers, where the per-plane kernel reads
-  // each input plane once for all its outputs, only planes narrower than its vectors.
-  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (multiplier == 1 || win.out_w <= 16);
+  // each input plane once for all its outputs, only planes narrower than its vectors. Each thread
+  // keeps its padded scratch (64 bytes a pixel), so planes beyond about 1.5 MiB of it stay per plane.
+  const int64_t padded_h = win.in_h + win.pad_top + win.pad_bottom, padded_w = win.in_w + win.pad_left + win.pad_right;
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (multiplier == 1 || win.out_w <= 16) &&
+         padded_h * padded_w <= kMaxBlockedPixels;
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {

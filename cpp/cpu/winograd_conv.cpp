@@ -364,8 +364,8 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
     }
     for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
       for (int64_t k = 0; k < row_tiles_; k += kLanes)
-        transform(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase, v + c * chunk.tiles + tr * row_tiles_ + k,
-                  v_stride);
+        transform(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase,
+                  v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
   }
 #else
   (void)x, (void)chunk, (void)c0, (void)c1, (void)v;
