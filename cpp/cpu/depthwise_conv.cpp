@@ -516,6 +516,8 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
     depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool, blocked_w);
     return;
   }
+#else
+  (void)blocked_w;  // only the channel-blocked path reads it
 #endif
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
