@@ -133,16 +133,16 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
-    """The cpu tests of this file once more with the depthwise kernels capped at AVX2 (the per-plane
-    kernel) or plain C++, and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's
-    best path runs them (the choice is made once per process)."""
+    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise kernels capped
+    at AVX2 (the per-plane kernel) or plain C++, and (avx2) the GEMM and Winograd transforms at AVX2:
+    otherwise this machine's best path runs them (the choice is made once per process)."""
     env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
-    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
-                             "-k", "cpu-float32 and not kernel_paths"], env=env, capture_output=True, text=True,
-                            cwd=here)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, os.path.join(here, "test_depthwise_conv.py"),
+                             "-q", "-p", "no:cacheprovider", "-k", "cpu-float32 and not kernel_paths"], env=env,
+                            capture_output=True, text=True, cwd=here)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
