@@ -1,5 +1,5 @@
-// Two paths. With AVX-512, 2-D convolutions run channel-blocked, 16 channels per vector (see
-// channel_block_avx512). Otherwise each task copies one input channel plane into a zero-padded
+// Two paths. With AVX-512, most 2-D convolutions run channel-blocked, 16 channels per vector (see
+// channel_block_avx512 and depthwise_uses_blocks). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
 // phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
 // range: the rows run without bounds checks at any kernel size, stride, dilation and padding. On AVX2
@@ -215,6 +215,7 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 
 #ifdef METALNN_HAS_AVX2_KERNELS
 #define METALNN_DW_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#define METALNN_DW_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline
 
 // Channel-blocked path (AVX-512): 16 output channels share each vector, so a plane narrower than a
 // vector still fills every lane, the tap offsets are the same for every block and stride and
@@ -223,7 +224,7 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 constexpr int64_t kBlock = kBlockChannels;
 
 // r[i] lane j <-> r[j] lane i.
-__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline void transpose16(__m512 r[16]) {
+METALNN_DW_AVX512_INLINE void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -251,8 +252,8 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inl
 }
 
 // Floats [p, p + n) of 16 rows (nullptr rows read as zeros), n <= 16, as n vectors of 16 rows in r.
-__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline void load_transposed(
-    const float* const rows[kBlock], int64_t p, int64_t n, __m512 r[kBlock]) {
+METALNN_DW_AVX512_INLINE void load_transposed(const float* const rows[kBlock], int64_t p, int64_t n,
+                                              __m512 r[kBlock]) {
   const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
   for (int64_t c = 0; c < kBlock; ++c) r[c] = rows[c] ? _mm512_maskz_loadu_ps(mask, rows[c] + p) : _mm512_setzero_ps();
   transpose16(r);
@@ -490,12 +491,14 @@ void plane(const PlaneJob& job, int64_t out_h) {
 }  // namespace
 
 bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier) {
-  // Measured: every 2-D plane at multiplier 1; at higher multipliers, where the per-plane kernel reads
-  // each input plane once for all its outputs, only planes narrower than its vectors. Each thread
-  // keeps its padded scratch (64 bytes a pixel), so planes beyond about 1.5 MiB of it stay per plane.
+  // Measured: at multiplier 1, planes up to 32 wide and any with at least 25 taps (wider ones with
+  // fewer spend as much on the transposes as the full vectors save); at higher multipliers, where the
+  // per-plane kernel reads each input plane once for all its outputs, only planes narrower than its
+  // vectors. Each thread keeps its padded scratch (64 bytes a pixel), so planes beyond about 1.5 MiB
+  // of it stay per plane.
   const int64_t padded_h = win.in_h + win.pad_top + win.pad_bottom, padded_w = win.in_w + win.pad_left + win.pad_right;
-  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && (multiplier == 1 || win.out_w <= 16) &&
-         padded_h * padded_w <= kMaxBlockedPixels;
+  const bool suits = multiplier == 1 ? win.out_w <= 32 || win.kernel_size() >= 25 : win.out_w <= 16;
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && suits && padded_h * padded_w <= kMaxBlockedPixels;
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {

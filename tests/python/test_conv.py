@@ -51,11 +51,12 @@ CONV_CASES = {
     "depthwise_7x7": ((1, 5, 9, 11), (5, 1, 7, 7), {"group": 5, "pads": [3, 3, 3, 3]}),
     "depthwise_strides_1x2": ((2, 6, 9, 9), (6, 1, 3, 3), {"group": 6, "strides": [1, 2], "pads": [1, 1, 1, 1]}),
     "depthwise_tiny": ((1, 3, 1, 2), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
-    # With AVX-512 the CPU runs 2-D depthwise convolutions 16 channels per vector (at multipliers
-    # above 1 only planes at most 16 wide): partial channel blocks, two-row blocks and the lone last
-    # row, rows that reach only padding, strides 1, 2 and 3, dilation, kernel widths with and without
-    # weights held in registers, and rows wider than one block of 14 outputs. 1-D ones, wide ones at
-    # multiplier 2 and planes over 160 x 160 padded keep the per-plane kernel.
+    # With AVX-512 the CPU runs 2-D depthwise convolutions up to 32 wide, or with >= 25 taps, 16
+    # channels per vector (at multipliers above 1 only planes at most 16 wide): partial channel blocks,
+    # two-row blocks and the lone last row, rows that reach only padding, strides 1, 2 and 3, dilation,
+    # kernel widths with and without weights held in registers, and rows wider than one block of 14
+    # outputs. 1-D ones, wide 3x3 ones, wide ones at multiplier 2 and planes over 160 x 160 padded keep
+    # the per-plane kernel.
     "depthwise_blocks_partial": ((2, 21, 9, 11), (21, 1, 3, 3), {"group": 21, "pads": [1, 1, 1, 1]}),
     "depthwise_7x7_on_7x7": ((2, 19, 7, 7), (19, 1, 7, 7), {"group": 19, "pads": [3, 3, 3, 3]}),
     "depthwise_rows_in_padding": ((2, 17, 5, 6), (17, 1, 3, 3), {"group": 17, "pads": [4, 1, 3, 2]}),
@@ -67,10 +68,11 @@ CONV_CASES = {
     "depthwise_wide_5x5": ((2, 9, 11, 37), (9, 1, 5, 5), {"group": 9, "pads": [2, 2, 2, 2]}),
     "depthwise_wide_7x7_dilated": ((1, 17, 13, 33), (17, 1, 7, 7), {"group": 17, "dilations": [2, 2],
                                                                     "pads": [6, 5, 6, 7]}),
+    "depthwise_3x3_29_wide": ((1, 17, 6, 29), (17, 1, 3, 3), {"group": 17, "pads": [1, 1, 1, 1]}),
     "depthwise_wide_3x3": ((2, 5, 9, 37), (5, 1, 3, 3), {"group": 5, "pads": [1, 1, 1, 1]}),
     "depthwise_wide_4x6": ((1, 20, 9, 31), (20, 1, 4, 6), {"group": 20, "pads": [2, 3, 1, 2]}),
     "depthwise_multiplier2_wide": ((2, 3, 7, 37), (6, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
-    "depthwise_large_plane": ((1, 3, 170, 165), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
+    "depthwise_large_plane": ((1, 3, 170, 165), (3, 1, 5, 5), {"group": 3, "pads": [2, 2, 2, 2]}),
     "depthwise_1d": ((2, 7, 40), (7, 1, 9), {"group": 7, "pads": [4, 3]}),
     # 3x3 stride 1, >= 32 input channels, >= 8x8 outputs: the CPU's Winograd path (odd sizes, partial
     # vectors of tiles, several row chunks, asymmetric and no padding).
