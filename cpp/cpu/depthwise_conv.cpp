@@ -9,6 +9,7 @@
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -435,7 +436,11 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
   const int64_t padded_w = std::max(win.in_w + win.pad_left + win.pad_right,
                                     (win.out_w - 1) * win.stride_w + (win.kernel_w - 1) * win.dilation_w + 1);
   const int64_t out_pixels = (win.out_size() + kBlock - 1) / kBlock * kBlock;
-  pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
+  // One chunk per thread, each claiming blocks until none are left: a worker that wakes late (on a
+  // busy machine) finds them done rather than holding up the call with its static share.
+  const int64_t tasks = batch * blocks;
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
     // Per thread, kept between runs: one allocation, each part on a cache line (a vector load across
     // two lines costs two). The padding margins are never written, so they are zeroed only when the
     // geometry changes.
@@ -452,7 +457,7 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
     float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
     float* taps = padded + padded_floats;
     float* out = taps + tap_floats;
-    for (int64_t t = t0; t < t1; ++t) {
+    for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
       channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, blocked_w, padded,
                            taps, out);
