@@ -530,11 +530,14 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t out_channels = in_channels * multiplier;
-  pool.parallel_for(batch * in_channels, 1, [&](int64_t p0, int64_t p1) {
+  // Planes claimed one at a time, as in depthwise_channel_blocks.
+  const int64_t planes = batch * in_channels;
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(std::min<int64_t>(pool.num_threads(), planes), 1, [&](int64_t, int64_t) {
     PhasePlane padded(win);
     PlaneJob job{&padded, nullptr, 0.f, lo, hi, win.stride_h * padded.pitch, win.out_w,
                  (win.out_w + kLanes - 1) / kLanes, win.out_w - (win.out_w - 1) / kLanes * kLanes, nullptr};
-    for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t p = next++; p < planes; p = next++) {
       padded.fill(x + p * win.in_size(), win);
       const int64_t n = p / in_channels, c_in = p % in_channels;
       for (int64_t j = 0; j < multiplier; ++j) {
