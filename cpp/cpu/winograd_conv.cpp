@@ -115,7 +115,8 @@ METALNN_AVX2_INLINE void output_transform_6(const __m256 m[6], __m256 y[4]) {
 
 // V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
 // k + j / 4 of phase j % 4, at phases + (4 i + j % 4) * phase_stride. Writes 36 results.
-METALNN_AVX2 void input_transform_8_f4(const float* phases, int64_t phase_stride, float* v, int64_t v_stride) {
+METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t phase_stride, float* v,
+                                                   int64_t v_stride) {
   __m256 t[6][6];  // B^T d, t[i][j]
   for (int j = 0; j < 6; ++j) {
     __m256 d[6], r[6];
@@ -130,10 +131,40 @@ METALNN_AVX2 void input_transform_8_f4(const float* phases, int64_t phase_stride
   }
 }
 
+// One input row, padded by pad_left zero columns on the left and zeros after it, split into 4 phases:
+// padded column 4q + p to phases[p * phase + q], in whole groups of 32 columns (phase is at least
+// (pad_left + in_w) / 4 + 8). Groups inside the row read it in place; the others go through `line`,
+// zero outside [pad_left, pad_left + in_w) and as long as the groups.
+METALNN_AVX2 void split_phases_4(const float* src, int64_t pad_left, int64_t in_w, float* line, float* phases,
+                                 int64_t phase) {
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const int64_t n = pad_left + in_w;
+  for (int64_t col = 0; col < n; col += 32) {
+    const float* p = line + col;
+    if (col >= pad_left && col + 32 <= n) {
+      p = src + (col - pad_left);
+    } else {
+      const int64_t lo = std::max(col, pad_left), hi = std::min(col + 32, n);
+      std::memcpy(line + lo, src + (lo - pad_left), static_cast<size_t>(hi - lo) * sizeof(float));
+    }
+    const __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8), v2 = _mm256_loadu_ps(p + 16),
+                 v3 = _mm256_loadu_ps(p + 24);
+    // Within each 128-bit lane a 4x4 transpose; the permute then puts the two lanes' halves in order.
+    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    float* out = phases + col / 4;
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0x44), order));
+    _mm256_storeu_ps(out + phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, 0xEE), order));
+    _mm256_storeu_ps(out + 2 * phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0x44), order));
+    _mm256_storeu_ps(out + 3 * phase, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, 0xEE), order));
+  }
+}
+
 // Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 4x4 blocks of tiles whose outputs lie
 // inside [rows_left, cols_left) of `y`.
-METALNN_AVX2 void output_transform_8_f4(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
-                                        int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_stride, float bias, float lo,
+                                                    float hi, float* y, int64_t y_stride, int64_t rows_left,
+                                                    int64_t cols_left) {
   __m256 s[4][6];  // A^T m
   for (int j = 0; j < 6; ++j) {
     __m256 col[6], r[4];
@@ -166,6 +197,25 @@ METALNN_AVX2 void output_transform_8_f4(const float* m, int64_t m_stride, float 
       }
     }
   }
+}
+
+// The F(4x4, 3x3) transforms hold 36 vectors: compiled for AVX-512 as well, where 32 registers
+// (instead of 16) keep them out of the stack; used where the GEMM runs AVX-512.
+#define METALNN_AVX512VL __attribute__((target("avx512f,avx512vl,avx2,fma")))
+METALNN_AVX2 void input_transform_8_f4_avx2(const float* phases, int64_t phase_stride, float* v, int64_t v_stride) {
+  input_transform_8_f4_body(phases, phase_stride, v, v_stride);
+}
+METALNN_AVX512VL void input_transform_8_f4_avx512(const float* phases, int64_t phase_stride, float* v,
+                                                  int64_t v_stride) {
+  input_transform_8_f4_body(phases, phase_stride, v, v_stride);
+}
+METALNN_AVX2 void output_transform_8_f4_avx2(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                             float* y, int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+  output_transform_8_f4_body(m, m_stride, bias, lo, hi, y, y_stride, rows_left, cols_left);
+}
+METALNN_AVX512VL void output_transform_8_f4_avx512(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                                   float* y, int64_t y_stride, int64_t rows_left, int64_t cols_left) {
+  output_transform_8_f4_body(m, m_stride, bias, lo, hi, y, y_stride, rows_left, cols_left);
 }
 #endif
 
@@ -300,20 +350,22 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
     }
     return;
   }
+  const auto transform = gemm_isa() == GemmIsa::Avx512 ? input_transform_8_f4_avx512 : input_transform_8_f4_avx2;
   const int64_t phase = row_tiles_ + kLanes;  // floats per phase row: the last vector reads one past row_tiles_
   padded.assign(static_cast<size_t>(rows * 4 * phase), 0.f);
+  thread_local std::vector<float> line;  // for split_phases_4
+  line.assign(static_cast<size_t>(4 * phase), 0.f);
   for (int64_t c = c0; c < c1; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t ih = ih0 + r;
       if (ih < 0 || ih >= win_.in_h) continue;
-      const float* src = x + (c * win_.in_h + ih) * win_.in_w;
-      float* dst = &padded[static_cast<size_t>(r * 4 * phase)];
-      for (int64_t iw = 0, col = win_.pad_left; iw < win_.in_w; ++iw, ++col) dst[(col & 3) * phase + (col >> 2)] = src[iw];
+      split_phases_4(x + (c * win_.in_h + ih) * win_.in_w, win_.pad_left, win_.in_w, line.data(),
+                     &padded[static_cast<size_t>(r * 4 * phase)], phase);
     }
     for (int64_t tr = 0; tr < chunk.tile_rows; ++tr)
       for (int64_t k = 0; k < row_tiles_; k += kLanes)
-        input_transform_8_f4(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase,
-                             v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
+        transform(&padded[static_cast<size_t>(4 * tr * 4 * phase + k)], phase,
+                  v + c * chunk.tiles + tr * row_tiles_ + k, v_stride);
   }
 #else
   (void)x, (void)chunk, (void)c0, (void)c1, (void)v;
@@ -333,6 +385,8 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
+  const auto transform_f4 =
+      gemm_isa() == GemmIsa::Avx512 ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
   const int64_t oh0 = m_ * chunk.tile_row0, oh1 = std::min(win_.out_h, m_ * (chunk.tile_row0 + chunk.tile_rows));
   for (int64_t o = o0; o < o1; ++o) {
     float* yo = y + o * win_.out_size();
@@ -345,7 +399,7 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
         if (m_ == 2)
           output_transform_8(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 2 * k);
         else
-          output_transform_8_f4(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 4 * k);
+          transform_f4(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 4 * k);
       }
     }
     if (!clamp) apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);

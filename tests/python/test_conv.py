@@ -51,6 +51,29 @@ CONV_CASES = {
     "depthwise_7x7": ((1, 5, 9, 11), (5, 1, 7, 7), {"group": 5, "pads": [3, 3, 3, 3]}),
     "depthwise_strides_1x2": ((2, 6, 9, 9), (6, 1, 3, 3), {"group": 6, "strides": [1, 2], "pads": [1, 1, 1, 1]}),
     "depthwise_tiny": ((1, 3, 1, 2), (3, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    # With AVX-512 the CPU runs 2-D depthwise convolutions up to 32 wide, or with >= 25 taps, 16
+    # channels per vector (at multipliers above 1 only planes at most 16 wide): partial channel blocks,
+    # two-row blocks and the lone last row, rows that reach only padding, strides 1, 2 and 3, dilation,
+    # kernel widths with and without weights held in registers, and rows wider than one block of 14
+    # outputs. 1-D ones, wide 3x3 ones, wide ones at multiplier 2 and planes over 160 x 160 padded keep
+    # the per-plane kernel.
+    "depthwise_blocks_partial": ((2, 21, 9, 11), (21, 1, 3, 3), {"group": 21, "pads": [1, 1, 1, 1]}),
+    "depthwise_7x7_on_7x7": ((2, 19, 7, 7), (19, 1, 7, 7), {"group": 19, "pads": [3, 3, 3, 3]}),
+    "depthwise_rows_in_padding": ((2, 17, 5, 6), (17, 1, 3, 3), {"group": 17, "pads": [4, 1, 3, 2]}),
+    "depthwise_5x5_stride2_odd": ((2, 18, 15, 13), (18, 1, 5, 5), {"group": 18, "strides": [2, 2],
+                                                                  "pads": [2, 2, 2, 2]}),
+    "depthwise_stride3_dilated": ((1, 16, 17, 19), (16, 1, 3, 3), {"group": 16, "strides": [3, 3],
+                                                                  "dilations": [2, 1], "pads": [1, 2, 0, 1]}),
+    "depthwise_multiplier3": ((2, 6, 8, 8), (18, 1, 3, 3), {"group": 6, "pads": [1, 0, 1, 0]}),
+    "depthwise_wide_5x5": ((2, 9, 11, 37), (9, 1, 5, 5), {"group": 9, "pads": [2, 2, 2, 2]}),
+    "depthwise_wide_7x7_dilated": ((1, 17, 13, 33), (17, 1, 7, 7), {"group": 17, "dilations": [2, 2],
+                                                                    "pads": [6, 5, 6, 7]}),
+    "depthwise_3x3_29_wide": ((1, 17, 6, 29), (17, 1, 3, 3), {"group": 17, "pads": [1, 1, 1, 1]}),
+    "depthwise_wide_3x3": ((2, 5, 9, 37), (5, 1, 3, 3), {"group": 5, "pads": [1, 1, 1, 1]}),
+    "depthwise_wide_4x6": ((1, 20, 9, 31), (20, 1, 4, 6), {"group": 20, "pads": [2, 3, 1, 2]}),
+    "depthwise_multiplier2_wide": ((2, 3, 7, 37), (6, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
+    "depthwise_large_plane": ((1, 3, 170, 165), (3, 1, 5, 5), {"group": 3, "pads": [2, 2, 2, 2]}),
+    "depthwise_1d": ((2, 7, 40), (7, 1, 9), {"group": 7, "pads": [4, 3]}),
     # 3x3 stride 1, >= 32 input channels, >= 8x8 outputs: the CPU's Winograd path (odd sizes, partial
     # vectors of tiles, several row chunks, asymmetric and no padding).
     "winograd_odd": ((2, 33, 11, 9), (17, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
@@ -62,6 +85,9 @@ CONV_CASES = {
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),
     "winograd_f4_wide": ((1, 40, 31, 71), (9, 40, 3, 3), {}),
+    # Padded rows exactly filling their last 32 columns (the phase split reads whole groups of 32).
+    "winograd_f4_32_wide": ((2, 32, 28, 32), (4, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_f4_pad_left2": ((1, 33, 29, 30), (5, 33, 3, 3), {"pads": [0, 2, 1, 2]}),
     # 1x1 with <= 32 inputs and >= 64 outputs: the CPU's direct pointwise kernel.
     "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
     "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
@@ -105,11 +131,37 @@ def test_conv_weight_as_graph_input(target, rng):
     check_op("Conv", [x, w], target, {"pads": [1, 1, 1, 1]})
 
 
+@pytest.mark.parametrize("width", [9, 37], ids=["narrow", "wide"])
+def test_depthwise_weight_as_graph_input(width, target, rng):
+    """Depthwise weights fed at run time: the CPU blocks them by channel on every run, not once at load."""
+    x = rng.standard_normal((2, 19, 7, width), dtype="float32")
+    w = rng.standard_normal((19, 1, 5, 5), dtype="float32")
+    b = rng.standard_normal(19, dtype="float32")
+    check_op("Conv", [x, w, b], target, {"group": 19, "pads": [2, 2, 2, 2]})
+
+
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_conv_cpu_kernel_paths(kernels):
+    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise kernels capped
+    at AVX2 (the per-plane kernel) or plain C++, and (avx2) the GEMM and Winograd transforms at AVX2:
+    otherwise this machine's best path runs them (the choice is made once per process)."""
+    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels)
+    if kernels == "avx2":
+        env["METALNN_GEMM_ISA"] = "avx2"
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, os.path.join(here, "test_depthwise_conv.py"),
+                             "-q", "-p", "no:cacheprovider", "-k", "cpu-float32 and not kernel_paths"], env=env,
+                            capture_output=True, text=True, cwd=here)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 # Conv + activation, fused into the conv's epilogue; cases reach the tiled and depthwise kernels.
 FUSED_CASES = {
     "tiled_3x3": ((2, 5, 9, 7), (13, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "tiled_general": ((1, 4, 9, 9), (6, 2, 5, 5), {"group": 2, "strides": [2, 2]}),
     "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "depthwise_blocks_wide": ((1, 18, 7, 37), (18, 1, 5, 5), {"group": 18, "pads": [2, 2, 2, 2]}),
+    "depthwise_wide_multiplier2": ((1, 3, 7, 37), (6, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
     "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "pointwise_direct": ((2, 8, 5, 7), (64, 8, 1, 1), {}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/derived_cache.h"
 #include "core/ops/window.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/epilogue.h"
@@ -34,6 +35,11 @@ constexpr int64_t kDirectMaxPackedInputs = 16, kDirectMaxPackedOutputs = 32;
 // Below this many input channels the Winograd GEMMs are too thin to beat im2col.
 constexpr int64_t kWinogradMinChannels = 32;
 
+DerivedCache<const std::vector<float>>& depthwise_weights() {
+  static DerivedCache<const std::vector<float>> cache;
+  return cache;
+}
+
 // A pool of one, for im2col inside a task that already runs on a worker.
 ThreadPool& serial_pool() {
   static ThreadPool pool(1);
@@ -55,6 +61,11 @@ class ConvKernel : public Kernel {
     const bool exact_sum = n.attrs.get_int("_exact_sum", 0) != 0;
     if (group_ > 1 && group_ == in_c_) {  // one input channel per group: depthwise, any multiplier
       path_ = Path::Depthwise;
+      if (weight.is_constant() && depthwise_uses_blocks(win_, out_c_ / in_c_))
+        blocked_ = depthwise_weights().get(weight.constant, "depthwise_blocks", [&] {
+          return std::make_shared<const std::vector<float>>(
+              depthwise_blocked_weights(weight.constant.data<float>(), out_c_, win_.kernel_size()));
+        });
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
@@ -99,7 +110,8 @@ class ConvKernel : public Kernel {
     float* y = out[0]->data<float>();
     const int64_t batch = in[0]->dim(0);
     if (path_ == Path::Depthwise) {
-      depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool);
+      depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool,
+                       blocked_ ? blocked_->data() : nullptr);
       return;
     }
     // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
@@ -161,6 +173,7 @@ class ConvKernel : public Kernel {
   std::unique_ptr<WinogradConv> winograd_;
   std::unique_ptr<TapConv> taps_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
+  std::shared_ptr<const std::vector<float>> blocked_;        // constant depthwise weights, channel-blocked
   Activation act_;
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
