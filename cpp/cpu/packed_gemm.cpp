@@ -193,12 +193,20 @@ std::atomic<int> forced_isa{-1};
 METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0,
                                          int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
   for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
+    if (trans) {  // each K row holds the panel's MR values side by side: read them in order
+      const int width = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>({mr, rows - p, m - i0 - p})));
+      for (int64_t q = 0; q < kc; ++q) {
+        const float* src_row = src + (k0 + q) * ld + i0 + p;
+        float* d = dst + q * mr;
+        std::copy(src_row, src_row + width, d);
+        std::fill(d + width, d + mr, 0.f);
+      }
+      continue;
+    }
     for (int r = 0; r < mr; ++r) {
       const int64_t i = i0 + p + r;
       if (i >= m || p + r >= rows) {
         for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = 0.f;
-      } else if (trans) {
-        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = src[(k0 + q) * ld + i];
       } else {
         const float* row = src + i * ld + k0;
         for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = row[q];
