@@ -70,8 +70,10 @@ class ConvKernel : public Kernel {
     }
     const int64_t k = in_c_ / group_ * win_.kernel_size(), oc = out_c_ / group_;
     // Im2col tiles sized for L2, but wide enough that the GEMM's per-call work on the weights stays cheap.
-    tile_ = path_ == Path::Im2col ? std::min(win_.out_size(), std::max<int64_t>(128, kColumnFloats / k))
-                                  : win_.out_size();
+    // A small map is one tile whatever its depth: splitting it would stream the weights once per tile.
+    tile_ = path_ == Path::Im2col && win_.out_size() > kTransposedMaxPixels
+                ? std::min(win_.out_size(), std::max<int64_t>(128, kColumnFloats / k))
+                : win_.out_size();
     tile_ = std::max<int64_t>(tile_, 1);
     // Whole-image batches of tiles, a multiple of the thread count so no worker idles at the end.
     const int64_t threads = ThreadPool::global().num_threads(), images = x[0] * group_;
