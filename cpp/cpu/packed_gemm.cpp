@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "cpu/cpu_features.h"
@@ -45,9 +46,11 @@ int64_t k_block(int64_t k) {
 // c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
 // panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
 // apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
-// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
+// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead). On the last K
+// block, bias (one value per row, if not null) is added and the result clamped to bounds[0..1] (if not
+// null), so the output is stored once, finished.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
-                             int64_t ldc, int cols, float alpha, float beta);
+                             int64_t ldc, int cols, float alpha, float beta, const float* bias, const float* bounds);
 
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
@@ -59,7 +62,8 @@ constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 
 template <int R, int V>
 METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                         float* c, int64_t ldc, int cols, float alpha, float beta) {
+                                         float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
+                                         const float* bounds) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -81,6 +85,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 lo = _mm512_set1_ps(bounds ? bounds[0] : 0.f), hi = _mm512_set1_ps(bounds ? bounds[1] : 0.f);
   __mmask16 mask[V];
 #pragma GCC unroll 2
   for (int v = 0; v < V; ++v) {
@@ -94,6 +99,8 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       float* cp = c + r * ldc + 16 * v;
       __m512 x = _mm512_mul_ps(acc[r][v], va);
       if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
+      if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
+      if (bounds) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
       _mm512_mask_storeu_ps(cp, mask[v], x);
     }
 }
@@ -102,7 +109,8 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 // their own body).
 template <int R, int V>
 METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                     float* c, int64_t ldc, int cols, float alpha, float beta) {
+                                     float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
+                                     const float* bounds) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -121,6 +129,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
     }
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 lo = _mm256_set1_ps(bounds ? bounds[0] : 0.f), hi = _mm256_set1_ps(bounds ? bounds[1] : 0.f);
   __m256i mask[V];
 #pragma GCC unroll 2
   for (int v = 0; v < V; ++v)
@@ -130,12 +139,14 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) {
       float* cp = c + r * ldc + 8 * v;
+      const bool whole = cols - 8 * v >= 8;
       __m256 x = _mm256_mul_ps(acc[r][v], va);
-      if (cols - 8 * v >= 8) {
-        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_loadu_ps(cp), vb, x);
+      if (beta != 0.f) x = _mm256_fmadd_ps(whole ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, mask[v]), vb, x);
+      if (bias) x = _mm256_add_ps(x, _mm256_set1_ps(bias[r]));
+      if (bounds) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+      if (whole) {
         _mm256_storeu_ps(cp, x);
       } else {
-        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_maskload_ps(cp, mask[v]), vb, x);
         _mm256_maskstore_ps(cp, mask[v], x);
       }
     }
@@ -254,13 +265,15 @@ METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool tra
 // packed, c0 one of NR when B is.
 void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
                 float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
-                const BlockEpilogue& epilogue) {
+                const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
   thread_local std::vector<float> a_buf, b_buf;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole
   // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
   const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
+  const float bounds[2] = {fused.lo, fused.hi};
+  const bool clamp = fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
   const bool b_in_place = !b.packed && !b.trans &&
                           (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
@@ -269,6 +282,8 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
       const int64_t kc = std::min(kb, k - k0);
       const float beta_k = k0 == 0 ? beta : 1.f;
+      const bool last = k0 + kc >= k;
+      const float* bounds_k = last && clamp ? bounds : nullptr;
       const float* bp;
       if (b.packed) {
         bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
@@ -296,8 +311,9 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           for (int64_t ir = 0; ir < mc; ir += t.mr) {
             const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
             const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+            const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
             t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
-                                    alpha, beta_k);
+                                    alpha, beta_k, bias, bounds_k);
           }
         }
       }
@@ -327,6 +343,16 @@ PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int
     }
   }
   return p;
+}
+
+// The fused row epilogue as a pass over a block, where BLAS did the GEMM.
+void apply_row_epilogue(const GemmRowEpilogue& fused, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0,
+                        int64_t c1) {
+  for (int64_t i = r0; i < r1; ++i) {
+    float* row = c + i * ldc;
+    const float add = fused.row_bias ? fused.row_bias[i] : 0.f;
+    for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add, fused.lo), fused.hi);
+  }
 }
 
 ThreadPool& serial_pool() {
@@ -368,20 +394,25 @@ DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
 }
 
 void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
-          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue) {
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
   if (m <= 0 || n <= 0) return;
   const PackedMatrix* packed = a.packed ? a.packed : b.packed;
   const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
   // A single column of C would fill one lane of each vector: BLAS's matrix-vector product is faster.
   const bool matrix_vector = n == 1 && a.data && b.data;
   if (!t.kernel || k == 0 || matrix_vector) {
+    const bool fuse = fused.row_bias || fused.lo > -std::numeric_limits<float>::infinity() ||
+                      fused.hi < std::numeric_limits<float>::infinity();
     parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
-                   c, ldc, epilogue);
+                   c, ldc, !fuse ? epilogue : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                     apply_row_epilogue(fused, c, ldc, r0, r1, c0, c1);
+                     if (epilogue) epilogue(r0, r1, c0, c1);
+                   }));
     return;
   }
   const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
   if (threads == 1) {
-    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
     return;
   }
   // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
@@ -401,9 +432,9 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
       const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
       if (lo >= hi) continue;
       if (split_cols) {
-        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
       } else {
-        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
       }
     }
   });

@@ -11,6 +11,7 @@
 
 #include "core/ops/window.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/activation.h"
 #include "cpu/epilogue.h"
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
@@ -158,12 +159,18 @@ class ConvKernel : public Kernel {
              });
         return;
       }
+      // The bias and a clamp-like activation are applied as the GEMM stores each tile; any other
+      // activation runs on each finished block.
+      GemmRowEpilogue fused;
+      fused.row_bias = bg;
+      const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi);
       gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
            {src, ld_src, false, nullptr}, 0.f, yg, out_hw,
-           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-             bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, bg ? bg + r0 : nullptr, nullptr,
-                                    act_);
-           });
+           clamp ? BlockEpilogue()
+                 : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                     bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, nullptr, nullptr, act_);
+                   }),
+           fused);
     };
     if (task_parallel) {
       pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
