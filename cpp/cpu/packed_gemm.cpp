@@ -46,7 +46,9 @@ int64_t k_block(int64_t k) {
 // c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
 // panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
 // apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
-// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead). On the last K
+// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead), and the A
+// panel after this one (the next in a packed block) into L1: weights packed ahead and evicted
+// between images come from L3 at the pace the kernel reads them otherwise. On the last K
 // block, bias (one value per row, if not null) is added and the result clamped to bounds[0..1] (if not
 // null), so the output is stored once, finished.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
@@ -74,6 +76,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
     }
+    _mm_prefetch(reinterpret_cast<const char*>(a + kMr512 * kc), _MM_HINT_T0);
     __m512 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
@@ -118,6 +121,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   for (int64_t p = 0; p < kc; ++p, a += kMr256, b += ldb) {
     if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr256), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(a + kMr256 * kc), _MM_HINT_T0);
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
