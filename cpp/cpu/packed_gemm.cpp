@@ -32,6 +32,8 @@ constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
 // layer), and up to kInPlaceMaxRows rows while a K block of B's rows spans at most 512 KB (beyond,
 // strided rows cost more in TLB and prefetch misses than packing). Measured.
 constexpr int64_t kInPlaceRows = 64, kInPlaceMaxRows = 256;
+// K rows per block up to which tiles run row panel by row panel (see gemm_block).
+constexpr int64_t kRowMajorMaxK = 128;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
@@ -281,6 +283,10 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   const bool b_in_place = !b.packed && !b.trans &&
                           (rows <= kInPlaceRows ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
+  // Tiles row panel by row panel, each across the whole block of columns, where K is short and the
+  // rows long (a 56x56 map): C is then written as 14 sequential streams rather than 168 interleaved
+  // ones, which on such layers costs more than reloading B's panels from L2 (measured).
+  const bool row_major_tiles = !b.packed && !b_in_place && kb <= kRowMajorMaxK && c1 - c0 >= kNc;
   for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
     const int64_t nc = std::min(nc_max, c1 - j0), whole = b_in_place ? nc / t.nr * t.nr : 0;
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
@@ -306,19 +312,24 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           pack_left_block(a.data, a.ld, a.trans, m, i0, mc, k0, kc, t.mr, a_buf.data());
           ap = a_buf.data();
         }
-        for (int64_t jr = 0; jr < nc; jr += t.nr) {
+        auto tile = [&](int64_t ir, int64_t jr) {
           const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
           const int vectors = (cols + t.lanes - 1) / t.lanes;
           const bool in_place = jr < whole;
           const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
           const int64_t ldb = in_place ? b.ld : t.nr;
-          for (int64_t ir = 0; ir < mc; ir += t.mr) {
-            const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
-            const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
-            const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
-            t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
-                                    alpha, beta_k, bias, bounds_k);
-          }
+          const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
+          const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+          const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
+          t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
+                                  alpha, beta_k, bias, bounds_k);
+        };
+        if (row_major_tiles) {
+          for (int64_t ir = 0; ir < mc; ir += t.mr)
+            for (int64_t jr = 0; jr < nc; jr += t.nr) tile(ir, jr);
+        } else {
+          for (int64_t jr = 0; jr < nc; jr += t.nr)
+            for (int64_t ir = 0; ir < mc; ir += t.mr) tile(ir, jr);
         }
       }
     }

@@ -107,6 +107,8 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       {65, 1, 70, false, false, true, 1.f, -1.f},   {129, 129, 129, true, true, false, 1.f, 0.f},
       {50, 100, 300, false, false, true, 1.f, 0.f}, {64, 64, 64, false, false, true, 1.f, 1.f},
       {16, 1100, 40, false, false, true, 1.f, 0.f},
+      // B packed per call with short K and long rows: tiles row panel by row panel.
+      {200, 1400, 100, false, false, true, 1.f, 0.f}, {300, 600, 64, false, false, true, 1.f, 0.5f},
   };
   for (GemmIsa isa : isas()) {
     set_gemm_isa(isa);
@@ -127,7 +129,7 @@ TEST(PackedGemm, FusedBiasAndClampEveryIsa) {
       {7, 13, 5, false, false, true, 1.f, 0.f},     {29, 47, 300, false, false, true, 1.f, 0.f},
       {49, 64, 600, true, false, false, 1.f, 0.f},  {50, 100, 513, false, true, false, 0.5f, 1.f},
       {200, 41, 129, false, false, true, 1.f, 0.f}, {14, 1600, 40, true, false, false, 1.f, 0.f},
-      {65, 1, 70, false, false, true, 1.f, -1.f},
+      {65, 1, 70, false, false, true, 1.f, -1.f},   {200, 1400, 100, false, false, true, 1.f, 0.f},
   };
   const std::vector<Fused> epilogues = {{true, -inf, inf}, {true, 0.f, inf}, {false, -0.5f, 0.75f}, {true, -1.f, 2.f}};
   for (GemmIsa isa : isas()) {

@@ -71,8 +71,10 @@ CONV_CASES = {
     "pointwise_transposed_deep": ((1, 300, 3, 11), (32, 300, 1, 1), {}),
     "pointwise_transposed_wide": ((1, 40, 7, 7), (1600, 40, 1, 1), {}),
     "im2col_transposed_stride2": ((2, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
-    # 1x1 through the packed GEMM with a ragged last tile of rows and columns.
+    # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
+    # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
+    "pointwise_row_panels": ((1, 100, 40, 41), (83, 100, 1, 1), {}),
 }
 
 
