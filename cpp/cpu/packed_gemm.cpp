@@ -105,7 +105,10 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       __m512 x = _mm512_mul_ps(acc[r][v], va);
       if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
       if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
-      if (bounds) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+      if (bounds) {  // the masked forms: GCC 12 warns of the plain ones' undefined pass-through operand
+        x = _mm512_mask_max_ps(x, __mmask16(0xffff), x, lo);
+        x = _mm512_mask_min_ps(x, __mmask16(0xffff), x, hi);
+      }
       _mm512_mask_storeu_ps(cp, mask[v], x);
     }
 }
@@ -279,7 +282,8 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
   const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
   const float bounds[2] = {fused.lo, fused.hi};
-  const bool clamp = fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
+  const bool clamp =
+      fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
   const bool b_in_place = !b.packed && !b.trans &&
                           (rows <= kInPlaceRows ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
