@@ -28,10 +28,10 @@ namespace {
 // bounds it then, and a wider block packs A less often).
 constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
 // B not packed ahead is read in place rather than packed per call when few row panels share it:
-// up to kInPlaceRows rows of C always (a 56x56 map's 64 channels too: packing it cost 15% of such a
-// layer), and up to kInPlaceMaxRows rows while a K block of B's rows spans at most 512 KB (beyond,
-// strided rows cost more in TLB and prefetch misses than packing). Measured.
-constexpr int64_t kInPlaceRows = 64, kInPlaceMaxRows = 256;
+// up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
+// rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
+// packing: a 56x56 map read in place cost a batch of 8 images 30%). Measured.
+constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
 // K rows per block up to which tiles run row panel by row panel (see gemm_block).
 constexpr int64_t kRowMajorMaxK = 128;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
@@ -285,7 +285,7 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   const bool clamp =
       fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
   const bool b_in_place = !b.packed && !b.trans &&
-                          (rows <= kInPlaceRows ||
+                          (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
   // Tiles row panel by row panel, each across the whole block of columns, where K is short and the
   // rows long (a 56x56 map): C is then written as 14 sequential streams rather than 168 interleaved
