@@ -65,11 +65,12 @@ CONV_CASES = {
     # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
-    # Maps that fill too few lanes of the packed GEMM's vectors (7x7, 3x11), outputs a multiple of 16:
-    # the CPU runs the GEMM transposed (K over two blocks, several blocks of outputs, batch > 1).
-    "pointwise_transposed": ((3, 40, 7, 7), (48, 40, 1, 1), {}),
+    # Maps that fill too few lanes of the packed GEMM's vectors (7x7, 3x11), outputs a multiple of 16
+    # and no more than the reduction: the CPU runs the GEMM transposed (K over two blocks, a ragged
+    # last panel of outputs, batch > 1).
+    "pointwise_transposed": ((3, 50, 7, 7), (48, 50, 1, 1), {}),
     "pointwise_transposed_deep": ((1, 300, 3, 11), (32, 300, 1, 1), {}),
-    "pointwise_transposed_wide": ((1, 40, 7, 7), (1600, 40, 1, 1), {}),
+    "pointwise_transposed_wide": ((1, 96, 7, 7), (80, 96, 1, 1), {}),
     "im2col_transposed_stride2": ((2, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
@@ -112,8 +113,8 @@ FUSED_CASES = {
     "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "pointwise_direct": ((2, 8, 5, 7), (64, 8, 1, 1), {}),
     "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
-    "pointwise_transposed": ((2, 17, 7, 7), (48, 17, 1, 1), {}),
-    "im2col_transposed": ((1, 3, 13, 13), (32, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
+    "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
