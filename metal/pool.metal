@@ -37,3 +37,6 @@ kernel void pool(device const T* x [[buffer(0)]],
   instantiate_kernel(pool, max, dtype, pool<true, T>)                                           \
   instantiate_kernel(pool, avg, dtype, pool<false, T>)
 MNN_FLOAT_TYPES(instantiate_pool, )
+// MaxPool of int8 / uint8 tensors: every byte is exact in float, and the maximum is one of them.
+instantiate_kernel(pool, max, u8, pool<true, uchar>)
+instantiate_kernel(pool, max, i8, pool<true, char>)

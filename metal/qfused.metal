@@ -1,6 +1,6 @@
 // The fused quantized ops (core/ops/qfused.h): int8/uint8 activations times int8 weights summed in
-// int32, then requantised per output channel (v = sum * multiplier[c] + bias[c], clamped, rint half to
-// even, + zero point). One thread per output element; no threadgroup memory.
+// int32, then requantised per output channel (v = (sum + bias_sum[c]) * multiplier[c] + bias[c],
+// clamped, rint half to even, + zero point). One thread per output element; no threadgroup memory.
 #include "common.h"
 
 inline int requantize(int sum, float multiplier, float bias, constant Requantize& q) {
@@ -17,6 +17,7 @@ kernel void quantized_conv(device const X* x [[buffer(0)]],
                            device const float* bias [[buffer(3)]],
                            device Y* y [[buffer(4)]],
                            constant QuantizedConvParams& p [[buffer(5)]],
+                           device const int* bias_sum [[buffer(6)]],
                            uint gid [[thread_position_in_grid]]) {
   if (gid >= p.count) return;
   const uint ow = gid % p.out_w;
@@ -40,7 +41,7 @@ kernel void quantized_conv(device const X* x [[buffer(0)]],
       }
     }
   }
-  y[gid] = Y(requantize(acc, multiplier[m], bias[m], p.q));
+  y[gid] = Y(requantize(acc + bias_sum[m], multiplier[m], bias[m], p.q));
 }
 
 template <typename X, typename Y>
@@ -50,13 +51,14 @@ kernel void quantized_matmul(device const X* a [[buffer(0)]],
                              device const float* bias [[buffer(3)]],
                              device Y* y [[buffer(4)]],
                              constant QuantizedMatMulParams& p [[buffer(5)]],
+                             device const int* bias_sum [[buffer(6)]],
                              uint gid [[thread_position_in_grid]]) {
   if (gid >= p.count) return;
   const uint m = gid / p.n, n = gid % p.n;
   device const X* row = a + m * p.k;
   int acc = 0;
   for (uint k = 0; k < p.k; ++k) acc += (int(row[k]) - p.q.x_zero) * int(w[k * p.n + n]);
-  y[gid] = Y(requantize(acc, multiplier[n], bias[n], p.q));
+  y[gid] = Y(requantize(acc + bias_sum[n], multiplier[n], bias[n], p.q));
 }
 
 template <typename A, typename B, typename Y>

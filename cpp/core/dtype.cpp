@@ -43,7 +43,16 @@ DType dtype_from_onnx(int onnx_type) {
     case 10: return DType::Float16;
     default: break;
   }
-  throw DtypeError("ONNX element type " + std::to_string(onnx_type) + " is not supported");
+  // The ONNX names of the element types the engine does not store (TensorProto.DataType).
+  static const char* const kOnnxNames[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32",
+                                           "int64", "string", "bool", "float16", "float64", "uint32", "uint64",
+                                           "complex64", "complex128", "bfloat16", "float8e4m3fn", "float8e4m3fnuz",
+                                           "float8e5m2", "float8e5m2fnuz", "uint4", "int4", "float4e2m1",
+                                           "float8e8m0", "uint2", "int2"};
+  const bool known = onnx_type >= 0 && onnx_type < int(sizeof(kOnnxNames) / sizeof(kOnnxNames[0]));
+  throw DtypeError(std::string(known ? kOnnxNames[onnx_type] : "an unknown type") + " (ONNX element type " +
+                   std::to_string(onnx_type) +
+                   ") is not a dtype the engine stores; expected float32, float16, int64, int32, int8, uint8 or bool");
 }
 
 }  // namespace metalnn

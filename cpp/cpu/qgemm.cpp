@@ -199,7 +199,9 @@ TileFn tile_fn() {
 METALNN_AVX2_INLINE __m256i requantize8(const Requant& q, const int32_t* s) {
   __m256 v = _mm256_cvtepi32_ps(
       _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)), _mm256_set1_epi32(q.correction)));
-  v = _mm256_fmadd_ps(v, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  // A multiply, then an add, each rounded, as requantize_one (and ONNX Runtime) computes it: an FMA
+  // rounds once and can move a value across a rounding boundary, a step away from the other paths.
+  v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(q.multiplier)), _mm256_set1_ps(q.bias));
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
   return _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
 }
@@ -280,12 +282,69 @@ METALNN_AMX void amx_correct(int32_t* sums, const int32_t* row_sums, int64_t nr,
   }
 }
 
-// qgemm on AMX: every panel packed once (in parallel), then tasks of weight row-tile pairs by panel pairs.
+// The sums of every weight row-tile pair by one panel pair (p0, p1 = p0 + panel_bytes, columns from c0),
+// corrected and handed to the epilogue.
+METALNN_AMX void amx_rows(const QGemmWeights& w, const uint8_t* p0, int64_t panel_bytes, const int32_t* colsum,
+                          int64_t c0, int64_t cols, int64_t rp_begin, int64_t rp_end, const TileEpilogue& epilogue) {
+  alignas(64) int32_t sums[4 * 256];
+  const int64_t rows = w.rows();
+  for (int64_t rp = rp_begin; rp < rp_end; ++rp) {
+    amx_block(w, 2 * rp, p0, p0 + panel_bytes, sums);
+    for (int half = 0; half < 2; ++half) {
+      const int64_t r0 = (2 * rp + half) * 16, nr = std::min<int64_t>(16, rows - r0);
+      if (nr <= 0) continue;
+      for (int q = 0; q < 2; ++q) {
+        const int64_t pc0 = c0 + q * kPanelCols, nc = std::min(kPanelCols, cols - pc0);
+        if (nc <= 0) continue;
+        int32_t* s = sums + (2 * half + q) * 256;
+        amx_correct(s, w.row_sums().data() + r0, nr, colsum + q * kPanelCols);
+        epilogue(r0, nr, pc0, nc, s);
+      }
+    }
+  }
+}
+
+// qgemm on AMX with columns enough for every thread: each task packs one panel pair at a time into a
+// buffer that stays in L1 and runs every weight row through it before packing the next (the panels of a
+// whole layer, written first and read once per row pair, come back from L3).
+void qgemm_amx_by_columns(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
+                          const TileEpilogue& epilogue, bool serial, int64_t chunk_pairs) {
+  const int64_t groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
+  const int64_t pairs = (cols + 2 * kPanelCols - 1) / (2 * kPanelCols), row_pairs = (w.rows() + 31) / 32;
+  const int64_t tasks = (pairs + chunk_pairs - 1) / chunk_pairs;
+  claim_tasks_with(pool, tasks, serial, [&](int64_t t) {
+    // Zeroed once: the packers never write past k (bytes the column sums read) nor past the panels
+    // (the slack the last k tile reads); columns past `cols` may keep an earlier pair's bytes, which
+    // reach only sums the epilogue is not given.
+    thread_local std::vector<uint8_t> buffer;
+    buffer.assign(size_t(2 * panel_bytes + w.k_tiles() * 1024), 0);
+    alignas(64) int32_t colsum[2 * kPanelCols];
+    const int64_t end = std::min(pairs, (t + 1) * chunk_pairs);
+    for (int64_t pp = t * chunk_pairs; pp < end; ++pp) {
+      const int64_t c0 = pp * 2 * kPanelCols;
+      pack(c0, std::min(cols, c0 + 2 * kPanelCols) - c0, buffer.data());
+      panel_column_sums(buffer.data(), groups, colsum);
+      panel_column_sums(buffer.data() + panel_bytes, groups, colsum + kPanelCols);
+      amx_rows(w, buffer.data(), panel_bytes, colsum, c0, cols, 0, row_pairs, epilogue);
+    }
+  }, amx_configure, amx_release);
+}
+
+// qgemm on AMX: by columns when they are plenty and outnumber the weight rows; else every panel packed
+// once (in parallel), then tasks of weight row-tile pairs by panel pairs.
 void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const PanelPacker& pack,
                const TileEpilogue& epilogue, bool serial) {
   const int64_t rows = w.rows(), groups = w.k_groups(), panel_bytes = groups * kPanelCols * 4;
   const int64_t panels = (cols + kPanelCols - 1) / kPanelCols;
   const int threads = serial ? 1 : pool.num_threads();
+  const int64_t pairs = (panels + 1) / 2;
+  // Either way every 32 x 32 block loads its weights and panels tile by tile; what differs is which side
+  // stays in L1 while the other streams: stream the smaller (weights by columns, panels otherwise).
+  if (pairs >= int64_t{2} * threads && rows < cols) {
+    // Several tasks per thread when there are pairs enough, claimed as threads come free.
+    const int64_t chunk = std::max<int64_t>(1, pairs / (int64_t{8} * threads));
+    return qgemm_amx_by_columns(pool, w, cols, pack, epilogue, serial, chunk);
+  }
   // One spare panel (the partner of an odd last one) and a k tile of slack past it.
   thread_local std::vector<uint8_t> buffer;
   thread_local std::vector<int32_t> column_sums;
@@ -313,29 +372,14 @@ void qgemm_amx(ThreadPool& pool, const QGemmWeights& w, int64_t cols, const Pane
   const int64_t col_chunks = std::min(panel_pairs, (want + row_chunks - 1) / row_chunks);
   const int64_t pairs_per_row_chunk = (row_pairs + row_chunks - 1) / row_chunks;
   const int64_t pairs_per_col_chunk = (panel_pairs + col_chunks - 1) / col_chunks;
-  const std::vector<int32_t>& row_sums = w.row_sums();
   auto task = [&](int64_t t) {
-    alignas(64) int32_t sums[4 * 256];
     const int64_t rc = t % row_chunks, cc = t / row_chunks;
     const int64_t rp_end = std::min(row_pairs, (rc + 1) * pairs_per_row_chunk);
     const int64_t pp_end = std::min(panel_pairs, (cc + 1) * pairs_per_col_chunk);
-    for (int64_t rp = rc * pairs_per_row_chunk; rp < rp_end; ++rp) {
-      for (int64_t pp = cc * pairs_per_col_chunk; pp < pp_end; ++pp) {
-        const uint8_t* p0 = base + 2 * pp * panel_bytes;
-        amx_block(w, 2 * rp, p0, p0 + panel_bytes, sums);
-        for (int half = 0; half < 2; ++half) {
-          const int64_t r0 = (2 * rp + half) * 16, nr = std::min<int64_t>(16, rows - r0);
-          if (nr <= 0) continue;
-          for (int q = 0; q < 2; ++q) {
-            const int64_t p = 2 * pp + q, c0 = p * kPanelCols, nc = std::min(kPanelCols, cols - c0);
-            if (nc <= 0) continue;
-            int32_t* s = sums + (2 * half + q) * 256;
-            amx_correct(s, row_sums.data() + r0, nr, colsum + p * kPanelCols);
-            epilogue(r0, nr, c0, nc, s);
-          }
-        }
-      }
-    }
+    for (int64_t rp = rc * pairs_per_row_chunk; rp < rp_end; ++rp)
+      for (int64_t pp = cc * pairs_per_col_chunk; pp < pp_end; ++pp)
+        amx_rows(w, base + 2 * pp * panel_bytes, panel_bytes, colsum + 2 * pp * kPanelCols, 2 * pp * kPanelCols, cols,
+                 rp, rp + 1, epilogue);
   };
   claim_tasks_with(pool, row_chunks * col_chunks, serial, task, amx_configure, amx_release);
 }
@@ -381,14 +425,50 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_tile_avx512
     const Requant& r = q[i];
     const __m512i s = _mm512_maskz_loadu_epi32(lanes, sums + i * kPanelCols);
     __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(r.correction)));
-    v = _mm512_fmadd_ps(v, _mm512_set1_ps(r.multiplier), _mm512_set1_ps(r.bias));
+    v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(r.multiplier)), _mm512_set1_ps(r.bias));  // no FMA: see above
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi));
-    const __m512i b = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(r.y_zero));
-    _mm_mask_storeu_epi8(dst + i * dst_stride, lanes, _mm512_cvtepi32_epi8(b));
+    const __m128i b = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(r.y_zero)));
+    // A whole row as one plain store: the masked narrowing store is several uops more.
+    if (n == 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * dst_stride), b);
+    else _mm_mask_storeu_epi8(dst + i * dst_stride, lanes, b);
+  }
+}
+#endif
+#if defined(METALNN_HAS_AVX2_KERNELS)
+// requantize_tile_transposed on 16 lanes, one per row (channel): the tile transposed, then per column
+// the channels' parameters as vectors.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize_transposed_avx512(
+    const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride) {
+  alignas(64) int32_t t[kPanelCols * kPanelCols], correction[kPanelCols] = {};
+  alignas(64) float multiplier[kPanelCols] = {}, bias[kPanelCols] = {};
+  transpose_avx512(sums, t);
+  for (int64_t i = 0; i < nr; ++i) {
+    correction[i] = q[i].correction;
+    multiplier[i] = q[i].multiplier;
+    bias[i] = q[i].bias;
+  }
+  const __m512i c = _mm512_load_si512(correction), zero = _mm512_set1_epi32(q[0].y_zero);
+  const __m512 m = _mm512_load_ps(multiplier), b = _mm512_load_ps(bias);
+  const __m512 lo = _mm512_set1_ps(q[0].lo), hi = _mm512_set1_ps(q[0].hi);
+  const __mmask16 lanes = __mmask16((1u << nr) - 1);
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(t + j * kPanelCols), c));
+    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(v, m), b), lo), hi);  // no FMA: see requantize8
+    _mm_mask_storeu_epi8(dst + j * dst_stride, lanes, _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero)));
   }
 }
 #endif
 }  // namespace
+
+void requantize_tile_transposed(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst,
+                                int64_t dst_stride) {
+#if defined(METALNN_HAS_AVX2_KERNELS)
+  // Every channel of one node shares the bounds and the output zero point.
+  if (int8_avx512()) return requantize_transposed_avx512(q, nr, sums, n, dst, dst_stride);
+#endif
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < nr; ++i) dst[j * dst_stride + i] = requantize_one(q[i], sums[i * kPanelCols + j]);
+}
 
 void transpose_sums(const int32_t* sums, int32_t* out) {
 #if defined(METALNN_HAS_AVX2_KERNELS)

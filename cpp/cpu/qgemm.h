@@ -104,6 +104,11 @@ void requantize_span(const Requant& q, const int32_t* sums, int64_t n, uint8_t* 
 // into dst + i * dst_stride.
 void requantize_tile(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst, int64_t dst_stride);
 
+// The same rows requantised into columns: dst[j * dst_stride + i] for rows i < nr and columns j < n of a
+// 16 x 16 tile of sums (a MatMul's [columns][rows] output, channels contiguous).
+void requantize_tile_transposed(const Requant* q, int64_t nr, const int32_t* sums, int64_t n, uint8_t* dst,
+                                int64_t dst_stride);
+
 // Writes panel columns [first, first + cols) from `rows` (4 * k_groups row pointers, nullptr past k):
 // column first + j of reduction row t is rows[t][j] ^ mask (a 1x1 convolution's input as it lies).
 void pack_rows(const uint8_t* const* rows, int64_t k_groups, int64_t first, int64_t cols, uint8_t mask,

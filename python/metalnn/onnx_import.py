@@ -195,7 +195,9 @@ class _Importer:
             try:
                 self.graph.add_input(inp.name, tensor_type.elem_type, shape)
             except Exception as exc:
-                raise type(exc)(f"input '{inp.name}': {exc}") from exc
+                reader = next((n for n in g.node if inp.name in n.input), None)
+                read_by = f" (read by {reader.op_type} '{reader.name}')" if reader is not None else ""
+                raise type(exc)(f"input '{inp.name}'{read_by}: {exc}") from exc
             if tensor_type.elem_type == _FLOAT16:
                 widened = self.renamed.setdefault(inp.name, f"{inp.name}__float32")
                 self.graph.add_node("Cast", f"{inp.name}.to_float32", [inp.name], [widened], {"to": _FLOAT})

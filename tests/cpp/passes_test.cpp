@@ -295,6 +295,37 @@ TEST(Passes, AttentionFusesFromScaledQueryAndKey) {
   expect_close(run_optimized(optimized, in)[0], run_unoptimized(g, in)[0]);
 }
 
+TEST(Passes, CastToItsOwnDtypeDisappearsAndAttentionFusesThroughIt) {
+  // Eager attention as Llama-family exporters write it: softmax(..., dtype=float32).to(float32).
+  Graph g;
+  add_input(g, "q", {2, 3, 5, 4});
+  add_input(g, "kt", {2, 3, 4, 7});
+  add_input(g, "v", {2, 3, 7, 6});
+  add_node(g, "MatMul", "qk", {"q", "kt"}, {"s"});
+  Attributes axis, to_float, to_int;
+  axis.set("axis", Attribute::make_int(-1));
+  to_float.set("to", Attribute::make_int(1));
+  to_int.set("to", Attribute::make_int(6));
+  add_node(g, "Softmax", "softmax", {"s"}, {"p"}, axis);
+  add_node(g, "Cast", "c1", {"p"}, {"p1"}, to_float);
+  add_node(g, "Cast", "c2", {"p1"}, {"p2"}, to_float);
+  add_node(g, "MatMul", "pv", {"p2", "v"}, {"y"});
+  add_node(g, "Cast", "ints", {"y"}, {"yi"}, to_int);  // a real conversion stays
+  g.outputs().push_back(g.find_value("yi"));
+  g.sort_topologically();
+  g.infer_shapes();
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 2u);
+  EXPECT_EQ(optimized.nodes()[0].op_type, "FusedAttention");
+  EXPECT_EQ(optimized.nodes()[1].op_type, "Cast");
+  std::vector<Tensor> in = {random_tensor({2, 3, 5, 4}, 25), random_tensor({2, 3, 4, 7}, 26),
+                            random_tensor({2, 3, 7, 6}, 27)};
+  const Tensor a = run_optimized(optimized, in)[0], b = run_unoptimized(g, in)[0];
+  ASSERT_EQ(a.numel(), b.numel());
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a.data<int32_t>()[i], b.data<int32_t>()[i]) << i;
+}
+
 TEST(Passes, IdentityAndDropoutDisappear) {
   Graph g;
   add_input(g, "x", {3, 7});

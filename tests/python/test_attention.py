@@ -168,3 +168,48 @@ def test_attention_wide_value_heads(target, rng):
     model, feeds = _model("sdpa", 3, 9, rng, batch=1, heads=2, dim=4, v_dim=300, mask=mask)
     assert _fused(model, target)
     check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("keys", ["transposed", "flattened"])
+@pytest.mark.parametrize("form", ["sdpa", "eager"])
+def test_attention_grouped_query_heads(form, keys, target, rng):
+    """Grouped-query attention as Llama-family exports write it: repeat_kv (Unsqueeze -> Expand ->
+    Reshape) gives each query head its key/value head, and Kt is the repeated keys transposed
+    (torchscript, dynamo's eager) or flattened, transposed and reshaped back (dynamo's sdpa). The fused
+    op reads the kv heads unrepeated: no Expand is left."""
+    batch, kv_heads, rep, q_len, kv_len, dim = 2, 2, 3, 5, 11, 8
+    heads = kv_heads * rep
+    values = {
+        "q": rng.standard_normal((batch, heads, q_len, dim), dtype="float32"),
+        "k": rng.standard_normal((batch, kv_heads, kv_len, dim), dtype="float32"),
+        "v": rng.standard_normal((batch, kv_heads, kv_len, dim), dtype="float32"),
+        "axis2": const(np.array([2], np.int64)),
+        "wide": const(np.array([batch, kv_heads, rep, kv_len, dim], np.int64)),
+        "merged": const(np.array([batch, heads, kv_len, dim], np.int64)),
+        "flat": const(np.array([batch * heads, kv_len, dim], np.int64)),
+        "kt_shape": const(np.array([batch, heads, dim, kv_len], np.int64)),
+    }
+    nodes = []
+    for name in ("k", "v"):
+        flat = name == "k" and keys == "flattened"
+        nodes += [helper.make_node("Unsqueeze", [name, "axis2"], [f"{name}5"]),
+                  helper.make_node("Expand", [f"{name}5", "wide"], [f"{name}x"]),
+                  helper.make_node("Reshape", [f"{name}x", "flat" if flat else "merged"], [f"{name}r"])]
+    if keys == "flattened":
+        nodes += [helper.make_node("Transpose", ["kr"], ["kt3"], perm=[0, 2, 1]),
+                  helper.make_node("Reshape", ["kt3", "kt_shape"], ["kt"])]
+    else:
+        nodes.append(helper.make_node("Transpose", ["kr"], ["kt"], perm=[0, 1, 3, 2]))
+    attention = _attention_graph(form, True, form == "sdpa")
+    for node in attention:
+        node.input[:] = ["vr" if name == "v" else name for name in node.input]
+    values["mask"] = np.triu(np.full((q_len, kv_len), -np.inf, np.float32), kv_len - q_len + 1)[None, None]
+    if form == "sdpa":
+        values["root_scale"] = const(np.float32(dim ** -0.25))
+        values["zero"] = const(np.float32(0.0))
+    else:
+        values["sqrt_d"] = const(np.float32(np.sqrt(dim)))
+    model, feeds = make_model(nodes + attention, values, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops.get("FusedAttention") == 1 and "Expand" not in ops, ops
+    check_model(model, feeds, target)

@@ -1,7 +1,11 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On the CPU the cases reach im2col and 1x1 (BLAS and direct GEMM), depthwise and
-Winograd; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
+activations. On the CPU the cases reach im2col and 1x1 (BLAS, packed and direct GEMM), depthwise,
+Winograd and the GEMM per tap; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
 (partial tiles, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
+
+import os
+import subprocess
+import sys
 
 import pytest
 from onnx import helper
@@ -76,6 +80,13 @@ CONV_CASES = {
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
     "pointwise_row_panels": ((1, 100, 40, 41), (83, 100, 1, 1), {}),
+    # Dilated or padding-heavy windows: the CPU's GEMM per tap over the outputs it reaches (ASPP heads:
+    # taps reaching part of the map, or none of it; whole output rows and partial ones).
+    "aspp_partial_taps": ((2, 20, 14, 15), (11, 20, 3, 3), {"dilations": [6, 6], "pads": [6, 6, 6, 6]}),
+    "aspp_dead_taps": ((2, 8, 9, 7), (5, 8, 3, 3), {"dilations": [9, 9], "pads": [9, 9, 9, 9]}),
+    "dilated_strided": ((1, 6, 17, 16), (7, 6, 3, 3), {"dilations": [3, 2], "strides": [2, 2], "pads": [2, 3, 1, 2]}),
+    "dilated_5x3_asymmetric": ((2, 3, 11, 12), (4, 3, 5, 3), {"dilations": [2, 4], "pads": [4, 0, 3, 5]}),
+    "padding_heavy_5x5": ((1, 5, 3, 4), (6, 5, 5, 5), {"pads": [2, 2, 2, 2]}),
 }
 
 
@@ -115,6 +126,7 @@ FUSED_CASES = {
     "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
     "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -160,3 +172,14 @@ def test_conv_fused_silu(case, gate_first, target, rng):
     ]
     reduction = w_shape[1] * w_shape[2] * w_shape[3]
     check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(max(1.0, (reduction / 72) ** 0.5)))
+
+
+@pytest.mark.parametrize("isa", ["avx2", "blas"])
+def test_conv_gemm_isa_paths(isa):
+    """The cpu cases above once more with the packed GEMM on AVX2 register tiles, or on the platform
+    BLAS (which also takes the per-tap convolutions back to im2col); the best ISA runs them otherwise."""
+    env = dict(os.environ, METALNN_GEMM_ISA=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper, numpy_helper
 
 import metalnn
 from op_check import const, make_model, run_reference
@@ -150,3 +150,18 @@ def test_unknown_device(conv_model):
 def test_error_hierarchy(error, builtin):
     cls = getattr(metalnn, error)
     assert issubclass(cls, metalnn.Error) and issubclass(cls, builtin)
+
+
+def test_unstored_element_type_names_type_tensor_and_reader():
+    """A float8 quantized input: the error names the ONNX type, the tensor, the node that reads it and
+    the dtypes the engine stores."""
+    graph = helper.make_graph([helper.make_node("DequantizeLinear", ["x", "s"], ["y"], name="dq8")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+                              [numpy_helper.from_array(np.float32(0.5), "s")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(metalnn.DtypeError) as raised:
+        metalnn.load(model)
+    message = str(raised.value)
+    for part in ("float8e4m3fn", "'x'", "DequantizeLinear 'dq8'", "float32"):
+        assert part in message, message

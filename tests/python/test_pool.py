@@ -1,5 +1,6 @@
 """MaxPool, AveragePool (ceil_mode, count_include_pad, pads, strides, dilations), global pools."""
 
+import numpy as np
 import pytest
 
 from op_check import NEWEST_OPSET, OPSETS, check_op
@@ -34,6 +35,15 @@ POOL_CASES = {
 def test_pool(op_type, case, target, rng):
     shape, attributes = case
     check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target, attributes)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+@pytest.mark.parametrize("case", ["3x3_stride2_pad1", "ceil_with_pads", "rectangular", "same_lower", "pool1d"])
+def test_max_pool_bytes(case, dtype, target, rng):
+    shape, attributes = POOL_CASES[case]
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max + 1, shape).astype(dtype)
+    check_op("MaxPool", [x], target, attributes)
 
 
 @pytest.mark.parametrize("count_include_pad", [0, 1])

@@ -128,8 +128,16 @@ def test_quantized_conv(x_type, y_type, per_channel, target, rng):
          pads=[2, 0, 1, 3], act="Relu"),
     dict(shape=(1, 3, 21, 19), out_c=3, kernel=(3, 3), group=3, strides=[2, 3], dilations=[1, 2], pads=[0, 2, 1, 0]),
     dict(shape=(2, 19, 9, 8), out_c=45, kernel=(3, 3), pads=[1, 1, 1, 1]),  # 45 rows: 16-row tiles, one past a pair
+    # Dense convolutions read their taps from stride-phase planes: rows wider than a 16-column panel,
+    # planes that end mid-panel, phases a kernel never reads, padding wider than a tap reaches.
+    dict(shape=(2, 7, 23, 37), out_c=9, kernel=(3, 3), pads=[1, 1, 1, 1], act="Relu"),
+    dict(shape=(1, 3, 29, 31), out_c=8, kernel=(7, 7), strides=[2, 2], pads=[3, 3, 3, 3]),  # a stem
+    dict(shape=(2, 12, 13, 15), out_c=6, kernel=(1, 1), strides=[2, 2]),  # a downsampling shortcut
+    dict(shape=(1, 6, 17, 18), out_c=5, kernel=(3, 3), dilations=[2, 3], pads=[2, 3, 2, 3]),
+    dict(shape=(3, 4, 1, 41), out_c=7, kernel=(1, 5), strides=[1, 3], pads=[0, 2, 0, 1]),  # 1-D
+    dict(shape=(1, 5, 6, 7), out_c=4, kernel=(2, 2), strides=[3, 3], pads=[4, 4, 3, 4]),
 ], ids=["grouped", "depthwise", "depthwise_s2", "multiplier", "pointwise", "strided", "long_k", "depthwise_wide",
-        "depthwise_s3", "many_channels"])
+        "depthwise_s3", "many_channels", "wide_rows", "stem", "pointwise_s2", "dilated", "one_d", "wide_padding"])
 @pytest.mark.parametrize("x_type", ["int8", "uint8"])
 def test_quantized_conv_geometry(case, x_type, target, rng):
     case = dict(case)
@@ -234,6 +242,26 @@ def test_chain_and_residual(target, rng, tmp_path):
     again = metalnn.load(str(path), device=target.device)
     assert again.summary().op_counts.get("QuantizedConv") == 2
     np.testing.assert_array_equal(again.run(dict(feeds))["y"], out["y"])
+
+
+@pytest.mark.parametrize("pool", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+                                  dict(kernel_shape=[2, 3], strides=[1, 2], ceil_mode=1)], ids=["stem", "ceil"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_quantized_max_pool(dtype, pool, target, rng):
+    """DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point pools the bytes
+    (exactly: ONNX Runtime's float graph gives the same bytes); other parameters keep the float pool."""
+    zero = _zero(rng, dtype)
+    values = {"x": _ints(rng, (3, 5, 13, 14), dtype), "s": const(np.float32(0.037)), "z": const(zero),
+              "s2": const(np.float32(0.05))}
+    nodes = [_dq("x", "xf", ["s", "z"]), helper.make_node("MaxPool", ["xf"], ["p"], **pool),
+             helper.make_node("QuantizeLinear", ["p", "s", "z"], ["y"])]
+    model, feeds = make_model(nodes, values, ["y"], OPSET)
+    ops = _check(model, feeds, target, {"MaxPool": 1, "DequantizeLinear": 0, "QuantizeLinear": 0}, "max_pool")
+    np.testing.assert_array_equal(_run(model, feeds, target)[1]["y"], run_reference(model, feeds)["y"])
+    assert ops["MaxPool"] == 1
+    nodes[-1] = helper.make_node("QuantizeLinear", ["p", "s2", "z"], ["y"])
+    model, feeds = make_model(nodes, values, ["y"], OPSET)
+    _check(model, feeds, target, {"MaxPool": 1, "DequantizeLinear": 1, "QuantizeLinear": 1}, "max_pool")
 
 
 @pytest.mark.parametrize("kernels", ["avx512vnni", "avxvnni", "avx2", "portable"])

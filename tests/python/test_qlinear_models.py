@@ -106,6 +106,27 @@ def test_quantized_cnn(arch, fmt, activation, device, cnn_files):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fmt", ["QOperator", "QDQ"])
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2"])
+def test_quantized_cnn_as_onnx_runtime_integer_kernels(arch, fmt, device, cnn_files):
+    """uint8 activations: ONNX Runtime's optimised CPU run takes the integer kernels (QDQ fused into
+    QLinear ops); metalnn's requantisation is theirs (the int32 bias added to the sums, one rounding),
+    so the outputs are the same bytes, the final dequantisation's float rounding aside."""
+    import onnxruntime as ort
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "avx512_vnni" not in flags and "avx_vnni" not in flags:
+        pytest.skip("ONNX Runtime's u8 x s8 kernels without VNNI saturate int16 pair sums (vpmaddubsw)")
+    path = cnn_files[arch, fmt, "QUInt8"]
+    x = np.random.default_rng(2).standard_normal((2, 3, SIZE, SIZE), dtype=np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(["y"], {"x": x})[0]
+    actual = metalnn.load(str(path), device=device).run({"x": x})["y"]
+    steps = np.abs(actual - expected) / _output_scale(onnx.load(str(path)))
+    assert steps.max() < 1e-3, f"{steps.max():.2f} steps, {np.mean(steps > 0.5):.2%} of outputs differ"
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
 def test_dynamic_quantized_bert(weight_type, device, tmp_path):
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -1,4 +1,4 @@
-// Pool schemas: MaxPool and AveragePool (kernel_shape, strides, pads, dilations, ceil_mode,
+// Pool schemas: MaxPool (float32, int8, uint8) and AveragePool (float32) (kernel_shape, strides, pads, dilations, ceil_mode,
 // count_include_pad, auto_pad) over 1-D and 2-D inputs; GlobalAveragePool / GlobalMaxPool over any
 // spatial rank.
 #include <algorithm>
@@ -10,7 +10,9 @@ namespace metalnn {
 
 void infer_pool(InferContext& ctx) {
   ctx.check_inputs(1, 1);
-  require_float32_inputs(ctx);
+  // MaxPool also takes int8 and uint8 (opset 12): the maximum is one of the bytes, whatever their scale.
+  const DType t = ctx.input_dtype(0);
+  if (!(ctx.node().op_type == "MaxPool" && (t == DType::Int8 || t == DType::UInt8))) require_float32_inputs(ctx);
   require_1d_or_2d(ctx, "pooling");
   const Shape& x = ctx.input_shape(0);
   if (!ctx.attrs().has("kernel_shape")) ctx.fail_model("attribute kernel_shape is required");
@@ -29,7 +31,7 @@ void infer_pool(InferContext& ctx) {
   }
   Shape out = {x[0], x[1]};
   out.insert(out.end(), win.out.begin(), win.out.end());
-  ctx.set_output(0, DType::Float32, out);
+  ctx.set_output(0, t, out);
 }
 
 void infer_global_pool(InferContext& ctx) {

@@ -109,9 +109,22 @@ Requantization requantization(const Graph& g, const Node& n, int64_t channels) {
   r.y_zero = quantized_scalar(zy);
   r.multiplier.resize(size_t(channels));
   r.bias.assign(size_t(channels), 0.f);
+  r.bias_sum.assign(size_t(channels), 0);
   for (int64_t c = 0; c < channels; ++c) {
-    r.multiplier[size_t(c)] = float(double(sx) * sw.data<float>()[sw.numel() == 1 ? 0 : c] / sy);
-    if (has_bias) r.bias[size_t(c)] = g.value(n.inputs[kQBias]).constant.data<float>()[c] / sy;
+    const float scale = sw.data<float>()[sw.numel() == 1 ? 0 : c];
+    // In float, product then quotient, as ONNX Runtime's QLinearConv forms it (a multiplier one ulp
+    // away moves the rare value that lies on a rounding boundary by a step).
+    r.multiplier[size_t(c)] = (sx * scale) / sy;
+    if (!has_bias) continue;
+    const float bias = g.value(n.inputs[kQBias]).constant.data<float>()[c];
+    // A dequantized int32 bias is exactly int * (x_scale * w_scale) in float32: add the int to the sums.
+    const float unit = sx * scale;
+    const double whole = unit != 0.f ? std::nearbyint(double(bias) / double(unit)) : 0.0;
+    if (std::abs(whole) < 2147483647.0 && float(whole) * unit == bias) {
+      r.bias_sum[size_t(c)] = int32_t(whole);
+    } else {
+      r.bias[size_t(c)] = bias / sy;
+    }
   }
   output_bounds(n, zy, sy, r.y_zero, r.lo, r.hi);
   return r;

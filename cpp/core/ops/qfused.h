@@ -1,6 +1,6 @@
 // The fused quantized ops (QuantizedConv, QuantizedMatMul, QuantizedAdd) that the quantized fusion pass
 // makes of DequantizeLinear -> float op -> QuantizeLinear: integer inputs, int32 sums, and one
-// requantisation per output shared by every device: v = sum * multiplier[c] + bias[c], clamped to
+// requantisation per output shared by every device: v = (sum + bias_sum[c]) * multiplier[c] + bias[c], clamped to
 // [lo, hi] (activation and saturation together), then rint (half to even) + the output zero point.
 #pragma once
 #include <cstdint>
@@ -17,6 +17,10 @@ enum QuantizedInput { kQX = 0, kQXScale, kQXZero, kQW, kQWScale, kQWZero, kQYSca
 struct Requantization {
   std::vector<float> multiplier;  // per output channel: x_scale * w_scale[c] / y_scale
   std::vector<float> bias;        // per output channel: bias[c] / y_scale (0 without a bias)
+  // Per output channel: the bias in units of the sums (x_scale * w_scale[c]) when it is a whole number
+  // of them, as a dequantized int32 bias is; then bias[c] is 0 and v = (sum + bias_sum[c]) * multiplier[c],
+  // one rounding, as ONNX Runtime's integer kernels compute it.
+  std::vector<int32_t> bias_sum;
   int32_t x_zero = 0, y_zero = 0;
   float lo = 0.f, hi = 0.f;  // bounds of v before rounding: the activation's and the output dtype's
 };

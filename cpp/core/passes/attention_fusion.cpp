@@ -5,6 +5,8 @@
 // where the mask may also be a boolean Where(keep, scores, -inf) under or instead of the Add.
 // the scale being the product of a, b and c (torch's sdpa export scales Q and Kt by sqrt(scale)
 // each; eager attention divides the scores by sqrt(d)). Q, Kt and V are rank 4 with equal batch dims.
+// Keys and values that repeat_kv repeated for grouped-query attention (Unsqueeze -> Expand -> Reshape)
+// are read before the repetition: query head h reads kv head h / (Hq / Hkv).
 #include <algorithm>
 #include <limits>
 
@@ -25,7 +27,7 @@ class AttentionMatcher {
   bool match(Node& out, std::vector<int>& parts) {
     parts.clear();
     if (!plain_matmul(out)) return false;
-    const int v = out.inputs[1];
+    int v = out.inputs[1];
     int probs = out.inputs[0];
     bool nan_to_zero = false;
     const Node* guard = producer(probs, "Where", 3, parts);  // Where(IsNaN(p), 0, p)
@@ -63,9 +65,21 @@ class AttentionMatcher {
     const Node& qk = g_.nodes()[producer_[scores]];
     int q = qk.inputs[0], kt = qk.inputs[1];
     scale *= unscaled(q, parts) * unscaled(kt, parts);
-    const Shape &qs = g_.value(q).shape, &ks = g_.value(kt).shape, &vs = g_.value(v).shape;
-    if (qs.size() != 4 || ks.size() != 4 || vs.size() != 4 || qs[0] != ks[0] || qs[0] != vs[0] || qs[1] != ks[1] ||
-        qs[1] != vs[1] || qs[3] != ks[2] || ks[3] != vs[2] || g_.value(v).dtype != DType::Float32)
+    // Grouped-query attention: keys and values repeated per query head (repeat_kv) are read unrepeated.
+    int keys = -1;
+    const size_t before_kv = parts.size();
+    const int kv_values = unrepeated(v, parts);
+    if (kv_values >= 0) keys = unrepeated_keys(kt, parts);
+    if (keys >= 0 && g_.value(keys).shape == g_.value(kv_values).shape) {
+      v = kv_values;
+    } else {
+      keys = -1;
+      parts.resize(before_kv);
+    }
+    const Shape &qs = g_.value(q).shape, &vs = g_.value(v).shape;
+    const Shape ks = keys >= 0 ? Shape{vs[0], vs[1], vs[3], vs[2]} : g_.value(kt).shape;
+    if (qs.size() != 4 || ks.size() != 4 || vs.size() != 4 || qs[0] != ks[0] || qs[0] != vs[0] || ks[1] != vs[1] ||
+        ks[1] <= 0 || qs[1] % ks[1] != 0 || qs[3] != ks[2] || ks[3] != vs[2] || g_.value(v).dtype != DType::Float32)
       return false;
     if (mask >= 0) {
       const Shape& ms = g_.value(mask).shape;
@@ -82,6 +96,7 @@ class AttentionMatcher {
         return false;
       mask = additive_mask(out.name, keep, mask, fill);
     }
+    if (keys >= 0) kt = transposed_keys(out.name, keys, ks);
     out.op_type = "FusedAttention";
     out.inputs = {q, kt, v};
     if (mask >= 0) out.inputs.push_back(mask);
@@ -161,6 +176,69 @@ class AttentionMatcher {
     where.inputs = {keep, kept, fill_value};
     where.outputs = {out};
     added_.push_back(std::move(where));
+    return out;
+  }
+
+  // The [B, Hkv, S, D] tensor that repeat_kv turns into `v` ([B, Hkv * r, S, D]): Reshape(Expand(
+  // Unsqueeze(x, axis 2), [B, Hkv, r, S, D])), each node read only here; -1 otherwise.
+  int unrepeated(int v, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    const Node* reshape = producer(v, "Reshape", 2, parts);
+    const Node* expand = reshape ? producer(reshape->inputs[0], "Expand", 2, parts) : nullptr;
+    const Node* unsqueeze = nullptr;
+    if (expand) {
+      unsqueeze = producer(expand->inputs[0], "Unsqueeze", 2, parts);  // axes as an input (opset 13)
+      if (!unsqueeze) unsqueeze = producer(expand->inputs[0], "Unsqueeze", 1, parts);
+    }
+    if (unsqueeze) {
+      const Shape &x = g_.value(unsqueeze->inputs[0]).shape, &u = g_.value(expand->inputs[0]).shape;
+      const Shape &e = g_.value(reshape->inputs[0]).shape, &r = g_.value(v).shape;
+      // The repeated heads as [B, Hkv * r, S, D], or flattened to [B * Hkv * r, S, D] (dynamo's sdpa keys).
+      if (x.size() == 4 && u == Shape{x[0], x[1], 1, x[2], x[3]} && e.size() == 5 && e[0] == x[0] && e[1] == x[1] &&
+          e[3] == x[2] && e[4] == x[3] &&
+          (r == Shape{x[0], x[1] * e[2], x[2], x[3]} || r == Shape{x[0] * x[1] * e[2], x[2], x[3]}) &&
+          g_.value(unsqueeze->inputs[0]).dtype == DType::Float32)
+        return unsqueeze->inputs[0];
+    }
+    parts.resize(mark);
+    return -1;
+  }
+
+  // The unrepeated keys [B, Hkv, S, D] under Kt = Transpose(repeated, [0, 1, 3, 2]), or under
+  // Kt = Reshape(Transpose(repeated [B * Hq, S, D], [0, 2, 1])) as dynamo writes sdpa's; -1 otherwise.
+  int unrepeated_keys(int kt, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    if (const Node* t = producer(kt, "Transpose", 1, parts)) {
+      const int keys = t->attrs.get_ints("perm") == std::vector<int64_t>{0, 1, 3, 2} ? unrepeated(t->inputs[0], parts) : -1;
+      if (keys >= 0 && g_.value(t->inputs[0]).shape.size() == 4) return keys;
+      parts.resize(mark);
+      return -1;
+    }
+    const Node* reshape = producer(kt, "Reshape", 2, parts);
+    const Node* t = reshape ? producer(reshape->inputs[0], "Transpose", 1, parts) : nullptr;
+    if (t && t->attrs.get_ints("perm") == std::vector<int64_t>{0, 2, 1}) {
+      const int keys = unrepeated(t->inputs[0], parts);
+      const Shape& k = g_.value(kt).shape;
+      const Shape& flat = g_.value(t->inputs[0]).shape;  // [B * Hq, S, D]
+      if (keys >= 0 && k.size() == 4 && flat.size() == 3 && flat[0] == k[0] * k[1] && flat[1] == k[3] && flat[2] == k[2])
+        return keys;
+    }
+    parts.resize(mark);
+    return -1;
+  }
+
+  // A new value Transpose(keys, [0, 1, 3, 2]) of shape `shape`; its node waits in added() too.
+  int transposed_keys(const std::string& name, int keys, const Shape& shape) {
+    const int out = g_.add_value(g_.unique_name(name + ".keys"), DType::Float32);
+    g_.value(out).shape = shape;
+    g_.value(out).has_shape = true;
+    Node t;
+    t.op_type = "Transpose";
+    t.name = g_.unique_name(name + ".keys");
+    t.inputs = {keys};
+    t.outputs = {out};
+    t.attrs.set("perm", Attribute::make_ints({0, 1, 3, 2}));
+    added_.push_back(std::move(t));
     return out;
   }
 

@@ -1,3 +1,5 @@
+// Nodes that pass their input through unchanged (Identity, inference-mode Dropout, a Cast to the
+// dtype the value has) are removed, their readers reading the input instead.
 #include <algorithm>
 
 #include "core/passes/passes.h"
@@ -10,7 +12,13 @@ void remove_identities(Graph& g) {
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     Node& n = g.nodes()[i];
     bool forwards = n.op_type == "Identity" || (n.op_type == "Dropout" && n.attrs.get_int("training_mode", 0) == 0);
-    if (!forwards || n.inputs.empty() || n.inputs[0] < 0) continue;
+    if (n.inputs.empty() || n.inputs[0] < 0 || n.outputs.empty()) continue;
+    // A Cast (or CastLike) to the dtype it already has: eager attention's softmax(..., dtype=float32).to(dtype)
+    // exports as two of them between Softmax and MatMul.
+    const DType from = g.value(n.inputs[0]).dtype;
+    if ((n.op_type == "Cast" || n.op_type == "CastLike") && from != DType::Undefined && g.value(n.outputs[0]).dtype == from)
+      forwards = true;
+    if (!forwards) continue;
     // Dropout's mask output must stay computable.
     if (n.outputs.size() > 1 && n.outputs[1] >= 0) continue;
     int out = n.outputs[0];

@@ -11,6 +11,7 @@ void optimize(Graph& g, const NodeEvaluator& evaluator) {
   fuse_bias(g);
   fuse_swish(g);
   fuse_activations(g);
+  pool_quantized(g);
   fuse_quantized(g);
   g.remove_dead_nodes();
   // The weights fuse_quantized left dequantized fold to float now, and the float passes get a

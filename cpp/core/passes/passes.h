@@ -31,6 +31,9 @@ void fuse_swish(Graph& g);
 // Conv/Gemm/MatMul -> activation becomes one node carrying the activation (see core/activation.h).
 void fuse_activations(Graph& g);
 
+// DequantizeLinear -> MaxPool -> QuantizeLinear with the same per-tensor parameters: MaxPool on the bytes.
+void pool_quantized(Graph& g);
+
 // DequantizeLinear -> Conv/MatMul/Gemm/Add -> [Relu|Clip] -> QuantizeLinear becomes QuantizedConv,
 // QuantizedMatMul or QuantizedAdd (core/ops/qfused.h), the weights staying int8.
 void fuse_quantized(Graph& g);

@@ -1,5 +1,6 @@
 // Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
-// with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), 1x1 stride-1
+// with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), dilated or
+// padding-heavy windows (one GEMM per tap over the outputs it reaches, cpu/tap_conv.h), 1x1 stride-1
 // unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). Where its shapes
 // suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM takes the weight
 // [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused activation run on
@@ -17,6 +18,7 @@
 #include "cpu/kernel.h"
 #include "cpu/direct_gemm.h"
 #include "cpu/packed_gemm.h"
+#include "cpu/tap_conv.h"
 #include "cpu/winograd_conv.h"
 
 namespace metalnn::cpu {
@@ -63,6 +65,9 @@ class ConvKernel : public Kernel {
                !exact_sum) {
       path_ = Path::Winograd;
       winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_);
+    } else if (group_ == 1 && weight.is_constant() && gemm_isa() != GemmIsa::Blas && TapConv::suits(win_)) {
+      path_ = Path::Taps;
+      taps_ = std::make_unique<TapConv>(weight.constant, out_c_, in_c_, win_, gemm_isa());
     } else if (win_.kernel_size() == 1 && win_.stride_h == 1 && win_.stride_w == 1 && win_.pad_top == 0 &&
                win_.pad_left == 0 && win_.pad_bottom == 0 && win_.pad_right == 0) {
       path_ = Path::Pointwise;
@@ -125,6 +130,10 @@ class ConvKernel : public Kernel {
       winograd_->run(x, bias, y, batch, act_, pool);
       return;
     }
+    if (path_ == Path::Taps) {
+      taps_->run(x, bias, y, batch, act_, pool);
+      return;
+    }
     const int64_t ic = in_c_ / group_, oc = out_c_ / group_, k = ic * win_.kernel_size();
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size();
     const int64_t tiles = (out_hw + tile_ - 1) / tile_, tasks = batch * group_ * tiles;
@@ -184,8 +193,9 @@ class ConvKernel : public Kernel {
   }
 
  private:
-  enum class Path { Depthwise, Winograd, Pointwise, Im2col };
+  enum class Path { Depthwise, Winograd, Taps, Pointwise, Im2col };
   std::unique_ptr<WinogradConv> winograd_;
+  std::unique_ptr<TapConv> taps_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
   Activation act_;
   Window2d win_{};

@@ -1,7 +1,9 @@
 // MaxPool / AveragePool (1-D and 2-D through Window2d) and GlobalAveragePool / GlobalMaxPool on the
-// CPU, NCHW float32; one channel plane per task. MaxPool runs separably (rows, then columns).
+// CPU, NCHW float32 (MaxPool int8 and uint8 too); one channel plane per task. MaxPool runs separably
+// (rows, then columns).
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/ops/window.h"
@@ -43,6 +45,43 @@ METALNN_AVX2 void max_taps_avx2(const float* row, int64_t taps, int64_t dilation
     }
   }
 }
+
+// r[c] = max(r[c], src[c]) for c < n, bytes signed or not.
+template <bool Signed>
+METALNN_AVX2_INLINE __m256i max_bytes32(const uint8_t* r, const uint8_t* src) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  return Signed ? _mm256_max_epi8(a, b) : _mm256_max_epu8(a, b);
+}
+
+template <bool Signed>
+METALNN_AVX2 void max_bytes_avx2(uint8_t* r, const uint8_t* src, int64_t n) {
+  if (n >= 32) {
+    // The last vector overlaps the one before (a max taken twice is the same max); it is read before
+    // the loop's stores, as a load straddling a store still in flight would wait for it.
+    const __m256i last = max_bytes32<Signed>(r + n - 32, src + n - 32);
+    for (int64_t c = 0; c + 32 <= n; c += 32)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + c), max_bytes32<Signed>(r + c, src + c));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + n - 32), last);
+    return;
+  }
+  for (int64_t c = 0; c < n; ++c)
+    r[c] = Signed ? uint8_t(std::max(int8_t(r[c]), int8_t(src[c]))) : std::max(r[c], src[c]);
+}
+
+// even[m] = row[2m], odd[m] = row[2m + 1] for m < count rounded up to 32 (row readable that far).
+METALNN_AVX2 void split_bytes2_avx2(const uint8_t* row, int64_t count, uint8_t* even, uint8_t* odd) {
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  for (int64_t m = 0; m < count; m += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * m));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * m + 32));
+    // packus works per 128-bit lane; the permute puts the four quarters back in order.
+    const __m256i e = _mm256_packus_epi16(_mm256_and_si256(a, low), _mm256_and_si256(b, low));
+    const __m256i o = _mm256_packus_epi16(_mm256_srli_epi16(a, 8), _mm256_srli_epi16(b, 8));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(even + m), _mm256_permute4x64_epi64(e, 0xD8));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(odd + m), _mm256_permute4x64_epi64(o, 0xD8));
+  }
+}
 #endif
 
 class PoolKernel : public Kernel {
@@ -56,6 +95,8 @@ class PoolKernel : public Kernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    if (in[0]->dtype() == DType::UInt8) return run_bytes<uint8_t>(*in[0], *out[0], pool);
+    if (in[0]->dtype() == DType::Int8) return run_bytes<int8_t>(*in[0], *out[0], pool);
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const int64_t planes = in[0]->dim(0) * in[0]->dim(1);
@@ -72,6 +113,66 @@ class PoolKernel : public Kernel {
   }
 
  private:
+  // MaxPool of bytes, separably as max_plane does: rows padded with the dtype's lowest value, strided
+  // taps read column phases of the row, every step a max over contiguous bytes.
+  template <typename T>
+  void run_bytes(const Tensor& x, Tensor& y, ThreadPool& pool) const {
+    const Window2d& w = win_;
+    const uint8_t* src = static_cast<const uint8_t*>(x.raw());
+    uint8_t* dst = static_cast<uint8_t*>(y.raw());
+    const uint8_t lowest = uint8_t(std::numeric_limits<T>::lowest());
+    const int64_t sw = w.stride_w;
+    const int64_t width = std::max(w.pad_left + w.in_w, (w.out_w - 1) * sw + (w.kernel_w - 1) * w.dilation_w + 1);
+    const int64_t phase_w = (width + sw - 1) / sw;
+    // The stride-2 split moves whole 32-byte vectors: phase rows and the row it reads rounded up.
+    const int64_t phase_stride = (phase_w + 31) / 32 * 32;
+    pool.parallel_for(x.dim(0) * x.dim(1), 1, [&](int64_t p0, int64_t p1) {
+      std::vector<uint8_t> row(size_t(phase_stride * sw), lowest), phases(size_t(phase_stride * sw), lowest);
+      uint8_t* r = row.data() + w.pad_left;  // r[c] holds input column c
+      for (int64_t p = p0; p < p1; ++p) {
+        const uint8_t* plane = src + p * w.in_size();
+        uint8_t* out_plane = dst + p * w.out_size();
+        for (int64_t oh = 0; oh < w.out_h; ++oh) {
+          const int64_t h0 = oh * w.stride_h - w.pad_top;
+          const IndexRange kh = valid_range(h0, w.dilation_h, w.kernel_h, w.in_h);
+          std::fill(r, r + w.in_w, lowest);
+          for (int64_t i = kh.lo; i < kh.hi; ++i) max_bytes<T>(r, plane + (h0 + i * w.dilation_h) * w.in_w, w.in_w);
+          // Column phase q of the padded row: phases[q * phase_stride + m] = row[m * sw + q].
+          const uint8_t* cols = row.data();
+          if (sw > 1) {
+            cols = phases.data();
+#ifdef METALNN_HAS_AVX2_KERNELS
+            if (sw == 2 && has_avx2_fma()) {
+              split_bytes2_avx2(row.data(), phase_w, phases.data(), phases.data() + phase_stride);
+            } else
+#endif
+            {
+              for (int64_t q = 0; q < sw; ++q)
+                for (int64_t m = 0; m < phase_w; ++m) phases[size_t(q * phase_stride + m)] = row[size_t(m * sw + q)];
+            }
+          }
+          uint8_t* out = out_plane + oh * w.out_w;
+          for (int64_t j = 0; j < w.kernel_w; ++j) {
+            const int64_t at = j * w.dilation_w;
+            const uint8_t* tap = sw > 1 ? cols + (at % sw) * phase_stride + at / sw : cols + at;
+            if (j == 0) std::copy(tap, tap + w.out_w, out);
+            else max_bytes<T>(out, tap, w.out_w);
+          }
+        }
+      }
+    });
+  }
+
+  template <typename T>
+  static void max_bytes(uint8_t* r, const uint8_t* src, int64_t n) {
+    constexpr bool is_signed = std::is_signed_v<T>;
+#ifdef METALNN_HAS_AVX2_KERNELS
+    if (has_avx2_fma()) return max_bytes_avx2<is_signed>(r, src, n);
+#endif
+    for (int64_t c = 0; c < n; ++c)
+      r[c] = is_signed ? uint8_t(std::max(int8_t(r[c]), int8_t(src[c]))) : std::max(r[c], src[c]);
+  }
+
   // MaxPool separably: each output row first takes the max over its window's input rows into a
   // -inf-padded row (contiguous, vectorised), then over the horizontal taps of that row.
   void max_plane(const float* x, float* y, std::vector<float>& row) const {

@@ -1,6 +1,6 @@
 // Fused quantized ops on the CPU (core/ops/qfused.h). QuantizedConv and QuantizedMatMul run the int8
 // GEMM of cpu/qgemm.h on weights packed once here: the convolution unfolds its input straight into
-// the GEMM's u8 panels (im2col per tile, any group count), depthwise convolutions sum their taps
+// the GEMM's u8 panels from stride-phase planes (cpu/phase_planes.h, any group count), depthwise convolutions sum their taps
 // directly; requantisation runs on each tile as it leaves the GEMM.
 #include <algorithm>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include "core/ops/window2d.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernel.h"
+#include "cpu/phase_planes.h"
 #include "cpu/cpu_features.h"
 #include "cpu/qgemm.h"
 #include "cpu/simd_avx2.h"
@@ -22,12 +23,13 @@ namespace metalnn::cpu {
 namespace {
 
 // The requantisation of output channels [row0, row0 + row_sums.size()); the sums are of u8-shifted
-// activations, so each channel subtracts (x_zero + shift) * sum_k w.
+// activations, so each channel subtracts (x_zero + shift) * sum_k w (and adds its whole-number bias).
 std::vector<Requant> row_requants(const Requantization& r, const std::vector<int32_t>& row_sums, int64_t row0,
                                   int32_t shifted_zero) {
   std::vector<Requant> out;
   for (size_t i = 0; i < row_sums.size(); ++i)
-    out.push_back({shifted_zero * row_sums[i], r.multiplier[size_t(row0) + i], r.bias[size_t(row0) + i], r.lo, r.hi,
+    out.push_back({shifted_zero * row_sums[i] - r.bias_sum[size_t(row0) + i], r.multiplier[size_t(row0) + i],
+                   r.bias[size_t(row0) + i], r.lo, r.hi,
                    r.y_zero});
   return out;
 }
@@ -62,7 +64,10 @@ constexpr int64_t kFloatTaps = (int64_t{1} << 24) / (255 * 128);
 
 // The requantised bytes of 8 exact float sums, stored to dst[0, n) for n <= 8.
 METALNN_AVX2_INLINE void store_requantized8(__m256 sum, const Requant& q, uint8_t* dst, int64_t n) {
-  __m256 v = _mm256_fmadd_ps(sum, _mm256_set1_ps(q.multiplier), _mm256_set1_ps(q.bias));
+  // The exact sum back to int32 for the correction (the bias as a whole number), then a multiply and an
+  // add rounded apart, as requantize_one does (an FMA would differ by a step at times).
+  const __m256i whole = _mm256_sub_epi32(_mm256_cvtps_epi32(sum), _mm256_set1_epi32(q.correction));
+  __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(whole), _mm256_set1_ps(q.multiplier)), _mm256_set1_ps(q.bias));
   v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(q.lo)), _mm256_set1_ps(q.hi));
   const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(q.y_zero));
   const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));
@@ -130,6 +135,82 @@ METALNN_AVX2 void depthwise_plane_avx2(const Window2d& w, const float* phases, i
     }
   }
 }
+
+#define METALNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define METALNN_AVX512_INLINE __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
+
+// store_requantized8 on 16 lanes; the values are in the output range, so truncating to bytes is exact.
+METALNN_AVX512_INLINE void store_requantized16(__m512 sum, const Requant& q, uint8_t* dst, int64_t n) {
+  const __m512i whole = _mm512_sub_epi32(_mm512_cvtps_epi32(sum), _mm512_set1_epi32(q.correction));
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(whole), _mm512_set1_ps(q.multiplier)),
+                           _mm512_set1_ps(q.bias));  // no FMA
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(q.lo)), _mm512_set1_ps(q.hi));
+  const __m512i q32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(q.y_zero));
+  _mm_mask_storeu_epi8(dst, n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1), _mm512_cvtepi32_epi8(q32));
+}
+
+// widen_row on 16 lanes.
+METALNN_AVX512 void widen_row_avx512(const uint8_t* x, int64_t n, bool s8, int32_t zero, float* dst) {
+  const __m512i z = _mm512_set1_epi32(zero);
+  for (int64_t j = 0; j < n; j += 16) {  // the last step masked
+    const __mmask16 lanes = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1);
+    const __m128i bytes = _mm_maskz_loadu_epi8(lanes, x + j);
+    const __m512i v = s8 ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+    _mm512_mask_storeu_ps(dst + j, lanes, _mm512_cvtepi32_ps(_mm512_sub_epi32(v, z)));
+  }
+}
+
+// One input row widened straight into the two column phases of a stride-2 plane: padded column
+// pad_left + j goes to phase (pad_left + j) % 2 at index (pad_left + j) / 2.
+METALNN_AVX512 void widen_split2_avx512(const uint8_t* x, int64_t n, bool s8, int32_t zero, int64_t pad_left,
+                                        float* phase0, float* phase1) {
+  float* even = (pad_left % 2 == 0 ? phase0 : phase1) + pad_left / 2;  // input column 2m at even[m]
+  float* odd = pad_left % 2 == 0 ? phase1 + pad_left / 2 : phase0 + (pad_left + 1) / 2;  // 2m + 1 at odd[m]
+  const __m512i z = _mm512_set1_epi32(zero);
+  for (int64_t m = 0; 2 * m < n; m += 16) {  // the last step masked
+    const int64_t left = n - 2 * m;
+    const __mmask32 bytes = left >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << left) - 1);
+    const __mmask16 evens = left >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << ((left + 1) / 2)) - 1);
+    const __mmask16 odds = left >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (left / 2)) - 1);
+    // Each 32-bit lane holds one column pair: the even column's byte low, the odd one's above it.
+    const __m512i pair = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(bytes, x + 2 * m));
+    const __m512i lo = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 24), 24) : _mm512_and_si512(pair, _mm512_set1_epi32(0xFF));
+    const __m512i hi = s8 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 24) : _mm512_srli_epi32(pair, 8);
+    _mm512_mask_storeu_ps(even + m, evens, _mm512_cvtepi32_ps(_mm512_sub_epi32(lo, z)));
+    _mm512_mask_storeu_ps(odd + m, odds, _mm512_cvtepi32_ps(_mm512_sub_epi32(hi, z)));
+  }
+}
+
+// depthwise_plane_avx2 on 16 lanes, two vectors per step, the taps held in registers when KS is fixed.
+template <int KS>
+METALNN_AVX512 void depthwise_plane_avx512(const Window2d& w, const float* phases, int64_t row_step,
+                                           const int64_t* offsets, int64_t ks, const float* taps, const Requant& q,
+                                           uint8_t* dst) {
+  const int64_t n = KS > 0 ? KS : ks;
+  __m512 held[KS > 0 ? KS : 1];
+  int64_t at[KS > 0 ? KS : 1];
+  if constexpr (KS > 0)
+    for (int k = 0; k < KS; ++k) {
+      held[k] = _mm512_set1_ps(taps[k]);
+      at[k] = offsets[k];
+    }
+  for (int64_t oh = 0; oh < w.out_h; ++oh) {
+    const float* base = phases + oh * row_step;
+    uint8_t* out = dst + oh * w.out_w;
+    for (int64_t ow = 0; ow < w.out_w; ow += 32) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+      const bool two = ow + 16 < w.out_w;
+      for (int64_t k = 0; k < n; ++k) {
+        const __m512 tap = KS > 0 ? held[k] : _mm512_set1_ps(taps[k]);
+        const float* src = base + (KS > 0 ? at[k] : offsets[k]) + ow;
+        a0 = _mm512_fmadd_ps(tap, _mm512_loadu_ps(src), a0);
+        if (two) a1 = _mm512_fmadd_ps(tap, _mm512_loadu_ps(src + 16), a1);
+      }
+      store_requantized16(a0, q, out + ow, w.out_w - ow);
+      if (two) store_requantized16(a1, q, out + ow + 16, w.out_w - ow - 16);
+    }
+  }
+}
 #endif
 
 // The u8 shift of an int8/uint8 activation: x ^ mask = x + shift as an unsigned byte.
@@ -167,6 +248,11 @@ class QuantizedConvKernel : public Kernel {
       gemm_.emplace_back(std::make_unique<QGemmWeights>(w.data<int8_t>() + gi * rows * k, rows, k, k, 1));
       requant_.push_back(row_requants(r, gemm_.back()->row_sums(), gi * rows, shifted_zero));
     }
+    if (pointwise_) return;
+    phases_ = std::make_unique<PhasePlanes>(win_, in_c_);
+    for (int64_t c = 0; c < in_c_; ++c)  // reduction index (c, i, j) of each group, groups in turn
+      for (int64_t i = 0; i < win_.kernel_h; ++i)
+        for (int64_t j = 0; j < win_.kernel_w; ++j) tap_offsets_.push_back(phases_->tap_offset(c, i, j));
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
@@ -174,83 +260,61 @@ class QuantizedConvKernel : public Kernel {
     uint8_t* y = static_cast<uint8_t*>(out[0]->raw());
     const int64_t batch = in[kQX]->dim(0);
     if (depthwise_) return run_depthwise(x, y, batch, pool);
-    const int64_t P = win_.out_size(), cg = in_c_ / group_, rows = out_c_ / group_;
-    const int64_t kh = win_.kernel_h, kw = win_.kernel_w;
-    const int64_t in_hw = win_.in_size();
+    const int64_t P = win_.out_size();
+    if (P == 0 || batch == 0) return;
+    if (pointwise_) return run_pointwise(x, y, batch, pool);
+    const int64_t cg = in_c_ / group_, rows = out_c_ / group_;
+    // Each image's planes in stride phases: every reduction row of the GEMM is a run of them.
+    // Kept between runs (a fresh buffer would fault its pages in each time); the pool's threads read it
+    // through `planes`, not by the thread_local's name (which is theirs).
+    thread_local std::vector<uint8_t> scratch;
+    scratch.resize(size_t(phases_->bytes()));
+    uint8_t* const planes = scratch.data();
+    const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
+    for (int64_t b = 0; b < batch; ++b) {
+      phases_->fill(x + b * in_c_ * win_.in_size(), raw_pad, planes, pool);
+      for (int64_t gi = 0; gi < group_; ++gi) {
+        const QGemmWeights& w = *gemm_[size_t(gi)];
+        const std::vector<Requant>& rq = requant_[size_t(gi)];
+        const int64_t* offsets = tap_offsets_.data() + gi * cg * win_.kernel_size();
+        auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
+          std::vector<const uint8_t*> rows_of(size_t(w.k_groups() * 4), nullptr);
+          for (int64_t k = 0; k < w.k(); ++k) rows_of[size_t(k)] = planes + offsets[k] + c0;
+          pack_rows(rows_of.data(), w.k_groups(), 0, nc, panel_mask(mask_), panels);
+        };
+        uint8_t* out = y + (b * out_c_ + gi * rows) * P;
+        auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
+          for (int64_t j = 0; j < nc;) {  // runs of wide columns that are outputs of one row
+            const int64_t q = c0 + j, run = std::min(nc - j, phases_->outputs_from(q));
+            if (run == 0) {
+              j += phases_->to_row_end(q);
+              continue;
+            }
+            const int64_t oh = q / phases_->width(), ow = q % phases_->width();
+            requantize_tile(rq.data() + r0, nr, sums + j, run, out + r0 * P + oh * win_.out_w + ow, P);
+            j += run;
+          }
+        };
+        qgemm(pool, w, phases_->columns(), pack, epilogue);
+      }
+    }
+  }
+
+ private:
+  // A 1x1 convolution's input rows are the GEMM's rows: panels pack runs of columns within one image.
+  void run_pointwise(const uint8_t* x, uint8_t* y, int64_t batch, ThreadPool& pool) {
+    const int64_t P = win_.out_size(), cg = in_c_ / group_, rows = out_c_ / group_, in_hw = win_.in_size();
     for (int64_t gi = 0; gi < group_; ++gi) {
       const QGemmWeights& w = *gemm_[size_t(gi)];
       const std::vector<Requant>& rq = requant_[size_t(gi)];
-      const int64_t groups = w.k_groups();
       auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) {
-        if (pointwise_) {  // the input rows are the GEMM's rows: pack runs of columns within one image
-          std::vector<const uint8_t*> rows(size_t(groups * 4), nullptr);
-          for (int64_t j = 0; j < nc;) {
-            const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
-            for (int64_t c = 0; c < cg; ++c) rows[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
-            pack_rows(rows.data(), groups, j, run, panel_mask(mask_), panels);
-            j += run;
-          }
-          return;
-        }
-        // im2col rows first ([k][nc], runs of columns along one output row: padding taps get the zero
-        // point, the rest a copy), then the 4-row interleave into panels.
-        thread_local std::vector<uint8_t> unfolded;
-        thread_local std::vector<const uint8_t*> rows_of;
-        unfolded.resize(size_t(cg * kh * kw * nc));
-        rows_of.assign(size_t(groups * 4), nullptr);
-        const uint8_t raw_pad = uint8_t(pad_ ^ mask_);
-        // Runs of columns along one output row; per run and tap column t, the copied range [lo, hi) of
-        // ow (the rest is padding). Locals, not members, so the byte stores cannot make them reload.
-        const int64_t stride_h = win_.stride_h, stride_w = win_.stride_w, pad_top = win_.pad_top;
-        const int64_t dil_h = win_.dilation_h, in_h = win_.in_h, in_w = win_.in_w, out_w = win_.out_w;
-        struct Run { int64_t j, len, b, oh, ow; };
-        thread_local std::vector<Run> runs;
-        thread_local std::vector<int64_t> spans;  // per run, kw pairs (lo, hi)
-        runs.clear();
-        spans.clear();
+        std::vector<const uint8_t*> rows_of(size_t(w.k_groups() * 4), nullptr);
         for (int64_t j = 0; j < nc;) {
-          const int64_t col = c0 + j, b = col / P, p = col % P, oh = p / out_w, ow = p % out_w;
-          const int64_t len = std::min(nc - j, out_w - ow), end = ow + len;
-          runs.push_back({j, len, b, oh, ow});
-          for (int64_t t = 0; t < kw; ++t) {
-            const IndexRange valid = valid_range(-win_.pad_left + t * win_.dilation_w, stride_w, end, in_w);
-            const int64_t lo = std::clamp(valid.lo, ow, end);
-            spans.push_back(lo);
-            spans.push_back(std::clamp(valid.hi, lo, end));
-          }
-          j += len;
+          const int64_t b = (c0 + j) / P, p = (c0 + j) % P, run = std::min(nc - j, P - p);
+          for (int64_t c = 0; c < cg; ++c) rows_of[size_t(c)] = x + (b * in_c_ + gi * cg + c) * in_hw + p;
+          pack_rows(rows_of.data(), w.k_groups(), j, run, panel_mask(mask_), panels);
+          j += run;
         }
-        for (int64_t c = 0; c < cg; ++c) {
-          const uint8_t* plane = x + (gi * cg + c) * in_h * in_w;
-          for (int64_t i = 0; i < kh; ++i)
-            for (int64_t t = 0; t < kw; ++t) {
-              const int64_t kk = (c * kh + i) * kw + t;
-              const int64_t offset = -win_.pad_left + t * win_.dilation_w;
-              uint8_t* row = unfolded.data() + kk * nc;
-              rows_of[size_t(kk)] = row;
-              for (size_t ri = 0; ri < runs.size(); ++ri) {
-                const Run& r = runs[ri];
-                uint8_t* dst = row + r.j - r.ow;  // dst[ow]
-                const int64_t ih = r.oh * stride_h - pad_top + i * dil_h, end = r.ow + r.len;
-                if (ih < 0 || ih >= in_h) {
-                  std::memset(dst + r.ow, raw_pad, size_t(r.len));
-                  continue;
-                }
-                const uint8_t* src = plane + r.b * in_c_ * in_h * in_w + ih * in_w + offset;  // src[ow * stride_w]
-                const int64_t lo = spans[ri * 2 * kw + 2 * t], hi = spans[ri * 2 * kw + 2 * t + 1];
-                for (int64_t ow = r.ow; ow < lo; ++ow) dst[ow] = raw_pad;
-                if (stride_w == 1) {
-                  std::memcpy(dst + lo, src + lo, size_t(hi - lo));
-                } else if (stride_w == 2) {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * 2];
-                } else {
-                  for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride_w];
-                }
-                for (int64_t ow = hi; ow < end; ++ow) dst[ow] = raw_pad;
-              }
-            }
-        }
-        pack_rows(rows_of.data(), groups, 0, nc, panel_mask(mask_), panels);
       };
       auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
         for (int64_t j = 0; j < nc;) {  // runs of columns within one image are contiguous in y
@@ -262,6 +326,7 @@ class QuantizedConvKernel : public Kernel {
       qgemm(pool, w, batch * P, pack, epilogue);
     }
   }
+
 
  private:
   // One channel per group: each output plane sums its kh x kw taps of one zero-shifted input plane.
@@ -307,7 +372,7 @@ class QuantizedConvKernel : public Kernel {
     const int64_t sw = w.stride_w;
     const int64_t rows = std::max((w.out_h - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
                                   w.pad_top + w.in_h);
-    // Each phase row covers the widest tap offset plus a whole vector past out_w.
+    // Each phase row covers the widest tap offset plus a whole 16-lane vector past out_w.
     const int64_t phase_w = (w.out_w + 15) / 16 * 16 + (w.kernel_w - 1) * w.dilation_w / sw + 1;
     const int64_t ks = w.kernel_size();
     std::vector<int64_t> offsets;
@@ -316,14 +381,18 @@ class QuantizedConvKernel : public Kernel {
         const int64_t c = t * w.dilation_w;
         offsets.push_back(((c % sw) * rows + i * w.dilation_h) * phase_w + c / sw);
       }
-    const auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
+    auto plane = ks == 9 ? depthwise_plane_avx2<9> : depthwise_plane_avx2<0>;
+    const bool avx512 = int8_avx512();
+    if (avx512)
+      plane = ks == 9 ? depthwise_plane_avx512<9> : ks == 25 ? depthwise_plane_avx512<25> : depthwise_plane_avx512<0>;
     const bool s8 = mask_ != 0;
     // Several tasks per thread, claimed as threads come free.
     const int64_t planes = batch * out_c_, per_task = std::max<int64_t>(1, planes / (8 * pool.num_threads()));
     claim_tasks(pool, (planes + per_task - 1) / per_task, false, [&](int64_t task) {
       const int64_t begin = task * per_task, end = std::min(planes, begin + per_task);
       // Padding rows and columns stay zero: each channel rewrites only the input rows' phase rows whole.
-      std::vector<float> phases(size_t(sw * rows * phase_w), 0.f);
+      // 16 floats of slack: a last 16-lane vector may read up to 15 past the last row's outputs.
+      std::vector<float> phases(size_t(sw * rows * phase_w + 16), 0.f);
       std::vector<float> padded(size_t(sw * phase_w + 16), 0.f);  // one input row, padded left and right
       for (int64_t bc = begin; bc < end; ++bc) {
         const int64_t c = bc % out_c_;
@@ -333,7 +402,13 @@ class QuantizedConvKernel : public Kernel {
           if (r >= rows) break;
           const int64_t n = std::min(w.in_w, sw * phase_w - w.pad_left);  // columns past every window dropped
           if (sw == 1) {  // one phase: the padded row itself
-            widen_row(src + i * w.in_w, n, s8, x_zero_, phases.data() + r * phase_w + w.pad_left);
+            (avx512 ? widen_row_avx512 : widen_row)(src + i * w.in_w, n, s8, x_zero_,
+                                                    phases.data() + r * phase_w + w.pad_left);
+            continue;
+          }
+          if (sw == 2 && avx512) {
+            widen_split2_avx512(src + i * w.in_w, n, s8, x_zero_, w.pad_left, phases.data() + r * phase_w,
+                                phases.data() + (rows + r) * phase_w);
             continue;
           }
           widen_row(src + i * w.in_w, n, s8, x_zero_, padded.data() + w.pad_left);
@@ -356,6 +431,8 @@ class QuantizedConvKernel : public Kernel {
   std::vector<int8_t> weights_;
   std::vector<std::unique_ptr<QGemmWeights>> gemm_;
   std::vector<std::vector<Requant>> requant_;  // per group
+  std::unique_ptr<PhasePlanes> phases_;
+  std::vector<int64_t> tap_offsets_;
 };
 
 class QuantizedMatMulKernel : public Kernel {
@@ -377,14 +454,7 @@ class QuantizedMatMulKernel : public Kernel {
     const int64_t m = k_ > 0 ? in[kQX]->numel() / k_ : out[0]->numel() / std::max<int64_t>(n_, 1);
     auto pack = [&](int64_t c0, int64_t nc, uint8_t* panels) { pack_columns(a, k_, c0, nc, panel_mask(mask_), panels); };
     auto epilogue = [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc, const int32_t* sums) {
-      alignas(64) int32_t t[kPanelCols * kPanelCols];
-      transpose_sums(sums, t);
-      const Requant* rq = requant_.data() + r0;
-      for (int64_t j = 0; j < nc; ++j) {
-        uint8_t* out = y + (c0 + j) * n_ + r0;
-        const int32_t* column = t + j * kPanelCols;
-        for (int64_t i = 0; i < nr; ++i) out[i] = requantize_one(rq[i], column[i]);
-      }
+      requantize_tile_transposed(requant_.data() + r0, nr, sums, nc, y + c0 * n_ + r0, n_);
     };
     qgemm(pool, *gemm_, m, pack, epilogue);
   }
@@ -415,7 +485,8 @@ METALNN_AVX2 int64_t quantized_add_avx2(const AddRequantization& r, const A* a, 
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a + i), za)), ma);
-    v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb, v);
+    // Added after its own rounding, as the scalar loop does (an FMA would differ by a step at times).
+    v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), zb)), mb));
     v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     const __m256i q32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
     const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q32), _mm256_extracti128_si256(q32, 1));

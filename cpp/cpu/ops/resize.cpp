@@ -36,7 +36,17 @@ class ResizeKernel : public Kernel {
     const std::string coords = n.attrs.get_string("coordinate_transformation_mode", "half_pixel");
     Shape cur = in;
     empty_ = shape_numel(geo.out) == 0;  // nothing to write, and no tables for the long axes of an empty output
-    for (size_t d = 0; d < in.size() && !empty_; ++d) {
+    // Axes that shrink first, then those that grow least; on a tie the innermost first: its pass, one
+    // element per row, then runs on the smaller tensor, and the passes after it on whole rows.
+    std::vector<size_t> order;
+    for (size_t d = 0; d < in.size(); ++d) order.push_back(d);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const double ga = double(geo.out[a]) / double(std::max<int64_t>(in[a], 1));
+      const double gb = double(geo.out[b]) / double(std::max<int64_t>(in[b], 1));
+      return ga != gb ? ga < gb : a > b;
+    });
+    for (size_t d : order) {
+      if (empty_) break;
       const bool crop = coords == "tf_crop_and_resize" && (geo.roi_start[d] != 0 || geo.roi_end[d] != 1);
       if (geo.out[d] == in[d] && geo.scale[d] == 1.0 && !crop) continue;  // identity on this axis
       AxisPass p{shape_numel(Shape(cur.begin(), cur.begin() + d)), in[d], geo.out[d],
@@ -70,6 +80,8 @@ class ResizeKernel : public Kernel {
 
  private:
   void run_pass(const AxisPass& p, const char* src, char* dst, ThreadPool& pool) const {
+    if (p.inner == 1 && linear_ && !filtered_) return run_linear_last(p, reinterpret_cast<const float*>(src),
+                                                                       reinterpret_cast<float*>(dst), pool);
     const size_t row_bytes = static_cast<size_t>(p.inner) * elem_size_;
     pool.parallel_for(p.outer * p.out, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.inner)),
                       [&](int64_t b, int64_t e) {
@@ -92,6 +104,20 @@ class ResizeKernel : public Kernel {
           float* y = reinterpret_cast<float*>(d);
           const float w0 = 1.f - t.w1, w1 = t.w1;
           for (int64_t i = 0; i < p.inner; ++i) y[i] = w0 * a[i] + w1 * c[i];
+        }
+      }
+    });
+  }
+
+  // A linear pass over the innermost axis: per row of the input, every output blends two of its elements.
+  void run_linear_last(const AxisPass& p, const float* src, float* dst, ThreadPool& pool) const {
+    pool.parallel_for(p.outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.out)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        const float* x = src + o * p.in;
+        float* y = dst + o * p.out;
+        for (int64_t j = 0; j < p.out; ++j) {
+          const ResizeTap& t = p.taps[size_t(j)];
+          y[j] = t.outside ? extrapolation_ : (1.f - t.w1) * x[t.i0] + t.w1 * x[t.i1];
         }
       }
     });

@@ -13,11 +13,12 @@ namespace {
 
 Requantize requantize_params(const Requantization& r) { return {r.x_zero, r.y_zero, r.lo, r.hi}; }
 
-// Binds the weights, multipliers and biases (buffers 1-3) of a QuantizedConv/QuantizedMatMul.
+// Binds the weights, multipliers and biases (buffers 1-3, whole-number biases 6) of a QuantizedConv/QuantizedMatMul.
 void bind_weights(Lowering& L, Dispatch& d, const Node& n, const Requantization& r) {
   d.buffer(1, L.constant_buffer(n.inputs[kQW]));
   d.buffer(2, L.upload_bytes(r.multiplier.data(), r.multiplier.size() * sizeof(float)));
   d.buffer(3, L.upload_bytes(r.bias.data(), r.bias.size() * sizeof(float)));
+  d.buffer(6, L.upload_bytes(r.bias_sum.data(), r.bias_sum.size() * sizeof(int32_t)));
 }
 
 // quantized_<op>_<input>_<output>, e.g. quantized_conv_u8_i8.
