@@ -20,6 +20,21 @@ void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, co
   }
 }
 
+void transpose_bias_activation(const float* t, int64_t ldt, int64_t rows, int64_t cols, float* y, int64_t ldy,
+                               const float* bias, const Activation& act) {
+  // Square blocks, so both the rows read and the rows written stay in L1.
+  constexpr int64_t kBlock = 16;
+  for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+    const int64_t c1 = std::min(cols, c0 + kBlock);
+    for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+      const int64_t r1 = std::min(rows, r0 + kBlock);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) y[c * ldy + r] = t[r * ldt + c];
+    }
+    for (int64_t c = c0; c < c1; ++c) add_activation(y + c * ldy, rows, bias ? bias[c] : 0.f, act);
+  }
+}
+
 void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias, const float* col_bias,
                      const Activation& act, ThreadPool& pool) {
   if (!row_bias && !col_bias && act.none()) return;

@@ -17,4 +17,10 @@ void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const flo
 void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, const float* row_bias,
                             const float* col_bias, const Activation& act);
 
+// y[c, r] = act(t[r, c] + bias[c]) for a rows x cols block of t (leading dimension ldt) into y (leading
+// dimension ldy): a GEMM that produced the transpose of its output, finished on one thread. bias may
+// be nullptr.
+void transpose_bias_activation(const float* t, int64_t ldt, int64_t rows, int64_t cols, float* y, int64_t ldy,
+                               const float* bias, const Activation& act);
+
 }  // namespace metalnn::cpu

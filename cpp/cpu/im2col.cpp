@@ -17,12 +17,35 @@ METALNN_AVX2 int64_t copy_stride2_avx2(const float* src, int64_t n, float* dst) 
   for (; i + 8 < n; i += 8) _mm256_storeu_ps(dst + i, load_strided<2>(src + 2 * i));  // reads src[2i .. 2i + 15]
   return i;
 }
+
+// All of copy_stride2: 16 outputs from each pair of vectors, the tail under masks (rows of a 7 or 14
+// pixel map are all tail).
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"))) void copy_stride2_avx512(const float* src, int64_t n,
+                                                                                      float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // src[2i + 31] is never needed: the second load leaves it out
+    const __m512 lo = _mm512_loadu_ps(src + 2 * i), hi = _mm512_maskz_loadu_ps(0x7fff, src + 2 * i + 16);
+    _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(lo, even, hi));
+  }
+  if (i < n) {
+    const int64_t need = 2 * (n - i) - 1;  // src[2i .. 2i + need - 1]
+    const __mmask16 m_lo = need >= 16 ? __mmask16(0xffff) : __mmask16((1u << need) - 1);
+    const __mmask16 m_hi = need > 16 ? __mmask16((1u << (need - 16)) - 1) : __mmask16(0);
+    const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + 2 * i), hi = _mm512_maskz_loadu_ps(m_hi, src + 2 * i + 16);
+    _mm512_mask_storeu_ps(dst + i, __mmask16((1u << (n - i)) - 1), _mm512_permutex2var_ps(lo, even, hi));
+  }
+}
 #endif
 
 // dst[i] = src[2 * i] for i < n, reading no further than src[2 * (n - 1)].
 void copy_stride2(const float* src, int64_t n, float* dst) {
   int64_t i = 0;
 #ifdef METALNN_HAS_AVX2_KERNELS
+  if (has_avx512()) {
+    copy_stride2_avx512(src, n, dst);
+    return;
+  }
   if (has_avx2_fma()) i = copy_stride2_avx2(src, n, dst);
 #endif
   for (; i < n; ++i) dst[i] = src[2 * i];

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "cpu/cpu_features.h"
@@ -29,8 +30,10 @@ constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
 // B not packed ahead is read in place rather than packed per call when few row panels share it:
 // up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
 // rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
-// packing). Measured.
+// packing: a 56x56 map read in place cost a batch of 8 images 30%). Measured.
 constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
+// K rows per block up to which tiles run row panel by row panel (see gemm_block).
+constexpr int64_t kRowMajorMaxK = 128;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
 
@@ -45,9 +48,13 @@ int64_t k_block(int64_t k) {
 // c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
 // panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
 // apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
-// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead).
+// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead), and the A
+// panel after this one (the next in a packed block) into L1: weights packed ahead and evicted
+// between images come from L3 at the pace the kernel reads them otherwise. On the last K
+// block, bias (one value per row, if not null) is added and the result clamped to bounds[0..1] (if not
+// null), so the output is stored once, finished.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
-                             int64_t ldc, int cols, float alpha, float beta);
+                             int64_t ldc, int cols, float alpha, float beta, const float* bias, const float* bounds);
 
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
@@ -59,7 +66,8 @@ constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 
 template <int R, int V>
 METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                         float* c, int64_t ldc, int cols, float alpha, float beta) {
+                                         float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
+                                         const float* bounds) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -70,6 +78,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
     }
+    _mm_prefetch(reinterpret_cast<const char*>(a + kMr512 * kc), _MM_HINT_T0);
     __m512 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
@@ -81,6 +90,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 lo = _mm512_set1_ps(bounds ? bounds[0] : 0.f), hi = _mm512_set1_ps(bounds ? bounds[1] : 0.f);
   __mmask16 mask[V];
 #pragma GCC unroll 2
   for (int v = 0; v < V; ++v) {
@@ -94,6 +104,11 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       float* cp = c + r * ldc + 16 * v;
       __m512 x = _mm512_mul_ps(acc[r][v], va);
       if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
+      if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
+      if (bounds) {  // the masked forms: GCC 12 warns of the plain ones' undefined pass-through operand
+        x = _mm512_mask_max_ps(x, __mmask16(0xffff), x, lo);
+        x = _mm512_mask_min_ps(x, __mmask16(0xffff), x, hi);
+      }
       _mm512_mask_storeu_ps(cp, mask[v], x);
     }
 }
@@ -102,7 +117,8 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 // their own body).
 template <int R, int V>
 METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
-                                     float* c, int64_t ldc, int cols, float alpha, float beta) {
+                                     float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
+                                     const float* bounds) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -110,6 +126,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   for (int64_t p = 0; p < kc; ++p, a += kMr256, b += ldb) {
     if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr256), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(a + kMr256 * kc), _MM_HINT_T0);
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
@@ -121,6 +138,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
     }
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 lo = _mm256_set1_ps(bounds ? bounds[0] : 0.f), hi = _mm256_set1_ps(bounds ? bounds[1] : 0.f);
   __m256i mask[V];
 #pragma GCC unroll 2
   for (int v = 0; v < V; ++v)
@@ -130,12 +148,14 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) {
       float* cp = c + r * ldc + 8 * v;
+      const bool whole = cols - 8 * v >= 8;
       __m256 x = _mm256_mul_ps(acc[r][v], va);
-      if (cols - 8 * v >= 8) {
-        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_loadu_ps(cp), vb, x);
+      if (beta != 0.f) x = _mm256_fmadd_ps(whole ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, mask[v]), vb, x);
+      if (bias) x = _mm256_add_ps(x, _mm256_set1_ps(bias[r]));
+      if (bounds) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+      if (whole) {
         _mm256_storeu_ps(cp, x);
       } else {
-        if (beta != 0.f) x = _mm256_fmadd_ps(_mm256_maskload_ps(cp, mask[v]), vb, x);
         _mm256_maskstore_ps(cp, mask[v], x);
       }
     }
@@ -193,12 +213,20 @@ std::atomic<int> forced_isa{-1};
 METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0,
                                          int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
   for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
+    if (trans) {  // each K row holds the panel's MR values side by side: read them in order
+      const int width = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>({mr, rows - p, m - i0 - p})));
+      for (int64_t q = 0; q < kc; ++q) {
+        const float* src_row = src + (k0 + q) * ld + i0 + p;
+        float* d = dst + q * mr;
+        std::copy(src_row, src_row + width, d);
+        std::fill(d + width, d + mr, 0.f);
+      }
+      continue;
+    }
     for (int r = 0; r < mr; ++r) {
       const int64_t i = i0 + p + r;
       if (i >= m || p + r >= rows) {
         for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = 0.f;
-      } else if (trans) {
-        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = src[(k0 + q) * ld + i];
       } else {
         const float* row = src + i * ld + k0;
         for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = row[q];
@@ -246,21 +274,30 @@ METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool tra
 // packed, c0 one of NR when B is.
 void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
                 float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
-                const BlockEpilogue& epilogue) {
+                const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
   thread_local std::vector<float> a_buf, b_buf;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole
   // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
   const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
+  const float bounds[2] = {fused.lo, fused.hi};
+  const bool clamp =
+      fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
   const bool b_in_place = !b.packed && !b.trans &&
                           (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
+  // Tiles row panel by row panel, each across the whole block of columns, where K is short and the
+  // rows long (a 56x56 map): C is then written as 14 sequential streams rather than 168 interleaved
+  // ones, which on such layers costs more than reloading B's panels from L2 (measured).
+  const bool row_major_tiles = !b.packed && !b_in_place && kb <= kRowMajorMaxK && c1 - c0 >= kNc;
   for (int64_t j0 = c0; j0 < c1; j0 += nc_max) {
     const int64_t nc = std::min(nc_max, c1 - j0), whole = b_in_place ? nc / t.nr * t.nr : 0;
     for (int64_t k0 = 0; k0 < k; k0 += kb) {
       const int64_t kc = std::min(kb, k - k0);
       const float beta_k = k0 == 0 ? beta : 1.f;
+      const bool last = k0 + kc >= k;
+      const float* bounds_k = last && clamp ? bounds : nullptr;
       const float* bp;
       if (b.packed) {
         bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
@@ -279,18 +316,24 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           pack_left_block(a.data, a.ld, a.trans, m, i0, mc, k0, kc, t.mr, a_buf.data());
           ap = a_buf.data();
         }
-        for (int64_t jr = 0; jr < nc; jr += t.nr) {
+        auto tile = [&](int64_t ir, int64_t jr) {
           const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
           const int vectors = (cols + t.lanes - 1) / t.lanes;
           const bool in_place = jr < whole;
           const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
           const int64_t ldb = in_place ? b.ld : t.nr;
-          for (int64_t ir = 0; ir < mc; ir += t.mr) {
-            const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
-            const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
-            t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
-                                    alpha, beta_k);
-          }
+          const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
+          const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+          const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
+          t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
+                                  alpha, beta_k, bias, bounds_k);
+        };
+        if (row_major_tiles) {
+          for (int64_t ir = 0; ir < mc; ir += t.mr)
+            for (int64_t jr = 0; jr < nc; jr += t.nr) tile(ir, jr);
+        } else {
+          for (int64_t jr = 0; jr < nc; jr += t.nr)
+            for (int64_t ir = 0; ir < mc; ir += t.mr) tile(ir, jr);
         }
       }
     }
@@ -319,6 +362,16 @@ PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int
     }
   }
   return p;
+}
+
+// The fused row epilogue as a pass over a block, where BLAS did the GEMM.
+void apply_row_epilogue(const GemmRowEpilogue& fused, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0,
+                        int64_t c1) {
+  for (int64_t i = r0; i < r1; ++i) {
+    float* row = c + i * ldc;
+    const float add = fused.row_bias ? fused.row_bias[i] : 0.f;
+    for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add, fused.lo), fused.hi);
+  }
 }
 
 ThreadPool& serial_pool() {
@@ -360,20 +413,25 @@ DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
 }
 
 void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
-          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue) {
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
   if (m <= 0 || n <= 0) return;
   const PackedMatrix* packed = a.packed ? a.packed : b.packed;
   const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
   // A single column of C would fill one lane of each vector: BLAS's matrix-vector product is faster.
   const bool matrix_vector = n == 1 && a.data && b.data;
   if (!t.kernel || k == 0 || matrix_vector) {
+    const bool fuse = fused.row_bias || fused.lo > -std::numeric_limits<float>::infinity() ||
+                      fused.hi < std::numeric_limits<float>::infinity();
     parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
-                   c, ldc, epilogue);
+                   c, ldc, !fuse ? epilogue : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+                     apply_row_epilogue(fused, c, ldc, r0, r1, c0, c1);
+                     if (epilogue) epilogue(r0, r1, c0, c1);
+                   }));
     return;
   }
   const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
   if (threads == 1) {
-    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
     return;
   }
   // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
@@ -393,9 +451,9 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
       const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
       if (lo >= hi) continue;
       if (split_cols) {
-        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
       } else {
-        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue);
+        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
       }
     }
   });

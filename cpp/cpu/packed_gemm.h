@@ -4,6 +4,7 @@
 // AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS does the work.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -48,9 +49,16 @@ struct GemmOperand {
   const PackedMatrix* packed = nullptr;
 };
 
-// C (m x n, leading dimension ldc) = alpha * A * B + beta * C, then the epilogue on each finished
-// block. Split over the pool, or on the calling thread when pool is nullptr (inside a task).
+// What the GEMM applies to each element of C as it stores it finished: c[i, j] = min(max(c[i, j] +
+// row_bias[i], lo), hi), in registers (a bias and a ReLU or Clip without another pass over C).
+struct GemmRowEpilogue {
+  const float* row_bias = nullptr;  // m values, or none
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+};
+
+// C (m x n, leading dimension ldc) = alpha * A * B + beta * C, then `fused` and the epilogue on each
+// finished block. Split over the pool, or on the calling thread when pool is nullptr (inside a task).
 void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
-          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue);
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused = {});
 
 }  // namespace metalnn::cpu

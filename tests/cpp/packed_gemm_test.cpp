@@ -3,7 +3,9 @@
 // serial and split over a pool, and the epilogue seeing each element of C exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <string>
@@ -41,13 +43,24 @@ struct Case {
   float alpha, beta;
 };
 
-void check(const Case& t, GemmIsa isa, ThreadPool* pool) {
+// The fused row epilogue a check applies: a bias per row of C and a clamp, either optional.
+struct Fused {
+  bool bias = false;
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+};
+
+void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
   SCOPED_TRACE("isa=" + std::to_string(int(isa)) + " m=" + std::to_string(t.m) + " n=" + std::to_string(t.n) +
                " k=" + std::to_string(t.k) + " ta=" + std::to_string(t.trans_a) + " tb=" + std::to_string(t.trans_b) +
                " pack_a=" + std::to_string(t.pack_a) + " threads=" + std::to_string(pool ? pool->num_threads() : 1));
   const int64_t lda = t.trans_a ? t.m : t.k, ldb = t.trans_b ? t.k : t.n, ldc = t.n + 3;
   const std::vector<float> a = random_values(t.m * t.k, 1), b = random_values(t.k * t.n, 2);
   std::vector<float> c = random_values(t.m * ldc, 3);
+  const std::vector<float> bias = random_values(t.m, 4);
+  GemmRowEpilogue fused;
+  fused.row_bias = f.bias ? bias.data() : nullptr;
+  fused.lo = f.lo;
+  fused.hi = f.hi;
   const std::vector<float> c0 = c;
   const PackedMatrix packed = t.pack_a ? pack_left(a.data(), lda, t.trans_a, t.m, t.k, isa)
                                        : pack_right(b.data(), ldb, t.trans_b, t.k, t.n, isa);
@@ -59,14 +72,16 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool) {
          std::lock_guard<std::mutex> lock(seen_mutex);
          for (int64_t i = r0; i < r1; ++i)
            for (int64_t j = q0; j < q1; ++j) ++seen[static_cast<size_t>(i * t.n + j)];
-       });
+       },
+       fused);
   int bad = 0;
   for (int64_t i = 0; i < t.m; ++i) {
     for (int64_t j = 0; j < t.n; ++j) {
       double acc = 0;
       for (int64_t q = 0; q < t.k; ++q)
         acc += double(t.trans_a ? a[q * lda + i] : a[i * lda + q]) * (t.trans_b ? b[j * ldb + q] : b[q * ldb + j]);
-      const double want = t.alpha * acc + t.beta * c0[i * ldc + j];
+      const double want = std::clamp(t.alpha * acc + t.beta * c0[i * ldc + j] + (f.bias ? bias[i] : 0.f),
+                                     double(f.lo), double(f.hi));
       const double tol = 1e-5 * (t.k + 1);
       if (std::abs(c[i * ldc + j] - want) > tol && bad++ < 5)
         ADD_FAILURE() << "C[" << i << ", " << j << "] = " << c[i * ldc + j] << ", expected " << want;
@@ -92,6 +107,8 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       {65, 1, 70, false, false, true, 1.f, -1.f},   {129, 129, 129, true, true, false, 1.f, 0.f},
       {50, 100, 300, false, false, true, 1.f, 0.f}, {64, 64, 64, false, false, true, 1.f, 1.f},
       {16, 1100, 40, false, false, true, 1.f, 0.f},
+      // B packed per call with short K and long rows: tiles row panel by row panel.
+      {200, 1400, 100, false, false, true, 1.f, 0.f}, {300, 600, 64, false, false, true, 1.f, 0.5f},
   };
   for (GemmIsa isa : isas()) {
     set_gemm_isa(isa);
@@ -99,6 +116,29 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       check(t, isa, nullptr);
       check(t, isa, &pool);
     }
+  }
+}
+
+TEST(PackedGemm, FusedBiasAndClampEveryIsa) {
+  IsaScope scope;
+  ThreadPool pool(2);
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  // Ragged tiles, several K blocks (the bias and clamp only on the last), beta != 0, either side
+  // packed, a transposed A packed per call.
+  const std::vector<Case> cases = {
+      {7, 13, 5, false, false, true, 1.f, 0.f},     {29, 47, 300, false, false, true, 1.f, 0.f},
+      {49, 64, 600, true, false, false, 1.f, 0.f},  {50, 100, 513, false, true, false, 0.5f, 1.f},
+      {200, 41, 129, false, false, true, 1.f, 0.f}, {14, 1600, 40, true, false, false, 1.f, 0.f},
+      {65, 1, 70, false, false, true, 1.f, -1.f},   {200, 1400, 100, false, false, true, 1.f, 0.f},
+  };
+  const std::vector<Fused> epilogues = {{true, -inf, inf}, {true, 0.f, inf}, {false, -0.5f, 0.75f}, {true, -1.f, 2.f}};
+  for (GemmIsa isa : isas()) {
+    set_gemm_isa(isa);
+    for (const Case& t : cases)
+      for (const Fused& f : epilogues) {
+        check(t, isa, nullptr, f);
+        check(t, isa, &pool, f);
+      }
   }
 }
 

@@ -95,6 +95,17 @@ CONV_CASES = {
     # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Maps that fill too few lanes of the packed GEMM's vectors (7x7, 3x11), outputs a multiple of 16
+    # and no more than the reduction: the CPU runs the GEMM transposed (K over two blocks, a ragged
+    # last panel of outputs, batch > 1).
+    "pointwise_transposed": ((3, 50, 7, 7), (48, 50, 1, 1), {}),
+    "pointwise_transposed_deep": ((1, 300, 3, 11), (32, 300, 1, 1), {}),
+    "pointwise_transposed_wide": ((1, 96, 7, 7), (80, 96, 1, 1), {}),
+    "im2col_transposed_stride2": ((2, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
+    # a long map (tiles row panel by row panel).
+    "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
+    "pointwise_row_panels": ((1, 100, 40, 41), (83, 100, 1, 1), {}),
     # Dilated or padding-heavy windows: the CPU's GEMM per tap over the outputs it reaches (ASPP heads:
     # taps reaching part of the map, or none of it; whole output rows and partial ones).
     "aspp_partial_taps": ((2, 20, 14, 15), (11, 20, 3, 3), {"dilations": [6, 6], "pads": [6, 6, 6, 6]}),
@@ -164,6 +175,9 @@ FUSED_CASES = {
     "depthwise_wide_multiplier2": ((1, 3, 7, 37), (6, 1, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
     "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "pointwise_direct": ((2, 8, 5, 7), (64, 8, 1, 1), {}),
+    "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
+    "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
+    "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
 }
 ACTIVATIONS = {
