@@ -167,15 +167,22 @@ class AttentionMatcher {
     const int kept = mask >= 0 ? mask : g_.add_constant(g_.unique_name(name + ".mask_zero"), scalar(0.f));
     Shape shape;
     try_broadcast_shapes(g_.value(keep).shape, g_.value(kept).shape, &shape);
-    const int out = g_.add_value(g_.unique_name(name + ".mask"), DType::Float32);
+    return added_node(name + ".mask", "Where", {keep, kept, fill_value}, shape, Attributes());
+  }
+
+  // The float32 output (of `shape`) of a new `op` node of `inputs`, held in added() with the others.
+  int added_node(const std::string& name, const char* op, std::vector<int> inputs, const Shape& shape,
+                 Attributes attrs) {
+    const int out = g_.add_value(g_.unique_name(name), DType::Float32);
     g_.value(out).shape = shape;
     g_.value(out).has_shape = true;
-    Node where;
-    where.op_type = "Where";
-    where.name = g_.unique_name(name + ".mask");
-    where.inputs = {keep, kept, fill_value};
-    where.outputs = {out};
-    added_.push_back(std::move(where));
+    Node n;
+    n.op_type = op;
+    n.name = g_.unique_name(name);
+    n.inputs = std::move(inputs);
+    n.outputs = {out};
+    n.attrs = std::move(attrs);
+    added_.push_back(std::move(n));
     return out;
   }
 
@@ -229,17 +236,9 @@ class AttentionMatcher {
 
   // A new value Transpose(keys, [0, 1, 3, 2]) of shape `shape`; its node waits in added() too.
   int transposed_keys(const std::string& name, int keys, const Shape& shape) {
-    const int out = g_.add_value(g_.unique_name(name + ".keys"), DType::Float32);
-    g_.value(out).shape = shape;
-    g_.value(out).has_shape = true;
-    Node t;
-    t.op_type = "Transpose";
-    t.name = g_.unique_name(name + ".keys");
-    t.inputs = {keys};
-    t.outputs = {out};
-    t.attrs.set("perm", Attribute::make_ints({0, 1, 3, 2}));
-    added_.push_back(std::move(t));
-    return out;
+    Attributes perm;
+    perm.set("perm", Attribute::make_ints({0, 1, 3, 2}));
+    return added_node(name + ".keys", "Transpose", {keys}, shape, std::move(perm));
   }
 
   static Tensor scalar(float v) {
