@@ -37,7 +37,10 @@ python3 -m pip install -q --no-build-isolation --no-deps --upgrade --target "$si
 blas=$(python3 -c "import scipy_openblas32; print(scipy_openblas32.get_lib_dir())" 2>/dev/null || true)
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/python/CMakeCache.txt")
 cd "$root"
-tests=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests (about 3 min)
+tests=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests (about 8 min on one core)
+# One pytest worker per core (pytest-xdist, from tests/requirements.txt); each worker inherits the preload.
+workers=()
+if python3 -c "import xdist" 2>/dev/null; then workers=(-n "$jobs"); fi
 LD_PRELOAD="$("$compiler" -print-file-name=libasan.so) $("$compiler" -print-file-name=libstdc++.so)" PYTHONPATH="$site" LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=1" \
-  python3 -m pytest "${tests[@]}" -k metal-sim -q -p no:cacheprovider
+  python3 -m pytest "${workers[@]}" "${tests[@]}" -k metal-sim -q -p no:cacheprovider
