@@ -1,8 +1,8 @@
 // Data derived from a constant tensor (pre-packed weights, uploaded GPU buffers) made once and shared
 // by every executable built from the same tensor, so a model specialised for a new input shape
 // copies no weight. Entries live as long as some executable holds them: the cache keeps only weak
-// references, and each entry keeps its source tensor alive, so a key's address cannot be reused by
-// another tensor while the entry exists.
+// references. An entry does not keep its source alive (an executable may free a weight once packed):
+// it is found only while the source's owner lives, so a reused address never matches a dead entry.
 #pragma once
 #include <algorithm>
 #include <functional>
@@ -26,8 +26,11 @@ class DerivedCache {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(key);
     if (it != entries_.end())
-      if (std::shared_ptr<Holder> held = it->second.lock()) return std::shared_ptr<T>(held, held->value.get());
-    auto held = std::make_shared<Holder>(Holder{source, make()});
+      if (std::shared_ptr<Holder> held = it->second.lock(); held && held->source_alive())
+        return std::shared_ptr<T>(held, held->value.get());
+    // A source without an owner (its lifetime guaranteed elsewhere) is held as before.
+    auto held = std::make_shared<Holder>(
+        Holder{source.owner() ? Tensor() : source, source.owner(), make()});
     entries_[key] = held;
     if (entries_.size() > 2 * live_after_prune_) prune();
     return std::shared_ptr<T>(held, held->value.get());
@@ -42,8 +45,10 @@ class DerivedCache {
 
  private:
   struct Holder {
-    Tensor source;
+    Tensor unowned_source;
+    std::weak_ptr<const void> owner;
     std::shared_ptr<T> value;
+    bool source_alive() const { return unowned_source.defined() || !owner.expired(); }
   };
   using Key = std::tuple<const void*, size_t, int, std::string>;
   void prune() {

@@ -14,6 +14,9 @@ class Executable {
   // order, in freshly allocated tensors that the caller owns. Not re-entrant: callers serialise.
   virtual std::vector<Tensor> run(const std::vector<Tensor>& inputs) = 0;
   virtual size_t arena_bytes() const = 0;
+  // The graph it runs, where the device keeps one (a weight it freed shows as a constant without
+  // data); nullptr otherwise.
+  virtual const Graph* held_graph() const { return nullptr; }
 };
 
 }  // namespace metalnn

@@ -10,8 +10,8 @@
 
 namespace metalnn::cpu {
 
-CpuExecutable::CpuExecutable(const Graph& g, int threads)
-    : graph_(g), threads_(threads), plan_(Plan::build(graph_, 64)) {
+CpuExecutable::CpuExecutable(Graph g, int threads)
+    : graph_(std::move(g)), threads_(threads), plan_(Plan::build(graph_, 64)) {
   static const bool blas_threads_set = [] {
     set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;
@@ -28,6 +28,10 @@ CpuExecutable::CpuExecutable(const Graph& g, int threads)
     }
   }
   produced_.assign(graph_.num_values(), 0);
+  // Readers of each constant still to be built; a graph output is read at every run.
+  std::vector<int> pending = graph_.use_counts();
+  std::vector<char> read(graph_.num_values(), 0);
+  for (int v : graph_.outputs()) read[v] = 1;
   for (const Node& n : graph_.nodes()) {
     for (int v : n.outputs)
       if (v >= 0) produced_[v] = 1;
@@ -38,9 +42,24 @@ CpuExecutable::CpuExecutable(const Graph& g, int threads)
     } catch (const std::bad_alloc&) {  // a kernel's tables or packed weights; sized tables say more themselves
       throw AllocationError(n.label() + ": out of memory preparing the kernel");
     }
+    // Released as soon as its last reader is built, so at most one original beside its packed form
+    // is alive at a time when the graph was the only other holder.
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
+      if (v < 0 || !graph_.value(v).is_constant()) continue;
+      if (steps_.back().kernel->reads_constant(i)) read[v] = 1;
+      if (--pending[v] == 0 && !read[v]) release_constant(v);
+    }
   }
   Profiler& profiler = Profiler::global();
   if (profiler.enabled()) profile_first_step_ = profiler.add_executable(graph_, plan_.arena_bytes);
+}
+
+void CpuExecutable::release_constant(int v) {
+  Value& val = graph_.value(v);
+  if (val.constant.raw() == nullptr) return;
+  val.constant = Tensor(val.constant.dtype(), val.constant.shape(), nullptr);
+  slots_[v] = val.constant;
 }
 
 std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {

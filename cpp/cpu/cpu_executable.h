@@ -12,11 +12,15 @@ namespace metalnn::cpu {
 class CpuExecutable : public Executable {
  public:
   // threads > 0: run on the shared pool of that many threads; 0: on the process's default pool.
-  explicit CpuExecutable(const Graph& g, int threads = 0);
+  // A constant whose every reader keeps its own packed form is dropped from the executable's graph
+  // (its dtype and shape stay): its bytes are freed once no one else holds them.
+  explicit CpuExecutable(Graph g, int threads = 0);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
   size_t arena_bytes() const override { return plan_.arena_bytes; }
+  const Graph* held_graph() const override { return &graph_; }
 
  private:
+  void release_constant(int v);
   struct Step {
     std::vector<int> inputs, outputs;  // value ids, -1 for omitted
     std::unique_ptr<Kernel> kernel;

@@ -17,6 +17,13 @@ class Kernel {
   // inputs[i] is nullptr for an omitted optional input; outputs are allocated with their inferred shapes.
   virtual void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs,
                    ThreadPool& pool) = 0;
+  // Whether run() reads the data of input i when that input is a constant. A kernel that keeps its
+  // own form of a weight (packed, transformed) says false, and the executable frees the original
+  // once no other kernel reads it (run() then gets a tensor with its dtype and shape but no data).
+  virtual bool reads_constant(size_t input) const {
+    (void)input;
+    return true;
+  }
 };
 
 // Builds the kernel for node `n`; shapes and dtypes of all its values are already inferred.

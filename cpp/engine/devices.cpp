@@ -52,12 +52,12 @@ std::string resolve_device(const std::string& device) {
   throw DeviceError("unknown device '" + device + "', expected one of auto, cpu, metal, metal-sim");
 }
 
-std::unique_ptr<Executable> compile(const Graph& g, const CompileOptions& options) {
+std::unique_ptr<Executable> compile(Graph g, const CompileOptions& options) {
   std::string device = resolve_device(options.device);
   if (device == "cpu") {
     if (options.precision != "float32")
       throw DeviceError("device 'cpu' computes in float32 only, got precision '" + options.precision + "'");
-    return std::make_unique<cpu::CpuExecutable>(g, options.threads);
+    return std::make_unique<cpu::CpuExecutable>(std::move(g), options.threads);
   }
   return gpu::compile_gpu(g, device, options.precision, cpu::node_evaluator());
 }

@@ -33,6 +33,6 @@ struct AutoDevice {
 };
 AutoDevice choose_auto_device(const std::vector<std::string>& available, bool apple, const std::string& metal_missing);
 // Builds the executable for `g` (optimised, sorted, shape-inferred) on options.device.
-std::unique_ptr<Executable> compile(const Graph& g, const CompileOptions& options);
+std::unique_ptr<Executable> compile(Graph g, const CompileOptions& options);
 
 }  // namespace metalnn

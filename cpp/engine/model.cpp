@@ -7,7 +7,8 @@
 
 namespace metalnn {
 
-Model::Model(Graph imported, CompileOptions options) : imported_(std::move(imported)), options_(std::move(options)) {
+Model::Model(Graph imported, CompileOptions options, bool release_weights)
+    : imported_(std::move(imported)), options_(std::move(options)) {
   options_.device = resolve_device(options_.device);
   for (int v : imported_.inputs()) {
     const Value& val = imported_.value(v);
@@ -20,8 +21,13 @@ Model::Model(Graph imported, CompileOptions options) : imported_(std::move(impor
   if (!free_dims_) {
     std::vector<Shape> shapes;
     for (const TensorInfo& in : inputs_) shapes.push_back(in.shape);
-    const Specialization& spec = specialization_for(shapes);
+    const bool release = release_weights && options_.device == "cpu";
+    const Specialization& spec = specialization_for(shapes, release);
     staged_ = !spec.executable->single_stage();
+    if (release) {
+      imported_ = spec.executable->source();
+      weights_released_ = !staged_;
+    }
     if (!staged_) {
       for (int v : spec.graph.outputs()) {
         const Value& val = spec.graph.value(v);
@@ -40,15 +46,24 @@ Model::Model(Graph imported, CompileOptions options) : imported_(std::move(impor
   }
 }
 
-Model::Specialization& Model::specialization_for(const std::vector<Shape>& shapes) {
+Model::Specialization& Model::specialization_for(const std::vector<Shape>& shapes, bool release) {
   auto found = by_shape_.find(shapes);
   if (found != by_shape_.end()) {
     lru_.splice(lru_.begin(), lru_, found->second);
     return lru_.front();
   }
-  Graph g = imported_;
+  if (weights_released_)  // unreachable: a static model has one signature, never evicted
+    throw ModelError("the model's weights were released after packing; it cannot be compiled again");
+  Graph g;
+  if (release) {
+    g = std::move(imported_);  // the executable holds the weights alone, so it can free them
+    imported_ = Graph();
+  } else {
+    g = imported_;
+  }
   for (size_t i = 0; i < shapes.size(); ++i) g.value(g.inputs()[i]).shape = shapes[i];
-  auto executable = std::make_unique<StagedExecutable>(std::move(g), options_, constants_, imported_);
+  auto executable = release ? std::make_unique<StagedExecutable>(std::move(g), options_, constants_)
+                            : std::make_unique<StagedExecutable>(std::move(g), options_, constants_, imported_);
   Specialization spec{shapes, executable->graph(), std::move(executable)};
   // Evict before inserting, so the old executables' memory is released before the cache grows.
   while (lru_.size() >= capacity_) {
@@ -128,6 +143,12 @@ std::vector<Model::CachedSpecialization> Model::cached() const {
 size_t Model::arena_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return lru_.empty() ? 0 : lru_.front().executable->arena_bytes();
+}
+
+const Graph& Model::imported_graph() const {
+  if (weights_released_)
+    throw ModelError("the model's weights were released once packed (it was loaded from a file); load it again");
+  return imported_;
 }
 
 Graph Model::latest_graph() const {

@@ -27,7 +27,9 @@ class Model {
   // Infers shapes with free input dimensions left free (core/symbolic_shapes.h), so the model is
   // checked as far as it can be without sizes. A model without free dimensions is optimised and
   // compiled here; otherwise each input-shape signature is compiled at its first run (or prepare()).
-  Model(Graph imported, CompileOptions options);
+  // With `release_weights`, a static model on the cpu device keeps no copy of the weights its kernels
+  // pack: saving it or compiling it again then needs the weights from their source (see weights_released).
+  Model(Graph imported, CompileOptions options, bool release_weights = false);
 
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   // Output shapes as far as they are known without input sizes (-1 where they follow the inputs; an
@@ -41,8 +43,12 @@ class Model {
   // dimensions and symbolically inferred shapes (what a saved file must keep).
   const Graph& optimized_graph() const;
   bool has_free_dims() const { return free_dims_; }
-  // The graph as loaded, after fold_weights: a copy shares its weights.
-  const Graph& imported_graph() const { return imported_; }
+  // The graph as loaded, after fold_weights: a copy shares its weights. Throws ModelError when the
+  // weights were released.
+  const Graph& imported_graph() const;
+  // Whether the packed weights' originals were freed: the graphs then hold those constants' dtypes and
+  // shapes without data, and the model cannot be saved or compiled again from itself.
+  bool weights_released() const { return weights_released_; }
   // The optimised graph of the most recently used specialisation (a copy sharing the weights), or
   // optimized_graph() before any: what `Model.summary()` describes.
   Graph latest_graph() const;
@@ -79,13 +85,14 @@ class Model {
     uint64_t runs = 0;
   };
   // Finds or compiles the specialisation and marks it most recently used; caller holds mutex_.
-  Specialization& specialization_for(const std::vector<Shape>& shapes);
+  Specialization& specialization_for(const std::vector<Shape>& shapes, bool release = false);
 
   Graph imported_;
   Graph symbolic_;  // imported_ with symbolic shapes, sorted
   CompileOptions options_;
   bool free_dims_ = false;
   bool staged_ = false;  // static shapes, but the plan splits where a size is known only at run time
+  bool weights_released_ = false;
   std::vector<TensorInfo> inputs_, outputs_;
   ConstantPool constants_;
   std::list<Specialization> lru_;  // most recently used first

@@ -146,8 +146,19 @@ struct StagedExecutable::Rest {
 };
 
 StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants,
-                                   const Graph& source)
-    : inputs_(g.inputs()), outputs_(g.outputs()) {
+                                   const Graph& source) {
+  build(std::move(g), options, constants, source, false);
+}
+
+StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants)
+    : own_source_(g) {
+  build(std::move(g), options, constants, own_source_, true);
+}
+
+void StagedExecutable::build(Graph g, const CompileOptions& options, ConstantPool& constants, const Graph& source,
+                             bool release) {
+  inputs_ = g.inputs();
+  outputs_ = g.outputs();
   const std::vector<int> undecided = inline_data_dependent_ifs(g);
   num_values_ = g.num_values();
   g.sort_topologically();
@@ -234,11 +245,21 @@ StagedExecutable::StagedExecutable(Graph g, const CompileOptions& options, Const
     if (producer >= 0 && nodes[size_t(producer)].outputs[0] == first_outputs_[i])
       trim_axis_[i] = data_dependent_axis(nodes[size_t(producer)].op_type);
   }
+  const bool whole = std::none_of(later.begin(), later.end(), [](char c) { return c != 0; });
   if (!first_outputs_.empty()) {
     constants.intern(first_graph_, source);
-    first_ = compile(first_graph_, options);
+    if (release && whole && options.device == "cpu" &&
+        std::none_of(trim_axis_.begin(), trim_axis_.end(), [](int a) { return a >= 0; })) {
+      // The executable's graph becomes the weights' only holder, so each is freed once packed.
+      g = Graph();
+      own_source_ = Graph();
+      first_ = compile(std::move(first_graph_), options);
+      first_graph_ = *first_->held_graph();
+    } else {
+      first_ = compile(first_graph_, options);
+    }
   }
-  if (std::none_of(later.begin(), later.end(), [](char c) { return c != 0; })) return;
+  if (whole) return;
   rest_ = std::make_unique<Rest>();
   rest_->graph = g;
   rest_->graph.nodes().clear();

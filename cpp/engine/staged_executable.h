@@ -27,6 +27,9 @@ class StagedExecutable : public Executable {
  public:
   // `g` has every input shape concrete; `source` is the graph its constants came from (ConstantPool).
   StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants, const Graph& source);
+  // `g` is its own source, held by no one else: when the whole graph runs as one cpu stage, the
+  // weights its kernels pack are freed; otherwise source() keeps `g` as given.
+  StagedExecutable(Graph g, const CompileOptions& options, ConstantPool& constants);
   ~StagedExecutable() override;
 
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
@@ -36,12 +39,16 @@ class StagedExecutable : public Executable {
   const Graph& graph() const { return first_graph_; }
   // Whether the whole graph runs as one stage with no output to trim.
   bool single_stage() const;
+  // `g` as given to the second constructor, unless its weights were freed (then empty).
+  const Graph& source() const { return own_source_; }
 
   // Later stages kept per split (the least recently used is freed beyond it).
   static constexpr size_t kStageCacheCapacity = 8;
 
  private:
   struct Rest;
+  void build(Graph g, const CompileOptions& options, ConstantPool& constants, const Graph& source, bool release);
+  Graph own_source_;
   Graph first_graph_;
   std::unique_ptr<Executable> first_;
   std::vector<int> first_outputs_;  // value ids of the original graph, in first_graph_'s output order

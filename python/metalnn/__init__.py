@@ -93,10 +93,31 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
         if has_suffix(source, ".metalnn"):
             return native()  # raises the reader's account of the header
         raise
-    # The native model takes the imported graph's contents (its weights then have one owner).
-    base_dir = os.path.dirname(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
-    compiled = _native.Model(import_model(proto, base_dir), device, precision, n_threads)
-    return Model(compiled, lambda: _native.Model(compiled.imported_graph(), device, precision, n_threads), proto)
+    # The native model takes the imported graph's contents (its weights then have one owner). Loaded
+    # from a file, it may free the weights it packs: compiling it again reads them from the file.
+    from_file = isinstance(source, (str, os.PathLike))
+    base_dir = os.path.dirname(os.fspath(source)) if from_file else None
+    stamp = _file_stamp(source) if from_file else None
+    compiled = _native.Model(import_model(proto, base_dir), device, precision, n_threads, release_weights=from_file)
+
+    def rebuild() -> _native.Model:
+        if not compiled.weights_released:
+            return _native.Model(compiled.imported_graph(), device, precision, n_threads)
+        if _file_stamp(source) != stamp:
+            raise ModelError(f"{os.fspath(source)!r} changed since the model was loaded, and the model kept only "
+                             "its packed weights: load it again")
+        return _native.Model(import_model(read_model(source, lean=True), base_dir), device, precision, n_threads)
+
+    return Model(compiled, rebuild, proto)
+
+
+def _file_stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """A model file's size and modification time (None when it cannot be read)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 __all__ = [

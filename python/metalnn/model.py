@@ -111,8 +111,15 @@ class Model:
         return buffers
 
     def save(self, path: str | os.PathLike[str], progress: Callable[[int, int], None] | None = None) -> None:
-        """Writes the optimised model as a .metalnn file (see docs/format.md); progress(done, total) gets bytes."""
-        _native.save_model_file(self._native, os.fspath(path), progress)
+        """Writes the optimised model as a .metalnn file (see docs/format.md); progress(done, total) gets bytes.
+
+        A model that freed the weights it packed (loaded from an ONNX file) is compiled again from that
+        file for the writing.
+        """
+        native = self._native
+        if native.weights_released:
+            native = self._rebuild()
+        _native.save_model_file(native, os.fspath(path), progress)
 
     def summary(self) -> Summary:
         """Inputs and outputs (symbolic dims by name), op counts, parameters, FLOPs, arena bytes and layers.

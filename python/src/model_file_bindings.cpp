@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/alibaba_mnn.h"
+#include "core/error.h"
 #include "core/model_file_reader.h"
 #include "core/model_file_writer.h"
 #include "engine/model.h"
@@ -52,6 +53,8 @@ void bind_model_file(py::module_& m) {
   m.def(
       "save_model_file",
       [](const Model& model, const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
+        if (model.weights_released())
+          throw ModelError("the model's weights were released once packed; save a model compiled from its source");
         WriteProgress report;
         if (progress)
           report = [&progress](uint64_t done, uint64_t total) {

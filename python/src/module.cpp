@@ -127,14 +127,20 @@ PYBIND11_MODULE(_native, m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       // Takes the graph's contents, leaving it empty: the weights then have one owner, and folding
       // them at load frees each original as soon as its folded form exists.
-      .def(py::init([](Graph& g, const std::string& device, const std::string& precision, int threads) {
+      // With release_weights, a static cpu model frees each weight its kernels pack (see weights_released).
+      .def(py::init([](Graph& g, const std::string& device, const std::string& precision, int threads,
+                       bool release_weights) {
              check_graph_structure(g, "model");
              Graph taken = std::move(g);
              g = Graph();
              py::gil_scoped_release release;
-             return std::make_shared<Model>(std::move(taken), CompileOptions{device, precision, threads});
+             return std::make_shared<Model>(std::move(taken), CompileOptions{device, precision, threads},
+                                            release_weights);
            }),
-           py::arg("graph"), py::arg("device"), py::arg("precision"), py::arg("threads") = 0)
+           py::arg("graph"), py::arg("device"), py::arg("precision"), py::arg("threads") = 0,
+           py::arg("release_weights") = false)
+      .def_property_readonly("weights_released", &Model::weights_released,
+                             "Whether the packed weights' originals were freed (no save or recompile from this model).")
       .def("imported_graph", &Model::imported_graph,
            "A copy of the graph as loaded, its weights folded and shared: what a new Model compiles from.")
       .def_property_readonly("inputs", [](const Model& m) { return tensor_infos(m.inputs()); })

@@ -121,6 +121,14 @@ class ConvKernel : public Kernel {
     }
   }
 
+  // The weights are read only by the depthwise and direct kernels and by the GEMM's matrix-vector
+  // product (one output position); every other path has its own packed or transformed copy.
+  bool reads_constant(size_t input) const override {
+    if (input != 1) return true;
+    if (path_ == Path::Winograd || path_ == Path::Taps) return false;
+    return path_ == Path::Depthwise || !packed_ || win_.out_size() == 1 || direct_pointwise();
+  }
+
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
@@ -133,8 +141,7 @@ class ConvKernel : public Kernel {
       return;
     }
     // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
-    if (path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
-        (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs)) {
+    if (direct_pointwise()) {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
@@ -206,6 +213,10 @@ class ConvKernel : public Kernel {
 
  private:
   enum class Path { Depthwise, Winograd, Taps, Pointwise, Im2col };
+  bool direct_pointwise() const {
+    return path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
+           (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs);
+  }
   std::unique_ptr<WinogradConv> winograd_;
   std::unique_ptr<TapConv> taps_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group

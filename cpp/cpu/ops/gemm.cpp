@@ -56,6 +56,8 @@ class GemmKernel : public Kernel {
     packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
   }
 
+  bool reads_constant(size_t input) const override { return input != 1 || !packed_b_; }
+
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const float* a = in[0]->data<float>();
     const float* b = in[1]->data<float>();
@@ -131,6 +133,8 @@ class MatMulKernel : public Kernel {
     if (std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
       packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, int64_t(a_offsets_.size()) * m_, k_, n_);
   }
+
+  bool reads_constant(size_t input) const override { return input != 1 || !packed_b_; }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const float* a = in[0]->data<float>();
