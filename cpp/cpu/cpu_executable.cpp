@@ -2,6 +2,9 @@
 
 #include <cstring>
 #include <new>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <chrono>
 
@@ -44,22 +47,33 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
     }
     // Released as soon as its last reader is built, so at most one original beside its packed form
     // is alive at a time when the graph was the only other holder.
+    bool released = false;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const int v = n.inputs[i];
       if (v < 0 || !graph_.value(v).is_constant()) continue;
       if (steps_.back().kernel->reads_constant(i)) read[v] = 1;
-      if (--pending[v] == 0 && !read[v]) release_constant(v);
+      if (--pending[v] == 0 && !read[v]) released |= release_constant(v);
     }
+    if (released) return_free_memory();
   }
   Profiler& profiler = Profiler::global();
   if (profiler.enabled()) profile_first_step_ = profiler.add_executable(graph_, plan_.arena_bytes);
 }
 
-void CpuExecutable::release_constant(int v) {
+bool CpuExecutable::release_constant(int v) {
   Value& val = graph_.value(v);
-  if (val.constant.raw() == nullptr) return;
+  if (val.constant.raw() == nullptr) return false;
   val.constant = Tensor(val.constant.dtype(), val.constant.shape(), nullptr);
   slots_[v] = val.constant;
+  return true;
+}
+
+void CpuExecutable::return_free_memory() {
+#if defined(__GLIBC__)
+  // Freed weights and packing scratch can sit between live heap blocks (glibc raises its mmap
+  // threshold after large frees), where they stay resident unless handed back explicitly.
+  malloc_trim(0);
+#endif
 }
 
 std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {

@@ -20,7 +20,9 @@ class CpuExecutable : public Executable {
   const Graph* held_graph() const override { return &graph_; }
 
  private:
-  void release_constant(int v);
+  // Drops value v's data from the graph and its slot; false when already dropped.
+  bool release_constant(int v);
+  static void return_free_memory();
   struct Step {
     std::vector<int> inputs, outputs;  // value ids, -1 for omitted
     std::unique_ptr<Kernel> kernel;

@@ -18,6 +18,8 @@ from onnx import numpy_helper
 
 # raw_data fields smaller than this stay in the message.
 LAZY_MIN_BYTES = 4096
+# Weights of at least this many bytes are read into an anonymous mapping of their own.
+OWN_MAPPING_MIN_BYTES = 1 << 16
 
 _MODEL_GRAPH = 7        # ModelProto.graph
 _GRAPH_INITIALIZER = 5  # GraphProto.initializer
@@ -166,7 +168,16 @@ def _external_bytes(tensor: onnx.TensorProto, base_dir: str | None) -> np.ndarra
         raise ValueError(f"external data {location!r}: {exc}") from None
     if offset < 0 or length < 0 or offset + length > size:
         raise ValueError(f"external data {location!r} has {size} bytes, the tensor asks for {length} at {offset}")
-    return np.fromfile(file, dtype=np.uint8, count=length, offset=offset)
+    if length < OWN_MAPPING_MIN_BYTES:
+        return np.fromfile(file, dtype=np.uint8, count=length, offset=offset)
+    # A mapping of its own goes back to the system whole when the engine frees the weight (once
+    # packed); a heap block could stay resident as a hole between other blocks.
+    buffer = mmap.mmap(-1, length)
+    with open(file, "rb") as f:
+        f.seek(offset)
+        if f.readinto(buffer) != length:
+            raise ValueError(f"external data {location!r} ended early")
+    return np.frombuffer(buffer, dtype=np.uint8)
 
 
 def tensor_array(tensor: onnx.TensorProto, base_dir: str | None) -> np.ndarray:
