@@ -1,5 +1,6 @@
 #include "cpu/cpu_executable.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #if defined(__GLIBC__)
@@ -20,41 +21,56 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
     return true;
   }();
   (void)blas_threads_set;
-  arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)}, "the activation arena");
   slots_.resize(graph_.num_values());
-  for (int v = 0; v < graph_.num_values(); ++v) {
-    const Value& val = graph_.value(v);
-    if (val.is_constant()) {
-      slots_[v] = val.constant;
-    } else if (plan_.in_arena(v)) {
-      slots_[v] = Tensor(val.dtype, val.shape, arena_.data<uint8_t>() + plan_.offsets[v], arena_.owner());
-    }
-  }
+  for (int v = 0; v < graph_.num_values(); ++v)
+    if (graph_.value(v).is_constant()) slots_[v] = graph_.value(v).constant;
+  const std::vector<Node>& nodes = graph_.nodes();
   produced_.assign(graph_.num_values(), 0);
-  // Readers of each constant still to be built; a graph output is read at every run.
-  std::vector<int> pending = graph_.use_counts();
-  std::vector<char> read(graph_.num_values(), 0);
-  for (int v : graph_.outputs()) read[v] = 1;
-  for (const Node& n : graph_.nodes()) {
+  std::vector<KernelFactory> makers;
+  for (const Node& n : nodes) {
     for (int v : n.outputs)
       if (v >= 0) produced_[v] = 1;
     KernelFactory make = find_kernel(n.op_type);
     if (!make) throw UnsupportedOpError(n.label() + ": the cpu device has no kernel for " + n.op_type);
+    makers.push_back(make);
+    steps_.push_back(Step{n.inputs, n.outputs, nullptr});
+  }
+  // Kernels reading the largest weights are built first: a weight's packed copy then appears while
+  // few others exist (a Winograd copy is four times its original), and each original is freed as
+  // soon as its last reader is built. The arena comes last, after the packing peak.
+  std::vector<size_t> order(nodes.size());
+  std::vector<size_t> weight_bytes(nodes.size(), 0);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    order[i] = i;
+    for (int v : nodes[i].inputs)
+      if (v >= 0 && graph_.value(v).is_constant()) weight_bytes[i] += graph_.value(v).constant.nbytes();
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return weight_bytes[a] > weight_bytes[b]; });
+  // Readers of each constant still to be built; a graph output is read at every run.
+  std::vector<int> pending = graph_.use_counts();
+  std::vector<char> read(graph_.num_values(), 0);
+  for (int v : graph_.outputs()) read[v] = 1;
+  for (size_t s : order) {
+    const Node& n = nodes[s];
     try {
-      steps_.push_back(Step{n.inputs, n.outputs, make(graph_, n)});
+      steps_[s].kernel = makers[s](graph_, n);
     } catch (const std::bad_alloc&) {  // a kernel's tables or packed weights; sized tables say more themselves
       throw AllocationError(n.label() + ": out of memory preparing the kernel");
     }
-    // Released as soon as its last reader is built, so at most one original beside its packed form
-    // is alive at a time when the graph was the only other holder.
     bool released = false;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const int v = n.inputs[i];
       if (v < 0 || !graph_.value(v).is_constant()) continue;
-      if (steps_.back().kernel->reads_constant(i)) read[v] = 1;
+      if (steps_[s].kernel->reads_constant(i)) read[v] = 1;
       if (--pending[v] == 0 && !read[v]) released |= release_constant(v);
     }
     if (released) return_free_memory();
+  }
+  arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)}, "the activation arena");
+  for (int v = 0; v < graph_.num_values(); ++v) {
+    const Value& val = graph_.value(v);
+    if (!val.is_constant() && plan_.in_arena(v))
+      slots_[v] = Tensor(val.dtype, val.shape, arena_.data<uint8_t>() + plan_.offsets[v], arena_.owner());
   }
   Profiler& profiler = Profiler::global();
   if (profiler.enabled()) profile_first_step_ = profiler.add_executable(graph_, plan_.arena_bytes);
