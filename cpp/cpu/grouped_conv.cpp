@@ -1,0 +1,378 @@
+// Each task is one band of output rows of one group of one image. It copies the group's input rows
+// into a scratch, zero-padded and split by stride phase (phase (py, px) holds padded rows py, py + sh,
+// ... and columns px, px + sw, ...; each phase row `width` columns wide), so that tap (i, j) of
+// output (oh, ow) lies at a fixed offset from oh * width + ow: the outputs are computed over that
+// "wide" grid, whole vectors of consecutive columns (the columns ow >= out_w are discarded), and every
+// input vector is one unaligned load. A register block of output channels x vectors of columns sums
+// over the group's input channels and taps; each input vector feeds every channel of the block and
+// each weight broadcast every vector. The block goes to an output scratch, whose valid columns are
+// copied to the output rows.
+#include "cpu/grouped_conv.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/activation.h"
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr int64_t kMaxGroupChannels = 64;
+// Staged input floats per task (128 KiB): bands of rows keep it in L2 on wide maps and deep groups.
+constexpr int64_t kStageFloats = int64_t{1} << 15;
+// Floats past the staged planes that the last, partly used vector of a band may read.
+constexpr int64_t kSlack = 64;
+
+// The kernels this CPU allows; METALNN_GROUPED_KERNELS=avx512|avx2|portable caps the choice (read once).
+enum class GroupedIsa { Portable, Avx2, Avx512 };
+GroupedIsa grouped_isa() {
+  static const GroupedIsa isa = [] {
+    const char* env = std::getenv("METALNN_GROUPED_KERNELS");
+    const std::string cap = env ? env : "";
+    if (has_avx512() && (cap.empty() || cap == "avx512")) return GroupedIsa::Avx512;
+    if (has_avx2_fma() && cap != "portable") return GroupedIsa::Avx2;
+    return GroupedIsa::Portable;
+  }();
+  return isa;
+}
+
+// Columns per vector and output channels per register block: 8 x 3 vectors of 16 take 24 of
+// AVX-512's 32 registers, 4 x 3 of 8 fill AVX2's 16.
+int64_t lanes(GroupedIsa isa) { return isa == GroupedIsa::Avx2 ? 8 : 16; }
+int block_channels(GroupedIsa isa) { return isa == GroupedIsa::Avx512 ? 8 : 4; }
+
+// [group][block of up to `block` output channels][input channel][tap][channel of the block]: the
+// weights of one (channel, tap) for the whole block are consecutive.
+std::vector<float> block_weights(const float* w, int64_t groups, int64_t ic, int64_t oc, int64_t taps, int block) {
+  const int64_t k = ic * taps;
+  std::vector<float> out(static_cast<size_t>(groups * oc * k));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t o0 = 0; o0 < oc; o0 += block) {
+      const int64_t n = std::min<int64_t>(block, oc - o0);
+      float* dst = out.data() + (g * oc + o0) * k;
+      for (int64_t o = 0; o < n; ++o)
+        for (int64_t i = 0; i < k; ++i) dst[i * n + o] = w[(g * oc + o0 + o) * k + i];
+    }
+  return out;
+}
+
+// What a register block reads: the staged channels of its group, the taps' offsets in them, its
+// clamp and where its outputs go (rows of ldo floats, one per output channel).
+struct Tile {
+  const float* in;
+  int64_t channel_stride;
+  const int64_t* taps;
+  int64_t ntaps, channels;
+  float lo, hi;
+  float* out;
+  int64_t ldo;
+};
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+#define METALNN_GC_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+// Output channels [0, OC) x columns [q, q + 16 NV).
+template <int OC, int NV>
+METALNN_GC_AVX512 void tile_avx512(const Tile& j, int64_t q, const float* w, const float* bias) {
+  __m512 acc[OC][NV];
+#pragma GCC unroll 8
+  for (int o = 0; o < OC; ++o) {
+    const __m512 b = bias ? _mm512_set1_ps(bias[o]) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = b;
+  }
+  const float* in = j.in + q;
+  for (int64_t c = 0; c < j.channels; ++c, in += j.channel_stride)
+    for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
+      const float* src = in + j.taps[t];
+      __m512 x[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_ps(src + v * 16);
+#pragma GCC unroll 8
+      for (int o = 0; o < OC; ++o) {
+        const __m512 k = _mm512_set1_ps(w[o]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[o][v] = _mm512_fmadd_ps(k, x[v], acc[o][v]);
+      }
+    }
+  const __m512 lo = _mm512_set1_ps(j.lo), hi = _mm512_set1_ps(j.hi);
+#pragma GCC unroll 8
+  for (int o = 0; o < OC; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_storeu_ps(j.out + o * j.ldo + q + v * 16, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[o][v])));
+}
+
+// All `vectors` vectors of columns in blocks of up to 3; 4 as two of 2, so no block has a lone vector
+// (one input load per OC broadcasts) when it can be avoided.
+template <int OC>
+METALNN_GC_AVX512 void columns_avx512(const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  for (int64_t v = 0; v < vectors;) {
+    const int64_t left = vectors - v;
+    if (left == 4 || left == 2) {
+      tile_avx512<OC, 2>(j, v * 16, w, bias);
+      v += 2;
+    } else if (left == 1) {
+      tile_avx512<OC, 1>(j, v * 16, w, bias);
+      v += 1;
+    } else {
+      tile_avx512<OC, 3>(j, v * 16, w, bias);
+      v += 3;
+    }
+  }
+}
+
+METALNN_GC_AVX512 void block_avx512(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  switch (oc) {
+    case 1: columns_avx512<1>(j, vectors, w, bias); break;
+    case 2: columns_avx512<2>(j, vectors, w, bias); break;
+    case 3: columns_avx512<3>(j, vectors, w, bias); break;
+    case 4: columns_avx512<4>(j, vectors, w, bias); break;
+    case 5: columns_avx512<5>(j, vectors, w, bias); break;
+    case 6: columns_avx512<6>(j, vectors, w, bias); break;
+    case 7: columns_avx512<7>(j, vectors, w, bias); break;
+    default: columns_avx512<8>(j, vectors, w, bias); break;
+  }
+}
+
+template <int OC, int NV>
+METALNN_AVX2 void tile_avx2(const Tile& j, int64_t q, const float* w, const float* bias) {
+  __m256 acc[OC][NV];
+#pragma GCC unroll 4
+  for (int o = 0; o < OC; ++o) {
+    const __m256 b = bias ? _mm256_set1_ps(bias[o]) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = b;
+  }
+  const float* in = j.in + q;
+  for (int64_t c = 0; c < j.channels; ++c, in += j.channel_stride)
+    for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
+      const float* src = in + j.taps[t];
+      __m256 x[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) x[v] = _mm256_loadu_ps(src + v * 8);
+#pragma GCC unroll 4
+      for (int o = 0; o < OC; ++o) {
+        const __m256 k = _mm256_broadcast_ss(w + o);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[o][v] = _mm256_fmadd_ps(k, x[v], acc[o][v]);
+      }
+    }
+  const __m256 lo = _mm256_set1_ps(j.lo), hi = _mm256_set1_ps(j.hi);
+#pragma GCC unroll 4
+  for (int o = 0; o < OC; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm256_storeu_ps(j.out + o * j.ldo + q + v * 8, _mm256_min_ps(hi, _mm256_max_ps(lo, acc[o][v])));
+}
+
+template <int OC>
+METALNN_AVX2 void columns_avx2(const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  for (int64_t v = 0; v < vectors;) {
+    const int64_t left = vectors - v;
+    if (left == 4 || left == 2) {
+      tile_avx2<OC, 2>(j, v * 8, w, bias);
+      v += 2;
+    } else if (left == 1) {
+      tile_avx2<OC, 1>(j, v * 8, w, bias);
+      v += 1;
+    } else {
+      tile_avx2<OC, 3>(j, v * 8, w, bias);
+      v += 3;
+    }
+  }
+}
+
+METALNN_AVX2 void block_avx2(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  switch (oc) {
+    case 1: columns_avx2<1>(j, vectors, w, bias); break;
+    case 2: columns_avx2<2>(j, vectors, w, bias); break;
+    case 3: columns_avx2<3>(j, vectors, w, bias); break;
+    default: columns_avx2<4>(j, vectors, w, bias); break;
+  }
+}
+#endif
+
+// Plain C++ over 16 columns at a time, for the compiler to vectorise.
+template <int OC>
+void columns_portable(const Tile& j, int64_t vectors, const float* w0, const float* bias) {
+  constexpr int64_t kLanes = 16;
+  for (int64_t v = 0; v < vectors; ++v) {
+    float acc[OC][kLanes];
+    for (int o = 0; o < OC; ++o)
+      for (int64_t i = 0; i < kLanes; ++i) acc[o][i] = bias ? bias[o] : 0.f;
+    const float* in = j.in + v * kLanes;
+    const float* w = w0;
+    for (int64_t c = 0; c < j.channels; ++c, in += j.channel_stride)
+      for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
+        const float* src = in + j.taps[t];
+        for (int o = 0; o < OC; ++o)
+          for (int64_t i = 0; i < kLanes; ++i) acc[o][i] += w[o] * src[i];
+      }
+    for (int o = 0; o < OC; ++o)
+      for (int64_t i = 0; i < kLanes; ++i)
+        j.out[o * j.ldo + v * kLanes + i] = std::min(j.hi, std::max(j.lo, acc[o][i]));
+  }
+}
+
+void block_portable(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  switch (oc) {
+    case 1: columns_portable<1>(j, vectors, w, bias); break;
+    case 2: columns_portable<2>(j, vectors, w, bias); break;
+    case 3: columns_portable<3>(j, vectors, w, bias); break;
+    default: columns_portable<4>(j, vectors, w, bias); break;
+  }
+}
+
+// Where the phases of a window sit in the staged scratch of one band of output rows.
+struct Phases {
+  int64_t width;             // columns of a phase row
+  int64_t halo;              // phase rows past a band's last output row that its taps reach
+  std::vector<int64_t> used;  // py * stride_w + px of the phases some tap reads, in order
+
+  explicit Phases(const Window2d& w) {
+    width = w.out_w + (w.kernel_w - 1) * w.dilation_w / w.stride_w;
+    halo = (w.kernel_h - 1) * w.dilation_h / w.stride_h;
+    std::vector<bool> reads(static_cast<size_t>(w.stride_h * w.stride_w), false);
+    for (int64_t i = 0; i < w.kernel_h; ++i)
+      for (int64_t j = 0; j < w.kernel_w; ++j)
+        reads[static_cast<size_t>(i * w.dilation_h % w.stride_h * w.stride_w + j * w.dilation_w % w.stride_w)] = true;
+    for (size_t p = 0; p < reads.size(); ++p)
+      if (reads[p]) used.push_back(static_cast<int64_t>(p));
+  }
+  // Floats of one phase plane of a band of `rows` output rows.
+  int64_t plane(int64_t rows) const { return (rows + halo) * width; }
+  int64_t channel_stride(int64_t rows) const { return static_cast<int64_t>(used.size()) * plane(rows); }
+
+  // Offsets of the taps (row-major) from the band's wide column 0 of a channel.
+  void taps(const Window2d& w, int64_t rows, std::vector<int64_t>& out) const {
+    out.clear();
+    for (int64_t i = 0; i < w.kernel_h; ++i)
+      for (int64_t j = 0; j < w.kernel_w; ++j) {
+        const int64_t y = i * w.dilation_h, x = j * w.dilation_w;
+        const int64_t phase = y % w.stride_h * w.stride_w + x % w.stride_w;
+        const int64_t index = std::find(used.begin(), used.end(), phase) - used.begin();
+        out.push_back(index * plane(rows) + y / w.stride_h * width + x / w.stride_w);
+      }
+  }
+
+  // The phase rows of output rows [r0, r0 + rows) of `channels` planes x[c][in_h][in_w], into dst.
+  void stage(const Window2d& w, const float* x, int64_t channels, int64_t r0, int64_t rows, float* dst) const {
+    const int64_t height = rows + halo;
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* src = x + c * w.in_size();
+      for (const int64_t phase : used) {
+        const int64_t py = phase / w.stride_w, px = phase % w.stride_w;
+        // Column u of a phase row reads input column u * stride_w + px - pad_left.
+        const IndexRange cols = valid_range(px - w.pad_left, w.stride_w, width, w.in_w);
+        for (int64_t r = 0; r < height; ++r, dst += width) {
+          const int64_t ih = (r0 + r) * w.stride_h + py - w.pad_top;
+          if (ih < 0 || ih >= w.in_h || cols.size() == 0) {
+            std::fill(dst, dst + width, 0.f);
+            continue;
+          }
+          std::fill(dst, dst + cols.lo, 0.f);
+          const float* in = src + ih * w.in_w + cols.lo * w.stride_w + px - w.pad_left;
+          if (w.stride_w == 1) {
+            std::memcpy(dst + cols.lo, in, static_cast<size_t>(cols.size()) * sizeof(float));
+          } else {
+            for (int64_t u = 0; u < cols.size(); ++u) dst[cols.lo + u] = in[u * w.stride_w];
+          }
+          std::fill(dst + cols.hi, dst + width, 0.f);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+bool GroupedConv::suits(const Window2d&, int64_t groups, int64_t in_channels, int64_t out_channels) {
+  if (groups <= 1 || in_channels % groups || out_channels % groups) return false;
+  const int64_t ic = in_channels / groups;
+  return ic >= 2 && ic <= kMaxGroupChannels;
+}
+
+GroupedConv::GroupedConv(const Window2d& win, int64_t groups, int64_t in_channels, int64_t out_channels,
+                         const float* constant_w)
+    : win_(win),
+      groups_(groups),
+      in_c_(in_channels),
+      out_c_(out_channels),
+      ic_(in_channels / groups),
+      oc_(out_channels / groups),
+      block_(block_channels(grouped_isa())) {
+  if (constant_w) blocked_ = block_weights(constant_w, groups_, ic_, oc_, win_.kernel_size(), block_);
+}
+
+void GroupedConv::run(const float* x, const float* w, const float* bias, float* y, int64_t batch,
+                      const Activation& act, ThreadPool& pool) const {
+  const GroupedIsa isa = grouped_isa();
+  const int64_t lane = lanes(isa), ntaps = win_.kernel_size(), k = ic_ * ntaps;
+  std::vector<float> run_blocked;
+  if (blocked_.empty()) run_blocked = block_weights(w, groups_, ic_, oc_, ntaps, block_);
+  const float* wb = blocked_.empty() ? run_blocked.data() : blocked_.data();
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const Phases phases(win_);
+  const int64_t out_h = win_.out_h, out_w = win_.out_w, out_hw = win_.out_size();
+  // Bands of rows whose staged input fits kStageFloats, and at least two tasks per thread where
+  // the map has the rows for them.
+  const int64_t per_row = ic_ * static_cast<int64_t>(phases.used.size()) * phases.width;
+  int64_t rows = std::clamp<int64_t>(kStageFloats / std::max<int64_t>(1, per_row) - phases.halo, 1, out_h);
+  const int64_t images = batch * groups_, want = 2 * pool.num_threads();
+  if (images < want) rows = std::min(rows, std::max<int64_t>(1, out_h * images / want));
+  const int64_t bands = (out_h + rows - 1) / rows, tasks = images * bands;
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
+    thread_local std::vector<float> scratch;
+    std::vector<int64_t> taps;
+    for (int64_t t = next++; t < tasks; t = next++) {
+      const int64_t n = t / (groups_ * bands), g = t / bands % groups_, r0 = t % bands * rows;
+      const int64_t band = std::min(rows, out_h - r0);
+      const int64_t columns = (band - 1) * phases.width + out_w, vectors = (columns + lane - 1) / lane;
+      const int64_t ldo = vectors * lane, staged = ic_ * phases.channel_stride(band);
+      const size_t floats = static_cast<size_t>(staged + kSlack + oc_ * ldo);
+      if (scratch.size() < floats) scratch.resize(floats);
+      float* in = scratch.data();
+      float* out = in + staged + kSlack;
+      phases.stage(win_, x + (n * in_c_ + g * ic_) * win_.in_size(), ic_, r0, band, in);
+      std::fill(in + staged, in + staged + kSlack, 0.f);
+      phases.taps(win_, band, taps);
+      Tile tile{in, phases.channel_stride(band), taps.data(), ntaps, ic_, lo, hi, out, ldo};
+      for (int64_t o0 = 0; o0 < oc_; o0 += block_) {
+        const int oc = static_cast<int>(std::min<int64_t>(block_, oc_ - o0));
+        const float* wg = wb + (g * oc_ + o0) * k;
+        const float* bg = bias ? bias + g * oc_ + o0 : nullptr;
+        tile.out = out + o0 * ldo;
+#ifdef METALNN_HAS_AVX2_KERNELS
+        if (isa == GroupedIsa::Avx512) {
+          block_avx512(oc, tile, vectors, wg, bg);
+          continue;
+        }
+        if (isa == GroupedIsa::Avx2) {
+          block_avx2(oc, tile, vectors, wg, bg);
+          continue;
+        }
+#endif
+        block_portable(oc, tile, vectors, wg, bg);
+      }
+      // The valid columns of each wide row to the output, then any activation the clamp did not cover.
+      for (int64_t o = 0; o < oc_; ++o) {
+        float* yo = y + (n * out_c_ + g * oc_ + o) * out_hw + r0 * out_w;
+        const float* src = out + o * ldo;
+        for (int64_t r = 0; r < band; ++r)
+          std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
+        if (!clamp) apply_activation(yo, band * out_w, act);
+      }
+    }
+  });
+}
+
+}  // namespace metalnn::cpu
