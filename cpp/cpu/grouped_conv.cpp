@@ -230,6 +230,28 @@ void block_portable(int oc, const Tile& j, int64_t vectors, const float* w, cons
   }
 }
 
+#ifdef METALNN_HAS_AVX2_KERNELS
+// dst[u] = src[2 u] for u < n, 8 at a time while the loads stay within src[0, 2 n - 1).
+METALNN_AVX2 int64_t copy_even_avx2(const float* src, int64_t n, float* dst) {
+  int64_t u = 0;
+  for (; u + 8 < n; u += 8) _mm256_storeu_ps(dst + u, load_strided<2>(src + 2 * u));
+  return u;
+}
+#endif
+
+// dst[u] = src[u * stride] for u < n.
+void copy_columns(const float* src, int64_t stride, int64_t n, float* dst) {
+  if (stride == 1) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  int64_t u = 0;
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (stride == 2 && grouped_isa() != GroupedIsa::Portable) u = copy_even_avx2(src, n, dst);
+#endif
+  for (; u < n; ++u) dst[u] = src[u * stride];
+}
+
 // Where the phases of a window sit in the staged scratch of one band of output rows.
 struct Phases {
   int64_t width;             // columns of a phase row
@@ -279,11 +301,7 @@ struct Phases {
           }
           std::fill(dst, dst + cols.lo, 0.f);
           const float* in = src + ih * w.in_w + cols.lo * w.stride_w + px - w.pad_left;
-          if (w.stride_w == 1) {
-            std::memcpy(dst + cols.lo, in, static_cast<size_t>(cols.size()) * sizeof(float));
-          } else {
-            for (int64_t u = 0; u < cols.size(); ++u) dst[cols.lo + u] = in[u * w.stride_w];
-          }
+          copy_columns(in, w.stride_w, cols.size(), dst + cols.lo);
           std::fill(dst + cols.hi, dst + width, 0.f);
         }
       }
