@@ -230,27 +230,74 @@ void block_portable(int oc, const Tile& j, int64_t vectors, const float* w, cons
   }
 }
 
-#ifdef METALNN_HAS_AVX2_KERNELS
-// dst[u] = src[2 u] for u < n, 8 at a time while the loads stay within src[0, 2 n - 1).
-METALNN_AVX2 int64_t copy_even_avx2(const float* src, int64_t n, float* dst) {
-  int64_t u = 0;
-  for (; u + 8 < n; u += 8) _mm256_storeu_ps(dst + u, load_strided<2>(src + 2 * u));
-  return u;
-}
-#endif
+// Where one phase row reads in its input channel: column u at col0 + u * stride_w, for u in [lo, hi).
+struct PhaseRow {
+  int64_t col0, lo, hi;
+};
 
-// dst[u] = src[u * stride] for u < n.
-void copy_columns(const float* src, int64_t stride, int64_t n, float* dst) {
+// One phase row of `width` floats: column u is src[u * stride] for u in [lo, hi), zero elsewhere.
+// src is where column 0 would read; only the columns in range are read.
+void stage_row(const float* src, int64_t stride, int64_t lo, int64_t hi, int64_t width, float* dst) {
+  std::fill(dst, dst + lo, 0.f);
   if (stride == 1) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-    return;
+    std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
+  } else {
+    for (int64_t u = lo; u < hi; ++u) dst[u] = src[u * stride];
   }
-  int64_t u = 0;
-#ifdef METALNN_HAS_AVX2_KERNELS
-  if (stride == 2 && grouped_isa() != GroupedIsa::Portable) u = copy_even_avx2(src, n, dst);
-#endif
-  for (; u < n; ++u) dst[u] = src[u * stride];
+  std::fill(dst + hi, dst + width, 0.f);
 }
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+// Bits [a, b) of a mask, a and b clamped to [0, 32].
+inline uint64_t bit_range(int64_t a, int64_t b) {
+  a = std::clamp<int64_t>(a, 0, 32), b = std::clamp<int64_t>(b, 0, 32);
+  return b > a ? ((uint64_t{1} << b) - 1) & ~((uint64_t{1} << a) - 1) : 0;
+}
+
+// stage_row in masked vectors of 16 columns: maps of a few pixels have rows too short for a call
+// to memcpy and a loop. Masked-off lanes are not read, so no load strays past the input.
+__attribute__((target("avx512f,avx2,fma"), always_inline)) inline void stage_row_avx512(
+    const float* src, int64_t stride, int64_t lo, int64_t hi, int64_t width, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(stride)));
+  for (int64_t u = 0; u < width; u += 16) {
+    const __mmask16 store = static_cast<__mmask16>(bit_range(0, width - u));
+    __m512 v;
+    if (stride == 1) {
+      v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(bit_range(lo - u, hi - u)), src + u);
+    } else if (stride == 2) {
+      // Elements [2 (lo - u), 2 (hi - u)) of the 32 from src + 2 u; the permute keeps the even ones.
+      const uint64_t m = bit_range(2 * (lo - u), 2 * (hi - u));
+      const __m512 a = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + 2 * u);
+      const __m512 b = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), src + 2 * u + 16);
+      v = _mm512_permutex2var_ps(a, even, b);
+    } else {
+      v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(bit_range(lo - u, hi - u)), steps,
+                                   src + u * stride, 4);
+    }
+    _mm512_mask_storeu_ps(dst + u, store, v);
+  }
+}
+
+// The planned rows of `channels` input planes of in_size floats each, one after another into dst.
+METALNN_GC_AVX512 void stage_avx512(const float* x, int64_t in_size, int64_t channels, const PhaseRow* rows,
+                                    int64_t n, int64_t stride, int64_t width, float* dst) {
+  for (int64_t c = 0; c < channels; ++c, x += in_size)
+    for (int64_t i = 0; i < n; ++i, dst += width)
+      stage_row_avx512(x + rows[i].col0, stride, rows[i].lo, rows[i].hi, width, dst);
+}
+
+// dst[i] = src[i] for i < n.
+METALNN_GC_AVX512 void copy_row_avx512(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>(bit_range(0, n - i));
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
+}
+#endif
 
 // Where the phases of a window sit in the staged scratch of one band of output rows.
 struct Phases {
@@ -285,27 +332,33 @@ struct Phases {
   }
 
   // The phase rows of output rows [r0, r0 + rows) of `channels` planes x[c][in_h][in_w], into dst.
-  void stage(const Window2d& w, const float* x, int64_t channels, int64_t r0, int64_t rows, float* dst) const {
-    const int64_t height = rows + halo;
-    for (int64_t c = 0; c < channels; ++c) {
-      const float* src = x + c * w.in_size();
-      for (const int64_t phase : used) {
-        const int64_t py = phase / w.stride_w, px = phase % w.stride_w;
-        // Column u of a phase row reads input column u * stride_w + px - pad_left.
-        const IndexRange cols = valid_range(px - w.pad_left, w.stride_w, width, w.in_w);
-        for (int64_t r = 0; r < height; ++r, dst += width) {
-          const int64_t ih = (r0 + r) * w.stride_h + py - w.pad_top;
-          if (ih < 0 || ih >= w.in_h || cols.size() == 0) {
-            std::fill(dst, dst + width, 0.f);
-            continue;
-          }
-          std::fill(dst, dst + cols.lo, 0.f);
-          const float* in = src + ih * w.in_w + cols.lo * w.stride_w + px - w.pad_left;
-          copy_columns(in, w.stride_w, cols.size(), dst + cols.lo);
-          std::fill(dst + cols.hi, dst + width, 0.f);
-        }
+  void stage(const Window2d& w, const float* x, int64_t channels, int64_t r0, int64_t rows, float* dst,
+             GroupedIsa isa, std::vector<PhaseRow>& plan) const {
+    // Every channel has the same rows: where each reads, planned once.
+    plan.clear();
+    for (const int64_t phase : used) {
+      const int64_t py = phase / w.stride_w, px = phase % w.stride_w;
+      // Column u of a phase row reads input column u * stride_w + px - pad_left.
+      const IndexRange cols = valid_range(px - w.pad_left, w.stride_w, width, w.in_w);
+      for (int64_t r = 0; r < rows + halo; ++r) {
+        const int64_t ih = (r0 + r) * w.stride_h + py - w.pad_top;
+        const bool inside = ih >= 0 && ih < w.in_h;  // a row outside the input reads none of its columns
+        plan.push_back({(inside ? ih : 0) * w.in_w + px - w.pad_left, inside ? cols.lo : 0, inside ? cols.hi : 0});
       }
     }
+#ifdef METALNN_HAS_AVX2_KERNELS
+    if (isa == GroupedIsa::Avx512) {
+      stage_avx512(x, w.in_size(), channels, plan.data(), static_cast<int64_t>(plan.size()), w.stride_w, width, dst);
+      return;
+    }
+#else
+    (void)isa;
+#endif
+    for (int64_t c = 0; c < channels; ++c)
+      for (const PhaseRow& row : plan) {
+        stage_row(x + c * w.in_size() + row.col0, w.stride_w, row.lo, row.hi, width, dst);
+        dst += width;
+      }
   }
 };
 
@@ -351,6 +404,7 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
     thread_local std::vector<float> scratch;
     std::vector<int64_t> taps;
+    std::vector<PhaseRow> plan;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / (groups_ * bands), g = t / bands % groups_, r0 = t % bands * rows;
       const int64_t band = std::min(rows, out_h - r0);
@@ -360,7 +414,7 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
       if (scratch.size() < floats) scratch.resize(floats);
       float* in = scratch.data();
       float* out = in + staged + kSlack;
-      phases.stage(win_, x + (n * in_c_ + g * ic_) * win_.in_size(), ic_, r0, band, in);
+      phases.stage(win_, x + (n * in_c_ + g * ic_) * win_.in_size(), ic_, r0, band, in, isa, plan);
       std::fill(in + staged, in + staged + kSlack, 0.f);
       phases.taps(win_, band, taps);
       Tile tile{in, phases.channel_stride(band), taps.data(), ntaps, ic_, lo, hi, out, ldo};
@@ -385,8 +439,15 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
       for (int64_t o = 0; o < oc_; ++o) {
         float* yo = y + (n * out_c_ + g * oc_ + o) * out_hw + r0 * out_w;
         const float* src = out + o * ldo;
-        for (int64_t r = 0; r < band; ++r)
+        for (int64_t r = 0; r < band; ++r) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+          if (isa == GroupedIsa::Avx512) {
+            copy_row_avx512(src + r * phases.width, out_w, yo + r * out_w);
+            continue;
+          }
+#endif
           std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
+        }
         if (!clamp) apply_activation(yo, band * out_w, act);
       }
     }

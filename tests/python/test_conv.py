@@ -1,6 +1,6 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On the CPU the cases reach im2col and 1x1 (BLAS, packed and direct GEMM), depthwise,
-narrow groups, Winograd and the GEMM per tap; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
+activations. On the CPU the cases reach im2col and 1x1 (BLAS, packed and direct GEMM), depthwise, narrow
+groups, Winograd and the GEMM per tap; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
 (partial tiles, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
 
 import os
