@@ -15,8 +15,8 @@ namespace metalnn::cpu {
 
 class GroupedConv {
  public:
-  // Whether this kernel runs a conv of `groups` groups over these channels on this CPU: group > 1,
-  // not depthwise, at most 64 input channels per group.
+  // Whether this kernel runs a conv of `groups` groups over these channels: group > 1, not depthwise,
+  // at most 64 input channels per group, and not 1x1 stride 1 unpadded.
   static bool suits(const Window2d& win, int64_t groups, int64_t in_channels, int64_t out_channels);
 
   // constant_w, if not nullptr, is the weight [out_channels, in_channels / groups, kh, kw], blocked
