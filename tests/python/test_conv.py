@@ -208,7 +208,7 @@ FUSED_CASES = {
     "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
-    "grouped": ((2, 24, 9, 9), (24, 8, 3, 3), {"group": 3, "pads": [1, 1, 1, 1]}),
+    "grouped": ((2, 24, 9, 9), (24, 6, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
