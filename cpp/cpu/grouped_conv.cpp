@@ -43,8 +43,8 @@ GroupedIsa grouped_isa() {
 }
 
 // Columns per vector and output channels per register block: 8 x 3 vectors of 16 take 24 of
-// AVX-512's 32 registers, 4 x 3 of 8 fill AVX2's 16.
-int64_t lanes(GroupedIsa isa) { return isa == GroupedIsa::Avx2 ? 8 : 16; }
+// AVX-512's 32 registers, 4 x 3 of 8 fill AVX2's 16 (and 4 x 3 of 4 SSE's).
+int64_t lanes(GroupedIsa isa) { return isa == GroupedIsa::Avx512 ? 16 : isa == GroupedIsa::Avx2 ? 8 : 4; }
 int block_channels(GroupedIsa isa) { return isa == GroupedIsa::Avx512 ? 8 : 4; }
 
 // [group][block of up to `block` output channels][input channel][tap][channel of the block]: the
@@ -199,25 +199,45 @@ METALNN_AVX2 void block_avx2(int oc, const Tile& j, int64_t vectors, const float
 }
 #endif
 
-// Plain C++ over 16 columns at a time, for the compiler to vectorise.
+// Plain C++ on the compiler's generic 4-float vectors (SSE, NEON): the AVX2 kernel's shape.
+typedef float Floats4 __attribute__((vector_size(16)));
+
+template <int OC, int NV>
+void tile_portable(const Tile& j, int64_t q, const float* w, const float* bias) {
+  Floats4 acc[OC][NV];
+  for (int o = 0; o < OC; ++o)
+    for (int v = 0; v < NV; ++v) acc[o][v] = Floats4{} + (bias ? bias[o] : 0.f);
+  const float* in = j.in + q;
+  for (int64_t c = 0; c < j.channels; ++c, in += j.channel_stride)
+    for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
+      const float* src = in + j.taps[t];
+      Floats4 x[NV];
+      for (int v = 0; v < NV; ++v) std::memcpy(&x[v], src + v * 4, sizeof(Floats4));  // unaligned
+      for (int o = 0; o < OC; ++o)
+        for (int v = 0; v < NV; ++v) acc[o][v] += w[o] * x[v];
+    }
+  for (int o = 0; o < OC; ++o)
+    for (int v = 0; v < NV; ++v) {
+      float* out = j.out + o * j.ldo + q + v * 4;
+      std::memcpy(out, &acc[o][v], sizeof(Floats4));
+      for (int i = 0; i < 4; ++i) out[i] = std::min(j.hi, std::max(j.lo, out[i]));
+    }
+}
+
 template <int OC>
-void columns_portable(const Tile& j, int64_t vectors, const float* w0, const float* bias) {
-  constexpr int64_t kLanes = 16;
-  for (int64_t v = 0; v < vectors; ++v) {
-    float acc[OC][kLanes];
-    for (int o = 0; o < OC; ++o)
-      for (int64_t i = 0; i < kLanes; ++i) acc[o][i] = bias ? bias[o] : 0.f;
-    const float* in = j.in + v * kLanes;
-    const float* w = w0;
-    for (int64_t c = 0; c < j.channels; ++c, in += j.channel_stride)
-      for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
-        const float* src = in + j.taps[t];
-        for (int o = 0; o < OC; ++o)
-          for (int64_t i = 0; i < kLanes; ++i) acc[o][i] += w[o] * src[i];
-      }
-    for (int o = 0; o < OC; ++o)
-      for (int64_t i = 0; i < kLanes; ++i)
-        j.out[o * j.ldo + v * kLanes + i] = std::min(j.hi, std::max(j.lo, acc[o][i]));
+void columns_portable(const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  for (int64_t v = 0; v < vectors;) {
+    const int64_t left = vectors - v;
+    if (left == 4 || left == 2) {
+      tile_portable<OC, 2>(j, v * 4, w, bias);
+      v += 2;
+    } else if (left == 1) {
+      tile_portable<OC, 1>(j, v * 4, w, bias);
+      v += 1;
+    } else {
+      tile_portable<OC, 3>(j, v * 4, w, bias);
+      v += 3;
+    }
   }
 }
 
