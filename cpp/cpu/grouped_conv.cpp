@@ -42,10 +42,6 @@ GroupedIsa grouped_isa() {
   return isa;
 }
 
-// Columns per vector and output channels per register block: 8 x 3 vectors of 16 take 24 of
-// AVX-512's 32 registers, 4 x 3 of 8 fill AVX2's 16 (and 4 x 3 of 4 SSE's).
-int64_t lanes(GroupedIsa isa) { return isa == GroupedIsa::Avx512 ? 16 : isa == GroupedIsa::Avx2 ? 8 : 4; }
-int block_channels(GroupedIsa isa) { return isa == GroupedIsa::Avx512 ? 8 : 4; }
 
 // [group][block of up to `block` output channels][input channel][tap][channel of the block]: the
 // weights of one (channel, tap) for the whole block are consecutive.
@@ -109,38 +105,6 @@ METALNN_GC_AVX512 void tile_avx512(const Tile& j, int64_t q, const float* w, con
       _mm512_storeu_ps(j.out + o * j.ldo + q + v * 16, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[o][v])));
 }
 
-// All `vectors` vectors of columns in blocks of up to 3; 4 as two of 2, so no block has a lone vector
-// (one input load per OC broadcasts) when it can be avoided.
-template <int OC>
-METALNN_GC_AVX512 void columns_avx512(const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  for (int64_t v = 0; v < vectors;) {
-    const int64_t left = vectors - v;
-    if (left == 4 || left == 2) {
-      tile_avx512<OC, 2>(j, v * 16, w, bias);
-      v += 2;
-    } else if (left == 1) {
-      tile_avx512<OC, 1>(j, v * 16, w, bias);
-      v += 1;
-    } else {
-      tile_avx512<OC, 3>(j, v * 16, w, bias);
-      v += 3;
-    }
-  }
-}
-
-METALNN_GC_AVX512 void block_avx512(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  switch (oc) {
-    case 1: columns_avx512<1>(j, vectors, w, bias); break;
-    case 2: columns_avx512<2>(j, vectors, w, bias); break;
-    case 3: columns_avx512<3>(j, vectors, w, bias); break;
-    case 4: columns_avx512<4>(j, vectors, w, bias); break;
-    case 5: columns_avx512<5>(j, vectors, w, bias); break;
-    case 6: columns_avx512<6>(j, vectors, w, bias); break;
-    case 7: columns_avx512<7>(j, vectors, w, bias); break;
-    default: columns_avx512<8>(j, vectors, w, bias); break;
-  }
-}
-
 template <int OC, int NV>
 METALNN_AVX2 void tile_avx2(const Tile& j, int64_t q, const float* w, const float* bias) {
   __m256 acc[OC][NV];
@@ -172,31 +136,6 @@ METALNN_AVX2 void tile_avx2(const Tile& j, int64_t q, const float* w, const floa
       _mm256_storeu_ps(j.out + o * j.ldo + q + v * 8, _mm256_min_ps(hi, _mm256_max_ps(lo, acc[o][v])));
 }
 
-template <int OC>
-METALNN_AVX2 void columns_avx2(const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  for (int64_t v = 0; v < vectors;) {
-    const int64_t left = vectors - v;
-    if (left == 4 || left == 2) {
-      tile_avx2<OC, 2>(j, v * 8, w, bias);
-      v += 2;
-    } else if (left == 1) {
-      tile_avx2<OC, 1>(j, v * 8, w, bias);
-      v += 1;
-    } else {
-      tile_avx2<OC, 3>(j, v * 8, w, bias);
-      v += 3;
-    }
-  }
-}
-
-METALNN_AVX2 void block_avx2(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  switch (oc) {
-    case 1: columns_avx2<1>(j, vectors, w, bias); break;
-    case 2: columns_avx2<2>(j, vectors, w, bias); break;
-    case 3: columns_avx2<3>(j, vectors, w, bias); break;
-    default: columns_avx2<4>(j, vectors, w, bias); break;
-  }
-}
 #endif
 
 // Plain C++ on the compiler's generic 4-float vectors (SSE, NEON): the AVX2 kernel's shape.
@@ -224,30 +163,72 @@ void tile_portable(const Tile& j, int64_t q, const float* w, const float* bias) 
     }
 }
 
-template <int OC>
-void columns_portable(const Tile& j, int64_t vectors, const float* w, const float* bias) {
+// The register blocks of each ISA: tile<OC, NV>(job, q, w, bias) computes output channels [0, OC)
+// x columns [q, q + NV * kLanes), OC <= kChannels, NV <= 3. 8 x 3 vectors of 16 take 24 of AVX-512's
+// 32 registers, 4 x 3 of 8 fill AVX2's 16 (and 4 x 3 of 4 SSE's).
+#ifdef METALNN_HAS_AVX2_KERNELS
+struct Avx512 {
+  static constexpr int64_t kLanes = 16;
+  static constexpr int kChannels = 8;
+  template <int OC, int NV>
+  static void tile(const Tile& j, int64_t q, const float* w, const float* bias) { tile_avx512<OC, NV>(j, q, w, bias); }
+};
+struct Avx2 {
+  static constexpr int64_t kLanes = 8;
+  static constexpr int kChannels = 4;
+  template <int OC, int NV>
+  static void tile(const Tile& j, int64_t q, const float* w, const float* bias) { tile_avx2<OC, NV>(j, q, w, bias); }
+};
+#endif
+struct Portable {
+  static constexpr int64_t kLanes = 4;
+  static constexpr int kChannels = 4;
+  template <int OC, int NV>
+  static void tile(const Tile& j, int64_t q, const float* w, const float* bias) {
+    tile_portable<OC, NV>(j, q, w, bias);
+  }
+};
+
+template <class F>
+auto on_isa(GroupedIsa isa, F f) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  if (isa == GroupedIsa::Avx512) return f(Avx512{});
+  if (isa == GroupedIsa::Avx2) return f(Avx2{});
+#else
+  (void)isa;
+#endif
+  return f(Portable{});
+}
+
+// All `vectors` vectors of columns in blocks of up to 3; 4 as two of 2, so no block has a lone vector
+// (one input load per OC broadcasts) when it can be avoided.
+template <class Isa, int OC>
+void columns(const Tile& j, int64_t vectors, const float* w, const float* bias) {
   for (int64_t v = 0; v < vectors;) {
     const int64_t left = vectors - v;
     if (left == 4 || left == 2) {
-      tile_portable<OC, 2>(j, v * 4, w, bias);
+      Isa::template tile<OC, 2>(j, v * Isa::kLanes, w, bias);
       v += 2;
     } else if (left == 1) {
-      tile_portable<OC, 1>(j, v * 4, w, bias);
+      Isa::template tile<OC, 1>(j, v * Isa::kLanes, w, bias);
       v += 1;
     } else {
-      tile_portable<OC, 3>(j, v * 4, w, bias);
+      Isa::template tile<OC, 3>(j, v * Isa::kLanes, w, bias);
       v += 3;
     }
   }
 }
 
-void block_portable(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  switch (oc) {
-    case 1: columns_portable<1>(j, vectors, w, bias); break;
-    case 2: columns_portable<2>(j, vectors, w, bias); break;
-    case 3: columns_portable<3>(j, vectors, w, bias); break;
-    default: columns_portable<4>(j, vectors, w, bias); break;
+// A block of oc <= Isa::kChannels output channels.
+template <class Isa, int OC = Isa::kChannels>
+void block(int oc, const Tile& j, int64_t vectors, const float* w, const float* bias) {
+  if constexpr (OC > 1) {
+    if (oc < OC) {
+      block<Isa, OC - 1>(oc, j, vectors, w, bias);
+      return;
+    }
   }
+  columns<Isa, OC>(j, vectors, w, bias);
 }
 
 // Where one phase row reads in its input channel: column u at col0 + u * stride_w, for u in [lo, hi).
@@ -402,14 +383,15 @@ GroupedConv::GroupedConv(const Window2d& win, int64_t groups, int64_t in_channel
       out_c_(out_channels),
       ic_(in_channels / groups),
       oc_(out_channels / groups),
-      block_(block_channels(grouped_isa())) {
+      block_(on_isa(grouped_isa(), [](auto kernels) { return decltype(kernels)::kChannels; })) {
   if (constant_w) blocked_ = block_weights(constant_w, groups_, ic_, oc_, win_.kernel_size(), block_);
 }
 
 void GroupedConv::run(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                       const Activation& act, ThreadPool& pool) const {
   const GroupedIsa isa = grouped_isa();
-  const int64_t lane = lanes(isa), ntaps = win_.kernel_size(), k = ic_ * ntaps;
+  const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
+  const int64_t ntaps = win_.kernel_size(), k = ic_ * ntaps;
   std::vector<float> run_blocked;
   if (blocked_.empty()) run_blocked = block_weights(w, groups_, ic_, oc_, ntaps, block_);
   const float* wb = blocked_.empty() ? run_blocked.data() : blocked_.data();
@@ -432,7 +414,7 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / (groups_ * bands), g = t / bands % groups_, r0 = t % bands * rows;
       const int64_t band = std::min(rows, out_h - r0);
-      const int64_t columns = (band - 1) * phases.width + out_w, vectors = (columns + lane - 1) / lane;
+      const int64_t wide = (band - 1) * phases.width + out_w, vectors = (wide + lane - 1) / lane;
       const int64_t ldo = vectors * lane, staged = ic_ * phases.channel_stride(band);
       const size_t floats = static_cast<size_t>(staged + kSlack + oc_ * ldo);
       if (scratch.size() < floats) scratch.resize(floats);
@@ -447,17 +429,7 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
         const float* wg = wb + (g * oc_ + o0) * k;
         const float* bg = bias ? bias + g * oc_ + o0 : nullptr;
         tile.out = out + o0 * ldo;
-#ifdef METALNN_HAS_AVX2_KERNELS
-        if (isa == GroupedIsa::Avx512) {
-          block_avx512(oc, tile, vectors, wg, bg);
-          continue;
-        }
-        if (isa == GroupedIsa::Avx2) {
-          block_avx2(oc, tile, vectors, wg, bg);
-          continue;
-        }
-#endif
-        block_portable(oc, tile, vectors, wg, bg);
+        on_isa(isa, [&](auto kernels) { block<decltype(kernels)>(oc, tile, vectors, wg, bg); });
       }
       // The valid columns of each wide row to the output, then any activation the clamp did not cover.
       for (int64_t o = 0; o < oc_; ++o) {
