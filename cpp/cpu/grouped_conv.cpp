@@ -80,7 +80,7 @@ METALNN_GC_AVX512 void tile_avx512(const Tile& j, int64_t q, const float* w, con
 #pragma GCC unroll 8
   for (int o = 0; o < OC; ++o) {
     const __m512 b = bias ? _mm512_set1_ps(bias[o]) : _mm512_setzero_ps();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[o][v] = b;
   }
   const float* in = j.in + q;
@@ -88,19 +88,19 @@ METALNN_GC_AVX512 void tile_avx512(const Tile& j, int64_t q, const float* w, con
     for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
       const float* src = in + j.taps[t];
       __m512 x[NV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_ps(src + v * 16);
 #pragma GCC unroll 8
       for (int o = 0; o < OC; ++o) {
         const __m512 k = _mm512_set1_ps(w[o]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[o][v] = _mm512_fmadd_ps(k, x[v], acc[o][v]);
       }
     }
   const __m512 lo = _mm512_set1_ps(j.lo), hi = _mm512_set1_ps(j.hi);
 #pragma GCC unroll 8
   for (int o = 0; o < OC; ++o)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       _mm512_storeu_ps(j.out + o * j.ldo + q + v * 16, _mm512_min_ps(hi, _mm512_max_ps(lo, acc[o][v])));
 }
@@ -108,10 +108,10 @@ METALNN_GC_AVX512 void tile_avx512(const Tile& j, int64_t q, const float* w, con
 template <int OC, int NV>
 METALNN_AVX2 void tile_avx2(const Tile& j, int64_t q, const float* w, const float* bias) {
   __m256 acc[OC][NV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int o = 0; o < OC; ++o) {
     const __m256 b = bias ? _mm256_set1_ps(bias[o]) : _mm256_setzero_ps();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[o][v] = b;
   }
   const float* in = j.in + q;
@@ -119,19 +119,19 @@ METALNN_AVX2 void tile_avx2(const Tile& j, int64_t q, const float* w, const floa
     for (int64_t t = 0; t < j.ntaps; ++t, w += OC) {
       const float* src = in + j.taps[t];
       __m256 x[NV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) x[v] = _mm256_loadu_ps(src + v * 8);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int o = 0; o < OC; ++o) {
         const __m256 k = _mm256_broadcast_ss(w + o);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[o][v] = _mm256_fmadd_ps(k, x[v], acc[o][v]);
       }
     }
   const __m256 lo = _mm256_set1_ps(j.lo), hi = _mm256_set1_ps(j.hi);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int o = 0; o < OC; ++o)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       _mm256_storeu_ps(j.out + o * j.ldo + q + v * 8, _mm256_min_ps(hi, _mm256_max_ps(lo, acc[o][v])));
 }
@@ -164,25 +164,25 @@ void tile_portable(const Tile& j, int64_t q, const float* w, const float* bias) 
 }
 
 // The register blocks of each ISA: tile<OC, NV>(job, q, w, bias) computes output channels [0, OC)
-// x columns [q, q + NV * kLanes), OC <= kChannels, NV <= 3. 8 x 3 vectors of 16 take 24 of AVX-512's
-// 32 registers, 4 x 3 of 8 fill AVX2's 16 (and 4 x 3 of 4 SSE's).
+// x columns [q, q + NV * kLanes), OC <= kChannels, NV <= kMaxVectors (8 x 3 vectors of 16 take 24 of
+// AVX-512's 32 registers, 4 x 3 of 8 fill AVX2's 16 and 4 x 3 of 4 SSE's; NEON could hold more).
 #ifdef METALNN_HAS_AVX2_KERNELS
 struct Avx512 {
   static constexpr int64_t kLanes = 16;
-  static constexpr int kChannels = 8;
+  static constexpr int kChannels = 8, kRegisters = 32;
   template <int OC, int NV>
   static void tile(const Tile& j, int64_t q, const float* w, const float* bias) { tile_avx512<OC, NV>(j, q, w, bias); }
 };
 struct Avx2 {
   static constexpr int64_t kLanes = 8;
-  static constexpr int kChannels = 4;
+  static constexpr int kChannels = 4, kRegisters = 16;
   template <int OC, int NV>
   static void tile(const Tile& j, int64_t q, const float* w, const float* bias) { tile_avx2<OC, NV>(j, q, w, bias); }
 };
 #endif
 struct Portable {
   static constexpr int64_t kLanes = 4;
-  static constexpr int kChannels = 4;
+  static constexpr int kChannels = 4, kRegisters = 16;
   template <int OC, int NV>
   static void tile(const Tile& j, int64_t q, const float* w, const float* bias) {
     tile_portable<OC, NV>(j, q, w, bias);
@@ -200,22 +200,32 @@ auto on_isa(GroupedIsa isa, F f) {
   return f(Portable{});
 }
 
-// All `vectors` vectors of columns in blocks of up to 3; 4 as two of 2, so no block has a lone vector
-// (one input load per OC broadcasts) when it can be avoided.
+// Vectors per register block at OC output channels: OC x NV accumulators, NV inputs and a broadcast
+// weight in the registers, at most 6.
+template <class Isa, int OC>
+constexpr int kMaxVectors = std::min(6, (Isa::kRegisters - 1) / (OC + 1));
+
+// One block of nv <= NV vectors from column q.
+template <class Isa, int OC, int NV = kMaxVectors<Isa, OC>>
+void vectors_block(int nv, const Tile& j, int64_t q, const float* w, const float* bias) {
+  if constexpr (NV > 1) {
+    if (nv < NV) {
+      vectors_block<Isa, OC, NV - 1>(nv, j, q, w, bias);
+      return;
+    }
+  }
+  Isa::template tile<OC, NV>(j, q, w, bias);
+}
+
+// All `vectors` vectors of columns in as few register blocks as fit, of near-equal sizes: a block of
+// a lone vector loads one input per OC broadcasts.
 template <class Isa, int OC>
 void columns(const Tile& j, int64_t vectors, const float* w, const float* bias) {
-  for (int64_t v = 0; v < vectors;) {
-    const int64_t left = vectors - v;
-    if (left == 4 || left == 2) {
-      Isa::template tile<OC, 2>(j, v * Isa::kLanes, w, bias);
-      v += 2;
-    } else if (left == 1) {
-      Isa::template tile<OC, 1>(j, v * Isa::kLanes, w, bias);
-      v += 1;
-    } else {
-      Isa::template tile<OC, 3>(j, v * Isa::kLanes, w, bias);
-      v += 3;
-    }
+  constexpr int64_t most = kMaxVectors<Isa, OC>;
+  for (int64_t v = 0, blocks = (vectors + most - 1) / most; v < vectors; --blocks) {
+    const int64_t nv = (vectors - v + blocks - 1) / blocks;
+    vectors_block<Isa, OC>(static_cast<int>(nv), j, v * Isa::kLanes, w, bias);
+    v += nv;
   }
 }
 

@@ -129,6 +129,7 @@ CONV_CASES = {
     "grouped_deep_wide_rows": ((1, 128, 6, 128), (8, 64, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
     "grouped_row_bands": ((1, 8, 40, 37), (12, 4, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
     "grouped_1d": ((2, 12, 30), (9, 4, 5), {"group": 3, "pads": [2, 1]}),
+    "grouped_four_outputs_six_vectors": ((2, 8, 8, 9), (8, 4, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
     # Taps reading only some stride phases (1x1 stride 2; even offsets at stride 2, dilation 2).
     "grouped_1x1_stride2": ((2, 12, 9, 8), (9, 4, 1, 1), {"group": 3, "strides": [2, 2]}),
     "grouped_stride2_dilation2": ((1, 8, 15, 14), (4, 4, 3, 3), {"group": 2, "strides": [2, 2], "dilations": [2, 2],
