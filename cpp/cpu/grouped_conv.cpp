@@ -399,6 +399,7 @@ GroupedConv::GroupedConv(const Window2d& win, int64_t groups, int64_t in_channel
 
 void GroupedConv::run(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                       const Activation& act, ThreadPool& pool) const {
+  if (batch == 0 || win_.out_size() == 0) return;
   const GroupedIsa isa = grouped_isa();
   const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
   const int64_t ntaps = win_.kernel_size(), k = ic_ * ntaps;
