@@ -42,7 +42,6 @@ GroupedIsa grouped_isa() {
   return isa;
 }
 
-
 // [group][block of up to `block` output channels][input channel][tap][channel of the block]: the
 // weights of one (channel, tap) for the whole block are consecutive.
 std::vector<float> block_weights(const float* w, int64_t groups, int64_t ic, int64_t oc, int64_t taps, int block) {
@@ -278,8 +277,9 @@ __attribute__((target("avx512f,avx2,fma"), always_inline)) inline void stage_row
     if (stride == 1) {
       v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(bit_range(lo - u, hi - u)), src + u);
     } else if (stride == 2) {
-      // Elements [2 (lo - u), 2 (hi - u)) of the 32 from src + 2 u; the permute keeps the even ones.
-      const uint64_t m = bit_range(2 * (lo - u), 2 * (hi - u));
+      // Elements [2 (lo - u), 2 (hi - u) - 1] of the 32 from src + 2 u (the last column's input can be
+      // the input's last float); the permute keeps the even ones.
+      const uint64_t m = bit_range(2 * (lo - u), 2 * (hi - u) - 1);
       const __m512 a = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + 2 * u);
       const __m512 b = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), src + 2 * u + 16);
       v = _mm512_permutex2var_ps(a, even, b);
