@@ -24,8 +24,9 @@ namespace metalnn::cpu {
 namespace {
 
 constexpr int64_t kMaxGroupChannels = 64;
-// Staged input floats per task (128 KiB): bands of rows keep it in L2 on wide maps and deep groups.
-constexpr int64_t kStageFloats = int64_t{1} << 15;
+// Scratch floats per task, staged input and output rows (256 KiB): bands of rows keep them in L2 on
+// wide maps and deep or wide groups.
+constexpr int64_t kScratchFloats = int64_t{1} << 16;
 // Floats past the staged planes that the last, partly used vector of a band may read.
 constexpr int64_t kSlack = 64;
 
@@ -410,10 +411,10 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
   const bool clamp = activation_as_clamp(act, lo, hi);
   const Phases phases(win_);
   const int64_t out_h = win_.out_h, out_w = win_.out_w, out_hw = win_.out_size();
-  // Bands of rows whose staged input fits kStageFloats, and at least two tasks per thread where
-  // the map has the rows for them.
-  const int64_t per_row = ic_ * static_cast<int64_t>(phases.used.size()) * phases.width;
-  int64_t rows = std::clamp<int64_t>(kStageFloats / std::max<int64_t>(1, per_row) - phases.halo, 1, out_h);
+  // Bands of rows whose scratch fits kScratchFloats, and at least two tasks per thread where the map
+  // has the rows for them.
+  const int64_t per_row = (ic_ * static_cast<int64_t>(phases.used.size()) + oc_) * phases.width;
+  int64_t rows = std::clamp<int64_t>(kScratchFloats / per_row - phases.halo, 1, out_h);
   const int64_t images = batch * groups_, want = 2 * pool.num_threads();
   if (images < want) rows = std::min(rows, std::max<int64_t>(1, out_h * images / want));
   const int64_t bands = (out_h + rows - 1) / rows, tasks = images * bands;
