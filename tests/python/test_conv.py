@@ -1,6 +1,6 @@
 """Conv against ONNX Runtime: groups, depthwise, strides, pads, dilation, auto_pad, bias, fused
-activations. On the CPU the cases reach im2col and 1x1 (BLAS, packed and direct GEMM), depthwise,
-Winograd and the GEMM per tap; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
+activations. On the CPU the cases reach im2col and 1x1 (BLAS, packed and direct GEMM), depthwise, narrow
+groups, Winograd and the GEMM per tap; on GPU devices every kernel: tiled 1x1 / 3x3 / general with tiles of 32 or 8 channels
 (partial tiles, K chunks of 16), depthwise 3x3 stride 1 / 2 and general."""
 
 import os
@@ -113,6 +113,27 @@ CONV_CASES = {
     "dilated_strided": ((1, 6, 17, 16), (7, 6, 3, 3), {"dilations": [3, 2], "strides": [2, 2], "pads": [2, 3, 1, 2]}),
     "dilated_5x3_asymmetric": ((2, 3, 11, 12), (4, 3, 5, 3), {"dilations": [2, 4], "pads": [4, 0, 3, 5]}),
     "padding_heavy_5x5": ((1, 5, 3, 4), (6, 5, 5, 5), {"pads": [2, 2, 2, 2]}),
+    # Narrow groups (2 to 64 input channels each): the CPU's grouped kernel, vectors of output pixels x
+    # register blocks of a group's output channels (partial blocks, leftover vectors, stride phases,
+    # dilation, asymmetric padding, bands of rows for small batches and for deep groups on wide maps).
+    "grouped_w2": ((2, 10, 9, 11), (10, 2, 3, 3), {"group": 5, "pads": [1, 1, 1, 1]}),
+    "grouped_w3_stride2": ((3, 12, 13, 11), (8, 3, 3, 3), {"group": 4, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "grouped_w8_7x7": ((2, 48, 7, 7), (48, 8, 3, 3), {"group": 6, "pads": [1, 1, 1, 1]}),
+    "grouped_w8_stride2": ((2, 40, 14, 13), (40, 8, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "grouped_w16_dilated": ((2, 32, 11, 12), (48, 16, 3, 3), {"group": 2, "dilations": [2, 2], "pads": [2, 2, 2, 2]}),
+    "grouped_w24_asymmetric": ((1, 48, 9, 10), (22, 24, 3, 3), {"group": 2, "pads": [0, 1, 2, 3]}),
+    "grouped_5x3_strides_1x2": ((2, 16, 10, 9), (6, 8, 5, 3), {"group": 2, "strides": [1, 2], "pads": [2, 1, 2, 1]}),
+    "grouped_stride3_dilated": ((2, 12, 17, 16), (6, 6, 3, 3), {"group": 2, "strides": [3, 3], "dilations": [2, 1],
+                                                                "pads": [1, 2, 0, 1]}),
+    "grouped_w64_odd_outputs": ((1, 128, 7, 7), (70, 64, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    "grouped_deep_wide_rows": ((1, 128, 6, 128), (8, 64, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    "grouped_row_bands": ((1, 8, 40, 37), (12, 4, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    "grouped_1d": ((2, 12, 30), (9, 4, 5), {"group": 3, "pads": [2, 1]}),
+    "grouped_four_outputs_six_vectors": ((2, 8, 8, 9), (8, 4, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    # Taps reading only some stride phases (1x1 stride 2; even offsets at stride 2, dilation 2).
+    "grouped_1x1_stride2": ((2, 12, 9, 8), (9, 4, 1, 1), {"group": 3, "strides": [2, 2]}),
+    "grouped_stride2_dilation2": ((1, 8, 15, 14), (4, 4, 3, 3), {"group": 2, "strides": [2, 2], "dilations": [2, 2],
+                                                                 "pads": [2, 2, 2, 2]}),
 }
 
 
@@ -142,6 +163,14 @@ def test_conv_weight_as_graph_input(target, rng):
     check_op("Conv", [x, w], target, {"pads": [1, 1, 1, 1]})
 
 
+def test_grouped_weight_as_graph_input(target, rng):
+    """Grouped weights fed at run time: the CPU blocks them for its grouped kernel on every run."""
+    x = rng.standard_normal((2, 24, 9, 10), dtype="float32")
+    w = rng.standard_normal((30, 8, 3, 3), dtype="float32")
+    b = rng.standard_normal(30, dtype="float32")
+    check_op("Conv", [x, w, b], target, {"group": 3, "pads": [1, 1, 1, 1]})
+
+
 @pytest.mark.parametrize("width", [9, 37], ids=["narrow", "wide"])
 def test_depthwise_weight_as_graph_input(width, target, rng):
     """Depthwise weights fed at run time: the CPU blocks them by channel on every run, not once at load."""
@@ -153,10 +182,11 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
-    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise kernels capped
-    at AVX2 (the per-plane kernel) or plain C++, and (avx2) the GEMM and Winograd transforms at AVX2:
-    otherwise this machine's best path runs them (the choice is made once per process)."""
-    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels)
+    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise and grouped
+    kernels capped at AVX2 (the per-plane depthwise kernel) or plain C++, and (avx2) the GEMM and
+    Winograd transforms at AVX2: otherwise this machine's best path runs them (the choice is made once
+    per process)."""
+    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -179,6 +209,8 @@ FUSED_CASES = {
     "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
+    "grouped": ((2, 24, 9, 9), (24, 6, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
+    "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

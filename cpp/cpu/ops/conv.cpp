@@ -1,10 +1,11 @@
-// Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), 3x3 stride 1
-// with constant weights and enough input channels (Winograd, cpu/winograd_conv.h), dilated or
-// padding-heavy windows (one GEMM per tap over the outputs it reaches, cpu/tap_conv.h), 1x1 stride-1
-// unpadded (a GEMM straight on the input), and the rest (im2col tiles + GEMM). Where its shapes
-// suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM takes the weight
-// [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused activation run on
-// each output tile right after its GEMM. Constant weights are packed for the GEMM once per tensor.
+// Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), narrow groups
+// (cpu/grouped_conv.h), 3x3 stride 1 with constant weights and enough input channels (Winograd,
+// cpu/winograd_conv.h), dilated or padding-heavy windows (one GEMM per tap over the outputs it reaches,
+// cpu/tap_conv.h), 1x1 stride-1 unpadded (a GEMM straight on the input), and the rest (im2col tiles +
+// GEMM). Where its shapes suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM
+// takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
+// activation run on each output tile right after its GEMM. Constant weights are packed for the GEMM
+// once per tensor.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
 #include "cpu/direct_gemm.h"
+#include "cpu/grouped_conv.h"
 #include "cpu/packed_gemm.h"
 #include "cpu/tap_conv.h"
 #include "cpu/winograd_conv.h"
@@ -72,6 +74,10 @@ class ConvKernel : public Kernel {
           return std::make_shared<const std::vector<float>>(
               depthwise_blocked_weights(weight.constant.data<float>(), out_c_, win_.kernel_size()));
         });
+    } else if (GroupedConv::suits(win_, group_, in_c_, out_c_)) {
+      path_ = Path::Grouped;
+      grouped_ = std::make_unique<GroupedConv>(win_, group_, in_c_, out_c_,
+                                               weight.is_constant() ? weight.constant.data<float>() : nullptr);
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
@@ -145,6 +151,10 @@ class ConvKernel : public Kernel {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
       return;
     }
+    if (path_ == Path::Grouped) {
+      grouped_->run(x, w, bias, y, batch, act_, pool);
+      return;
+    }
     if (path_ == Path::Winograd) {
       winograd_->run(x, bias, y, batch, act_, pool);
       return;
@@ -212,13 +222,14 @@ class ConvKernel : public Kernel {
   }
 
  private:
-  enum class Path { Depthwise, Winograd, Taps, Pointwise, Im2col };
+  enum class Path { Depthwise, Grouped, Winograd, Taps, Pointwise, Im2col };
   bool direct_pointwise() const {
     return path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
            (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs);
   }
   std::unique_ptr<WinogradConv> winograd_;
   std::unique_ptr<TapConv> taps_;
+  std::unique_ptr<GroupedConv> grouped_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
   std::shared_ptr<const std::vector<float>> blocked_;        // constant depthwise weights, channel-blocked
   Activation act_;

@@ -1,0 +1,38 @@
+// Grouped convolution with narrow groups (a few to 64 input channels each, not depthwise), NCHW
+// float32, any kernel size, stride, dilation and padding, with bias and fused activation. One GEMM
+// per group would have 8-row, 72-deep matrices here and leave most vector lanes idle; this kernel
+// instead vectorises over output pixels and keeps a block of the group's output channels in
+// registers, reading the group's zero-padded, stride-phase-split input rows from a scratch.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/activation.h"
+#include "core/ops/window2d.h"
+#include "cpu/thread_pool.h"
+
+namespace metalnn::cpu {
+
+class GroupedConv {
+ public:
+  // Whether this kernel runs a conv of `groups` groups over these channels: group > 1, not depthwise,
+  // at most 64 input channels per group, and not 1x1 stride 1 unpadded.
+  static bool suits(const Window2d& win, int64_t groups, int64_t in_channels, int64_t out_channels);
+
+  // constant_w, if not nullptr, is the weight [out_channels, in_channels / groups, kh, kw], blocked
+  // here once; otherwise run() blocks the weights it is given on every call.
+  GroupedConv(const Window2d& win, int64_t groups, int64_t in_channels, int64_t out_channels,
+              const float* constant_w);
+
+  // y = act(conv(x, w) + bias); bias may be nullptr.
+  void run(const float* x, const float* w, const float* bias, float* y, int64_t batch, const Activation& act,
+           ThreadPool& pool) const;
+
+ private:
+  Window2d win_;
+  int64_t groups_, in_c_, out_c_, ic_, oc_;
+  int block_;                  // output channels per register block on this CPU
+  std::vector<float> blocked_;  // constant weights as the kernel reads them (empty otherwise)
+};
+
+}  // namespace metalnn::cpu
