@@ -106,7 +106,7 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       {200, 41, 513, false, false, true, 1.f, 0.f}, {1, 1600, 37, false, false, false, 1.f, 0.f},
       {65, 1, 70, false, false, true, 1.f, -1.f},   {129, 129, 129, true, true, false, 1.f, 0.f},
       {50, 100, 300, false, false, true, 1.f, 0.f}, {64, 64, 64, false, false, true, 1.f, 1.f},
-      {16, 1100, 40, false, false, true, 1.f, 0.f},
+      {16, 1100, 40, false, false, true, 1.f, 0.f},  {20, 50, 1100, false, false, true, 1.f, 0.5f},
       // B packed per call with short K and long rows: tiles row panel by row panel.
       {200, 1400, 100, false, false, true, 1.f, 0.f}, {300, 600, 64, false, false, true, 1.f, 0.5f},
   };
@@ -154,7 +154,7 @@ TEST(PackedGemm, ImageColumnsEveryKernel) {
     float beta;
   };
   const std::vector<ImageCase> cases = {
-      {7, 49, 3, 0, 147, 5, true, 0.f},   {29, 7, 8, 0, 56, 300, true, 1.f},  {48, 1, 5, 0, 5, 45, true, 0.f},
+      {7, 49, 3, 0, 147, 5, true, 0.f},   {29, 7, 8, 0, 56, 700, true, 1.f},  {48, 1, 5, 0, 5, 45, true, 0.f},
       {20, 35, 4, 10, 120, 600, false, 0.5f}, {15, 196, 2, 0, 392, 40, true, 0.f}, {33, 9, 6, 4, 40, 17, false, 0.f},
   };
   for (GemmIsa isa : isas()) {

@@ -99,7 +99,7 @@ CONV_CASES = {
     # and no more than the reduction, one image: the CPU runs the GEMM transposed (K over two blocks, a
     # ragged last panel of outputs).
     "pointwise_transposed": ((1, 50, 7, 7), (48, 50, 1, 1), {}),
-    "pointwise_transposed_deep": ((1, 300, 3, 11), (32, 300, 1, 1), {}),
+    "pointwise_transposed_deep": ((1, 600, 3, 11), (32, 600, 1, 1), {}),
     "pointwise_transposed_wide": ((1, 96, 7, 7), (80, 96, 1, 1), {}),
     "im2col_transposed_stride2": ((1, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     # Several images on maps of at most 256 pixels: one packed GEMM whose columns run over the batch
@@ -107,7 +107,7 @@ CONV_CASES = {
     # images, K over two blocks); an im2col matrix too big for that keeps one GEMM per image.
     "batched_pointwise_7x7": ((8, 37, 7, 7), (48, 37, 1, 1), {}),
     "batched_pointwise_1x1_map": ((3, 45, 1, 1), (33, 45, 1, 1), {}),
-    "batched_pointwise_5x7_deep": ((2, 300, 5, 7), (19, 300, 1, 1), {}),
+    "batched_pointwise_5x7_deep": ((2, 600, 5, 7), (19, 600, 1, 1), {}),
     "batched_pointwise_14x14": ((2, 40, 14, 14), (35, 40, 1, 1), {}),
     "batched_1x1_stride2": ((3, 41, 14, 13), (50, 41, 1, 1), {"strides": [2, 2]}),
     "batched_3x3_7x7": ((8, 35, 7, 7), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
