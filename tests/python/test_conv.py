@@ -113,7 +113,7 @@ CONV_CASES = {
     "batched_3x3_7x7": ((8, 35, 7, 7), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
     "batched_3x3_stride2": ((3, 19, 14, 14), (24, 19, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "batched_3x3_5x7": ((2, 17, 5, 7), (13, 17, 3, 3), {"pads": [1, 1, 1, 1]}),
-    "im2col_per_image_deep": ((2, 600, 16, 16), (5, 600, 3, 2), {}),
+    "im2col_per_image_deep": ((3, 800, 16, 16), (5, 800, 3, 2), {}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
@@ -190,7 +190,7 @@ FUSED_CASES = {
     "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
     "pointwise_transposed": ((1, 20, 7, 7), (16, 20, 1, 1), {}),
     "batched_pointwise": ((3, 40, 7, 7), (37, 40, 1, 1), {}),
-    "batched_im2col_stride2": ((8, 24, 13, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "batched_im2col_stride2": ((3, 4, 13, 13), (20, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
 }
