@@ -61,6 +61,16 @@ CASES = {
     "grp_w16_s1_c512_14": (512, 512, (14, 14), 3, 1, 1, 32),
     "grp_w32_s1_c1024_7": (1024, 1024, (7, 7), 3, 1, 1, 32),
     "grp_w64_s1_c128_56": (128, 128, (56, 56), 3, 1, 1, 2),
+    # ResNet-50's layers on small maps (run with --batch 8): 1x1, 1x1 stride 2, 3x3 stride 2, 3x3 on 7x7.
+    "pw_c2048_512_7": (2048, 512, (7, 7), 1, 1, 1, 1),
+    "pw_c512_2048_7": (512, 2048, (7, 7), 1, 1, 1, 1),
+    "pw_c1024_256_14": (1024, 256, (14, 14), 1, 1, 1, 1),
+    "pw_c256_1024_14": (256, 1024, (14, 14), 1, 1, 1, 1),
+    "pw_s2_c1024_2048_14": (1024, 2048, (14, 14), 1, 2, 1, 1),
+    "pw_s2_c512_1024_28": (512, 1024, (28, 28), 1, 2, 1, 1),
+    "dense_3x3_c512_7": (512, 512, (7, 7), 3, 1, 1, 1),
+    "dense_3x3_s2_c256_28": (256, 256, (28, 28), 3, 2, 1, 1),
+    "dense_3x3_s2_c512_14": (512, 512, (14, 14), 3, 2, 1, 1),
 }
 
 
@@ -73,6 +83,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--block", type=int, default=10, help="timed runs per engine per turn")
     p.add_argument("--settle", type=float, default=0.05, help="seconds of pause before each turn")
     p.add_argument("--device", default="cpu", help="metalnn device")
+    p.add_argument("--batch", type=int, default=1, help="images per run")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = p.parse_args()
     args.allow_spinning = False
@@ -80,7 +91,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def conv_model(path: Path, in_channels: int, out_channels: int, size: tuple, kernel: int, stride: int,
-               dilation: int, groups: int) -> dict:
+               dilation: int, groups: int, batch: int = 1) -> dict:
     """Writes a one-Conv model (random weights and bias) to `path`; returns its input feed."""
     import numpy as np
     import onnx
@@ -88,7 +99,7 @@ def conv_model(path: Path, in_channels: int, out_channels: int, size: tuple, ker
     rng = np.random.default_rng(0)
     dims = len(size)
     pad = dilation * (kernel - 1) // 2
-    x_shape = [1, in_channels, *size]
+    x_shape = [batch, in_channels, *size]
     w = rng.standard_normal([out_channels, in_channels // groups] + [kernel] * dims).astype(np.float32)
     b = rng.standard_normal([out_channels]).astype(np.float32)
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], group=groups, strides=[stride] * dims,
@@ -105,7 +116,7 @@ def measure(name: str, case: tuple, args, workdir: Path) -> dict:
     """Times one case on both engines in interleaved turns; returns medians and the ratio."""
     import numpy as np
     path = workdir / f"{name}.onnx"
-    feed = conv_model(path, *case)
+    feed = conv_model(path, *case, batch=args.batch)
     runners = {engine: compare.file_runner(engine, path, feed, args) for engine in ("metalnn", "onnxruntime")}
     ours, ref = runners["metalnn"]()[0], runners["onnxruntime"]()
     # Sums over in_channels x kernel products: the tolerance scales with the output's magnitude.
@@ -125,7 +136,7 @@ def main() -> None:
     names = [n for n in CASES if not args.cases or any(c in n for c in args.cases)]
     rows = []
     if not args.json:
-        print(f"{args.threads} threads, median of {args.iters} runs in interleaved turns of {args.block}\n\n"
+        print(f"{args.threads} threads, batch {args.batch}, median of {args.iters} runs in interleaved turns of {args.block}\n\n"
               "| case | metalnn ms | onnxruntime ms | metalnn / onnxruntime |\n|---|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:

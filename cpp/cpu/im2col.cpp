@@ -83,13 +83,19 @@ void im2col_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, i
 }  // namespace
 
 void im2col(const float* x, int64_t channels, const Window2d& w, int64_t col_begin, int64_t col_end, float* col,
-            ThreadPool& pool) {
-  const int64_t taps = w.kernel_size(), width = col_end - col_begin;
+            ThreadPool& pool, int64_t image_stride) {
+  const int64_t taps = w.kernel_size(), width = col_end - col_begin, per_image = w.out_size();
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width));
   pool.parallel_for(channels * taps, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r / taps, t = r - c * taps;
-      im2col_row(x + c * w.in_size(), w, t / w.kernel_w, t % w.kernel_w, col_begin, col_end, col + r * width);
+      for (int64_t p = col_begin; p < col_end;) {  // one run of columns per image
+        const int64_t image = image_stride ? p / per_image : 0, p0 = p - image * per_image;
+        const int64_t p1 = image_stride ? std::min(per_image, p0 + (col_end - p)) : col_end;
+        im2col_row(x + image * image_stride + c * w.in_size(), w, t / w.kernel_w, t % w.kernel_w, p0, p1,
+                   col + r * width + (p - col_begin));
+        p += p1 - p0;
+      }
     }
   });
 }

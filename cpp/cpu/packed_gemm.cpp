@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "cpu/cpu_features.h"
@@ -22,11 +23,13 @@ namespace metalnn::cpu {
 
 namespace {
 
-// K rows per block: a packed 32-column panel of B (32 KB) stays in L1 while every row panel of A
-// passes over it. Rows of A per packed block: about 170 KB, in L2. Columns of B per block when B is
-// packed per call (its block then sits in L2 too), and when it was packed ahead (only C's traffic
-// bounds it then, and a wider block packs A less often).
-constexpr int64_t kKc = 256, kMcRows = 168, kNc = 512, kNcPacked = 1536;
+// K rows per block: each block reads and writes C once more, which on deep reductions (K of 2048 to
+// 4608 over 7x7 and 14x14 maps) costs more than a B panel (64 KB) overflowing L1 into L2 does: 512
+// rather than 256 measured 10-15% faster there, and no slower on short ones. Rows of A per packed
+// block: about 340 KB, in L2. Columns of B per block when B is packed per call (its block then sits in
+// L2 too), and when it was packed ahead (only C's traffic bounds it then, and a wider block packs A
+// less often).
+constexpr int64_t kKc = 512, kMcRows = 168, kNc = 512, kNcPacked = 1536;
 // B not packed ahead is read in place rather than packed per call when few row panels share it:
 // up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
 // rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
@@ -36,6 +39,8 @@ constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
 constexpr int64_t kRowMajorMaxK = 128;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+// Floats of the largest register tile (14 x 32).
+constexpr int kMaxTileFloats = 14 * 32;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
@@ -270,12 +275,40 @@ METALNN_TARGET_AVX2 void pack_right_block(const float* src, int64_t ld, bool tra
   }
 }
 
+// Calls f(image, column, offset, length) for each run of columns [j0, j0 + count) of `im` that lies in
+// one image; offset counts from j0.
+template <class F>
+void for_each_image_run(const ImageColumns& im, int64_t j0, int64_t count, F&& f) {
+  for (int64_t c = 0; c < count;) {
+    const int64_t g = im.first + j0 + c, image = g / im.per_image, col = g - image * im.per_image;
+    const int64_t len = std::min(count - c, im.per_image - col);
+    f(image, col, c, len);
+    c += len;
+  }
+}
+
+// pack_right_block (not transposed) for a B whose columns run over images.
+void pack_right_images(const float* src, int64_t ld, const ImageColumns& im, int64_t n, int64_t j0, int64_t cols,
+                       int64_t k0, int64_t kc, int nr, float* dst) {
+  for (int64_t p = 0; p < cols; p += nr, dst += nr * kc) {
+    const int64_t width = std::max<int64_t>(0, std::min<int64_t>({nr, cols - p, n - j0 - p}));
+    for_each_image_run(im, j0 + p, width, [&](int64_t image, int64_t col, int64_t offset, int64_t len) {
+      const float* s = src + image * im.b_image + k0 * ld + col;
+      for (int64_t q = 0; q < kc; ++q)
+        std::memcpy(dst + q * nr + offset, s + q * ld, static_cast<size_t>(len) * sizeof(float));
+    });
+    if (width < nr)
+      for (int64_t q = 0; q < kc; ++q) std::fill(dst + q * nr + width, dst + q * nr + nr, 0.f);
+  }
+}
+
 // Rows [r0, r1) and columns [c0, c1) of C on the calling thread; r0 is a multiple of MR when A is
 // packed, c0 one of NR when B is.
 void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
                 float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
-                const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
+                const BlockEpilogue& epilogue, const GemmRowEpilogue& fused, const ImageColumns& images) {
   thread_local std::vector<float> a_buf, b_buf;
+  const bool b_images = images.per_image > 0 && images.b_image != 0;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole
@@ -284,7 +317,7 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
   const float bounds[2] = {fused.lo, fused.hi};
   const bool clamp =
       fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
-  const bool b_in_place = !b.packed && !b.trans &&
+  const bool b_in_place = !b.packed && !b.trans && !b_images &&
                           (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
   // Tiles row panel by row panel, each across the whole block of columns, where K is short and the
@@ -303,7 +336,11 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
         bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
       } else {
         b_buf.resize(static_cast<size_t>(round_up(nc - whole, t.nr) * kc));
-        if (whole < nc) pack_right_block(b.data, b.ld, b.trans, n, j0 + whole, nc - whole, k0, kc, t.nr, b_buf.data());
+        if (b_images) {
+          pack_right_images(b.data, b.ld, images, n, j0, nc, k0, kc, t.nr, b_buf.data());
+        } else if (whole < nc) {
+          pack_right_block(b.data, b.ld, b.trans, n, j0 + whole, nc - whole, k0, kc, t.nr, b_buf.data());
+        }
         bp = b_buf.data();  // the panels from column `whole` on
       }
       for (int64_t i0 = r0; i0 < r1; i0 += mc_max) {
@@ -325,8 +362,31 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
           const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
           const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
-          t.kernel(rows, vectors)(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols,
-                                  alpha, beta_k, bias, bounds_k);
+          const MicroKernel kernel = t.kernel(rows, vectors);
+          if (!images.per_image) {
+            kernel(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols, alpha, beta_k,
+                   bias, bounds_k);
+            return;
+          }
+          const int64_t g = images.first + j0 + jr, image = g / images.per_image, col = g - image * images.per_image;
+          float* c_rows = c + (i0 + ir) * ldc;
+          if (col + cols <= images.per_image) {
+            kernel(kc, ap + ir * kc, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
+                   beta_k, bias, bounds_k);
+            return;
+          }
+          // The tile spans two images: through a block of its own, gathered first if C is read.
+          float tmp[kMaxTileFloats];
+          const int64_t nr = t.nr;
+          auto each_run = [&](auto&& f) {
+            for_each_image_run(images, j0 + jr, cols, [&](int64_t im, int64_t cl, int64_t offset, int64_t len) {
+              for (int r = 0; r < rows; ++r) f(c_rows + r * ldc + im * images.c_image + cl, tmp + r * nr + offset, len);
+            });
+          };
+          if (beta_k != 0.f)
+            each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
+          kernel(kc, ap + ir * kc, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, bounds_k);
+          each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
         };
         if (row_major_tiles) {
           for (int64_t ir = 0; ir < mc; ir += t.mr)
@@ -413,12 +473,15 @@ DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
 }
 
 void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
-          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused) {
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused,
+          const ImageColumns& images) {
   if (m <= 0 || n <= 0) return;
   const PackedMatrix* packed = a.packed ? a.packed : b.packed;
   const Tile t = tile_of(packed ? packed->isa : GemmIsa::Blas);
   // A single column of C would fill one lane of each vector: BLAS's matrix-vector product is faster.
-  const bool matrix_vector = n == 1 && a.data && b.data;
+  const bool matrix_vector = n == 1 && a.data && b.data && !images.per_image;
+  if (images.per_image && (!t.kernel || k == 0))
+    throw std::invalid_argument("gemm over image columns needs the packed kernels and k > 0");
   if (!t.kernel || k == 0 || matrix_vector) {
     const bool fuse = fused.row_bias || fused.lo > -std::numeric_limits<float>::infinity() ||
                       fused.hi < std::numeric_limits<float>::infinity();
@@ -431,7 +494,7 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   }
   const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
   if (threads == 1) {
-    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
+    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
     return;
   }
   // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
@@ -451,9 +514,9 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
       const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
       if (lo >= hi) continue;
       if (split_cols) {
-        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
+        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
       } else {
-        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused);
+        gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
       }
     }
   });

@@ -56,9 +56,20 @@ struct GemmRowEpilogue {
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
 };
 
+// The columns of B and C as a run of images side by side (a convolution's GEMM over a batch): column
+// j is column (first + j) % per_image of image (first + j) / per_image, whose block of B (or C) starts
+// b_image (c_image) floats after the previous image's; rows keep their leading dimensions. b_image 0:
+// B is one plain matrix, only C is spread. Needs a packed operand (the kernels, not BLAS).
+struct ImageColumns {
+  int64_t per_image = 0;  // 0: B and C are plain matrices
+  int64_t first = 0;
+  int64_t b_image = 0, c_image = 0;
+};
+
 // C (m x n, leading dimension ldc) = alpha * A * B + beta * C, then `fused` and the epilogue on each
 // finished block. Split over the pool, or on the calling thread when pool is nullptr (inside a task).
 void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const GemmOperand& a, const GemmOperand& b,
-          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused = {});
+          float beta, float* c, int64_t ldc, const BlockEpilogue& epilogue, const GemmRowEpilogue& fused = {},
+          const ImageColumns& images = {});
 
 }  // namespace metalnn::cpu

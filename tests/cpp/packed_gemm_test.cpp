@@ -106,7 +106,7 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       {200, 41, 513, false, false, true, 1.f, 0.f}, {1, 1600, 37, false, false, false, 1.f, 0.f},
       {65, 1, 70, false, false, true, 1.f, -1.f},   {129, 129, 129, true, true, false, 1.f, 0.f},
       {50, 100, 300, false, false, true, 1.f, 0.f}, {64, 64, 64, false, false, true, 1.f, 1.f},
-      {16, 1100, 40, false, false, true, 1.f, 0.f},
+      {16, 1100, 40, false, false, true, 1.f, 0.f},  {20, 50, 1100, false, false, true, 1.f, 0.5f},
       // B packed per call with short K and long rows: tiles row panel by row panel.
       {200, 1400, 100, false, false, true, 1.f, 0.f}, {300, 600, 64, false, false, true, 1.f, 0.5f},
   };
@@ -138,6 +138,68 @@ TEST(PackedGemm, FusedBiasAndClampEveryIsa) {
       for (const Fused& f : epilogues) {
         check(t, isa, nullptr, f);
         check(t, isa, &pool, f);
+      }
+  }
+}
+
+// C's columns (and B's, or B plain) run over images of `per_image` columns with gaps between the
+// images' blocks; A packed. Tiles across two images with beta != 0, several K blocks, a first column
+// inside an image, serial and split.
+TEST(PackedGemm, ImageColumnsEveryKernel) {
+  IsaScope scope;
+  ThreadPool pool(2);
+  struct ImageCase {
+    int64_t m, per_image, images, first, n, k;
+    bool b_spread;
+    float beta;
+  };
+  const std::vector<ImageCase> cases = {
+      {7, 49, 3, 0, 147, 5, true, 0.f},   {29, 7, 8, 0, 56, 700, true, 1.f},  {48, 1, 5, 0, 5, 45, true, 0.f},
+      {20, 35, 4, 10, 120, 600, false, 0.5f}, {15, 196, 2, 0, 392, 40, true, 0.f}, {33, 9, 6, 4, 40, 17, false, 0.f},
+  };
+  for (GemmIsa isa : isas()) {
+    if (isa == GemmIsa::Blas) continue;
+    set_gemm_isa(isa);
+    for (const ImageCase& t : cases)
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        SCOPED_TRACE("isa=" + std::to_string(int(isa)) + " m=" + std::to_string(t.m) + " per_image=" +
+                     std::to_string(t.per_image) + " k=" + std::to_string(t.k) + " pool=" + std::to_string(p != nullptr));
+        const int64_t ldb = t.per_image + 2, b_image = t.k * ldb + 5;  // B image blocks [k, per_image]
+        const int64_t ldc = t.per_image + 1, c_image = t.m * ldc + 3;  // C image blocks [m, per_image]
+        const int64_t b_count = t.b_spread ? t.images * b_image : t.k * t.n;
+        const std::vector<float> a = random_values(t.m * t.k, 1), b = random_values(b_count, 2);
+        std::vector<float> c = random_values(t.images * c_image, 3);
+        const std::vector<float> c0 = c;
+        const PackedMatrix packed = pack_left(a.data(), t.k, false, t.m, t.k, isa);
+        const ImageColumns images{t.per_image, t.first, t.b_spread ? b_image : 0, c_image};
+        std::vector<int> seen(static_cast<size_t>(t.m * t.n), 0);
+        std::mutex seen_mutex;
+        gemm(p, t.m, t.n, t.k, 1.f, {a.data(), t.k, false, &packed}, {b.data(), t.b_spread ? ldb : t.n, false, nullptr},
+             t.beta, c.data(), ldc,
+             [&](int64_t r0, int64_t r1, int64_t q0, int64_t q1) {
+               std::lock_guard<std::mutex> lock(seen_mutex);
+               for (int64_t i = r0; i < r1; ++i)
+                 for (int64_t j = q0; j < q1; ++j) ++seen[static_cast<size_t>(i * t.n + j)];
+             },
+             {}, images);
+        std::vector<char> written(c.size(), 0);
+        int bad = 0;
+        for (int64_t j = 0; j < t.n; ++j) {
+          const int64_t g = t.first + j, image = g / t.per_image, col = g % t.per_image;
+          for (int64_t i = 0; i < t.m; ++i) {
+            double acc = 0;
+            for (int64_t q = 0; q < t.k; ++q)
+              acc += double(a[i * t.k + q]) * (t.b_spread ? b[image * b_image + q * ldb + col] : b[q * t.n + j]);
+            const size_t at = static_cast<size_t>(image * c_image + i * ldc + col);
+            written[at] = 1;
+            const double want = acc + t.beta * c0[at];
+            if (std::abs(c[at] - want) > 1e-5 * (t.k + 1) && bad++ < 5)
+              ADD_FAILURE() << "C[" << i << ", " << j << "] = " << c[at] << ", expected " << want;
+            if (seen[static_cast<size_t>(i * t.n + j)] != 1 && bad++ < 5) ADD_FAILURE() << "epilogue count";
+          }
+        }
+        for (size_t at = 0; at < c.size(); ++at)
+          if (!written[at] && c[at] != c0[at] && bad++ < 5) ADD_FAILURE() << "wrote outside C at " << at;
       }
   }
 }

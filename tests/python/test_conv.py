@@ -96,12 +96,24 @@ CONV_CASES = {
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Maps that fill too few lanes of the packed GEMM's vectors (7x7, 3x11), outputs a multiple of 16
-    # and no more than the reduction: the CPU runs the GEMM transposed (K over two blocks, a ragged
-    # last panel of outputs, batch > 1).
-    "pointwise_transposed": ((3, 50, 7, 7), (48, 50, 1, 1), {}),
-    "pointwise_transposed_deep": ((1, 300, 3, 11), (32, 300, 1, 1), {}),
+    # and no more than the reduction, one image: the CPU runs the GEMM transposed (K over two blocks, a
+    # ragged last panel of outputs).
+    "pointwise_transposed": ((1, 50, 7, 7), (48, 50, 1, 1), {}),
+    "pointwise_transposed_deep": ((1, 600, 3, 11), (32, 600, 1, 1), {}),
     "pointwise_transposed_wide": ((1, 96, 7, 7), (80, 96, 1, 1), {}),
-    "im2col_transposed_stride2": ((2, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "im2col_transposed_stride2": ((1, 24, 13, 13), (32, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # Several images on maps of at most 256 pixels: one packed GEMM whose columns run over the batch
+    # (1x1 straight from the input, the rest through one im2col matrix; register tiles across two
+    # images, K over two blocks); an im2col matrix too big for that keeps one GEMM per image.
+    "batched_pointwise_7x7": ((8, 37, 7, 7), (48, 37, 1, 1), {}),
+    "batched_pointwise_1x1_map": ((3, 45, 1, 1), (33, 45, 1, 1), {}),
+    "batched_pointwise_5x7_deep": ((2, 600, 5, 7), (19, 600, 1, 1), {}),
+    "batched_pointwise_14x14": ((2, 40, 14, 14), (35, 40, 1, 1), {}),
+    "batched_1x1_stride2": ((3, 41, 14, 13), (50, 41, 1, 1), {"strides": [2, 2]}),
+    "batched_3x3_7x7": ((8, 35, 7, 7), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "batched_3x3_stride2": ((3, 19, 14, 14), (24, 19, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "batched_3x3_5x7": ((2, 17, 5, 7), (13, 17, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "im2col_per_image_deep": ((3, 800, 16, 16), (5, 800, 3, 2), {}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
@@ -206,7 +218,9 @@ FUSED_CASES = {
     "winograd": ((2, 32, 9, 11), (6, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "pointwise_direct": ((2, 8, 5, 7), (64, 8, 1, 1), {}),
     "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
-    "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
+    "pointwise_transposed": ((1, 20, 7, 7), (16, 20, 1, 1), {}),
+    "batched_pointwise": ((3, 40, 7, 7), (37, 40, 1, 1), {}),
+    "batched_im2col_stride2": ((3, 4, 13, 13), (20, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
     "grouped": ((2, 24, 9, 9), (24, 6, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
