@@ -113,6 +113,16 @@ CONV_CASES = {
     "dilated_strided": ((1, 6, 17, 16), (7, 6, 3, 3), {"dilations": [3, 2], "strides": [2, 2], "pads": [2, 3, 1, 2]}),
     "dilated_5x3_asymmetric": ((2, 3, 11, 12), (4, 3, 5, 3), {"dilations": [2, 4], "pads": [4, 0, 3, 5]}),
     "padding_heavy_5x5": ((1, 5, 3, 4), (6, 5, 5, 5), {"pads": [2, 2, 2, 2]}),
+    # At most 4 input channels, stride 2: the CPU's direct stem kernel (partial blocks of 8 and 4
+    # channels, partial last tiles of 32 / 24 columns and exactly full ones, several row bands and a
+    # short last one, padding on any side, dilation, rectangular kernels).
+    "stem_3x3_odd": ((3, 3, 33, 35), (13, 3, 3, 3), {"strides": [2, 2]}),
+    "stem_3x3_wide": ((2, 3, 40, 75), (32, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "stem_7x7_pad3": ((2, 3, 37, 41), (20, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}),
+    "stem_1ch_dilated": ((2, 1, 30, 27), (9, 1, 5, 5), {"strides": [2, 2], "dilations": [2, 1],
+                                                         "pads": [2, 0, 3, 4]}),
+    "stem_4ch_asymmetric": ((1, 4, 18, 70), (36, 4, 3, 4), {"strides": [2, 2], "pads": [0, 2, 1, 3]}),
+    "stem_full_tiles": ((2, 2, 20, 64), (8, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 
 
@@ -154,9 +164,10 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
     """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise kernels capped
-    at AVX2 (the per-plane kernel) or plain C++, and (avx2) the GEMM and Winograd transforms at AVX2:
-    otherwise this machine's best path runs them (the choice is made once per process)."""
-    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels)
+    at AVX2 (the per-plane kernel) or plain C++, the stem kernel at AVX2 or off (im2col instead), and
+    (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best path runs them (the
+    choice is made once per process)."""
+    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_STEM_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -179,6 +190,7 @@ FUSED_CASES = {
     "pointwise_transposed": ((2, 20, 7, 7), (16, 20, 1, 1), {}),
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
+    "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

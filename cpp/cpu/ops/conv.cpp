@@ -19,6 +19,7 @@
 #include "cpu/kernel.h"
 #include "cpu/direct_gemm.h"
 #include "cpu/packed_gemm.h"
+#include "cpu/stem_conv.h"
 #include "cpu/tap_conv.h"
 #include "cpu/winograd_conv.h"
 
@@ -72,6 +73,9 @@ class ConvKernel : public Kernel {
           return std::make_shared<const std::vector<float>>(
               depthwise_blocked_weights(weight.constant.data<float>(), out_c_, win_.kernel_size()));
         });
+    } else if (weight.is_constant() && StemConv::suits(win_, in_c_, group_)) {
+      path_ = Path::Stem;
+      stem_ = std::make_unique<StemConv>(weight.constant, out_c_, in_c_, win_);
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
@@ -142,6 +146,10 @@ class ConvKernel : public Kernel {
       winograd_->run(x, bias, y, batch, act_, pool);
       return;
     }
+    if (path_ == Path::Stem) {
+      stem_->run(x, bias, y, batch, act_, pool);
+      return;
+    }
     if (path_ == Path::Taps) {
       taps_->run(x, bias, y, batch, act_, pool);
       return;
@@ -205,8 +213,9 @@ class ConvKernel : public Kernel {
   }
 
  private:
-  enum class Path { Depthwise, Winograd, Taps, Pointwise, Im2col };
+  enum class Path { Depthwise, Winograd, Taps, Pointwise, Im2col, Stem };
   std::unique_ptr<WinogradConv> winograd_;
+  std::unique_ptr<StemConv> stem_;
   std::unique_ptr<TapConv> taps_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
   std::shared_ptr<const std::vector<float>> blocked_;        // constant depthwise weights, channel-blocked
