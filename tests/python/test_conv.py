@@ -92,6 +92,10 @@ CONV_CASES = {
     "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
     "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
     "pointwise_projection": ((2, 97, 29, 29), (26, 97, 1, 1), {}),
+    # At most 16 outputs over a map of >= 256 pixels: with AVX-512 the direct kernel's 8-channel tiles
+    # (partial row tiles, partial 32- and 16-column tiles, several 512-pixel blocks).
+    "pointwise_direct_narrow": ((2, 40, 19, 23), (13, 40, 1, 1), {}),
+    "pointwise_direct_narrow_blocks": ((1, 8, 30, 30), (16, 8, 1, 1), {}),
     # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
@@ -152,6 +156,24 @@ def test_conv_weight_as_graph_input(target, rng):
     check_op("Conv", [x, w], target, {"pads": [1, 1, 1, 1]})
 
 
+# Weights fed at run time on the CPU's direct GEMM: 1x1 (the AVX-512 rule: <= 16 outputs; the AVX2 one:
+# <= 32 inputs, >= 64 outputs) and im2col tiles (few taps x channels, >= 32 outputs).
+DIRECT_WEIGHT_INPUT_CASES = {
+    "pointwise_narrow": ((2, 20, 17, 19), (13, 20, 1, 1), {}),
+    "pointwise_expansion": ((2, 16, 9, 9), (67, 16, 1, 1), {}),
+    "im2col": ((2, 5, 11, 13), (37, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+}
+
+
+@pytest.mark.parametrize("case", DIRECT_WEIGHT_INPUT_CASES.values(), ids=DIRECT_WEIGHT_INPUT_CASES.keys())
+def test_conv_direct_weight_as_graph_input(case, target, rng):
+    x_shape, w_shape, attributes = case
+    x = rng.standard_normal(x_shape, dtype="float32")
+    w = rng.standard_normal(w_shape, dtype="float32")
+    b = const(rng.standard_normal(w_shape[0], dtype="float32"))
+    check_op("Conv", [x, w, b], target, attributes)
+
+
 @pytest.mark.parametrize("width", [9, 37], ids=["narrow", "wide"])
 def test_depthwise_weight_as_graph_input(width, target, rng):
     """Depthwise weights fed at run time: the CPU blocks them by channel on every run, not once at load."""
@@ -191,6 +213,7 @@ FUSED_CASES = {
     "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
     "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
