@@ -23,7 +23,8 @@ import compare  # noqa: E402  (the thread settings and engine loaders are shared
 
 # name: (input channels, output channels, spatial input size, kernel, stride, dilation, groups); pads
 # keep the size ("same") at stride 1. Depthwise sizes are those of MobileNet, MnasNet, EfficientNet,
-# ConvNeXt and DeepLab; dense 3x3 ones those of VGG and ResNet.
+# ConvNeXt and DeepLab; dense 3x3 ones those of VGG and ResNet; stems those of MobileNet, SqueezeNet
+# and ResNet.
 CASES = {
     "dw_3x3_s1_c144_56": (144, 144, (56, 56), 3, 1, 1, 144),
     "dw_3x3_s1_c384_14": (384, 384, (14, 14), 3, 1, 1, 384),
@@ -71,6 +72,9 @@ CASES = {
     "dense_3x3_c512_7": (512, 512, (7, 7), 3, 1, 1, 1),
     "dense_3x3_s2_c256_28": (256, 256, (28, 28), 3, 2, 1, 1),
     "dense_3x3_s2_c512_14": (512, 512, (14, 14), 3, 2, 1, 1),
+    "stem_3x3_s2_c3_32_224": (3, 32, (224, 224), 3, 2, 1, 1),
+    "stem_3x3_s2_c3_64_224": (3, 64, (224, 224), 3, 2, 1, 1),
+    "stem_7x7_s2_c3_64_224": (3, 64, (224, 224), 7, 2, 1, 1),
 }
 
 

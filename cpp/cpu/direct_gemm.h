@@ -2,7 +2,8 @@
 // im2col tiles of small convolutions): C = act(W * X + bias) with W the [m, k] weights and X read
 // straight from the image or im2col tile, no packing; a 6-channel x 16-pixel register tile writes
 // each output once with bias and a clamp-shaped activation already applied (the BLAS path writes
-// it twice: GEMM, then epilogue). AVX2 only.
+// it twice: GEMM, then epilogue). With AVX-512 (as gemm_isa() says) the tile is 8 channels x 32 pixels.
+// AVX2 at least.
 #pragma once
 #include <cstdint>
 
@@ -11,7 +12,8 @@
 
 namespace metalnn::cpu {
 
-// Whether the kernel is available and beats BLAS (measured) for a 1x1 convolution of this shape.
+// Whether the kernel is available and beats the packed GEMM or BLAS (measured) for a 1x1 convolution
+// of this shape.
 bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels);
 // The same for an im2col convolution tile with k = in_channels * kernel taps.
 bool direct_gemm_suits_im2col(int64_t k, int64_t out_channels);

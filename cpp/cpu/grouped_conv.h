@@ -24,6 +24,9 @@ class GroupedConv {
   GroupedConv(const Window2d& win, int64_t groups, int64_t in_channels, int64_t out_channels,
               const float* constant_w);
 
+  // Whether run() reads its own blocked copy rather than the w it is given.
+  bool has_constant_weights() const { return !blocked_.empty(); }
+
   // y = act(conv(x, w) + bias); bias may be nullptr.
   void run(const float* x, const float* w, const float* bias, float* y, int64_t batch, const Activation& act,
            ThreadPool& pool) const;

@@ -1,4 +1,4 @@
-"""Concat along every axis, of inputs and constants, float and int64."""
+"""Concat along every axis, of inputs and constants, float and int64, small and large blocks."""
 
 import pytest
 
@@ -33,3 +33,23 @@ def test_concat_opsets(opset, target, rng):
 def test_concat_int64(target, rng):
     a = rng.integers(-5, 5, (3,)).astype("int64")
     check_op("Concat", [a, const([7, -1], "int64")], target, {"axis": 0})
+
+
+# Blocks of several KiB per index before the axis (channel concatenations of feature maps): long
+# contiguous runs, over 64 KiB in some cases.
+LARGE_BLOCK_CASES = {
+    "channels": ([(3, 4, 17, 19), (3, 11, 17, 19), (3, 60, 17, 19)], 1, "float32"),
+    "axis0": ([(2, 50, 41), (5, 50, 41)], 0, "float32"),
+    "axis2": ([(2, 3, 30, 50), (2, 3, 21, 50)], 2, "float32"),
+    "channels_int64": ([(2, 3, 40, 40), (2, 2, 40, 40)], -3, "int64"),
+}
+
+
+@pytest.mark.parametrize("case", LARGE_BLOCK_CASES.values(), ids=LARGE_BLOCK_CASES.keys())
+def test_concat_large_blocks(case, target, rng):
+    shapes, axis, dtype = case
+    if dtype == "int64":
+        inputs = [rng.integers(-1000, 1000, shape).astype(dtype) for shape in shapes]
+    else:
+        inputs = [rng.standard_normal(shape, dtype=dtype) for shape in shapes]
+    check_op("Concat", inputs, target, {"axis": axis})

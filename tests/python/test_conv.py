@@ -92,6 +92,10 @@ CONV_CASES = {
     "pointwise_direct": ((2, 16, 7, 9), (67, 16, 1, 1), {}),
     "pointwise_direct_blocks": ((1, 24, 29, 23), (64, 24, 1, 1), {}),
     "pointwise_projection": ((2, 97, 29, 29), (26, 97, 1, 1), {}),
+    # At most 16 outputs over a map of >= 256 pixels: with AVX-512 the direct kernel's 8-channel tiles
+    # (partial row tiles, partial 32- and 16-column tiles, several 512-pixel blocks).
+    "pointwise_direct_narrow": ((2, 40, 19, 23), (13, 40, 1, 1), {}),
+    "pointwise_direct_narrow_blocks": ((1, 8, 30, 30), (16, 8, 1, 1), {}),
     # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
@@ -146,6 +150,16 @@ CONV_CASES = {
     "grouped_1x1_stride2": ((2, 12, 9, 8), (9, 4, 1, 1), {"group": 3, "strides": [2, 2]}),
     "grouped_stride2_dilation2": ((1, 8, 15, 14), (4, 4, 3, 3), {"group": 2, "strides": [2, 2], "dilations": [2, 2],
                                                                  "pads": [2, 2, 2, 2]}),
+    # At most 4 input channels, stride 2: the CPU's direct stem kernel (partial blocks of 8 and 4
+    # channels, partial last tiles of 32 / 24 columns and exactly full ones, several row bands and a
+    # short last one, padding on any side, dilation, rectangular kernels).
+    "stem_3x3_odd": ((3, 3, 33, 35), (13, 3, 3, 3), {"strides": [2, 2]}),
+    "stem_3x3_wide": ((2, 3, 40, 75), (32, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "stem_7x7_pad3": ((2, 3, 37, 41), (20, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}),
+    "stem_1ch_dilated": ((2, 1, 30, 27), (9, 1, 5, 5), {"strides": [2, 2], "dilations": [2, 1],
+                                                         "pads": [2, 0, 3, 4]}),
+    "stem_4ch_asymmetric": ((1, 4, 18, 70), (36, 4, 3, 4), {"strides": [2, 2], "pads": [0, 2, 1, 3]}),
+    "stem_full_tiles": ((2, 2, 20, 64), (8, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 
 
@@ -183,6 +197,24 @@ def test_grouped_weight_as_graph_input(target, rng):
     check_op("Conv", [x, w, b], target, {"group": 3, "pads": [1, 1, 1, 1]})
 
 
+# Weights fed at run time on the CPU's direct GEMM: 1x1 (the AVX-512 rule: <= 16 outputs; the AVX2 one:
+# <= 32 inputs, >= 64 outputs) and im2col tiles (few taps x channels, >= 32 outputs).
+DIRECT_WEIGHT_INPUT_CASES = {
+    "pointwise_narrow": ((2, 20, 17, 19), (13, 20, 1, 1), {}),
+    "pointwise_expansion": ((2, 16, 9, 9), (67, 16, 1, 1), {}),
+    "im2col": ((2, 5, 11, 13), (37, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+}
+
+
+@pytest.mark.parametrize("case", DIRECT_WEIGHT_INPUT_CASES.values(), ids=DIRECT_WEIGHT_INPUT_CASES.keys())
+def test_conv_direct_weight_as_graph_input(case, target, rng):
+    x_shape, w_shape, attributes = case
+    x = rng.standard_normal(x_shape, dtype="float32")
+    w = rng.standard_normal(w_shape, dtype="float32")
+    b = const(rng.standard_normal(w_shape[0], dtype="float32"))
+    check_op("Conv", [x, w, b], target, attributes)
+
+
 @pytest.mark.parametrize("width", [9, 37], ids=["narrow", "wide"])
 def test_depthwise_weight_as_graph_input(width, target, rng):
     """Depthwise weights fed at run time: the CPU blocks them by channel on every run, not once at load."""
@@ -194,11 +226,12 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
-    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise and grouped
-    kernels capped at AVX2 (the per-plane depthwise kernel) or plain C++, and (avx2) the GEMM and
-    Winograd transforms at AVX2: otherwise this machine's best path runs them (the choice is made once
-    per process)."""
-    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels)
+    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise, grouped and
+    stem kernels capped at AVX2 (the per-plane depthwise kernel) or plain C++ (the stem kernel off:
+    im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
+    path runs them (the choice is made once per process)."""
+    env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels,
+               METALNN_STEM_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -220,11 +253,13 @@ FUSED_CASES = {
     "pointwise_packed": ((2, 20, 9, 11), (45, 20, 1, 1), {}),
     "pointwise_transposed": ((1, 20, 7, 7), (16, 20, 1, 1), {}),
     "batched_pointwise": ((3, 40, 7, 7), (37, 40, 1, 1), {}),
-    "batched_im2col_stride2": ((3, 4, 13, 13), (20, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
-    "im2col_transposed": ((1, 4, 13, 13), (32, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "batched_im2col_stride2": ((3, 6, 13, 13), (20, 6, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "im2col_transposed": ((1, 6, 13, 13), (32, 6, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "taps": ((2, 12, 10, 9), (6, 12, 3, 3), {"dilations": [4, 4], "pads": [4, 4, 4, 4]}),
     "grouped": ((2, 24, 9, 9), (24, 6, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

@@ -1,5 +1,9 @@
 """MaxPool, AveragePool (ceil_mode, count_include_pad, pads, strides, dilations), global pools."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -27,6 +31,14 @@ POOL_CASES = {
                                     "auto_pad": "SAME_LOWER"}),
     "valid": ((2, 3, 13, 13), {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "VALID"}),
     "pool1d": ((2, 5, 13), {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}),
+    # Stride 2 along rows (separable on AVX2): rows wider than one vector with a partial last one,
+    # windows of 1 and up to 16 columns (and 17, which keeps the general kernel), left padding of 1-2.
+    "stride2_wide_5x5": ((2, 3, 11, 61), {"kernel_shape": [5, 5], "strides": [2, 2], "pads": [2, 1, 2, 2],
+                                          "ceil_mode": 1}),
+    "stride2_16_wide": ((1, 2, 5, 70), {"kernel_shape": [2, 16], "strides": [3, 2], "pads": [0, 2, 1, 1]}),
+    "stride2_17_wide": ((1, 2, 5, 70), {"kernel_shape": [2, 17], "strides": [1, 2]}),
+    "stride2_1x1": ((2, 3, 9, 19), {"kernel_shape": [1, 1], "strides": [2, 2]}),
+    "stride2_squeezenet": ((3, 4, 27, 27), {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
 }
 
 
@@ -35,6 +47,16 @@ POOL_CASES = {
 def test_pool(op_type, case, target, rng):
     shape, attributes = case
     check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target, attributes)
+
+
+def test_pool_portable_path():
+    """The cpu cases of this file once more with the AVX2 kernels off (plain C++; the choice is made once
+    per process)."""
+    env = dict(os.environ, METALNN_POOL_KERNELS="portable")
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
+                             "cpu and not portable_path"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])

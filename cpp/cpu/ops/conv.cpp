@@ -21,6 +21,7 @@
 #include "cpu/direct_gemm.h"
 #include "cpu/grouped_conv.h"
 #include "cpu/packed_gemm.h"
+#include "cpu/stem_conv.h"
 #include "cpu/tap_conv.h"
 #include "cpu/winograd_conv.h"
 
@@ -84,6 +85,9 @@ class ConvKernel : public Kernel {
       path_ = Path::Grouped;
       grouped_ = std::make_unique<GroupedConv>(win_, group_, in_c_, out_c_,
                                                weight.is_constant() ? weight.constant.data<float>() : nullptr);
+    } else if (weight.is_constant() && StemConv::suits(win_, in_c_, group_)) {
+      path_ = Path::Stem;
+      stem_ = std::make_unique<StemConv>(weight.constant, out_c_, in_c_, win_);
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
@@ -139,7 +143,8 @@ class ConvKernel : public Kernel {
   // product (one output position); every other path has its own packed or transformed copy.
   bool reads_constant(size_t input) const override {
     if (input != 1) return true;
-    if (path_ == Path::Winograd || path_ == Path::Taps) return false;
+    if (path_ == Path::Winograd || path_ == Path::Taps || path_ == Path::Stem) return false;
+    if (path_ == Path::Grouped) return !grouped_->has_constant_weights();
     return path_ == Path::Depthwise || !packed_ || win_.out_size() == 1 || direct_pointwise();
   }
 
@@ -165,6 +170,10 @@ class ConvKernel : public Kernel {
     }
     if (path_ == Path::Winograd) {
       winograd_->run(x, bias, y, batch, act_, pool);
+      return;
+    }
+    if (path_ == Path::Stem) {
+      stem_->run(x, bias, y, batch, act_, pool);
       return;
     }
     if (path_ == Path::Taps) {
@@ -262,12 +271,13 @@ class ConvKernel : public Kernel {
          {out_hw, 0, 0, out_c_ * out_hw});
   }
 
-  enum class Path { Depthwise, Grouped, Winograd, Taps, Pointwise, Im2col };
+  enum class Path { Depthwise, Grouped, Winograd, Taps, Pointwise, Im2col, Stem };
   bool direct_pointwise() const {
     return path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
            (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs);
   }
   std::unique_ptr<WinogradConv> winograd_;
+  std::unique_ptr<StemConv> stem_;
   std::unique_ptr<TapConv> taps_;
   std::unique_ptr<GroupedConv> grouped_;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group

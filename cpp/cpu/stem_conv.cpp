@@ -1,0 +1,252 @@
+#include "cpu/stem_conv.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cpu/activation.h"
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr int64_t kMaxInputChannels = 4;
+constexpr int64_t kBlock = 8;       // output channels per packed weight block
+constexpr int64_t kBandRows = 8;    // output rows per task
+constexpr int64_t kReadSlack = 32;  // floats a tile may read past a buffer row's last phase
+
+enum class StemIsa { None, Avx2, Avx512 };
+
+// The kernels this CPU allows; METALNN_STEM_KERNELS=avx2|portable caps the choice (read once).
+StemIsa stem_isa() {
+  static const StemIsa isa = [] {
+    const char* env = std::getenv("METALNN_STEM_KERNELS");
+    const std::string cap = env ? env : "";
+    if (has_avx512() && cap.empty()) return StemIsa::Avx512;
+    if (has_avx2_fma() && cap != "portable") return StemIsa::Avx2;
+    return StemIsa::None;
+  }();
+  return isa;
+}
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+#define METALNN_STEM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+
+// Outputs [0, rows) x [0, cols) of one tile, rows <= 8, 16 < cols <= 16 V (or cols <= 16 for V = 1):
+// in points at the buffer position of output column 0, w at the block's weights [tap][8], y at output
+// (channel 0, column 0), channel planes `plane` floats apart.
+template <int V>
+METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* w,
+                                     const float* bias, float* y, int64_t plane, int64_t rows, int64_t cols,
+                                     float lo, float hi) {
+  __m512 acc[kBlock][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    const __m512 b = _mm512_set1_ps(bias ? bias[std::min<int64_t>(r, rows - 1)] : 0.f);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = b;
+  }
+  for (int64_t t = 0; t < ntaps; ++t, w += kBlock) {
+    const float* p = in + taps[t];
+    __m512 x[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) x[v] = _mm512_loadu_ps(p + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < kBlock; ++r) {
+      const __m512 a = _mm512_set1_ps(w[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(a, x[v], acc[r][v]);
+    }
+  }
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const int64_t tail = cols - 16 * (V - 1);  // columns of the last vector, 1..16
+  const __mmask16 mask = static_cast<__mmask16>((1u << tail) - 1u);
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    if (r >= rows) break;
+    float* out = y + r * plane;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const __m512 c = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r][v]));
+      if (v < V - 1 || tail == 16) _mm512_storeu_ps(out + 16 * v, c);
+      else _mm512_mask_storeu_ps(out + 16 * v, mask, c);
+    }
+  }
+}
+
+// One output row of every channel block, 32 columns per tile.
+METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* packed,
+                                    const float* bias, float* y, int64_t plane, int64_t out_c, int64_t out_w,
+                                    float lo, float hi) {
+  for (int64_t o = 0; o < out_c; o += kBlock) {
+    const float* w = packed + o * ntaps;
+    const float* b = bias ? bias + o : nullptr;
+    const int64_t rows = std::min(kBlock, out_c - o);
+    for (int64_t ow = 0; ow < out_w; ow += 32) {
+      const int64_t cols = std::min<int64_t>(32, out_w - ow);
+      if (cols > 16) tile_avx512<2>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
+      else tile_avx512<1>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
+    }
+  }
+}
+
+// The AVX2 tile: 4 of a block's 8 channels (w already offset to them) x up to 24 columns.
+METALNN_AVX2 void tile_avx2(const float* in, const int64_t* taps, int64_t ntaps, const float* w, const float* bias,
+                            float* y, int64_t plane, int64_t rows, int64_t cols, __m256 lo, __m256 hi) {
+  constexpr int R = 4, V = 3;
+  __m256 acc[R][V];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    const __m256 b = _mm256_set1_ps(bias ? bias[std::min<int64_t>(r, rows - 1)] : 0.f);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = b;
+  }
+  for (int64_t t = 0; t < ntaps; ++t, w += kBlock) {
+    const float* p = in + taps[t];
+    __m256 x[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) x[v] = _mm256_loadu_ps(p + 8 * v);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(w + r);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, x[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    if (r >= rows) break;
+    float* out = y + r * plane;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const int64_t n = cols - 8 * v;
+      if (n <= 0) break;
+      const __m256 c = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[r][v]));
+      if (n >= 8) _mm256_storeu_ps(out + 8 * v, c);
+      else _mm256_maskstore_ps(out + 8 * v, first_lanes(n), c);
+    }
+  }
+}
+
+METALNN_AVX2 void row_avx2(const float* in, const int64_t* taps, int64_t ntaps, const float* packed,
+                           const float* bias, float* y, int64_t plane, int64_t out_c, int64_t out_w, float lo,
+                           float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  for (int64_t o = 0; o < out_c; o += 4) {
+    const float* w = packed + o / kBlock * kBlock * ntaps + o % kBlock;
+    const float* b = bias ? bias + o : nullptr;
+    const int64_t rows = std::min<int64_t>(4, out_c - o);
+    for (int64_t ow = 0; ow < out_w; ow += 24)
+      tile_avx2(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, std::min<int64_t>(24, out_w - ow), vlo,
+                vhi);
+  }
+}
+
+// dst[m] = src[2m] for m < n (src readable to 2n).
+METALNN_AVX2 void even_floats_avx2(const float* src, int64_t n, float* dst) {
+  int64_t m = 0;
+  for (; m + 8 <= n; m += 8) _mm256_storeu_ps(dst + m, load_strided<2>(src + 2 * m));
+  for (; m < n; ++m) dst[m] = src[2 * m];
+}
+#endif
+
+}  // namespace
+
+bool StemConv::suits(const Window2d& w, int64_t in_channels, int64_t groups) {
+  return stem_isa() != StemIsa::None && groups == 1 && in_channels <= kMaxInputChannels && w.stride_h == 2 &&
+         w.stride_w == 2 && w.kernel_h >= 3 && w.kernel_w >= 3;
+}
+
+StemConv::StemConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
+    : win_(window), out_c_(out_channels), in_c_(in_channels) {
+  const Window2d& w = win_;
+  const int64_t max_col = (w.kernel_w - 1) * w.dilation_w / w.stride_w;
+  phase_len_ = (w.out_w + max_col + 15) / 16 * 16;
+  row_pitch_ = w.stride_w * phase_len_;
+  const int64_t band_in_rows = (kBandRows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
+  const int64_t channel_pitch = band_in_rows * row_pitch_;
+  for (int64_t c = 0; c < in_c_; ++c)
+    for (int64_t i = 0; i < w.kernel_h; ++i)
+      for (int64_t j = 0; j < w.kernel_w; ++j) {
+        const int64_t col = j * w.dilation_w;
+        taps_.push_back(c * channel_pitch + i * w.dilation_h * row_pitch_ + col % w.stride_w * phase_len_ +
+                        col / w.stride_w);
+      }
+  const int64_t ntaps = static_cast<int64_t>(taps_.size()), blocks = (out_c_ + kBlock - 1) / kBlock;
+  packed_.assign(static_cast<size_t>(blocks * ntaps * kBlock), 0.f);
+  const float* src = weights.data<float>();
+  for (int64_t o = 0; o < out_c_; ++o)
+    for (int64_t t = 0; t < ntaps; ++t) packed_[size_t((o / kBlock * ntaps + t) * kBlock + o % kBlock)] = src[o * ntaps + t];
+}
+
+void StemConv::band(const float* x, const float* bias, float* y, int64_t oh0, int64_t oh1, const Activation& act,
+                    std::vector<float>& buf) const {
+  const Window2d& w = win_;
+  const int64_t band_in_rows = (kBandRows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
+  const int64_t rows = (oh1 - oh0 - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
+  buf.resize(static_cast<size_t>(in_c_ * band_in_rows * row_pitch_ + kReadSlack));
+  // Buffer row r of channel c: padded input row oh0 * stride_h + r, phase q holding padded columns q, q + S, ...
+  for (int64_t c = 0; c < in_c_; ++c)
+    for (int64_t r = 0; r < rows; ++r) {
+      float* dst = buf.data() + (c * band_in_rows + r) * row_pitch_;
+      const int64_t ih = oh0 * w.stride_h + r - w.pad_top;
+      if (ih < 0 || ih >= w.in_h) {
+        std::fill(dst, dst + row_pitch_, 0.f);
+        continue;
+      }
+      const float* src = x + (c * w.in_h + ih) * w.in_w;
+      for (int64_t q = 0; q < w.stride_w; ++q, dst += phase_len_) {
+        // Phase entry m holds input column m * S + q - pad_left when that lies inside the row.
+        const IndexRange in = valid_range(q - w.pad_left, w.stride_w, phase_len_, w.in_w);
+        std::fill(dst, dst + in.lo, 0.f);
+        std::fill(dst + in.hi, dst + phase_len_, 0.f);
+        const float* s = src + in.lo * w.stride_w + q - w.pad_left;
+        const int64_t n = in.size();
+        if (w.stride_w == 1) {
+          std::memcpy(dst + in.lo, s, static_cast<size_t>(n) * sizeof(float));
+          continue;
+        }
+#ifdef METALNN_HAS_AVX2_KERNELS
+        if (w.stride_w == 2) {
+          // The last pair may end past the row (column 2n - 1 of s): keep it out of the vector loop.
+          even_floats_avx2(s, n - 1, dst + in.lo);
+          if (n > 0) dst[in.hi - 1] = s[2 * (n - 1)];
+          continue;
+        }
+#endif
+        for (int64_t m = 0; m < n; ++m) dst[in.lo + m] = s[m * w.stride_w];
+      }
+    }
+  float lo = 0.f, hi = 0.f;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t plane = w.out_size(), ntaps = static_cast<int64_t>(taps_.size());
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const float* in = buf.data() + (oh - oh0) * w.stride_h * row_pitch_;
+    float* out = y + oh * w.out_w;
+#ifdef METALNN_HAS_AVX2_KERNELS
+    if (stem_isa() == StemIsa::Avx512)
+      row_avx512(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+    else
+      row_avx2(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+#endif
+    if (!clamp)
+      for (int64_t o = 0; o < out_c_; ++o) apply_activation(out + o * plane, w.out_w, act);
+  }
+}
+
+void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
+                   ThreadPool& pool) const {
+  const int64_t bands = (win_.out_h + kBandRows - 1) / kBandRows;
+  pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> buf;  // per worker, kept between runs
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / bands, oh0 = t % bands * kBandRows, oh1 = std::min(win_.out_h, oh0 + kBandRows);
+      band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), oh0, oh1, act, buf);
+    }
+  });
+}
+
+}  // namespace metalnn::cpu
