@@ -140,7 +140,8 @@ class ConvKernel : public Kernel {
   }
 
   // The weights are read only by the depthwise and direct kernels and by the GEMM's matrix-vector
-  // product (one output position); every other path has its own packed or transformed copy.
+  // product (one output position), and by the grouped kernel when they are fed at run time; every other
+  // path has its own packed or transformed copy.
   bool reads_constant(size_t input) const override {
     if (input != 1) return true;
     if (path_ == Path::Winograd || path_ == Path::Taps || path_ == Path::Stem) return false;
