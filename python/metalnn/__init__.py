@@ -95,18 +95,19 @@ def load(source: ModelSource, device: str = "auto", precision: str = "float32", 
         raise
     # The native model takes the imported graph's contents (its weights then have one owner). Loaded
     # from a file, it may free the weights it packs: compiling it again reads them from the file.
-    from_file = isinstance(source, (str, os.PathLike))
-    base_dir = os.path.dirname(os.fspath(source)) if from_file else None
-    stamp = _file_stamp(source) if from_file else None
-    compiled = _native.Model(import_model(proto, base_dir), device, precision, n_threads, release_weights=from_file)
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    base_dir = os.path.dirname(path) if path is not None else None
+    stamp = _file_stamp(path) if path is not None else None
+    compiled = _native.Model(import_model(proto, base_dir), device, precision, n_threads,
+                             release_weights=path is not None)
 
     def rebuild() -> _native.Model:
-        if not compiled.weights_released:
+        if path is None or not compiled.weights_released:
             return _native.Model(compiled.imported_graph(), device, precision, n_threads)
-        if _file_stamp(source) != stamp:
-            raise ModelError(f"{os.fspath(source)!r} changed since the model was loaded, and the model kept only "
+        if _file_stamp(path) != stamp:
+            raise ModelError(f"{path!r} changed since the model was loaded, and the model kept only "
                              "its packed weights: load it again")
-        return _native.Model(import_model(read_model(source, lean=True), base_dir), device, precision, n_threads)
+        return _native.Model(import_model(read_model(path, lean=True), base_dir), device, precision, n_threads)
 
     return Model(compiled, rebuild, proto)
 

@@ -117,7 +117,7 @@ class Model:
         file for the writing.
         """
         native = self._native
-        if native.weights_released:
+        if native.weights_released and self._rebuild is not None:
             native = self._rebuild()
         _native.save_model_file(native, os.fspath(path), progress)
 
