@@ -18,6 +18,7 @@ its parameters' and buffers' bytes plus the peak RSS growth of the first run).
 
     python bench/compare.py                          # the default models (CNNs), batch 1 and 8
     python bench/compare.py --set full --memory      # every model of the full set
+    python bench/compare.py --after-idle             # each run timed right after the pause: cold latency
     python bench/compare.py resnet50 model.onnx --batch 1 --threads 2 --json
     python bench/compare.py --readme README.md       # rewrite the README's generated table
 
@@ -69,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--block", type=int, default=5, help="timed runs per engine per turn")
     p.add_argument("--settle", type=float, default=0.1,
                    help="seconds of pause before each turn, for the previous engine's threads to go idle")
+    p.add_argument("--after-idle", action="store_true",
+                   help="time each run right after the --settle pause (turns of one run, none untimed): the "
+                   "latency of an app that runs a model now and then, caches and threads gone cold")
     p.add_argument("--tolerance", type=float, default=1e-3,
                    help="largest max |engine - reference| / max |reference| an engine may show and be timed")
     p.add_argument("--memory", action="store_true", help="also measure each engine's peak memory (a process each)")
@@ -480,11 +484,13 @@ def interleaved_times(runners: dict[str, Callable[[], object]], args,
     of `args.settle` seconds and one untimed run), so load changes on a shared machine hit all alike;
     `cpu`, if given, receives each run's process CPU milliseconds (all threads)."""
     times: dict[str, list[float]] = {engine: [] for engine in runners}
-    block = max(1, min(args.block, args.iters))
+    after_idle = getattr(args, "after_idle", False)  # the other bench scripts share this loop
+    block = 1 if after_idle else max(1, min(args.block, args.iters))
     for turn in range((args.iters + block - 1) // block):
         for engine, run in runners.items():
             time.sleep(args.settle)
-            run()  # untimed: wakes this engine's threads
+            if not after_idle:
+                run()  # untimed: wakes this engine's threads
             for _ in range(min(block, args.iters - turn * block)):
                 t0, c0 = time.perf_counter(), time.process_time()
                 run()
@@ -675,8 +681,10 @@ def main() -> None:
     if args.json:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
         return
-    text = (f"{meta['date']}, {meta['machine']}, {args.threads} threads, median of {args.iters} runs in "
-            f"interleaved turns of {args.block}.\nPeak {peak['gflops']:.0f} GFLOP/s = {peak['how']}.\n"
+    turns = (f"each the first after a {args.settle:g} s pause" if args.after_idle
+             else f"in interleaved turns of {args.block}")
+    text = (f"{meta['date']}, {meta['machine']}, {args.threads} threads, median of {args.iters} runs "
+            f"{turns}.\nPeak {peak['gflops']:.0f} GFLOP/s = {peak['how']}.\n"
             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "\n\n" + table(rows, engines))
     notes = [f"- {r['model']} batch {r['batch']}, {e} not measured: {why}"
              for r in rows for e, why in r["missing"].items()]
