@@ -10,9 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -27,16 +25,10 @@ constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough f
 constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
 constexpr int64_t kMaxBlockedPixels = 160 * 160;  // padded plane size up to which that path runs
 
-// The kernels this CPU allows; METALNN_DEPTHWISE_KERNELS=avx512|avx2|portable caps the choice (read once).
-enum class DepthwiseIsa { Portable, Avx2, Avx512 };
+// METALNN_DEPTHWISE_KERNELS=avx512|avx2|portable caps the choice.
+using DepthwiseIsa = KernelIsa;
 DepthwiseIsa depthwise_isa() {
-  static const DepthwiseIsa isa = [] {
-    const char* env = std::getenv("METALNN_DEPTHWISE_KERNELS");
-    const std::string cap = env ? env : "";
-    if (has_avx512() && (cap.empty() || cap == "avx512")) return DepthwiseIsa::Avx512;
-    if (has_avx2_fma() && cap != "portable") return DepthwiseIsa::Avx2;
-    return DepthwiseIsa::Portable;
-  }();
+  static const DepthwiseIsa isa = kernel_isa("METALNN_DEPTHWISE_KERNELS");
   return isa;
 }
 

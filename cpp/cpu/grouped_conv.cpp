@@ -11,9 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
@@ -30,16 +28,10 @@ constexpr int64_t kScratchFloats = int64_t{1} << 16;
 // Floats past the staged planes that the last, partly used vector of a band may read.
 constexpr int64_t kSlack = 64;
 
-// The kernels this CPU allows; METALNN_GROUPED_KERNELS=avx512|avx2|portable caps the choice (read once).
-enum class GroupedIsa { Portable, Avx2, Avx512 };
+// METALNN_GROUPED_KERNELS=avx512|avx2|portable caps the choice.
+using GroupedIsa = KernelIsa;
 GroupedIsa grouped_isa() {
-  static const GroupedIsa isa = [] {
-    const char* env = std::getenv("METALNN_GROUPED_KERNELS");
-    const std::string cap = env ? env : "";
-    if (has_avx512() && (cap.empty() || cap == "avx512")) return GroupedIsa::Avx512;
-    if (has_avx2_fma() && cap != "portable") return GroupedIsa::Avx2;
-    return GroupedIsa::Portable;
-  }();
+  static const GroupedIsa isa = kernel_isa("METALNN_GROUPED_KERNELS");
   return isa;
 }
 

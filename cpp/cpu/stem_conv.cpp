@@ -1,9 +1,7 @@
 #include "cpu/stem_conv.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
@@ -18,17 +16,11 @@ constexpr int64_t kBlock = 8;       // output channels per packed weight block
 constexpr int64_t kBandRows = 8;    // output rows per task
 constexpr int64_t kReadSlack = 32;  // floats a tile may read past a buffer row's last phase
 
-enum class StemIsa { None, Avx2, Avx512 };
-
-// The kernels this CPU allows; METALNN_STEM_KERNELS=avx2|portable caps the choice (read once).
+// METALNN_STEM_KERNELS=avx512|avx2|portable caps the choice; there is no portable stem kernel, so
+// portable means the im2col GEMM.
+using StemIsa = KernelIsa;
 StemIsa stem_isa() {
-  static const StemIsa isa = [] {
-    const char* env = std::getenv("METALNN_STEM_KERNELS");
-    const std::string cap = env ? env : "";
-    if (has_avx512() && cap.empty()) return StemIsa::Avx512;
-    if (has_avx2_fma() && cap != "portable") return StemIsa::Avx2;
-    return StemIsa::None;
-  }();
+  static const StemIsa isa = kernel_isa("METALNN_STEM_KERNELS");
   return isa;
 }
 
@@ -156,7 +148,7 @@ METALNN_AVX2 void even_floats_avx2(const float* src, int64_t n, float* dst) {
 }  // namespace
 
 bool StemConv::suits(const Window2d& w, int64_t in_channels, int64_t groups) {
-  return stem_isa() != StemIsa::None && groups == 1 && in_channels <= kMaxInputChannels && w.stride_h == 2 &&
+  return stem_isa() != StemIsa::Portable && groups == 1 && in_channels <= kMaxInputChannels && w.stride_h == 2 &&
          w.stride_w == 2 && w.kernel_h >= 3 && w.kernel_w >= 3;
 }
 

@@ -18,7 +18,7 @@ namespace metalnn::cpu {
 
 class StemConv {
  public:
-  // Whether a kernel is available (AVX2 at least; METALNN_STEM_KERNELS=avx2|portable caps it, portable
+  // Whether a kernel is available (AVX2 at least; METALNN_STEM_KERNELS=avx512|avx2|portable caps it, portable
   // meaning none) and the window and channels suit it.
   static bool suits(const Window2d& w, int64_t in_channels, int64_t groups);
 
