@@ -1,8 +1,9 @@
 // Conv on the CPU, NCHW float32, paths chosen once per node: depthwise (own kernel), narrow groups
-// (cpu/grouped_conv.h), 3x3 stride 1 with constant weights and enough input channels (Winograd,
-// cpu/winograd_conv.h), dilated or padding-heavy windows (one GEMM per tap over the outputs it reaches,
-// cpu/tap_conv.h), 1x1 stride-1 unpadded (a GEMM straight on the input), and the rest (im2col tiles +
-// GEMM). Where its shapes suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM
+// (cpu/grouped_conv.h), stride-2 stems of few channels (cpu/stem_conv.h), 3x3 stride 1 with constant
+// weights and enough input channels (Winograd, cpu/winograd_conv.h), dilated or padding-heavy windows
+// (one GEMM per tap over the outputs it reaches, cpu/tap_conv.h), 1x1 stride-1 unpadded (a GEMM
+// straight on the input), and the rest (im2col tiles + GEMM); with several images on small maps, the
+// last two run one GEMM whose columns span the batch. Where its shapes suit it, the GEMM is cpu/direct_gemm.h instead of cpu/packed_gemm.h. The GEMM
 // takes the weight [OC/g, IC/g*KH*KW] as A, so its output lands in NCHW directly; bias and the fused
 // activation run on each output tile right after its GEMM. Constant weights are packed for the GEMM
 // once per tensor.
