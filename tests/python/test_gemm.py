@@ -2,7 +2,9 @@
 
 import pytest
 
-from op_check import OPSETS, check_op, const
+from onnx import helper
+
+from op_check import OPSETS, check_model, check_op, const, make_model
 
 M, K, N = 7, 129, 13
 
@@ -51,6 +53,46 @@ def test_gemm_all_inputs_at_run_time(target, rng):
     a, b = gemm_operands({"transA": 1}, rng)
     c = rng.standard_normal((M, N), dtype="float32")
     check_op("Gemm", [a, b, c], target, {"transA": 1, "beta": 0.5})
+
+
+# A few rows of A against a large B (fully connected layers at small batch): on the CPU a
+# matrix-vector kernel streams B as it lies. Odd K and N leave partial vectors; the larger sizes
+# split the columns over threads.
+GEMV_CASES = {
+    "m1_trans_b": (1, 1031, 517, {"transB": 1}, (517,)),
+    "m1": (1, 1031, 517, {}, (517,)),
+    "m1_tiny": (1, 7, 3, {}, (3,)),
+    "m1_tiny_trans_b": (1, 7, 3, {"transB": 1}, None),
+    "m1_trans_a": (1, 300, 70, {"transA": 1, "transB": 1}, (1, 70)),
+    "m1_alpha": (1, 129, 2100, {"alpha": 1.7}, (2100,)),
+    "m2_alpha_trans_b": (2, 129, 33, {"alpha": -0.5, "transB": 1}, (33,)),
+    "m3": (3, 1031, 517, {}, (517,)),
+    "m4_trans_b": (4, 1031, 517, {"transB": 1}, (517,)),
+    "m5": (5, 1031, 517, {"transB": 1}, (517,)),
+    "m8": (8, 520, 40, {}, (40,)),
+    "m2_c_full": (2, 129, 33, {"beta": 0.5}, (2, 33)),
+    "m4_c_column": (4, 129, 33, {}, (4, 1)),
+}
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
+@pytest.mark.parametrize("case", GEMV_CASES.values(), ids=GEMV_CASES.keys())
+def test_gemm_few_rows(case, relu, target, rng):
+    m, k, n, attributes, c_shape = case
+    a, b = gemm_operands(attributes, rng, m=m, k=k, n=n)
+    values = {"a": a, "b": const(b)}
+    if c_shape is not None:
+        values["c"] = const(rng.standard_normal(c_shape, dtype="float32"))
+    nodes = [helper.make_node("Gemm", list(values), ["g"], **attributes)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["g"], ["y"]))
+    model, feeds = make_model(nodes, values, ["y" if relu else "g"])
+    check_model(model, feeds, target)
+
+
+def test_gemm_one_row_b_at_run_time(target, rng):
+    a, b = gemm_operands({}, rng, m=1, k=700, n=401)
+    check_op("Gemm", [a, b], target)
 
 
 MATMUL_SHAPES = {

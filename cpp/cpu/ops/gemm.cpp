@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/epilogue.h"
+#include "cpu/gemv.h"
 #include "cpu/kernel.h"
 #include "cpu/packed_gemm.h"
 
@@ -53,7 +54,9 @@ class GemmKernel : public Kernel {
       c_cols_ = c.empty() ? 1 : c.back();
       has_c_ = true;
     }
-    packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
+    // A few rows of A: the weights are streamed once as they lie rather than packed.
+    gemv_ = gemv_available() && m_ <= kGemvMaxRows && (m_ == 1 || !trans_a_) && k_ > 0;
+    if (!gemv_) packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
   }
 
   bool reads_constant(size_t input) const override { return input != 1 || !packed_b_; }
@@ -73,15 +76,20 @@ class GemmKernel : public Kernel {
           y[i * n_ + j] = beta_ * c[(c_rows_ == 1 ? 0 : i) * c_cols_ + (c_cols_ == 1 ? 0 : j)];
     }
     if (m_ == 0 || n_ == 0) return;
+    const BlockEpilogue finish = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+      bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
+                             col_bias ? col_bias + c0 : nullptr, act_);
+    };
+    if (gemv_ && !prefill) {
+      gemv(pool, m_, n_, k_, alpha_, a, k_, b, trans_b_ ? k_ : n_, trans_b_, y, n_, finish);
+      return;
+    }
     if (k_ == 0) {
       if (!prefill) std::fill(y, y + m_ * n_, 0.f);
     } else {
       gemm(&pool, m_, n_, k_, alpha_, {a, trans_a_ ? m_ : k_, trans_a_, nullptr},
            {b, trans_b_ ? k_ : n_, trans_b_, packed_b_ ? packed_b_->data() : nullptr}, prefill ? 1.f : 0.f, y, n_,
-           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
-                                    col_bias ? col_bias + c0 : nullptr, act_);
-           });
+           finish);
       return;
     }
     bias_activation(y, m_, n_, n_, row_bias, col_bias, act_, pool);
@@ -89,7 +97,7 @@ class GemmKernel : public Kernel {
 
  private:
   Activation act_;
-  bool trans_a_ = false, trans_b_ = false, has_c_ = false;
+  bool trans_a_ = false, trans_b_ = false, has_c_ = false, gemv_ = false;
   float alpha_ = 1.f, beta_ = 1.f;
   int64_t m_ = 0, n_ = 0, k_ = 0, c_rows_ = 1, c_cols_ = 1;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;
