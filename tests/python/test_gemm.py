@@ -110,6 +110,9 @@ MATMUL_SHAPES = {
     "batched_vector_b": ((2, 7, 13), (13,)),
     "vector_a_batched_b": ((13,), (2, 13, 5)),
     "single_row": ((2, 1, 129), (129, 13)),
+    "one_row_large": ((1, 1031), (1031, 517)),
+    "four_rows_batched": ((2, 2, 700), (700, 301)),
+    "five_rows_batched": ((5, 1, 70), (70, 33)),
 }
 
 

@@ -1,7 +1,7 @@
 // Gemm and MatMul on the CPU through cpu/packed_gemm.h (a constant B packed once per tensor; BLAS
-// otherwise), with bias and the fused activation in one epilogue pass. MatMul folds the batch into
-// M when B is one shared matrix; otherwise one GEMM per batch entry, offsets for broadcast batch
-// dims precomputed at build time.
+// otherwise; cpu/gemv.h when A has at most four rows), with bias and the fused activation in one
+// epilogue pass. MatMul folds the batch into M when B is one shared matrix; otherwise one GEMM per
+// batch entry, offsets for broadcast batch dims precomputed at build time.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -138,7 +138,8 @@ class MatMulKernel : public Kernel {
     // One shared B and an A that covers every batch entry: a single [count * M, K] x [K, N] GEMM.
     fold_batch_ = std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }) &&
                   shape_numel(Shape(a.begin(), a.end() - 2)) == count;
-    if (std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
+    gemv_ = fold_batch_ && gemv_available() && count * m_ <= kGemvMaxRows && k_ > 0;
+    if (!gemv_ && std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
       packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, int64_t(a_offsets_.size()) * m_, k_, n_);
   }
 
@@ -154,10 +155,14 @@ class MatMulKernel : public Kernel {
     if (k_ == 0) {
       std::fill(y, y + count * m_ * n_, 0.f);
     } else if (fold_batch_) {
-      gemm(&pool, count * m_, n_, k_, 1.f, {a, k_, false, nullptr}, {b, n_, false, packed()}, 0.f, y, n_,
-           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, nullptr, bias ? bias + c0 : nullptr, act_);
-           });
+      const BlockEpilogue finish = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, nullptr, bias ? bias + c0 : nullptr, act_);
+      };
+      if (gemv_) {
+        gemv(pool, count * m_, n_, k_, 1.f, a, k_, b, n_, false, y, n_, finish);
+      } else {
+        gemm(&pool, count * m_, n_, k_, 1.f, {a, k_, false, nullptr}, {b, n_, false, packed()}, 0.f, y, n_, finish);
+      }
       return;
     } else {
       for (int64_t e = 0; e < count; ++e)
@@ -173,7 +178,7 @@ class MatMulKernel : public Kernel {
   const PackedMatrix* packed() const { return packed_b_ ? packed_b_->data() : nullptr; }
 
   std::vector<int64_t> a_offsets_, b_offsets_;  // per output batch entry, in elements
-  bool fold_batch_ = false;
+  bool fold_batch_ = false, gemv_ = false;  // gemv_: a few rows in all, B streamed by gemv()
   std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;  // a constant B shared by every entry
 };
 
