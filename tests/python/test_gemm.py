@@ -1,7 +1,10 @@
 """Gemm (transA/transB/alpha/beta, C shapes) and MatMul (batched, broadcasting, 1-D operands)."""
 
-import pytest
+import os
+import subprocess
+import sys
 
+import pytest
 from onnx import helper
 
 from op_check import OPSETS, check_model, check_op, const, make_model
@@ -93,6 +96,18 @@ def test_gemm_few_rows(case, relu, target, rng):
 def test_gemm_one_row_b_at_run_time(target, rng):
     a, b = gemm_operands({}, rng, m=1, k=700, n=401)
     check_op("Gemm", [a, b], target)
+
+
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_gemm_cpu_gemv_paths(kernels):
+    """The cpu tests of this file once more with the matrix-vector kernel capped at AVX2, or off
+    (portable: BLAS and the packed GEMM); otherwise this machine's best path runs them (the choice is
+    made once per process)."""
+    env = dict(os.environ, METALNN_GEMV_KERNELS=kernels)
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
+                             "cpu-float32 and not gemv_paths"], env=env, capture_output=True, text=True, cwd=here)
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 MATMUL_SHAPES = {
