@@ -36,8 +36,8 @@ struct Plan {
 
 // The inputs of Concat nodes that can be written in place into their band of the output: the bands
 // of a concat whose axis has only unit dimensions before it are contiguous. Inputs and outputs of the
-// graph, constants, a value that is itself a concat's whole and one given twice are left out, and
-// so is a band whose offset is not a multiple of `alignment`.
+// graph, constants, the whole of a concat with views of its own and an input given twice are left out,
+// and so is a band whose offset is not a multiple of `alignment`.
 std::vector<PlanView> concat_views(const Graph& g, size_t alignment);
 
 }  // namespace metalnn
