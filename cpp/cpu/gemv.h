@@ -9,7 +9,7 @@
 
 namespace metalnn::cpu {
 
-// Most rows of A gemv() takes; beyond it the weights would be read more than once.
+// Most rows of A gemv() takes: its register tiles hold up to four; more rows go to the packed GEMM.
 constexpr int64_t kGemvMaxRows = 4;
 
 // Whether gemv() has a vector kernel on this CPU (METALNN_GEMV_KERNELS=avx512|avx2|portable caps it;
