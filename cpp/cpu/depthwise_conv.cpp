@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/activation.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
 
@@ -213,7 +214,8 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 // Channel-blocked path (AVX-512): 16 output channels share each vector, so a plane narrower than a
 // vector still fills every lane, the tap offsets are the same for every block and stride and
 // dilation only change addresses. Each block's inputs are transposed to [pixel][16 channels] in a
-// zero-padded scratch, its outputs computed there and transposed back.
+// zero-padded scratch, its outputs computed there and transposed back, through the activation when
+// it is not a clamp (the clamps are applied as each block is stored).
 constexpr int64_t kBlock = kBlockChannels;
 
 // r[i] lane j <-> r[j] lane i.
@@ -360,10 +362,44 @@ METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channe
   }
 }
 
-// The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n.
-METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
+// The output scratch [pixels][16] back to `channels` planes of out_hw floats from y, 16 pixels at a
+// time, each transposed vector through op on its way out.
+template <class Op>
+METALNN_DW_AVX512 void store_planes(const float* out, float* y, int64_t out_hw, int64_t channels, Op op) {
+  for (int64_t p = 0; p < out_hw; p += kBlock) {
+    const int64_t pixels = std::min(kBlock, out_hw - p);
+    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
+    __m512 r[kBlock];
+    for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
+    transpose16(r);
+    for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(y + c * out_hw + p, mask, op(r[c]));
+  }
+}
+
+// store_planes with the activations that are not clamps (the block kernels apply those) in registers;
+// false, storing plain sums, for those without an AVX-512 form.
+METALNN_DW_AVX512 bool store_planes(const float* out, float* y, int64_t out_hw, int64_t channels,
+                                    const Activation& act) {
+  using K = Activation::Kind;
+  switch (act.kind) {
+    case K::LeakyRelu: store_planes(out, y, out_hw, channels, LeakyReluOp512{_mm512_set1_ps(act.alpha)}); return true;
+    case K::HardSigmoid:
+      store_planes(out, y, out_hw, channels, HardSigmoidOp512{_mm512_set1_ps(act.alpha), _mm512_set1_ps(act.beta)});
+      return true;
+    case K::HardSwish: store_planes(out, y, out_hw, channels, HardSwishOp512{}); return true;
+    case K::Sigmoid: store_planes(out, y, out_hw, channels, SigmoidOp512{}); return true;
+    case K::Swish: store_planes(out, y, out_hw, channels, SwishOp512{_mm512_set1_ps(act.alpha)}); return true;
+    case K::Tanh: store_planes(out, y, out_hw, channels, IdentityOp512{}); return false;
+    default: store_planes(out, y, out_hw, channels, IdentityOp512{}); return true;  // a clamp, applied already
+  }
+}
+
+// The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n;
+// false when `act` is left to apply_activation.
+METALNN_DW_AVX512 bool channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
                                             int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
-                                            const Window2d& win, float lo, float hi, int64_t padded_w,
+                                            const Window2d& win, const Activation& act, float lo, float hi,
+                                            int64_t padded_w,
                                             const float* blocked_w, float* padded, float* taps_scratch, float* out) {
   const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
   const int64_t in_hw = win.in_size(), out_hw = win.out_size(), ksize = win.kernel_size();
@@ -405,23 +441,14 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
   } else {
     plane_avx512<0, 0>(job);
   }
-  // Outputs back to channel planes, 16 pixels at a time.
-  for (int64_t p = 0; p < out_hw; p += kBlock) {
-    const int64_t pixels = std::min(kBlock, out_hw - p);
-    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
-    __m512 r[kBlock];
-    for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
-    transpose16(r);
-    for (int64_t c = 0; c < channels; ++c)
-      _mm512_mask_storeu_ps(y + (n * out_channels + c0 + c) * out_hw + p, mask, r[c]);
-  }
+  return store_planes(out, y + (n * out_channels + c0) * out_hw, out_hw, channels, act);
 }
 
 void depthwise_channel_blocks(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                               int64_t in_channels, int64_t multiplier, const Window2d& win, const Activation& act,
                               ThreadPool& pool, const float* blocked_w) {
   float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+  activation_as_clamp(act, lo, hi);
   const int64_t out_channels = in_channels * multiplier, blocks = (out_channels + kBlock - 1) / kBlock;
   const int64_t padded_h = std::max(win.in_h + win.pad_top + win.pad_bottom,
                                     (win.out_h - 1) * win.stride_h + (win.kernel_h - 1) * win.dilation_h + 1);
@@ -451,9 +478,8 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
     float* out = taps + tap_floats;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
-      channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, blocked_w, padded,
-                           taps, out);
-      if (!clamp)
+      if (!channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, act, lo, hi, padded_w, blocked_w,
+                                padded, taps, out))
         for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
           apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
     }
