@@ -42,10 +42,6 @@ METALNN_AVX512_INLINE __m512 one_over_one_plus(__m512 e) {
 struct IdentityOp512 {
   METALNN_AVX512_INLINE __m512 operator()(__m512 v) const { return v; }
 };
-struct ClampOp512 {
-  __m512 lo, hi;
-  METALNN_AVX512_INLINE __m512 operator()(__m512 v) const { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
-};
 struct LeakyReluOp512 {
   __m512 slope;
   METALNN_AVX512_INLINE __m512 operator()(__m512 v) const {
@@ -75,6 +71,21 @@ struct SwishOp512 {
     return _mm512_mul_ps(v, one_over_one_plus(exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(alpha, v)))));
   }
 };
+
+// Calls f(op) with the AVX-512 form of `act` where it is not a clamp (kernels apply those as min/max)
+// and has one; false, f not called, otherwise.
+template <class F>
+METALNN_AVX512_INLINE bool with_activation_avx512(const Activation& act, const F& f) {
+  using K = Activation::Kind;
+  switch (act.kind) {
+    case K::LeakyRelu: f(LeakyReluOp512{_mm512_set1_ps(act.alpha)}); return true;
+    case K::HardSigmoid: f(HardSigmoidOp512{_mm512_set1_ps(act.alpha), _mm512_set1_ps(act.beta)}); return true;
+    case K::HardSwish: f(HardSwishOp512{}); return true;
+    case K::Sigmoid: f(SigmoidOp512{}); return true;
+    case K::Swish: f(SwishOp512{_mm512_set1_ps(act.alpha)}); return true;
+    default: return false;
+  }
+}
 
 }  // namespace metalnn::cpu
 #endif

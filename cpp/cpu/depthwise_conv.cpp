@@ -2,10 +2,10 @@
 // channel_block_avx512 and depthwise_uses_blocks). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
 // phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
-// range: the rows run without bounds checks at any kernel size, stride, dilation and padding. On AVX2
-// machines a block of output rows x 8-wide output vectors stays in registers over all taps (one
-// weight broadcast feeds every accumulator); elsewhere each output row accumulates tap by tap over
-// contiguous floats, which compilers vectorise.
+// range: the rows run without bounds checks at any kernel size, stride, dilation and padding. With
+// AVX2 (AVX-512) a block of output rows x 8-wide (16-wide) output vectors stays in registers over all
+// taps (one weight broadcast feeds every accumulator); elsewhere each output row accumulates tap by
+// tap over contiguous floats, which compilers vectorise.
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
@@ -22,7 +22,8 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
+constexpr int64_t kLanes = 8;  // outputs per AVX2 vector
+constexpr int64_t kWideLanes = 16;  // outputs per AVX-512 vector; the plane is wide enough for whole ones
 constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
 constexpr int64_t kMaxBlockedPixels = 160 * 160;  // padded plane size up to which that path runs
 
@@ -42,7 +43,7 @@ struct PhasePlane {
 
   explicit PhasePlane(const Window2d& w) : stride(w.stride_w) {
     const int64_t padded_w = w.in_w + w.pad_left + w.pad_right;
-    const int64_t vec_out = (w.out_w + kLanes - 1) / kLanes * kLanes;
+    const int64_t vec_out = (w.out_w + kWideLanes - 1) / kWideLanes * kWideLanes;
     phase_len = std::max((padded_w + stride - 1) / stride,
                          vec_out + (w.kernel_w - 1) * w.dilation_w / stride);
     pitch = stride * phase_len;
@@ -349,6 +350,94 @@ METALNN_DW_AVX512 void plane_avx512(const BlockJob& job) {
   }
 }
 
+// The per-plane kernel with 16-float vectors: block_avx2's loop, twice the outputs per load and FMA.
+template <int R, int V>
+METALNN_DW_AVX512 void plane_block_avx512(const PlaneJob& job, int64_t oh, int64_t v) {
+  const float* base[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) base[r] = job.in->data.data() + (oh + r) * job.in_row_step + v * kWideLanes;
+  __m512 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) acc[r][c] = _mm512_set1_ps(job.bias);
+  const int64_t* taps = job.in->taps.data();
+  const int64_t n = static_cast<int64_t>(job.in->taps.size());
+  for (int64_t t = 0; t < n; ++t) {
+    const __m512 k = _mm512_set1_ps(job.w[t]);
+    const int64_t off = taps[t];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < V; ++c)
+        acc[r][c] = _mm512_fmadd_ps(k, _mm512_loadu_ps(base[r] + off + c * kWideLanes), acc[r][c]);
+  }
+  const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
+  const bool partial = v + V == job.vectors && job.last_lanes < kWideLanes;
+  const __mmask16 mask = static_cast<__mmask16>((1u << job.last_lanes) - 1);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* out = job.y + (oh + r) * job.out_w + v * kWideLanes;
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) {
+      const __m512 o = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][c]));
+      if (partial && c == V - 1) {
+        _mm512_mask_storeu_ps(out + c * kWideLanes, mask, o);
+      } else {
+        _mm512_storeu_ps(out + c * kWideLanes, o);
+      }
+    }
+  }
+}
+
+template <int R, int V>
+METALNN_DW_AVX512 void plane_columns_avx512(const PlaneJob& job, int64_t oh, int64_t v) {
+  for (; v + V <= job.vectors; v += V) plane_block_avx512<R, V>(job, oh, v);
+  if constexpr (V > 1) {
+    if (v < job.vectors) plane_columns_avx512<R, V - 1>(job, oh, v);
+  }
+}
+
+template <int R, int V>
+METALNN_DW_AVX512 void plane_rows_avx512(const PlaneJob& job, int64_t out_h) {
+  int64_t oh = 0;
+  for (; oh + R <= out_h; oh += R) plane_columns_avx512<R, V>(job, oh, 0);
+  for (; oh < out_h; ++oh) plane_columns_avx512<1, V>(job, oh, 0);
+}
+
+// Block shapes as plane_avx2's, in 16-float vectors.
+METALNN_DW_AVX512 void plane_avx512(const PlaneJob& job, int64_t out_h) {
+  if (out_h == 1 || job.vectors >= 7) {
+    plane_rows_avx512<1, 8>(job, out_h);
+  } else if (job.vectors >= 4) {
+    plane_rows_avx512<2, 4>(job, out_h);
+  } else if (job.vectors >= 2) {
+    plane_rows_avx512<4, 2>(job, out_h);
+  } else {
+    plane_rows_avx512<8, 1>(job, out_h);
+  }
+}
+
+// y = op(y) over n floats.
+struct MapInPlace {
+  float* y;
+  int64_t n;
+  template <class Op>
+  METALNN_DW_AVX512 void operator()(Op op) const {
+    int64_t i = 0;
+    for (; i + kWideLanes <= n; i += kWideLanes) _mm512_storeu_ps(y + i, op(_mm512_loadu_ps(y + i)));
+    if (i < n) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+      _mm512_mask_storeu_ps(y + i, mask, op(_mm512_maskz_loadu_ps(mask, y + i)));
+    }
+  }
+};
+
+// y = act(y) where with_activation_avx512 has act; false otherwise.
+METALNN_DW_AVX512 bool activate_avx512(float* y, int64_t n, const Activation& act) {
+  return with_activation_avx512(act, MapInPlace{y, n});
+}
+
 // Taps [0, ksize) of channels [c0, c0 + channels) as ksize vectors (the rest zero) at `taps`, which
 // has room for ksize rounded up to 16.
 METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channels, int64_t ksize, float* taps) {
@@ -376,29 +465,28 @@ METALNN_DW_AVX512 void store_planes(const float* out, float* y, int64_t out_hw, 
   }
 }
 
-// store_planes with the activations that are not clamps (the block kernels apply those) in registers;
-// false, storing plain sums, for those without an AVX-512 form.
+struct StorePlanes {
+  const float* out;
+  float* y;
+  int64_t out_hw, channels;
+  template <class Op>
+  METALNN_DW_AVX512 void operator()(Op op) const { store_planes(out, y, out_hw, channels, op); }
+};
+
+// store_planes through `act` where with_activation_avx512 has it; false, storing plain sums, where
+// the activation is left to apply_activation (clamps are applied by the block kernels).
 METALNN_DW_AVX512 bool store_planes(const float* out, float* y, int64_t out_hw, int64_t channels,
-                                    const Activation& act) {
-  using K = Activation::Kind;
-  switch (act.kind) {
-    case K::LeakyRelu: store_planes(out, y, out_hw, channels, LeakyReluOp512{_mm512_set1_ps(act.alpha)}); return true;
-    case K::HardSigmoid:
-      store_planes(out, y, out_hw, channels, HardSigmoidOp512{_mm512_set1_ps(act.alpha), _mm512_set1_ps(act.beta)});
-      return true;
-    case K::HardSwish: store_planes(out, y, out_hw, channels, HardSwishOp512{}); return true;
-    case K::Sigmoid: store_planes(out, y, out_hw, channels, SigmoidOp512{}); return true;
-    case K::Swish: store_planes(out, y, out_hw, channels, SwishOp512{_mm512_set1_ps(act.alpha)}); return true;
-    case K::Tanh: store_planes(out, y, out_hw, channels, IdentityOp512{}); return false;
-    default: store_planes(out, y, out_hw, channels, IdentityOp512{}); return true;  // a clamp, applied already
-  }
+                                    const Activation& act, bool clamp) {
+  if (with_activation_avx512(act, StorePlanes{out, y, out_hw, channels})) return true;
+  store_planes(out, y, out_hw, channels, IdentityOp512{});
+  return clamp;
 }
 
 // The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n;
 // false when `act` is left to apply_activation.
 METALNN_DW_AVX512 bool channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
                                             int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
-                                            const Window2d& win, const Activation& act, float lo, float hi,
+                                            const Window2d& win, const Activation& act, bool clamp, float lo, float hi,
                                             int64_t padded_w,
                                             const float* blocked_w, float* padded, float* taps_scratch, float* out) {
   const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
@@ -441,14 +529,14 @@ METALNN_DW_AVX512 bool channel_block_avx512(const float* x, const float* w, cons
   } else {
     plane_avx512<0, 0>(job);
   }
-  return store_planes(out, y + (n * out_channels + c0) * out_hw, out_hw, channels, act);
+  return store_planes(out, y + (n * out_channels + c0) * out_hw, out_hw, channels, act, clamp);
 }
 
 void depthwise_channel_blocks(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                               int64_t in_channels, int64_t multiplier, const Window2d& win, const Activation& act,
                               ThreadPool& pool, const float* blocked_w) {
   float lo, hi;
-  activation_as_clamp(act, lo, hi);
+  const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t out_channels = in_channels * multiplier, blocks = (out_channels + kBlock - 1) / kBlock;
   const int64_t padded_h = std::max(win.in_h + win.pad_top + win.pad_bottom,
                                     (win.out_h - 1) * win.stride_h + (win.kernel_h - 1) * win.dilation_h + 1);
@@ -478,8 +566,8 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
     float* out = taps + tap_floats;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
-      if (!channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, act, lo, hi, padded_w, blocked_w,
-                                padded, taps, out))
+      if (!channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, act, clamp, lo, hi, padded_w,
+                                blocked_w, padded, taps, out))
         for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
           apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
     }
@@ -501,14 +589,25 @@ void row_portable(const PlaneJob& job, int64_t oh) {
   for (int64_t ow = 0; ow < out_w; ++ow) out[ow] = std::min(job.hi, std::max(job.lo, out[ow]));
 }
 
-void plane(const PlaneJob& job, int64_t out_h) {
+// Vectors as wide as the kernel plane() runs: 16 floats with AVX-512, else 8.
+int64_t plane_lanes() { return depthwise_isa() == DepthwiseIsa::Avx512 ? kWideLanes : kLanes; }
+
+// The plane's outputs, then the activation if it is not a clamp (the kernels apply those).
+void plane(const PlaneJob& job, int64_t out_h, bool clamp, const Activation& act) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (depthwise_isa() != DepthwiseIsa::Portable) {
-    plane_avx2(job, out_h);
+  if (depthwise_isa() == DepthwiseIsa::Avx512) {
+    plane_avx512(job, out_h);
+    if (!clamp && !activate_avx512(job.y, out_h * job.out_w, act)) apply_activation(job.y, out_h * job.out_w, act);
     return;
   }
+  if (depthwise_isa() != DepthwiseIsa::Portable) {
+    plane_avx2(job, out_h);
+  } else
 #endif
-  for (int64_t oh = 0; oh < out_h; ++oh) row_portable(job, oh);
+  {
+    for (int64_t oh = 0; oh < out_h; ++oh) row_portable(job, oh);
+  }
+  if (!clamp) apply_activation(job.y, out_h * job.out_w, act);
 }
 
 }  // namespace
@@ -553,8 +652,9 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
   std::atomic<int64_t> next{0};
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), planes), 1, [&](int64_t, int64_t) {
     PhasePlane padded(win);
+    const int64_t lanes = plane_lanes();
     PlaneJob job{&padded, nullptr, 0.f, lo, hi, win.stride_h * padded.pitch, win.out_w,
-                 (win.out_w + kLanes - 1) / kLanes, win.out_w - (win.out_w - 1) / kLanes * kLanes, nullptr};
+                 (win.out_w + lanes - 1) / lanes, win.out_w - (win.out_w - 1) / lanes * lanes, nullptr};
     for (int64_t p = next++; p < planes; p = next++) {
       padded.fill(x + p * win.in_size(), win);
       const int64_t n = p / in_channels, c_in = p % in_channels;
@@ -563,8 +663,7 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
         job.w = w + c * win.kernel_size();
         job.bias = bias ? bias[c] : 0.f;
         job.y = y + (n * out_channels + c) * win.out_size();
-        plane(job, win.out_h);
-        if (!clamp) apply_activation(job.y, win.out_size(), act);
+        plane(job, win.out_h, clamp, act);
       }
     }
   });
