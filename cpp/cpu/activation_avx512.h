@@ -1,6 +1,8 @@
 // Activations on 16-float AVX-512 vectors, for kernels that apply them in registers before the
 // store. Only for functions compiled with the avx512f target attribute and called after has_avx512().
 #pragma once
+#include <cstdint>
+
 #include "cpu/simd_avx2.h"
 
 #ifdef METALNN_HAS_AVX2_KERNELS
@@ -85,6 +87,27 @@ METALNN_AVX512_INLINE bool with_activation_avx512(const Activation& act, const F
     case K::Swish: f(SwishOp512{_mm512_set1_ps(act.alpha)}); return true;
     default: return false;
   }
+}
+
+// y = op(y) over n floats.
+struct MapInPlace {
+  float* y;
+  int64_t n;
+  template <class Op>
+  METALNN_AVX512_INLINE void operator()(Op op) const {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, op(_mm512_loadu_ps(y + i)));
+    if (i < n) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+      _mm512_mask_storeu_ps(y + i, mask, op(_mm512_maskz_loadu_ps(mask, y + i)));
+    }
+  }
+};
+
+// y = act(y) over n floats where with_activation_avx512 has act; false otherwise.
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"))) inline bool activate_avx512(float* y, int64_t n,
+                                                                                       const Activation& act) {
+  return with_activation_avx512(act, MapInPlace{y, n});
 }
 
 }  // namespace metalnn::cpu

@@ -1,4 +1,5 @@
-// Two paths. With AVX-512, most 2-D convolutions run channel-blocked, 16 channels per vector (see
+// Two paths, and a third for narrow stride-2 planes with AVX-512 (depthwise_stride2.h). With AVX-512,
+// most other 2-D convolutions run channel-blocked, 16 channels per vector (see
 // channel_block_avx512 and depthwise_uses_blocks). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
 // phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
@@ -16,6 +17,7 @@
 #include "cpu/activation.h"
 #include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
+#include "cpu/depthwise_stride2.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -418,26 +420,6 @@ METALNN_DW_AVX512 void plane_avx512(const PlaneJob& job, int64_t out_h) {
   }
 }
 
-// y = op(y) over n floats.
-struct MapInPlace {
-  float* y;
-  int64_t n;
-  template <class Op>
-  METALNN_DW_AVX512 void operator()(Op op) const {
-    int64_t i = 0;
-    for (; i + kWideLanes <= n; i += kWideLanes) _mm512_storeu_ps(y + i, op(_mm512_loadu_ps(y + i)));
-    if (i < n) {
-      const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
-      _mm512_mask_storeu_ps(y + i, mask, op(_mm512_maskz_loadu_ps(mask, y + i)));
-    }
-  }
-};
-
-// y = act(y) where with_activation_avx512 has act; false otherwise.
-METALNN_DW_AVX512 bool activate_avx512(float* y, int64_t n, const Activation& act) {
-  return with_activation_avx512(act, MapInPlace{y, n});
-}
-
 // Taps [0, ksize) of channels [c0, c0 + channels) as ksize vectors (the rest zero) at `taps`, which
 // has room for ksize rounded up to 16.
 METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channels, int64_t ksize, float* taps) {
@@ -637,7 +619,8 @@ bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier) {
   // of it stay per plane.
   const int64_t padded_h = win.in_h + win.pad_top + win.pad_bottom, padded_w = win.in_w + win.pad_left + win.pad_right;
   const bool suits = multiplier == 1 ? win.out_w <= 32 || win.kernel_size() >= 25 : win.out_w <= 16;
-  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && suits && padded_h * padded_w <= kMaxBlockedPixels;
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && suits && padded_h * padded_w <= kMaxBlockedPixels &&
+         !depthwise_stride2_suits(win, true);
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {
@@ -654,6 +637,10 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
                       int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool,
                       const float* blocked_w) {
 #ifdef METALNN_HAS_AVX2_KERNELS
+  if (depthwise_stride2_suits(win, depthwise_isa() == DepthwiseIsa::Avx512)) {
+    depthwise_stride2(x, w, bias, y, batch, in_channels, multiplier, win, act, pool);
+    return;
+  }
   if (depthwise_uses_blocks(win, multiplier)) {
     depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool, blocked_w);
     return;

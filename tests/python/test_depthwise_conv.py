@@ -39,6 +39,30 @@ def test_depthwise_kernel_stride_dilation(kernel, stride, dilation, target, rng)
                   {"strides": [stride, stride], "dilations": [dilation, dilation], "pads": dw_pads(kernel, dilation)})
 
 
+# Stride 2 with 3- and 5-wide kernels and outputs over 8 wide: with AVX-512 the CPU reads these in
+# place in runs of up to 15 (3x3) or 14 (5x5) outputs. name: (input shape, kernel, multiplier, pads).
+STRIDE2_CASES = {
+    "k3_odd": ((2, 19, 29, 31), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_9_wide": ((1, 7, 9, 17), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_56_wide": ((1, 3, 14, 112), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_same_upper": ((2, 17, 20, 19), (3, 3), 1, [0, 0, 1, 1]),
+    "k3_no_pad": ((1, 16, 21, 24), (3, 3), 1, [0, 0, 0, 0]),
+    "k3_multiplier2": ((2, 6, 19, 20), (3, 3), 2, [1, 1, 1, 1]),
+    "k5_wide": ((1, 18, 23, 61), (5, 5), 1, [2, 2, 2, 2]),
+    "k5_wide_pads": ((1, 5, 18, 17), (5, 5), 1, [4, 3, 2, 4]),
+    "k3x5": ((1, 4, 15, 33), (3, 5), 1, [1, 2, 1, 2]),
+    "k7x3": ((2, 5, 16, 20), (7, 3), 1, [3, 1, 3, 1]),
+}
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("case", STRIDE2_CASES.values(), ids=STRIDE2_CASES.keys())
+def test_depthwise_stride2_rows(case, with_bias, target, rng):
+    x_shape, kernel, multiplier, pads = case
+    run_depthwise(target, rng, x_shape, kernel, {"strides": [2, 2], "pads": pads}, multiplier=multiplier,
+                  bias=with_bias)
+
+
 # Output widths around whole 8-float vectors and heights around the row blocks (8, 4, 2, 1).
 @pytest.mark.parametrize("height", [1, 2, 3, 5, 7, 9, 13])
 @pytest.mark.parametrize("width", [1, 3, 7, 8, 9, 15, 16, 17, 23, 33, 57, 71])
@@ -112,6 +136,9 @@ FUSED_CASES = {
     "3x3_s1_7x7_c35": ((2, 35, 7, 7), (3, 3), 1, {"pads": [1, 1, 1, 1]}),
     "5x5_s1_14x14": ((1, 18, 14, 14), (5, 5), 1, {"pads": [2, 2, 2, 2]}),
     "3x3_s1_wide": ((2, 5, 6, 41), (3, 3), 1, {"pads": [1, 1, 1, 1]}),
+    # Stride 2 read in place (outputs over 8 wide).
+    "3x3_s2_rows": ((2, 21, 19, 37), (3, 3), 1, {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "5x5_s2_rows": ((1, 9, 17, 29), (5, 5), 1, {"strides": [2, 2], "pads": [2, 2, 2, 2]}),
 }
 
 
