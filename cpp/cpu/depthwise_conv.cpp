@@ -469,33 +469,22 @@ METALNN_DW_AVX512 bool store_planes(const float* out, float* y, int64_t out_hw, 
 METALNN_DW_AVX512 bool channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
                                             int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
                                             const Window2d& win, const Activation& act, bool clamp, float lo, float hi,
-                                            int64_t padded_w, const int32_t* to_padded,
+                                            int64_t padded_w,
                                             const float* blocked_w, float* padded, float* taps_scratch, float* out) {
   const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
   const int64_t in_hw = win.in_size(), out_hw = win.out_size(), ksize = win.kernel_size();
-  // Inputs, 16 pixels of the flat plane at a time, each pixel to its place in the padded scratch.
-  int64_t p = 0;
-  if (channels == kBlock && multiplier == 1) {
-    // 16 consecutive planes: whole vectors, unmasked, at a fixed stride.
-    const float* src = x + (n * in_channels + c0) * in_hw;
-    for (; p + kBlock <= in_hw; p += kBlock) {
-      __m512 r[kBlock];
-#pragma GCC unroll 16
-      for (int64_t c = 0; c < kBlock; ++c) r[c] = _mm512_loadu_ps(src + c * in_hw + p);
-      transpose16(r);
-#pragma GCC unroll 16
-      for (int64_t i = 0; i < kBlock; ++i) _mm512_store_ps(padded + to_padded[p + i], r[i]);
-    }
-  }
-  if (p < in_hw) {
-    const float* src[kBlock];
-    for (int64_t c = 0; c < kBlock; ++c)
-      src[c] = c < channels ? x + (n * in_channels + (c0 + c) / multiplier) * in_hw : nullptr;
-    for (; p < in_hw; p += kBlock) {
-      const int64_t pixels = std::min(kBlock, in_hw - p);
-      __m512 r[kBlock];
-      load_transposed(src, p, pixels, r);
-      for (int64_t i = 0; i < pixels; ++i) _mm512_store_ps(padded + to_padded[p + i], r[i]);
+  const float* src[kBlock];
+  for (int64_t c = 0; c < kBlock; ++c)
+    src[c] = c < channels ? x + (n * in_channels + (c0 + c) / multiplier) * in_hw : nullptr;
+  // Inputs, 16 pixels of the flat plane at a time, each pixel to its padded row and column.
+  int64_t h = 0, col = 0;
+  for (int64_t p = 0; p < in_hw; p += kBlock) {
+    const int64_t pixels = std::min(kBlock, in_hw - p);
+    __m512 r[kBlock];
+    load_transposed(src, p, pixels, r);
+    for (int64_t i = 0; i < pixels; ++i) {
+      _mm512_store_ps(padded + ((h + win.pad_top) * padded_w + col + win.pad_left) * kBlock, r[i]);
+      if (++col == win.in_w) col = 0, ++h;
     }
   }
   const float* taps;
@@ -543,22 +532,16 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
     // Per thread, kept between runs: one allocation, each part on a cache line (a vector load across
     // two lines costs two). The padding margins are never written, so they are zeroed only when the
-    // geometry changes, as the offset of each input pixel in the padded scratch is computed.
+    // geometry changes.
     const int64_t padded_floats = padded_h * padded_w * kBlock;
     const int64_t tap_floats = (win.kernel_size() + kBlock - 1) / kBlock * kBlock * kBlock;
     const size_t floats = static_cast<size_t>(padded_floats + tap_floats + out_pixels * kBlock + kBlock);
     thread_local std::vector<float> scratch;
-    thread_local std::vector<int32_t> to_padded;
     thread_local int64_t geometry[6] = {};
     const int64_t now[6] = {padded_h, padded_w, win.in_h, win.in_w, win.pad_top, win.pad_left};
     if (scratch.size() < floats || !std::equal(now, now + 6, geometry)) {
       scratch.assign(std::max(floats, scratch.size()), 0.f);
       std::copy(now, now + 6, geometry);
-      to_padded.resize(static_cast<size_t>(win.in_size()));
-      for (int64_t h = 0; h < win.in_h; ++h)
-        for (int64_t col = 0; col < win.in_w; ++col)
-          to_padded[static_cast<size_t>(h * win.in_w + col)] =
-              static_cast<int32_t>(((h + win.pad_top) * padded_w + col + win.pad_left) * kBlock);
     }
     float* padded = scratch.data() + (kBlock - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kBlock);
     float* taps = padded + padded_floats;
@@ -566,7 +549,7 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
       if (!channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, act, clamp, lo, hi, padded_w,
-                                to_padded.data(), blocked_w, padded, taps, out))
+                                blocked_w, padded, taps, out))
         for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
           apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
     }
