@@ -1,4 +1,4 @@
-// Two paths, and a third for narrow stride-2 planes with AVX-512 (depthwise_stride2.h). With AVX-512,
+// Two paths, and a third for 3-wide kernels at stride 2 with AVX-512 (depthwise_stride2.h). With AVX-512,
 // most other 2-D convolutions run channel-blocked, 16 channels per vector (see
 // channel_block_avx512 and depthwise_uses_blocks). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in

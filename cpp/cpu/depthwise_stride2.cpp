@@ -21,10 +21,10 @@ constexpr int64_t run_width(int64_t kernel_w) { return (32 - kernel_w) / 2 + 1; 
 bool depthwise_stride2_suits(const Window2d& win, bool isa_ok) {
   // Measured (one thread) against the channel-blocked path, whose transposes of every input pixel
   // cost more than its stride-2 convolution, and the per-plane path's phase-split copy: 3x3 from 14
-  // outputs wide 10-25% less time, 56 wide 40%; 5x5 at 28 wide 8%. Rows of 8 or fewer leave
-  // most lanes empty (7 wide measured 10% slower at 3x3, 2x at 5x5).
+  // outputs wide 10-25% less time, 56 wide 40%. Rows of 8 or fewer leave most lanes empty (7 wide
+  // measured 10% slower); 5x5 (a permute per tap) measured no faster than the blocked path.
   return isa_ok && win.in_h > 1 && win.stride_h == 2 && win.stride_w == 2 && win.dilation_h == 1 &&
-         win.dilation_w == 1 && (win.kernel_w == 3 || win.kernel_w == 5) && win.out_w > 8;
+         win.dilation_w == 1 && win.kernel_w == 3 && win.out_w > 8;
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
@@ -97,7 +97,6 @@ METALNN_S2_AVX512 void planes_avx512(const float* x, const float* w, const float
 void depthwise_stride2(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                        int64_t in_channels, int64_t multiplier, const Window2d& win, const Activation& act,
                        ThreadPool& pool) {
-  auto* run = win.kernel_w == 3 ? planes_avx512<3> : planes_avx512<5>;
   // Planes claimed a few at a time: a worker that wakes late finds them done, and the shared counter
   // is not touched for every small plane.
   const int64_t planes = batch * in_channels * multiplier;
@@ -105,7 +104,7 @@ void depthwise_stride2(const float* x, const float* w, const float* bias, float*
   std::atomic<int64_t> next{0};
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), chunks), 1, [&](int64_t, int64_t) {
     for (int64_t c = next++; c < chunks; c = next++)
-      run(x, w, bias, y, in_channels, multiplier, win, act, c * chunk, std::min(planes, (c + 1) * chunk));
+      planes_avx512<3>(x, w, bias, y, in_channels, multiplier, win, act, c * chunk, std::min(planes, (c + 1) * chunk));
   });
 }
 #else

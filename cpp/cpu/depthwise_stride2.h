@@ -1,6 +1,7 @@
-// Depthwise 3x3 and 5x5 convolution at stride 2 (AVX-512), read in place from NCHW: each kernel
-// row's inputs for a run of up to 15 outputs are two masked loads (zeros where the padding is), and
-// each tap's every-other-column vector one two-source permute of them. No padded copy, no transposes.
+// Depthwise convolution with kernels 3 wide at stride 2 (AVX-512), read in place from NCHW: each
+// kernel row's inputs for a run of up to 15 outputs are two masked loads (zeros where the padding
+// is), and each tap's every-other-column vector one two-source permute of them. No padded copy, no
+// transposes.
 #pragma once
 #include <cstdint>
 

@@ -39,8 +39,8 @@ def test_depthwise_kernel_stride_dilation(kernel, stride, dilation, target, rng)
                   {"strides": [stride, stride], "dilations": [dilation, dilation], "pads": dw_pads(kernel, dilation)})
 
 
-# Stride 2 with 3- and 5-wide kernels and outputs over 8 wide: with AVX-512 the CPU reads these in
-# place in runs of up to 15 (3x3) or 14 (5x5) outputs. name: (input shape, kernel, multiplier, pads).
+# Stride 2 with 3-wide kernels and outputs over 8 wide: with AVX-512 the CPU reads these in place in
+# runs of up to 15 outputs (5-wide kernels go channel-blocked). name: (input shape, kernel, multiplier, pads).
 STRIDE2_CASES = {
     "k3_odd": ((2, 19, 29, 31), (3, 3), 1, [1, 1, 1, 1]),
     "k3_9_wide": ((1, 7, 9, 17), (3, 3), 1, [1, 1, 1, 1]),
