@@ -5,18 +5,8 @@
 
 #include "cpu/activation.h"
 #include "cpu/activation_avx512.h"
-#include "cpu/cpu_features.h"
 
 namespace metalnn::cpu {
-
-namespace {
-
-// Outputs per vector when a row fills it: 2 (J - 1) + kernel_w - 1 <= 31 keeps a run's inputs in
-// the two loaded vectors.
-constexpr int64_t run_width(int64_t kernel_w) { return (32 - kernel_w) / 2 + 1; }
-
-
-}  // namespace
 
 bool depthwise_stride2_suits(const Window2d& win, bool isa_ok) {
   // Measured (one thread) against the channel-blocked path, whose transposes of every input pixel
@@ -31,6 +21,10 @@ bool depthwise_stride2_suits(const Window2d& win, bool isa_ok) {
 namespace {
 
 #define METALNN_S2_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+
+// Outputs per vector when a row fills it: 2 (J - 1) + kernel_w - 1 <= 31 keeps a run's inputs in
+// the two loaded vectors.
+constexpr int64_t run_width(int64_t kernel_w) { return (32 - kernel_w) / 2 + 1; }
 
 // Lanes i < 16 with 0 <= col + i < width.
 METALNN_S2_AVX512 inline __mmask16 lanes_inside(int64_t col, int64_t width) {
