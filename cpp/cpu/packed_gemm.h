@@ -29,6 +29,8 @@ struct PackedMatrix {
   GemmIsa isa = GemmIsa::Blas;
   bool left = true;
   int64_t rows = 0, cols = 0;  // of the logical operand: M x K (left) or K x N (right)
+  // Left: rows spread over the panels as evenly as they go rather than MR per panel (A packed per call).
+  bool even_rows = false;
   std::vector<float> data;
 };
 
