@@ -270,7 +270,8 @@ METALNN_TARGET_AVX512 int64_t pack_panel14_avx512(const float* src, int64_t ld, 
   return q;
 }
 
-// pack_panel14_avx512's twin for the 6-row AVX2 panels, 8 K steps at a time.
+// pack_panel14_avx512's twin for the 6-row AVX2 panels, 8 K steps at a time (its own body, as each
+// width's intrinsics need their own target attribute).
 METALNN_TARGET_AVX2 int64_t pack_panel6_avx2(const float* src, int64_t ld, int width, int64_t kc, float* dst) {
   const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
   int64_t q = 0;
