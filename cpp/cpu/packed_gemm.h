@@ -1,6 +1,7 @@
 // Float32 GEMM with operands packed into the register tile's panel layout: constant weights are
 // packed once when a kernel is built (and shared between shape specialisations through
-// packed_weights()), the other operand per call in cache-sized blocks. Register tiles: 14 x 32 with
+// packed_weights()), the other operand per call in cache-sized blocks (A once for all threads, its
+// rows spread evenly over the row panels). Register tiles: 14 x 32 with
 // AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS does the work.
 #pragma once
 #include <cstdint>
