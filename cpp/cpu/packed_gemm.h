@@ -1,8 +1,8 @@
 // Float32 GEMM with operands packed into the register tile's panel layout: constant weights are
 // packed once when a kernel is built (and shared between shape specialisations through
-// packed_weights()), the other operand per call in cache-sized blocks (A once for all threads, its
-// rows spread evenly over the row panels). Register tiles: 14 x 32 with
-// AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS does the work.
+// packed_weights()), the other operand per call in cache-sized blocks (an A with its rows spread
+// evenly over the row panels, and packed once for all threads when they split the columns). Register
+// tiles: 14 x 32 with AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS.
 #pragma once
 #include <cstdint>
 #include <limits>
