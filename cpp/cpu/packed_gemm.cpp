@@ -39,10 +39,25 @@ constexpr int64_t kInPlaceRows = 32, kInPlaceMaxRows = 256;
 constexpr int64_t kRowMajorMaxK = 128;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+// Floats of A packed once for all threads at most (16 MB), as the buffer stays with the calling thread.
+constexpr int64_t kMaxSharedPack = int64_t{4} << 20;
 // Floats of the largest register tile (14 x 32).
 constexpr int kMaxTileFloats = 14 * 32;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// How op(A)'s m rows fall into the fewest row panels of at most MR: MR each (the last ragged) in
+// packs made ahead, or as evenly as they go in A packed per call, so that no panel is left with a row
+// or two (a 2-row tile runs at a fraction of a full one's pace: 128 rows as 9 x 14 + 2 took 6-12%
+// longer than 126).
+struct RowPanels {
+  int64_t m, count;
+  int mr;
+  bool even;
+  RowPanels(int64_t rows, int tile_rows, bool evenly)
+      : m(rows), count((rows + tile_rows - 1) / tile_rows), mr(tile_rows), even(evenly) {}
+  int64_t start(int64_t p) const { return even ? p * m / count : std::min(p * mr, m); }
+};
 
 // K rows per block for this K: blocks of equal size, at most kKc (packs and the GEMM must agree).
 int64_t k_block(int64_t k) {
@@ -214,27 +229,107 @@ GemmIsa environment_isa() {
 
 std::atomic<int> forced_isa{-1};
 
-// Rows [i0, i0 + rows) of op(A) (m x k), K rows [k0, k0 + kc), as MR-row panels; rows past m are zero.
-METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, int64_t m, int64_t i0,
-                                         int64_t rows, int64_t k0, int64_t kc, int mr, float* dst) {
-  for (int64_t p = 0; p < rows; p += mr, dst += mr * kc) {
+#ifdef METALNN_GEMM_KERNELS
+// r[i] becomes column i of the 16 x 16 block whose rows were r[0..15].
+METALNN_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// One 14-row panel of a row-major A: `width` rows (the rest zero), K steps [0, kc) of it, 16 at a
+// time through a register transpose (the plain interleave stores one float at a time, 14 apart,
+// which at small M costs a sizeable share of the GEMM). Returns the K steps done; the rest are left.
+METALNN_TARGET_AVX512 int64_t pack_panel14_avx512(const float* src, int64_t ld, int width, int64_t kc, float* dst) {
+  int64_t q = 0;
+  for (; q + 16 <= kc; q += 16) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = i < width ? _mm512_loadu_ps(src + i * ld + q) : _mm512_setzero_ps();
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) _mm512_mask_storeu_ps(dst + (q + i) * kMr512, __mmask16(0x3fff), r[i]);
+  }
+  return q;
+}
+
+// pack_panel14_avx512's twin for the 6-row AVX2 panels, 8 K steps at a time (its own body, as each
+// width's intrinsics need their own target attribute).
+METALNN_TARGET_AVX2 int64_t pack_panel6_avx2(const float* src, int64_t ld, int width, int64_t kc, float* dst) {
+  const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  int64_t q = 0;
+  for (; q + 8 <= kc; q += 8) {
+    __m256 r[8], t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = i < width ? _mm256_loadu_ps(src + i * ld + q) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {  // r[i]: columns i and i + 4 of rows 0-3; r[i + 4]: of rows 4-7
+      t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+      t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(dst + (q + i) * kMr256, six, t[i]);
+  }
+  return q;
+}
+#endif
+
+// Row panels [p0, p1) of op(A) (m x k), K rows [k0, k0 + kc), each padded with zeros to MR rows.
+METALNN_TARGET_AVX2 void pack_left_block(const float* src, int64_t ld, bool trans, const RowPanels& panels, int64_t p0,
+                                         int64_t p1, int64_t k0, int64_t kc, float* dst) {
+  const int mr = panels.mr;
+  for (int64_t p = p0; p < p1; ++p, dst += mr * kc) {
+    const int64_t i0 = panels.start(p);
+    const int width = static_cast<int>(panels.start(p + 1) - i0);
     if (trans) {  // each K row holds the panel's MR values side by side: read them in order
-      const int width = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>({mr, rows - p, m - i0 - p})));
       for (int64_t q = 0; q < kc; ++q) {
-        const float* src_row = src + (k0 + q) * ld + i0 + p;
+        const float* src_row = src + (k0 + q) * ld + i0;
         float* d = dst + q * mr;
         std::copy(src_row, src_row + width, d);
         std::fill(d + width, d + mr, 0.f);
       }
       continue;
     }
+    int64_t q0 = 0;
+#ifdef METALNN_GEMM_KERNELS
+    if (mr == kMr512) {  // only packed for AVX-512 kernels, so the CPU has it
+      q0 = pack_panel14_avx512(src + i0 * ld + k0, ld, width, kc, dst);
+    } else if (mr == kMr256) {
+      q0 = pack_panel6_avx2(src + i0 * ld + k0, ld, width, kc, dst);
+    }
+#endif
     for (int r = 0; r < mr; ++r) {
-      const int64_t i = i0 + p + r;
-      if (i >= m || p + r >= rows) {
-        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = 0.f;
+      if (r >= width) {
+        for (int64_t q = q0; q < kc; ++q) dst[q * mr + r] = 0.f;
       } else {
-        const float* row = src + i * ld + k0;
-        for (int64_t q = 0; q < kc; ++q) dst[q * mr + r] = row[q];
+        const float* row = src + (i0 + r) * ld + k0;
+        for (int64_t q = q0; q < kc; ++q) dst[q * mr + r] = row[q];
       }
     }
   }
@@ -302,15 +397,17 @@ void pack_right_images(const float* src, int64_t ld, const ImageColumns& im, int
   }
 }
 
-// Rows [r0, r1) and columns [c0, c1) of C on the calling thread; r0 is a multiple of MR when A is
-// packed, c0 one of NR when B is.
-void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
+// Row panels [p0, p1) (see RowPanels) and columns [c0, c1) of C on the calling thread; c0 is a
+// multiple of NR when B is packed.
+void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
                 float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
                 const BlockEpilogue& epilogue, const GemmRowEpilogue& fused, const ImageColumns& images) {
   thread_local std::vector<float> a_buf, b_buf;
   const bool b_images = images.per_image > 0 && images.b_image != 0;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
-  const int64_t kb = k_block(k), mc_max = kMcRows / t.mr * t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  const int64_t kb = k_block(k), mc_panels = kMcRows / t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  const RowPanels panels(m, t.mr, !a.packed || a.packed->even_rows);
+  const int64_t r0 = panels.start(p0), r1 = panels.start(p1);
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole
   // panels are read in place (only a ragged last one is copied, as reading it whole could run past B).
   const int64_t span = kb * b.ld * int64_t{sizeof(float)}, rows = r1 - r0;
@@ -343,35 +440,37 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
         }
         bp = b_buf.data();  // the panels from column `whole` on
       }
-      for (int64_t i0 = r0; i0 < r1; i0 += mc_max) {
-        const int64_t mc = std::min(mc_max, r1 - i0);
+      for (int64_t b0 = p0; b0 < p1; b0 += mc_panels) {
+        const int64_t b1 = std::min(b0 + mc_panels, p1);
         const float* ap;
         if (a.packed) {
-          ap = a.packed->data.data() + k0 * m_pad + i0 * kc;
+          ap = a.packed->data.data() + k0 * m_pad + b0 * t.mr * kc;
         } else {
-          a_buf.resize(static_cast<size_t>(round_up(mc, t.mr) * kc));
-          pack_left_block(a.data, a.ld, a.trans, m, i0, mc, k0, kc, t.mr, a_buf.data());
+          a_buf.resize(static_cast<size_t>((b1 - b0) * t.mr * kc));
+          pack_left_block(a.data, a.ld, a.trans, panels, b0, b1, k0, kc, a_buf.data());
           ap = a_buf.data();
         }
-        auto tile = [&](int64_t ir, int64_t jr) {
+        auto tile = [&](int64_t ip, int64_t jr) {
+          const int64_t i = panels.start(ip);
+          const float* a_panel = ap + (ip - b0) * t.mr * kc;
           const int cols = static_cast<int>(std::min<int64_t>(t.nr, nc - jr));
           const int vectors = (cols + t.lanes - 1) / t.lanes;
           const bool in_place = jr < whole;
           const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
           const int64_t ldb = in_place ? b.ld : t.nr;
-          const int rows = static_cast<int>(std::min<int64_t>(t.mr, mc - ir));
-          const float* b_next = ir == 0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
-          const float* bias = last && fused.row_bias ? fused.row_bias + i0 + ir : nullptr;
+          const int rows = static_cast<int>(panels.start(ip + 1) - i);
+          const float* b_next = ip == b0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+          const float* bias = last && fused.row_bias ? fused.row_bias + i : nullptr;
           const MicroKernel kernel = t.kernel(rows, vectors);
           if (!images.per_image) {
-            kernel(kc, ap + ir * kc, b_panel, ldb, b_next, c + (i0 + ir) * ldc + j0 + jr, ldc, cols, alpha, beta_k,
+            kernel(kc, a_panel, b_panel, ldb, b_next, c + i * ldc + j0 + jr, ldc, cols, alpha, beta_k,
                    bias, bounds_k);
             return;
           }
           const int64_t g = images.first + j0 + jr, image = g / images.per_image, col = g - image * images.per_image;
-          float* c_rows = c + (i0 + ir) * ldc;
+          float* c_rows = c + i * ldc;
           if (col + cols <= images.per_image) {
-            kernel(kc, ap + ir * kc, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
+            kernel(kc, a_panel, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
                    beta_k, bias, bounds_k);
             return;
           }
@@ -385,15 +484,15 @@ void gemm_block(const Tile& t, int64_t r0, int64_t r1, int64_t c0, int64_t c1, i
           };
           if (beta_k != 0.f)
             each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
-          kernel(kc, ap + ir * kc, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, bounds_k);
+          kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, bounds_k);
           each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
         };
         if (row_major_tiles) {
-          for (int64_t ir = 0; ir < mc; ir += t.mr)
-            for (int64_t jr = 0; jr < nc; jr += t.nr) tile(ir, jr);
+          for (int64_t ip = b0; ip < b1; ++ip)
+            for (int64_t jr = 0; jr < nc; jr += t.nr) tile(ip, jr);
         } else {
           for (int64_t jr = 0; jr < nc; jr += t.nr)
-            for (int64_t ir = 0; ir < mc; ir += t.mr) tile(ir, jr);
+            for (int64_t ip = b0; ip < b1; ++ip) tile(ip, jr);
         }
       }
     }
@@ -416,7 +515,8 @@ PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int
   for (int64_t k0 = 0; k0 < k; k0 += kb) {
     float* dst = p.data.data() + k0 * padded;
     if (left) {
-      pack_left_block(src, ld, trans, rows, 0, padded, k0, std::min(kb, k - k0), t.mr, dst);
+      const RowPanels panels(rows, t.mr, false);
+      pack_left_block(src, ld, trans, panels, 0, panels.count, k0, std::min(kb, k - k0), dst);
     } else {
       pack_right_block(src, ld, trans, cols, 0, padded, k0, std::min(kb, k - k0), t.nr, dst);
     }
@@ -494,7 +594,7 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   }
   const int64_t threads = pool && m * n * k >= kMinParallelMacs ? pool->num_threads() : 1;
   if (threads == 1) {
-    gemm_block(t, 0, m, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
+    gemm_block(t, 0, (m + t.mr - 1) / t.mr, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
     return;
   }
   // Split the side whose tiles share out more evenly; on a tie, the side that leaves the packed
@@ -506,15 +606,37 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   };
   const double bm = balance(m_units, t.mr, m), bn = balance(n_units, t.nr, n);
   const bool split_cols = bn > bm + 0.05 || (bn >= bm - 0.05 && a.packed);
-  const int64_t units = split_cols ? n_units : m_units, step = split_cols ? t.nr : t.mr, extent = split_cols ? n : m;
+  const int64_t units = split_cols ? n_units : m_units;
   const int64_t chunks = std::min(units, threads);
+  // Split by columns, each thread would pack all of A for itself: pack it once, shared, the threads
+  // taking a share of its row panels each.
+  GemmOperand a_shared = a;
+  if (split_cols && chunks > 1 && !a.packed && round_up(m, t.mr) * k <= kMaxSharedPack) {
+    thread_local PackedMatrix shared_storage;
+    PackedMatrix& shared = shared_storage;  // the calling thread's, in the workers too
+    shared.isa = packed->isa;
+    shared.rows = m;
+    shared.cols = k;
+    shared.even_rows = true;
+    const RowPanels panels(m, t.mr, true);
+    const int64_t m_pad = panels.count * t.mr, kb = k_block(k);
+    if (shared.data.size() < static_cast<size_t>(m_pad * k)) shared.data.resize(static_cast<size_t>(m_pad * k));
+    pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
+      const int64_t p0 = panels.count * i0 / chunks, p1 = panels.count * i1 / chunks;
+      for (int64_t k0 = 0; k0 < k; k0 += kb) {
+        const int64_t kc = std::min(kb, k - k0);
+        pack_left_block(a.data, a.ld, a.trans, panels, p0, p1, k0, kc, shared.data.data() + k0 * m_pad + p0 * t.mr * kc);
+      }
+    });
+    a_shared.packed = &shared;
+  }
   pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t lo = std::min(extent, units * i / chunks * step);
-      const int64_t hi = std::min(extent, units * (i + 1) / chunks * step);
+      const int64_t lo = units * i / chunks, hi = units * (i + 1) / chunks;  // in tiles
       if (lo >= hi) continue;
       if (split_cols) {
-        gemm_block(t, 0, m, lo, hi, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
+        gemm_block(t, 0, m_units, lo * t.nr, std::min(n, hi * t.nr), m, n, k, alpha, a_shared, b, beta, c, ldc,
+                   epilogue, fused, images);
       } else {
         gemm_block(t, lo, hi, 0, n, m, n, k, alpha, a, b, beta, c, ldc, epilogue, fused, images);
       }

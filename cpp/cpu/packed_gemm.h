@@ -1,7 +1,8 @@
 // Float32 GEMM with operands packed into the register tile's panel layout: constant weights are
 // packed once when a kernel is built (and shared between shape specialisations through
-// packed_weights()), the other operand per call in cache-sized blocks. Register tiles: 14 x 32 with
-// AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS does the work.
+// packed_weights()), the other operand per call in cache-sized blocks (an A with its rows spread
+// evenly over the row panels, and packed once for all threads when they split the columns). Register
+// tiles: 14 x 32 with AVX-512, 6 x 16 with AVX2/FMA; elsewhere (or when forced) the platform BLAS.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -29,6 +30,8 @@ struct PackedMatrix {
   GemmIsa isa = GemmIsa::Blas;
   bool left = true;
   int64_t rows = 0, cols = 0;  // of the logical operand: M x K (left) or K x N (right)
+  // Left: rows spread over the panels as evenly as they go rather than MR per panel (A packed per call).
+  bool even_rows = false;
   std::vector<float> data;
 };
 

@@ -204,6 +204,32 @@ TEST(PackedGemm, ImageColumnsEveryKernel) {
   }
 }
 
+// B packed ahead, A packed per call with its rows spread evenly over the row panels: M just below,
+// at and above multiples of both kernels' tile heights (6 and 14) and past a block of row panels, A
+// plain or transposed, one K block or several, split by columns (A packed once for both threads)
+// and by rows, with a bias per row and beta != 0 (row offsets of C, the bias and the packed panels
+// must agree).
+TEST(PackedGemm, EvenRowPanelsEveryIsa) {
+  IsaScope scope;
+  ThreadPool pool(2);
+  std::vector<Case> cases;
+  for (int64_t m : {2, 5, 7, 13, 15, 27, 29, 43, 64, 127, 128, 129, 197, 400})
+    for (bool trans_a : {false, true}) {
+      cases.push_back({m, 512, 300, trans_a, false, false, 1.f, 0.f});          // split by columns
+      cases.push_back({m, 70, 1100, trans_a, m % 2 == 0, false, 0.5f, 1.f});   // several K blocks
+      cases.push_back({m, 33, 530, trans_a, false, false, 1.f, 0.f});          // split by rows
+    }
+  for (GemmIsa isa : isas()) {
+    if (isa == GemmIsa::Blas) continue;
+    set_gemm_isa(isa);
+    for (const Case& t : cases) {
+      check(t, isa, nullptr);
+      check(t, isa, &pool);
+      check(t, isa, &pool, {true, -0.5f, 0.75f});
+    }
+  }
+}
+
 TEST(PackedGemm, EnvironmentAndSupport) {
   EXPECT_TRUE(gemm_isa_supported(GemmIsa::Blas));
   EXPECT_TRUE(gemm_isa_supported(gemm_isa()));
