@@ -100,14 +100,15 @@ struct ScaleOp {
 };
 template <bool TanhForm>
 struct GeluOp {
-  METALNN_AVX2 __m256 operator()(__m256 v) const { return gelu8(v, TanhForm); }
+  __m256 add;
+  METALNN_AVX2 __m256 operator()(__m256 v) const { return gelu8(_mm256_add_ps(v, add), TanhForm); }
 };
 
 METALNN_AVX2 void scale_avx2(const float* x, float* y, int64_t n, float s) { map8(x, y, n, ScaleOp{_mm256_set1_ps(s)}); }
 
-METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form) {
-  if (tanh_form) map8(x, y, n, GeluOp<true>{});
-  else map8(x, y, n, GeluOp<false>{});
+METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form, float add) {
+  if (tanh_form) map8(x, y, n, GeluOp<true>{_mm256_set1_ps(add)});
+  else map8(x, y, n, GeluOp<false>{_mm256_set1_ps(add)});
 }
 
 // Adds 8 floats to two 4-lane double accumulators.
@@ -209,11 +210,11 @@ void scale(const float* x, float* y, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s;
 }
 
-void gelu(const float* x, float* y, int64_t n, bool tanh_form) {
+void gelu(const float* x, float* y, int64_t n, bool tanh_form, float add) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma()) return gelu_avx2(x, y, n, tanh_form);
+  if (has_avx2_fma()) return gelu_avx2(x, y, n, tanh_form, add);
 #endif
-  for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i], tanh_form);
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i] + add, tanh_form);
 }
 
 }  // namespace metalnn::cpu

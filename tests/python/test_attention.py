@@ -213,3 +213,95 @@ def test_attention_grouped_query_heads(form, keys, target, rng):
     ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
     assert ops.get("FusedAttention") == 1 and "Expand" not in ops, ops
     check_model(model, feeds, target)
+
+
+def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False):
+    """Attention over q [B,Sq,H*D], k [B,Skv,Hkv*D], v [B,Skv,Hkv*Dv] rows as BERT-family exports write
+    it: each split into heads (Reshape to [B,S,H,D], Transpose to [B,H,S,D], keys to [B,H,D,S]), the
+    output merged back (Transpose to [B,Sq,H,Dv], Reshape to [B,Sq,H*Dv]) into y."""
+    nodes = [helper.make_node("Reshape", ["q", "q_split"], ["q4"]),
+             helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["k", "k_split"], ["k4"]),
+             helper.make_node("Transpose", ["k4"], ["kth"], perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["v", "v_split"], ["v4"]),
+             helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
+    rename = {"q": "qh", "kt": "kth", "v": "vh", "y": "yh"}
+    for node in _attention_graph(form, mask, form == "sdpa"):
+        node.input[:] = [rename.get(name, name) for name in node.input]
+        node.output[:] = [rename.get(name, name) for name in node.output]
+        nodes.append(node)
+    heads_first = "yh"
+    if extra_reshape:  # BERT's export reshapes the heads to their own shape first
+        nodes.append(helper.make_node("Reshape", ["yh", "y_heads"], ["yh2"]))
+        heads_first = "yh2"
+    nodes.append(helper.make_node("Transpose", [heads_first], ["yt"], perm=[0, 2, 1, 3]))
+    nodes.append(helper.make_node("Reshape", ["yt", "y_merge"], ["y"]) if merge_reshape else
+                 helper.make_node("Identity", ["yt"], ["y"]))
+    return nodes
+
+
+def _rows_model(form, rng, batch, heads, q_len, kv_len, dim, v_dim=None, mask=None, **graph):
+    v_dim = v_dim or dim
+    kv_heads = heads
+    values = {
+        "q": rng.standard_normal((batch, q_len, heads * dim), dtype="float32"),
+        "k": rng.standard_normal((batch, kv_len, kv_heads * dim), dtype="float32"),
+        "v": rng.standard_normal((batch, kv_len, kv_heads * v_dim), dtype="float32"),
+        "q_split": const(np.array([batch, q_len, heads, dim], np.int64)),
+        "k_split": const(np.array([batch, kv_len, kv_heads, dim], np.int64)),
+        "v_split": const(np.array([batch, kv_len, kv_heads, v_dim], np.int64)),
+        "y_heads": const(np.array([batch, heads, q_len, v_dim], np.int64)),
+        "y_merge": const(np.array([batch, q_len, heads * v_dim], np.int64)),
+    }
+    if form == "sdpa":
+        values["root_scale"] = const(np.float32(dim ** -0.25))
+        values["zero"] = const(np.float32(0.0))
+    else:
+        values["sqrt_d"] = const(np.float32(np.sqrt(dim)))
+    if mask is not None:
+        values["mask"] = mask
+    nodes = _rows_graph(form, mask is not None, **graph)
+    used = {name for node in nodes for name in node.input}
+    return make_model(nodes, {k: v for k, v in values.items() if k in used}, ["y"])
+
+
+ROWS_CASES = {
+    "minilm_like": (1, 4, 17, 17, 8),
+    "batch2_odd": (2, 3, 13, 13, 5),
+    "cross_odd_dim": (2, 2, 7, 300, 12),
+    "one_row": (3, 5, 1, 9, 6),
+}
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+@pytest.mark.parametrize("form", ["sdpa", "eager"])
+@pytest.mark.parametrize("case", ROWS_CASES.values(), ids=ROWS_CASES.keys())
+def test_attention_head_split_and_merge_folded(case, form, masked, target, rng):
+    """The Reshape/Transpose head split of Q, K, V and the merge of the output fold into the fused op,
+    which reads and writes the [B, S, H * D] rows: nothing but FusedAttention is left."""
+    batch, heads, q_len, kv_len, dim = case
+    mask = None
+    if masked:  # a run-time padding mask: the last sequence ends in padding
+        mask = np.zeros((batch, 1, 1, kv_len), np.float32)
+        mask[-1, ..., kv_len // 2 + 1:] = -np.inf
+    model, feeds = _rows_model(form, rng, batch, heads, q_len, kv_len, dim, mask=mask,
+                               extra_reshape=form == "sdpa")
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_value_width(target, rng):
+    """Rows whose value heads are wider than the query's, with a per-head mask."""
+    mask = rng.standard_normal((6, 5, 23), dtype="float32")
+    model, feeds = _rows_model("eager", rng, 2, 6, 5, 23, 4, v_dim=7, mask=mask)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_unmerged_output_keeps_heads_layout(target, rng):
+    """An output not reshaped back to rows (read as [B, Sq, H, Dv]) keeps the op in the heads layout,
+    with the splits as they were."""
+    model, feeds = _rows_model("eager", rng, 2, 3, 6, 6, 4, merge_reshape=False)
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops.get("FusedAttention") == 1 and ops.get("Transpose", 0) >= 3, ops
+    check_model(model, feeds, target)

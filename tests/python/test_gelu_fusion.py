@@ -100,3 +100,64 @@ def test_broadcasting_constant_not_fused(target, rng):
     model, feeds = _model(_erf_nodes("torch"), x, half=const(np.full((1, 1), 0.5, np.float32)))
     assert "Gelu" not in _ops(model, target)
     check_model(model, feeds, target)
+
+
+# Gelu fused into the producing MatMul/Gemm/Conv's epilogue: the Gelu node itself, or GELU spelled in
+# elementwise ops (fused to Gelu first), after the producer and its bias Add.
+PRODUCERS = {
+    "matmul_bias": ((2, 13, 24), (24, 37)),
+    "matmul_batched": ((3, 5, 9), (9, 70)),
+    "gemm": ((17, 24), (24, 33)),
+    "conv": ((2, 6, 9, 7), (11, 6, 3, 3)),
+}
+
+
+def _producer(kind, x_shape, w_shape, rng):
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "weight": const(rng.standard_normal(w_shape, dtype="float32")
+                   / np.float32(np.sqrt(np.prod(w_shape[1:]) if kind == "conv" else w_shape[0]))),
+        "bias": const(rng.standard_normal(w_shape[0] if kind == "conv" else w_shape[-1], dtype="float32")),
+    }
+    if kind == "conv":
+        return [helper.make_node("Conv", ["x", "weight", "bias"], ["g"], pads=[1, 1, 1, 1])], values, "Conv"
+    if kind == "gemm":
+        return [helper.make_node("Gemm", ["x", "weight", "bias"], ["g"])], values, "Gemm"
+    return [helper.make_node("MatMul", ["x", "weight"], ["m"]), helper.make_node("Add", ["m", "bias"], ["g"])], values, "MatMul"
+
+
+def _gelu_after(form, source):
+    """GELU of `source` into y: the opset-20 Gelu node or the elementwise spelling."""
+    if form == "erf_node":
+        return [helper.make_node("Gelu", [source], ["y"])]
+    if form == "tanh_node":
+        return [helper.make_node("Gelu", [source], ["y"], approximate="tanh")]
+    rename = {"x": source}
+    nodes = _erf_nodes("torch") if form == "erf_spelled" else _tanh_nodes()
+    for node in nodes:
+        node.input[:] = [rename.get(name, name) for name in node.input]
+    return nodes
+
+
+@pytest.mark.parametrize("form", ["erf_node", "tanh_node", "erf_spelled", "tanh_spelled"])
+@pytest.mark.parametrize("kind", PRODUCERS)
+def test_gelu_fused_into_producer(kind, form, target, rng):
+    """MatMul (+ bias Add), Gemm or Conv followed by Gelu ends as the producer alone."""
+    nodes, values, producer = _producer(kind, *PRODUCERS[kind], rng)
+    nodes += _gelu_after(form, "g")
+    used = {name for node in nodes for name in node.input}
+    values.update({name: value for name, value in CONSTANTS.items() if name in used})
+    model, feeds = make_model(nodes, values, ["y"], opset=20)
+    assert _ops(model, target) == {producer: 1}
+    check_model(model, feeds, target)
+
+
+def test_gelu_extremes_fused(target):
+    """The epilogue's Gelu at the tails and near zero, where erf's polynomial is least accurate."""
+    x = np.concatenate([np.linspace(-12, 12, 301), [-1e-6, 1e-6, 0.0, 40.0, -40.0]]).astype("float32")
+    for approximate in ("none", "tanh"):
+        model, feeds = make_model(
+            [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Gelu", ["m"], ["y"], approximate=approximate)],
+            {"x": x.reshape(-1, 1), "w": const(np.ones((1, 3), np.float32))}, ["y"], opset=20)
+        assert _ops(model, target) == {"MatMul": 1}
+        check_model(model, feeds, target)
