@@ -5,6 +5,7 @@ masks, fully masked rows, odd lengths and more keys than one CPU key block.
 """
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
@@ -215,16 +216,24 @@ def test_attention_grouped_query_heads(form, keys, target, rng):
     check_model(model, feeds, target)
 
 
-def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False):
+def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False, cache=False):
     """Attention over q [B,Sq,H*D], k [B,Skv,Hkv*D], v [B,Skv,Hkv*Dv] rows as BERT-family exports write
     it: each split into heads (Reshape to [B,S,H,D], Transpose to [B,H,S,D], keys to [B,H,D,S]), the
-    output merged back (Transpose to [B,Sq,H,Dv], Reshape to [B,Sq,H*Dv]) into y."""
+    output merged back (Transpose to [B,Sq,H,Dv], Reshape to [B,Sq,H*Dv]) into y. With `cache`, as
+    GPT-2 writes it: keys and values through a one-input Concat, the keys transposed in two steps."""
     nodes = [helper.make_node("Reshape", ["q", "q_split"], ["q4"]),
              helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
              helper.make_node("Reshape", ["k", "k_split"], ["k4"]),
-             helper.make_node("Transpose", ["k4"], ["kth"], perm=[0, 2, 3, 1]),
-             helper.make_node("Reshape", ["v", "v_split"], ["v4"]),
-             helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
+             helper.make_node("Reshape", ["v", "v_split"], ["v4"])]
+    if cache:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kh"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Concat", ["kh"], ["kc"], axis=-2),
+                  helper.make_node("Transpose", ["kc"], ["kth"], perm=[0, 1, 3, 2]),
+                  helper.make_node("Transpose", ["v4"], ["vt"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Concat", ["vt"], ["vh"], axis=-2)]
+    else:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kth"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
     rename = {"q": "qh", "kt": "kth", "v": "vh", "y": "yh"}
     for node in _attention_graph(form, mask, form == "sdpa"):
         node.input[:] = [rename.get(name, name) for name in node.input]
@@ -295,6 +304,34 @@ def test_attention_rows_value_width(target, rng):
     mask = rng.standard_normal((6, 5, 23), dtype="float32")
     model, feeds = _rows_model("eager", rng, 2, 6, 5, 23, 4, v_dim=7, mask=mask)
     assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_through_cache_concat(target, rng):
+    """GPT-2's split: keys and values through one-input Concats, keys transposed in two steps."""
+    mask = np.triu(np.full((9, 9), -np.inf, np.float32), 1)[None, None]
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 9, 9, 6, mask=const(mask), cache=True)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_wrong_key_order_not_folded(target, rng):
+    """Transposes of the keys are composed: [0, 2, 1, 3] then [0, 1, 3, 2] is the key split, [0, 2, 3, 1]
+    then [0, 1, 3, 2] is not (keys read untransposed; D = S makes that a valid model)."""
+    model, feeds = _rows_model("eager", rng, 1, 2, 5, 5, 5)
+    nodes = list(model.graph.node)
+    k_t = next(n for n in nodes if n.output[0] == "kth")
+    k_t.attribute[0].ints[:] = [0, 2, 1, 3]  # now [B, H, S, D] ...
+    at = nodes.index(k_t)
+    k_t.output[0] = "kx"
+    nodes.insert(at + 1, helper.make_node("Transpose", ["kx"], ["kth"], perm=[0, 1, 3, 2]))  # ... then [B, H, D, S]
+    values = {**feeds, **{i.name: const(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer}}
+    model, feeds = make_model(nodes, values, ["y"])
+    assert _fused(model, target)  # the two steps compose to the split's transpose
+    nodes[at].attribute[0].ints[:] = [0, 2, 3, 1]
+    model, feeds = make_model(nodes, values, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops.get("FusedAttention") == 1 and ops.get("Transpose", 0) > 0, ops
     check_model(model, feeds, target)
 
 

@@ -161,3 +161,29 @@ def test_gelu_extremes_fused(target):
             {"x": x.reshape(-1, 1), "w": const(np.ones((1, 3), np.float32))}, ["y"], opset=20)
         assert _ops(model, target) == {"MatMul": 1}
         check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("form", ["tanh_spelled", "erf_node"])
+def test_gelu_fused_through_reshape(form, target, rng):
+    """GPT-2's MLP: Gemm on [B * S, E] rows, Reshape to [B, S, N], then GELU: the Gemm takes the GELU
+    and the Reshape moves after it."""
+    nodes, values, _ = _producer("gemm", (2 * 7, 24), (24, 40), rng)
+    nodes.append(helper.make_node("Reshape", ["g", "shape"], ["r"]))
+    nodes += _gelu_after(form, "r")
+    values["shape"] = const(np.array([2, 7, 40], np.int64))
+    used = {name for node in nodes for name in node.input}
+    values.update({name: value for name, value in CONSTANTS.items() if name in used})
+    model, feeds = make_model(nodes, values, ["y"], opset=20)
+    assert _ops(model, target) == {"Gemm": 1, "Reshape": 1}
+    check_model(model, feeds, target)
+
+
+def test_gelu_not_fused_through_shared_reshape_input(target, rng):
+    """A Gemm output also read beside the Reshape keeps its own values: the Gelu stays."""
+    nodes, values, _ = _producer("gemm", (6, 8), (8, 10), rng)
+    nodes += [helper.make_node("Reshape", ["g", "shape"], ["r"]), helper.make_node("Gelu", ["r"], ["y"]),
+              helper.make_node("Neg", ["g"], ["z"])]
+    values["shape"] = const(np.array([2, 3, 10], np.int64))
+    model, feeds = make_model(nodes, values, ["y", "z"], opset=20)
+    assert _ops(model, target).get("Gelu") == 1
+    check_model(model, feeds, target)

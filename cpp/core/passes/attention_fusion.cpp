@@ -264,13 +264,26 @@ class AttentionMatcher {
     out.attrs.set("heads", Attribute::make_int(heads));
   }
 
-  // The [B, S, H * D] rows under x = Transpose(Reshape(rows, [B, S, H, D]), perm), or -1.
+  // The [B, S, H * D] rows under x = Transpose(Reshape(rows, [B, S, H, D]), perm), or -1. The
+  // transpose may come in steps, with one-input Concats (GPT-2's key/value cache) between them.
   int split_heads(int x, const std::vector<int64_t>& perm, std::vector<int>& parts) const {
     const size_t mark = parts.size();
-    const Node* t = producer(x, "Transpose", 1, parts);
-    const Node* r = t && t->attrs.get_ints("perm") == perm ? producer(t->inputs[0], "Reshape", 2, parts) : nullptr;
-    if (r) {
-      const Shape &rows = g_.value(r->inputs[0]).shape, &split = g_.value(t->inputs[0]).shape;
+    std::vector<int64_t> total = {0, 1, 2, 3};  // x's dim i is dim total[i] of the split
+    const Node* r = nullptr;
+    while (!r) {
+      const Node* t = producer(x, "Transpose", 1, parts);
+      if (!t) t = producer(x, "Concat", 1, parts);
+      if (!t) r = producer(x, "Reshape", 2, parts);
+      if (!t && !r) break;
+      if (t && t->op_type == "Transpose") {
+        const std::vector<int64_t> p = t->attrs.get_ints("perm");
+        if (p.size() != 4) break;
+        for (int64_t& d : total) d = p[size_t(d)];
+      }
+      if (t) x = t->inputs[0];
+    }
+    if (r && total == perm) {
+      const Shape &rows = g_.value(r->inputs[0]).shape, &split = g_.value(x).shape;
       if (rows.size() == 3 && split.size() == 4 && split[0] == rows[0] && split[1] == rows[1] &&
           split[2] * split[3] == rows[2])
         return r->inputs[0];
