@@ -4,6 +4,10 @@ mask, IsNaN -> Where guard) and eager attention (scores divided by sqrt(d)), wit
 masks, fully masked rows, odd lengths and more keys than one CPU key block.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -299,6 +303,19 @@ def test_attention_head_split_and_merge_folded(case, form, masked, target, rng):
     check_model(model, feeds, target)
 
 
+@pytest.mark.parametrize("q_len,kv_len,dim,v_dim", [(20, 1500, 64, 64), (9, 300, 40, 80), (17, 33, 72, 17),
+                                                    (8, 16, 1, 16), (65, 257, 24, 48)])
+def test_attention_head_sizes(q_len, kv_len, dim, v_dim, target, rng):
+    """Head sizes as models have them (64, 40, 72, 80) and odd ones: the CPU tiles take 8 query rows,
+    16-key panels and 16-column value vectors, so row counts, key counts and widths that are not
+    multiples of those, and key counts past one 256-key block, reach every partial tile."""
+    mask = np.zeros((1, 1, q_len, kv_len), np.float32)
+    mask[..., 1::3, kv_len // 2:] = -np.inf
+    model, feeds = _model("sdpa", q_len, kv_len, rng, batch=2, heads=2, dim=dim, v_dim=v_dim, mask=mask)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
 def test_attention_rows_value_width(target, rng):
     """Rows whose value heads are wider than the query's, with a per-head mask."""
     mask = rng.standard_normal((6, 5, 23), dtype="float32")
@@ -342,3 +359,13 @@ def test_attention_rows_unmerged_output_keeps_heads_layout(target, rng):
     ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
     assert ops.get("FusedAttention") == 1 and ops.get("Transpose", 0) >= 3, ops
     check_model(model, feeds, target)
+
+
+def test_attention_cpu_blas_path():
+    """The cpu tests of this file once more with the register tiles off (METALNN_ATTENTION_KERNELS=avx2):
+    the products go through sgemm, as on CPUs without AVX-512."""
+    env = dict(os.environ, METALNN_ATTENTION_KERNELS="avx2")
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not blas_path"], env=env, capture_output=True, text=True, cwd=here)
+    assert result.returncode == 0, result.stdout[-3000:]

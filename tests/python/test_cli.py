@@ -157,6 +157,48 @@ def test_profile_share_of_peak(model_path, capsys):
     assert share == pytest.approx(100 * gflops / peak.gflops, abs=0.51), conv
 
 
+def token_model() -> onnx.ModelProto:
+    """ids, types [N, S] int64 -> two Gathers (a 2-row token-type table, as BERT has) -> Add [N, S, 4]."""
+    words = RNG.standard_normal((30, 4)).astype(np.float32)
+    kinds = RNG.standard_normal((2, 4)).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["words", "ids"], ["w"], name="word_embeddings"),
+             helper.make_node("Gather", ["kinds", "types"], ["k"], name="token_type_embeddings"),
+             helper.make_node("Add", ["w", "k"], ["e"], name="embed")]
+    graph = helper.make_graph(
+        nodes, "tokens", [helper.make_tensor_value_info(n, TensorProto.INT64, ["N", 5]) for n in ("ids", "types")],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 5, 4])],
+        [numpy_helper.from_array(words, "words"), numpy_helper.from_array(kinds, "kinds")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_profile_and_bench_random_indices_fit_any_table(tmp_path, capsys):
+    path = tmp_path / "tokens.onnx"
+    onnx.save(token_model(), path)
+    status, out, err = cli(capsys, "profile", path, "--runs", 2, "--batch", 3)
+    assert status == 0, err
+    assert "Gather 'token_type_embeddings'" in out
+    status, out, err = cli(capsys, "bench", path, "--iters", 2, "--quiet")
+    assert status == 0, err
+
+
+def test_profile_inputs_from_a_file(tmp_path, capsys):
+    path = tmp_path / "tokens.onnx"
+    onnx.save(token_model(), path)
+    feeds = tmp_path / "feeds.npz"
+    np.savez(feeds, ids=np.array([[29, 0, 7, 3, 1]]), types=np.array([[1, 1, 0, 0, 1]]))
+    status, out, err = cli(capsys, "profile", path, "--runs", 2, "--inputs", feeds)
+    assert status == 0, err
+    assert "Gather 'word_embeddings'" in out
+    np.savez(feeds, ids=np.array([[29, 0, 7, 3, 1]]))
+    status, _, err = cli(capsys, "profile", path, "--inputs", feeds)
+    assert status != 0 and "no array for input(s) types" in err and "it holds: ids" in err
+    status, _, err = cli(capsys, "bench", path, "--inputs", tmp_path / "missing.npz")
+    assert status != 0 and "cannot read --inputs" in err
+    np.savez(feeds, ids=np.array([[30, 0, 7, 3, 1]]), types=np.array([[1, 1, 0, 0, 1]]))
+    status, _, err = cli(capsys, "profile", path, "--inputs", feeds)
+    assert status != 0 and "word_embeddings" in err and "30" in err
+
+
 def test_model_profile_data(model_path):
     model = metalnn.load(model_path, device="cpu")
     x = RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)

@@ -1,9 +1,11 @@
 // FusedAttention on the CPU, float32, flash-style: each task takes one (batch, head, block of query
-// rows) and walks the keys a block at a time, scores = scale * Q . Kt (+ mask) through sgemm, a running
-// row maximum and sum rescale the output accumulated in place (P . V, sgemm again), and the rows are
-// divided by their sums at the end. The full score tensor never exists; a task's scratch is one
-// block of scores. Each operand is read through its layout's strides (core/ops/attention.h), so the
-// [B, S, H * D] rows of the `heads` layout need no copy: keys stored untransposed go to sgemm as B^T.
+// rows) and walks the keys a block at a time, scores = scale * Q . Kt (+ mask), a running row maximum
+// and sum rescale the output accumulated in place (+= P . V), and the rows are divided by their sums
+// at the end. The full score tensor never exists; a task's scratch is one block of scores. The two
+// products run on the register tiles of cpu/attention_tiles.h, or through sgemm where those do not.
+// Every operand is read through its layout's strides (core/ops/attention.h), so the [B, S, H * D] rows
+// of the `heads` layout need no copy; keys stored by row go to sgemm as B^T, and to the tiles (which
+// read Kt) through a transposed copy of the key block.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +13,7 @@
 
 #include "core/ops/attention.h"
 #include "core/ops/broadcast.h"
+#include "cpu/attention_tiles.h"
 #include "cpu/blas.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
@@ -42,54 +45,81 @@ class AttentionKernel : public Kernel {
     const float* mask = has_mask_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     const int64_t blocks = (l_.q_len + kRowBlock - 1) / kRowBlock, group = l_.heads / l_.kv_heads;
+    const bool tiles = attention_tiles_available();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
+      Scratch scratch{std::vector<float>(kRowBlock * kKeyBlock), std::vector<float>(kRowBlock),
+                      std::vector<float>(kRowBlock),
+                      std::vector<float>(tiles && keys_by_row() ? l_.head_dim * kKeyBlock : 0)};
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t bh = t / blocks, b = bh / l_.heads, h = bh % l_.heads, kvh = h / group;
         const int64_t r0 = (t % blocks) * kRowBlock, nr = std::min(kRowBlock, l_.q_len - r0);
         const float* qb = q + b * l_.q[0] + h * l_.q[1] + r0 * l_.q[2];
         float* yb = y + b * l_.y[0] + h * l_.y[1] + r0 * l_.y[2];
         const float* mb = mask ? mask + b * mask_strides_[0] + h * mask_strides_[1] + r0 * mask_strides_[2] : nullptr;
-        block(qb, k + b * l_.k[0] + kvh * l_.k[1], v + b * l_.v[0] + kvh * l_.v[1], mb, yb, nr, scores.data(),
-              peak.data(), sum.data());
+        block(qb, k + b * l_.k[0] + kvh * l_.k[1], v + b * l_.v[0] + kvh * l_.v[1], mb, yb, nr, tiles, scratch);
       }
     });
   }
 
  private:
+  struct Scratch {
+    std::vector<float> scores, peak, sum, keys;  // keys: a block of keys stored by row, transposed
+  };
+
+  // Keys [Skv, D] (the `heads` layout) rather than Kt [D, Skv].
+  bool keys_by_row() const { return l_.k[3] != 1; }
+
   // Rows [0, nr) of one (batch, head): q and y point at the block's first row, mask at its first row too,
-  // k and v at the head's first key.
-  void block(const float* q, const float* k, const float* v, const float* mask, float* y, int64_t nr, float* s,
-             float* peak, float* sum) const {
+  // k and v at the head's first key. tiles: the products on cpu/attention_tiles.h, else sgemm.
+  void block(const float* q, const float* k, const float* v, const float* mask, float* y, int64_t nr, bool tiles,
+             Scratch& scratch) const {
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-    const int64_t dv = l_.v_dim, ldy = l_.y[2];
-    // Kt [D, Skv] rows, or keys [Skv, D] read transposed.
-    const bool keys_by_row = l_.k[3] != 1;
-    const int ldk = int(keys_by_row ? l_.k[3] : l_.k[2]);
+    const int64_t dim = l_.head_dim, dv = l_.v_dim, ldq = l_.q[2], ldv = l_.v[2], ldy = l_.y[2];
+    float *s = scratch.scores.data(), *peak = scratch.peak.data(), *sum = scratch.sum.data();
     std::fill(peak, peak + nr, kNegInf);
     std::fill(sum, sum + nr, 0.f);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * ldy, y + r * ldy + dv, 0.f);
     for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
-      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
-      sgemm(false, keys_by_row, int(nr), int(nk), int(l_.head_dim), scale_, q, int(l_.q[2]), k + k0 * l_.k[3], ldk,
-            0.f, s, int(nk));
+      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
+      if (tiles) {
+        const float* kt = k + k0;
+        int64_t ldk = l_.k[2];
+        if (keys_by_row()) {
+          float* t = scratch.keys.data();
+          for (int64_t j = 0; j < nk; ++j)
+            for (int64_t d = 0; d < dim; ++d) t[d * kKeyBlock + j] = k[(k0 + j) * l_.k[3] + d];
+          kt = t, ldk = kKeyBlock;
+        }
+        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), kt, ldk, dim, nk, scale_,
+                           s + r * lds, lds);
+      } else {
+        sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
+              int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
+      }
       for (int64_t r = 0; r < nr; ++r) {
-        float* sr = s + r * nk;
+        float* sr = s + r * lds;
         if (mask) {
           const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
           for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
         }
-        const float m = std::max(peak[r], max_of(sr, nk));
+        const float m = std::max(peak[r], tiles ? attention_row_max(sr, nk) : max_of(sr, nk));
         if (m == kNegInf) {  // every score so far masked: nothing to add yet
           std::fill(sr, sr + nk, 0.f);
           continue;
         }
         const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
-        sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
+        sum[r] = sum[r] * rescale + (tiles ? attention_exp_sum(sr, nk, m) : exp_shifted_sum(sr, sr, nk, m));
         if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
         peak[r] = m;
       }
-      sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * l_.v[2], int(l_.v[2]), 1.f, y, int(ldy));
+      if (tiles) {
+        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+          attention_values(s + r * lds, lds, std::min(kAttentionTileRows, nr - r), v + k0 * ldv, ldv, nk, dv,
+                           y + r * ldy, ldy);
+      } else {
+        sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
+      }
     }
     for (int64_t r = 0; r < nr; ++r) {
       float* yr = y + r * ldy;

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .common import (CommandError, add_device_options, add_model_argument, add_shape_option, format_bytes,
-                     load_model, parse_shapes, peak_memory_bytes, positive_int, random_inputs)
+                     load_model, model_inputs, peak_memory_bytes, positive_int)
 
 PAUSE_S = 0.1  # before each turn, for the previous engine's threads to go idle
 BLOCK = 5      # timed runs per engine per turn
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.warmup < 0:
         raise CommandError(f"--warmup must be >= 0, got {args.warmup}")
     model, load_s = load_model(args)
-    feeds = random_inputs(model, args.batch, parse_shapes(args.shape, model))
+    feeds = model_inputs(args, model)
     batch = next(iter(feeds.values())).shape[0] if feeds and next(iter(feeds.values())).ndim else 1
     start = time.perf_counter()
     model.run(feeds)

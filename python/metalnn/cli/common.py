@@ -37,6 +37,9 @@ def add_shape_option(parser: argparse.ArgumentParser) -> None:
                         help="batch size for inputs whose first dimension is free (default: 1)")
     parser.add_argument("--shape", action="append", default=[], metavar="NAME=DxDx...",
                         help="the shape of an input with free dimensions, e.g. input=1x3x480x640 (repeatable)")
+    parser.add_argument("--inputs", metavar="FILE.npz",
+                        help="the inputs, one array per input name (default: random: standard normal floats, "
+                             "integers 0 or 1, which index any table and are valid masks)")
 
 
 def positive_int(text: str) -> int:
@@ -103,8 +106,26 @@ def input_shape(info: Any, batch: int | None, shapes: dict[str, tuple[int, ...]]
     return tuple(dims)
 
 
+def model_inputs(args: argparse.Namespace, model: Any) -> dict[str, np.ndarray]:
+    """The inputs --inputs names, else random ones shaped by --batch and --shape."""
+    if not args.inputs:
+        return random_inputs(model, args.batch, parse_shapes(args.shape, model))
+    try:
+        with np.load(args.inputs, allow_pickle=False) as archive:
+            feeds = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as e:
+        raise CommandError(f"cannot read --inputs '{args.inputs}': {e}") from None
+    names = [info.name for info in model.inputs]
+    missing = [name for name in names if name not in feeds]
+    if missing:
+        raise CommandError(f"--inputs '{args.inputs}' has no array for input(s) {', '.join(missing)} "
+                           f"(it holds: {', '.join(feeds) or 'nothing'})")
+    return {name: feeds[name] for name in names}
+
+
 def random_inputs(model: Any, batch: int | None, shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs of the model's dtypes: standard normal floats, small non-negative integers."""
+    """Random inputs of the model's dtypes: standard normal floats; integers 0 or 1, in range for any
+    lookup table (token ids, token types, positions) and valid as masks."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for info in model.inputs:
@@ -114,7 +135,7 @@ def random_inputs(model: Any, batch: int | None, shapes: dict[str, tuple[int, ..
         elif info.dtype.kind == "b":
             feeds[info.name] = rng.integers(0, 2, shape).astype(info.dtype)
         else:
-            feeds[info.name] = rng.integers(0, 4, shape).astype(info.dtype)
+            feeds[info.name] = rng.integers(0, 2, shape).astype(info.dtype)
     return feeds
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import metalnn
 
 from ..cpu_peak import CpuPeak, cpu_peak
-from .common import (add_model_argument, add_shape_option, format_count, load_model, parse_shapes, positive_int,
-                     random_inputs, table)
+from .common import (add_model_argument, add_shape_option, format_count, load_model, model_inputs, positive_int,
+                     table)
 
 
 def register(commands: Any) -> None:
@@ -52,7 +52,7 @@ def render(profile: Any, top: int | None, peak: CpuPeak | None = None) -> str:
 def run(args: argparse.Namespace) -> int:
     """Loads on cpu, profiles, prints the table and writes the trace."""
     model, _ = load_model(args)
-    feeds = random_inputs(model, args.batch, parse_shapes(args.shape, model))
+    feeds = model_inputs(args, model)
     profile = model.profile(feeds, runs=args.runs)
     print(render(profile, args.top, cpu_peak(args.threads or metalnn.get_num_threads(), args.clock_ghz)))
     if args.trace:

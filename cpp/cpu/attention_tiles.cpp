@@ -1,0 +1,231 @@
+#include "cpu/attention_tiles.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cpu/cpu_features.h"
+#include "cpu/simd_avx2.h"
+
+namespace metalnn::cpu {
+
+bool attention_tiles_available() {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  static const bool yes = kernel_isa("METALNN_ATTENTION_KERNELS") == KernelIsa::Avx512;
+  return yes;
+#else
+  return false;
+#endif
+}
+
+#ifdef METALNN_HAS_AVX2_KERNELS
+#define METALNN_AT_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+namespace {
+
+// R rows x P vectors of 16 keys' scores: each step over d loads P vectors of a row of Kt (the last
+// one masked by `last`) and broadcasts R query values.
+template <int R, int P>
+METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
+                                   float scale, float* s, int64_t lds, __mmask16 last) {
+  __m512 acc[R][P];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dim; ++d) {
+    __m512 k[P];
+#pragma GCC unroll 2
+    for (int p = 0; p < P - 1; ++p) k[p] = _mm512_loadu_ps(kt + d * ldk + p * 16);
+    k[P - 1] = _mm512_maskz_loadu_ps(last, kt + d * ldk + (P - 1) * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 qv = _mm512_set1_ps(q[r * ldq + d]);
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(qv, k[p], acc[r][p]);
+    }
+  }
+  const __m512 sv = _mm512_set1_ps(scale);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) _mm512_storeu_ps(s + r * lds + p * 16, _mm512_mul_ps(acc[r][p], sv));
+}
+
+// R rows x C vectors of 16 value columns (the last one masked by `last`), summed over nk keys and
+// added to y. The loops over R and C are unrolled by pragma: left as loops, GCC keeps the
+// accumulators in memory.
+template <int R, int C>
+METALNN_AT_AVX512 void values_tile(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t nk, float* y,
+                                   int64_t ldy, __mmask16 last) {
+  __m512 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < nk; ++j) {
+    __m512 vv[C];
+#pragma GCC unroll 2
+    for (int c = 0; c < C - 1; ++c) vv[c] = _mm512_loadu_ps(v + j * ldv + c * 16);
+    vv[C - 1] = _mm512_maskz_loadu_ps(last, v + j * ldv + (C - 1) * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 pv = _mm512_set1_ps(p[r * ldp + j]);
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* yr = y + r * ldy;
+#pragma GCC unroll 2
+    for (int c = 0; c < C - 1; ++c) _mm512_storeu_ps(yr + c * 16, _mm512_add_ps(_mm512_loadu_ps(yr + c * 16), acc[r][c]));
+    float* yl = yr + (C - 1) * 16;
+    _mm512_mask_storeu_ps(yl, last, _mm512_add_ps(_mm512_maskz_loadu_ps(last, yl), acc[r][C - 1]));
+  }
+}
+
+// The first n of 16 lanes, 1 <= n <= 16.
+inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+// Calls F::run<R>() for the run-time row count 1..8.
+template <class F>
+METALNN_AT_AVX512 void with_rows(int64_t nr, F f) {
+  switch (nr) {
+    case 1: f.template run<1>(); break;
+    case 2: f.template run<2>(); break;
+    case 3: f.template run<3>(); break;
+    case 4: f.template run<4>(); break;
+    case 5: f.template run<5>(); break;
+    case 6: f.template run<6>(); break;
+    case 7: f.template run<7>(); break;
+    default: f.template run<8>(); break;
+  }
+}
+
+struct Scores {
+  const float* q;
+  int64_t ldq;
+  const float* kt;
+  int64_t ldk, dim, nk;
+  float scale;
+  float* s;
+  int64_t lds;
+  template <int R>
+  METALNN_AT_AVX512 void run() const {
+    for (int64_t j = 0; j < nk; j += 32) {
+      const int64_t n = std::min<int64_t>(32, nk - j);
+      const __mmask16 last = lanes(n > 16 ? n - 16 : n);
+      if (n > 16) scores_tile<R, 2>(q, ldq, kt + j, ldk, dim, scale, s + j, lds, last);
+      else scores_tile<R, 1>(q, ldq, kt + j, ldk, dim, scale, s + j, lds, last);
+    }
+  }
+};
+
+struct Values {
+  const float* p;
+  int64_t ldp;
+  const float* v;
+  int64_t ldv, nk, v_dim;
+  float* y;
+  int64_t ldy;
+  template <int R>
+  METALNN_AT_AVX512 void run() const {
+    for (int64_t c = 0; c < v_dim; c += 32) {
+      const int64_t n = std::min<int64_t>(32, v_dim - c);
+      const __mmask16 last = lanes(n > 16 ? n - 16 : n);
+      if (n > 16) values_tile<R, 2>(p, ldp, v + c, ldv, nk, y + c, ldy, last);
+      else values_tile<R, 1>(p, ldp, v + c, ldv, nk, y + c, ldy, last);
+    }
+  }
+};
+
+// e^x by x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for e^r and vscalefps for the 2^n.
+// Below -87 (where e^x nears the smallest normal float) it returns 0, above float's range +inf;
+// NaN stays NaN.
+METALNN_AT_AVX512 inline __m512 exp16(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-87.f);
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(lo, x));  // NaN passes (second operand)
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);  // ln2 in two parts, the first exact in n
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
+  for (const float c : {8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), _mm512_scalef_ps(p, n));
+}
+
+}  // namespace
+
+METALNN_AT_AVX512 float attention_row_max(const float* s, int64_t n) {
+  __m512 m = _mm512_set1_ps(-__builtin_inff());
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
+  if (j < n) m = _mm512_mask_max_ps(m, lanes(n - j), m, _mm512_maskz_loadu_ps(lanes(n - j), s + j));
+  return _mm512_reduce_max_ps(m);
+}
+
+METALNN_AT_AVX512 float attention_exp_sum(float* s, int64_t n, float shift) {
+  const __m512 sh = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), sh));
+    _mm512_storeu_ps(s + j, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (j < n) {
+    const __mmask16 m = lanes(n - j);
+    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), sh)));
+    _mm512_mask_storeu_ps(s + j, m, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+METALNN_AT_AVX512 void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk,
+                                        int64_t dim, int64_t nk, float scale, float* s, int64_t lds) {
+  with_rows(nr, Scores{q, ldq, kt, ldk, dim, nk, scale, s, lds});
+}
+
+METALNN_AT_AVX512 void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, int64_t ldv,
+                                        int64_t nk, int64_t v_dim, float* y, int64_t ldy) {
+  with_rows(nr, Values{p, ldp, v, ldv, nk, v_dim, y, ldy});
+}
+
+#else  // the same sums in plain C++, for builds without the x86 kernels (never chosen there)
+
+float attention_row_max(const float* s, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, s[j]);
+  return m;
+}
+
+float attention_exp_sum(float* s, int64_t n, float shift) {
+  float sum = 0.f;
+  for (int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - shift));
+  return sum;
+}
+
+void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t dim,
+                      int64_t nk, float scale, float* s, int64_t lds) {
+  for (int64_t r = 0; r < nr; ++r)
+    for (int64_t j = 0; j < nk; ++j) {
+      float sum = 0.f;
+      for (int64_t d = 0; d < dim; ++d) sum += q[r * ldq + d] * kt[d * ldk + j];
+      s[r * lds + j] = scale * sum;
+    }
+}
+
+void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, int64_t ldv, int64_t nk,
+                      int64_t v_dim, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < nr; ++r)
+    for (int64_t j = 0; j < nk; ++j)
+      for (int64_t c = 0; c < v_dim; ++c) y[r * ldy + c] += p[r * ldp + j] * v[j * ldv + c];
+}
+
+#endif
+
+}  // namespace metalnn::cpu
