@@ -4,6 +4,10 @@ The reference runs the un-fused graph; each variant is the association or consta
 exporter or model family writes.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -187,3 +191,13 @@ def test_gelu_not_fused_through_shared_reshape_input(target, rng):
     model, feeds = make_model(nodes, values, ["y", "z"], opset=20)
     assert _ops(model, target).get("Gelu") == 1
     check_model(model, feeds, target)
+
+
+def test_gelu_avx2_path():
+    """The cpu tests of this file once more on the AVX2 Gelu (METALNN_GELU_KERNELS=avx2), as on CPUs
+    without AVX-512; the best ISA runs them otherwise."""
+    env = dict(os.environ, METALNN_GELU_KERNELS="avx2")
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not avx2_path"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
