@@ -5,7 +5,7 @@
 // products run on the register tiles of cpu/attention_tiles.h, or through sgemm where those do not.
 // Every operand is read through its layout's strides (core/ops/attention.h), so the [B, S, H * D] rows
 // of the `heads` layout need no copy; keys stored by row go to sgemm as B^T, and to the tiles (which
-// read Kt) through one head-major copy of the keys and values made before the tasks start.
+// read Kt) through a head-major copy of a head's keys and values in the task's scratch.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -45,50 +45,40 @@ class AttentionKernel : public Kernel {
     const float* mask = has_mask_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     const int64_t blocks = (l_.q_len + kRowBlock - 1) / kRowBlock, group = l_.heads / l_.kv_heads;
-    const bool tiles = attention_tiles_available();
-    int64_t k_batch = l_.k[0], k_head = l_.k[1], v_batch = l_.v[0], v_head = l_.v[1], ldv = l_.v[2];
-    if (tiles && keys_by_row()) {  // Kt [B, Hkv, D, Skv] and V [B, Hkv, Skv, Dv] for the tiles
-      k = head_major(k, pool, v);
-      v = k + l_.batch * l_.kv_heads * l_.head_dim * l_.kv_len;
-      k_head = l_.head_dim * l_.kv_len, k_batch = l_.kv_heads * k_head;
-      v_head = l_.kv_len * l_.v_dim, v_batch = l_.kv_heads * v_head, ldv = l_.v_dim;
-    }
+    const bool tiles = attention_tiles_available(), copies = tiles && keys_by_row();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
       std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
+      std::vector<float> head(copies ? l_.kv_len * (l_.head_dim + l_.v_dim) : 0);
+      int64_t copied = -1;  // the kv head in `head`; a thread's tasks are consecutive, so each is copied once
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t bh = t / blocks, b = bh / l_.heads, h = bh % l_.heads, kvh = h / group;
         const int64_t r0 = (t % blocks) * kRowBlock, nr = std::min(kRowBlock, l_.q_len - r0);
         const float* qb = q + b * l_.q[0] + h * l_.q[1] + r0 * l_.q[2];
         float* yb = y + b * l_.y[0] + h * l_.y[1] + r0 * l_.y[2];
         const float* mb = mask ? mask + b * mask_strides_[0] + h * mask_strides_[1] + r0 * mask_strides_[2] : nullptr;
-        block(qb, k + b * k_batch + kvh * k_head, v + b * v_batch + kvh * v_head, ldv, mb, yb, nr, tiles,
-              scores.data(), peak.data(), sum.data());
+        const float* kb = k + b * l_.k[0] + kvh * l_.k[1];
+        const float* vb = v + b * l_.v[0] + kvh * l_.v[1];
+        int64_t ldv = l_.v[2];
+        if (copies) {
+          float* vh = head.data() + l_.head_dim * l_.kv_len;
+          if (copied != b * l_.kv_heads + kvh) head_major(kb, vb, head.data(), vh);
+          copied = b * l_.kv_heads + kvh;
+          kb = head.data(), vb = vh, ldv = l_.v_dim;
+        }
+        block(qb, kb, vb, ldv, mb, yb, nr, tiles, scores.data(), peak.data(), sum.data());
       }
     });
   }
 
  private:
-  // The keys [B, Skv, Hkv * D] as Kt [B, Hkv, D, Skv] and then the values [B, Skv, Hkv * Dv] as
-  // [B, Hkv, Skv, Dv], in heads_, a head at a time: rows a head's tasks read over and over are
-  // contiguous, not one per set of the L1 cache at the rows' power-of-two stride.
-  const float* head_major(const float* k, ThreadPool& pool, const float* v) {
-    const int64_t dim = l_.head_dim, len = l_.kv_len, dv = l_.v_dim, heads = l_.batch * l_.kv_heads;
-    heads_.resize(size_t(heads * len * (dim + dv)));
-    pool.parallel_for(heads, 1, [&](int64_t h0, int64_t h1) {
-      for (int64_t bh = h0; bh < h1; ++bh) {
-        const int64_t b = bh / l_.kv_heads, h = bh % l_.kv_heads;
-        const float* ks = k + b * l_.k[0] + h * l_.k[1];
-        float* kt = heads_.data() + bh * dim * len;
-        constexpr int64_t kBlock = 16;  // rows read and rows written both stay in L1
-        for (int64_t j0 = 0; j0 < len; j0 += kBlock)
-          for (int64_t d = 0; d < dim; ++d)
-            for (int64_t j = j0; j < std::min(len, j0 + kBlock); ++j) kt[d * len + j] = ks[j * l_.k[3] + d];
-        const float* vs = v + b * l_.v[0] + h * l_.v[1];
-        float* vh = heads_.data() + heads * dim * len + bh * len * dv;
-        for (int64_t j = 0; j < len; ++j) std::copy(vs + j * l_.v[2], vs + j * l_.v[2] + dv, vh + j * dv);
-      }
-    });
-    return heads_.data();
+  // One head's keys [Skv, D] as Kt [D, Skv] and its values as [Skv, Dv], for the tiles: rows they read
+  // over and over become contiguous, not a few sets of the L1 cache at the `heads` layout's row stride.
+  void head_major(const float* k, const float* v, float* kt, float* vh) const {
+    for (int64_t j = 0; j < l_.kv_len; ++j) {
+      const float* kj = k + j * l_.k[3];
+      for (int64_t d = 0; d < l_.head_dim; ++d) kt[d * l_.kv_len + j] = kj[d];
+      std::copy(v + j * l_.v[2], v + j * l_.v[2] + l_.v_dim, vh + j * l_.v_dim);
+    }
   }
 
   // Keys [Skv, D] (the `heads` layout) rather than Kt [D, Skv].
@@ -150,7 +140,6 @@ class AttentionKernel : public Kernel {
   bool nan_to_zero_, has_mask_ = false;
   AttentionLayout l_;
   std::vector<int64_t> mask_strides_;
-  std::vector<float> heads_;
 };
 
 }  // namespace
