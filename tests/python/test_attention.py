@@ -324,6 +324,19 @@ def test_attention_rows_value_width(target, rng):
     check_model(model, feeds, target)
 
 
+def test_attention_rows_scaled_before_split(target, rng):
+    """Whisper's attention: the query rows scaled before the split; the scale joins the fused op's."""
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 11, 11, 8)
+    nodes = list(model.graph.node)
+    nodes[0].input[0] = "q_scaled"
+    nodes.insert(0, helper.make_node("Mul", ["q", "rows_scale"], ["q_scaled"]))
+    values = {**feeds, **{i.name: const(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer},
+              "rows_scale": const(np.float32(0.37))}
+    model, feeds = make_model(nodes, values, ["y"])
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
 def test_attention_rows_through_cache_concat(target, rng):
     """GPT-2's split: keys and values through one-input Concats, keys transposed in two steps."""
     mask = np.triu(np.full((9, 9), -np.inf, np.float32), 1)[None, None]

@@ -249,8 +249,8 @@ class AttentionMatcher {
   // back; otherwise leaves it as it is.
   void read_rows(Node& out, std::vector<int>& parts) const {
     const size_t mark = parts.size();
-    const int q = split_heads(out.inputs[0], {0, 2, 1, 3}, parts);
-    const int k = q >= 0 ? split_heads(out.inputs[1], {0, 2, 3, 1}, parts) : -1;
+    int q = split_heads(out.inputs[0], {0, 2, 1, 3}, parts);
+    int k = q >= 0 ? split_heads(out.inputs[1], {0, 2, 3, 1}, parts) : -1;
     const int v = k >= 0 ? split_heads(out.inputs[2], {0, 2, 1, 3}, parts) : -1;
     const int y = v >= 0 ? merged_heads(out.outputs[0], parts) : -1;
     const int64_t heads = g_.value(out.inputs[0]).shape[1];
@@ -259,9 +259,12 @@ class AttentionMatcher {
       parts.resize(mark);
       return;
     }
+    // Rows scaled before the split (Whisper scales its query projection) join the op's scale.
+    const float scale = unscaled(q, parts) * unscaled(k, parts);
     out.inputs[0] = q, out.inputs[1] = k, out.inputs[2] = v;
     out.outputs[0] = y;
     out.attrs.set("heads", Attribute::make_int(heads));
+    out.attrs.set("scale", Attribute::make_float(out.attrs.get_float("scale", 1.f) * scale));
   }
 
   // The [B, S, H * D] rows under x = Transpose(Reshape(rows, [B, S, H, D]), perm), or -1. The
