@@ -220,11 +220,13 @@ def test_attention_grouped_query_heads(form, keys, target, rng):
     check_model(model, feeds, target)
 
 
-def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False, cache=False):
+def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False, cache=False, dynamo_keys=False):
     """Attention over q [B,Sq,H*D], k [B,Skv,Hkv*D], v [B,Skv,Hkv*Dv] rows as BERT-family exports write
     it: each split into heads (Reshape to [B,S,H,D], Transpose to [B,H,S,D], keys to [B,H,D,S]), the
     output merged back (Transpose to [B,Sq,H,Dv], Reshape to [B,Sq,H*Dv]) into y. With `cache`, as
-    GPT-2 writes it: keys and values through a one-input Concat, the keys transposed in two steps."""
+    GPT-2 writes it: keys and values through a one-input Concat, the keys transposed in two steps. With
+    `dynamo_keys`, as torch.onnx's dynamo export writes sdpa: the keys' last two dims swapped through a
+    flattened [B * H, S, D] Transpose."""
     nodes = [helper.make_node("Reshape", ["q", "q_split"], ["q4"]),
              helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
              helper.make_node("Reshape", ["k", "k_split"], ["k4"]),
@@ -235,6 +237,12 @@ def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False, cache=False
                   helper.make_node("Transpose", ["kc"], ["kth"], perm=[0, 1, 3, 2]),
                   helper.make_node("Transpose", ["v4"], ["vt"], perm=[0, 2, 1, 3]),
                   helper.make_node("Concat", ["vt"], ["vh"], axis=-2)]
+    elif dynamo_keys:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kh"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Reshape", ["kh", "k_flat"], ["kf"]),
+                  helper.make_node("Transpose", ["kf"], ["kft"], perm=[0, 2, 1]),
+                  helper.make_node("Reshape", ["kft", "kt_shape"], ["kth"]),
+                  helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
     else:
         nodes += [helper.make_node("Transpose", ["k4"], ["kth"], perm=[0, 2, 3, 1]),
                   helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
@@ -265,6 +273,8 @@ def _rows_model(form, rng, batch, heads, q_len, kv_len, dim, v_dim=None, mask=No
         "v_split": const(np.array([batch, kv_len, kv_heads, v_dim], np.int64)),
         "y_heads": const(np.array([batch, heads, q_len, v_dim], np.int64)),
         "y_merge": const(np.array([batch, q_len, heads * v_dim], np.int64)),
+        "k_flat": const(np.array([batch * heads, kv_len, dim], np.int64)),
+        "kt_shape": const(np.array([batch, heads, dim, kv_len], np.int64)),
     }
     if form == "sdpa":
         values["root_scale"] = const(np.float32(dim ** -0.25))
@@ -333,6 +343,15 @@ def test_attention_rows_scaled_before_split(target, rng):
     values = {**feeds, **{i.name: const(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer},
               "rows_scale": const(np.float32(0.37))}
     model, feeds = make_model(nodes, values, ["y"])
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+def test_attention_rows_dynamo_keys(masked, target, rng):
+    """torch.onnx's dynamo sdpa export: keys transposed through a flattened [B * H, S, D] view."""
+    mask = np.triu(np.full((7, 10), -np.inf, np.float32), 4)[None, None] if masked else None
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 7, 10, 5, mask=mask, dynamo_keys=True)
     assert _fused(model, target)
     check_model(model, feeds, target)
 

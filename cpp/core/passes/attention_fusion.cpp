@@ -274,13 +274,18 @@ class AttentionMatcher {
     std::vector<int64_t> total = {0, 1, 2, 3};  // x's dim i is dim total[i] of the split
     const Node* r = nullptr;
     while (!r) {
+      if (const int inner = swapped_last_dims(x, parts); inner >= 0) {  // a Transpose [0, 1, 3, 2]
+        for (int64_t& d : total) d = d >= 2 ? 5 - d : d;
+        x = inner;
+        continue;
+      }
       const Node* t = producer(x, "Transpose", 1, parts);
       if (!t) t = producer(x, "Concat", 1, parts);
       if (!t) r = producer(x, "Reshape", 2, parts);
       if (!t && !r) break;
       if (t && t->op_type == "Transpose") {
         const std::vector<int64_t> p = t->attrs.get_ints("perm");
-        if (p.size() != 4) break;
+        if (p.size() != 4 || std::any_of(p.begin(), p.end(), [](int64_t d) { return d < 0 || d > 3; })) break;
         for (int64_t& d : total) d = p[size_t(d)];
       }
       if (t) x = t->inputs[0];
@@ -290,6 +295,25 @@ class AttentionMatcher {
       if (rows.size() == 3 && split.size() == 4 && split[0] == rows[0] && split[1] == rows[1] &&
           split[2] * split[3] == rows[2])
         return r->inputs[0];
+    }
+    parts.resize(mark);
+    return -1;
+  }
+
+  // x [B, H, D, S] as dynamo writes the keys' last transpose: Reshape(Transpose(Reshape(k, [B * H, S,
+  // D]), [0, 2, 1]), [B, H, D, S]); k, or -1.
+  int swapped_last_dims(int x, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    const Node* back = producer(x, "Reshape", 2, parts);
+    const Node* t = back ? producer(back->inputs[0], "Transpose", 1, parts) : nullptr;
+    const Node* flat = t && t->attrs.get_ints("perm") == std::vector<int64_t>{0, 2, 1}
+                           ? producer(t->inputs[0], "Reshape", 2, parts)
+                           : nullptr;
+    if (flat) {
+      const Shape &out = g_.value(x).shape, &in = g_.value(flat->inputs[0]).shape;
+      if (out.size() == 4 && in == Shape{out[0], out[1], out[3], out[2]} &&
+          g_.value(t->inputs[0]).shape == Shape{out[0] * out[1], out[3], out[2]})
+        return flat->inputs[0];
     }
     parts.resize(mark);
     return -1;
