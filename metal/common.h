@@ -27,7 +27,8 @@ inline float clamp_keep_nan(float x, float lo, float hi) {
 // erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7); MSL has no erf.
 inline float erf_approx(float x) {
   const float t = 1.0f / (1.0f + 0.3275911f * abs(x));
-  const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float poly =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
   const float y = 1.0f - poly * exp(-x * x);
   return x >= 0.0f ? y : -y;
 }

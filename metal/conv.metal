@@ -7,7 +7,8 @@
 // conv_depthwise (one input channel per group): one thread per 4 adjacent output pixels along W of
 // one channel, filter in registers; no threadgroup memory. 1x1 stride-1 unpadded convolutions run as
 // GEMM (gemm.metal). conv_transpose (IOHW weights): one thread per output element, gathering the
-// input taps that land on it; no threadgroup memory.
+// input taps that land on it; no threadgroup memory. conv_residual: a fused residual sum, then the
+// activation, one thread per element.
 #include "common.h"
 
 constant constexpr uint kConvThreads = 64;
@@ -247,6 +248,18 @@ kernel void conv_transpose(device const T* x [[buffer(0)]],
   conv_store(y, acc + conv_bias(bias, oc, p), n, oc, pixel, p);
 }
 
+// A fused residual connection, after the convolution stored y with its bias and no activation:
+// y = act(y + r), each thread one element, reading y through y_in (the same buffer).
+template <typename T>
+kernel void conv_residual(device const T* r [[buffer(0)]],
+                          device const T* y_in [[buffer(1)]],
+                          device T* y [[buffer(2)]],
+                          constant ResidualParams& p [[buffer(3)]],
+                          uint gid [[thread_position_in_grid]]) {
+  if (gid >= p.count) return;
+  y[gid] = T(activate(float(y_in[gid]) + float(r[gid]), p.epilogue));
+}
+
 #define instantiate_conv(dtype, T, _)                                                           \
   instantiate_kernel(conv, tiled, dtype, conv_tiled<0, 32, T>)                                  \
   instantiate_kernel(conv, tiled_1x1, dtype, conv_tiled<1, 32, T>)                              \
@@ -257,5 +270,6 @@ kernel void conv_transpose(device const T* x [[buffer(0)]],
   instantiate_kernel(conv, depthwise, dtype, conv_depthwise<T>)                                 \
   instantiate_kernel(conv, depthwise_3x3s1, dtype, conv_depthwise_window<3, 1, T>)              \
   instantiate_kernel(conv, depthwise_3x3s2, dtype, conv_depthwise_window<3, 2, T>)              \
-  instantiate_kernel(conv, transpose, dtype, conv_transpose<T>)
+  instantiate_kernel(conv, transpose, dtype, conv_transpose<T>)                                 \
+  instantiate_kernel(conv, residual, dtype, conv_residual<T>)
 MNN_FLOAT_TYPES(instantiate_conv, )

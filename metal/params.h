@@ -161,6 +161,12 @@ struct PoolParams {
   uint32_t count_include_pad;
 };
 
+// A Conv's fused residual connection: y = act(y + r) over count elements.
+struct ResidualParams {
+  uint32_t count;
+  Epilogue epilogue;  // has_bias unused
+};
+
 struct ConvParams {
   uint32_t batch;
   uint32_t in_c, in_h, in_w;

@@ -9,7 +9,7 @@ namespace {
 size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 }  // namespace
 
-Plan Plan::build(const Graph& g, size_t alignment) {
+Plan Plan::build(const Graph& g, size_t alignment, const std::vector<PlanView>& views) {
   const int nv = g.num_values();
   Plan plan;
   plan.offsets.assign(nv, kNotInArena);
@@ -28,10 +28,19 @@ Plan Plan::build(const Graph& g, size_t alignment) {
       if (v >= 0 && plan.first_step[v] >= 0) plan.last_step[v] = step;
   }
 
+  // A base stays intact from its first view's writer to its last view's reader.
+  std::vector<const PlanView*> view_of(nv, nullptr);
+  for (const PlanView& view : views) {
+    if (plan.first_step[view.value] < 0 || plan.first_step[view.base] < 0) continue;
+    view_of[view.value] = &view;
+    plan.first_step[view.base] = std::min(plan.first_step[view.base], plan.first_step[view.value]);
+    plan.last_step[view.base] = std::max(plan.last_step[view.base], plan.last_step[view.value]);
+  }
+
   std::vector<int> values;
   std::vector<size_t> sizes(nv, 0);
   for (int v = 0; v < nv; ++v) {
-    if (plan.first_step[v] < 0) continue;
+    if (plan.first_step[v] < 0 || view_of[v]) continue;
     const Value& val = g.value(v);
     sizes[v] = align_up(std::max<size_t>(1, static_cast<size_t>(shape_numel(val.shape)) * dtype_size(val.dtype)),
                         alignment);
@@ -64,7 +73,46 @@ Plan Plan::build(const Graph& g, size_t alignment) {
     plan.arena_bytes = std::max(plan.arena_bytes, best + sizes[v]);
     placed.push_back(v);
   }
+  for (int v = 0; v < nv; ++v)
+    if (view_of[v]) plan.offsets[v] = plan.offsets[view_of[v]->base] + static_cast<int64_t>(view_of[v]->offset);
   return plan;
+}
+
+std::vector<PlanView> concat_views(const Graph& g, size_t alignment) {
+  const int nv = g.num_values();
+  // Values that may not become views: graph inputs and outputs, and values already a view or a base.
+  std::vector<char> taken(nv, 0), produced(nv, 0);
+  for (int v : g.inputs()) taken[v] = 1;
+  for (int v : g.outputs()) taken[v] = 1;
+  for (const Node& n : g.nodes())
+    for (int v : n.outputs)
+      if (v >= 0) produced[v] = 1;
+  std::vector<PlanView> views;
+  for (const Node& n : g.nodes()) {
+    if (n.op_type != "Concat" || n.outputs.size() != 1 || n.outputs[0] < 0 || taken[n.outputs[0]]) continue;
+    const int out = n.outputs[0];
+    const Value& whole = g.value(out);
+    const int rank = static_cast<int>(whole.shape.size());
+    int64_t axis = n.attrs.get_int("axis", 0);
+    if (axis < 0) axis += rank;
+    if (whole.is_constant() || axis < 0 || axis >= rank) continue;
+    if (shape_numel(Shape(whole.shape.begin(), whole.shape.begin() + axis)) != 1) continue;
+    const size_t slab = static_cast<size_t>(shape_numel(Shape(whole.shape.begin() + axis + 1, whole.shape.end()))) *
+                        dtype_size(whole.dtype);
+    size_t offset = 0;
+    const size_t first_view = views.size();
+    for (int v : n.inputs) {
+      const size_t bytes = v >= 0 ? static_cast<size_t>(g.value(v).shape.at(axis)) * slab : 0;
+      if (v >= 0 && !taken[v] && produced[v] && !g.value(v).is_constant() && g.value(v).dtype == whole.dtype &&
+          bytes > 0 && offset % alignment == 0 && std::count(n.inputs.begin(), n.inputs.end(), v) == 1) {
+        views.push_back(PlanView{v, out, offset});
+        taken[v] = 1;
+      }
+      offset += bytes;
+    }
+    if (views.size() > first_view) taken[out] = 1;
+  }
+  return views;
 }
 
 }  // namespace metalnn

@@ -9,6 +9,13 @@
 
 namespace metalnn {
 
+// A value stored inside another: bytes [offset, offset + its size) of `base`, which stays intact for
+// the view's lifetime as well as its own (a Concat input written straight into its band of the output).
+struct PlanView {
+  int value = -1, base = -1;
+  size_t offset = 0;
+};
+
 struct Plan {
   static constexpr int64_t kNotInArena = -1;
 
@@ -21,9 +28,16 @@ struct Plan {
   size_t unshared_bytes = 0;
 
   // The graph must be topologically sorted and shape-inferred; steps are g.nodes() in order.
-  static Plan build(const Graph& g, size_t alignment = 64);
+  // A view's value must be an arena value, its base one too and not itself a view.
+  static Plan build(const Graph& g, size_t alignment = 64, const std::vector<PlanView>& views = {});
 
   bool in_arena(int value) const { return offsets[value] != kNotInArena; }
 };
+
+// The inputs of Concat nodes that can be written in place into their band of the output: the bands
+// of a concat whose axis has only unit dimensions before it are contiguous. Inputs and outputs of the
+// graph, constants, the whole of a concat with views of its own and an input given twice are left out,
+// and so is a band whose offset is not a multiple of `alignment`.
+std::vector<PlanView> concat_views(const Graph& g, size_t alignment);
 
 }  // namespace metalnn

@@ -1,11 +1,12 @@
-// Two paths. With AVX-512, most 2-D convolutions run channel-blocked, 16 channels per vector (see
+// Two paths, and a third for 3-wide kernels at stride 2 with AVX-512 (depthwise_stride2.h). With AVX-512,
+// most other 2-D convolutions run channel-blocked, 16 channels per vector (see
 // channel_block_avx512 and depthwise_uses_blocks). Otherwise each task copies one input channel plane into a zero-padded
 // scratch plane whose rows are split by column phase (column j of a padded row at j / stride_w in
 // phase j % stride_w), so every tap of every output row is one contiguous run of that plane, in
-// range: the rows run without bounds checks at any kernel size, stride, dilation and padding. On AVX2
-// machines a block of output rows x 8-wide output vectors stays in registers over all taps (one
-// weight broadcast feeds every accumulator); elsewhere each output row accumulates tap by tap over
-// contiguous floats, which compilers vectorise.
+// range: the rows run without bounds checks at any kernel size, stride, dilation and padding. With
+// AVX2 (AVX-512) a block of output rows x 8-wide (16-wide) output vectors stays in registers over all
+// taps (one weight broadcast feeds every accumulator); elsewhere each output row accumulates tap by
+// tap over contiguous floats, which compilers vectorise.
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
@@ -14,14 +15,17 @@
 #include <vector>
 
 #include "cpu/activation.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
+#include "cpu/depthwise_stride2.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kLanes = 8;  // outputs per vector; the plane is wide enough for whole vectors
+constexpr int64_t kLanes = 8;  // outputs per AVX2 vector
+constexpr int64_t kWideLanes = 16;  // outputs per AVX-512 vector; the plane is wide enough for whole ones
 constexpr int64_t kBlockChannels = 16;  // channels per vector on the channel-blocked path
 constexpr int64_t kMaxBlockedPixels = 160 * 160;  // padded plane size up to which that path runs
 
@@ -41,7 +45,7 @@ struct PhasePlane {
 
   explicit PhasePlane(const Window2d& w) : stride(w.stride_w) {
     const int64_t padded_w = w.in_w + w.pad_left + w.pad_right;
-    const int64_t vec_out = (w.out_w + kLanes - 1) / kLanes * kLanes;
+    const int64_t vec_out = (w.out_w + kWideLanes - 1) / kWideLanes * kWideLanes;
     phase_len = std::max((padded_w + stride - 1) / stride,
                          vec_out + (w.kernel_w - 1) * w.dilation_w / stride);
     pitch = stride * phase_len;
@@ -213,7 +217,8 @@ METALNN_AVX2 void plane_avx2(const PlaneJob& job, int64_t out_h) {
 // Channel-blocked path (AVX-512): 16 output channels share each vector, so a plane narrower than a
 // vector still fills every lane, the tap offsets are the same for every block and stride and
 // dilation only change addresses. Each block's inputs are transposed to [pixel][16 channels] in a
-// zero-padded scratch, its outputs computed there and transposed back.
+// zero-padded scratch, its outputs computed there and transposed back, through the activation when
+// it is not a clamp (the clamps are applied as each block is stored).
 constexpr int64_t kBlock = kBlockChannels;
 
 // r[i] lane j <-> r[j] lane i.
@@ -347,6 +352,74 @@ METALNN_DW_AVX512 void plane_avx512(const BlockJob& job) {
   }
 }
 
+// The per-plane kernel with 16-float vectors: block_avx2's loop, twice the outputs per load and FMA.
+template <int R, int V>
+METALNN_DW_AVX512 void plane_block_avx512(const PlaneJob& job, int64_t oh, int64_t v) {
+  const float* base[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) base[r] = job.in->data.data() + (oh + r) * job.in_row_step + v * kWideLanes;
+  __m512 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) acc[r][c] = _mm512_set1_ps(job.bias);
+  const int64_t* taps = job.in->taps.data();
+  const int64_t n = static_cast<int64_t>(job.in->taps.size());
+  for (int64_t t = 0; t < n; ++t) {
+    const __m512 k = _mm512_set1_ps(job.w[t]);
+    const int64_t off = taps[t];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < V; ++c)
+        acc[r][c] = _mm512_fmadd_ps(k, _mm512_loadu_ps(base[r] + off + c * kWideLanes), acc[r][c]);
+  }
+  const __m512 lo = _mm512_set1_ps(job.lo), hi = _mm512_set1_ps(job.hi);
+  const bool partial = v + V == job.vectors && job.last_lanes < kWideLanes;
+  const __mmask16 mask = static_cast<__mmask16>((1u << job.last_lanes) - 1);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* out = job.y + (oh + r) * job.out_w + v * kWideLanes;
+#pragma GCC unroll 8
+    for (int c = 0; c < V; ++c) {
+      const __m512 o = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[r][c]));
+      if (partial && c == V - 1) {
+        _mm512_mask_storeu_ps(out + c * kWideLanes, mask, o);
+      } else {
+        _mm512_storeu_ps(out + c * kWideLanes, o);
+      }
+    }
+  }
+}
+
+template <int R, int V>
+METALNN_DW_AVX512 void plane_columns_avx512(const PlaneJob& job, int64_t oh, int64_t v) {
+  for (; v + V <= job.vectors; v += V) plane_block_avx512<R, V>(job, oh, v);
+  if constexpr (V > 1) {
+    if (v < job.vectors) plane_columns_avx512<R, V - 1>(job, oh, v);
+  }
+}
+
+template <int R, int V>
+METALNN_DW_AVX512 void plane_rows_avx512(const PlaneJob& job, int64_t out_h) {
+  int64_t oh = 0;
+  for (; oh + R <= out_h; oh += R) plane_columns_avx512<R, V>(job, oh, 0);
+  for (; oh < out_h; ++oh) plane_columns_avx512<1, V>(job, oh, 0);
+}
+
+// Block shapes as plane_avx2's, in 16-float vectors.
+METALNN_DW_AVX512 void plane_avx512(const PlaneJob& job, int64_t out_h) {
+  if (out_h == 1 || job.vectors >= 7) {
+    plane_rows_avx512<1, 8>(job, out_h);
+  } else if (job.vectors >= 4) {
+    plane_rows_avx512<2, 4>(job, out_h);
+  } else if (job.vectors >= 2) {
+    plane_rows_avx512<4, 2>(job, out_h);
+  } else {
+    plane_rows_avx512<8, 1>(job, out_h);
+  }
+}
+
 // Taps [0, ksize) of channels [c0, c0 + channels) as ksize vectors (the rest zero) at `taps`, which
 // has room for ksize rounded up to 16.
 METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channels, int64_t ksize, float* taps) {
@@ -360,10 +433,43 @@ METALNN_DW_AVX512 void transpose_taps(const float* w, int64_t c0, int64_t channe
   }
 }
 
-// The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n.
-METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
+// The output scratch [pixels][16] back to `channels` planes of out_hw floats from y, 16 pixels at a
+// time, each transposed vector through op on its way out.
+template <class Op>
+METALNN_DW_AVX512 void store_planes(const float* out, float* y, int64_t out_hw, int64_t channels, Op op) {
+  for (int64_t p = 0; p < out_hw; p += kBlock) {
+    const int64_t pixels = std::min(kBlock, out_hw - p);
+    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
+    __m512 r[kBlock];
+    for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
+    transpose16(r);
+    for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(y + c * out_hw + p, mask, op(r[c]));
+  }
+}
+
+struct StorePlanes {
+  const float* out;
+  float* y;
+  int64_t out_hw, channels;
+  template <class Op>
+  METALNN_DW_AVX512 void operator()(Op op) const { store_planes(out, y, out_hw, channels, op); }
+};
+
+// store_planes through `act` where with_activation_avx512 has it; false, storing plain sums, where
+// the activation is left to apply_activation (clamps are applied by the block kernels).
+METALNN_DW_AVX512 bool store_planes(const float* out, float* y, int64_t out_hw, int64_t channels,
+                                    const Activation& act, bool clamp) {
+  if (with_activation_avx512(act, StorePlanes{out, y, out_hw, channels})) return true;
+  store_planes(out, y, out_hw, channels, IdentityOp512{});
+  return clamp;
+}
+
+// The channel-blocked convolution of output channels [c0, c0 + 16) (fewer at the end) of image n;
+// false when `act` is left to apply_activation.
+METALNN_DW_AVX512 bool channel_block_avx512(const float* x, const float* w, const float* bias, float* y,
                                             int64_t n, int64_t c0, int64_t in_channels, int64_t multiplier,
-                                            const Window2d& win, float lo, float hi, int64_t padded_w,
+                                            const Window2d& win, const Activation& act, bool clamp, float lo, float hi,
+                                            int64_t padded_w,
                                             const float* blocked_w, float* padded, float* taps_scratch, float* out) {
   const int64_t out_channels = in_channels * multiplier, channels = std::min(kBlock, out_channels - c0);
   const int64_t in_hw = win.in_size(), out_hw = win.out_size(), ksize = win.kernel_size();
@@ -405,16 +511,7 @@ METALNN_DW_AVX512 void channel_block_avx512(const float* x, const float* w, cons
   } else {
     plane_avx512<0, 0>(job);
   }
-  // Outputs back to channel planes, 16 pixels at a time.
-  for (int64_t p = 0; p < out_hw; p += kBlock) {
-    const int64_t pixels = std::min(kBlock, out_hw - p);
-    const __mmask16 mask = static_cast<__mmask16>((1u << pixels) - 1);
-    __m512 r[kBlock];
-    for (int64_t i = 0; i < kBlock; ++i) r[i] = _mm512_loadu_ps(out + (p + i) * kBlock);
-    transpose16(r);
-    for (int64_t c = 0; c < channels; ++c)
-      _mm512_mask_storeu_ps(y + (n * out_channels + c0 + c) * out_hw + p, mask, r[c]);
-  }
+  return store_planes(out, y + (n * out_channels + c0) * out_hw, out_hw, channels, act, clamp);
 }
 
 void depthwise_channel_blocks(const float* x, const float* w, const float* bias, float* y, int64_t batch,
@@ -451,9 +548,8 @@ void depthwise_channel_blocks(const float* x, const float* w, const float* bias,
     float* out = taps + tap_floats;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / blocks, c0 = t % blocks * kBlock;
-      channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, lo, hi, padded_w, blocked_w, padded,
-                           taps, out);
-      if (!clamp)
+      if (!channel_block_avx512(x, w, bias, y, n, c0, in_channels, multiplier, win, act, clamp, lo, hi, padded_w,
+                                blocked_w, padded, taps, out))
         for (int64_t c = c0; c < std::min(out_channels, c0 + kBlock); ++c)
           apply_activation(y + (n * out_channels + c) * win.out_size(), win.out_size(), act);
     }
@@ -475,14 +571,25 @@ void row_portable(const PlaneJob& job, int64_t oh) {
   for (int64_t ow = 0; ow < out_w; ++ow) out[ow] = std::min(job.hi, std::max(job.lo, out[ow]));
 }
 
-void plane(const PlaneJob& job, int64_t out_h) {
+// Vectors as wide as the kernel plane() runs: 16 floats with AVX-512, else 8.
+int64_t plane_lanes() { return depthwise_isa() == DepthwiseIsa::Avx512 ? kWideLanes : kLanes; }
+
+// The plane's outputs, then the activation if it is not a clamp (the kernels apply those).
+void plane(const PlaneJob& job, int64_t out_h, bool clamp, const Activation& act) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (depthwise_isa() != DepthwiseIsa::Portable) {
-    plane_avx2(job, out_h);
+  if (depthwise_isa() == DepthwiseIsa::Avx512) {
+    plane_avx512(job, out_h);
+    if (!clamp && !activate_avx512(job.y, out_h * job.out_w, act)) apply_activation(job.y, out_h * job.out_w, act);
     return;
   }
+  if (depthwise_isa() != DepthwiseIsa::Portable) {
+    plane_avx2(job, out_h);
+  } else
 #endif
-  for (int64_t oh = 0; oh < out_h; ++oh) row_portable(job, oh);
+  {
+    for (int64_t oh = 0; oh < out_h; ++oh) row_portable(job, oh);
+  }
+  if (!clamp) apply_activation(job.y, out_h * job.out_w, act);
 }
 
 }  // namespace
@@ -495,7 +602,8 @@ bool depthwise_uses_blocks(const Window2d& win, int64_t multiplier) {
   // of it stay per plane.
   const int64_t padded_h = win.in_h + win.pad_top + win.pad_bottom, padded_w = win.in_w + win.pad_left + win.pad_right;
   const bool suits = multiplier == 1 ? win.out_w <= 32 || win.kernel_size() >= 25 : win.out_w <= 16;
-  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && suits && padded_h * padded_w <= kMaxBlockedPixels;
+  return depthwise_isa() == DepthwiseIsa::Avx512 && win.in_h > 1 && suits && padded_h * padded_w <= kMaxBlockedPixels &&
+         !depthwise_stride2_suits(win, true);
 }
 
 std::vector<float> depthwise_blocked_weights(const float* w, int64_t out_channels, int64_t kernel_size) {
@@ -512,6 +620,10 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
                       int64_t multiplier, const Window2d& win, const Activation& act, ThreadPool& pool,
                       const float* blocked_w) {
 #ifdef METALNN_HAS_AVX2_KERNELS
+  if (depthwise_stride2_suits(win, depthwise_isa() == DepthwiseIsa::Avx512)) {
+    depthwise_stride2(x, w, bias, y, batch, in_channels, multiplier, win, act, pool);
+    return;
+  }
   if (depthwise_uses_blocks(win, multiplier)) {
     depthwise_channel_blocks(x, w, bias, y, batch, in_channels, multiplier, win, act, pool, blocked_w);
     return;
@@ -527,8 +639,9 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
   std::atomic<int64_t> next{0};
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), planes), 1, [&](int64_t, int64_t) {
     PhasePlane padded(win);
+    const int64_t lanes = plane_lanes();
     PlaneJob job{&padded, nullptr, 0.f, lo, hi, win.stride_h * padded.pitch, win.out_w,
-                 (win.out_w + kLanes - 1) / kLanes, win.out_w - (win.out_w - 1) / kLanes * kLanes, nullptr};
+                 (win.out_w + lanes - 1) / lanes, win.out_w - (win.out_w - 1) / lanes * lanes, nullptr};
     for (int64_t p = next++; p < planes; p = next++) {
       padded.fill(x + p * win.in_size(), win);
       const int64_t n = p / in_channels, c_in = p % in_channels;
@@ -537,8 +650,7 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
         job.w = w + c * win.kernel_size();
         job.bias = bias ? bias[c] : 0.f;
         job.y = y + (n * out_channels + c) * win.out_size();
-        plane(job, win.out_h);
-        if (!clamp) apply_activation(job.y, win.out_size(), act);
+        plane(job, win.out_h, clamp, act);
       }
     }
   });

@@ -45,4 +45,20 @@ void bias_activation(float* y, int64_t rows, int64_t cols, int64_t ld, const flo
   });
 }
 
+void residual_activation_serial(float* y, const float* res, int64_t rows, int64_t cols, int64_t ld,
+                                const Activation& act) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * ld;
+    const float* add = res + r * ld;
+    for (int64_t c = 0; c < cols; ++c) row[c] += add[c];
+    apply_activation(row, cols, act);
+  }
+}
+
+void residual_activation(float* y, const float* res, int64_t n, const Activation& act, ThreadPool& pool) {
+  pool.parallel_for(n, int64_t{1} << 14, [&](int64_t i0, int64_t i1) {
+    residual_activation_serial(y + i0, res + i0, 1, i1 - i0, 0, act);
+  });
+}
+
 }  // namespace metalnn::cpu

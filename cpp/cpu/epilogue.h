@@ -23,4 +23,12 @@ void bias_activation_serial(float* y, int64_t rows, int64_t cols, int64_t ld, co
 void transpose_bias_activation(const float* t, int64_t ldt, int64_t rows, int64_t cols, float* y, int64_t ldy,
                                const float* bias, const Activation& act);
 
+// y[r, c] = act(y[r, c] + res[r, c]) over a rows x cols block, res laid out as y (a fused residual
+// connection), on the calling thread.
+void residual_activation_serial(float* y, const float* res, int64_t rows, int64_t cols, int64_t ld,
+                                const Activation& act);
+
+// y[i] = act(y[i] + res[i]) for i < n, split over the pool.
+void residual_activation(float* y, const float* res, int64_t n, const Activation& act, ThreadPool& pool);
+
 }  // namespace metalnn::cpu

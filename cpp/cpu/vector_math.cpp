@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "cpu/cpu_features.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/simd_avx2.h"
-#include "cpu/simd_avx512.h"
 
 namespace metalnn::cpu {
 
@@ -112,37 +112,16 @@ METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form,
   else map8(x, y, n, GeluOp<false>{_mm256_set1_ps(add)});
 }
 
-// gelu8 on 16 lanes, the divisions by reciprocal estimates refined once.
-METALNN_AVX512_INLINE __m512 gelu16(__m512 x, bool tanh_form) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  if (tanh_form) {
-    const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-    const __m512 y = _mm512_mul_ps(_mm512_set1_ps(kSqrtTwoOverPi), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
-    const __m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.f), y));
-    // x / (1 + e), x * 0 where e overflowed (the refined reciprocal of inf is NaN)
-    const __m512 g = _mm512_mul_ps(x, reciprocal16(_mm512_add_ps(one, e)));
-    return _mm512_mask_mul_ps(g, _mm512_cmp_ps_mask(e, _mm512_set1_ps(3e38f), _CMP_GT_OQ), x, _mm512_setzero_ps());
-  }
-  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(kSqrtHalf));
-  const __m512 az = _mm512_abs_ps(z);
-  // |z| capped where t no longer matters (e^-z^2 is 0), so that t stays finite at infinity
-  const __m512 t = reciprocal16(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), _mm512_min_ps(az, _mm512_set1_ps(1e4f)), one));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
-  const __m512 erfc = _mm512_mul_ps(_mm512_mul_ps(p, t), exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az)));
-  const __m512 one_plus_erf = _mm512_mask_sub_ps(erfc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ),
-                                                 _mm512_set1_ps(2.f), erfc);
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_plus_erf);
-}
-
-template <bool TanhForm>
-METALNN_AVX512 void gelu_avx512(const float* x, float* y, int64_t n, float add) {
+// Gelu on 16 lanes (cpu/activation_avx512.h), its input shifted by `add`.
+template <class Op>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"))) void gelu_avx512(const float* x, float* y, int64_t n,
+                                                                              float add, Op op) {
   const __m512 va = _mm512_set1_ps(add);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu16(_mm512_add_ps(_mm512_loadu_ps(x + i), va), TanhForm));
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, op(_mm512_add_ps(_mm512_loadu_ps(x + i), va)));
   if (i < n) {
-    const __mmask16 m = first_lanes16(n - i);
-    _mm512_mask_storeu_ps(y + i, m, gelu16(_mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), va), TanhForm));
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, op(_mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), va)));
   }
 }
 
@@ -248,7 +227,8 @@ void scale(const float* x, float* y, int64_t n, float s) {
 void gelu(const float* x, float* y, int64_t n, bool tanh_form, float add) {
 #ifdef METALNN_HAS_AVX2_KERNELS
   static const KernelIsa isa = kernel_isa("METALNN_GELU_KERNELS");
-  if (isa == KernelIsa::Avx512) return tanh_form ? gelu_avx512<true>(x, y, n, add) : gelu_avx512<false>(x, y, n, add);
+  if (isa == KernelIsa::Avx512)
+    return tanh_form ? gelu_avx512(x, y, n, add, GeluTanhOp512{}) : gelu_avx512(x, y, n, add, GeluOp512{});
   if (isa == KernelIsa::Avx2) return gelu_avx2(x, y, n, tanh_form, add);
 #endif
   for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i] + add, tanh_form);

@@ -142,6 +142,35 @@ TEST(Passes, GeluFusesIntoConvInBothForms) {
   }
 }
 
+TEST(Passes, ResidualAndReluFuseIntoConv) {
+  // The residual is computed after the conv in the node order: the fused conv must run where the Add was.
+  Graph g = conv_graph("c");
+  add_input(g, "z", {2, 5, 7, 7});
+  add_node(g, "Sigmoid", "sigmoid", {"z"}, {"r"});
+  add_node(g, "Add", "add", {"r", "c"}, {"s"});
+  add_node(g, "Relu", "relu", {"s"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  Graph optimized = g;
+  optimize(optimized, cpu::node_evaluator());
+  ASSERT_EQ(optimized.nodes().size(), 2u);
+  const Node& conv = optimized.nodes()[1];
+  EXPECT_EQ(conv.op_type, "Conv");
+  EXPECT_EQ(conv.attrs.get_int("_residual", 0), 1);
+  EXPECT_EQ(conv.attrs.get_string("_activation", ""), "Relu");
+  Tensor x = random_tensor({2, 3, 7, 7}, 9), z = random_tensor({2, 5, 7, 7}, 10);
+  expect_close(run_optimized(optimized, {x, z})[0], run_unoptimized(g, {x, z})[0]);
+}
+
+TEST(Passes, ResidualStaysAfterTheConvActivation) {
+  Graph g = conv_graph("c");
+  add_input(g, "r", {2, 5, 7, 7});
+  add_node(g, "Relu", "relu", {"c"}, {"a"});
+  add_node(g, "Add", "add", {"a", "r"}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  optimize(g, cpu::node_evaluator());
+  EXPECT_EQ(count_ops(g, "Add"), 1);
+}
+
 TEST(Passes, ActivationStaysWhenTheProductIsAGraphOutput) {
   Graph g = conv_graph("c");
   add_node(g, "Relu", "relu", {"c"}, {"y"});

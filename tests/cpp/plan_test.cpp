@@ -106,3 +106,82 @@ TEST(Plan, ChainNeedsOnlyTwoBuffers) {
   Plan plan = Plan::build(g, 64);
   EXPECT_EQ(plan.arena_bytes, 2u * 1024u);
 }
+
+namespace {
+
+int add_sized(Graph& g, const std::string& name, Shape shape) {
+  int v = g.add_value(name, DType::Float32);
+  g.value(v).shape = std::move(shape);
+  g.value(v).has_shape = true;
+  return v;
+}
+
+void add_fake(Graph& g, const std::string& op, std::vector<int> inputs, int output, int64_t axis = 1) {
+  Node n;
+  n.op_type = op;
+  n.name = g.value(output).name + "_node";
+  n.inputs = std::move(inputs);
+  n.outputs = {output};
+  if (op == "Concat") n.attrs.set("axis", Attribute::make_int(axis));
+  g.add_node(std::move(n));
+}
+
+}  // namespace
+
+TEST(Plan, ConcatInputsBecomeViewsOfItsOutput) {
+  // x -> a, b; cat = Concat(a, x, b, c, c); y = f(cat); z = g(a) after y: a stays intact inside cat.
+  Graph g;
+  const int x = add_sized(g, "x", {1, 16, 4});
+  g.inputs().push_back(x);
+  const int a = add_sized(g, "a", {1, 32, 4}), b = add_sized(g, "b", {1, 8, 4}), c = add_sized(g, "c", {1, 4, 4});
+  const int cat = add_sized(g, "cat", {1, 64, 4}), y = add_sized(g, "y", {1, 64, 4}), t = add_sized(g, "t", {1, 64, 4});
+  const int z = add_sized(g, "z", {1, 32, 4}), u = add_sized(g, "u", {1, 64, 4});
+  add_fake(g, "Fake", {x}, a);
+  add_fake(g, "Fake", {x}, b);
+  add_fake(g, "Fake", {x}, c);
+  add_fake(g, "Concat", {a, x, b, c, c}, cat);
+  add_fake(g, "Fake", {cat}, y);
+  add_fake(g, "Fake", {y}, t);
+  add_fake(g, "Fake", {t}, u);
+  add_fake(g, "Fake", {a, u}, z);
+  g.outputs().push_back(z);
+
+  // a at byte 0, x (a graph input) left out, b at 768, c given twice left out.
+  const std::vector<PlanView> views = concat_views(g, 64);
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0].value, a);
+  EXPECT_EQ(views[0].offset, 0u);
+  EXPECT_EQ(views[1].value, b);
+  EXPECT_EQ(views[1].offset, 48u * 16u);
+  EXPECT_TRUE(concat_views(g, 1024).size() == 1u);  // b's offset is not a multiple of 1024
+
+  const Plan plan = Plan::build(g, 64, views);
+  EXPECT_EQ(plan.offsets[a], plan.offsets[cat]);
+  EXPECT_EQ(plan.offsets[b], plan.offsets[cat] + 768);
+  // No live tensor other than cat and its views overlaps them: cat is kept until z reads a.
+  for (int v = 0; v < g.num_values(); ++v) {
+    if (!plan.in_arena(v) || v == cat || v == a || v == b) continue;
+    const bool same_space = plan.offsets[v] < plan.offsets[cat] + int64_t(bytes_of(g, cat)) &&
+                            plan.offsets[cat] < plan.offsets[v] + int64_t(bytes_of(g, v));
+    const bool same_time = plan.first_step[v] <= plan.last_step[cat] && plan.first_step[cat] <= plan.last_step[v];
+    EXPECT_FALSE(same_space && same_time) << g.value(v).name;
+  }
+  EXPECT_EQ(plan.last_step[cat], plan.last_step[a]);
+}
+
+TEST(Plan, ConcatViewsNeedOnlyUnitDimsBeforeTheAxisAndNoGraphOutput) {
+  Graph g;
+  const int x = add_sized(g, "x", {2, 4});
+  g.inputs().push_back(x);
+  const int a = add_sized(g, "a", {2, 4}), b = add_sized(g, "b", {2, 4}), cat = add_sized(g, "cat", {2, 8});
+  const int a2 = add_sized(g, "a2", {2, 4}), cat0 = add_sized(g, "cat0", {4, 4}), y = add_sized(g, "y", {1});
+  add_fake(g, "Fake", {x}, a);
+  add_fake(g, "Fake", {x}, b);
+  add_fake(g, "Concat", {a, b}, cat);  // batch 2 along axis 1: bands are strided
+  add_fake(g, "Fake", {x}, a2);
+  add_fake(g, "Concat", {a2, b}, cat0, 0);  // axis 0, but the output is a graph output
+  add_fake(g, "Fake", {cat, cat0}, y);
+  g.outputs().push_back(y);
+  g.outputs().push_back(cat0);
+  EXPECT_TRUE(concat_views(g, 64).empty());
+}

@@ -1,8 +1,9 @@
 """Concat along every axis, of inputs and constants, float and int64, small and large blocks."""
 
 import pytest
+from onnx import helper
 
-from op_check import OPSETS, check_op, const
+from op_check import OPSETS, check_model, check_op, const, make_model
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2, 3, -1, -3])
@@ -53,3 +54,51 @@ def test_concat_large_blocks(case, target, rng):
     else:
         inputs = [rng.standard_normal(shape, dtype=dtype) for shape in shapes]
     check_op("Concat", inputs, target, {"axis": axis})
+
+
+# Channel concatenations of node outputs (the fire modules of SqueezeNet): on the CPU, producers may
+# write straight into their band of the output. Each case must give the same values whichever
+# inputs get written in place.
+def _conv(name, x, w):
+    return helper.make_node("Conv", [x, w], [name], pads=[1, 1, 1, 1])
+
+
+def _concat_model(kind, batch, rng):
+    c, h, w = 5, 7, 9
+    values = {
+        "x": rng.standard_normal((batch, c, h, w), dtype="float32"),
+        "wa": const(rng.standard_normal((16, c, 3, 3), dtype="float32")),
+        "wb": const(rng.standard_normal((4, c, 3, 3), dtype="float32")),
+    }
+    nodes = [_conv("a", "x", "wa"), _conv("b", "x", "wb")]
+    parts, outputs = ["a", "b"], ["y"]
+    if kind == "shared_producer":  # a is also read after the concat's last reader
+        nodes.append(helper.make_node("Sigmoid", ["a"], ["sa"]))
+        parts = ["a", "sa", "b"]
+    if kind == "graph_input":
+        parts = ["a", "x", "b"]
+    if kind == "mixed":  # an elementwise producer, a constant and a part given twice
+        values["k"] = const(rng.standard_normal((batch, 3, h, w), dtype="float32"))
+        nodes.append(helper.make_node("Relu", ["x"], ["rx"]))
+        parts = ["rx", "a", "k", "b", "a"]
+    if kind == "nested":
+        nodes.append(helper.make_node("Concat", ["b", "a"], ["ba"], axis=1))
+        parts = ["a", "ba"]
+    nodes.append(helper.make_node("Concat", parts, ["cat"], axis=1))
+    if kind == "graph_output":
+        outputs = ["cat", "y"]
+    nodes.append(helper.make_node("Relu", ["cat"], ["y"]))
+    if kind == "shared_producer":
+        # yy may not take the concat's space while a, inside it, is still to be read
+        nodes.append(helper.make_node("Mul", ["y", "y"], ["yy"]))
+        nodes.append(helper.make_node("Sigmoid", ["yy"], ["s"]))
+        nodes.append(helper.make_node("Neg", ["a"], ["late"]))
+        outputs = ["s", "late"]
+    return make_model(nodes, values, outputs)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("kind", ["convs", "shared_producer", "graph_output", "graph_input", "mixed", "nested"])
+def test_concat_of_node_outputs(kind, batch, target, rng):
+    model, feeds = _concat_model(kind, batch, rng)
+    check_model(model, feeds, target)

@@ -10,6 +10,8 @@ import sys
 import pytest
 from onnx import helper
 
+import metalnn
+
 from op_check import OPSETS, check_model, check_op, const, make_model
 
 # name: (input shape, weight shape, attributes)
@@ -317,3 +319,66 @@ def test_conv_gemm_isa_paths(isa):
                              "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def _conv_output_shape(x_shape, w_shape, attributes):
+    pads = attributes.get("pads", [0, 0, 0, 0])
+    strides = attributes.get("strides", [1, 1])
+    dilations = attributes.get("dilations", [1, 1])
+    spatial = [(x_shape[2 + i] + pads[i] + pads[2 + i] - dilations[i] * (w_shape[2 + i] - 1) - 1) // strides[i] + 1
+               for i in range(2)]
+    return (x_shape[0], w_shape[0], *spatial)
+
+
+RESIDUAL_AFTER = {"none": None, "relu": ("Relu", []), "clip": ("Clip", [const(-0.5, "float32"), const(1.5, "float32")])}
+
+
+@pytest.mark.parametrize("after", RESIDUAL_AFTER)
+@pytest.mark.parametrize("case", FUSED_CASES.values(), ids=FUSED_CASES.keys())
+def test_conv_fused_residual(case, after, target, rng):
+    """Conv -> Add(conv, r) [-> Relu | Clip], a residual connection as ResNets and inverted residuals
+    write it: one Conv that adds r before its activation, on every path (the GEMM paths add r to each
+    finished block, the others in a pass after), r on either side of the Add."""
+    x_shape, w_shape, attributes = case
+    y_shape = _conv_output_shape(x_shape, w_shape, attributes)
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "r": rng.standard_normal(y_shape, dtype="float32"),
+        "w": const(rng.standard_normal(w_shape, dtype="float32")),
+        "b": const(rng.standard_normal(w_shape[0], dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], **attributes),
+             helper.make_node("Add", ["c", "r"] if w_shape[0] % 2 else ["r", "c"], ["s"])]
+    out = "s"
+    if RESIDUAL_AFTER[after]:
+        op_type, extra = RESIDUAL_AFTER[after]
+        values.update({f"a{i}": value for i, value in enumerate(extra)})
+        nodes.append(helper.make_node(op_type, ["s", *(f"a{i}" for i in range(len(extra)))], ["y"]))
+        out = "y"
+    model, feeds = make_model(nodes, values, [out])
+    assert metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts == {"Conv": 1}
+    reduction = w_shape[1] * w_shape[2] * w_shape[3]
+    check_model(model, feeds, target, target.tolerance.scaled(max(1.0, (reduction / 18) ** 0.5)))
+
+
+def test_conv_residual_not_fused(target, rng):
+    """Sums that are not a residual of the conv's output shape, or that need the conv's value elsewhere,
+    or come after the conv's own activation, stay separate ops."""
+    values = {
+        "x": rng.standard_normal((2, 8, 6, 6), dtype="float32"),
+        "r": rng.standard_normal((2, 8, 6, 6), dtype="float32"),
+        "rb": rng.standard_normal((1, 8, 1, 1), dtype="float32"),
+        "w": const(0.2 * rng.standard_normal((8, 8, 3, 3), dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "rb"], ["s1"]),  # broadcast: not a residual
+             helper.make_node("Conv", ["s1", "w"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r"], ["s2"]),
+             helper.make_node("Max", ["c2", "s2"], ["m"]),  # c2 read twice
+             helper.make_node("Conv", ["m", "w"], ["c3"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c3"], ["r3"]),
+             helper.make_node("Add", ["r3", "r"], ["y"])]  # after the conv's own activation
+    model, feeds = make_model(nodes, values, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops == {"Conv": 3, "Add": 3, "Max": 1}, ops
+    check_model(model, feeds, target)

@@ -1,7 +1,8 @@
 """Depthwise Conv (group == input channels) against ONNX Runtime: every kernel size 1..7 with strides
 1..3 and dilations 1..3 over asymmetric pads and odd sizes, output maps of every width and height the
 CPU kernel's register blocks split differently, channel multipliers > 1, 1-D depthwise convs, and
-fused activations (clamps applied in registers, others after the plane)."""
+fused activations (clamps applied in registers; on the channel-blocked path the others too, as the
+outputs are transposed back, but Tanh)."""
 
 import math
 
@@ -36,6 +37,30 @@ def run_depthwise(target, rng, x_shape, kernel, attributes, multiplier=1, bias=T
 def test_depthwise_kernel_stride_dilation(kernel, stride, dilation, target, rng):
     run_depthwise(target, rng, (3, 5, 19, 23), (kernel, kernel),
                   {"strides": [stride, stride], "dilations": [dilation, dilation], "pads": dw_pads(kernel, dilation)})
+
+
+# Stride 2 with 3-wide kernels and outputs over 8 wide: with AVX-512 the CPU reads these in place in
+# runs of up to 15 outputs (5-wide kernels go channel-blocked). name: (input shape, kernel, multiplier, pads).
+STRIDE2_CASES = {
+    "k3_odd": ((2, 19, 29, 31), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_9_wide": ((1, 7, 9, 17), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_56_wide": ((1, 3, 14, 112), (3, 3), 1, [1, 1, 1, 1]),
+    "k3_same_upper": ((2, 17, 20, 19), (3, 3), 1, [0, 0, 1, 1]),
+    "k3_no_pad": ((1, 16, 21, 24), (3, 3), 1, [0, 0, 0, 0]),
+    "k3_multiplier2": ((2, 6, 19, 20), (3, 3), 2, [1, 1, 1, 1]),
+    "k5_wide": ((1, 18, 23, 61), (5, 5), 1, [2, 2, 2, 2]),
+    "k5_wide_pads": ((1, 5, 18, 17), (5, 5), 1, [4, 3, 2, 4]),
+    "k3x5": ((1, 4, 15, 33), (3, 5), 1, [1, 2, 1, 2]),
+    "k7x3": ((2, 5, 16, 20), (7, 3), 1, [3, 1, 3, 1]),
+}
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("case", STRIDE2_CASES.values(), ids=STRIDE2_CASES.keys())
+def test_depthwise_stride2_rows(case, with_bias, target, rng):
+    x_shape, kernel, multiplier, pads = case
+    run_depthwise(target, rng, x_shape, kernel, {"strides": [2, 2], "pads": pads}, multiplier=multiplier,
+                  bias=with_bias)
 
 
 # Output widths around whole 8-float vectors and heights around the row blocks (8, 4, 2, 1).
@@ -93,6 +118,10 @@ ACTIVATIONS = {
     "clip": ("Clip", [const(-0.5, "float32"), const(0.75, "float32")]),
     "leaky_relu": ("LeakyRelu", []),
     "sigmoid": ("Sigmoid", []),
+    "hard_sigmoid": ("HardSigmoid", []),
+    "hard_swish": ("HardSwish", []),
+    "tanh": ("Tanh", []),
+    "silu": ("Sigmoid", []),  # times the conv's output: Swish
 }
 # name: (input shape, kernel, multiplier, attributes)
 FUSED_CASES = {
@@ -101,6 +130,15 @@ FUSED_CASES = {
     "3x3_d2": ((2, 4, 11, 19), (3, 3), 1, {"dilations": [2, 2], "pads": [2, 1, 2, 3]}),
     "3x3_multiplier2": ((2, 3, 9, 10), (3, 3), 2, {"pads": [1, 1, 1, 1]}),
     "1d_k5": ((3, 4, 29), (5,), 1, {"pads": [2, 2]}),
+    # Channel-blocked with AVX-512 (the activation applied as the outputs are transposed back): a partial
+    # block after a full one, odd sizes at stride 2, 7x7 and 14x14 planes, and a plane too wide for it.
+    "3x3_s2_odd_partial": ((2, 21, 13, 11), (3, 3), 1, {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "3x3_s1_7x7_c35": ((2, 35, 7, 7), (3, 3), 1, {"pads": [1, 1, 1, 1]}),
+    "5x5_s1_14x14": ((1, 18, 14, 14), (5, 5), 1, {"pads": [2, 2, 2, 2]}),
+    "3x3_s1_wide": ((2, 5, 6, 41), (3, 3), 1, {"pads": [1, 1, 1, 1]}),
+    # Stride 2 read in place (outputs over 8 wide).
+    "3x3_s2_rows": ((2, 21, 19, 37), (3, 3), 1, {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "5x5_s2_rows": ((1, 9, 17, 29), (5, 5), 1, {"strides": [2, 2], "pads": [2, 2, 2, 2]}),
 }
 
 
@@ -118,6 +156,8 @@ def test_depthwise_fused_activation(case, activation, target, rng):
     values.update({f"a{i}": value for i, value in enumerate(extra)})
     nodes = [
         helper.make_node("Conv", ["x", "w", "b"], ["c"], group=channels, **attributes),
-        helper.make_node(op_type, ["c", *(f"a{i}" for i in range(len(extra)))], ["y"]),
+        helper.make_node(op_type, ["c", *(f"a{i}" for i in range(len(extra)))], ["g" if activation == "silu" else "y"]),
     ]
+    if activation == "silu":
+        nodes.append(helper.make_node("Mul", ["c", "g"], ["y"]))
     check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(reduction_scale(kernel)))

@@ -127,7 +127,8 @@ def _producer(kind, x_shape, w_shape, rng):
         return [helper.make_node("Conv", ["x", "weight", "bias"], ["g"], pads=[1, 1, 1, 1])], values, "Conv"
     if kind == "gemm":
         return [helper.make_node("Gemm", ["x", "weight", "bias"], ["g"])], values, "Gemm"
-    return [helper.make_node("MatMul", ["x", "weight"], ["m"]), helper.make_node("Add", ["m", "bias"], ["g"])], values, "MatMul"
+    nodes = [helper.make_node("MatMul", ["x", "weight"], ["m"]), helper.make_node("Add", ["m", "bias"], ["g"])]
+    return nodes, values, "MatMul"
 
 
 def _gelu_after(form, source):
@@ -161,7 +162,8 @@ def test_gelu_extremes_fused(target):
     x = np.concatenate([np.linspace(-12, 12, 301), [-1e-6, 1e-6, 0.0, 40.0, -40.0]]).astype("float32")
     for approximate in ("none", "tanh"):
         model, feeds = make_model(
-            [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Gelu", ["m"], ["y"], approximate=approximate)],
+            [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Gelu", ["m"], ["y"], approximate=approximate)],
             {"x": x.reshape(-1, 1), "w": const(np.ones((1, 3), np.float32))}, ["y"], opset=20)
         assert _ops(model, target) == {"MatMul": 1}
         check_model(model, feeds, target)

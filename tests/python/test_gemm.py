@@ -1,8 +1,13 @@
 """Gemm (transA/transB/alpha/beta, C shapes) and MatMul (batched, broadcasting, 1-D operands)."""
 
-import pytest
+import os
+import subprocess
+import sys
 
-from op_check import OPSETS, check_op, const
+import pytest
+from onnx import helper
+
+from op_check import OPSETS, check_model, check_op, const, make_model
 
 M, K, N = 7, 129, 13
 
@@ -53,6 +58,58 @@ def test_gemm_all_inputs_at_run_time(target, rng):
     check_op("Gemm", [a, b, c], target, {"transA": 1, "beta": 0.5})
 
 
+# A few rows of A against a large B (fully connected layers at small batch): on the CPU a
+# matrix-vector kernel streams B as it lies. Odd K and N leave partial vectors; the larger sizes
+# split the columns over threads.
+GEMV_CASES = {
+    "m1_trans_b": (1, 1031, 517, {"transB": 1}, (517,)),
+    "m1": (1, 1031, 517, {}, (517,)),
+    "m1_tiny": (1, 7, 3, {}, (3,)),
+    "m1_tiny_trans_b": (1, 7, 3, {"transB": 1}, None),
+    "m1_trans_a": (1, 300, 70, {"transA": 1, "transB": 1}, (1, 70)),
+    "m1_alpha": (1, 129, 2100, {"alpha": 1.7}, (2100,)),
+    "m2_alpha_trans_b": (2, 129, 33, {"alpha": -0.5, "transB": 1}, (33,)),
+    "m3": (3, 1031, 517, {}, (517,)),
+    "m4_trans_b": (4, 1031, 517, {"transB": 1}, (517,)),
+    "m5": (5, 1031, 517, {"transB": 1}, (517,)),
+    "m8": (8, 520, 40, {}, (40,)),
+    "m2_c_full": (2, 129, 33, {"beta": 0.5}, (2, 33)),
+    "m4_c_column": (4, 129, 33, {}, (4, 1)),
+}
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
+@pytest.mark.parametrize("case", GEMV_CASES.values(), ids=GEMV_CASES.keys())
+def test_gemm_few_rows(case, relu, target, rng):
+    m, k, n, attributes, c_shape = case
+    a, b = gemm_operands(attributes, rng, m=m, k=k, n=n)
+    values = {"a": a, "b": const(b)}
+    if c_shape is not None:
+        values["c"] = const(rng.standard_normal(c_shape, dtype="float32"))
+    nodes = [helper.make_node("Gemm", list(values), ["g"], **attributes)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["g"], ["y"]))
+    model, feeds = make_model(nodes, values, ["y" if relu else "g"])
+    check_model(model, feeds, target)
+
+
+def test_gemm_one_row_b_at_run_time(target, rng):
+    a, b = gemm_operands({}, rng, m=1, k=700, n=401)
+    check_op("Gemm", [a, b], target)
+
+
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_gemm_cpu_gemv_paths(kernels):
+    """The cpu tests of this file once more with the matrix-vector kernel capped at AVX2, or off
+    (portable: BLAS and the packed GEMM); otherwise this machine's best path runs them (the choice is
+    made once per process)."""
+    env = dict(os.environ, METALNN_GEMV_KERNELS=kernels)
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
+                             "cpu-float32 and not gemv_paths"], env=env, capture_output=True, text=True, cwd=here)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 MATMUL_SHAPES = {
     "2d": ((7, 13), (13, 5)),
     "2d_large": ((13, 129), (129, 7)),
@@ -68,6 +125,9 @@ MATMUL_SHAPES = {
     "batched_vector_b": ((2, 7, 13), (13,)),
     "vector_a_batched_b": ((13,), (2, 13, 5)),
     "single_row": ((2, 1, 129), (129, 13)),
+    "one_row_large": ((1, 1031), (1031, 517)),
+    "four_rows_batched": ((2, 2, 700), (700, 301)),
+    "five_rows_batched": ((5, 1, 70), (70, 33)),
 }
 
 

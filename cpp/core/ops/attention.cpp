@@ -52,11 +52,13 @@ void infer_attention(InferContext& ctx) {
   const int64_t heads = ctx.attrs().get_int("heads", 0);
   const Shape &q = ctx.input_shape(0), &k = ctx.input_shape(1), &v = ctx.input_shape(2);
   const AttentionLayout a = attention_layout(q, k, v, heads);
-  if (!a.valid)
-    ctx.fail_shape("Q " + shape_str(q) + ", K " + shape_str(k) + " and V " + shape_str(v) + " do not fit " +
-                   (heads > 0 ? "[B, Sq, Hq * D], [B, Skv, Hkv * D], [B, Skv, Hkv * Dv] with heads " + std::to_string(heads)
-                              : std::string("[B, Hq, Sq, D], [B, Hkv, D, Skv], [B, Hkv, Skv, Dv]")) +
+  if (!a.valid) {
+    const std::string layout = heads > 0 ? "[B, Sq, Hq * D], [B, Skv, Hkv * D], [B, Skv, Hkv * Dv] with heads " +
+                                               std::to_string(heads)
+                                         : "[B, Hq, Sq, D], [B, Hkv, D, Skv], [B, Hkv, Skv, Dv]";
+    ctx.fail_shape("Q " + shape_str(q) + ", K " + shape_str(k) + " and V " + shape_str(v) + " do not fit " + layout +
                    " and Hq a multiple of Hkv");
+  }
   const Shape scores = {a.batch, a.heads, a.q_len, a.kv_len};
   Shape b;
   if (ctx.has_input(3) && (ctx.input_shape(3).size() > 4 || !try_broadcast_shapes(scores, ctx.input_shape(3), &b) ||

@@ -1,12 +1,14 @@
 // Conv schema: ONNX Conv (groups, strides, pads, dilations, auto_pad, optional bias) over 1-D and 2-D
-// inputs; fused activations (_activation) do not change the shape.
+// inputs; fused activations (_activation) do not change the shape, and a fused residual (_residual)
+// is a fourth input of the output's shape.
 #include "core/ops/nn_checks.h"
 #include "core/ops/window.h"
 
 namespace metalnn {
 
 void infer_conv(InferContext& ctx) {
-  ctx.check_inputs(2, 3);
+  const bool residual = ctx.attrs().get_int("_residual", 0) != 0;
+  ctx.check_inputs(residual ? 4 : 2, residual ? 4 : 3);
   require_float32_inputs(ctx);
   require_1d_or_2d(ctx, "convolution");
   const Shape& x = ctx.input_shape(0);
@@ -42,6 +44,9 @@ void infer_conv(InferContext& ctx) {
 
   Shape out = {x[0], out_channels};
   out.insert(out.end(), win.out.begin(), win.out.end());
+  if (residual && !ctx.has_input(3)) ctx.fail_model("_residual is set but the residual input is missing");
+  if (residual && ctx.input_shape(3) != out)
+    ctx.fail_shape("residual " + shape_str(ctx.input_shape(3)) + " does not match the output " + shape_str(out));
   ctx.set_output(0, DType::Float32, out);
 }
 

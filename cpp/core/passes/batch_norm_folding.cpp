@@ -15,7 +15,7 @@ void fold_batch_norm(Graph& g) {
     int x = bn.inputs[0];
     if (!mergeable_edge(g, uses, x) || producer[x] < 0) continue;
     Node& conv = g.nodes()[producer[x]];
-    if (conv.op_type != "Conv" || conv.attrs.has("_activation")) continue;
+    if (conv.op_type != "Conv" || conv.attrs.has("_activation") || conv.attrs.has("_residual")) continue;
     const Tensor* w = constant_f32_input(g, conv, 1);
     const Tensor* scale = constant_f32_input(g, bn, 1);
     const Tensor* shift = constant_f32_input(g, bn, 2);

@@ -28,6 +28,11 @@ void fuse_bias(Graph& g);
 // that fuse_activations can then merge into the op producing x.
 void fuse_swish(Graph& g);
 
+// Conv -> Add(conv, r), r of the output's shape (a residual connection), becomes one Conv with r as a
+// fourth input (attribute _residual) that adds r before its activation, so the Relu after the sum
+// then fuses too. Not across a Conv activation, which would come before the sum.
+void fuse_residual(Graph& g);
+
 // Conv/Gemm/MatMul -> activation becomes one node carrying the activation (see core/activation.h).
 void fuse_activations(Graph& g);
 

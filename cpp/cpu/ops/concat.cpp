@@ -1,4 +1,5 @@
-// Concat kernel: each input is copied into its band of the output along the axis.
+// Concat kernel: each input is copied into its band of the output along the axis, unless the memory
+// plan had its producer write it there (core/plan.h concat_views).
 #include "cpu/axis_bands.h"
 #include "cpu/kernel.h"
 #include "cpu/node_values.h"
@@ -22,7 +23,10 @@ class ConcatKernel : public Kernel {
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     char* whole = static_cast<char*>(out[0]->raw());
     const size_t elem = dtype_size(out[0]->dtype());
-    for (size_t i = 0; i < bands_.size(); ++i) bands_[i].copy.run(whole + bands_[i].whole_offset * elem, in[i]->raw(), pool);
+    for (size_t i = 0; i < bands_.size(); ++i) {
+      char* band = whole + bands_[i].whole_offset * elem;
+      if (in[i]->raw() != band) bands_[i].copy.run(band, in[i]->raw(), pool);  // else planned in place
+    }
   }
 
  private:

@@ -65,6 +65,11 @@ ThreadPool& serial_pool() {
 class ConvKernel : public Kernel {
  public:
   ConvKernel(const Graph& g, const Node& n) : act_(Activation::of_node(n)) {
+    if (n.attrs.get_int("_residual", 0) != 0) {  // the paths stop at the bias; the sum, then act
+      after_ = act_;
+      act_ = Activation();
+      residual_ = true;
+    }
     const Shape& x = g.value(n.inputs[0]).shape;
     const Shape& w = g.value(n.inputs[1]).shape;
     win_ = to_window2d(resolve_window(n, std::vector<int64_t>(x.begin() + 2, x.end()),
@@ -154,37 +159,46 @@ class ConvKernel : public Kernel {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    const float* res = residual_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    const int64_t batch = in[0]->dim(0);
+    // The GEMM paths add the residual to each block as they finish it, the others in a pass after.
+    if (!compute(x, w, bias, res, y, in[0]->dim(0), pool) && res)
+      residual_activation(y, res, out[0]->numel(), after_, pool);
+  }
+
+ private:
+  // The convolution with bias and act_; true when it also added `res` (if any) and applied after_.
+  bool compute(const float* x, const float* w, const float* bias, const float* res, float* y, int64_t batch,
+               ThreadPool& pool) {
     if (path_ == Path::Depthwise) {
       depthwise_conv2d(x, w, bias, y, batch, in_c_, out_c_ / in_c_, win_, act_, pool,
                        blocked_ ? blocked_->data() : nullptr);
-      return;
+      return false;
     }
     // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
     if (direct_pointwise()) {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
-      return;
+      return false;
     }
     if (path_ == Path::Grouped) {
       grouped_->run(x, w, bias, y, batch, act_, pool);
-      return;
+      return false;
     }
     if (path_ == Path::Winograd) {
       winograd_->run(x, bias, y, batch, act_, pool);
-      return;
+      return false;
     }
     if (path_ == Path::Stem) {
       stem_->run(x, bias, y, batch, act_, pool);
-      return;
+      return false;
     }
     if (path_ == Path::Taps) {
       taps_->run(x, bias, y, batch, act_, pool);
-      return;
+      return false;
     }
     if (batched_ && batch > 1) {
-      run_batched(x, w, bias, y, batch, pool);
-      return;
+      run_batched(x, w, bias, res, y, batch, pool);
+      return true;
     }
     const int64_t ic = in_c_ / group_, oc = out_c_ / group_, k = ic * win_.kernel_size();
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size();
@@ -208,6 +222,7 @@ class ConvKernel : public Kernel {
       }
       if (!inner_parallel && path_ == Path::Im2col && !packed_ && direct_gemm_suits_im2col(k, oc)) {
         direct_gemm(src, cols, wg, bg, yg, out_hw, k, oc, cols, act_);
+        if (res) residual_activation_serial(yg, res + (yg - y), oc, cols, out_hw, after_);
         return;
       }
       const int64_t ld_src = path_ == Path::Im2col ? cols : in_hw;
@@ -217,22 +232,23 @@ class ConvKernel : public Kernel {
         float* t = yt.data();
         gemm(inner_parallel ? &pool : nullptr, cols, oc, k, 1.f, {src, ld_src, true, nullptr},
              {wg, k, true, &(*packed_)[g]}, 0.f, t, oc, [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-               transpose_bias_activation(t + r0 * oc + c0, oc, r1 - r0, c1 - c0, yg + c0 * out_hw + r0, out_hw,
-                                         bg ? bg + c0 : nullptr, act_);
+               float* yb = yg + c0 * out_hw + r0;
+               transpose_bias_activation(t + r0 * oc + c0, oc, r1 - r0, c1 - c0, yb, out_hw, bg ? bg + c0 : nullptr,
+                                         act_);
+               if (res) residual_activation_serial(yb, res + (yb - y), c1 - c0, r1 - r0, out_hw, after_);
              });
         return;
       }
       // The bias and a clamp-like activation are applied as the GEMM stores each tile; any other
-      // activation runs on each finished block.
+      // activation, or a residual, on each finished block.
       GemmRowEpilogue fused;
       fused.row_bias = bg;
-      const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi);
+      const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
       gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
            {src, ld_src, false, nullptr}, 0.f, yg, out_hw,
-           clamp ? BlockEpilogue()
-                 : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-                     bias_activation_serial(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, nullptr, nullptr, act_);
-                   }),
+           clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+             finish_block(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, y, res);
+           }),
            fused);
     };
     if (task_parallel) {
@@ -242,22 +258,29 @@ class ConvKernel : public Kernel {
     } else {
       for (int64_t t = 0; t < tasks; ++t) run_task(t, true);
     }
+    return true;
   }
 
- private:
+  // A finished block of y (rows x cols, leading dimension ld) after the GEMM and its row bias: the
+  // residual at the same place of res (laid out as y), then the activation.
+  void finish_block(float* block, int64_t rows, int64_t cols, int64_t ld, const float* y, const float* res) const {
+    if (res) residual_activation_serial(block, res + (block - y), rows, cols, ld, after_);
+    else bias_activation_serial(block, rows, cols, ld, nullptr, nullptr, act_);
+  }
+
   // Pointwise or Im2col (group 1) as GEMMs whose columns are the output positions of all images.
-  void run_batched(const float* x, const float* w, const float* bias, float* y, int64_t batch, ThreadPool& pool) {
+  void run_batched(const float* x, const float* w, const float* bias, const float* res, float* y, int64_t batch,
+                   ThreadPool& pool) {
     const int64_t k = in_c_ * win_.kernel_size(), in_hw = win_.in_size(), out_hw = win_.out_size(), n = batch * out_hw;
     GemmRowEpilogue fused;
     fused.row_bias = bias;
-    const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi);
+    const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
     const GemmOperand a{w, k, false, &(*packed_)[0]};
     const BlockEpilogue epilogue =
         clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
           for (int64_t j = c0; j < c1;) {  // one run per image
             const int64_t image = j / out_hw, p = j - image * out_hw, len = std::min(c1 - j, out_hw - p);
-            bias_activation_serial(y + image * out_c_ * out_hw + r0 * out_hw + p, r1 - r0, len, out_hw, nullptr,
-                                   nullptr, act_);
+            finish_block(y + image * out_c_ * out_hw + r0 * out_hw + p, r1 - r0, len, out_hw, y, res);
             j += len;
           }
         });
@@ -285,6 +308,8 @@ class ConvKernel : public Kernel {
   std::shared_ptr<const std::vector<PackedMatrix>> packed_;  // constant weights, one matrix per group
   std::shared_ptr<const std::vector<float>> blocked_;        // constant depthwise weights, channel-blocked
   Activation act_;
+  Activation after_;       // with a residual: applied after the sum (act_ is then none)
+  bool residual_ = false;  // input 3 is added to the output
   Window2d win_{};
   int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
   Path path_ = Path::Im2col;

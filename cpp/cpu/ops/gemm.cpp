@@ -1,13 +1,14 @@
 // Gemm and MatMul on the CPU through cpu/packed_gemm.h (a constant B packed once per tensor; BLAS
-// otherwise), with bias and the fused activation in one epilogue pass. MatMul folds the batch into
-// M when B is one shared matrix; otherwise one GEMM per batch entry, offsets for broadcast batch
-// dims precomputed at build time.
+// otherwise; cpu/gemv.h when A has at most four rows), with bias and the fused activation in one
+// epilogue pass. MatMul folds the batch into M when B is one shared matrix; otherwise one GEMM per
+// batch entry, offsets for broadcast batch dims precomputed at build time.
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cpu/epilogue.h"
+#include "cpu/gemv.h"
 #include "cpu/kernel.h"
 #include "cpu/packed_gemm.h"
 
@@ -53,7 +54,9 @@ class GemmKernel : public Kernel {
       c_cols_ = c.empty() ? 1 : c.back();
       has_c_ = true;
     }
-    packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
+    // A few rows of A: the weights are streamed once as they lie rather than packed.
+    gemv_ = gemv_available() && m_ <= kGemvMaxRows && (m_ == 1 || !trans_a_) && k_ > 0;
+    if (!gemv_) packed_b_ = pack_constant_b(g.value(n.inputs[1]), trans_b_, m_, k_, n_);
   }
 
   bool reads_constant(size_t input) const override { return input != 1 || !packed_b_; }
@@ -73,15 +76,20 @@ class GemmKernel : public Kernel {
           y[i * n_ + j] = beta_ * c[(c_rows_ == 1 ? 0 : i) * c_cols_ + (c_cols_ == 1 ? 0 : j)];
     }
     if (m_ == 0 || n_ == 0) return;
+    const BlockEpilogue finish = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+      bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
+                             col_bias ? col_bias + c0 : nullptr, act_);
+    };
+    if (gemv_ && !prefill) {
+      gemv(pool, m_, n_, k_, alpha_, a, k_, b, trans_b_ ? k_ : n_, trans_b_, y, n_, finish);
+      return;
+    }
     if (k_ == 0) {
       if (!prefill) std::fill(y, y + m_ * n_, 0.f);
     } else {
       gemm(&pool, m_, n_, k_, alpha_, {a, trans_a_ ? m_ : k_, trans_a_, nullptr},
            {b, trans_b_ ? k_ : n_, trans_b_, packed_b_ ? packed_b_->data() : nullptr}, prefill ? 1.f : 0.f, y, n_,
-           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, row_bias ? row_bias + r0 : nullptr,
-                                    col_bias ? col_bias + c0 : nullptr, act_);
-           });
+           finish);
       return;
     }
     bias_activation(y, m_, n_, n_, row_bias, col_bias, act_, pool);
@@ -89,7 +97,7 @@ class GemmKernel : public Kernel {
 
  private:
   Activation act_;
-  bool trans_a_ = false, trans_b_ = false, has_c_ = false;
+  bool trans_a_ = false, trans_b_ = false, has_c_ = false, gemv_ = false;
   float alpha_ = 1.f, beta_ = 1.f;
   int64_t m_ = 0, n_ = 0, k_ = 0, c_rows_ = 1, c_cols_ = 1;
   std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;
@@ -130,7 +138,8 @@ class MatMulKernel : public Kernel {
     // One shared B and an A that covers every batch entry: a single [count * M, K] x [K, N] GEMM.
     fold_batch_ = std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }) &&
                   shape_numel(Shape(a.begin(), a.end() - 2)) == count;
-    if (std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
+    gemv_ = fold_batch_ && gemv_available() && count * m_ <= kGemvMaxRows && k_ > 0;
+    if (!gemv_ && std::all_of(b_offsets_.begin(), b_offsets_.end(), [](int64_t o) { return o == 0; }))
       packed_b_ = pack_constant_b(g.value(n.inputs[1]), false, int64_t(a_offsets_.size()) * m_, k_, n_);
   }
 
@@ -146,10 +155,14 @@ class MatMulKernel : public Kernel {
     if (k_ == 0) {
       std::fill(y, y + count * m_ * n_, 0.f);
     } else if (fold_batch_) {
-      gemm(&pool, count * m_, n_, k_, 1.f, {a, k_, false, nullptr}, {b, n_, false, packed()}, 0.f, y, n_,
-           [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-             bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, nullptr, bias ? bias + c0 : nullptr, act_);
-           });
+      const BlockEpilogue finish = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        bias_activation_serial(y + r0 * n_ + c0, r1 - r0, c1 - c0, n_, nullptr, bias ? bias + c0 : nullptr, act_);
+      };
+      if (gemv_) {
+        gemv(pool, count * m_, n_, k_, 1.f, a, k_, b, n_, false, y, n_, finish);
+      } else {
+        gemm(&pool, count * m_, n_, k_, 1.f, {a, k_, false, nullptr}, {b, n_, false, packed()}, 0.f, y, n_, finish);
+      }
       return;
     } else {
       for (int64_t e = 0; e < count; ++e)
@@ -165,7 +178,7 @@ class MatMulKernel : public Kernel {
   const PackedMatrix* packed() const { return packed_b_ ? packed_b_->data() : nullptr; }
 
   std::vector<int64_t> a_offsets_, b_offsets_;  // per output batch entry, in elements
-  bool fold_batch_ = false;
+  bool fold_batch_ = false, gemv_ = false;  // gemv_: a few rows in all, B streamed by gemv()
   std::shared_ptr<const std::vector<PackedMatrix>> packed_b_;  // a constant B shared by every entry
 };
 

@@ -1,6 +1,8 @@
 // Conv with fused bias and activation (metal/conv.metal): depthwise kernels for one input channel per
 // group, the tiled implicit GEMM (1x1, 3x3 and general windows) for the rest; 1x1 stride-1 unpadded
-// convolutions run as a GEMM per image (metal/gemm.metal). 1-D as height 1.
+// convolutions run as a GEMM per image (metal/gemm.metal). 1-D as height 1. A fused residual
+// (core/passes/residual_fusion.cpp) is a second dispatch: the convolution stores y with its bias
+// only, then conv_residual makes it act(y + r) in place.
 #include "core/activation.h"
 #include "core/ops/window.h"
 #include "core/ops/window2d.h"
@@ -37,6 +39,19 @@ void lower_conv(Lowering& L, const Node& n) {
   p.pad_top = int32_t(win.pad_top), p.pad_left = int32_t(win.pad_left);
   p.in_c_per_group = u32(n, xs[1] / groups), p.out_c_per_group = u32(n, ys[1] / groups);
   p.epilogue = epilogue_of(n, bias >= 0);
+  const bool residual = n.attrs.get_int("_residual", 0) != 0;
+  ResidualParams after{};
+  if (residual) {  // the activation moves after the sum
+    after.count = u32(n, shape_numel(ys));
+    after.epilogue = p.epilogue;
+    after.epilogue.has_bias = 0;
+    p.epilogue.activation = int32_t(Activation::Kind::None);
+  }
+  auto finish = [&] {
+    if (residual)
+      L.dispatch(kernel_name("conv", "residual", L.suffix(y)))
+          .input(0, n.inputs[3]).input(1, y).output(2, y).params(3, after).threads_1d(after.count);
+  };
 
   const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
                          p.pad_left == 0 && win.pad_bottom == 0 && win.pad_right == 0 && groups == 1;
@@ -51,7 +66,9 @@ void lower_conv(Lowering& L, const Node& n) {
     m.bias_m = 1, m.bias_n = 0;
     m.alpha = 1.0f, m.beta = 1.0f;
     m.epilogue = p.epilogue;
-    return lower_matmul_params(L, n, w, x, bias, y, m);
+    lower_matmul_params(L, n, w, x, bias, y, m);
+    finish();
+    return;
   }
   const std::string dtype = L.suffix(x);
   // Without a bias the weights are bound in its place (never read).
@@ -66,6 +83,7 @@ void lower_conv(Lowering& L, const Node& n) {
                          p.stride_h == p.stride_w && p.stride_h <= 2;
     const std::string variant = window3 ? "depthwise_3x3s" + std::to_string(p.stride_h) : "depthwise";
     bind(variant).threads_1d(uint64_t(p.batch) * p.out_c * p.out_h * ((p.out_w + 3) / 4));
+    finish();
     return;
   }
   // Implicit GEMM on 64 threads: tiles of 32 output channels x 32 pixels, or 8 x 128 where a group has
@@ -78,6 +96,7 @@ void lower_conv(Lowering& L, const Node& n) {
   const Size3 tiles{(p.out_h * p.out_w + tile_px - 1) / tile_px, (p.out_c_per_group + tile_oc - 1) / tile_oc,
                     p.batch * uint32_t(groups)};
   bind(variant).grid(tiles, Size3{64, 1, 1});
+  finish();
 }
 
 }  // namespace metalnn::gpu
