@@ -24,6 +24,17 @@ inline float clamp_keep_nan(float x, float lo, float hi) {
   return raised > hi ? hi : raised;
 }
 
+// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7); MSL has no erf.
+inline float erf_approx(float x) {
+  const float t = 1.0f / (1.0f + 0.3275911f * abs(x));
+  const float poly =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float y = 1.0f - poly * exp(-x * x);
+  return x >= 0.0f ? y : -y;
+}
+inline float gelu_erf(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678f)); }
+inline float gelu_tanh(float x) { return 0.5f * x * (1.0f + tanh(0.79788456f * (x + 0.044715f * x * x * x))); }
+
 inline float activate(float x, Epilogue e) {
   switch (e.activation) {
     case kActRelu: return relu_keep_nan(x);
@@ -34,6 +45,8 @@ inline float activate(float x, Epilogue e) {
     case kActHardSwish: return x * clamp_keep_nan(x / 6.0f + 0.5f, 0.0f, 1.0f);
     case kActTanh: return tanh(x);
     case kActSwish: return x / (1.0f + exp(-e.alpha * x));
+    case kActGelu: return gelu_erf(x);
+    case kActGeluTanh: return gelu_tanh(x);
     default: return x;
   }
 }

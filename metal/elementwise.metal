@@ -16,15 +16,7 @@ struct OpHardSwish {
 // x * sigmoid(alpha * x); SiLU when alpha is 1.
 struct OpSwish { static float apply(float x, constant UnaryParams& p) { return x / (1.0f + exp(-p.alpha * x)); } };
 struct OpTanh { static float apply(float x, constant UnaryParams& p) { return tanh(x); } };
-// MSL has no erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
-struct OpErf {
-  static float apply(float x, constant UnaryParams& p) {
-    const float t = 1.0f / (1.0f + 0.3275911f * abs(x));
-    const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-    const float y = 1.0f - poly * exp(-x * x);
-    return x >= 0.0f ? y : -y;
-  }
-};
+struct OpErf { static float apply(float x, constant UnaryParams& p) { return erf_approx(x); } };
 struct OpSqrt { static float apply(float x, constant UnaryParams& p) { return sqrt(x); } };
 struct OpExp { static float apply(float x, constant UnaryParams& p) { return exp(x); } };
 struct OpLog { static float apply(float x, constant UnaryParams& p) { return log(x); } };
@@ -45,12 +37,8 @@ struct OpElu { static float apply(float x, constant UnaryParams& p) { return x <
 struct OpSelu {
   static float apply(float x, constant UnaryParams& p) { return p.beta * (x > 0.0f ? x : p.alpha * (exp(x) - 1.0f)); }
 };
-struct OpGelu { static float apply(float x, constant UnaryParams& p) { return 0.5f * x * (1.0f + OpErf::apply(x * 0.70710678f, p)); } };
-struct OpGeluTanh {
-  static float apply(float x, constant UnaryParams& p) {
-    return 0.5f * x * (1.0f + tanh(0.79788456f * (x + 0.044715f * x * x * x)));
-  }
-};
+struct OpGelu { static float apply(float x, constant UnaryParams& p) { return gelu_erf(x); } };
+struct OpGeluTanh { static float apply(float x, constant UnaryParams& p) { return gelu_tanh(x); } };
 struct OpScale { static float apply(float x, constant UnaryParams& p) { return x * p.alpha; } };
 // Bit tests, so fast-math cannot fold them away; alpha/beta != 0 select negative/positive infinities.
 struct OpIsNaN {

@@ -10,7 +10,8 @@ namespace metalnn::gpu {
 
 // Matches metalnn::Activation::Kind (static_assert in cpp/gpu/lowering.cpp).
 enum MnnActivation : int32_t {
-  kActNone = 0, kActRelu, kActLeakyRelu, kActClip, kActSigmoid, kActHardSigmoid, kActHardSwish, kActTanh, kActSwish
+  kActNone = 0, kActRelu, kActLeakyRelu, kActClip, kActSigmoid, kActHardSigmoid, kActHardSwish, kActTanh, kActSwish,
+  kActGelu, kActGeluTanh
 };
 
 struct Epilogue {
@@ -426,13 +427,13 @@ struct QuantizedAddParams {
 };
 
 // FusedAttention: rows = B * Hq * Sq query rows of head_dim; query head h reads key/value head
-// h / group; the kernel accumulates MNN_ATTENTION_MAX_DIM value dims at a time; the mask element of
+// h / group; the kernel accumulates MNN_ATTENTION_MAX_DIM value dims at a time. Element strides: q and
+// y rows at (b, h, i), v rows at (b, kv head, j), keys at (b, kv head, d, j), the mask element of
 // (b, h, i, j) at b * mask_strides[0] + ... + j * mask_strides[3].
 #define MNN_ATTENTION_MAX_DIM 128
 struct AttentionParams {
   uint32_t rows;
   uint32_t heads;
-  uint32_t kv_heads;
   uint32_t group;
   uint32_t q_len;
   uint32_t kv_len;
@@ -441,6 +442,10 @@ struct AttentionParams {
   uint32_t has_mask;
   uint32_t nan_to_zero;
   float scale;
+  uint32_t q_strides[3];
+  uint32_t k_strides[4];
+  uint32_t v_strides[3];
+  uint32_t y_strides[3];
   uint32_t mask_strides[4];
 };
 

@@ -14,6 +14,7 @@ constexpr KindName kNames[] = {
     {Activation::Kind::Clip, "Clip"},           {Activation::Kind::Sigmoid, "Sigmoid"},
     {Activation::Kind::HardSigmoid, "HardSigmoid"}, {Activation::Kind::HardSwish, "HardSwish"},
     {Activation::Kind::Tanh, "Tanh"},           {Activation::Kind::Swish, "Swish"},
+    {Activation::Kind::Gelu, "Gelu"},           {Activation::Kind::GeluTanh, "GeluTanh"},
 };
 }  // namespace
 
@@ -54,6 +55,10 @@ Activation Activation::from_activation_node(const Graph& g, const Node& n) {
   } else if (n.op_type == "Swish") {
     a.kind = Kind::Swish;
     a.alpha = n.attrs.get_float("alpha", 1.f);
+  } else if (n.op_type == "Gelu") {
+    const std::string approximate = n.attrs.get_string("approximate", "none");
+    if (approximate == "none") a.kind = Kind::Gelu;
+    else if (approximate == "tanh") a.kind = Kind::GeluTanh;
   } else if (n.op_type == "Clip") {
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     for (int i = 1; i <= 2; ++i) {

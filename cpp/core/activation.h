@@ -8,7 +8,8 @@
 namespace metalnn {
 
 struct Activation {
-  enum class Kind { None, Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Swish };
+  // Gelu is the erf form, GeluTanh the tanh approximation (Gelu with approximate="tanh").
+  enum class Kind { None, Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Swish, Gelu, GeluTanh };
   Kind kind = Kind::None;
   float alpha = 0.f;  // LeakyRelu slope, Clip min, HardSigmoid alpha, Swish x * sigmoid(alpha * x)
   float beta = 0.f;   // Clip max, HardSigmoid beta

@@ -1,5 +1,7 @@
 #include "core/profiler.h"
 
+#include "core/ops/attention.h"
+
 namespace metalnn {
 
 Profiler& Profiler::global() {
@@ -64,9 +66,10 @@ double node_flops(const Graph& g, const Node& n) {
     const bool trans_a = n.op_type == "Gemm" && n.attrs.get_int("transA", 0) != 0;
     return 2 * out * static_cast<double>(trans_a && a.size() >= 2 ? a[a.size() - 2] : a.back());
   }
-  if (n.op_type == "FusedAttention" && w.size() == 4) {  // Q . Kt and P . V: Kt is [B, Hkv, D, Skv]
-    const Shape& q = g.value(n.inputs[0]).shape;
-    return 2 * static_cast<double>(shape_numel(q)) * static_cast<double>(w[3]) + 2 * out * static_cast<double>(w[3]);
+  if (n.op_type == "FusedAttention") {  // Q . Kt and P . V
+    const AttentionLayout a =
+        attention_layout(g.value(n.inputs[0]).shape, w, g.value(n.inputs[2]).shape, n.attrs.get_int("heads", 0));
+    if (a.valid) return 2.0 * double(a.batch * a.heads * a.q_len * a.kv_len) * double(a.head_dim + a.v_dim);
   }
   return 0;
 }

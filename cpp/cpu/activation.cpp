@@ -6,6 +6,7 @@
 
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
+#include "cpu/vector_math.h"
 
 
 namespace metalnn::cpu {
@@ -30,6 +31,8 @@ void activate_scalar(const float* in, float* out, int64_t n, float add, const Ac
       break;
     case Activation::Kind::Tanh: map([](float v) { return std::tanh(v); }); break;
     case Activation::Kind::Swish: map([a](float v) { return v / (1.f + std::exp(-a * v)); }); break;
+    case Activation::Kind::Gelu:
+    case Activation::Kind::GeluTanh: gelu(in, out, n, act.kind == Activation::Kind::GeluTanh, add); break;
   }
 }
 

@@ -74,6 +74,32 @@ struct SwishOp512 {
   }
 };
 
+// Gelu, the erf form: erfc(|z|) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), taken
+// as is for negative z so that the tail keeps its relative accuracy.
+struct GeluOp512 {
+  METALNN_AVX512_INLINE __m512 operator()(__m512 v) const {
+    const __m512 z = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)), az = _mm512_abs_ps(z);
+    const __m512 t = one_over_one_plus(_mm512_mul_ps(_mm512_set1_ps(0.3275911f), az));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f})
+      p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
+    const __m512 e = exp_avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+    const __m512 erfc = _mm512_mul_ps(_mm512_mul_ps(p, t), e);
+    const __m512 one_plus_erf = _mm512_mask_sub_ps(erfc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ),
+                                                   _mm512_set1_ps(2.f), erfc);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), one_plus_erf);
+  }
+};
+// Gelu, the tanh approximation: 0.5 x (1 + tanh(y)) = x / (1 + e^-2y).
+struct GeluTanhOp512 {
+  METALNN_AVX512_INLINE __m512 operator()(__m512 v) const {
+    const __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+    const __m512 inner = _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), v3, v);
+    const __m512 y = _mm512_mul_ps(_mm512_set1_ps(0.79788456080286536f), inner);
+    return _mm512_mul_ps(v, one_over_one_plus(exp_avx512(_mm512_mul_ps(_mm512_set1_ps(-2.f), y))));
+  }
+};
+
 // Calls f(op) with the AVX-512 form of `act` where it is not a clamp (kernels apply those as min/max)
 // and has one; false, f not called, otherwise.
 template <class F>

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cpu/cpu_features.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -100,14 +101,28 @@ struct ScaleOp {
 };
 template <bool TanhForm>
 struct GeluOp {
-  METALNN_AVX2 __m256 operator()(__m256 v) const { return gelu8(v, TanhForm); }
+  __m256 add;
+  METALNN_AVX2 __m256 operator()(__m256 v) const { return gelu8(_mm256_add_ps(v, add), TanhForm); }
 };
 
 METALNN_AVX2 void scale_avx2(const float* x, float* y, int64_t n, float s) { map8(x, y, n, ScaleOp{_mm256_set1_ps(s)}); }
 
-METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form) {
-  if (tanh_form) map8(x, y, n, GeluOp<true>{});
-  else map8(x, y, n, GeluOp<false>{});
+METALNN_AVX2 void gelu_avx2(const float* x, float* y, int64_t n, bool tanh_form, float add) {
+  if (tanh_form) map8(x, y, n, GeluOp<true>{_mm256_set1_ps(add)});
+  else map8(x, y, n, GeluOp<false>{_mm256_set1_ps(add)});
+}
+
+// Gelu on 16 lanes (cpu/activation_avx512.h), its input shifted by `add`.
+template <class Op>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"))) void gelu_avx512(const float* x, float* y, int64_t n,
+                                                                              float add, Op op) {
+  const __m512 va = _mm512_set1_ps(add);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, op(_mm512_add_ps(_mm512_loadu_ps(x + i), va)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, op(_mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), va)));
+  }
 }
 
 // Adds 8 floats to two 4-lane double accumulators.
@@ -209,11 +224,14 @@ void scale(const float* x, float* y, int64_t n, float s) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s;
 }
 
-void gelu(const float* x, float* y, int64_t n, bool tanh_form) {
+void gelu(const float* x, float* y, int64_t n, bool tanh_form, float add) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma()) return gelu_avx2(x, y, n, tanh_form);
+  static const KernelIsa isa = kernel_isa("METALNN_GELU_KERNELS");
+  if (isa == KernelIsa::Avx512)
+    return tanh_form ? gelu_avx512(x, y, n, add, GeluTanhOp512{}) : gelu_avx512(x, y, n, add, GeluOp512{});
+  if (isa == KernelIsa::Avx2) return gelu_avx2(x, y, n, tanh_form, add);
 #endif
-  for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i], tanh_form);
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_scalar(x[i] + add, tanh_form);
 }
 
 }  // namespace metalnn::cpu

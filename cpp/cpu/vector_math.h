@@ -14,8 +14,8 @@ float exp_shifted_sum(const float* x, float* y, int64_t n, float shift);
 // y = x * s; y may alias x.
 void scale(const float* x, float* y, int64_t n, float s);
 
-// y = Gelu(x), the erf form or (tanh_form) the tanh approximation; y may alias x.
-void gelu(const float* x, float* y, int64_t n, bool tanh_form);
+// y = Gelu(x + add), the erf form or (tanh_form) the tanh approximation; y may alias x.
+void gelu(const float* x, float* y, int64_t n, bool tanh_form, float add = 0.f);
 
 // Sum of x[0, n) and of (x[i] - mean)^2, accumulated in double.
 double sum_of(const float* x, int64_t n);

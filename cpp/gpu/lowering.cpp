@@ -12,7 +12,8 @@ static_assert(int(Activation::Kind::None) == kActNone && int(Activation::Kind::R
                   int(Activation::Kind::Sigmoid) == kActSigmoid &&
                   int(Activation::Kind::HardSigmoid) == kActHardSigmoid &&
                   int(Activation::Kind::HardSwish) == kActHardSwish && int(Activation::Kind::Tanh) == kActTanh &&
-                  int(Activation::Kind::Swish) == kActSwish,
+                  int(Activation::Kind::Swish) == kActSwish && int(Activation::Kind::Gelu) == kActGelu &&
+                  int(Activation::Kind::GeluTanh) == kActGeluTanh,
               "metal/params.h MnnActivation must follow Activation::Kind");
 
 namespace {

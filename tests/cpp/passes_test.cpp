@@ -126,6 +126,22 @@ TEST(Passes, ActivationFusesIntoConv) {
   expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
 }
 
+TEST(Passes, GeluFusesIntoConvInBothForms) {
+  for (const char* approximate : {"none", "tanh"}) {
+    Graph g = conv_graph("c");
+    add_node(g, "Gelu", "gelu", {"c"}, {"y"});
+    g.nodes().back().attrs.set("approximate", Attribute::make_string(approximate));
+    g.outputs().push_back(g.find_value("y"));
+    Graph optimized = g;
+    optimize(optimized, cpu::node_evaluator());
+    ASSERT_EQ(optimized.nodes().size(), 1u);
+    EXPECT_EQ(optimized.nodes()[0].attrs.get_string("_activation", ""),
+              std::string(approximate) == "tanh" ? "GeluTanh" : "Gelu");
+    Tensor x = random_tensor({2, 3, 7, 7}, 10);
+    expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+  }
+}
+
 TEST(Passes, ResidualAndReluFuseIntoConv) {
   // The residual is computed after the conv in the node order: the fused conv must run where the Add was.
   Graph g = conv_graph("c");

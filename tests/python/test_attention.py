@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
@@ -219,6 +220,99 @@ def test_attention_grouped_query_heads(form, keys, target, rng):
     check_model(model, feeds, target)
 
 
+def _rows_graph(form, mask, merge_reshape=True, extra_reshape=False, cache=False, dynamo_keys=False):
+    """Attention over q [B,Sq,H*D], k [B,Skv,Hkv*D], v [B,Skv,Hkv*Dv] rows as BERT-family exports write
+    it: each split into heads (Reshape to [B,S,H,D], Transpose to [B,H,S,D], keys to [B,H,D,S]), the
+    output merged back (Transpose to [B,Sq,H,Dv], Reshape to [B,Sq,H*Dv]) into y. With `cache`, as
+    GPT-2 writes it: keys and values through a one-input Concat, the keys transposed in two steps. With
+    `dynamo_keys`, as torch.onnx's dynamo export writes sdpa: the keys' last two dims swapped through a
+    flattened [B * H, S, D] Transpose."""
+    nodes = [helper.make_node("Reshape", ["q", "q_split"], ["q4"]),
+             helper.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["k", "k_split"], ["k4"]),
+             helper.make_node("Reshape", ["v", "v_split"], ["v4"])]
+    if cache:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kh"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Concat", ["kh"], ["kc"], axis=-2),
+                  helper.make_node("Transpose", ["kc"], ["kth"], perm=[0, 1, 3, 2]),
+                  helper.make_node("Transpose", ["v4"], ["vt"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Concat", ["vt"], ["vh"], axis=-2)]
+    elif dynamo_keys:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kh"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Reshape", ["kh", "k_flat"], ["kf"]),
+                  helper.make_node("Transpose", ["kf"], ["kft"], perm=[0, 2, 1]),
+                  helper.make_node("Reshape", ["kft", "kt_shape"], ["kth"]),
+                  helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
+    else:
+        nodes += [helper.make_node("Transpose", ["k4"], ["kth"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3])]
+    rename = {"q": "qh", "kt": "kth", "v": "vh", "y": "yh"}
+    for node in _attention_graph(form, mask, form == "sdpa"):
+        node.input[:] = [rename.get(name, name) for name in node.input]
+        node.output[:] = [rename.get(name, name) for name in node.output]
+        nodes.append(node)
+    heads_first = "yh"
+    if extra_reshape:  # BERT's export reshapes the heads to their own shape first
+        nodes.append(helper.make_node("Reshape", ["yh", "y_heads"], ["yh2"]))
+        heads_first = "yh2"
+    nodes.append(helper.make_node("Transpose", [heads_first], ["yt"], perm=[0, 2, 1, 3]))
+    nodes.append(helper.make_node("Reshape", ["yt", "y_merge"], ["y"]) if merge_reshape else
+                 helper.make_node("Identity", ["yt"], ["y"]))
+    return nodes
+
+
+def _rows_model(form, rng, batch, heads, q_len, kv_len, dim, v_dim=None, mask=None, **graph):
+    v_dim = v_dim or dim
+    kv_heads = heads
+    values = {
+        "q": rng.standard_normal((batch, q_len, heads * dim), dtype="float32"),
+        "k": rng.standard_normal((batch, kv_len, kv_heads * dim), dtype="float32"),
+        "v": rng.standard_normal((batch, kv_len, kv_heads * v_dim), dtype="float32"),
+        "q_split": const(np.array([batch, q_len, heads, dim], np.int64)),
+        "k_split": const(np.array([batch, kv_len, kv_heads, dim], np.int64)),
+        "v_split": const(np.array([batch, kv_len, kv_heads, v_dim], np.int64)),
+        "y_heads": const(np.array([batch, heads, q_len, v_dim], np.int64)),
+        "y_merge": const(np.array([batch, q_len, heads * v_dim], np.int64)),
+        "k_flat": const(np.array([batch * heads, kv_len, dim], np.int64)),
+        "kt_shape": const(np.array([batch, heads, dim, kv_len], np.int64)),
+    }
+    if form == "sdpa":
+        values["root_scale"] = const(np.float32(dim ** -0.25))
+        values["zero"] = const(np.float32(0.0))
+    else:
+        values["sqrt_d"] = const(np.float32(np.sqrt(dim)))
+    if mask is not None:
+        values["mask"] = mask
+    nodes = _rows_graph(form, mask is not None, **graph)
+    used = {name for node in nodes for name in node.input}
+    return make_model(nodes, {k: v for k, v in values.items() if k in used}, ["y"])
+
+
+ROWS_CASES = {
+    "minilm_like": (1, 4, 17, 17, 8),
+    "batch2_odd": (2, 3, 13, 13, 5),
+    "cross_odd_dim": (2, 2, 7, 300, 12),
+    "one_row": (3, 5, 1, 9, 6),
+}
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+@pytest.mark.parametrize("form", ["sdpa", "eager"])
+@pytest.mark.parametrize("case", ROWS_CASES.values(), ids=ROWS_CASES.keys())
+def test_attention_head_split_and_merge_folded(case, form, masked, target, rng):
+    """The Reshape/Transpose head split of Q, K, V and the merge of the output fold into the fused op,
+    which reads and writes the [B, S, H * D] rows: nothing but FusedAttention is left."""
+    batch, heads, q_len, kv_len, dim = case
+    mask = None
+    if masked:  # a run-time padding mask: the last sequence ends in padding
+        mask = np.zeros((batch, 1, 1, kv_len), np.float32)
+        mask[-1, ..., kv_len // 2 + 1:] = -np.inf
+    model, feeds = _rows_model(form, rng, batch, heads, q_len, kv_len, dim, mask=mask,
+                               extra_reshape=form == "sdpa")
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
 @pytest.mark.parametrize("q_len,kv_len,dim,v_dim", [(20, 1500, 64, 64), (9, 300, 40, 80), (17, 33, 72, 17),
                                                     (8, 16, 1, 16), (65, 257, 24, 48)])
 def test_attention_head_sizes(q_len, kv_len, dim, v_dim, target, rng):
@@ -229,6 +323,73 @@ def test_attention_head_sizes(q_len, kv_len, dim, v_dim, target, rng):
     mask[..., 1::3, kv_len // 2:] = -np.inf
     model, feeds = _model("sdpa", q_len, kv_len, rng, batch=2, heads=2, dim=dim, v_dim=v_dim, mask=mask)
     assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_value_width(target, rng):
+    """Rows whose value heads are wider than the query's, with a per-head mask."""
+    mask = rng.standard_normal((6, 5, 23), dtype="float32")
+    model, feeds = _rows_model("eager", rng, 2, 6, 5, 23, 4, v_dim=7, mask=mask)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_scaled_before_split(target, rng):
+    """Whisper's attention: the query rows scaled before the split; the scale joins the fused op's."""
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 11, 11, 8)
+    nodes = list(model.graph.node)
+    nodes[0].input[0] = "q_scaled"
+    nodes.insert(0, helper.make_node("Mul", ["q", "rows_scale"], ["q_scaled"]))
+    values = {**feeds, **{i.name: const(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer},
+              "rows_scale": const(np.float32(0.37))}
+    model, feeds = make_model(nodes, values, ["y"])
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+def test_attention_rows_dynamo_keys(masked, target, rng):
+    """torch.onnx's dynamo sdpa export: keys transposed through a flattened [B * H, S, D] view."""
+    mask = np.triu(np.full((7, 10), -np.inf, np.float32), 4)[None, None] if masked else None
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 7, 10, 5, mask=mask, dynamo_keys=True)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_through_cache_concat(target, rng):
+    """GPT-2's split: keys and values through one-input Concats, keys transposed in two steps."""
+    mask = np.triu(np.full((9, 9), -np.inf, np.float32), 1)[None, None]
+    model, feeds = _rows_model("sdpa", rng, 2, 3, 9, 9, 6, mask=const(mask), cache=True)
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_wrong_key_order_not_folded(target, rng):
+    """Transposes of the keys are composed: [0, 2, 1, 3] then [0, 1, 3, 2] is the key split, [0, 2, 3, 1]
+    then [0, 1, 3, 2] is not (keys read untransposed; D = S makes that a valid model)."""
+    model, feeds = _rows_model("eager", rng, 1, 2, 5, 5, 5)
+    nodes = list(model.graph.node)
+    k_t = next(n for n in nodes if n.output[0] == "kth")
+    k_t.attribute[0].ints[:] = [0, 2, 1, 3]  # now [B, H, S, D] ...
+    at = nodes.index(k_t)
+    k_t.output[0] = "kx"
+    nodes.insert(at + 1, helper.make_node("Transpose", ["kx"], ["kth"], perm=[0, 1, 3, 2]))  # ... then [B, H, D, S]
+    values = {**feeds, **{i.name: const(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer}}
+    model, feeds = make_model(nodes, values, ["y"])
+    assert _fused(model, target)  # the two steps compose to the split's transpose
+    nodes[at].attribute[0].ints[:] = [0, 2, 3, 1]
+    model, feeds = make_model(nodes, values, ["y"])
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops.get("FusedAttention") == 1 and ops.get("Transpose", 0) > 0, ops
+    check_model(model, feeds, target)
+
+
+def test_attention_rows_unmerged_output_keeps_heads_layout(target, rng):
+    """An output not reshaped back to rows (read as [B, Sq, H, Dv]) keeps the op in the heads layout,
+    with the splits as they were."""
+    model, feeds = _rows_model("eager", rng, 2, 3, 6, 6, 4, merge_reshape=False)
+    ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
+    assert ops.get("FusedAttention") == 1 and ops.get("Transpose", 0) >= 3, ops
     check_model(model, feeds, target)
 
 

@@ -14,11 +14,20 @@ void fuse_activations(Graph& g) {
     Activation act = Activation::from_activation_node(g, act_node);
     int x = act_node.inputs[0];
     if (act.none() || !mergeable_edge(g, uses, x) || producer[x] < 0) continue;
-    Node& p = g.nodes()[producer[x]];
+    // An elementwise activation commutes with a Reshape between it and the producer (GPT-2's Gemm on
+    // [B * S, E] rows reshaped to [B, S, E]): the producer takes the activation, the Reshape moves after it.
+    Node* reshape = nullptr;
+    int source = x;
+    if (g.nodes()[producer[x]].op_type == "Reshape") {
+      reshape = &g.nodes()[producer[x]];
+      source = reshape->inputs[0];
+      if (!mergeable_edge(g, uses, source) || producer[source] < 0) continue;
+    }
+    Node& p = g.nodes()[producer[source]];
     bool fusable = p.op_type == "Conv" || p.op_type == "Gemm" || p.op_type == "MatMul";
     if (!fusable || p.attrs.has("_activation") || g.value(x).dtype != DType::Float32) continue;
     act.store(p);
-    p.outputs[0] = act_node.outputs[0];
+    (reshape ? reshape : &p)->outputs[0] = act_node.outputs[0];
     dead[ai] = 1;
   }
   erase_nodes(g, dead);

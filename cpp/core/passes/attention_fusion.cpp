@@ -7,9 +7,14 @@
 // each; eager attention divides the scores by sqrt(d)). Q, Kt and V are rank 4 with equal batch dims.
 // Keys and values that repeat_kv repeated for grouped-query attention (Unsqueeze -> Expand -> Reshape)
 // are read before the repetition: query head h reads kv head h / (Hq / Hkv).
+// When Q, K and V come from their projections' [B, S, H * D] rows through the head split (Reshape to
+// [B, S, H, D], Transpose to [B, H, S, D], or [B, H, D, S] for the keys) and the output goes back
+// through the merge (Transpose to [B, S, H, Dv], Reshape to [B, S, H * Dv]), the op reads and writes
+// those rows itself (the `heads` layout) and the copies go.
 #include <algorithm>
 #include <limits>
 
+#include "core/ops/attention.h"
 #include "core/ops/broadcast.h"
 #include "core/passes/passes.h"
 #include "core/passes/pattern.h"
@@ -20,7 +25,12 @@ namespace {
 
 class AttentionMatcher {
  public:
-  explicit AttentionMatcher(Graph& g) : g_(g), uses_(g.use_counts()), producer_(g.producers()) {}
+  explicit AttentionMatcher(Graph& g)
+      : g_(g), uses_(g.use_counts()), producer_(g.producers()), consumer_(size_t(g.num_values()), -1) {
+    for (size_t i = 0; i < g.nodes().size(); ++i)
+      for (int v : g.nodes()[i].inputs)
+        if (v >= 0) consumer_[v] = int(i);  // meaningful only for the single-use values asked about
+  }
 
   // Rewrites `out` (the final MatMul) into FusedAttention when it ends the pattern; the nodes it
   // replaces are added to `parts`.
@@ -103,6 +113,7 @@ class AttentionMatcher {
     out.attrs = Attributes();
     out.attrs.set("scale", Attribute::make_float(scale));
     if (nan_to_zero) out.attrs.set("nan_to_zero", Attribute::make_int(1));
+    if (keys < 0) read_rows(out, parts);
     return true;
   }
 
@@ -234,6 +245,109 @@ class AttentionMatcher {
     return -1;
   }
 
+  // Switches `out` to the `heads` layout when its Q, K, V are head splits and its output is merged
+  // back; otherwise leaves it as it is.
+  void read_rows(Node& out, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    int q = split_heads(out.inputs[0], {0, 2, 1, 3}, parts);
+    int k = q >= 0 ? split_heads(out.inputs[1], {0, 2, 3, 1}, parts) : -1;
+    const int v = k >= 0 ? split_heads(out.inputs[2], {0, 2, 1, 3}, parts) : -1;
+    const int y = v >= 0 ? merged_heads(out.outputs[0], parts) : -1;
+    const int64_t heads = g_.value(out.inputs[0]).shape[1];
+    if (y < 0 || attention_layout(g_.value(q).shape, g_.value(k).shape, g_.value(v).shape, heads).output !=
+                     g_.value(y).shape) {
+      parts.resize(mark);
+      return;
+    }
+    // Rows scaled before the split (Whisper scales its query projection) join the op's scale.
+    const float scale = unscaled(q, parts) * unscaled(k, parts);
+    out.inputs[0] = q, out.inputs[1] = k, out.inputs[2] = v;
+    out.outputs[0] = y;
+    out.attrs.set("heads", Attribute::make_int(heads));
+    out.attrs.set("scale", Attribute::make_float(out.attrs.get_float("scale", 1.f) * scale));
+  }
+
+  // The [B, S, H * D] rows under x = Transpose(Reshape(rows, [B, S, H, D]), perm), or -1. The
+  // transpose may come in steps, with one-input Concats (GPT-2's key/value cache) between them.
+  int split_heads(int x, const std::vector<int64_t>& perm, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    std::vector<int64_t> total = {0, 1, 2, 3};  // x's dim i is dim total[i] of the split
+    const Node* r = nullptr;
+    while (!r) {
+      if (const int inner = swapped_last_dims(x, parts); inner >= 0) {  // a Transpose [0, 1, 3, 2]
+        for (int64_t& d : total) d = d >= 2 ? 5 - d : d;
+        x = inner;
+        continue;
+      }
+      const Node* t = producer(x, "Transpose", 1, parts);
+      if (!t) t = producer(x, "Concat", 1, parts);
+      if (!t) r = producer(x, "Reshape", 2, parts);
+      if (!t && !r) break;
+      if (t && t->op_type == "Transpose") {
+        const std::vector<int64_t> p = t->attrs.get_ints("perm");
+        if (p.size() != 4 || std::any_of(p.begin(), p.end(), [](int64_t d) { return d < 0 || d > 3; })) break;
+        for (int64_t& d : total) d = p[size_t(d)];
+      }
+      if (t) x = t->inputs[0];
+    }
+    if (r && total == perm) {
+      const Shape &rows = g_.value(r->inputs[0]).shape, &split = g_.value(x).shape;
+      if (rows.size() == 3 && split.size() == 4 && split[0] == rows[0] && split[1] == rows[1] &&
+          split[2] * split[3] == rows[2])
+        return r->inputs[0];
+    }
+    parts.resize(mark);
+    return -1;
+  }
+
+  // x [B, H, D, S] as dynamo writes the keys' last transpose: Reshape(Transpose(Reshape(k, [B * H, S,
+  // D]), [0, 2, 1]), [B, H, D, S]); k, or -1.
+  int swapped_last_dims(int x, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    const Node* back = producer(x, "Reshape", 2, parts);
+    const Node* t = back ? producer(back->inputs[0], "Transpose", 1, parts) : nullptr;
+    const Node* flat = t && t->attrs.get_ints("perm") == std::vector<int64_t>{0, 2, 1}
+                           ? producer(t->inputs[0], "Reshape", 2, parts)
+                           : nullptr;
+    if (flat) {
+      const Shape &out = g_.value(x).shape, &in = g_.value(flat->inputs[0]).shape;
+      if (out.size() == 4 && in == Shape{out[0], out[1], out[3], out[2]} &&
+          g_.value(t->inputs[0]).shape == Shape{out[0] * out[1], out[3], out[2]})
+        return flat->inputs[0];
+    }
+    parts.resize(mark);
+    return -1;
+  }
+
+  // The [B, S, H * Dv] value that y ([B, H, S, Dv]) becomes through [Reshape to its own shape ->]
+  // Transpose [0, 2, 1, 3] -> Reshape, or -1.
+  int merged_heads(int y, std::vector<int>& parts) const {
+    const size_t mark = parts.size();
+    const Shape heads_first = g_.value(y).shape;
+    const Node* n = consumer(y, "Reshape", parts);
+    if (n && g_.value(n->outputs[0]).shape == heads_first) y = n->outputs[0];
+    else if (n) parts.pop_back();
+    const Node* t = consumer(y, "Transpose", parts);
+    const Node* r = t && t->attrs.get_ints("perm") == std::vector<int64_t>{0, 2, 1, 3}
+                        ? consumer(t->outputs[0], "Reshape", parts)
+                        : nullptr;
+    if (r && heads_first.size() == 4 &&
+        g_.value(r->outputs[0]).shape == Shape{heads_first[0], heads_first[2], heads_first[1] * heads_first[3]})
+      return r->outputs[0];
+    parts.resize(mark);
+    return -1;
+  }
+
+  // The only reader of `v` when it is an `op` writing float32; recorded in parts.
+  const Node* consumer(int v, const char* op, std::vector<int>& parts) const {
+    if (!mergeable_edge(g_, uses_, v) || consumer_[v] < 0) return nullptr;
+    const Node& n = g_.nodes()[consumer_[v]];
+    if (n.op_type != op || n.inputs.empty() || n.inputs[0] != v || g_.value(n.outputs[0]).dtype != DType::Float32)
+      return nullptr;
+    parts.push_back(consumer_[v]);
+    return &n;
+  }
+
   // A new value Transpose(keys, [0, 1, 3, 2]) of shape `shape`; its node waits in added() too.
   int transposed_keys(const std::string& name, int keys, const Shape& shape) {
     Attributes perm;
@@ -266,7 +380,7 @@ class AttentionMatcher {
   }
 
   Graph& g_;
-  std::vector<int> uses_, producer_;
+  std::vector<int> uses_, producer_, consumer_;
   std::vector<Node> added_;
 };
 
