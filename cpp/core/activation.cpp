@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "core/error.h"
+
 namespace metalnn {
 
 namespace {
@@ -20,9 +22,14 @@ constexpr KindName kNames[] = {
 
 Activation Activation::of_node(const Node& n) {
   Activation a;
-  std::string name = n.attrs.get_string("_activation", "");
+  const std::string name = n.attrs.get_string("_activation", "");
+  bool known = name.empty();
   for (const KindName& k : kNames)
-    if (name == k.name) a.kind = k.kind;
+    if (name == k.name) {
+      a.kind = k.kind;
+      known = true;
+    }
+  if (!known) throw ModelError(n.label() + ": unknown fused activation '" + name + "'");
   a.alpha = n.attrs.get_float("_activation_alpha", 0.f);
   a.beta = n.attrs.get_float("_activation_beta", 0.f);
   return a;

@@ -9,8 +9,11 @@ namespace metalnn::model_file {
 
 // PNG-style: a non-ASCII first byte and CR LF / Ctrl-Z / LF catch text-mode transfers.
 inline constexpr char kMagic[8] = {'\x89', 'M', 'N', 'N', '\r', '\n', '\x1a', '\n'};
-// Any change to the layout bumps it; readers refuse versions they do not know.
-inline constexpr uint32_t kVersion = 1;
+// Any change to the layout or to what a fused node means bumps it; readers refuse versions they do
+// not know. Version 2 added the Gelu activations, FusedAttention's heads layout and Conv's residual
+// input, which a version-1 reader would misread; version-1 files are still read.
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kOldestVersion = 1;
 inline constexpr uint32_t kEndianMarker = 0x01020304;
 
 inline constexpr uint64_t kHeaderSize = 64;

@@ -112,11 +112,11 @@ class ModelFileReader {
       fail_header("wrong magic bytes: not a metalnn model file");
     if (h_.endian_marker != model_file::kEndianMarker)
       fail_header("byte-order marker does not match this machine's byte order (the format is little-endian)");
-    if (h_.version != model_file::kVersion)
+    if (h_.version < model_file::kOldestVersion || h_.version > model_file::kVersion)
       fail_header("format version " + std::to_string(h_.version) +
-                  (h_.version > model_file::kVersion ? " is newer than this reader, which reads version "
-                                              : " is not valid; this reader reads version ") +
-                  std::to_string(model_file::kVersion));
+                  (h_.version > model_file::kVersion ? " is newer than this reader, which reads versions "
+                                              : " is not valid; this reader reads versions ") +
+                  std::to_string(model_file::kOldestVersion) + " to " + std::to_string(model_file::kVersion));
     if (h_.file_size != size_)
       fail_header("declares " + std::to_string(h_.file_size) + " bytes but the file has " + std::to_string(size_) +
                   (size_ < h_.file_size ? " (truncated)" : " (trailing bytes)"));

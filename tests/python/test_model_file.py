@@ -179,7 +179,8 @@ def _damaged(tmp_path: Path, change) -> Path:
 
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.__setitem__(slice(1, 4), b"XYZ"), "wrong magic"),
-    (lambda d: struct.pack_into("<I", d, 8, 2), "format version 2 is newer than this reader"),
+    (lambda d: struct.pack_into("<I", d, 8, 3), "format version 3 is newer than this reader"),
+    (lambda d: struct.pack_into("<I", d, 8, 0), "format version 0 is not valid"),
     (lambda d: d.__delitem__(slice(len(d) - 100, None)), "(truncated)"),
     (lambda d: struct.pack_into("<I", d, 64, 0xFFFFFFFF), "blob count is 4294967295"),
     (lambda d: struct.pack_into("<Q", d, 68, 1 << 40), "lies past the end"),
@@ -193,6 +194,29 @@ def test_damaged_files_raise_model_error(tmp_path, change, message):
     if path.read_bytes().startswith(b"\x89MNN"):  # bytes without the magic are taken for ONNX
         with pytest.raises(metalnn.ModelError, match="model in memory"):
             metalnn.load(path.read_bytes(), device="cpu")
+
+
+def test_version_1_files_are_still_read(tmp_path, rng):
+    """Version 2 only added fused forms (Gelu activations, attention heads, Conv residuals); a file
+    without them, as every version-1 file is, reads the same under either number."""
+    original = metalnn.load(mlp(), device="cpu")
+    path = tmp_path / "v1.metalnn"
+    original.save(path)
+    data = bytearray(path.read_bytes())
+    assert struct.unpack_from("<I", data, 8)[0] == 2
+    struct.pack_into("<I", data, 8, 1)
+    path.write_bytes(bytes(data))
+    assert_bit_identical(original, metalnn.load(path, device="cpu"), random_feeds(original, rng))
+
+
+def test_unknown_fused_activation_is_refused():
+    weight = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "w")
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="c1", _activation="Bogus")
+    graph = helper.make_graph([conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(metalnn.ModelError, match="Conv 'c1': unknown fused activation 'Bogus'"):
+        metalnn.load(model.SerializeToString(), device="cpu").run({"x": np.ones((1, 3, 4, 4), np.float32)})
 
 
 def test_missing_file_and_unwritable_path(tmp_path):
