@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
 
@@ -19,7 +20,7 @@ bool attention_tiles_available() {
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
-#define METALNN_AT_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define METALNN_AT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
 
 namespace {
 
@@ -140,21 +141,10 @@ struct Values {
   }
 };
 
-// e^x by x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for e^r and vscalefps for the 2^n.
-// Below -87 (where e^x nears the smallest normal float) it returns 0, above float's range +inf;
-// NaN stays NaN.
+// e^x, but 0 below -87, where e^x nears the smallest normal float: masked scores then weigh
+// nothing in the value product instead of feeding it subnormals. NaN stays NaN.
 METALNN_AT_AVX512 inline __m512 exp16(__m512 x) {
-  const __m512 lo = _mm512_set1_ps(-87.f);
-  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(lo, x));  // NaN passes (second operand)
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);  // ln2 in two parts, the first exact in n
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-  for (const float c : {8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), _mm512_scalef_ps(p, n));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_NLT_UQ), exp_avx512(x));
 }
 
 }  // namespace
