@@ -1,10 +1,7 @@
 #include "cpu/attention_tiles.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
-#include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
 #include "cpu/simd_avx2.h"
 
@@ -141,39 +138,7 @@ struct Values {
   }
 };
 
-// e^x, but 0 below -87, where e^x nears the smallest normal float: masked scores then weigh
-// nothing in the value product instead of feeding it subnormals. NaN stays NaN.
-METALNN_AT_AVX512 inline __m512 exp16(__m512 x) {
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_NLT_UQ), exp_avx512(x));
-}
-
 }  // namespace
-
-METALNN_AT_AVX512 float attention_row_max(const float* s, int64_t n) {
-  __m512 m = _mm512_set1_ps(-__builtin_inff());
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(s + j));
-  if (j < n) m = _mm512_mask_max_ps(m, lanes(n - j), m, _mm512_maskz_loadu_ps(lanes(n - j), s + j));
-  return _mm512_reduce_max_ps(m);
-}
-
-METALNN_AT_AVX512 float attention_exp_sum(float* s, int64_t n, float shift) {
-  const __m512 sh = _mm512_set1_ps(shift);
-  __m512 acc = _mm512_setzero_ps();
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), sh));
-    _mm512_storeu_ps(s + j, e);
-    acc = _mm512_add_ps(acc, e);
-  }
-  if (j < n) {
-    const __mmask16 m = lanes(n - j);
-    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), sh)));
-    _mm512_mask_storeu_ps(s + j, m, e);
-    acc = _mm512_add_ps(acc, e);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
 
 METALNN_AT_AVX512 void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk,
                                         int64_t dim, int64_t nk, float scale, float* s, int64_t lds) {
@@ -186,18 +151,6 @@ METALNN_AT_AVX512 void attention_values(const float* p, int64_t ldp, int64_t nr,
 }
 
 #else  // the same sums in plain C++, for builds without the x86 kernels (never chosen there)
-
-float attention_row_max(const float* s, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, s[j]);
-  return m;
-}
-
-float attention_exp_sum(float* s, int64_t n, float shift) {
-  float sum = 0.f;
-  for (int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - shift));
-  return sum;
-}
 
 void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t dim,
                       int64_t nk, float scale, float* s, int64_t lds) {

@@ -1,7 +1,8 @@
 // Register tiles for the CPU FusedAttention on AVX-512: the scores of up to 8 query rows against 32
-// keys, and their value products 32 columns at a time, accumulate in registers, read straight from
-// Q, Kt and V (no packing: a head's keys stay in L2 for all of its rows). BLAS packs both operands
-// of every small product. Elsewhere (attention_tiles_available() false) the kernel uses sgemm.
+// keys, and their value products 32 columns at a time, accumulate in registers, reading Q, Kt and V
+// through their row strides, unpacked (a head's keys stay in L2 for all of its rows). BLAS packs
+// both operands of every small product. Elsewhere (attention_tiles_available() false) the kernel
+// uses sgemm. The softmax between them is cpu/vector_math.h's.
 #pragma once
 #include <cstdint>
 
@@ -20,11 +21,5 @@ void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, 
 // keys j < nk.
 void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, int64_t ldv, int64_t nk,
                       int64_t v_dim, float* y, int64_t ldy);
-
-// The largest of s[0, n), or -inf for n == 0.
-float attention_row_max(const float* s, int64_t n);
-
-// s[j] = e^(s[j] - shift) for j < n, in place; returns their sum.
-float attention_exp_sum(float* s, int64_t n, float shift);
 
 }  // namespace metalnn::cpu

@@ -94,6 +94,49 @@ METALNN_AVX2 float exp_shifted_sum_avx2(const float* x, float* y, int64_t n, flo
   return hsum8(acc);
 }
 
+#define METALNN_VM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+
+METALNN_VM_AVX512 float max_of_avx512(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    m = _mm512_mask_max_ps(m, k, m, _mm512_maskz_loadu_ps(k, x + i));
+  }
+  return _mm512_reduce_max_ps(m);
+}
+
+// e^v, but 0 below -87 as exp_avx2 is below -86.6: a masked score then weighs nothing instead of a
+// subnormal that slows every product it feeds.
+METALNN_AVX512_INLINE __m512 exp_or_zero(__m512 v) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-87.f), _CMP_NLT_UQ), exp_avx512(v));
+}
+
+METALNN_VM_AVX512 float exp_shifted_sum_avx512(const float* x, float* y, int64_t n, float shift) {
+  const __m512 s = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp_or_zero(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
+    _mm512_storeu_ps(y + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 e = _mm512_maskz_mov_ps(k, exp_or_zero(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), s)));
+    _mm512_mask_storeu_ps(y + i, k, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// METALNN_SOFTMAX_KERNELS=avx512|avx2|portable caps max_of and exp_shifted_sum (Softmax, attention).
+KernelIsa softmax_isa() {
+  static const KernelIsa isa = kernel_isa("METALNN_SOFTMAX_KERNELS");
+  return isa;
+}
+
 // Functors rather than lambdas, which would not inherit the target attribute.
 struct ScaleOp {
   __m256 s;
@@ -203,14 +246,16 @@ void normalize(const float* x, float* y, int64_t n, float mean, float inv, const
 
 float max_of(const float* x, int64_t n) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma()) return max_of_avx2(x, n);
+  if (softmax_isa() == KernelIsa::Avx512) return max_of_avx512(x, n);
+  if (softmax_isa() == KernelIsa::Avx2) return max_of_avx2(x, n);
 #endif
   return *std::max_element(x, x + n);
 }
 
 float exp_shifted_sum(const float* x, float* y, int64_t n, float shift) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  if (has_avx2_fma()) return exp_shifted_sum_avx2(x, y, n, shift);
+  if (softmax_isa() == KernelIsa::Avx512) return exp_shifted_sum_avx512(x, y, n, shift);
+  if (softmax_isa() == KernelIsa::Avx2) return exp_shifted_sum_avx2(x, y, n, shift);
 #endif
   float sum = 0.f;
   for (int64_t i = 0; i < n; ++i) sum += (y[i] = std::exp(x[i] - shift));

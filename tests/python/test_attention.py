@@ -394,9 +394,9 @@ def test_attention_rows_unmerged_output_keeps_heads_layout(target, rng):
 
 
 def test_attention_cpu_blas_path():
-    """The cpu tests of this file once more with the register tiles off (METALNN_ATTENTION_KERNELS=avx2):
-    the products go through sgemm, as on CPUs without AVX-512."""
-    env = dict(os.environ, METALNN_ATTENTION_KERNELS="avx2")
+    """The cpu tests of this file once more with the register tiles off (METALNN_ATTENTION_KERNELS=avx2)
+    and the softmax on 8 lanes (METALNN_SOFTMAX_KERNELS=avx2), as on CPUs without AVX-512."""
+    env = dict(os.environ, METALNN_ATTENTION_KERNELS="avx2", METALNN_SOFTMAX_KERNELS="avx2")
     here = os.path.dirname(__file__)
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
                              "-k", "cpu-float32 and not blas_path"], env=env, capture_output=True, text=True, cwd=here)

@@ -111,13 +111,13 @@ class AttentionKernel : public Kernel {
           const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
           for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
         }
-        const float m = std::max(peak[r], tiles ? attention_row_max(sr, nk) : max_of(sr, nk));
+        const float m = std::max(peak[r], max_of(sr, nk));
         if (m == kNegInf) {  // every score so far masked: nothing to add yet
           std::fill(sr, sr + nk, 0.f);
           continue;
         }
         const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
-        sum[r] = sum[r] * rescale + (tiles ? attention_exp_sum(sr, nk, m) : exp_shifted_sum(sr, sr, nk, m));
+        sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
         if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
         peak[r] = m;
       }
