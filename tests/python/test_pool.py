@@ -51,14 +51,17 @@ def test_pool(op_type, case, target, rng):
     check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target, attributes)
 
 
-def test_pool_portable_path():
-    """The cpu cases of this file once more with the AVX2 kernels off (plain C++; the choice is made once
-    per process)."""
-    env = dict(os.environ, METALNN_POOL_KERNELS="portable")
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_pool_kernel_paths(kernels):
+    """The cpu cases of this file once more with the pool kernels capped at AVX2 or plain C++ (no
+    stride-2 row kernel: a stem convolution then leaves its MaxPool alone); the choice is made once per
+    process."""
+    env = dict(os.environ, METALNN_POOL_KERNELS=kernels)
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
-                             "cpu and not portable_path"], env=env, capture_output=True, text=True,
+                             "cpu and not kernel_paths and not avx2_path"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])

@@ -100,7 +100,7 @@ class PoolKernel : public Kernel {
     stride2_rows_ = pool_rows_avx2() && w.stride_w == 2 && w.dilation_w == 1 && w.kernel_w <= kMaxStride2Taps &&
                     w.kernel_h <= kMaxStride2Taps;
     if (stride2_rows_ && !max_) {
-      col_scale_.assign(static_cast<size_t>((w.out_w + 7) / 8 * 8), 0.f);
+      col_scale_.assign(static_cast<size_t>((w.out_w + 15) / 16 * 16), 0.f);
       for (int64_t ow = 0; ow < w.out_w; ++ow) {
         const int64_t n = col_taps(ow);
         col_scale_[static_cast<size_t>(ow)] = n ? 1.f / static_cast<float>(n) : 0.f;
