@@ -161,7 +161,8 @@ class ConvKernel : public Kernel {
     return path_ == Path::Stem && !residual_ && stem_->fuse_max_pool(g, consumer);
   }
 
-  // Into a concatenation along channels: the batched GEMM writes so itself, the other paths image by image.
+  // Into a concatenation along channels: Winograd and the batched GEMM write so themselves, the other
+  // paths image by image.
   bool write_image_stride(size_t output, int64_t stride) override {
     if (output != 0 || residual_) return false;
     out_image_stride_ = stride;
@@ -174,7 +175,7 @@ class ConvKernel : public Kernel {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     const float* res = residual_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (out_image_stride_ && !(batched_ && !direct_pointwise())) {
+    if (out_image_stride_ && path_ != Path::Winograd && !(batched_ && !direct_pointwise())) {
       for (int64_t b = 0; b < in[0]->dim(0); ++b)
         compute(x + b * in_c_ * win_.in_size(), w, bias, nullptr, y + b * out_image_stride_, 1, pool);
       return;
@@ -203,7 +204,7 @@ class ConvKernel : public Kernel {
       return false;
     }
     if (path_ == Path::Winograd) {
-      winograd_->run(x, bias, y, batch, act_, pool);
+      winograd_->run(x, bias, y, batch, act_, pool, out_image_stride_);
       return false;
     }
     if (path_ == Path::Stem) {
