@@ -161,8 +161,8 @@ class ConvKernel : public Kernel {
     return path_ == Path::Stem && !residual_ && stem_->fuse_max_pool(g, consumer);
   }
 
-  // Into a concatenation along channels: Winograd and the batched GEMM write so themselves, the other
-  // paths image by image.
+  // Into a concatenation along channels: Winograd, the direct 1x1 kernel and the batched GEMM write so
+  // themselves, the other paths image by image.
   bool write_image_stride(size_t output, int64_t stride) override {
     if (output != 0 || residual_) return false;
     out_image_stride_ = stride;
@@ -175,7 +175,7 @@ class ConvKernel : public Kernel {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     const float* res = residual_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (out_image_stride_ && path_ != Path::Winograd && !(batched_ && !direct_pointwise())) {
+    if (out_image_stride_ && path_ != Path::Winograd && !direct_pointwise() && !batched_) {
       for (int64_t b = 0; b < in[0]->dim(0); ++b)
         compute(x + b * in_c_ * win_.in_size(), w, bias, nullptr, y + b * out_image_stride_, 1, pool);
       return;
@@ -196,7 +196,7 @@ class ConvKernel : public Kernel {
     }
     // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
     if (direct_pointwise()) {
-      pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool);
+      pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool, out_image_stride_);
       return false;
     }
     if (path_ == Path::Grouped) {
