@@ -9,7 +9,8 @@ namespace {
 size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 }  // namespace
 
-Plan Plan::build(const Graph& g, size_t alignment, const std::vector<PlanView>& views) {
+Plan Plan::build(const Graph& g, size_t alignment, const std::vector<PlanView>& views,
+                 const std::vector<int>& elided) {
   const int nv = g.num_values();
   Plan plan;
   plan.offsets.assign(nv, kNotInArena);
@@ -26,6 +27,13 @@ Plan Plan::build(const Graph& g, size_t alignment, const std::vector<PlanView>& 
       if (v >= 0 && !external[v] && !g.value(v).is_constant()) plan.first_step[v] = plan.last_step[v] = step;
     for (int v : nodes[step].inputs)
       if (v >= 0 && plan.first_step[v] >= 0) plan.last_step[v] = step;
+  }
+
+  for (int v : elided) {
+    if (plan.first_step[v] < 0) continue;
+    for (int out : nodes[plan.last_step[v]].outputs)
+      if (out >= 0 && plan.first_step[out] >= 0) plan.first_step[out] = std::min(plan.first_step[out], plan.first_step[v]);
+    plan.first_step[v] = plan.last_step[v] = -1;
   }
 
   // A base stays intact from its first view's writer to its last view's reader.
@@ -78,7 +86,7 @@ Plan Plan::build(const Graph& g, size_t alignment, const std::vector<PlanView>& 
   return plan;
 }
 
-std::vector<PlanView> concat_views(const Graph& g, size_t alignment) {
+std::vector<PlanView> concat_views(const Graph& g, size_t alignment, bool image_strides) {
   const int nv = g.num_values();
   // Values that may not become views: graph inputs and outputs, and values already a view or a base.
   std::vector<char> taken(nv, 0), produced(nv, 0);
@@ -87,6 +95,7 @@ std::vector<PlanView> concat_views(const Graph& g, size_t alignment) {
   for (const Node& n : g.nodes())
     for (int v : n.outputs)
       if (v >= 0) produced[v] = 1;
+  const std::vector<int> uses = g.use_counts();
   std::vector<PlanView> views;
   for (const Node& n : g.nodes()) {
     if (n.op_type != "Concat" || n.outputs.size() != 1 || n.outputs[0] < 0 || taken[n.outputs[0]]) continue;
@@ -96,16 +105,19 @@ std::vector<PlanView> concat_views(const Graph& g, size_t alignment) {
     int64_t axis = n.attrs.get_int("axis", 0);
     if (axis < 0) axis += rank;
     if (whole.is_constant() || axis < 0 || axis >= rank) continue;
-    if (shape_numel(Shape(whole.shape.begin(), whole.shape.begin() + axis)) != 1) continue;
+    const int64_t images = shape_numel(Shape(whole.shape.begin(), whole.shape.begin() + axis));
+    if (images != 1 && !(image_strides && axis == 1)) continue;
     const size_t slab = static_cast<size_t>(shape_numel(Shape(whole.shape.begin() + axis + 1, whole.shape.end()))) *
                         dtype_size(whole.dtype);
+    const size_t image_stride = images > 1 ? static_cast<size_t>(whole.shape[axis]) * slab : 0;
     size_t offset = 0;
     const size_t first_view = views.size();
     for (int v : n.inputs) {
       const size_t bytes = v >= 0 ? static_cast<size_t>(g.value(v).shape.at(axis)) * slab : 0;
       if (v >= 0 && !taken[v] && produced[v] && !g.value(v).is_constant() && g.value(v).dtype == whole.dtype &&
-          bytes > 0 && offset % alignment == 0 && std::count(n.inputs.begin(), n.inputs.end(), v) == 1) {
-        views.push_back(PlanView{v, out, offset});
+          bytes > 0 && offset % alignment == 0 && std::count(n.inputs.begin(), n.inputs.end(), v) == 1 &&
+          (!image_stride || uses[v] == 1)) {
+        views.push_back(PlanView{v, out, offset, image_stride});
         taken[v] = 1;
       }
       offset += bytes;

@@ -11,9 +11,12 @@ namespace metalnn {
 
 // A value stored inside another: bytes [offset, offset + its size) of `base`, which stays intact for
 // the view's lifetime as well as its own (a Concat input written straight into its band of the output).
+// With an image stride, image i of the value (its first dimension) starts at offset + i x image_stride
+// bytes instead, and only a producer that writes so may make it (a batch of channel bands).
 struct PlanView {
   int value = -1, base = -1;
   size_t offset = 0;
+  size_t image_stride = 0;  // 0: contiguous
 };
 
 struct Plan {
@@ -29,15 +32,19 @@ struct Plan {
 
   // The graph must be topologically sorted and shape-inferred; steps are g.nodes() in order.
   // A view's value must be an arena value, its base one too and not itself a view.
-  static Plan build(const Graph& g, size_t alignment = 64, const std::vector<PlanView>& views = {});
+  // An elided value is never stored: the one node reading it, of no other input, runs within the
+  // step of the value's producer, so its outputs are written there.
+  static Plan build(const Graph& g, size_t alignment = 64, const std::vector<PlanView>& views = {},
+                    const std::vector<int>& elided = {});
 
   bool in_arena(int value) const { return offsets[value] != kNotInArena; }
 };
 
 // The inputs of Concat nodes that can be written in place into their band of the output: the bands
-// of a concat whose axis has only unit dimensions before it are contiguous. Inputs and outputs of the
-// graph, constants, the whole of a concat with views of its own and an input given twice are left out,
-// and so is a band whose offset is not a multiple of `alignment`.
-std::vector<PlanView> concat_views(const Graph& g, size_t alignment);
+// of a concat whose axis has only unit dimensions before it are contiguous; with `image_strides`, a
+// concat along axis 1 of several images has views with an image stride too, of inputs it alone reads.
+// Inputs and outputs of the graph, constants, the whole of a concat with views of its own and an input
+// given twice are left out, and so is a band whose offset is not a multiple of `alignment`.
+std::vector<PlanView> concat_views(const Graph& g, size_t alignment, bool image_strides = false);
 
 }  // namespace metalnn

@@ -15,7 +15,7 @@
 namespace metalnn::cpu {
 
 CpuExecutable::CpuExecutable(Graph g, int threads)
-    : graph_(std::move(g)), threads_(threads), plan_(Plan::build(graph_, 64, concat_views(graph_, 64))) {
+    : graph_(std::move(g)), threads_(threads) {
   static const bool blas_threads_set = [] {
     set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;
@@ -66,6 +66,38 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
     }
     if (released) return_free_memory();
   }
+  // A kernel may take over the only reader of its output (a stem convolution its MaxPool).
+  std::vector<int> elided;
+  const std::vector<int> uses = graph_.use_counts();
+  std::vector<int> reader(graph_.num_values(), -1);
+  for (size_t s = 0; s < nodes.size(); ++s)
+    for (int v : nodes[s].inputs)
+      if (v >= 0) reader[v] = static_cast<int>(s);
+  for (size_t s = 0; s < nodes.size(); ++s) {
+    if (!steps_[s].kernel || nodes[s].outputs.size() != 1) continue;
+    const int v = nodes[s].outputs[0];
+    if (v < 0 || uses[v] != 1 || reader[v] < 0 || nodes[reader[v]].inputs.size() != 1) continue;
+    Step& next = steps_[reader[v]];
+    if (!steps_[s].kernel->absorb_consumer(graph_, nodes[reader[v]])) continue;
+    steps_[s].outputs = next.outputs;
+    next.kernel.reset();
+    elided.push_back(v);
+  }
+  // A view with an image stride is kept when its producer writes that way.
+  std::vector<PlanView> views = concat_views(graph_, 64, true);
+  const std::vector<int> producers = graph_.producers();
+  views.erase(std::remove_if(views.begin(), views.end(),
+                             [&](const PlanView& view) {
+                               if (view.image_stride == 0) return false;
+                               const Step& step = steps_[producers[view.value]];
+                               const size_t at = std::find(step.outputs.begin(), step.outputs.end(), view.value) -
+                                                 step.outputs.begin();
+                               const size_t elem = dtype_size(graph_.value(view.value).dtype);
+                               return !step.kernel || at == step.outputs.size() ||
+                                      !step.kernel->write_image_stride(at, int64_t(view.image_stride / elem));
+                             }),
+              views.end());
+  plan_ = Plan::build(graph_, 64, views, elided);
   arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)}, "the activation arena");
   for (int v = 0; v < graph_.num_values(); ++v) {
     const Value& val = graph_.value(v);
@@ -110,6 +142,10 @@ std::vector<Tensor> CpuExecutable::run(const std::vector<Tensor>& inputs) {
   using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
+    if (!step.kernel) {  // run by an earlier step
+      if (profile_first_step_ != kNotProfiled) Profiler::global().record(profile_first_step_ + i, 0.0);
+      continue;
+    }
     in_ptrs.clear();
     out_ptrs.clear();
     for (int v : step.inputs) in_ptrs.push_back(v >= 0 ? &slots_[v] : nullptr);

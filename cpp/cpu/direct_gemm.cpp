@@ -182,12 +182,13 @@ void direct_gemm(const float* x, int64_t ldx, const float* w, const float* bias,
 
 void pointwise_conv_direct(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                            int64_t in_channels, int64_t out_channels, int64_t pixels, const Activation& act,
-                           ThreadPool& pool) {
+                           ThreadPool& pool, int64_t y_image) {
   const int64_t blocks = (pixels + kBlockPixels - 1) / kBlockPixels;
+  if (y_image == 0) y_image = out_channels * pixels;
   pool.parallel_for(batch * blocks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / blocks, p0 = t % blocks * kBlockPixels, p1 = std::min(pixels, p0 + kBlockPixels);
-      direct_gemm(x + b * in_channels * pixels + p0, pixels, w, bias, y + b * out_channels * pixels + p0, pixels,
+      direct_gemm(x + b * in_channels * pixels + p0, pixels, w, bias, y + b * y_image + p0, pixels,
                   in_channels, out_channels, p1 - p0, act);
     }
   });

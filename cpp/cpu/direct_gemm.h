@@ -23,9 +23,10 @@ bool direct_gemm_suits_im2col(int64_t k, int64_t out_channels);
 void direct_gemm(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy, int64_t k,
                  int64_t m, int64_t n, const Activation& act);
 
-// A 1x1 stride-1 unpadded convolution over NCHW images of `pixels` pixels, split over the pool.
+// A 1x1 stride-1 unpadded convolution over NCHW images of `pixels` pixels, split over the pool; output
+// images y_image floats apart (0: contiguous).
 void pointwise_conv_direct(const float* x, const float* w, const float* bias, float* y, int64_t batch,
                            int64_t in_channels, int64_t out_channels, int64_t pixels, const Activation& act,
-                           ThreadPool& pool);
+                           ThreadPool& pool, int64_t y_image = 0);
 
 }  // namespace metalnn::cpu

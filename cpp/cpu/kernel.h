@@ -24,6 +24,20 @@ class Kernel {
     (void)input;
     return true;
   }
+  // Whether this kernel takes over `consumer`, the one node reading its one output, writing the
+  // consumer's outputs from then on; the executable then skips the consumer and stores nothing between.
+  virtual bool absorb_consumer(const Graph& g, const Node& consumer) {
+    (void)g;
+    (void)consumer;
+    return false;
+  }
+  // Whether this kernel writes the images of output `output` `stride` elements apart from now on (a
+  // band of a concatenation along channels, core/plan.h PlanView), rather than contiguously.
+  virtual bool write_image_stride(size_t output, int64_t stride) {
+    (void)output;
+    (void)stride;
+    return false;
+  }
 };
 
 // Builds the kernel for node `n`; shapes and dtypes of all its values are already inferred.

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/ops/window.h"
+
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
+#include "cpu/pool_rows.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -174,8 +177,8 @@ StemConv::StemConv(const Tensor& weights, int64_t out_channels, int64_t in_chann
     for (int64_t t = 0; t < ntaps; ++t) packed_[size_t((o / kBlock * ntaps + t) * kBlock + o % kBlock)] = src[o * ntaps + t];
 }
 
-void StemConv::band(const float* x, const float* bias, float* y, int64_t oh0, int64_t oh1, const Activation& act,
-                    std::vector<float>& buf) const {
+void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0,
+                    int64_t oh1, const Activation& act, std::vector<float>& buf) const {
   const Window2d& w = win_;
   const int64_t band_in_rows = (kBandRows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
   const int64_t rows = (oh1 - oh0 - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
@@ -214,10 +217,10 @@ void StemConv::band(const float* x, const float* bias, float* y, int64_t oh0, in
     }
   float lo = 0.f, hi = 0.f;
   const bool clamp = activation_as_clamp(act, lo, hi);
-  const int64_t plane = w.out_size(), ntaps = static_cast<int64_t>(taps_.size());
+  const int64_t ntaps = static_cast<int64_t>(taps_.size());
   for (int64_t oh = oh0; oh < oh1; ++oh) {
     const float* in = buf.data() + (oh - oh0) * w.stride_h * row_pitch_;
-    float* out = y + oh * w.out_w;
+    float* out = y + (oh - row0) * w.out_w;
 #ifdef METALNN_HAS_AVX2_KERNELS
     if (stem_isa() == StemIsa::Avx512)
       row_avx512(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
@@ -229,14 +232,76 @@ void StemConv::band(const float* x, const float* bias, float* y, int64_t oh0, in
   }
 }
 
+bool StemConv::fuse_max_pool(const Window2d& pool) {
+  if (!pool_rows_avx2() || pool.in_h != win_.out_h || pool.in_w != win_.out_w || pool.stride_w != 2 ||
+      pool.dilation_w != 1 || pool.kernel_w > kMaxStride2Taps || pool.kernel_h > kMaxStride2Taps)
+    return false;
+  pool_ = pool;
+  pooled_ = true;
+  return true;
+}
+
+bool StemConv::fuse_max_pool(const Graph& g, const Node& pool) {
+  if (pool.op_type != "MaxPool" || pool.inputs.size() != 1 || pool.outputs.empty() || pool.outputs[0] < 0 ||
+      (pool.outputs.size() > 1 && pool.outputs[1] >= 0))
+    return false;
+  const Value& x = g.value(pool.inputs[0]);
+  if (x.dtype != DType::Float32 || x.shape.size() != 4) return false;
+  return fuse_max_pool(to_window2d(resolve_window(pool, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()),
+                                                  pool.attrs.get_ints("kernel_shape"),
+                                                  pool.attrs.get_int("ceil_mode", 0) != 0)));
+}
+
+void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1,
+                           const Activation& act) const {
+  const Window2d& p = pool_;
+  // Rows ph reads lie within `span` consecutive convolution rows; a ring one stride longer keeps them.
+  const int64_t span = (p.kernel_h - 1) * p.dilation_h + 1, ring = span + p.stride_h, plane = ring * win_.out_w;
+  thread_local std::vector<float> buf, rows_buf, row;  // per worker, kept between runs
+  rows_buf.resize(static_cast<size_t>(out_c_ * plane));
+  row.resize(static_cast<size_t>(pool_row_floats(p.out_w)));
+  const float* rows[kMaxStride2Taps];
+  int64_t next = 0;  // the first convolution row not yet computed
+  for (int64_t ph = ph0; ph < ph1; ++ph) {
+    const int64_t h0 = ph * p.stride_h - p.pad_top;
+    const IndexRange kh = valid_range(h0, p.dilation_h, p.kernel_h, p.in_h);
+    if (kh.size() > 0) {
+      const int64_t last = h0 + (kh.hi - 1) * p.dilation_h;
+      for (int64_t r = std::max(next, h0 + kh.lo * p.dilation_h); r <= last; ++r)
+        band(x, bias, rows_buf.data() + r % ring * win_.out_w, plane, r, r, r + 1, act, buf);
+      next = std::max(next, last + 1);
+    }
+    for (int64_t o = 0; o < out_c_; ++o) {
+      for (int64_t i = kh.lo; i < kh.hi; ++i)
+        rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
+      pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
+                        y + o * p.out_size() + ph * p.out_w);
+    }
+  }
+}
+
 void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                    ThreadPool& pool) const {
+  if (pooled_) {
+    // Each band recomputes the convolution rows it shares with the band before: few bands per image,
+    // just enough to keep every thread busy.
+    const int64_t per_image = std::clamp<int64_t>((4 * pool.num_threads() + batch - 1) / batch, 1, pool_.out_h);
+    const int64_t rows = (pool_.out_h + per_image - 1) / per_image, bands = (pool_.out_h + rows - 1) / rows;
+    pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t b = t / bands, ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, ph0 + rows);
+        pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, act);
+      }
+    });
+    return;
+  }
   const int64_t bands = (win_.out_h + kBandRows - 1) / kBandRows;
   pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> buf;  // per worker, kept between runs
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / bands, oh0 = t % bands * kBandRows, oh1 = std::min(win_.out_h, oh0 + kBandRows);
-      band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), oh0, oh1, act, buf);
+      band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), win_.out_size(), 0, oh0, oh1, act,
+           buf);
     }
   });
 }

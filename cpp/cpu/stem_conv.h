@@ -4,12 +4,15 @@
 // output pixels is one contiguous load; a register tile of 8 output channels x 32 (AVX-512) or 4 x 24
 // (AVX2) pixels sums all C_in x KH x KW taps and stores each output once, bias and clamp applied. The
 // im2col GEMM's depth is only C_in x KH x KW (27 for 3x3 RGB), too short to amortise its tiles'
-// loads and stores.
+// loads and stores. A MaxPool reading only the convolution's output can run inside it
+// (fuse_max_pool): each task keeps the few convolution rows its pooled rows need in a ring and pools
+// them while cached, so the full-resolution map is never stored.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "core/activation.h"
+#include "core/graph.h"
 #include "core/ops/window2d.h"
 #include "core/tensor.h"
 #include "cpu/thread_pool.h"
@@ -25,14 +28,26 @@ class StemConv {
   // weights: [out_channels, in_channels, kh, kw], packed once here.
   StemConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
 
-  // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr.
+  // From now on run() writes max_pool(act(conv(x) + bias)) instead, `pool` being the pool's window over
+  // the convolution's output. False (nothing changes) when no kernel suits that window: stride 2 along
+  // rows, dilation 1 along rows, at most 16 taps each way.
+  bool fuse_max_pool(const Window2d& pool);
+  // The same for node `pool` when it is a float MaxPool of 2-D maps without an Indices output.
+  bool fuse_max_pool(const Graph& g, const Node& pool);
+
+  // y = act(conv(x) + bias) for a batch of NCHW images (pooled if fused); bias may be nullptr.
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
  private:
-  void band(const float* x, const float* bias, float* y, int64_t oh0, int64_t oh1, const Activation& act,
-            std::vector<float>& buf) const;
+  // Output rows [oh0, oh1) of one image: row oh of channel o at y + o * plane + (oh - row0) * out_w.
+  void band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0, int64_t oh1,
+            const Activation& act, std::vector<float>& buf) const;
+  // Pooled rows [ph0, ph1) of one image.
+  void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Activation& act) const;
 
   Window2d win_;
+  Window2d pool_{};
+  bool pooled_ = false;
   int64_t out_c_, in_c_;
   int64_t phase_len_;  // floats per column phase of a buffer row
   int64_t row_pitch_;  // floats per buffer row: stride_w phases

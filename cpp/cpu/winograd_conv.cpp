@@ -281,8 +281,9 @@ std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const 
 }
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
-                       ThreadPool& pool) const {
+                       ThreadPool& pool, int64_t y_image) const {
   const int64_t threads = pool.num_threads();
+  if (y_image == 0) y_image = out_c_ * win_.out_size();
   if (batch >= threads || tiles_h_ > chunk_rows_) {
     // Independent row chunks, each transformed, multiplied and transformed back by one thread.
     const int64_t chunks = (tiles_h_ + chunk_rows_ - 1) / chunk_rows_;
@@ -291,7 +292,7 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
       for (int64_t t = t0; t < t1; ++t) {
         const Chunk chunk = make_chunk(t % chunks * chunk_rows_);
         const float* xb = x + t / chunks * in_c_ * win_.in_size();
-        float* yb = y + t / chunks * out_c_ * win_.out_size();
+        float* yb = y + t / chunks * y_image;
         s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
         s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
         transform_input(xb, chunk, 0, in_c_, s.v.data());
@@ -310,7 +311,7 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
   float *v = s.v.data(), *m = s.m.data();
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in_c_ * win_.in_size();
-    float* yb = y + b * out_c_ * win_.out_size();
+    float* yb = y + b * y_image;
     pool.parallel_for(in_c_, 8, [&](int64_t c0, int64_t c1) { transform_input(xb, chunk, c0, c1, v); });
     pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
     pool.parallel_for(out_c_, 8, [&](int64_t o0, int64_t o1) {

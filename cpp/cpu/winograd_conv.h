@@ -28,8 +28,10 @@ class WinogradConv {
   // by every WinogradConv built from the same tensor (one per input shape a model is specialised for).
   WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
 
-  // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr.
-  void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
+  // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr. Output images lie
+  // y_image floats apart (0: contiguous).
+  void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool,
+           int64_t y_image = 0) const;
 
  private:
   // Whole tile rows [tile_row0, tile_row0 + tile_rows) of one image; tiles = tile_rows * row_tiles_.

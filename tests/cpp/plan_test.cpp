@@ -185,3 +185,23 @@ TEST(Plan, ConcatViewsNeedOnlyUnitDimsBeforeTheAxisAndNoGraphOutput) {
   g.outputs().push_back(cat0);
   EXPECT_TRUE(concat_views(g, 64).empty());
 }
+
+TEST(Plan, ElidedValueIsNotStoredAndItsReaderWritesAtTheProducersStep) {
+  // x -> t0 -> t1 -> t2 -> y; t1 elided: n1 writes t2 itself, while t0 is still read.
+  Graph g;
+  const int x = add_sized(g, "x", {256});
+  g.inputs().push_back(x);
+  const int t0 = add_sized(g, "t0", {256}), t1 = add_sized(g, "t1", {256}), t2 = add_sized(g, "t2", {64});
+  const int y = add_sized(g, "y", {256});
+  add_fake(g, "Fake", {x}, t0);
+  add_fake(g, "Fake", {t0}, t1);
+  add_fake(g, "Fake", {t1}, t2);
+  add_fake(g, "Fake", {t2}, y);
+  g.outputs().push_back(y);
+  const Plan plan = Plan::build(g, 64, {}, {t1});
+  EXPECT_FALSE(plan.in_arena(t1));
+  EXPECT_EQ(plan.first_step[t2], 1);
+  ASSERT_TRUE(plan.in_arena(t0) && plan.in_arena(t2));
+  const bool apart = plan.offsets[t2] >= plan.offsets[t0] + 1024 || plan.offsets[t0] >= plan.offsets[t2] + 256;
+  EXPECT_TRUE(apart);
+}

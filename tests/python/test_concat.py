@@ -102,3 +102,59 @@ def _concat_model(kind, batch, rng):
 def test_concat_of_node_outputs(kind, batch, target, rng):
     model, feeds = _concat_model(kind, batch, rng)
     check_model(model, feeds, target)
+
+
+# Several images: on the CPU a convolution writes each image into its band of the concatenation (an
+# image stride), on every path; other producers, and a part read elsewhere too, are copied.
+# name: (input shape, weight shape of part a (part b has 3 output channels fewer), conv attributes)
+STRIDED_CASES = {
+    "direct_pointwise": ((3, 8, 5, 7), (64, 8, 1, 1), {}),
+    "packed_pointwise": ((2, 20, 17, 19), (45, 20, 1, 1), {}),
+    "batched_pointwise": ((3, 40, 7, 7), (37, 40, 1, 1), {}),
+    "im2col": ((2, 5, 17, 19), (16, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "batched_im2col": ((3, 4, 9, 9), (20, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd": ((2, 32, 9, 11), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "stem": ((2, 3, 15, 37), (19, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "pads": [1, 1, 1, 1]}),
+}
+
+
+@pytest.mark.parametrize("case", STRIDED_CASES.values(), ids=STRIDED_CASES.keys())
+def test_concat_of_conv_outputs_batched(case, target, rng):
+    x_shape, w_shape, attributes = case
+    wb_shape = (w_shape[0] - 3 if attributes.get("group", 1) == 1 else w_shape[0], *w_shape[1:])
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "wa": const(rng.standard_normal(w_shape, dtype="float32")),
+        "wb": const(rng.standard_normal(wb_shape, dtype="float32")),
+        "bb": const(rng.standard_normal(wb_shape[0], dtype="float32")),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["a"], **attributes),
+        helper.make_node("Conv", ["x", "wb", "bb"], ["b0"], **attributes),
+        helper.make_node("Relu", ["b0"], ["b"]),
+        helper.make_node("Neg", ["a"], ["na"]),
+        helper.make_node("Concat", ["b", "a", "na"], ["cat"], axis=1),
+        helper.make_node("Sigmoid", ["cat"], ["y"]),
+    ]
+    reduction = w_shape[1] * w_shape[2] * w_shape[3]
+    check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(max(1.0, (reduction / 18) ** 0.5)))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_concat_of_pooled_stem(batch, target, rng):
+    """A stem convolution whose MaxPool it computes itself, into a concatenation with a plain pool."""
+    values = {
+        "x": rng.standard_normal((batch, 3, 29, 33), dtype="float32"),
+        "w": const(rng.standard_normal((16, 3, 3, 3), dtype="float32")),
+    }
+    pool = {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], strides=[2, 2]),
+        helper.make_node("MaxPool", ["c"], ["p"], **pool),
+        helper.make_node("Conv", ["x", "w"], ["d"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["d"], ["q"], kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node("Concat", ["p", "q"], ["cat"], axis=1),
+        helper.make_node("Relu", ["cat"], ["y"]),
+    ]
+    check_model(*make_model(nodes, values, ["y"]), target, target.tolerance.scaled(1.3))

@@ -83,6 +83,7 @@ CONV_CASES = {
     "winograd_wide": ((1, 32, 9, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_valid": ((2, 32, 10, 12), (3, 32, 3, 3), {}),
+    "winograd_16ch": ((2, 16, 13, 11), (24, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Outputs of at least 28x28: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from op_check import NEWEST_OPSET, OPSETS, check_op
+from onnx import helper
+
+from op_check import NEWEST_OPSET, OPSETS, check_model, check_op, const, make_model
 
 # name: (input shape, attributes); each case runs as MaxPool and as AveragePool.
 POOL_CASES = {
@@ -49,14 +51,17 @@ def test_pool(op_type, case, target, rng):
     check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target, attributes)
 
 
-def test_pool_portable_path():
-    """The cpu cases of this file once more with the AVX2 kernels off (plain C++; the choice is made once
-    per process)."""
-    env = dict(os.environ, METALNN_POOL_KERNELS="portable")
+@pytest.mark.parametrize("kernels", ["avx2", "portable"])
+def test_pool_kernel_paths(kernels):
+    """The cpu cases of this file once more with the pool kernels capped at AVX2 or plain C++ (no
+    stride-2 row kernel: a stem convolution then leaves its MaxPool alone); the choice is made once per
+    process."""
+    env = dict(os.environ, METALNN_POOL_KERNELS=kernels)
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
-                             "cpu and not portable_path"], env=env, capture_output=True, text=True,
+                             "cpu and not kernel_paths and not avx2_path"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout, result.stdout[-3000:]
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
@@ -99,3 +104,63 @@ def test_pool_opsets(op_type, opset, target, rng):
 @pytest.mark.parametrize("shape", [(2, 7, 13, 13), (1, 129, 7, 7), (4, 13, 1, 1), (2, 5, 13)])
 def test_global_pool(op_type, shape, target, rng):
     check_op(op_type, [rng.standard_normal(shape, dtype="float32")], target)
+
+
+# Conv (<= 4 input channels, stride 2: the CPU's stem kernel) -> activation -> MaxPool. On the CPU the
+# stem pools its own rows when the pool moves 2 columns a step (a band per task; one image splits into
+# several bands, which recompute the rows they share); other pools run apart.
+# name: (input shape, weight shape, conv attributes, pool attributes)
+STEM_POOL_CASES = {
+    "squeezenet": ((2, 3, 35, 37), (13, 3, 3, 3), {"strides": [2, 2]},
+                   {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    "resnet": ((3, 3, 37, 41), (20, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]},
+               {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "one_image_bands": ((1, 3, 75, 70), (9, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]},
+                        {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    "2x2": ((2, 2, 30, 64), (8, 2, 3, 3), {"strides": [2, 2]}, {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    "rows_stride1_dilated": ((2, 3, 33, 35), (6, 3, 3, 3), {"strides": [2, 2]},
+                             {"kernel_shape": [3, 2], "strides": [1, 2], "dilations": [2, 1], "pads": [2, 0, 1, 1]}),
+    "rows_stride3_skipped": ((2, 1, 40, 40), (5, 1, 3, 3), {"strides": [2, 2]},
+                             {"kernel_shape": [1, 3], "strides": [3, 2]}),
+    "not_fused_stride1": ((2, 3, 21, 23), (7, 3, 3, 3), {"strides": [2, 2]},
+                          {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+}
+STEM_POOL_ACTIVATIONS = {"none": None, "relu": "Relu", "leaky_relu": "LeakyRelu"}
+
+
+def stem_pool_model(case, activation, rng, extra_outputs=()):
+    x_shape, w_shape, conv_attributes, pool_attributes = case
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "w": const(rng.standard_normal(w_shape, dtype="float32")),
+        "b": const(rng.standard_normal(w_shape[0], dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], **conv_attributes)]
+    if activation:
+        nodes.append(helper.make_node(activation, ["c"], ["a"]))
+    nodes.append(helper.make_node("MaxPool", ["a" if activation else "c"], ["y"], **pool_attributes))
+    return make_model(nodes, values, ["y", *extra_outputs])
+
+
+@pytest.mark.parametrize("activation", STEM_POOL_ACTIVATIONS)
+@pytest.mark.parametrize("case", STEM_POOL_CASES.values(), ids=STEM_POOL_CASES.keys())
+def test_stem_pool(case, activation, target, rng):
+    reduction = np.prod(case[1][1:])
+    check_model(*stem_pool_model(case, STEM_POOL_ACTIVATIONS[activation], rng), target,
+                target.tolerance.scaled(max(1.0, (reduction / 18) ** 0.5)))
+
+
+def test_stem_pool_output_read_elsewhere(target, rng):
+    """The convolution's output is a graph output too: the pool cannot take its place."""
+    check_model(*stem_pool_model(STEM_POOL_CASES["squeezenet"], None, rng, ["c"]), target,
+                target.tolerance.scaled(1.3))
+
+
+def test_stem_pool_avx2_path():
+    """The cpu stem-pool cases once more with the stem kernel capped at AVX2 (chosen once per process)."""
+    env = dict(os.environ, METALNN_STEM_KERNELS="avx2")
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
+                             "stem_pool and cpu-float32 and not avx2_path"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout, result.stdout[-3000:]

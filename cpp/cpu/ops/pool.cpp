@@ -11,6 +11,7 @@
 #include "core/ops/window.h"
 #include "cpu/cpu_features.h"
 #include "cpu/kernel.h"
+#include "cpu/pool_rows.h"
 #include "cpu/simd_avx2.h"
 #include "core/ops/window2d.h"
 
@@ -18,19 +19,8 @@ namespace metalnn::cpu {
 
 namespace {
 
-// Whether the AVX2 kernels may run: METALNN_POOL_KERNELS=portable keeps to plain C++ (read once).
-[[maybe_unused]] bool pool_avx2() {
-  static const bool yes = [] {
-    const char* env = std::getenv("METALNN_POOL_KERNELS");
-    return has_avx2_fma() && !(env && std::string(env) == "portable");
-  }();
-  return yes;
-}
-
 // Floats a MaxPool row buffer holds past its last output's window, for whole-vector reads.
 constexpr int64_t kRowSlack = 16;
-// Window rows and columns up to which stride-2 pools run plane_stride2.
-constexpr int64_t kMaxStride2Taps = 16;
 
 #ifdef METALNN_HAS_AVX2_KERNELS
 // r[c] = max(r[c], src[c]) for c < n.
@@ -51,78 +41,6 @@ METALNN_AVX2 void max_taps_avx2(const float* row, int64_t taps, int64_t dilation
     const float* p = row + ow * S;
     __m256 acc = load_strided<S>(p);
     for (int64_t j = 1; j < taps; ++j) acc = _mm256_max_ps(load_strided<S>(p + j * dilation), acc);
-    if (ow + 8 <= out_w) {
-      _mm256_storeu_ps(out + ow, acc);
-    } else {
-      _mm256_maskstore_ps(out + ow, first_lanes(out_w - ow), acc);
-    }
-  }
-}
-
-// Stride-2 rows, dilation 1 (MaxPool, or AveragePool's sums): buf holds a row of the padded input,
-// column pc at buf[pc], each entry the max or sum over the window's input rows (-inf or 0 in the
-// padding). It is written once, in vectors, and read back in the same vectors (a load straddling two
-// recent stores would wait for them); the column phases and shifts the taps need are made in registers.
-
-template <bool Max>
-METALNN_AVX2_INLINE __m256 combine(__m256 a, __m256 b) {
-  return Max ? _mm256_max_ps(a, b) : _mm256_add_ps(a, b);
-}
-
-// buf[8m + l] for m < vectors: the max (sum) over rows[0, nrows) of input column 8m + l - pad_left.
-template <bool Max>
-METALNN_AVX2 void vertical_avx2(const float* const* rows, int64_t nrows, int64_t pad_left, int64_t in_w,
-                                int64_t vectors, float* buf) {
-  const __m256 outside = _mm256_set1_ps(Max ? -std::numeric_limits<float>::infinity() : 0.f);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int64_t m = 0; m < vectors; ++m) {
-    const int64_t c0 = 8 * m - pad_left;
-    __m256 acc = outside;
-    if (c0 >= 0 && c0 + 8 <= in_w) {
-      for (int64_t r = 0; r < nrows; ++r) acc = combine<Max>(acc, _mm256_loadu_ps(rows[r] + c0));
-    } else if (c0 + 8 > 0 && c0 < in_w) {  // lanes with 0 <= c0 + l < in_w
-      const __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(int(in_w - c0)), lane),
-                                              _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(int(-c0 - 1))));
-      const __m256 mask = _mm256_castsi256_ps(inside);
-      for (int64_t r = 0; r < nrows; ++r)
-        acc = combine<Max>(acc, _mm256_blendv_ps(outside, _mm256_maskload_ps(rows[r] + c0, inside), mask));
-    }
-    _mm256_storeu_ps(buf + 8 * m, acc);
-  }
-}
-
-// Lanes [s, 8) of a then [0, s) of b, 0 <= s < 8.
-METALNN_AVX2_INLINE __m256 lanes_from(__m256 a, __m256 b, int s) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i idx = _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(s)), _mm256_set1_epi32(7));
-  const __m256 from_b = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(7 - s)));
-  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, idx), _mm256_permutevar8x32_ps(b, idx), from_b);
-}
-
-// The even (Odd = 0) or odd lanes of a then of b.
-template <int Odd>
-METALNN_AVX2_INLINE __m256 phase_of(__m256 a, __m256 b) {
-  const __m256 v = _mm256_shuffle_ps(a, b, Odd ? _MM_SHUFFLE(3, 1, 3, 1) : _MM_SHUFFLE(2, 0, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-// out[ow] = max (sum) over taps j < 16 of buf[2 ow + j] for ow < out_w, sums times row_scale x
-// col_scale[ow]; buf holds 16 ceil(out_w / 8) + 16 floats, col_scale (sums only) 8 ceil(out_w / 8).
-template <bool Max>
-METALNN_AVX2 void horizontal_s2_avx2(const float* buf, int64_t taps, int64_t out_w, float* out,
-                                     float row_scale = 1.f, const float* col_scale = nullptr) {
-  for (int64_t ow = 0; ow < out_w; ow += 8) {
-    const float* p = buf + 2 * ow;
-    const __m256 a0 = _mm256_loadu_ps(p), a1 = _mm256_loadu_ps(p + 8);
-    const __m256 e0 = phase_of<0>(a0, a1), o0 = phase_of<1>(a0, a1);
-    __m256 acc = taps > 1 ? combine<Max>(e0, o0) : e0;
-    if (taps > 2) {
-      const __m256 a2 = _mm256_loadu_ps(p + 16), a3 = _mm256_loadu_ps(p + 24);
-      const __m256 e1 = phase_of<0>(a2, a3), o1 = phase_of<1>(a2, a3);
-      for (int64_t j = 2; j < taps; ++j)
-        acc = combine<Max>(acc, j % 2 ? lanes_from(o0, o1, int(j / 2)) : lanes_from(e0, e1, int(j / 2)));
-    }
-    if (!Max) acc = _mm256_mul_ps(_mm256_mul_ps(acc, _mm256_set1_ps(row_scale)), _mm256_loadu_ps(col_scale + ow));
     if (ow + 8 <= out_w) {
       _mm256_storeu_ps(out + ow, acc);
     } else {
@@ -179,10 +97,10 @@ class PoolKernel : public Kernel {
     count_include_pad_ = n.attrs.get_int("count_include_pad", 0) != 0;
 #ifdef METALNN_HAS_AVX2_KERNELS
     const Window2d& w = win_;
-    stride2_rows_ = pool_avx2() && w.stride_w == 2 && w.dilation_w == 1 && w.kernel_w <= kMaxStride2Taps &&
+    stride2_rows_ = pool_rows_avx2() && w.stride_w == 2 && w.dilation_w == 1 && w.kernel_w <= kMaxStride2Taps &&
                     w.kernel_h <= kMaxStride2Taps;
     if (stride2_rows_ && !max_) {
-      col_scale_.assign(static_cast<size_t>((w.out_w + 7) / 8 * 8), 0.f);
+      col_scale_.assign(static_cast<size_t>((w.out_w + 15) / 16 * 16), 0.f);
       for (int64_t ow = 0; ow < w.out_w; ++ow) {
         const int64_t n = col_taps(ow);
         col_scale_[static_cast<size_t>(ow)] = n ? 1.f / static_cast<float>(n) : 0.f;
@@ -243,7 +161,7 @@ class PoolKernel : public Kernel {
           if (sw > 1) {
             cols = phases.data();
 #ifdef METALNN_HAS_AVX2_KERNELS
-            if (sw == 2 && pool_avx2()) {
+            if (sw == 2 && pool_rows_avx2()) {
               split_bytes2_avx2(row.data(), phase_w, phases.data(), phases.data() + phase_stride);
             } else
 #endif
@@ -268,7 +186,7 @@ class PoolKernel : public Kernel {
   static void max_bytes(uint8_t* r, const uint8_t* src, int64_t n) {
     constexpr bool is_signed = std::is_signed_v<T>;
 #ifdef METALNN_HAS_AVX2_KERNELS
-    if (pool_avx2()) return max_bytes_avx2<is_signed>(r, src, n);
+    if (pool_rows_avx2()) return max_bytes_avx2<is_signed>(r, src, n);
 #endif
     for (int64_t c = 0; c < n; ++c)
       r[c] = is_signed ? uint8_t(std::max(int8_t(r[c]), int8_t(src[c]))) : std::max(r[c], src[c]);
@@ -286,7 +204,7 @@ class PoolKernel : public Kernel {
     row.assign(static_cast<size_t>(width), -std::numeric_limits<float>::infinity());
     float* r = row.data() + w.pad_left;  // r[c] holds input column c
 #ifdef METALNN_HAS_AVX2_KERNELS
-    const bool avx2 = pool_avx2() && (w.stride_w == 1 || w.stride_w == 2);
+    const bool avx2 = pool_rows_avx2() && (w.stride_w == 1 || w.stride_w == 2);
 #endif
     for (int64_t oh = 0; oh < w.out_h; ++oh) {
       const int64_t h0 = oh * w.stride_h - w.pad_top;
@@ -319,17 +237,15 @@ class PoolKernel : public Kernel {
   template <bool Max>
   void plane_stride2(const float* x, float* y, std::vector<float>& row) const {
     const Window2d& w = win_;
-    const int64_t vectors = 2 * ((w.out_w + 7) / 8) + 2;
-    row.resize(static_cast<size_t>(8 * vectors));
+    row.resize(static_cast<size_t>(pool_row_floats(w.out_w)));
     const float* rows[kMaxStride2Taps];
     for (int64_t oh = 0; oh < w.out_h; ++oh) {
       const int64_t h0 = oh * w.stride_h - w.pad_top;
       const IndexRange kh = valid_range(h0, w.dilation_h, w.kernel_h, w.in_h);
       for (int64_t i = kh.lo; i < kh.hi; ++i) rows[i - kh.lo] = x + (h0 + i * w.dilation_h) * w.in_w;
-      vertical_avx2<Max>(rows, kh.size(), w.pad_left, w.in_w, vectors, row.data());
       const int64_t n = Max ? 1 : row_taps(oh);
-      horizontal_s2_avx2<Max>(row.data(), w.kernel_w, w.out_w, y + oh * w.out_w, n ? 1.f / static_cast<float>(n) : 0.f,
-                              col_scale_.data());
+      pool_row_s2<Max>(rows, kh.size(), w.pad_left, w.in_w, w.kernel_w, w.out_w, row.data(), y + oh * w.out_w,
+                       n ? 1.f / static_cast<float>(n) : 0.f, col_scale_.data());
     }
   }
 #endif
