@@ -15,6 +15,7 @@
 #include "core/derived_cache.h"
 #include "core/ops/window.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/expand_depthwise.h"
 #include "cpu/activation.h"
 #include "cpu/epilogue.h"
 #include "cpu/im2col.h"
@@ -320,6 +321,9 @@ class ConvKernel : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) { return std::make_unique<ConvKernel>(g, n); }
+std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) {
+  if (n.attrs.has("_expand")) return make_expand_depthwise_kernel(g, n);
+  return std::make_unique<ConvKernel>(g, n);
+}
 
 }  // namespace metalnn::cpu
