@@ -12,6 +12,8 @@
 #include "cpu/cpu_features.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/direct_gemm.h"
+#include "cpu/epilogue.h"
+#include "cpu/packed_gemm.h"
 
 namespace metalnn::cpu {
 
@@ -63,18 +65,40 @@ bool is_depthwise(const Graph& g, const Node& n) {
          x[1] > 1;
 }
 
+// A 1x1 stride-1 unpadded group-1 Conv with constant weights, its residual (if any) of any value.
+bool is_projection(const Graph& g, const Node& n) {
+  if (n.op_type != "Conv" || n.attrs.get_int("_exact_sum", 0) != 0 || n.attrs.has("_expand") ||
+      n.outputs.size() != 1 || n.inputs.size() < 2)
+    return false;
+  Node plain = n;
+  plain.inputs.resize(std::min<size_t>(n.inputs.size(), 3));
+  plain.attrs.erase("_residual");
+  return is_expansion(g, plain);
+}
+
 const char* const kActivationAttrs[] = {"_activation", "_activation_alpha", "_activation_beta"};
 
-std::string expand_attr(const char* name) { return std::string("_expand") + name; }
+std::string prefixed(const char* prefix, const char* name) { return std::string(prefix) + name; }
+
+// Copies node `from`'s fused activation to `to` under attribute names starting with `prefix`.
+void store_activation(const Node& from, const char* prefix, Node& to) {
+  for (const char* a : kActivationAttrs)
+    if (const Attribute* v = from.attrs.find(a)) to.attrs.set(prefixed(prefix, a), *v);
+}
+
+// The activation store_activation put on `n` under `prefix`.
+Activation stored_activation(const Node& n, const char* prefix) {
+  Node plain;
+  plain.name = n.name;
+  for (const char* a : kActivationAttrs)
+    if (const Attribute* v = n.attrs.find(prefixed(prefix, a))) plain.attrs.set(a, *v);
+  return Activation::of_node(plain);
+}
 
 class ExpandDepthwiseKernel : public Kernel {
  public:
-  ExpandDepthwiseKernel(const Graph& g, const Node& n) : act_(Activation::of_node(n)) {
-    Node expand;
-    expand.name = n.name;
-    for (const char* a : kActivationAttrs)
-      if (const Attribute* v = n.attrs.find(expand_attr(a))) expand.attrs.set(a, *v);
-    expand_act_ = Activation::of_node(expand);
+  ExpandDepthwiseKernel(const Graph& g, const Node& n)
+      : act_(Activation::of_node(n)), expand_act_(stored_activation(n, "_expand")) {
     const Shape& x = g.value(n.inputs[0]).shape;
     const Shape& w = g.value(n.inputs[1]).shape;
     in_c_ = x[1];
@@ -88,39 +112,114 @@ class ExpandDepthwiseKernel : public Kernel {
                                                 kChunkAlign * kChunkAlign);
     chunk_ = std::min(chunk_, (channels_ + kChunkAlign - 1) / kChunkAlign * kChunkAlign);
     // Even chunks: 144 channels in 48s rather than 32, 32, 32, 32, 16.
-    const int64_t chunks = (channels_ + chunk_ - 1) / chunk_;
-    chunk_ = ((channels_ + chunks - 1) / chunks + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    chunks_ = (channels_ + chunk_ - 1) / chunk_;
+    chunk_ = ((channels_ + chunks_ - 1) / chunks_ + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    chunks_ = (channels_ + chunk_ - 1) / chunk_;
+    if (n.attrs.get_int("_project", 0) != 0) {
+      project_act_ = stored_activation(n, "_project");
+      residual_ = n.inputs[3] >= 0;
+      const Value& pw = g.value(n.inputs[6]);
+      project_c_ = pw.shape[0];
+      const GemmIsa isa = gemm_isa();
+      if (isa != GemmIsa::Blas)
+        for (int64_t c0 = 0; c0 < channels_; c0 += chunk_)
+          project_packs_.push_back(pack_left(pw.constant.data<float>() + c0, channels_, false, project_c_,
+                                             std::min(chunk_, channels_ - c0), isa));
+    }
   }
 
+  bool reads_constant(size_t input) const override { return input != 6 || project_packs_.empty(); }
+
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
-    const float* x = in[0]->data<float>();
-    const float* w = in[1]->data<float>();
-    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
-    const float* ew = in[4]->data<float>();
-    const float* eb = in.size() > 5 && in[5] ? in[5]->data<float>() : nullptr;
-    float* y = out[0]->data<float>();
-    const int64_t batch = in[0]->dim(0), chunks = (channels_ + chunk_ - 1) / chunk_, tasks = batch * chunks;
-    const int64_t in_hw = win_.in_size(), out_hw = win_.out_size(), ksize = win_.kernel_size();
-    static ThreadPool serial(1);  // the depthwise kernel inside a task
+    const int64_t batch = in[0]->dim(0);
+    const Operands o{in[0]->data<float>(),
+                     in[1]->data<float>(),
+                     in[2] ? in[2]->data<float>() : nullptr,
+                     in[3] ? in[3]->data<float>() : nullptr,
+                     in[4]->data<float>(),
+                     in[5] ? in[5]->data<float>() : nullptr,
+                     in.size() > 6 && in[6] ? in[6]->data<float>() : nullptr,
+                     in.size() > 7 && in[7] ? in[7]->data<float>() : nullptr,
+                     out[0]->data<float>()};
+    const int64_t threads = pool.num_threads();
+    // With a projection each image's chunks sum into its output: the images split over the pool, and
+    // when there are fewer images than threads, each image's chunks too, into partial sums added after.
+    const int64_t parts = project_c_ == 0 || batch >= threads ? 1 : std::min(chunks_, (threads + batch - 1) / batch);
+    const int64_t tasks = project_c_ ? batch * parts : batch * chunks_;
+    const int64_t out_hw = win_.out_size(), image_floats = project_c_ * out_hw;
+    if (parts > 1 && partials_.size() < static_cast<size_t>(batch * (parts - 1) * image_floats))
+      partials_.resize(static_cast<size_t>(batch * (parts - 1) * image_floats));
     std::atomic<int64_t> next{0};
-    pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
+    pool.parallel_for(std::min(threads, tasks), 1, [&](int64_t, int64_t) {
       thread_local std::vector<float> scratch;
-      if (scratch.size() < static_cast<size_t>(chunk_ * in_hw)) scratch.resize(static_cast<size_t>(chunk_ * in_hw));
+      const size_t floats = static_cast<size_t>(chunk_ * (win_.in_size() + (project_c_ ? out_hw : 0)));
+      if (scratch.size() < floats) scratch.resize(floats);
       for (int64_t t = next++; t < tasks; t = next++) {
-        const int64_t n = t / chunks, c0 = t % chunks * chunk_, c = std::min(chunk_, channels_ - c0);
-        direct_gemm(x + n * in_c_ * in_hw, in_hw, ew + c0 * in_c_, eb ? eb + c0 : nullptr, scratch.data(), in_hw,
-                    in_c_, c, in_hw, expand_act_);
-        depthwise_conv2d(scratch.data(), w + c0 * ksize, bias ? bias + c0 : nullptr, y + (n * channels_ + c0) * out_hw,
-                         1, c, 1, win_, act_, serial, blocked_.empty() ? nullptr : blocked_.data() + c0 * ksize);
+        if (project_c_ == 0) {
+          chunk(o, t / chunks_, t % chunks_, scratch.data(), nullptr, false);
+          continue;
+        }
+        const int64_t n = t / parts, part = t % parts;
+        float* dst = part == 0 ? o.y + n * image_floats
+                               : partials_.data() + (n * (parts - 1) + part - 1) * image_floats;
+        for (int64_t k = part; k < chunks_; k += parts) chunk(o, n, k, scratch.data(), dst, k != part);
+        if (parts == 1) finish(o, n, nullptr, 0);
       }
     });
+    if (parts > 1)
+      pool.parallel_for(batch, 1, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) finish(o, n, partials_.data() + n * (parts - 1) * image_floats, parts - 1);
+      });
   }
 
  private:
-  Activation act_, expand_act_;
+  struct Operands {
+    const float *x, *w, *bias, *res, *expand_w, *expand_b, *project_w, *project_b;
+    float* y;
+  };
+
+  // Expanded channels [k * chunk_, ...) of image n: the expansion into scratch, the depthwise conv
+  // into y (or, with a projection, into scratch after it, then its product summed into `sum`).
+  void chunk(const Operands& o, int64_t n, int64_t k, float* scratch, float* sum, bool accumulate) const {
+    static ThreadPool serial(1);  // the depthwise kernel inside a task
+    const int64_t in_hw = win_.in_size(), out_hw = win_.out_size(), ksize = win_.kernel_size();
+    const int64_t c0 = k * chunk_, c = std::min(chunk_, channels_ - c0);
+    direct_gemm(o.x + n * in_c_ * in_hw, in_hw, o.expand_w + c0 * in_c_, o.expand_b ? o.expand_b + c0 : nullptr,
+                scratch, in_hw, in_c_, c, in_hw, expand_act_);
+    float* dw = project_c_ ? scratch + chunk_ * in_hw : o.y + (n * channels_ + c0) * out_hw;
+    depthwise_conv2d(scratch, o.w + c0 * ksize, o.bias ? o.bias + c0 : nullptr, dw, 1, c, 1, win_, act_, serial,
+                     blocked_.empty() ? nullptr : blocked_.data() + c0 * ksize);
+    if (!project_c_) return;
+    GemmRowEpilogue fused;
+    if (!accumulate && sum == o.y + n * project_c_ * out_hw) fused.row_bias = o.project_b;
+    gemm(nullptr, project_c_, out_hw, c, 1.f,
+         {o.project_w + c0, channels_, false, project_packs_.empty() ? nullptr : &project_packs_[k]},
+         {dw, out_hw, false, nullptr}, accumulate ? 1.f : 0.f, sum, out_hw, BlockEpilogue(), fused);
+  }
+
+  // Image n's projection: its `count` partial sums added, then the residual and the activation.
+  void finish(const Operands& o, int64_t n, const float* partials, int64_t count) const {
+    const int64_t out_hw = win_.out_size(), floats = project_c_ * out_hw;
+    float* y = o.y + n * floats;
+    for (int64_t i = 0; i < count; ++i) {
+      const float* p = partials + i * floats;
+      for (int64_t j = 0; j < floats; ++j) y[j] += p[j];
+    }
+    if (residual_) {
+      residual_activation_serial(y, o.res + n * floats, project_c_, out_hw, out_hw, project_act_);
+    } else {
+      bias_activation_serial(y, project_c_, out_hw, out_hw, nullptr, nullptr, project_act_);
+    }
+  }
+
+  Activation act_, expand_act_, project_act_;
   Window2d win_{};
-  int64_t in_c_ = 0, channels_ = 0, chunk_ = kChunkAlign;
+  int64_t in_c_ = 0, channels_ = 0, chunk_ = kChunkAlign, chunks_ = 1;
   std::vector<float> blocked_;
+  int64_t project_c_ = 0;  // output channels of the fused projection, 0 without one
+  bool residual_ = false;
+  std::vector<PackedMatrix> project_packs_;  // the projection's weights, one pack per chunk
+  std::vector<float> partials_;              // per image, the chunk sums of all but the first part
 };
 
 }  // namespace
@@ -130,29 +229,50 @@ Graph fuse_expand_depthwise(Graph g) {
   const int64_t min_floats = env_int("METALNN_EXPAND_MIN_FLOATS", kMinExpandedFloats);
   const std::vector<int> uses = g.use_counts(), producer = g.producers();
   std::vector<char> dead(g.nodes().size(), 0);
-  for (Node& dw : g.nodes()) {
+  std::vector<Node>& nodes = g.nodes();
+  for (Node& dw : nodes) {
     if (!is_depthwise(g, dw)) continue;
     const int e = dw.inputs[0], p = producer[e];
-    if (p < 0 || uses[e] != 1 || dead[p] || !is_expansion(g, g.nodes()[p])) continue;
-    const Node& ex = g.nodes()[p];
+    if (p < 0 || uses[e] != 1 || dead[p] || !is_expansion(g, nodes[p])) continue;
+    const Node& ex = nodes[p];
     const Shape& es = g.value(e).shape;
     if (es[1] * es[2] * es[3] < min_floats) continue;
     Node fused = dw;
     fused.inputs.resize(6, -1);
     fused.inputs[0] = ex.inputs[0];
-    fused.inputs[3] = -1;
     fused.inputs[4] = ex.inputs[1];
     fused.inputs[5] = ex.inputs.size() > 2 ? ex.inputs[2] : -1;
     fused.attrs.set("_expand", Attribute::make_int(1));
-    for (const char* a : kActivationAttrs)
-      if (const Attribute* v = ex.attrs.find(a)) fused.attrs.set(expand_attr(a), *v);
+    store_activation(ex, "_expand", fused);
     dw = std::move(fused);
     dead[p] = 1;
   }
+  // A projection reading the pair's output joins it, in its own place (where its residual is ready).
+  std::vector<int> reader(g.num_values(), -1);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (!dead[i])
+      for (int v : nodes[i].inputs)
+        if (v >= 0) reader[v] = static_cast<int>(i);
+  for (size_t i = 0; i < nodes.size() && env_int("METALNN_EXPAND_PROJECT", 1); ++i) {
+    if (dead[i] || !nodes[i].attrs.has("_expand")) continue;
+    const int d = nodes[i].outputs[0], r = reader[d];
+    if (uses[d] != 1 || r < 0 || !is_projection(g, nodes[r])) continue;
+    Node& proj = nodes[r];
+    Node fused = nodes[i];
+    fused.inputs.resize(8, -1);
+    fused.inputs[3] = proj.inputs.size() > 3 ? proj.inputs[3] : -1;
+    fused.inputs[6] = proj.inputs[1];
+    fused.inputs[7] = proj.inputs.size() > 2 ? proj.inputs[2] : -1;
+    fused.outputs = proj.outputs;
+    fused.attrs.set("_project", Attribute::make_int(1));
+    store_activation(proj, "_project", fused);
+    proj = std::move(fused);
+    dead[i] = 1;
+  }
   std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes().size(); ++i)
-    if (!dead[i]) kept.push_back(std::move(g.nodes()[i]));
-  g.nodes() = std::move(kept);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(nodes[i]));
+  nodes = std::move(kept);
   return g;
 }
 
