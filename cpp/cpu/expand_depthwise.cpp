@@ -254,7 +254,7 @@ Graph fuse_expand_depthwise(Graph g) {
       for (int v : nodes[i].inputs)
         if (v >= 0) reader[v] = static_cast<int>(i);
   for (size_t i = 0; i < nodes.size() && env_int("METALNN_EXPAND_PROJECT", 1); ++i) {
-    if (dead[i] || !nodes[i].attrs.has("_expand")) continue;
+    if (dead[i] || !nodes[i].attrs.has("_expand") || nodes[i].attrs.has("_project")) continue;
     const int d = nodes[i].outputs[0], r = reader[d];
     if (uses[d] != 1 || r < 0 || !is_projection(g, nodes[r])) continue;
     Node& proj = nodes[r];

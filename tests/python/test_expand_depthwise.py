@@ -44,7 +44,7 @@ def activation(kind, name, values, nodes):
     return out
 
 
-def block(rng, x_shape, expanded, kernel, stride, pads, act, project=False, bias=True):
+def block(rng, x_shape, expanded, kernel, stride, pads, act, project=False, bias=True, head=False):
     """The block's model, feeds, and how many Conv steps the cpu should run fused or not."""
     c = x_shape[1]
     values = {
@@ -69,6 +69,10 @@ def block(rng, x_shape, expanded, kernel, stride, pads, act, project=False, bias
         if stride == 1:
             nodes.append(helper.make_node("Add", ["x", "p"], ["y"]))
             out = "y"
+        if head:  # a 1x1 conv after the projection, which must stay a step of its own
+            values["wh"] = const(rng.standard_normal((24, c, 1, 1), dtype="float32") / np.sqrt(c), "float32")
+            nodes.append(helper.make_node("Conv", [out, "wh"], ["h"]))
+            out = "h"
     return make_model(nodes, values, [out])
 
 
@@ -98,6 +102,13 @@ def test_expand_depthwise_project(batch, stride, act, target, rng):
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
     if target.device == "cpu":
         assert cpu_conv_steps(model, feeds) == 1
+
+
+def test_expand_depthwise_project_then_conv(target, rng):
+    model, feeds = block(rng, (2, 16, 59, 37), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 2
 
 
 def test_expand_depthwise_no_bias(target, rng):
