@@ -14,8 +14,8 @@
 
 #include "core/derived_cache.h"
 #include "core/ops/window.h"
+#include "cpu/depthwise_block.h"
 #include "cpu/depthwise_conv.h"
-#include "cpu/expand_depthwise.h"
 #include "cpu/activation.h"
 #include "cpu/epilogue.h"
 #include "cpu/im2col.h"
@@ -322,7 +322,7 @@ class ConvKernel : public Kernel {
 }  // namespace
 
 std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) {
-  if (n.attrs.has("_expand")) return make_expand_depthwise_kernel(g, n);
+  if (is_depthwise_block(n)) return make_depthwise_block_kernel(g, n);
   return std::make_unique<ConvKernel>(g, n);
 }
 

@@ -104,6 +104,28 @@ def test_expand_depthwise_project(batch, stride, act, target, rng):
         assert cpu_conv_steps(model, feeds) == 1
 
 
+@pytest.mark.parametrize("act", ["relu", "silu"])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_depthwise_project(batch, act, target, rng):
+    """A block without expansion (MobileNetV2's first): the depthwise conv on the input and the
+    projection after it, one step on the cpu."""
+    c, h, w = 32, 67, 63
+    values = {
+        "x": rng.standard_normal((batch, c, h, w), dtype="float32"),
+        "wd": const(rng.standard_normal((c, 1, 3, 3), dtype="float32") / 3, "float32"),
+        "bd": const(rng.standard_normal(c, dtype="float32")),
+        "wp": const(rng.standard_normal((16, c, 1, 1), dtype="float32") / np.sqrt(c), "float32"),
+        "bp": const(rng.standard_normal(16, dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "wd", "bd"], ["d"], group=c, pads=[1, 1, 1, 1])]
+    d = activation(act, "d", values, nodes)
+    nodes.append(helper.make_node("Conv", [d, "wp", "bp"], ["y"]))
+    model, feeds = make_model(nodes, values, ["y"])
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
+
+
 def test_expand_depthwise_project_then_conv(target, rng):
     model, feeds = block(rng, (2, 16, 59, 37), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))

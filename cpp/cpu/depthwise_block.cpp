@@ -1,4 +1,4 @@
-#include "cpu/expand_depthwise.h"
+#include "cpu/depthwise_block.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,9 +19,9 @@ namespace metalnn::cpu {
 
 namespace {
 
-// Expanded tensors of at least this many floats per image are fused (measured): smaller ones stay in
-// cache between the two layers anyway.
-constexpr int64_t kMinExpandedFloats = int64_t{1} << 17;
+// Depthwise inputs of at least this many floats per image are fused with their neighbours (measured:
+// 14 x 14 x 384 gains, 7 x 7 maps lose); smaller ones stay in cache between the layers anyway.
+constexpr int64_t kMinPlaneFloats = int64_t{1} << 16;
 // Scratch per chunk of expanded channels (floats): with the input image it stays in L2.
 constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kChunkAlign = 16;  // the channel-blocked depthwise path's vector of channels
@@ -37,7 +37,7 @@ bool constant_f32(const Graph& g, int v) {
 
 bool plain_conv(const Node& n) {
   return n.op_type == "Conv" && !n.attrs.has("_residual") && n.attrs.get_int("_exact_sum", 0) == 0 &&
-         !n.attrs.has("_expand") && n.outputs.size() == 1 && n.inputs.size() >= 2 && n.inputs.size() <= 3;
+         !is_depthwise_block(n) && n.outputs.size() == 1 && n.inputs.size() >= 2 && n.inputs.size() <= 3;
 }
 
 bool all_equal(const std::vector<int64_t>& v, int64_t x) {
@@ -67,7 +67,7 @@ bool is_depthwise(const Graph& g, const Node& n) {
 
 // A 1x1 stride-1 unpadded group-1 Conv with constant weights, its residual (if any) of any value.
 bool is_projection(const Graph& g, const Node& n) {
-  if (n.op_type != "Conv" || n.attrs.get_int("_exact_sum", 0) != 0 || n.attrs.has("_expand") ||
+  if (n.op_type != "Conv" || n.attrs.get_int("_exact_sum", 0) != 0 || is_depthwise_block(n) ||
       n.outputs.size() != 1 || n.inputs.size() < 2)
     return false;
   Node plain = n;
@@ -95,12 +95,13 @@ Activation stored_activation(const Node& n, const char* prefix) {
   return Activation::of_node(plain);
 }
 
-class ExpandDepthwiseKernel : public Kernel {
+class DepthwiseBlockKernel : public Kernel {
  public:
-  ExpandDepthwiseKernel(const Graph& g, const Node& n)
+  DepthwiseBlockKernel(const Graph& g, const Node& n)
       : act_(Activation::of_node(n)), expand_act_(stored_activation(n, "_expand")) {
     const Shape& x = g.value(n.inputs[0]).shape;
     const Shape& w = g.value(n.inputs[1]).shape;
+    expand_ = n.attrs.has("_expand");
     in_c_ = x[1];
     channels_ = w[0];
     const std::vector<int64_t> in_spatial(x.begin() + 2, x.end()), kernel(w.begin() + 2, w.end());
@@ -136,7 +137,7 @@ class ExpandDepthwiseKernel : public Kernel {
                      in[1]->data<float>(),
                      in[2] ? in[2]->data<float>() : nullptr,
                      in[3] ? in[3]->data<float>() : nullptr,
-                     in[4]->data<float>(),
+                     in[4] ? in[4]->data<float>() : nullptr,
                      in[5] ? in[5]->data<float>() : nullptr,
                      in.size() > 6 && in[6] ? in[6]->data<float>() : nullptr,
                      in.size() > 7 && in[7] ? in[7]->data<float>() : nullptr,
@@ -152,7 +153,7 @@ class ExpandDepthwiseKernel : public Kernel {
     std::atomic<int64_t> next{0};
     pool.parallel_for(std::min(threads, tasks), 1, [&](int64_t, int64_t) {
       thread_local std::vector<float> scratch;
-      const size_t floats = static_cast<size_t>(chunk_ * (win_.in_size() + (project_c_ ? out_hw : 0)));
+      const size_t floats = static_cast<size_t>(chunk_ * ((expand_ ? win_.in_size() : 0) + (project_c_ ? out_hw : 0)));
       if (scratch.size() < floats) scratch.resize(floats);
       for (int64_t t = next++; t < tasks; t = next++) {
         if (project_c_ == 0) {
@@ -178,16 +179,21 @@ class ExpandDepthwiseKernel : public Kernel {
     float* y;
   };
 
-  // Expanded channels [k * chunk_, ...) of image n: the expansion into scratch, the depthwise conv
+  // Channels [k * chunk_, ...) of image n: the expansion (if any) into scratch, the depthwise conv
   // into y (or, with a projection, into scratch after it, then its product summed into `sum`).
   void chunk(const Operands& o, int64_t n, int64_t k, float* scratch, float* sum, bool accumulate) const {
     static ThreadPool serial(1);  // the depthwise kernel inside a task
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size(), ksize = win_.kernel_size();
     const int64_t c0 = k * chunk_, c = std::min(chunk_, channels_ - c0);
-    direct_gemm(o.x + n * in_c_ * in_hw, in_hw, o.expand_w + c0 * in_c_, o.expand_b ? o.expand_b + c0 : nullptr,
-                scratch, in_hw, in_c_, c, in_hw, expand_act_);
-    float* dw = project_c_ ? scratch + chunk_ * in_hw : o.y + (n * channels_ + c0) * out_hw;
-    depthwise_conv2d(scratch, o.w + c0 * ksize, o.bias ? o.bias + c0 : nullptr, dw, 1, c, 1, win_, act_, serial,
+    const float* src = o.x + (n * in_c_ + c0) * in_hw;
+    if (expand_) {
+      direct_gemm(o.x + n * in_c_ * in_hw, in_hw, o.expand_w + c0 * in_c_, o.expand_b ? o.expand_b + c0 : nullptr,
+                  scratch, in_hw, in_c_, c, in_hw, expand_act_);
+      src = scratch;
+      scratch += chunk_ * in_hw;
+    }
+    float* dw = project_c_ ? scratch : o.y + (n * channels_ + c0) * out_hw;
+    depthwise_conv2d(src, o.w + c0 * ksize, o.bias ? o.bias + c0 : nullptr, dw, 1, c, 1, win_, act_, serial,
                      blocked_.empty() ? nullptr : blocked_.data() + c0 * ksize);
     if (!project_c_) return;
     GemmRowEpilogue fused;
@@ -214,6 +220,7 @@ class ExpandDepthwiseKernel : public Kernel {
 
   Activation act_, expand_act_, project_act_;
   Window2d win_{};
+  bool expand_ = false;  // inputs 4 and 5 are a 1x1 expansion before the depthwise conv
   int64_t in_c_ = 0, channels_ = 0, chunk_ = kChunkAlign, chunks_ = 1;
   std::vector<float> blocked_;
   int64_t project_c_ = 0;  // output channels of the fused projection, 0 without one
@@ -224,9 +231,9 @@ class ExpandDepthwiseKernel : public Kernel {
 
 }  // namespace
 
-Graph fuse_expand_depthwise(Graph g) {
+Graph fuse_depthwise_blocks(Graph g) {
   if (!has_avx2_fma()) return g;  // the expansion runs on direct_gemm
-  const int64_t min_floats = env_int("METALNN_EXPAND_MIN_FLOATS", kMinExpandedFloats);
+  const int64_t min_floats = env_int("METALNN_EXPAND_MIN_FLOATS", kMinPlaneFloats);
   const std::vector<int> uses = g.use_counts(), producer = g.producers();
   std::vector<char> dead(g.nodes().size(), 0);
   std::vector<Node>& nodes = g.nodes();
@@ -247,14 +254,21 @@ Graph fuse_expand_depthwise(Graph g) {
     dw = std::move(fused);
     dead[p] = 1;
   }
-  // A projection reading the pair's output joins it, in its own place (where its residual is ready).
+  // A projection reading a pair's output, or a large depthwise conv's, joins it in its own place
+  // (where its residual is ready).
   std::vector<int> reader(g.num_values(), -1);
   for (size_t i = 0; i < nodes.size(); ++i)
     if (!dead[i])
       for (int v : nodes[i].inputs)
         if (v >= 0) reader[v] = static_cast<int>(i);
   for (size_t i = 0; i < nodes.size() && env_int("METALNN_EXPAND_PROJECT", 1); ++i) {
-    if (dead[i] || !nodes[i].attrs.has("_expand") || nodes[i].attrs.has("_project")) continue;
+    const Node& dw = nodes[i];
+    if (dead[i] || dw.attrs.has("_project")) continue;
+    if (!dw.attrs.has("_expand")) {
+      if (!is_depthwise(g, dw)) continue;
+      const Shape& xs = g.value(dw.inputs[0]).shape;
+      if (xs[1] * xs[2] * xs[3] < min_floats) continue;
+    }
     const int d = nodes[i].outputs[0], r = reader[d];
     if (uses[d] != 1 || r < 0 || !is_projection(g, nodes[r])) continue;
     Node& proj = nodes[r];
@@ -276,8 +290,10 @@ Graph fuse_expand_depthwise(Graph g) {
   return g;
 }
 
-std::unique_ptr<Kernel> make_expand_depthwise_kernel(const Graph& g, const Node& n) {
-  return std::make_unique<ExpandDepthwiseKernel>(g, n);
+bool is_depthwise_block(const Node& n) { return n.attrs.has("_expand") || n.attrs.has("_project"); }
+
+std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n) {
+  return std::make_unique<DepthwiseBlockKernel>(g, n);
 }
 
 }  // namespace metalnn::cpu
