@@ -1,9 +1,10 @@
 """Inverted-bottleneck blocks as MobileNets write them: a 1x1 expansion and its activation, a depthwise
-conv and its activation, optionally a 1x1 projection with a residual Add. On the cpu device an
-expansion whose only reader is the depthwise conv runs with it as one step over chunks of expanded
-channels (expanded tensors of at least 2^17 floats per image, so the shapes here are that large);
-metal-sim runs the same graphs as separate convs. Every activation, stride 1 and 2, 3x3 and 5x5
-kernels, odd sizes, channel counts that split into uneven chunks, batch 1 and > 1."""
+conv and its activation, optionally a 1x1 projection with a residual Add. On the cpu device the
+expansion, the depthwise conv and the projection run as one step over chunks of channels
+(cpu/depthwise_block.h) when the depthwise input holds at least 2^16 floats per image and 2^18 over
+the batch, so the shapes here are that large; metal-sim runs the same graphs as separate convs. Every
+activation, stride 1 and 2, 3x3 and 5x5 kernels, odd sizes, channel counts that split into uneven
+chunks, batch 1 and > 1."""
 
 import numpy as np
 import pytest
@@ -14,14 +15,13 @@ from op_check import CPU_TARGETS, check_model, const, make_model
 
 ACTIVATIONS = ("none", "relu", "relu6", "hardswish", "silu")
 
-# name: (input shape, expanded channels, kernel, stride, pads); each expanded map holds >= 2^17 floats
-# per image. The depthwise kernels differ: stride2_k3 reads in place, stride1_wide per plane,
+# name: (input shape, expanded channels, kernel, stride, pads). The depthwise kernels differ: stride2_k3 reads in place, stride1_wide per plane,
 # stride1_narrow (maps at most 32 wide) channel-blocked, k5 per plane at stride 2.
 CASES = {
     "stride2_k3": ((2, 5, 57, 47), 52, 3, 2, [1, 1, 1, 1]),
-    "stride1_wide": ((1, 7, 45, 61), 48, 3, 1, [1, 1, 1, 1]),
+    "stride1_wide": ((1, 7, 65, 61), 67, 3, 1, [1, 1, 1, 1]),
     "stride1_narrow": ((2, 3, 30, 29), 157, 3, 1, [1, 1, 1, 1]),
-    "stride2_k5": ((1, 8, 64, 66), 40, 5, 2, [2, 2, 2, 2]),
+    "stride2_k5": ((1, 8, 64, 66), 64, 5, 2, [2, 2, 2, 2]),
     "stride2_k3_no_pad": ((3, 4, 52, 53), 56, 3, 2, [0, 0, 1, 1]),
 }
 
@@ -98,7 +98,7 @@ def test_expand_depthwise(case, act, target, rng):
 def test_expand_depthwise_project(batch, stride, act, target, rng):
     """The whole block: the projection (and at stride 1 the residual Add) joins the fused pair, its
     sums over the chunks split over the threads when there are fewer images than threads."""
-    model, feeds = block(rng, (batch, 16, 59, 37), 96, 3, stride, [1, 1, 1, 1], act, project=True)
+    model, feeds = block(rng, (batch, 16, 59, 47), 96, 3, stride, [1, 1, 1, 1], act, project=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
     if target.device == "cpu":
         assert cpu_conv_steps(model, feeds) == 1
@@ -109,7 +109,7 @@ def test_expand_depthwise_project(batch, stride, act, target, rng):
 def test_depthwise_project(batch, act, target, rng):
     """A block without expansion (MobileNetV2's first): the depthwise conv on the input and the
     projection after it, one step on the cpu."""
-    c, h, w = 32, 67, 63
+    c, h, w = 32, 91, 93
     values = {
         "x": rng.standard_normal((batch, c, h, w), dtype="float32"),
         "wd": const(rng.standard_normal((c, 1, 3, 3), dtype="float32") / 3, "float32"),
@@ -127,7 +127,7 @@ def test_depthwise_project(batch, act, target, rng):
 
 
 def test_expand_depthwise_project_then_conv(target, rng):
-    model, feeds = block(rng, (2, 16, 59, 37), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
+    model, feeds = block(rng, (2, 16, 59, 47), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
     if target.device == "cpu":
         assert cpu_conv_steps(model, feeds) == 2
