@@ -16,7 +16,9 @@
 namespace metalnn::cpu {
 
 CpuExecutable::CpuExecutable(Graph g, int threads)
-    : graph_(fuse_depthwise_blocks(std::move(g))), threads_(threads), plan_(Plan::build(graph_, 64, concat_views(graph_, 64))) {
+    : graph_(fuse_depthwise_blocks(std::move(g))),
+      threads_(threads),
+      plan_(Plan::build(graph_, 64, concat_views(graph_, 64))) {
   static const bool blas_threads_set = [] {
     set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;

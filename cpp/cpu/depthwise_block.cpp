@@ -19,9 +19,10 @@ namespace metalnn::cpu {
 
 namespace {
 
-int64_t env_int(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoll(v) : fallback;
+// METALNN_DEPTHWISE_BLOCKS=0 leaves the layers apart (for comparison).
+bool blocks_enabled() {
+  const char* v = std::getenv("METALNN_DEPTHWISE_BLOCKS");
+  return !(v && std::string(v) == "0");
 }
 
 // Depthwise inputs of at least this many floats per image, and this many over the batch, are fused
@@ -32,9 +33,9 @@ constexpr int64_t kMinImageFloats = int64_t{1} << 16, kMinBatchFloats = int64_t{
 // Whether a depthwise input of this shape is large enough.
 bool worth_fusing(const Shape& x) {
   const int64_t image = x[1] * x[2] * x[3];
-  return image >= env_int("METALNN_EXPAND_MIN_FLOATS", kMinImageFloats) &&
-         x[0] * image >= env_int("METALNN_EXPAND_MIN_BATCH_FLOATS", kMinBatchFloats);
+  return image >= kMinImageFloats && x[0] * image >= kMinBatchFloats;
 }
+
 // Scratch per chunk of expanded channels (floats): with the input image it stays in L2.
 constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kChunkAlign = 16;  // the channel-blocked depthwise path's vector of channels
@@ -52,15 +53,15 @@ bool all_equal(const std::vector<int64_t>& v, int64_t x) {
   return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
 }
 
-// A 1x1 stride-1 unpadded group-1 Conv on 4-D float32 with constant weights.
+// A 1x1 stride-1 unpadded group-1 Conv on 4-D float32 with constant weights (auto_pad pads a 1x1
+// window at stride 1 by nothing).
 bool is_expansion(const Graph& g, const Node& n) {
   if (!plain_conv(n) || n.attrs.get_int("group", 1) != 1 || !constant_f32(g, n.inputs[1])) return false;
   if (n.inputs.size() > 2 && n.inputs[2] >= 0 && !constant_f32(g, n.inputs[2])) return false;
   const Shape& w = g.value(n.inputs[1]).shape;
   const Value& x = g.value(n.inputs[0]);
   return w.size() == 4 && w[2] == 1 && w[3] == 1 && x.shape.size() == 4 && x.dtype == DType::Float32 &&
-         all_equal(n.attrs.get_ints("strides", {1}), 1) && all_equal(n.attrs.get_ints("pads", {0}), 0) &&
-         n.attrs.get_string("auto_pad", "NOTSET") != "SAME_UPPER" && n.attrs.get_string("auto_pad", "NOTSET") != "SAME_LOWER";
+         all_equal(n.attrs.get_ints("strides", {1}), 1) && all_equal(n.attrs.get_ints("pads", {0}), 0);
 }
 
 // A 2-D depthwise Conv of multiplier 1 with constant weights.
@@ -117,8 +118,7 @@ class DepthwiseBlockKernel : public Kernel {
     const Value& weight = g.value(n.inputs[1]);
     if (depthwise_uses_blocks(win_, 1))
       blocked_ = depthwise_blocked_weights(weight.constant.data<float>(), channels_, win_.kernel_size());
-    chunk_ = std::max<int64_t>(kChunkAlign, env_int("METALNN_EXPAND_CHUNK_FLOATS", kChunkFloats) / win_.in_size() /
-                                                kChunkAlign * kChunkAlign);
+    chunk_ = std::max<int64_t>(kChunkAlign, kChunkFloats / win_.in_size() / kChunkAlign * kChunkAlign);
     chunk_ = std::min(chunk_, (channels_ + kChunkAlign - 1) / kChunkAlign * kChunkAlign);
     // Even chunks: 144 channels in 48s rather than 32, 32, 32, 32, 16.
     chunks_ = (channels_ + chunk_ - 1) / chunk_;
@@ -240,7 +240,7 @@ class DepthwiseBlockKernel : public Kernel {
 }  // namespace
 
 Graph fuse_depthwise_blocks(Graph g) {
-  if (!has_avx2_fma()) return g;  // the expansion runs on direct_gemm
+  if (!has_avx2_fma() || !blocks_enabled()) return g;  // the expansion runs on direct_gemm
   const std::vector<int> uses = g.use_counts(), producer = g.producers();
   std::vector<char> dead(g.nodes().size(), 0);
   std::vector<Node>& nodes = g.nodes();
@@ -267,7 +267,7 @@ Graph fuse_depthwise_blocks(Graph g) {
     if (!dead[i])
       for (int v : nodes[i].inputs)
         if (v >= 0) reader[v] = static_cast<int>(i);
-  for (size_t i = 0; i < nodes.size() && env_int("METALNN_EXPAND_PROJECT", 1); ++i) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& dw = nodes[i];
     if (dead[i] || dw.attrs.has("_project")) continue;
     if (!dw.attrs.has("_expand") && !(is_depthwise(g, dw) && worth_fusing(g.value(dw.inputs[0]).shape))) continue;

@@ -15,8 +15,9 @@ from op_check import CPU_TARGETS, check_model, const, make_model
 
 ACTIVATIONS = ("none", "relu", "relu6", "hardswish", "silu")
 
-# name: (input shape, expanded channels, kernel, stride, pads). The depthwise kernels differ: stride2_k3 reads in place, stride1_wide per plane,
-# stride1_narrow (maps at most 32 wide) channel-blocked, k5 per plane at stride 2.
+# name: (input shape, expanded channels, kernel, stride, pads). The depthwise kernels differ:
+# stride2_k3 reads in place, stride1_wide per plane, stride1_narrow (maps at most 32 wide)
+# channel-blocked, k5 per plane at stride 2.
 CASES = {
     "stride2_k3": ((2, 5, 57, 47), 52, 3, 2, [1, 1, 1, 1]),
     "stride1_wide": ((1, 7, 65, 61), 67, 3, 1, [1, 1, 1, 1]),
