@@ -9,6 +9,7 @@
 #include "core/activation.h"
 #include "core/ops/window.h"
 #include "core/ops/window2d.h"
+#include "cpu/activation.h"
 #include "cpu/cpu_features.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/direct_gemm.h"
@@ -39,6 +40,9 @@ bool worth_fusing(const Shape& x) {
 // Scratch per chunk of expanded channels (floats): with the input image it stays in L2.
 constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kChunkAlign = 16;  // the channel-blocked depthwise path's vector of channels
+// Expansions at least this deep run on the packed GEMM, shallower ones on direct_gemm (measured: 16
+// deep 6% faster direct, 160 deep 5% faster packed).
+constexpr int64_t kPackedMinDepth = 64;
 
 bool constant_f32(const Graph& g, int v) {
   return v >= 0 && g.value(v).is_constant() && g.value(v).dtype == DType::Float32;
@@ -124,12 +128,17 @@ class DepthwiseBlockKernel : public Kernel {
     chunks_ = (channels_ + chunk_ - 1) / chunk_;
     chunk_ = ((channels_ + chunks_ - 1) / chunks_ + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
     chunks_ = (channels_ + chunk_ - 1) / chunk_;
+    const GemmIsa isa = gemm_isa();
+    if (expand_ && isa != GemmIsa::Blas && in_c_ >= kPackedMinDepth) {
+      const float* ew = g.value(n.inputs[4]).constant.data<float>();
+      for (int64_t c0 = 0; c0 < channels_; c0 += chunk_)
+        expand_packs_.push_back(pack_left(ew + c0 * in_c_, in_c_, false, std::min(chunk_, channels_ - c0), in_c_, isa));
+    }
     if (n.attrs.get_int("_project", 0) != 0) {
       project_act_ = stored_activation(n, "_project");
       residual_ = n.inputs[3] >= 0;
       const Value& pw = g.value(n.inputs[6]);
       project_c_ = pw.shape[0];
-      const GemmIsa isa = gemm_isa();
       if (isa != GemmIsa::Blas)
         for (int64_t c0 = 0; c0 < channels_; c0 += chunk_)
           project_packs_.push_back(pack_left(pw.constant.data<float>() + c0, channels_, false, project_c_,
@@ -194,7 +203,19 @@ class DepthwiseBlockKernel : public Kernel {
     const int64_t in_hw = win_.in_size(), out_hw = win_.out_size(), ksize = win_.kernel_size();
     const int64_t c0 = k * chunk_, c = std::min(chunk_, channels_ - c0);
     const float* src = o.x + (n * in_c_ + c0) * in_hw;
-    if (expand_) {
+    if (expand_ && !expand_packs_.empty()) {
+      GemmRowEpilogue fused;
+      fused.row_bias = o.expand_b ? o.expand_b + c0 : nullptr;
+      const bool clamp = activation_as_clamp(expand_act_, fused.lo, fused.hi);
+      gemm(nullptr, c, in_hw, in_c_, 1.f, {o.expand_w + c0 * in_c_, in_c_, false, &expand_packs_[k]},
+           {o.x + n * in_c_ * in_hw, in_hw, false, nullptr}, 0.f, scratch, in_hw,
+           clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t q0, int64_t q1) {
+             bias_activation_serial(scratch + r0 * in_hw + q0, r1 - r0, q1 - q0, in_hw, nullptr, nullptr, expand_act_);
+           }),
+           fused);
+      src = scratch;
+      scratch += chunk_ * in_hw;
+    } else if (expand_) {
       direct_gemm(o.x + n * in_c_ * in_hw, in_hw, o.expand_w + c0 * in_c_, o.expand_b ? o.expand_b + c0 : nullptr,
                   scratch, in_hw, in_c_, c, in_hw, expand_act_);
       src = scratch;
@@ -233,6 +254,7 @@ class DepthwiseBlockKernel : public Kernel {
   std::vector<float> blocked_;
   int64_t project_c_ = 0;  // output channels of the fused projection, 0 without one
   bool residual_ = false;
+  std::vector<PackedMatrix> expand_packs_;   // the expansion's weights, one pack per chunk, or none
   std::vector<PackedMatrix> project_packs_;  // the projection's weights, one pack per chunk
   std::vector<float> partials_;              // per image, the chunk sums of all but the first part
 };

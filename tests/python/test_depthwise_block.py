@@ -6,6 +6,10 @@ the batch, so the shapes here are that large; metal-sim runs the same graphs as 
 activation, stride 1 and 2, 3x3 and 5x5 kernels, odd sizes, channel counts that split into uneven
 chunks, batch 1 and > 1."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -17,13 +21,15 @@ ACTIVATIONS = ("none", "relu", "relu6", "hardswish", "silu")
 
 # name: (input shape, expanded channels, kernel, stride, pads). The depthwise kernels differ:
 # stride2_k3 reads in place, stride1_wide per plane, stride1_narrow (maps at most 32 wide)
-# channel-blocked, k5 per plane at stride 2.
+# channel-blocked, k5 per plane at stride 2. Expansions 64 deep run on the packed GEMM, shallower ones
+# on the direct kernel.
 CASES = {
     "stride2_k3": ((2, 5, 57, 47), 52, 3, 2, [1, 1, 1, 1]),
     "stride1_wide": ((1, 7, 65, 61), 67, 3, 1, [1, 1, 1, 1]),
     "stride1_narrow": ((2, 3, 30, 29), 157, 3, 1, [1, 1, 1, 1]),
     "stride2_k5": ((1, 8, 64, 66), 64, 5, 2, [2, 2, 2, 2]),
     "stride2_k3_no_pad": ((3, 4, 52, 53), 56, 3, 2, [0, 0, 1, 1]),
+    "deep_expansion": ((2, 64, 29, 31), 160, 3, 1, [1, 1, 1, 1]),
 }
 
 
@@ -156,3 +162,14 @@ def test_expand_depthwise_not_fused(rng):
     assert cpu_conv_steps(model, feeds) == 2
     check_model(model, feeds, CPU_TARGETS[0])
 
+
+
+@pytest.mark.parametrize("isa", ["avx2", "blas"])
+def test_depthwise_block_gemm_isa_paths(isa):
+    """The cpu cases above once more with the expansion and projection GEMMs on AVX2 register tiles or
+    on the platform BLAS (unpacked weights)."""
+    env = dict(os.environ, METALNN_GEMM_ISA=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
