@@ -146,7 +146,10 @@ class DepthwiseBlockKernel : public Kernel {
     }
   }
 
-  bool reads_constant(size_t input) const override { return input != 6 || project_packs_.empty(); }
+  // The projection's weights only through their packs (the GEMM reads the original for one column).
+  bool reads_constant(size_t input) const override {
+    return input != 6 || project_packs_.empty() || win_.out_size() == 1;
+  }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const int64_t batch = in[0]->dim(0);

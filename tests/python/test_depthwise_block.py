@@ -11,11 +11,12 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
 import metalnn
-from op_check import CPU_TARGETS, check_model, const, make_model
+from op_check import CPU_TARGETS, check_model, const, make_model, run_reference
 
 ACTIVATIONS = ("none", "relu", "relu6", "hardswish", "silu")
 
@@ -173,3 +174,17 @@ def test_depthwise_block_gemm_isa_paths(isa):
                              "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_depthwise_block_with_released_weights(tmp_path, rng):
+    """Loaded from a file, the cpu frees the projection's weights once packed; the block runs on."""
+    model, feeds = block(rng, (1, 16, 59, 47), 96, 3, 1, [1, 1, 1, 1], "relu6", project=True)
+    path = tmp_path / "block.onnx"
+    onnx.save(model, path)
+    loaded = metalnn.load(path, device="cpu")
+    freed = [name for name, address, nbytes in metalnn._native._constant_addresses(loaded._native)
+             if address == 0 and nbytes]
+    assert "wp" in freed
+    expected = run_reference(model, feeds)["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(loaded.run(feeds)["y"], expected, rtol=1e-4, atol=1e-4)
