@@ -164,8 +164,10 @@ class DepthwiseBlockKernel : public Kernel {
                      out[0]->data<float>()};
     const int64_t threads = pool.num_threads();
     // With a projection each image's chunks sum into its output: the images split over the pool, and
-    // when there are fewer images than threads, each image's chunks too, into partial sums added after.
-    const int64_t parts = project_c_ == 0 || batch >= threads ? 1 : std::min(chunks_, (threads + batch - 1) / batch);
+    // when they would leave threads idle (fewer images than threads, or a last round only some take),
+    // each image's chunks too, into partial sums added after.
+    const bool whole_images = project_c_ == 0 || batch % threads == 0 || batch >= 4 * threads;
+    const int64_t parts = whole_images ? 1 : std::min<int64_t>(chunks_, threads);
     const int64_t tasks = project_c_ ? batch * parts : batch * chunks_;
     const int64_t out_hw = win_.out_size(), image_floats = project_c_ * out_hw;
     if (parts > 1 && partials_.size() < static_cast<size_t>(batch * (parts - 1) * image_floats))

@@ -188,3 +188,14 @@ def test_depthwise_block_with_released_weights(tmp_path, rng):
     expected = run_reference(model, feeds)["y"]
     for _ in range(2):
         np.testing.assert_allclose(loaded.run(feeds)["y"], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 3, 4])
+def test_depthwise_block_threads(batch, threads, rng):
+    """Images per thread whole or not: batches that leave threads idle split each image's chunks over
+    the threads into partial sums (3 chunks of 32 channels here)."""
+    model, feeds = block(rng, (batch, 16, 59, 47), 96, 3, 1, [1, 1, 1, 1], "hardswish", project=True)
+    expected = run_reference(model, feeds)["y"]
+    actual = metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"]
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
