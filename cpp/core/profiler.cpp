@@ -48,6 +48,23 @@ size_t Profiler::arena_bytes() const {
   return arena_bytes_;
 }
 
+namespace {
+
+// A depthwise Conv the cpu device runs with a 1x1 expansion (weights at input 4) before it and a 1x1
+// projection (input 6) after it (cpu/depthwise_block.h).
+double depthwise_block_flops(const Graph& g, const Node& n, double taps) {
+  const Shape& x = g.value(n.inputs[0]).shape;
+  const Shape& y = g.value(n.outputs[0]).shape;
+  const double channels = static_cast<double>(g.value(n.inputs[1]).shape[0]);
+  const double out_pixels = static_cast<double>(y[0] * y[2] * y[3]);
+  double flops = 2 * out_pixels * channels * taps;
+  if (n.inputs[4] >= 0) flops += 2 * static_cast<double>(x[0] * x[2] * x[3]) * channels * static_cast<double>(x[1]);
+  if (n.inputs.size() > 6 && n.inputs[6] >= 0) flops += 2 * out_pixels * channels * static_cast<double>(y[1]);
+  return flops;
+}
+
+}  // namespace
+
 double node_flops(const Graph& g, const Node& n) {
   if (n.outputs.empty() || n.outputs[0] < 0 || n.inputs.size() < 2) return 0;
   const double out = static_cast<double>(shape_numel(g.value(n.outputs[0]).shape));
@@ -56,6 +73,7 @@ double node_flops(const Graph& g, const Node& n) {
     // Conv: each output sums over IC/group x kernel taps; ConvTranspose: each input over OC/group x taps.
     double taps = 1;
     for (size_t i = 2; i < w.size(); ++i) taps *= static_cast<double>(w[i]);
+    if (n.op_type == "Conv" && n.inputs.size() > 4) return depthwise_block_flops(g, n, taps);
     if (n.op_type == "Conv") return 2 * out * static_cast<double>(w[1]) * taps;
     const double in = static_cast<double>(shape_numel(g.value(n.inputs[0]).shape));
     return 2 * in * static_cast<double>(w[1]) * taps;

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <vector>
 
 #include "cpu/activation.h"
@@ -119,6 +121,14 @@ void PhasePlane::fill(const float* x, const Window2d& w) {
       dst[col % stride * phase_len + col / stride] = src[iw];
     }
   }
+}
+
+bool same_window(const Window2d& a, const Window2d& b) {
+  const int64_t x[] = {a.in_h,     a.in_w,       a.out_h,      a.out_w,   a.kernel_h,   a.kernel_w,   a.stride_h,
+                       a.stride_w, a.dilation_h, a.dilation_w, a.pad_top, a.pad_left,   a.pad_bottom, a.pad_right};
+  const int64_t y[] = {b.in_h,     b.in_w,       b.out_h,      b.out_w,   b.kernel_h,   b.kernel_w,   b.stride_h,
+                       b.stride_w, b.dilation_h, b.dilation_w, b.pad_top, b.pad_left,   b.pad_bottom, b.pad_right};
+  return std::equal(std::begin(x), std::end(x), std::begin(y));
 }
 
 // What the output rows of one channel need: its plane, weights, bias and clamp.
@@ -638,7 +648,15 @@ void depthwise_conv2d(const float* x, const float* w, const float* bias, float* 
   const int64_t planes = batch * in_channels;
   std::atomic<int64_t> next{0};
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), planes), 1, [&](int64_t, int64_t) {
-    PhasePlane padded(win);
+    // Per thread, kept between calls of the same geometry (a fused block calls once per chunk of
+    // channels): the margins are zeroed only when it changes.
+    thread_local std::unique_ptr<PhasePlane> kept;
+    thread_local Window2d kept_win{};
+    if (!kept || !same_window(kept_win, win)) {
+      kept = std::make_unique<PhasePlane>(win);
+      kept_win = win;
+    }
+    PhasePlane& padded = *kept;
     const int64_t lanes = plane_lanes();
     PlaneJob job{&padded, nullptr, 0.f, lo, hi, win.stride_h * padded.pitch, win.out_w,
                  (win.out_w + lanes - 1) / lanes, win.out_w - (win.out_w - 1) / lanes * lanes, nullptr};

@@ -8,7 +8,7 @@ namespace metalnn {
 
 void infer_conv(InferContext& ctx) {
   const bool residual = ctx.attrs().get_int("_residual", 0) != 0;
-  ctx.check_inputs(residual ? 4 : 2, residual ? 4 : 3);
+  ctx.check_inputs(2, residual ? 4 : 3);  // a residual Conv may have no bias (input 2 omitted)
   require_float32_inputs(ctx);
   require_1d_or_2d(ctx, "convolution");
   const Shape& x = ctx.input_shape(0);

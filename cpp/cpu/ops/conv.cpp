@@ -14,6 +14,7 @@
 
 #include "core/derived_cache.h"
 #include "core/ops/window.h"
+#include "cpu/depthwise_block.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/activation.h"
 #include "cpu/epilogue.h"
@@ -341,6 +342,9 @@ class ConvKernel : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) { return std::make_unique<ConvKernel>(g, n); }
+std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) {
+  if (is_depthwise_block(n)) return make_depthwise_block_kernel(g, n);
+  return std::make_unique<ConvKernel>(g, n);
+}
 
 }  // namespace metalnn::cpu

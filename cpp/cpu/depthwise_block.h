@@ -1,0 +1,27 @@
+// The CPU's schedule for the inverted bottlenecks of mobile networks: a depthwise Conv together with
+// the 1x1 expansion before it (when that is its only reader) and the 1x1 projection after it (when it
+// is the depthwise conv's only reader), over chunks of 16 or so channels of one image at a time.
+// Run as separate layers, the expanded and depthwise tensors (the widest of the block, at the highest
+// resolution) go out to memory and come back; run together, they live only in a per-thread scratch
+// that stays in L2, the narrow input is read from L2 once per chunk and each chunk's projection sums
+// into the image's output there. The fused node belongs to the CPU executable's own copy of the
+// graph, never to the model: the other devices and the .metalnn format never see it.
+#pragma once
+#include <memory>
+
+#include "core/graph.h"
+#include "cpu/kernel.h"
+
+namespace metalnn::cpu {
+
+// Rewrites each such block whose depthwise input is large enough to pay into one depthwise Conv node
+// with inputs [x, dw weight, dw bias, residual, expand weight, expand bias, project weight, project
+// bias] (absent parts -1), attributes _expand and _project saying which parts it has, and their
+// activations as _expand_activation and _project_activation (alpha, beta alike). Value ids are kept.
+Graph fuse_depthwise_blocks(Graph g);
+
+// Whether `n` is a node fuse_depthwise_blocks made, and its kernel.
+bool is_depthwise_block(const Node& n);
+std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n);
+
+}  // namespace metalnn::cpu
