@@ -174,11 +174,13 @@ def test_matmul_simdgroup(target, rng):
 
 # MatMul + bias Add (or Gemm with a row C) and an activation, all fused into the GEMM's store: the
 # packed kernels (ragged tiles, several K blocks, constant B shared by a folded batch or one per batch
-# entry), BLAS past 512 rows and the few-row gemv, the bias and activation applied as C is stored.
+# entry, past 512 rows while B is at most 1536 wide), BLAS past 512 rows on a wider B and the few-row
+# gemv, the bias and activation applied as C is stored.
 FUSED_SHAPES = {
     "folded": ((2, 13, 24), (24, 37)),
     "k_blocks": ((2, 45, 600), (600, 50)),
-    "blas_rows": ((600, 40), (40, 70)),
+    "tall": ((2, 300, 40), (40, 70)),
+    "tall_wide_blas": ((600, 40), (40, 1601)),
     "per_batch_b": ((3, 5, 9), (3, 9, 20)),
     "few_rows": ((1, 24), (24, 37)),
 }
@@ -221,10 +223,10 @@ def test_matmul_bias_activation_fused(shapes, activation, target, rng):
 
 
 @pytest.mark.parametrize("activation", ["Sigmoid", "Gelu"])
-@pytest.mark.parametrize("m", [7, 600])
-def test_gemm_bias_activation_fused(m, activation, target, rng):
-    a, b = gemm_operands({"transB": 1}, rng, m=m, k=130, n=45)
+@pytest.mark.parametrize("m, n", [(7, 45), (600, 45), (600, 1601)])
+def test_gemm_bias_activation_fused(m, n, activation, target, rng):
+    a, b = gemm_operands({"transB": 1}, rng, m=m, k=130, n=n)
     nodes = [helper.make_node("Gemm", ["a", "b", "c"], ["g"], transB=1), helper.make_node(activation, ["g"], ["y"])]
-    model, feeds = make_model(nodes, {"a": a, "b": const(b), "c": const(rng.standard_normal(45, dtype="float32"))},
+    model, feeds = make_model(nodes, {"a": a, "b": const(b), "c": const(rng.standard_normal(n, dtype="float32"))},
                               ["y"], opset=20)
     check_model(model, feeds, target)
