@@ -139,47 +139,30 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
   }
 }
 
-TEST(PackedGemm, FusedBiasAndClampEveryIsa) {
+TEST(PackedGemm, FusedEpilogueEveryIsa) {
   IsaScope scope;
   ThreadPool pool(2);
   constexpr float inf = std::numeric_limits<float>::infinity();
-  // Ragged tiles, several K blocks (the bias and clamp only on the last), beta != 0, either side
+  // Ragged tiles, several K blocks (the epilogue only on the last), beta != 0, either side
   // packed, a transposed A packed per call.
   const std::vector<Case> cases = {
       {7, 13, 5, false, false, true, 1.f, 0.f},     {29, 47, 300, false, false, true, 1.f, 0.f},
       {49, 64, 600, true, false, false, 1.f, 0.f},  {50, 100, 513, false, true, false, 0.5f, 1.f},
       {200, 41, 129, false, false, true, 1.f, 0.f}, {14, 1600, 40, true, false, false, 1.f, 0.f},
       {65, 1, 70, false, false, true, 1.f, -1.f},   {200, 1400, 100, false, false, true, 1.f, 0.f},
+      {600, 70, 33, false, false, false, 1.f, 0.f},
   };
-  const std::vector<Fused> epilogues = {{true, -inf, inf}, {true, 0.f, inf}, {false, -0.5f, 0.75f}, {true, -1.f, 2.f}};
-  for (GemmIsa isa : isas()) {
-    set_gemm_isa(isa);
-    for (const Case& t : cases)
-      for (const Fused& f : epilogues) {
-        check(t, isa, nullptr, f);
-        check(t, isa, &pool, f);
-      }
-  }
-}
-
-TEST(PackedGemm, FusedColumnBiasAndActivationEveryIsa) {
-  IsaScope scope;
-  ThreadPool pool(2);
-  constexpr float inf = std::numeric_limits<float>::infinity();
-  // Ragged tiles, several K blocks (the epilogue only on the last), beta != 0, either side packed,
-  // one column of C (BLAS's matrix-vector product, the epilogue as a pass).
-  const std::vector<Case> cases = {
-      {7, 13, 5, false, false, true, 1.f, 0.f},     {29, 47, 300, false, false, false, 1.f, 0.f},
-      {49, 64, 600, true, false, false, 1.f, 0.f},  {50, 100, 513, false, true, false, 0.5f, 1.f},
-      {200, 41, 129, false, false, true, 1.f, 0.f}, {14, 1600, 40, true, false, false, 1.f, 0.f},
-      {65, 1, 70, false, false, true, 1.f, -1.f},   {600, 70, 33, false, false, false, 1.f, 0.f},
-  };
+  // Row and column biases, clamps, activations after them (on the tile just stored, or as a pass over
+  // BLAS's block where C is one column).
   const std::vector<Fused> epilogues = {
-      {false, -inf, inf, true, {}},
-      {true, 0.f, inf, true, {}},
-      {false, -0.5f, 0.75f, true, {}},
+      {true, -inf, inf},
+      {true, 0.f, inf},
+      {false, -0.5f, 0.75f},
+      {true, -1.f, 2.f},
+      {false, -inf, inf, true},
+      {true, 0.f, inf, true},
       {false, -inf, inf, true, activation(Activation::Kind::Gelu)},
-      {true, -inf, inf, false, activation(Activation::Kind::Sigmoid)},
+      {true, -0.5f, 0.75f, false, activation(Activation::Kind::Sigmoid)},
   };
   for (GemmIsa isa : isas()) {
     set_gemm_isa(isa);
