@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cpu/activation.h"
 #include "cpu/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -71,10 +72,11 @@ int64_t k_block(int64_t k) {
 // not null, is prefetched into L2 on the way (it may come from memory: B packed ahead), and the A
 // panel after this one (the next in a packed block) into L1: weights packed ahead and evicted
 // between images come from L3 at the pace the kernel reads them otherwise. On the last K
-// block, bias (one value per row, if not null) is added and the result clamped to bounds[0..1] (if not
-// null), so the output is stored once, finished.
+// block, bias (one value per row, if not null) and col_bias (one per column, if not null) are added and
+// the result clamped to bounds[0..1] (if not null), so the output is stored once, finished.
 using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next, float* c,
-                             int64_t ldc, int cols, float alpha, float beta, const float* bias, const float* bounds);
+                             int64_t ldc, int cols, float alpha, float beta, const float* bias, const float* col_bias,
+                             const float* bounds);
 
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
@@ -87,7 +89,7 @@ constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
 template <int R, int V>
 METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
                                          float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
-                                         const float* bounds) {
+                                         const float* col_bias, const float* bounds) {
   __m512 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -117,6 +119,9 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
     const int left = cols - 16 * v;
     mask[v] = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
   }
+  __m512 cb[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v) cb[v] = col_bias ? _mm512_maskz_loadu_ps(mask[v], col_bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
@@ -125,6 +130,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       __m512 x = _mm512_mul_ps(acc[r][v], va);
       if (beta != 0.f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[v], cp), vb, x);
       if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
+      if (col_bias) x = _mm512_add_ps(x, cb[v]);
       if (bounds) {  // the masked forms: GCC 12 warns of the plain ones' undefined pass-through operand
         x = _mm512_mask_max_ps(x, __mmask16(0xffff), x, lo);
         x = _mm512_mask_min_ps(x, __mmask16(0xffff), x, hi);
@@ -138,7 +144,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 template <int R, int V>
 METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b, int64_t ldb, const float* b_next,
                                      float* c, int64_t ldc, int cols, float alpha, float beta, const float* bias,
-                                     const float* bounds) {
+                                     const float* col_bias, const float* bounds) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -163,6 +169,9 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
 #pragma GCC unroll 2
   for (int v = 0; v < V; ++v)
     mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8 * v), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 cb[V];
+#pragma GCC unroll 2
+  for (int v = 0; v < V; ++v) cb[v] = col_bias ? _mm256_maskload_ps(col_bias + 8 * v, mask[v]) : _mm256_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
@@ -172,6 +181,7 @@ METALNN_TARGET_AVX2 void kernel_avx2(int64_t kc, const float* a, const float* b,
       __m256 x = _mm256_mul_ps(acc[r][v], va);
       if (beta != 0.f) x = _mm256_fmadd_ps(whole ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, mask[v]), vb, x);
       if (bias) x = _mm256_add_ps(x, _mm256_set1_ps(bias[r]));
+      if (col_bias) x = _mm256_add_ps(x, cb[v]);
       if (bounds) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
       if (whole) {
         _mm256_storeu_ps(cp, x);
@@ -461,17 +471,20 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           const int rows = static_cast<int>(panels.start(ip + 1) - i);
           const float* b_next = ip == b0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
           const float* bias = last && fused.row_bias ? fused.row_bias + i : nullptr;
+          const float* col_bias = last && fused.col_bias ? fused.col_bias + j0 + jr : nullptr;
           const MicroKernel kernel = t.kernel(rows, vectors);
           if (!images.per_image) {
-            kernel(kc, a_panel, b_panel, ldb, b_next, c + i * ldc + j0 + jr, ldc, cols, alpha, beta_k,
-                   bias, bounds_k);
+            float* ct = c + i * ldc + j0 + jr;
+            kernel(kc, a_panel, b_panel, ldb, b_next, ct, ldc, cols, alpha, beta_k, bias, col_bias, bounds_k);
+            if (last && !fused.act.none())
+              for (int r = 0; r < rows; ++r) apply_activation(ct + r * ldc, cols, fused.act);
             return;
           }
           const int64_t g = images.first + j0 + jr, image = g / images.per_image, col = g - image * images.per_image;
           float* c_rows = c + i * ldc;
           if (col + cols <= images.per_image) {
             kernel(kc, a_panel, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
-                   beta_k, bias, bounds_k);
+                   beta_k, bias, nullptr, bounds_k);
             return;
           }
           // The tile spans two images: through a block of its own, gathered first if C is read.
@@ -484,7 +497,7 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           };
           if (beta_k != 0.f)
             each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
-          kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, bounds_k);
+          kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, nullptr, bounds_k);
           each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
         };
         if (row_major_tiles) {
@@ -524,13 +537,18 @@ PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int
   return p;
 }
 
-// The fused row epilogue as a pass over a block, where BLAS did the GEMM.
+// The fused epilogue as a pass over a block, where BLAS did the GEMM.
 void apply_row_epilogue(const GemmRowEpilogue& fused, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0,
                         int64_t c1) {
   for (int64_t i = r0; i < r1; ++i) {
     float* row = c + i * ldc;
     const float add = fused.row_bias ? fused.row_bias[i] : 0.f;
-    for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add, fused.lo), fused.hi);
+    if (fused.col_bias) {
+      for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add + fused.col_bias[j], fused.lo), fused.hi);
+    } else {
+      for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add, fused.lo), fused.hi);
+    }
+    if (!fused.act.none()) apply_activation(row + c0, c1 - c0, fused.act);
   }
 }
 
@@ -582,8 +600,11 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   const bool matrix_vector = n == 1 && a.data && b.data && !images.per_image;
   if (images.per_image && (!t.kernel || k == 0))
     throw std::invalid_argument("gemm over image columns needs the packed kernels and k > 0");
+  if (images.per_image && (fused.col_bias || !fused.act.none()))
+    throw std::invalid_argument("gemm over image columns takes no column bias or activation");
   if (!t.kernel || k == 0 || matrix_vector) {
-    const bool fuse = fused.row_bias || fused.lo > -std::numeric_limits<float>::infinity() ||
+    const bool fuse = fused.row_bias || fused.col_bias || !fused.act.none() ||
+                      fused.lo > -std::numeric_limits<float>::infinity() ||
                       fused.hi < std::numeric_limits<float>::infinity();
     parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,
                    c, ldc, !fuse ? epilogue : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/activation.h"
 #include "core/derived_cache.h"
 #include "cpu/parallel_gemm.h"
 #include "cpu/thread_pool.h"
@@ -52,11 +53,14 @@ struct GemmOperand {
   const PackedMatrix* packed = nullptr;
 };
 
-// What the GEMM applies to each element of C as it stores it finished: c[i, j] = min(max(c[i, j] +
-// row_bias[i], lo), hi), in registers (a bias and a ReLU or Clip without another pass over C).
+// What the GEMM applies to each element of C as it stores it finished: c[i, j] = act(min(max(c[i, j] +
+// row_bias[i] + col_bias[j], lo), hi)), the sums and the clamp in registers, act on each tile just
+// stored while it is in L1 (a bias and an activation without another pass over C).
 struct GemmRowEpilogue {
   const float* row_bias = nullptr;  // m values, or none
+  const float* col_bias = nullptr;  // n values, or none; not with ImageColumns
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  Activation act;  // after the clamp; none or one that is not a clamp
 };
 
 // The columns of B and C as a run of images side by side (a convolution's GEMM over a batch): column

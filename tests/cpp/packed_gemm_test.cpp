@@ -43,11 +43,28 @@ struct Case {
   float alpha, beta;
 };
 
-// The fused row epilogue a check applies: a bias per row of C and a clamp, either optional.
+// The fused epilogue a check applies: a bias per row and one per column of C, a clamp and an
+// activation after it, each optional.
 struct Fused {
   bool bias = false;
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  bool col_bias = false;
+  Activation act;
 };
+
+Activation activation(Activation::Kind kind) {
+  Activation act;
+  act.kind = kind;
+  return act;
+}
+
+double reference_activation(double x, const Activation& act) {
+  switch (act.kind) {
+    case Activation::Kind::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case Activation::Kind::Gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    default: return x;
+  }
+}
 
 void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
   SCOPED_TRACE("isa=" + std::to_string(int(isa)) + " m=" + std::to_string(t.m) + " n=" + std::to_string(t.n) +
@@ -56,9 +73,11 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
   const int64_t lda = t.trans_a ? t.m : t.k, ldb = t.trans_b ? t.k : t.n, ldc = t.n + 3;
   const std::vector<float> a = random_values(t.m * t.k, 1), b = random_values(t.k * t.n, 2);
   std::vector<float> c = random_values(t.m * ldc, 3);
-  const std::vector<float> bias = random_values(t.m, 4);
+  const std::vector<float> bias = random_values(t.m, 4), col_bias = random_values(t.n, 5);
   GemmRowEpilogue fused;
   fused.row_bias = f.bias ? bias.data() : nullptr;
+  fused.col_bias = f.col_bias ? col_bias.data() : nullptr;
+  fused.act = f.act;
   fused.lo = f.lo;
   fused.hi = f.hi;
   const std::vector<float> c0 = c;
@@ -80,8 +99,9 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
       double acc = 0;
       for (int64_t q = 0; q < t.k; ++q)
         acc += double(t.trans_a ? a[q * lda + i] : a[i * lda + q]) * (t.trans_b ? b[j * ldb + q] : b[q * ldb + j]);
-      const double want = std::clamp(t.alpha * acc + t.beta * c0[i * ldc + j] + (f.bias ? bias[i] : 0.f),
-                                     double(f.lo), double(f.hi));
+      const double sum = t.alpha * acc + t.beta * c0[i * ldc + j] + (f.bias ? bias[i] : 0.f) +
+                         (f.col_bias ? col_bias[j] : 0.f);
+      const double want = reference_activation(std::clamp(sum, double(f.lo), double(f.hi)), f.act);
       const double tol = 1e-5 * (t.k + 1);
       if (std::abs(c[i * ldc + j] - want) > tol && bad++ < 5)
         ADD_FAILURE() << "C[" << i << ", " << j << "] = " << c[i * ldc + j] << ", expected " << want;
@@ -119,19 +139,31 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
   }
 }
 
-TEST(PackedGemm, FusedBiasAndClampEveryIsa) {
+TEST(PackedGemm, FusedEpilogueEveryIsa) {
   IsaScope scope;
   ThreadPool pool(2);
   constexpr float inf = std::numeric_limits<float>::infinity();
-  // Ragged tiles, several K blocks (the bias and clamp only on the last), beta != 0, either side
+  // Ragged tiles, several K blocks (the epilogue only on the last), beta != 0, either side
   // packed, a transposed A packed per call.
   const std::vector<Case> cases = {
       {7, 13, 5, false, false, true, 1.f, 0.f},     {29, 47, 300, false, false, true, 1.f, 0.f},
       {49, 64, 600, true, false, false, 1.f, 0.f},  {50, 100, 513, false, true, false, 0.5f, 1.f},
       {200, 41, 129, false, false, true, 1.f, 0.f}, {14, 1600, 40, true, false, false, 1.f, 0.f},
       {65, 1, 70, false, false, true, 1.f, -1.f},   {200, 1400, 100, false, false, true, 1.f, 0.f},
+      {600, 70, 33, false, false, false, 1.f, 0.f},
   };
-  const std::vector<Fused> epilogues = {{true, -inf, inf}, {true, 0.f, inf}, {false, -0.5f, 0.75f}, {true, -1.f, 2.f}};
+  // Row and column biases, clamps, activations after them (on the tile just stored, or as a pass over
+  // BLAS's block where C is one column).
+  const std::vector<Fused> epilogues = {
+      {true, -inf, inf},
+      {true, 0.f, inf},
+      {false, -0.5f, 0.75f},
+      {true, -1.f, 2.f},
+      {false, -inf, inf, true},
+      {true, 0.f, inf, true},
+      {false, -inf, inf, true, activation(Activation::Kind::Gelu)},
+      {true, -0.5f, 0.75f, false, activation(Activation::Kind::Sigmoid)},
+  };
   for (GemmIsa isa : isas()) {
     set_gemm_isa(isa);
     for (const Case& t : cases)

@@ -4,8 +4,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from onnx import helper
+
+import metalnn
 
 from op_check import OPSETS, check_model, check_op, const, make_model
 
@@ -167,3 +170,63 @@ def test_matmul_simdgroup(target, rng):
     a = rng.standard_normal((2, 32, 16), dtype="float32")
     b = rng.standard_normal((16, 40), dtype="float32")
     check_op("MatMul", [a, b], target)
+
+
+# MatMul + bias Add (or Gemm with a row C) and an activation, all fused into the GEMM's store: the
+# packed kernels (ragged tiles, several K blocks, constant B shared by a folded batch or one per batch
+# entry, past 512 rows while B is at most 1536 wide), BLAS past 512 rows on a wider B and the few-row
+# gemv, the bias and activation applied as C is stored.
+FUSED_SHAPES = {
+    "folded": ((2, 13, 24), (24, 37)),
+    "k_blocks": ((2, 45, 600), (600, 50)),
+    "tall": ((2, 300, 40), (40, 70)),
+    "tall_wide_blas": ((600, 40), (40, 1601)),
+    "per_batch_b": ((3, 5, 9), (3, 9, 20)),
+    "few_rows": ((1, 24), (24, 37)),
+}
+FUSED_ACTIVATIONS = {
+    "none": None,
+    "relu": ("Relu", {}),
+    "clip": ("Clip", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.1}),
+    "gelu": ("Gelu", {}),
+}
+
+
+def _activation_nodes(activation, source):
+    op, attributes = activation
+    inputs = [source, "lo", "hi"] if op == "Clip" else [source]
+    return [helper.make_node(op, inputs, ["y"], **attributes)]
+
+
+@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS.values(), ids=FUSED_ACTIVATIONS.keys())
+@pytest.mark.parametrize("shapes", FUSED_SHAPES.values(), ids=FUSED_SHAPES.keys())
+def test_matmul_bias_activation_fused(shapes, activation, target, rng):
+    a_shape, b_shape = shapes
+    values = {
+        "a": rng.standard_normal(a_shape, dtype="float32"),
+        "b": const(rng.standard_normal(b_shape, dtype="float32") / np.float32(np.sqrt(b_shape[-2]))),
+        "bias": const(rng.standard_normal(b_shape[-1], dtype="float32")),
+        "lo": const(np.array(-0.5, np.float32)),
+        "hi": const(np.array(0.75, np.float32)),
+    }
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["m"]),
+             helper.make_node("Add", ["m", "bias"], ["g" if activation else "y"])]
+    if activation:
+        nodes += _activation_nodes(activation, "g")
+    used = {name for node in nodes for name in node.input}
+    model, feeds = make_model(nodes, {k: v for k, v in values.items() if k in used}, ["y"], opset=20)
+    loaded = metalnn.load(model, device=target.device, precision=target.precision)
+    assert loaded.summary().op_counts == {"MatMul": 1}
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("activation", ["Sigmoid", "Gelu"])
+@pytest.mark.parametrize("m, n", [(7, 45), (600, 45), (600, 1601)])
+def test_gemm_bias_activation_fused(m, n, activation, target, rng):
+    a, b = gemm_operands({"transB": 1}, rng, m=m, k=130, n=n)
+    nodes = [helper.make_node("Gemm", ["a", "b", "c"], ["g"], transB=1), helper.make_node(activation, ["g"], ["y"])]
+    model, feeds = make_model(nodes, {"a": a, "b": const(b), "c": const(rng.standard_normal(n, dtype="float32"))},
+                              ["y"], opset=20)
+    check_model(model, feeds, target)
