@@ -120,6 +120,16 @@ CONV_CASES = {
     "batched_3x3_stride2": ((3, 19, 14, 14), (24, 19, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "batched_3x3_5x7": ((2, 17, 5, 7), (13, 17, 3, 3), {"pads": [1, 1, 1, 1]}),
     "im2col_per_image_deep": ((3, 800, 16, 16), (5, 800, 3, 2), {}),
+    # Output rows at most 32 wide, stride 1 or 2: with AVX-512 one or two masked vectors per row of each
+    # tap (rows exactly 16 or 32 wide, a partial second vector, im2col tiles ending mid-row, dilation
+    # with stride 2, padding on one side).
+    "narrow_im2col_16_wide_stride2": ((2, 9, 15, 31), (7, 9, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "narrow_im2col_tiles_mid_row": ((1, 600, 22, 16), (5, 600, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_dilated_stride2": ((1, 5, 13, 20), (6, 5, 3, 3), {"strides": [2, 2], "dilations": [2, 3],
+                                                                     "pads": [0, 3, 2, 1]}),
+    "narrow_im2col_32_wide": ((2, 5, 6, 32), (4, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_29_wide_stride2": ((1, 7, 9, 57), (6, 7, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "narrow_im2col_two_vectors_mid_row": ((1, 700, 12, 30), (4, 700, 3, 3), {"pads": [1, 1, 1, 1]}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
@@ -229,11 +239,11 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
     """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise, grouped and
-    stem kernels capped at AVX2 (the per-plane depthwise kernel) or plain C++ (the stem kernel off:
-    im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
+    stem kernels capped at AVX2 (the per-plane depthwise kernel, im2col's row copies) or plain C++ (the
+    stem kernel off: im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
     path runs them (the choice is made once per process)."""
     env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels,
-               METALNN_STEM_KERNELS=kernels)
+               METALNN_STEM_KERNELS=kernels, METALNN_IM2COL_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -262,6 +272,8 @@ FUSED_CASES = {
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
+    "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

@@ -1,0 +1,107 @@
+#include "cpu/narrow_im2col.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu/cpu_features.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define METALNN_NARROW_IM2COL 1
+#define METALNN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#endif
+
+namespace metalnn::cpu {
+
+namespace {
+
+constexpr int64_t kLanes = 16;
+
+#ifdef METALNN_NARROW_IM2COL
+__mmask16 lanes(int64_t lo, int64_t hi) {  // bits [lo, hi)
+  return hi <= lo ? __mmask16(0) : __mmask16(((1u << (hi - lo)) - 1) << lo);
+}
+
+// `p` moved by `n` floats, as an address only: the masked loads and stores below start before a row
+// (or the output) where its first lanes are masked off, which never touches those floats.
+template <class T>
+T* offset(T* p, int64_t n) {
+  return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) + n * int64_t{sizeof(float)});
+}
+
+// One im2col row: tap (kh, kw) of channel plane `plane` for output positions [p0, p1) to dst, each
+// output row as one or two vectors of 16 columns.
+METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, int64_t p0,
+                                      int64_t p1, float* dst) {
+  const int64_t col_offset = kw * w.dilation_w - w.pad_left;
+  const IndexRange cols = valid_range(col_offset, w.stride_w, w.out_w, w.in_w);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // Per vector of columns [s0, s0 + 16): the lanes that read the input, and at stride 2 the floats
+  // of the two loads whose even ones they are.
+  __mmask16 valid[2], first[2], second[2];
+  for (int s = 0; s < 2; ++s) {
+    const int64_t a = std::clamp<int64_t>(cols.lo - kLanes * s, 0, kLanes);
+    const int64_t b = std::clamp<int64_t>(cols.hi - kLanes * s, a, kLanes);
+    valid[s] = lanes(a, b);
+    const uint32_t raw = b > a ? uint32_t((uint64_t{1} << (2 * b - 1)) - (uint64_t{1} << (2 * a))) : 0u;
+    first[s] = __mmask16(raw & 0xffff);
+    second[s] = __mmask16(raw >> 16);
+  }
+  const int vectors = w.out_w > kLanes ? 2 : 1;
+  for (int64_t oh = p0 / w.out_w; oh * w.out_w < p1; ++oh) {
+    const int64_t row0 = oh * w.out_w;
+    const int64_t a = std::max(p0, row0) - row0, b = std::min(p1, row0 + w.out_w) - row0;
+    const int64_t ih = oh * w.stride_h - w.pad_top + kh * w.dilation_h;
+    const bool inside = ih >= 0 && ih < w.in_h;
+    for (int s = 0; s < vectors; ++s) {
+      const int64_t s0 = kLanes * s;
+      const __mmask16 store = lanes(std::max<int64_t>(a - s0, 0), std::min<int64_t>(b - s0, kLanes));
+      if (!store) continue;
+      __m512 v = _mm512_setzero_ps();
+      if (inside) {
+        const float* src = offset(plane + ih * w.in_w, s0 * w.stride_w + col_offset);
+        v = w.stride_w == 1 ? _mm512_maskz_loadu_ps(valid[s], src)
+                            : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first[s], src), even,
+                                                     _mm512_maskz_loadu_ps(second[s], offset(src, 16)));
+      }
+      _mm512_mask_storeu_ps(offset(dst, row0 + s0 - p0), store, v);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+bool narrow_im2col_suits(const Window2d& w) {
+#ifdef METALNN_NARROW_IM2COL
+  static const bool on = kernel_isa("METALNN_IM2COL_KERNELS") == KernelIsa::Avx512;
+  return on && w.out_w <= 2 * kLanes && (w.stride_w == 1 || w.stride_w == 2);
+#else
+  (void)w;
+  return false;
+#endif
+}
+
+void narrow_im2col(const float* x, int64_t channels, const Window2d& w, int64_t col_begin, int64_t col_end, float* col,
+                   ThreadPool& pool, int64_t image_stride) {
+#ifdef METALNN_NARROW_IM2COL
+  const int64_t taps = w.kernel_size(), width = col_end - col_begin, per_image = w.out_size();
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width));
+  pool.parallel_for(channels * taps, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / taps, t = r - c * taps;
+      for (int64_t p = col_begin; p < col_end;) {  // one run of columns per image
+        const int64_t image = image_stride ? p / per_image : 0, q0 = p - image * per_image;
+        const int64_t q1 = image_stride ? std::min(per_image, q0 + (col_end - p)) : col_end;
+        narrow_row(x + image * image_stride + c * w.in_size(), w, t / w.kernel_w, t % w.kernel_w, q0, q1,
+                   col + r * width + (p - col_begin));
+        p += q1 - q0;
+      }
+    }
+  });
+#else
+  (void)x, (void)channels, (void)w, (void)col_begin, (void)col_end, (void)col, (void)pool, (void)image_stride;
+#endif
+}
+
+}  // namespace metalnn::cpu
