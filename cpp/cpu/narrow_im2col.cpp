@@ -29,10 +29,11 @@ T* offset(T* p, int64_t n) {
   return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) + n * int64_t{sizeof(float)});
 }
 
-// One im2col row: tap (kh, kw) of channel plane `plane` for output positions [p0, p1) to dst, each
-// output row as one or two vectors of 16 columns.
-METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, int64_t p0,
-                                      int64_t p1, float* dst) {
+// The im2col rows of tap (kh, kw) for channels [0, channels) of `x` (planes in_size apart) and output
+// positions [p0, p1), to dst (rows dst_stride apart), each output row as one or two vectors of 16
+// columns. The masks depend on the tap and the output row only, so the channels are the inner loop.
+METALNN_TARGET_AVX512 void narrow_rows(const float* x, int64_t channels, const Window2d& w, int64_t kh, int64_t kw,
+                                       int64_t p0, int64_t p1, float* dst, int64_t dst_stride) {
   const int64_t col_offset = kw * w.dilation_w - w.pad_left;
   const IndexRange cols = valid_range(col_offset, w.stride_w, w.out_w, w.in_w);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -57,14 +58,24 @@ METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, int
       const int64_t s0 = kLanes * s;
       const __mmask16 store = lanes(std::max<int64_t>(a - s0, 0), std::min<int64_t>(b - s0, kLanes));
       if (!store) continue;
-      __m512 v = _mm512_setzero_ps();
-      if (inside) {
-        const float* src = offset(plane + ih * w.in_w, s0 * w.stride_w + col_offset);
-        v = w.stride_w == 1 ? _mm512_maskz_loadu_ps(valid[s], src)
-                            : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first[s], src), even,
-                                                     _mm512_maskz_loadu_ps(second[s], offset(src, 16)));
+      float* out = offset(dst, row0 + s0 - p0);
+      if (!inside) {
+        for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(out + c * dst_stride, store, _mm512_setzero_ps());
+        continue;
       }
-      _mm512_mask_storeu_ps(offset(dst, row0 + s0 - p0), store, v);
+      const float* src = offset(x + ih * w.in_w, s0 * w.stride_w + col_offset);
+      const int64_t plane = w.in_size();
+      if (w.stride_w == 1) {
+        for (int64_t c = 0; c < channels; ++c)
+          _mm512_mask_storeu_ps(out + c * dst_stride, store, _mm512_maskz_loadu_ps(valid[s], src + c * plane));
+      } else {
+        for (int64_t c = 0; c < channels; ++c) {
+          const float* sc = src + c * plane;
+          const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first[s], sc), even,
+                                                  _mm512_maskz_loadu_ps(second[s], sc + 16));
+          _mm512_mask_storeu_ps(out + c * dst_stride, store, v);
+        }
+      }
     }
   }
 }
@@ -86,18 +97,16 @@ void narrow_im2col(const float* x, int64_t channels, const Window2d& w, int64_t 
                    ThreadPool& pool, int64_t image_stride) {
 #ifdef METALNN_NARROW_IM2COL
   const int64_t taps = w.kernel_size(), width = col_end - col_begin, per_image = w.out_size();
-  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width));
-  pool.parallel_for(channels * taps, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / taps, t = r - c * taps;
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width * taps));
+  pool.parallel_for(channels, grain, [&](int64_t c0, int64_t c1) {
+    for (int64_t t = 0; t < taps; ++t)
       for (int64_t p = col_begin; p < col_end;) {  // one run of columns per image
         const int64_t image = image_stride ? p / per_image : 0, q0 = p - image * per_image;
         const int64_t q1 = image_stride ? std::min(per_image, q0 + (col_end - p)) : col_end;
-        narrow_row(x + image * image_stride + c * w.in_size(), w, t / w.kernel_w, t % w.kernel_w, q0, q1,
-                   col + r * width + (p - col_begin));
+        narrow_rows(x + image * image_stride + c0 * w.in_size(), c1 - c0, w, t / w.kernel_w, t % w.kernel_w, q0, q1,
+                    col + (c0 * taps + t) * width + (p - col_begin), taps * width);
         p += q1 - q0;
       }
-    }
   });
 #else
   (void)x, (void)channels, (void)w, (void)col_begin, (void)col_end, (void)col, (void)pool, (void)image_stride;
