@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "cpu/cpu_features.h"
 
@@ -29,53 +30,50 @@ T* offset(T* p, int64_t n) {
   return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) + n * int64_t{sizeof(float)});
 }
 
-// The im2col rows of tap (kh, kw) for channels [0, channels) of `x` (planes in_size apart) and output
-// positions [p0, p1), to dst (rows dst_stride apart), each output row as one or two vectors of 16
-// columns. The masks depend on the tap and the output row only, so the channels are the inner loop.
-METALNN_TARGET_AVX512 void narrow_rows(const float* x, int64_t channels, const Window2d& w, int64_t kh, int64_t kw,
-                                       int64_t p0, int64_t p1, float* dst, int64_t dst_stride) {
-  const int64_t col_offset = kw * w.dilation_w - w.pad_left;
-  const IndexRange cols = valid_range(col_offset, w.stride_w, w.out_w, w.in_w);
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  // Per vector of columns [s0, s0 + 16): the lanes that read the input, and at stride 2 the floats
-  // of the two loads whose even ones they are.
+// What one tap reads: per vector of output columns [16 s, 16 s + 16), the lanes that read the input,
+// and at stride 2 the floats of the two loads whose even ones they are.
+struct TapMasks {
+  int64_t kh, col_offset;
   __mmask16 valid[2], first[2], second[2];
+};
+
+TapMasks tap_masks(const Window2d& w, int64_t kh, int64_t kw) {
+  TapMasks m{kh, kw * w.dilation_w - w.pad_left, {}, {}, {}};
+  const IndexRange cols = valid_range(m.col_offset, w.stride_w, w.out_w, w.in_w);
   for (int s = 0; s < 2; ++s) {
     const int64_t a = std::clamp<int64_t>(cols.lo - kLanes * s, 0, kLanes);
     const int64_t b = std::clamp<int64_t>(cols.hi - kLanes * s, a, kLanes);
-    valid[s] = lanes(a, b);
+    m.valid[s] = lanes(a, b);
     const uint32_t raw = b > a ? uint32_t((uint64_t{1} << (2 * b - 1)) - (uint64_t{1} << (2 * a))) : 0u;
-    first[s] = __mmask16(raw & 0xffff);
-    second[s] = __mmask16(raw >> 16);
+    m.first[s] = __mmask16(raw & 0xffff);
+    m.second[s] = __mmask16(raw >> 16);
   }
+  return m;
+}
+
+// One im2col row: the tap of `m` over channel plane `plane` for output positions [p0, p1), to dst,
+// each output row as one or two vectors of 16 columns.
+METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, const TapMasks& m, int64_t p0,
+                                      int64_t p1, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const int vectors = w.out_w > kLanes ? 2 : 1;
   for (int64_t oh = p0 / w.out_w; oh * w.out_w < p1; ++oh) {
     const int64_t row0 = oh * w.out_w;
     const int64_t a = std::max(p0, row0) - row0, b = std::min(p1, row0 + w.out_w) - row0;
-    const int64_t ih = oh * w.stride_h - w.pad_top + kh * w.dilation_h;
+    const int64_t ih = oh * w.stride_h - w.pad_top + m.kh * w.dilation_h;
     const bool inside = ih >= 0 && ih < w.in_h;
     for (int s = 0; s < vectors; ++s) {
       const int64_t s0 = kLanes * s;
       const __mmask16 store = lanes(std::max<int64_t>(a - s0, 0), std::min<int64_t>(b - s0, kLanes));
       if (!store) continue;
-      float* out = offset(dst, row0 + s0 - p0);
-      if (!inside) {
-        for (int64_t c = 0; c < channels; ++c) _mm512_mask_storeu_ps(out + c * dst_stride, store, _mm512_setzero_ps());
-        continue;
+      __m512 v = _mm512_setzero_ps();
+      if (inside) {
+        const float* src = offset(plane + ih * w.in_w, s0 * w.stride_w + m.col_offset);
+        v = w.stride_w == 1 ? _mm512_maskz_loadu_ps(m.valid[s], src)
+                            : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.first[s], src), even,
+                                                     _mm512_maskz_loadu_ps(m.second[s], src + 16));
       }
-      const float* src = offset(x + ih * w.in_w, s0 * w.stride_w + col_offset);
-      const int64_t plane = w.in_size();
-      if (w.stride_w == 1) {
-        for (int64_t c = 0; c < channels; ++c)
-          _mm512_mask_storeu_ps(out + c * dst_stride, store, _mm512_maskz_loadu_ps(valid[s], src + c * plane));
-      } else {
-        for (int64_t c = 0; c < channels; ++c) {
-          const float* sc = src + c * plane;
-          const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first[s], sc), even,
-                                                  _mm512_maskz_loadu_ps(second[s], sc + 16));
-          _mm512_mask_storeu_ps(out + c * dst_stride, store, v);
-        }
-      }
+      _mm512_mask_storeu_ps(offset(dst, row0 + s0 - p0), store, v);
     }
   }
 }
@@ -97,16 +95,21 @@ void narrow_im2col(const float* x, int64_t channels, const Window2d& w, int64_t 
                    ThreadPool& pool, int64_t image_stride) {
 #ifdef METALNN_NARROW_IM2COL
   const int64_t taps = w.kernel_size(), width = col_end - col_begin, per_image = w.out_size();
+  std::vector<TapMasks> masks;
+  for (int64_t t = 0; t < taps; ++t) masks.push_back(tap_masks(w, t / w.kernel_w, t % w.kernel_w));
+  // Channel by channel, all taps of one before the next: its rows stay in L1.
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width * taps));
   pool.parallel_for(channels, grain, [&](int64_t c0, int64_t c1) {
-    for (int64_t t = 0; t < taps; ++t)
-      for (int64_t p = col_begin; p < col_end;) {  // one run of columns per image
-        const int64_t image = image_stride ? p / per_image : 0, q0 = p - image * per_image;
-        const int64_t q1 = image_stride ? std::min(per_image, q0 + (col_end - p)) : col_end;
-        narrow_rows(x + image * image_stride + c0 * w.in_size(), c1 - c0, w, t / w.kernel_w, t % w.kernel_w, q0, q1,
-                    col + (c0 * taps + t) * width + (p - col_begin), taps * width);
-        p += q1 - q0;
-      }
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t p = col_begin; p < col_end;) {  // one run of columns per image
+          const int64_t image = image_stride ? p / per_image : 0, q0 = p - image * per_image;
+          const int64_t q1 = image_stride ? std::min(per_image, q0 + (col_end - p)) : col_end;
+          narrow_row(x + image * image_stride + c * w.in_size(), w, masks[t], q0, q1,
+                     col + (c * taps + t) * width + (p - col_begin));
+          p += q1 - q0;
+        }
+    }
   });
 #else
   (void)x, (void)channels, (void)w, (void)col_begin, (void)col_end, (void)col, (void)pool, (void)image_stride;
