@@ -217,15 +217,78 @@ METALNN_AVX512VL void output_transform_8_f4_avx512(const float* m, int64_t m_str
                                                    float* y, int64_t y_stride, int64_t rows_left, int64_t cols_left) {
   output_transform_8_f4_body(m, m_stride, bias, lo, hi, y, y_stride, rows_left, cols_left);
 }
+
+// Maps of at most 8x8 outputs, F(2x2, 3x3): tile (ty, tx) of an image's 4x4 grid in lane 4 ty + tx.
+// `padded` is a channel's plane with zeros around, 10 rows of 10 floats (row r, column c holds input
+// row r - pad_top, column c - pad_left): V = B^T d B, the 16 results to v + xi * v_stride.
+METALNN_AVX512VL void small_input_transform(const float* padded, float* v, int64_t v_stride) {
+  const __m512i corner = _mm512_setr_epi32(0, 2, 4, 6, 20, 22, 24, 26, 40, 42, 44, 46, 60, 62, 64, 66);
+  __m512 d[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      d[i][j] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(10 * i + j)), padded, 4);
+  __m512 t[4][4];  // B^T d
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+    t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+    t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+    t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+  }
+  for (int i = 0; i < 4; ++i) {  // (B^T d) B
+    _mm512_storeu_ps(v + (i * 4 + 0) * v_stride, _mm512_sub_ps(t[i][0], t[i][2]));
+    _mm512_storeu_ps(v + (i * 4 + 1) * v_stride, _mm512_add_ps(t[i][1], t[i][2]));
+    _mm512_storeu_ps(v + (i * 4 + 2) * v_stride, _mm512_sub_ps(t[i][2], t[i][1]));
+    _mm512_storeu_ps(v + (i * 4 + 3) * v_stride, _mm512_sub_ps(t[i][1], t[i][3]));
+  }
+}
+
+// Y = A^T m A for an image's 16 tiles, plus bias and the clamp, into its out_h x out_w plane y (the
+// outputs of tiles past the map's edge are dropped).
+METALNN_AVX512VL void small_output_transform(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                             float* y, int64_t out_h, int64_t out_w) {
+  __m512 s[2][4];  // A^T m
+  for (int j = 0; j < 4; ++j) {
+    const __m512 m0 = _mm512_loadu_ps(m + (0 * 4 + j) * m_stride), m1 = _mm512_loadu_ps(m + (1 * 4 + j) * m_stride);
+    const __m512 m2 = _mm512_loadu_ps(m + (2 * 4 + j) * m_stride), m3 = _mm512_loadu_ps(m + (3 * 4 + j) * m_stride);
+    s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+    s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+  }
+  const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512i ty = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);  // 2 ty, 2 tx
+  const __m512i tx = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
+  const __m512i h = _mm512_set1_epi32(static_cast<int>(out_h)), w = _mm512_set1_epi32(static_cast<int>(out_w));
+  for (int r = 0; r < 2; ++r) {
+    const __m512 out[2] = {_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b),
+                           _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b)};
+    const __m512i row = _mm512_add_epi32(ty, _mm512_set1_epi32(r));
+    for (int c = 0; c < 2; ++c) {
+      const __m512i col = _mm512_add_epi32(tx, _mm512_set1_epi32(c));
+      const __mmask16 inside = _mm512_cmplt_epi32_mask(row, h) & _mm512_cmplt_epi32_mask(col, w);
+      const __m512 value = _mm512_min_ps(vhi, _mm512_max_ps(vlo, out[c]));
+      _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
+    }
+  }
+}
 #endif
 
 }  // namespace
 
 bool WinogradConv::supports(const Window2d& w) {
-  // Below 8x8 outputs the vectors of tiles are mostly padding and the transformed weights (16/9 the
-  // size of the originals) cost more to stream than the multiplies they save.
-  return has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && w.out_h >= 8 && w.out_w >= 8;
+  // Below 8x8 outputs the row vectors of tiles are mostly padding and the transformed weights (16/9 the
+  // size of the originals) cost more to stream than the multiplies they save: such maps have their own
+  // form (run_small).
+  const bool window = has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
+                      w.dilation_h == 1 && w.dilation_w == 1;
+  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w));
+}
+
+bool WinogradConv::small_map(const Window2d& w) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  return has_avx512() && w.out_h >= 6 && w.out_w >= 6 && w.out_h <= 8 && w.out_w <= 8;
+#else
+  (void)w;
+  return false;
+#endif
 }
 
 int WinogradConv::tile_size(const Window2d& w) {
@@ -282,6 +345,10 @@ std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const 
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                        ThreadPool& pool) const {
+  if (small_map(win_)) {
+    run_small(x, bias, y, batch, act, pool);
+    return;
+  }
   const int64_t threads = pool.num_threads();
   if (batch >= threads || tiles_h_ > chunk_rows_) {
     // Independent row chunks, each transformed, multiplied and transformed back by one thread.
@@ -317,6 +384,45 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
       transform_output(m, bias, yb, chunk, o0, o1, act);
     });
   }
+}
+
+void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
+                             ThreadPool& pool) const {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  constexpr int64_t kGrid = 16, kPadded = 10;  // tiles per image; rows and columns of a padded plane
+  const int64_t n = batch * kGrid;  // GEMM columns: image b's tiles at b * 16
+  Scratch& s = scratch();  // the caller's, shared with the workers for this call
+  s.v.resize(static_cast<size_t>(points_ * in_c_ * n));
+  s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
+  float *v = s.v.data(), *m = s.m.data();
+  const int64_t rows = std::min(win_.in_h, kPadded - win_.pad_top);
+  const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, kPadded - win_.pad_left));
+  pool.parallel_for(batch * in_c_, 8, [&](int64_t t0, int64_t t1) {
+    float padded[kPadded * kPadded] = {};  // the cells outside the input stay zero for every plane
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* plane = x + t * win_.in_size();
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(padded + (r + win_.pad_top) * kPadded + win_.pad_left, plane + r * win_.in_w,
+                    static_cast<size_t>(cols) * sizeof(float));
+      const int64_t b = t / in_c_, c = t % in_c_;
+      small_input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
+    }
+  });
+  pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / out_c_, o = t % out_c_;
+      float* plane = y + t * win_.out_size();
+      small_output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h,
+                             win_.out_w);
+      if (!clamp) apply_activation(plane, win_.out_size(), act);
+    }
+  });
+#else
+  (void)x, (void)bias, (void)y, (void)batch, (void)act, (void)pool;
+#endif
 }
 
 WinogradConv::Chunk WinogradConv::make_chunk(int64_t tile_row0) const {

@@ -83,6 +83,13 @@ CONV_CASES = {
     "winograd_wide": ((1, 32, 9, 40), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_valid": ((2, 32, 10, 12), (3, 32, 3, 3), {}),
+    # Outputs of 6x6 to 8x8 (with AVX-512): F(2x2, 3x3) with an image's 4x4 grid of tiles per vector and
+    # the batch side by side (grid tiles past the map, asymmetric and no padding, 6 to 8 rows and columns).
+    "winograd_small_7x7": ((3, 33, 7, 7), (19, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_small_8x8_one_image": ((1, 40, 8, 8), (16, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_small_6x8_asymmetric": ((2, 32, 6, 7), (9, 32, 3, 3), {"pads": [0, 2, 2, 1]}),
+    "winograd_small_valid": ((5, 36, 9, 10), (7, 36, 3, 3), {}),
+    "winograd_below_6x6_im2col": ((2, 32, 5, 9), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Outputs of at least 28x28: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),
@@ -272,7 +279,8 @@ FUSED_CASES = {
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
-    "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_small": ((2, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 1, 2), {"pads": [0, 1, 0, 0]}),
     "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
