@@ -269,6 +269,74 @@ METALNN_AVX512VL void small_output_transform(const float* m, int64_t m_stride, f
     }
   }
 }
+
+// input_transform_6 and output_transform_6 on 16 lanes.
+METALNN_AVX512VL inline void input_transform_6x16(const __m512 d[6], __m512 r[6]) {
+  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f);
+  const __m512 a = _mm512_fnmadd_ps(four, d[2], d[4]), b = _mm512_fnmadd_ps(four, d[1], d[3]);
+  const __m512 c = _mm512_sub_ps(d[4], d[2]), e = _mm512_sub_ps(d[3], d[1]);
+  r[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+  r[1] = _mm512_add_ps(a, b);
+  r[2] = _mm512_sub_ps(a, b);
+  r[3] = _mm512_fmadd_ps(two, e, c);
+  r[4] = _mm512_fnmadd_ps(two, e, c);
+  r[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+}
+METALNN_AVX512VL inline void output_transform_6x16(const __m512 m[6], __m512 y[4]) {
+  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), eight = _mm512_set1_ps(8.f);
+  const __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]);
+  const __m512 c = _mm512_add_ps(m[3], m[4]), e = _mm512_sub_ps(m[3], m[4]);
+  y[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
+  y[1] = _mm512_fmadd_ps(two, e, b);
+  y[2] = _mm512_fmadd_ps(four, c, a);
+  y[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, e, b), m[5]);
+}
+
+// small_input_transform for F(4x4, 3x3): `padded` has 18 rows of 18 floats; writes 36 results.
+METALNN_AVX512VL void small_input_transform_f4(const float* padded, float* v, int64_t v_stride) {
+  const __m512i corner = _mm512_setr_epi32(0, 4, 8, 12, 72, 76, 80, 84, 144, 148, 152, 156, 216, 220, 224, 228);
+  __m512 t[6][6];  // B^T d, t[i][j]
+  for (int j = 0; j < 6; ++j) {
+    __m512 d[6], r[6];
+    for (int i = 0; i < 6; ++i)
+      d[i] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(18 * i + j)), padded, 4);
+    input_transform_6x16(d, r);
+    for (int i = 0; i < 6; ++i) t[i][j] = r[i];
+  }
+  for (int i = 0; i < 6; ++i) {
+    __m512 r[6];
+    input_transform_6x16(t[i], r);
+    for (int c = 0; c < 6; ++c) _mm512_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
+  }
+}
+
+// small_output_transform for F(4x4, 3x3).
+METALNN_AVX512VL void small_output_transform_f4(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                                float* y, int64_t out_h, int64_t out_w) {
+  __m512 s[4][6];  // A^T m
+  for (int j = 0; j < 6; ++j) {
+    __m512 col[6], r[4];
+    for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (i * 6 + j) * m_stride);
+    output_transform_6x16(col, r);
+    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
+  }
+  const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512i ty = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);  // 4 ty, 4 tx
+  const __m512i tx = _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+  const __m512i h = _mm512_set1_epi32(static_cast<int>(out_h)), w = _mm512_set1_epi32(static_cast<int>(out_w));
+  for (int r = 0; r < 4; ++r) {
+    __m512 o[4];
+    output_transform_6x16(s[r], o);
+    const __m512i row = _mm512_add_epi32(ty, _mm512_set1_epi32(r));
+    const __mmask16 row_inside = _mm512_cmplt_epi32_mask(row, h);
+    for (int c = 0; c < 4; ++c) {
+      const __m512i col = _mm512_add_epi32(tx, _mm512_set1_epi32(c));
+      const __mmask16 inside = row_inside & _mm512_cmplt_epi32_mask(col, w);
+      const __m512 value = _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(o[c], b)));
+      _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
+    }
+  }
+}
 #endif
 
 }  // namespace
@@ -284,7 +352,10 @@ bool WinogradConv::supports(const Window2d& w) {
 
 bool WinogradConv::small_map(const Window2d& w) {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  return has_avx512() && w.out_h >= 6 && w.out_w >= 6 && w.out_h <= 8 && w.out_w <= 8;
+  const auto within = [&](int64_t lo, int64_t hi) {
+    return w.out_h >= lo && w.out_w >= lo && w.out_h <= hi && w.out_w <= hi;
+  };
+  return has_avx512() && (within(6, 8) || within(10, 16));
 #else
   (void)w;
   return false;
@@ -292,6 +363,7 @@ bool WinogradConv::small_map(const Window2d& w) {
 }
 
 int WinogradConv::tile_size(const Window2d& w) {
+  if (small_map(w)) return w.out_h > 8 ? 4 : 2;
   // A vector holds 8 tiles of a row: 32 outputs wide at m = 4. Narrower rows would leave most lanes
   // padding, and short maps most tile rows.
   return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
@@ -389,34 +461,36 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
 void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                              ThreadPool& pool) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
-  constexpr int64_t kGrid = 16, kPadded = 10;  // tiles per image; rows and columns of a padded plane
+  constexpr int64_t kGrid = 16;  // tiles per image
+  const int64_t padded_size = 4 * m_ + 2;  // rows and columns of a padded plane
+  const auto input_transform = m_ == 4 ? small_input_transform_f4 : small_input_transform;
   const int64_t n = batch * kGrid;  // GEMM columns: image b's tiles at b * 16
   Scratch& s = scratch();  // the caller's, shared with the workers for this call
   s.v.resize(static_cast<size_t>(points_ * in_c_ * n));
   s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
   float *v = s.v.data(), *m = s.m.data();
-  const int64_t rows = std::min(win_.in_h, kPadded - win_.pad_top);
-  const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, kPadded - win_.pad_left));
+  const int64_t rows = std::min(win_.in_h, padded_size - win_.pad_top);
+  const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, padded_size - win_.pad_left));
   pool.parallel_for(batch * in_c_, 8, [&](int64_t t0, int64_t t1) {
-    float padded[kPadded * kPadded] = {};  // the cells outside the input stay zero for every plane
+    float padded[18 * 18] = {};  // the cells outside the input stay zero for every plane
     for (int64_t t = t0; t < t1; ++t) {
       const float* plane = x + t * win_.in_size();
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(padded + (r + win_.pad_top) * kPadded + win_.pad_left, plane + r * win_.in_w,
+        std::memcpy(padded + (r + win_.pad_top) * padded_size + win_.pad_left, plane + r * win_.in_w,
                     static_cast<size_t>(cols) * sizeof(float));
       const int64_t b = t / in_c_, c = t % in_c_;
-      small_input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
+      input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
     }
   });
   pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
   float lo, hi;
   const bool clamp = activation_as_clamp(act, lo, hi);
+  const auto output_transform = m_ == 4 ? small_output_transform_f4 : small_output_transform;
   pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / out_c_, o = t % out_c_;
       float* plane = y + t * win_.out_size();
-      small_output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h,
-                             win_.out_w);
+      output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h, win_.out_w);
       if (!clamp) apply_activation(plane, win_.out_size(), act);
     }
   });

@@ -2,7 +2,7 @@
 // (m + 2)^2 input tile, as (m + 2)^2 GEMMs between transformed weights and transformed input tiles.
 // F(4x4, 3x3) needs 36 multiplies per 16 outputs and input channel (direct: 144, F(2x2, 3x3): 64), so
 // it is used wherever rows are wide enough to fill its vectors of tiles; narrower maps use F(2x2, 3x3),
-// and maps of at most 8x8 an image's tiles per vector (run_small).
+// and maps of 6x6 to 16x16 an image's tiles per vector (run_small).
 // Transforms are AVX2 (8 tiles per vector); the GEMMs are cpu/packed_gemm.h with U packed once.
 #pragma once
 #include <cstdint>
@@ -20,7 +20,7 @@ namespace metalnn::cpu {
 class WinogradConv {
  public:
   // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8, or with
-  // AVX-512 6x6 to 8x8) on this CPU.
+  // AVX-512 at least 6x6) on this CPU.
   static bool supports(const Window2d& w);
 
   // Output block size m (2 or 4) for this window.
@@ -48,17 +48,17 @@ class WinogradConv {
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
   void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
                         const Activation& act) const;
-  // Maps of 6x6 to 8x8 outputs (ResNets' last stage): F(2x2, 3x3) with an image's 4x4 grid of tiles in
-  // one vector, and the GEMMs' columns running over the batch, so each transformed weight matrix is read
-  // once for all images (the row layout would leave half of each vector empty and read it per image).
-  // Below 6x6 the grid's idle tiles cost more than Winograd saves.
+  // Maps of 6x6 to 8x8 outputs (ResNets' last stage; F(2x2, 3x3)) and of 10x10 to 16x16 (ResNets' third
+  // stage, AlexNet's 13x13; F(4x4, 3x3)): an image's 4x4 grid of tiles in one vector, and the GEMMs'
+  // columns running over the batch, so each transformed weight matrix is read once for all images (the
+  // row layout would leave up to half of each vector empty and read the weights per image). Below 6x6
+  // the grid's idle tiles cost more than Winograd saves.
   void run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                  ThreadPool& pool) const;
   static bool small_map(const Window2d& w);
 
   int64_t out_c_, in_c_;
   Window2d win_;
-  bool small_;          // run_small
   int64_t m_, points_;  // output block size, and (m + 2)^2
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most
