@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "core/derived_cache.h"
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
+#include "cpu/epilogue.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -19,6 +21,14 @@ DerivedCache<const std::vector<float>>& transformed_weights() {
 }
 
 constexpr int64_t kLanes = 8;
+
+// The bounds the output transforms clamp to, and whether they are all of act; with a residual none
+// (act comes after the sum, on each finished plane or rows while they are in cache).
+bool output_clamp(const Activation& act, const float* res, float& lo, float& hi) {
+  if (!res) return activation_as_clamp(act, lo, hi);
+  lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  return false;
+}
 // GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
 constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
 // Output width and height from which F(4x4, 3x3) is used.
@@ -88,29 +98,29 @@ METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bia
   }
 }
 
-// F(4x4, 3x3). One 1-D transform of six vectors, used on columns and then on rows: B^T with the
-// interpolation points 0, +-1, +-2 and infinity.
-METALNN_AVX2_INLINE void input_transform_6(const __m256 d[6], __m256 r[6]) {
-  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), five = _mm256_set1_ps(5.f);
-  const __m256 a = _mm256_fnmadd_ps(four, d[2], d[4]), b = _mm256_fnmadd_ps(four, d[1], d[3]);
-  const __m256 c = _mm256_sub_ps(d[4], d[2]), e = _mm256_sub_ps(d[3], d[1]);
-  r[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
-  r[1] = _mm256_add_ps(a, b);
-  r[2] = _mm256_sub_ps(a, b);
-  r[3] = _mm256_fmadd_ps(two, e, c);
-  r[4] = _mm256_fnmadd_ps(two, e, c);
-  r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+// F(4x4, 3x3). One 1-D transform of six vectors (of 8 or 16 lanes), used on columns and then on rows:
+// B^T with the interpolation points 0, +-1, +-2 and infinity.
+template <class V>
+__attribute__((always_inline)) inline void input_transform_6(const V d[6], V r[6]) {
+  const V a = d[4] - 4.f * d[2], b = d[3] - 4.f * d[1];
+  const V c = d[4] - d[2], e = d[3] - d[1];
+  r[0] = 4.f * d[0] + (d[4] - 5.f * d[2]);
+  r[1] = a + b;
+  r[2] = a - b;
+  r[3] = 2.f * e + c;
+  r[4] = c - 2.f * e;
+  r[5] = 4.f * d[1] + (d[5] - 5.f * d[3]);
 }
 
 // A^T: six transformed values to four outputs.
-METALNN_AVX2_INLINE void output_transform_6(const __m256 m[6], __m256 y[4]) {
-  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), eight = _mm256_set1_ps(8.f);
-  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
-  const __m256 c = _mm256_add_ps(m[3], m[4]), e = _mm256_sub_ps(m[3], m[4]);
-  y[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
-  y[1] = _mm256_fmadd_ps(two, e, b);
-  y[2] = _mm256_fmadd_ps(four, c, a);
-  y[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, e, b), m[5]);
+template <class V>
+__attribute__((always_inline)) inline void output_transform_6(const V m[6], V y[4]) {
+  const V a = m[1] + m[2], b = m[1] - m[2];
+  const V c = m[3] + m[4], e = m[3] - m[4];
+  y[0] = m[0] + a + c;
+  y[1] = 2.f * e + b;
+  y[2] = 4.f * c + a;
+  y[3] = 8.f * e + b + m[5];
 }
 
 // V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
@@ -270,28 +280,6 @@ METALNN_AVX512VL void small_output_transform(const float* m, int64_t m_stride, f
   }
 }
 
-// input_transform_6 and output_transform_6 on 16 lanes.
-METALNN_AVX512VL inline void input_transform_6x16(const __m512 d[6], __m512 r[6]) {
-  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f);
-  const __m512 a = _mm512_fnmadd_ps(four, d[2], d[4]), b = _mm512_fnmadd_ps(four, d[1], d[3]);
-  const __m512 c = _mm512_sub_ps(d[4], d[2]), e = _mm512_sub_ps(d[3], d[1]);
-  r[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
-  r[1] = _mm512_add_ps(a, b);
-  r[2] = _mm512_sub_ps(a, b);
-  r[3] = _mm512_fmadd_ps(two, e, c);
-  r[4] = _mm512_fnmadd_ps(two, e, c);
-  r[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
-}
-METALNN_AVX512VL inline void output_transform_6x16(const __m512 m[6], __m512 y[4]) {
-  const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), eight = _mm512_set1_ps(8.f);
-  const __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]);
-  const __m512 c = _mm512_add_ps(m[3], m[4]), e = _mm512_sub_ps(m[3], m[4]);
-  y[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
-  y[1] = _mm512_fmadd_ps(two, e, b);
-  y[2] = _mm512_fmadd_ps(four, c, a);
-  y[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, e, b), m[5]);
-}
-
 // small_input_transform for F(4x4, 3x3): `padded` has 18 rows of 18 floats; writes 36 results.
 METALNN_AVX512VL void small_input_transform_f4(const float* padded, float* v, int64_t v_stride) {
   const __m512i corner = _mm512_setr_epi32(0, 4, 8, 12, 72, 76, 80, 84, 144, 148, 152, 156, 216, 220, 224, 228);
@@ -300,12 +288,12 @@ METALNN_AVX512VL void small_input_transform_f4(const float* padded, float* v, in
     __m512 d[6], r[6];
     for (int i = 0; i < 6; ++i)
       d[i] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(18 * i + j)), padded, 4);
-    input_transform_6x16(d, r);
+    input_transform_6(d, r);
     for (int i = 0; i < 6; ++i) t[i][j] = r[i];
   }
   for (int i = 0; i < 6; ++i) {
     __m512 r[6];
-    input_transform_6x16(t[i], r);
+    input_transform_6(t[i], r);
     for (int c = 0; c < 6; ++c) _mm512_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
   }
 }
@@ -317,7 +305,7 @@ METALNN_AVX512VL void small_output_transform_f4(const float* m, int64_t m_stride
   for (int j = 0; j < 6; ++j) {
     __m512 col[6], r[4];
     for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (i * 6 + j) * m_stride);
-    output_transform_6x16(col, r);
+    output_transform_6(col, r);
     for (int i = 0; i < 4; ++i) s[i][j] = r[i];
   }
   const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
@@ -326,7 +314,7 @@ METALNN_AVX512VL void small_output_transform_f4(const float* m, int64_t m_stride
   const __m512i h = _mm512_set1_epi32(static_cast<int>(out_h)), w = _mm512_set1_epi32(static_cast<int>(out_w));
   for (int r = 0; r < 4; ++r) {
     __m512 o[4];
-    output_transform_6x16(s[r], o);
+    output_transform_6(s[r], o);
     const __m512i row = _mm512_add_epi32(ty, _mm512_set1_epi32(r));
     const __mmask16 row_inside = _mm512_cmplt_epi32_mask(row, h);
     for (int c = 0; c < 4; ++c) {
@@ -416,9 +404,9 @@ std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const 
 }
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
-                       ThreadPool& pool) const {
+                       ThreadPool& pool, const float* res) const {
   if (small_map(win_)) {
-    run_small(x, bias, y, batch, act, pool);
+    run_small(x, bias, y, batch, act, pool, res);
     return;
   }
   const int64_t threads = pool.num_threads();
@@ -431,11 +419,12 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
         const Chunk chunk = make_chunk(t % chunks * chunk_rows_);
         const float* xb = x + t / chunks * in_c_ * win_.in_size();
         float* yb = y + t / chunks * out_c_ * win_.out_size();
+        const float* rb = res ? res + (yb - y) : nullptr;
         s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
         s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
         transform_input(xb, chunk, 0, in_c_, s.v.data());
         multiply(s.v.data(), s.m.data(), chunk.tiles, 0, points_);
-        transform_output(s.m.data(), bias, yb, chunk, 0, out_c_, act);
+        transform_output(s.m.data(), bias, yb, rb, chunk, 0, out_c_, act);
       }
     });
     return;
@@ -450,16 +439,17 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in_c_ * win_.in_size();
     float* yb = y + b * out_c_ * win_.out_size();
+    const float* rb = res ? res + (yb - y) : nullptr;
     pool.parallel_for(in_c_, 8, [&](int64_t c0, int64_t c1) { transform_input(xb, chunk, c0, c1, v); });
     pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
     pool.parallel_for(out_c_, 8, [&](int64_t o0, int64_t o1) {
-      transform_output(m, bias, yb, chunk, o0, o1, act);
+      transform_output(m, bias, yb, rb, chunk, o0, o1, act);
     });
   }
 }
 
 void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
-                             ThreadPool& pool) const {
+                             ThreadPool& pool, const float* res) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
   constexpr int64_t kGrid = 16;  // tiles per image
   const int64_t padded_size = 4 * m_ + 2;  // rows and columns of a padded plane
@@ -484,18 +474,19 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
   });
   pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
   float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+  const bool clamp = output_clamp(act, res, lo, hi);
   const auto output_transform = m_ == 4 ? small_output_transform_f4 : small_output_transform;
   pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / out_c_, o = t % out_c_;
       float* plane = y + t * win_.out_size();
       output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h, win_.out_w);
-      if (!clamp) apply_activation(plane, win_.out_size(), act);
+      if (res) residual_activation_serial(plane, res + t * win_.out_size(), 1, win_.out_size(), 0, act);
+      else if (!clamp) apply_activation(plane, win_.out_size(), act);
     }
   });
 #else
-  (void)x, (void)bias, (void)y, (void)batch, (void)act, (void)pool;
+  (void)x, (void)bias, (void)y, (void)batch, (void)act, (void)pool, (void)res;
 #endif
 }
 
@@ -559,11 +550,11 @@ void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0
          {v + xi * in_c_ * tiles, tiles, false, nullptr}, 0.f, m + xi * out_c_ * tiles, tiles, {});
 }
 
-void WinogradConv::transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0,
-                                    int64_t o1, const Activation& act) const {
+void WinogradConv::transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk,
+                                    int64_t o0, int64_t o1, const Activation& act) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
   float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+  const bool clamp = output_clamp(act, res, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
   const auto transform_f4 =
       gemm_isa() == GemmIsa::Avx512 ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
@@ -582,10 +573,12 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
           transform_f4(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 4 * k);
       }
     }
-    if (!clamp) apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
+    float* rows = yo + oh0 * win_.out_w;
+    if (res) residual_activation_serial(rows, res + (rows - y), 1, (oh1 - oh0) * win_.out_w, 0, act);
+    else if (!clamp) apply_activation(rows, (oh1 - oh0) * win_.out_w, act);
   }
 #else
-  (void)m, (void)bias, (void)y, (void)chunk, (void)o0, (void)o1, (void)act;
+  (void)m, (void)bias, (void)y, (void)res, (void)chunk, (void)o0, (void)o1, (void)act;
 #endif
 }
 

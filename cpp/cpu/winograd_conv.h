@@ -30,8 +30,9 @@ class WinogradConv {
   // by every WinogradConv built from the same tensor (one per input shape a model is specialised for).
   WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
 
-  // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr.
-  void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
+  // y = act(conv(x) + bias + res) for a batch of NCHW images; bias and res (laid out as y) may be nullptr.
+  void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool,
+           const float* res = nullptr) const;
 
  private:
   // Whole tile rows [tile_row0, tile_row0 + tile_rows) of one image; tiles = tile_rows * row_tiles_.
@@ -46,15 +47,15 @@ class WinogradConv {
   std::shared_ptr<const std::vector<float>> transform_weights(const Tensor& weights) const;
   void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
-  void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
-                        const Activation& act) const;
+  void transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk, int64_t o0,
+                        int64_t o1, const Activation& act) const;
   // Maps of 6x6 to 8x8 outputs (ResNets' last stage; F(2x2, 3x3)) and of 10x10 to 16x16 (ResNets' third
   // stage, AlexNet's 13x13; F(4x4, 3x3)): an image's 4x4 grid of tiles in one vector, and the GEMMs'
   // columns running over the batch, so each transformed weight matrix is read once for all images (the
   // row layout would leave up to half of each vector empty and read the weights per image). Below 6x6
   // the grid's idle tiles cost more than Winograd saves.
   void run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
-                 ThreadPool& pool) const;
+                 ThreadPool& pool, const float* res) const;
   static bool small_map(const Window2d& w);
 
   int64_t out_c_, in_c_;

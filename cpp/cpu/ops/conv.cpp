@@ -161,7 +161,7 @@ class ConvKernel : public Kernel {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     const float* res = residual_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    // The GEMM paths add the residual to each block as they finish it, the others in a pass after.
+    // The GEMM and Winograd paths add the residual to each block as they finish it, the others in a pass after.
     if (!compute(x, w, bias, res, y, in[0]->dim(0), pool) && res)
       residual_activation(y, res, out[0]->numel(), after_, pool);
   }
@@ -185,8 +185,8 @@ class ConvKernel : public Kernel {
       return false;
     }
     if (path_ == Path::Winograd) {
-      winograd_->run(x, bias, y, batch, act_, pool);
-      return false;
+      winograd_->run(x, bias, y, batch, res ? after_ : act_, pool, res);
+      return true;
     }
     if (path_ == Path::Stem) {
       stem_->run(x, bias, y, batch, act_, pool);
