@@ -44,44 +44,56 @@ Scratch& scratch() {
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
+// F(2x2, 3x3) on vectors of 8 or 16 tiles (V = B^T d B, to v + xi * v_stride; and A^T m A's 2x2 outputs,
+// from m + xi * m_stride), loaded and stored as raw vectors.
+template <class V>
+__attribute__((always_inline)) inline void input_transform_4x4(const V d[4][4], float* v, int64_t v_stride) {
+  V t[4][4];  // B^T d
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = d[0][j] - d[2][j];
+    t[1][j] = d[1][j] + d[2][j];
+    t[2][j] = d[2][j] - d[1][j];
+    t[3][j] = d[1][j] - d[3][j];
+  }
+  for (int i = 0; i < 4; ++i) {  // (B^T d) B
+    const V r[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1], t[i][1] - t[i][3]};
+    for (int c = 0; c < 4; ++c) std::memcpy(v + (i * 4 + c) * v_stride, &r[c], sizeof(V));
+  }
+}
+template <class V>
+__attribute__((always_inline)) inline void output_transform_4x4(const float* m, int64_t m_stride, V y[2][2]) {
+  V s[2][4];  // A^T m
+  for (int j = 0; j < 4; ++j) {
+    V mi[4];
+    for (int i = 0; i < 4; ++i) std::memcpy(&mi[i], m + (i * 4 + j) * m_stride, sizeof(V));
+    s[0][j] = mi[0] + mi[1] + mi[2];
+    s[1][j] = mi[1] - mi[2] - mi[3];
+  }
+  for (int r = 0; r < 2; ++r) {
+    y[r][0] = s[r][0] + s[r][1] + s[r][2];
+    y[r][1] = s[r][1] - s[r][2] - s[r][3];
+  }
+}
+
 // V = B^T d B for 8 tiles side by side: d[i][j] of tile k is row i, column 2k + j of `rows`.
 // Writes the 16 results to v + xi * v_stride.
 METALNN_AVX2 void input_transform_8(const float* rows, int64_t row_stride, float* v, int64_t v_stride) {
   __m256 d[4][4];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) d[i][j] = load_strided<2>(rows + i * row_stride + j);
-  __m256 t[4][4];  // B^T d
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-    t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-    t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-    t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
-  }
-  for (int i = 0; i < 4; ++i) {  // (B^T d) B
-    _mm256_storeu_ps(v + (i * 4 + 0) * v_stride, _mm256_sub_ps(t[i][0], t[i][2]));
-    _mm256_storeu_ps(v + (i * 4 + 1) * v_stride, _mm256_add_ps(t[i][1], t[i][2]));
-    _mm256_storeu_ps(v + (i * 4 + 2) * v_stride, _mm256_sub_ps(t[i][2], t[i][1]));
-    _mm256_storeu_ps(v + (i * 4 + 3) * v_stride, _mm256_sub_ps(t[i][1], t[i][3]));
-  }
+  input_transform_4x4(d, v, v_stride);
 }
 
 // Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 2x2 blocks of tiles whose outputs
 // lie inside [rows_left, cols_left) of `y`.
 METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
                                      int64_t y_stride, int64_t rows_left, int64_t cols_left) {
-  __m256 s[2][4];  // A^T m
-  for (int j = 0; j < 4; ++j) {
-    const __m256 m0 = _mm256_loadu_ps(m + (0 * 4 + j) * m_stride), m1 = _mm256_loadu_ps(m + (1 * 4 + j) * m_stride);
-    const __m256 m2 = _mm256_loadu_ps(m + (2 * 4 + j) * m_stride), m3 = _mm256_loadu_ps(m + (3 * 4 + j) * m_stride);
-    s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-    s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
-  }
+  __m256 o[2][2];
+  output_transform_4x4(m, m_stride, o);
   const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   for (int r = 0; r < 2 && r < rows_left; ++r) {
-    __m256 left = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), b);
-    __m256 right = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
-    left = _mm256_min_ps(vhi, _mm256_max_ps(vlo, left));
-    right = _mm256_min_ps(vhi, _mm256_max_ps(vlo, right));
+    const __m256 left = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o[r][0], b)));
+    const __m256 right = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o[r][1], b)));
     // Interleave into output order: tile k's left and right columns are outputs 2k and 2k + 1.
     const __m256 lo4 = _mm256_unpacklo_ps(left, right), hi4 = _mm256_unpackhi_ps(left, right);
     const __m256 first = _mm256_permute2f128_ps(lo4, hi4, 0x20), second = _mm256_permute2f128_ps(lo4, hi4, 0x31);
@@ -123,6 +135,27 @@ __attribute__((always_inline)) inline void output_transform_6(const V m[6], V y[
   y[3] = 8.f * e + b + m[5];
 }
 
+// The second half of the input transform, (B^T d) B, from t = B^T d: the 36 results to v + xi * v_stride.
+template <class V>
+__attribute__((always_inline)) inline void input_rows_6(const V t[6][6], float* v, int64_t v_stride) {
+  for (int i = 0; i < 6; ++i) {
+    V r[6];
+    input_transform_6(t[i], r);
+    for (int c = 0; c < 6; ++c) std::memcpy(v + (i * 6 + c) * v_stride, &r[c], sizeof(V));
+  }
+}
+
+// The first half of the output transform: s = A^T m, m's 36 vectors at m + xi * m_stride.
+template <class V>
+__attribute__((always_inline)) inline void output_columns_6(const float* m, int64_t m_stride, V s[4][6]) {
+  for (int j = 0; j < 6; ++j) {
+    V col[6], r[4];
+    for (int i = 0; i < 6; ++i) std::memcpy(&col[i], m + (i * 6 + j) * m_stride, sizeof(V));
+    output_transform_6(col, r);
+    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
+  }
+}
+
 // V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
 // k + j / 4 of phase j % 4, at phases + (4 i + j % 4) * phase_stride. Writes 36 results.
 METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t phase_stride, float* v,
@@ -134,11 +167,7 @@ METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t 
     input_transform_6(d, r);
     for (int i = 0; i < 6; ++i) t[i][j] = r[i];
   }
-  for (int i = 0; i < 6; ++i) {
-    __m256 r[6];
-    input_transform_6(t[i], r);
-    for (int c = 0; c < 6; ++c) _mm256_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
-  }
+  input_rows_6(t, v, v_stride);
 }
 
 // One input row, padded by pad_left zero columns on the left and zeros after it, split into 4 phases:
@@ -176,12 +205,7 @@ METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_st
                                                     float hi, float* y, int64_t y_stride, int64_t rows_left,
                                                     int64_t cols_left) {
   __m256 s[4][6];  // A^T m
-  for (int j = 0; j < 6; ++j) {
-    __m256 col[6], r[4];
-    for (int i = 0; i < 6; ++i) col[i] = _mm256_loadu_ps(m + (i * 6 + j) * m_stride);
-    output_transform_6(col, r);
-    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
-  }
+  output_columns_6(m, m_stride, s);
   const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   for (int r = 0; r < 4 && r < rows_left; ++r) {
     __m256 o[4];
@@ -237,47 +261,32 @@ METALNN_AVX512VL void small_input_transform(const float* padded, float* v, int64
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j)
       d[i][j] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(10 * i + j)), padded, 4);
-  __m512 t[4][4];  // B^T d
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-    t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-    t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-    t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-  }
-  for (int i = 0; i < 4; ++i) {  // (B^T d) B
-    _mm512_storeu_ps(v + (i * 4 + 0) * v_stride, _mm512_sub_ps(t[i][0], t[i][2]));
-    _mm512_storeu_ps(v + (i * 4 + 1) * v_stride, _mm512_add_ps(t[i][1], t[i][2]));
-    _mm512_storeu_ps(v + (i * 4 + 2) * v_stride, _mm512_sub_ps(t[i][2], t[i][1]));
-    _mm512_storeu_ps(v + (i * 4 + 3) * v_stride, _mm512_sub_ps(t[i][1], t[i][3]));
-  }
+  input_transform_4x4(d, v, v_stride);
+}
+
+// Output (m ty + r, m tx + c) of tile (ty, tx) (lane 4 ty + tx) of `value` into the out_h x out_w
+// plane y, for the tiles where it lies inside the map.
+METALNN_AVX512VL inline void scatter_grid(float* y, int64_t out_h, int64_t out_w, int m, int r, int c, __m512 value) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i mm = _mm512_set1_epi32(m), w = _mm512_set1_epi32(static_cast<int>(out_w));
+  const __m512i row = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(lane, 2), mm), _mm512_set1_epi32(r));
+  const __m512i col = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_and_si512(lane, _mm512_set1_epi32(3)), mm),
+                                       _mm512_set1_epi32(c));
+  const __mmask16 inside =
+      _mm512_cmplt_epi32_mask(row, _mm512_set1_epi32(static_cast<int>(out_h))) & _mm512_cmplt_epi32_mask(col, w);
+  _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
 }
 
 // Y = A^T m A for an image's 16 tiles, plus bias and the clamp, into its out_h x out_w plane y (the
 // outputs of tiles past the map's edge are dropped).
 METALNN_AVX512VL void small_output_transform(const float* m, int64_t m_stride, float bias, float lo, float hi,
                                              float* y, int64_t out_h, int64_t out_w) {
-  __m512 s[2][4];  // A^T m
-  for (int j = 0; j < 4; ++j) {
-    const __m512 m0 = _mm512_loadu_ps(m + (0 * 4 + j) * m_stride), m1 = _mm512_loadu_ps(m + (1 * 4 + j) * m_stride);
-    const __m512 m2 = _mm512_loadu_ps(m + (2 * 4 + j) * m_stride), m3 = _mm512_loadu_ps(m + (3 * 4 + j) * m_stride);
-    s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-    s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-  }
+  __m512 out[2][2];
+  output_transform_4x4(m, m_stride, out);
   const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  const __m512i ty = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);  // 2 ty, 2 tx
-  const __m512i tx = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
-  const __m512i h = _mm512_set1_epi32(static_cast<int>(out_h)), w = _mm512_set1_epi32(static_cast<int>(out_w));
-  for (int r = 0; r < 2; ++r) {
-    const __m512 out[2] = {_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b),
-                           _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b)};
-    const __m512i row = _mm512_add_epi32(ty, _mm512_set1_epi32(r));
-    for (int c = 0; c < 2; ++c) {
-      const __m512i col = _mm512_add_epi32(tx, _mm512_set1_epi32(c));
-      const __mmask16 inside = _mm512_cmplt_epi32_mask(row, h) & _mm512_cmplt_epi32_mask(col, w);
-      const __m512 value = _mm512_min_ps(vhi, _mm512_max_ps(vlo, out[c]));
-      _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
-    }
-  }
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c)
+      scatter_grid(y, out_h, out_w, 2, r, c, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(out[r][c], b))));
 }
 
 // small_input_transform for F(4x4, 3x3): `padded` has 18 rows of 18 floats; writes 36 results.
@@ -291,38 +300,20 @@ METALNN_AVX512VL void small_input_transform_f4(const float* padded, float* v, in
     input_transform_6(d, r);
     for (int i = 0; i < 6; ++i) t[i][j] = r[i];
   }
-  for (int i = 0; i < 6; ++i) {
-    __m512 r[6];
-    input_transform_6(t[i], r);
-    for (int c = 0; c < 6; ++c) _mm512_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
-  }
+  input_rows_6(t, v, v_stride);
 }
 
 // small_output_transform for F(4x4, 3x3).
 METALNN_AVX512VL void small_output_transform_f4(const float* m, int64_t m_stride, float bias, float lo, float hi,
                                                 float* y, int64_t out_h, int64_t out_w) {
   __m512 s[4][6];  // A^T m
-  for (int j = 0; j < 6; ++j) {
-    __m512 col[6], r[4];
-    for (int i = 0; i < 6; ++i) col[i] = _mm512_loadu_ps(m + (i * 6 + j) * m_stride);
-    output_transform_6(col, r);
-    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
-  }
+  output_columns_6(m, m_stride, s);
   const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  const __m512i ty = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);  // 4 ty, 4 tx
-  const __m512i tx = _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
-  const __m512i h = _mm512_set1_epi32(static_cast<int>(out_h)), w = _mm512_set1_epi32(static_cast<int>(out_w));
   for (int r = 0; r < 4; ++r) {
     __m512 o[4];
     output_transform_6(s[r], o);
-    const __m512i row = _mm512_add_epi32(ty, _mm512_set1_epi32(r));
-    const __mmask16 row_inside = _mm512_cmplt_epi32_mask(row, h);
-    for (int c = 0; c < 4; ++c) {
-      const __m512i col = _mm512_add_epi32(tx, _mm512_set1_epi32(c));
-      const __mmask16 inside = row_inside & _mm512_cmplt_epi32_mask(col, w);
-      const __m512 value = _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(o[c], b)));
-      _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
-    }
+    for (int c = 0; c < 4; ++c)
+      scatter_grid(y, out_h, out_w, 4, r, c, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(o[c], b))));
   }
 }
 #endif
