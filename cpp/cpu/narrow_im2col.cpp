@@ -16,7 +16,7 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kLanes = 16;
+constexpr int64_t kLanes = 16, kMaxVectors = 4;  // output rows up to 64 wide
 
 #ifdef METALNN_NARROW_IM2COL
 __mmask16 lanes(int64_t lo, int64_t hi) {  // bits [lo, hi)
@@ -34,13 +34,13 @@ T* offset(T* p, int64_t n) {
 // and at stride 2 the floats of the two loads whose even ones they are.
 struct TapMasks {
   int64_t kh, col_offset;
-  __mmask16 valid[2], first[2], second[2];
+  __mmask16 valid[kMaxVectors], first[kMaxVectors], second[kMaxVectors];
 };
 
 TapMasks tap_masks(const Window2d& w, int64_t kh, int64_t kw) {
   TapMasks m{kh, kw * w.dilation_w - w.pad_left, {}, {}, {}};
   const IndexRange cols = valid_range(m.col_offset, w.stride_w, w.out_w, w.in_w);
-  for (int s = 0; s < 2; ++s) {
+  for (int s = 0; s < kMaxVectors; ++s) {
     const int64_t a = std::clamp<int64_t>(cols.lo - kLanes * s, 0, kLanes);
     const int64_t b = std::clamp<int64_t>(cols.hi - kLanes * s, a, kLanes);
     m.valid[s] = lanes(a, b);
@@ -52,11 +52,14 @@ TapMasks tap_masks(const Window2d& w, int64_t kh, int64_t kw) {
 }
 
 // One im2col row: the tap of `m` over channel plane `plane` for output positions [p0, p1), to dst,
-// each output row as one or two vectors of 16 columns.
+// each output row as up to kMaxVectors vectors of 16 columns: masked loads at stride 1, two of them
+// and a permute at stride 2, a gather at larger strides.
 METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, const TapMasks& m, int64_t p0,
                                       int64_t p1, float* dst) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const int vectors = w.out_w > kLanes ? 2 : 1;
+  const __m512i strided = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(static_cast<int>(w.stride_w)));
+  const int vectors = static_cast<int>((w.out_w + kLanes - 1) / kLanes);
   for (int64_t oh = p0 / w.out_w; oh * w.out_w < p1; ++oh) {
     const int64_t row0 = oh * w.out_w;
     const int64_t a = std::max(p0, row0) - row0, b = std::min(p1, row0 + w.out_w) - row0;
@@ -69,9 +72,13 @@ METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, con
       __m512 v = _mm512_setzero_ps();
       if (inside) {
         const float* src = offset(plane + ih * w.in_w, s0 * w.stride_w + m.col_offset);
-        v = w.stride_w == 1 ? _mm512_maskz_loadu_ps(m.valid[s], src)
-                            : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.first[s], src), even,
-                                                     _mm512_maskz_loadu_ps(m.second[s], src + 16));
+        if (w.stride_w == 1)
+          v = _mm512_maskz_loadu_ps(m.valid[s], src);
+        else if (w.stride_w == 2)
+          v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.first[s], src), even,
+                                     _mm512_maskz_loadu_ps(m.second[s], src + 16));
+        else
+          v = _mm512_mask_i32gather_ps(v, m.valid[s], strided, src, 4);
       }
       _mm512_mask_storeu_ps(offset(dst, row0 + s0 - p0), store, v);
     }
@@ -84,7 +91,7 @@ METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, con
 bool narrow_im2col_suits(const Window2d& w) {
 #ifdef METALNN_NARROW_IM2COL
   static const bool on = kernel_isa("METALNN_IM2COL_KERNELS") == KernelIsa::Avx512;
-  return on && w.out_w <= 2 * kLanes && (w.stride_w == 1 || w.stride_w == 2);
+  return on && w.out_w <= kMaxVectors * kLanes && w.stride_w * kLanes < (int64_t{1} << 31);
 #else
   (void)w;
   return false;

@@ -142,6 +142,12 @@ CONV_CASES = {
     "narrow_im2col_32_wide": ((2, 5, 6, 32), (4, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "narrow_im2col_29_wide_stride2": ((1, 7, 9, 57), (6, 7, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "narrow_im2col_two_vectors_mid_row": ((1, 700, 12, 30), (4, 700, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Rows up to 64 wide (four vectors), and strides above 2 (gathered): AlexNet's 11x11 stride-4 stem.
+    "narrow_im2col_64_wide": ((2, 3, 5, 64), (5, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_stride4_11x11": ((2, 3, 63, 67), (9, 3, 11, 11), {"strides": [4, 4], "pads": [2, 2, 2, 2]}),
+    "narrow_im2col_stride3_dilated": ((1, 5, 20, 150), (4, 5, 3, 4), {"strides": [3, 3], "dilations": [1, 2],
+                                                                     "pads": [1, 3, 0, 2]}),
+    "narrow_im2col_conv1d_stride3": ((2, 6, 170), (5, 6, 7), {"strides": [3], "pads": [3, 2]}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
