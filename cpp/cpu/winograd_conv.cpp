@@ -326,30 +326,36 @@ bool WinogradConv::supports(const Window2d& w) {
   // form (run_small).
   const bool window = has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
                       w.dilation_h == 1 && w.dilation_w == 1;
-  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w));
+  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w, 1));
 }
 
-bool WinogradConv::small_map(const Window2d& w) {
+bool WinogradConv::small_map(const Window2d& w, int64_t batch) {
 #ifdef METALNN_HAS_AVX2_KERNELS
   const auto within = [&](int64_t lo, int64_t hi) {
     return w.out_h >= lo && w.out_w >= lo && w.out_h <= hi && w.out_w <= hi;
   };
-  return has_avx512() && (within(6, 8) || within(10, 16));
+  return has_avx512() && (within(6, 8) || (within(10, 16) && batch >= kGridF4MinBatch));
 #else
-  (void)w;
+  (void)w, (void)batch;
   return false;
 #endif
 }
 
-int WinogradConv::tile_size(const Window2d& w) {
-  if (small_map(w)) return w.out_h > 8 ? 4 : 2;
+int WinogradConv::tile_size(const Window2d& w, int64_t batch) {
+  if (small_map(w, batch)) return w.out_h > 8 ? 4 : 2;
   // A vector holds 8 tiles of a row: 32 outputs wide at m = 4. Narrower rows would leave most lanes
   // padding, and short maps most tile rows.
   return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
 }
 
-WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
-    : out_c_(out_channels), in_c_(in_channels), win_(window), m_(tile_size(window)), points_((m_ + 2) * (m_ + 2)) {
+WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window,
+                           int64_t batch)
+    : out_c_(out_channels),
+      in_c_(in_channels),
+      win_(window),
+      grid_(small_map(window, batch)),
+      m_(tile_size(window, batch)),
+      points_((m_ + 2) * (m_ + 2)) {
   tiles_h_ = (win_.out_h + m_ - 1) / m_;
   tiles_w_ = (win_.out_w + m_ - 1) / m_;
   row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
@@ -396,7 +402,7 @@ std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const 
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                        ThreadPool& pool, const float* res) const {
-  if (small_map(win_)) {
+  if (grid_) {
     run_small(x, bias, y, batch, act, pool, res);
     return;
   }

@@ -23,12 +23,14 @@ class WinogradConv {
   // AVX-512 at least 6x6) on this CPU.
   static bool supports(const Window2d& w);
 
-  // Output block size m (2 or 4) for this window.
-  static int tile_size(const Window2d& w);
+  // Output block size m (2 or 4) for this window and batch.
+  static int tile_size(const Window2d& w, int64_t batch);
 
   // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and tile size and shared
-  // by every WinogradConv built from the same tensor (one per input shape a model is specialised for).
-  WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
+  // by every WinogradConv built from the same tensor (one per input shape a model is specialised for);
+  // batch: the images a run is built for.
+  WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window,
+               int64_t batch = 1);
 
   // y = act(conv(x) + bias + res) for a batch of NCHW images; bias and res (laid out as y) may be nullptr.
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool,
@@ -53,13 +55,17 @@ class WinogradConv {
   // stage, AlexNet's 13x13; F(4x4, 3x3)): an image's 4x4 grid of tiles in one vector, and the GEMMs'
   // columns running over the batch, so each transformed weight matrix is read once for all images (the
   // row layout would leave up to half of each vector empty and read the weights per image). Below 6x6
-  // the grid's idle tiles cost more than Winograd saves.
+  // the grid's idle tiles cost more than Winograd saves; F(4x4, 3x3)'s weights, 4 times the size of
+  // the originals, only pay from kGridF4MinBatch images on (in a whole network they come from memory:
+  // one 14x14 image took 10% longer than the F(2x2, 3x3) rows).
   void run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                  ThreadPool& pool, const float* res) const;
-  static bool small_map(const Window2d& w);
+  static bool small_map(const Window2d& w, int64_t batch);
+  static constexpr int64_t kGridF4MinBatch = 4;
 
   int64_t out_c_, in_c_;
   Window2d win_;
+  bool grid_;           // run_small
   int64_t m_, points_;  // output block size, and (m + 2)^2
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most

@@ -90,11 +90,13 @@ CONV_CASES = {
     "winograd_small_6x8_asymmetric": ((2, 32, 6, 7), (9, 32, 3, 3), {"pads": [0, 2, 2, 1]}),
     "winograd_small_valid": ((5, 36, 9, 10), (7, 36, 3, 3), {}),
     "winograd_below_6x6_im2col": ((2, 32, 5, 9), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
-    # Outputs of 10x10 to 16x16: the same with F(4x4, 3x3) (13x13 as AlexNet's, 16x16 filling the grid).
-    "winograd_grid_f4_13x13": ((2, 35, 13, 13), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
-    "winograd_grid_f4_16x16_one_image": ((1, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
-    "winograd_grid_f4_10x15_asymmetric": ((3, 33, 11, 14), (6, 33, 3, 3), {"pads": [0, 2, 1, 1]}),
-    "winograd_grid_f4_valid": ((2, 40, 16, 12), (5, 40, 3, 3), {}),
+    # Outputs of 10x10 to 16x16, at least 4 images: the same with F(4x4, 3x3) (13x13 as AlexNet's, 16x16
+    # filling the grid); fewer images keep the rows of F(2x2, 3x3).
+    "winograd_grid_f4_13x13": ((4, 35, 13, 13), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_16x16": ((4, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_10x15_asymmetric": ((5, 33, 11, 14), (6, 33, 3, 3), {"pads": [0, 2, 1, 1]}),
+    "winograd_grid_f4_valid": ((4, 40, 16, 12), (5, 40, 3, 3), {}),
+    "winograd_rows_16x16_three_images": ((3, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Outputs of at least 28x28: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),
@@ -394,12 +396,12 @@ def test_conv_fused_residual(case, after, target, rng):
 
 @pytest.mark.parametrize("after", ["relu", "leaky_relu", "residual_relu"])
 def test_conv_winograd_grid_f4_fused(after, target, rng):
-    """The F(4x4, 3x3) grid form (14x14 maps) with a fused Relu, a LeakyRelu (applied after the
+    """The F(4x4, 3x3) grid form (14x14 maps, 4 images) with a fused Relu, a LeakyRelu (applied after the
     transform), and a residual then Relu. Not with Clip's bounds inside the outputs' range: F(4x4, 3x3)
     rounds to about 1e-5 of the outputs' magnitude, past the absolute tolerance a clipped output gets."""
     values = {
-        "x": rng.standard_normal((2, 32, 14, 14), dtype="float32"),
-        "r": rng.standard_normal((2, 24, 14, 14), dtype="float32"),
+        "x": rng.standard_normal((4, 32, 14, 14), dtype="float32"),
+        "r": rng.standard_normal((4, 24, 14, 14), dtype="float32"),
         "w": const(rng.standard_normal((24, 32, 3, 3), dtype="float32")),
         "b": const(rng.standard_normal(24, dtype="float32")),
     }

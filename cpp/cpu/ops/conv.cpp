@@ -97,7 +97,7 @@ class ConvKernel : public Kernel {
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
-      winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_);
+      winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_, x[0]);
     } else if (group_ == 1 && weight.is_constant() && gemm_isa() != GemmIsa::Blas && TapConv::suits(win_)) {
       path_ = Path::Taps;
       taps_ = std::make_unique<TapConv>(weight.constant, out_c_, in_c_, win_, gemm_isa());
