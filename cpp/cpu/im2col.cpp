@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/cpu_features.h"
+#include "cpu/narrow_im2col.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -84,6 +85,7 @@ void im2col_row(const float* plane, const Window2d& w, int64_t kh, int64_t kw, i
 
 void im2col(const float* x, int64_t channels, const Window2d& w, int64_t col_begin, int64_t col_end, float* col,
             ThreadPool& pool, int64_t image_stride) {
+  if (narrow_im2col_suits(w)) return narrow_im2col(x, channels, w, col_begin, col_end, col, pool, image_stride);
   const int64_t taps = w.kernel_size(), width = col_end - col_begin, per_image = w.out_size();
   const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width));
   pool.parallel_for(channels * taps, grain, [&](int64_t r0, int64_t r1) {

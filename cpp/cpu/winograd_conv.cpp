@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "core/derived_cache.h"
 #include "cpu/activation.h"
 #include "cpu/cpu_features.h"
+#include "cpu/epilogue.h"
 #include "cpu/simd_avx2.h"
 
 namespace metalnn::cpu {
@@ -19,6 +21,14 @@ DerivedCache<const std::vector<float>>& transformed_weights() {
 }
 
 constexpr int64_t kLanes = 8;
+
+// The bounds the output transforms clamp to, and whether they are all of act; with a residual none
+// (act comes after the sum, on each finished plane or rows while they are in cache).
+bool output_clamp(const Activation& act, const float* res, float& lo, float& hi) {
+  if (!res) return activation_as_clamp(act, lo, hi);
+  lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  return false;
+}
 // GEMM width a task aims for, and the most floats its transformed buffers may hold (in L2/L3).
 constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
 // Output width and height from which F(4x4, 3x3) is used.
@@ -34,44 +44,56 @@ Scratch& scratch() {
 }
 
 #ifdef METALNN_HAS_AVX2_KERNELS
+// F(2x2, 3x3) on vectors of 8 or 16 tiles (V = B^T d B, to v + xi * v_stride; and A^T m A's 2x2 outputs,
+// from m + xi * m_stride), loaded and stored as raw vectors.
+template <class V>
+__attribute__((always_inline)) inline void input_transform_4x4(const V d[4][4], float* v, int64_t v_stride) {
+  V t[4][4];  // B^T d
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = d[0][j] - d[2][j];
+    t[1][j] = d[1][j] + d[2][j];
+    t[2][j] = d[2][j] - d[1][j];
+    t[3][j] = d[1][j] - d[3][j];
+  }
+  for (int i = 0; i < 4; ++i) {  // (B^T d) B
+    const V r[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1], t[i][1] - t[i][3]};
+    for (int c = 0; c < 4; ++c) std::memcpy(v + (i * 4 + c) * v_stride, &r[c], sizeof(V));
+  }
+}
+template <class V>
+__attribute__((always_inline)) inline void output_transform_4x4(const float* m, int64_t m_stride, V y[2][2]) {
+  V s[2][4];  // A^T m
+  for (int j = 0; j < 4; ++j) {
+    V mi[4];
+    for (int i = 0; i < 4; ++i) std::memcpy(&mi[i], m + (i * 4 + j) * m_stride, sizeof(V));
+    s[0][j] = mi[0] + mi[1] + mi[2];
+    s[1][j] = mi[1] - mi[2] - mi[3];
+  }
+  for (int r = 0; r < 2; ++r) {
+    y[r][0] = s[r][0] + s[r][1] + s[r][2];
+    y[r][1] = s[r][1] - s[r][2] - s[r][3];
+  }
+}
+
 // V = B^T d B for 8 tiles side by side: d[i][j] of tile k is row i, column 2k + j of `rows`.
 // Writes the 16 results to v + xi * v_stride.
 METALNN_AVX2 void input_transform_8(const float* rows, int64_t row_stride, float* v, int64_t v_stride) {
   __m256 d[4][4];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) d[i][j] = load_strided<2>(rows + i * row_stride + j);
-  __m256 t[4][4];  // B^T d
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-    t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-    t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-    t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
-  }
-  for (int i = 0; i < 4; ++i) {  // (B^T d) B
-    _mm256_storeu_ps(v + (i * 4 + 0) * v_stride, _mm256_sub_ps(t[i][0], t[i][2]));
-    _mm256_storeu_ps(v + (i * 4 + 1) * v_stride, _mm256_add_ps(t[i][1], t[i][2]));
-    _mm256_storeu_ps(v + (i * 4 + 2) * v_stride, _mm256_sub_ps(t[i][2], t[i][1]));
-    _mm256_storeu_ps(v + (i * 4 + 3) * v_stride, _mm256_sub_ps(t[i][1], t[i][3]));
-  }
+  input_transform_4x4(d, v, v_stride);
 }
 
 // Y = A^T m A for 8 tiles, plus bias and the clamp; writes the 2x2 blocks of tiles whose outputs
 // lie inside [rows_left, cols_left) of `y`.
 METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bias, float lo, float hi, float* y,
                                      int64_t y_stride, int64_t rows_left, int64_t cols_left) {
-  __m256 s[2][4];  // A^T m
-  for (int j = 0; j < 4; ++j) {
-    const __m256 m0 = _mm256_loadu_ps(m + (0 * 4 + j) * m_stride), m1 = _mm256_loadu_ps(m + (1 * 4 + j) * m_stride);
-    const __m256 m2 = _mm256_loadu_ps(m + (2 * 4 + j) * m_stride), m3 = _mm256_loadu_ps(m + (3 * 4 + j) * m_stride);
-    s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-    s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
-  }
+  __m256 o[2][2];
+  output_transform_4x4(m, m_stride, o);
   const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   for (int r = 0; r < 2 && r < rows_left; ++r) {
-    __m256 left = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), b);
-    __m256 right = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
-    left = _mm256_min_ps(vhi, _mm256_max_ps(vlo, left));
-    right = _mm256_min_ps(vhi, _mm256_max_ps(vlo, right));
+    const __m256 left = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o[r][0], b)));
+    const __m256 right = _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o[r][1], b)));
     // Interleave into output order: tile k's left and right columns are outputs 2k and 2k + 1.
     const __m256 lo4 = _mm256_unpacklo_ps(left, right), hi4 = _mm256_unpackhi_ps(left, right);
     const __m256 first = _mm256_permute2f128_ps(lo4, hi4, 0x20), second = _mm256_permute2f128_ps(lo4, hi4, 0x31);
@@ -88,29 +110,50 @@ METALNN_AVX2 void output_transform_8(const float* m, int64_t m_stride, float bia
   }
 }
 
-// F(4x4, 3x3). One 1-D transform of six vectors, used on columns and then on rows: B^T with the
-// interpolation points 0, +-1, +-2 and infinity.
-METALNN_AVX2_INLINE void input_transform_6(const __m256 d[6], __m256 r[6]) {
-  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), five = _mm256_set1_ps(5.f);
-  const __m256 a = _mm256_fnmadd_ps(four, d[2], d[4]), b = _mm256_fnmadd_ps(four, d[1], d[3]);
-  const __m256 c = _mm256_sub_ps(d[4], d[2]), e = _mm256_sub_ps(d[3], d[1]);
-  r[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
-  r[1] = _mm256_add_ps(a, b);
-  r[2] = _mm256_sub_ps(a, b);
-  r[3] = _mm256_fmadd_ps(two, e, c);
-  r[4] = _mm256_fnmadd_ps(two, e, c);
-  r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+// F(4x4, 3x3). One 1-D transform of six vectors (of 8 or 16 lanes), used on columns and then on rows:
+// B^T with the interpolation points 0, +-1, +-2 and infinity.
+template <class V>
+__attribute__((always_inline)) inline void input_transform_6(const V d[6], V r[6]) {
+  const V a = d[4] - 4.f * d[2], b = d[3] - 4.f * d[1];
+  const V c = d[4] - d[2], e = d[3] - d[1];
+  r[0] = 4.f * d[0] + (d[4] - 5.f * d[2]);
+  r[1] = a + b;
+  r[2] = a - b;
+  r[3] = 2.f * e + c;
+  r[4] = c - 2.f * e;
+  r[5] = 4.f * d[1] + (d[5] - 5.f * d[3]);
 }
 
 // A^T: six transformed values to four outputs.
-METALNN_AVX2_INLINE void output_transform_6(const __m256 m[6], __m256 y[4]) {
-  const __m256 two = _mm256_set1_ps(2.f), four = _mm256_set1_ps(4.f), eight = _mm256_set1_ps(8.f);
-  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
-  const __m256 c = _mm256_add_ps(m[3], m[4]), e = _mm256_sub_ps(m[3], m[4]);
-  y[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
-  y[1] = _mm256_fmadd_ps(two, e, b);
-  y[2] = _mm256_fmadd_ps(four, c, a);
-  y[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, e, b), m[5]);
+template <class V>
+__attribute__((always_inline)) inline void output_transform_6(const V m[6], V y[4]) {
+  const V a = m[1] + m[2], b = m[1] - m[2];
+  const V c = m[3] + m[4], e = m[3] - m[4];
+  y[0] = m[0] + a + c;
+  y[1] = 2.f * e + b;
+  y[2] = 4.f * c + a;
+  y[3] = 8.f * e + b + m[5];
+}
+
+// The second half of the input transform, (B^T d) B, from t = B^T d: the 36 results to v + xi * v_stride.
+template <class V>
+__attribute__((always_inline)) inline void input_rows_6(const V t[6][6], float* v, int64_t v_stride) {
+  for (int i = 0; i < 6; ++i) {
+    V r[6];
+    input_transform_6(t[i], r);
+    for (int c = 0; c < 6; ++c) std::memcpy(v + (i * 6 + c) * v_stride, &r[c], sizeof(V));
+  }
+}
+
+// The first half of the output transform: s = A^T m, m's 36 vectors at m + xi * m_stride.
+template <class V>
+__attribute__((always_inline)) inline void output_columns_6(const float* m, int64_t m_stride, V s[4][6]) {
+  for (int j = 0; j < 6; ++j) {
+    V col[6], r[4];
+    for (int i = 0; i < 6; ++i) std::memcpy(&col[i], m + (i * 6 + j) * m_stride, sizeof(V));
+    output_transform_6(col, r);
+    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
+  }
 }
 
 // V = B^T d B for 8 tiles side by side, from phase-split rows: column 4k + j of row i is element
@@ -124,11 +167,7 @@ METALNN_AVX2_INLINE void input_transform_8_f4_body(const float* phases, int64_t 
     input_transform_6(d, r);
     for (int i = 0; i < 6; ++i) t[i][j] = r[i];
   }
-  for (int i = 0; i < 6; ++i) {
-    __m256 r[6];
-    input_transform_6(t[i], r);
-    for (int c = 0; c < 6; ++c) _mm256_storeu_ps(v + (i * 6 + c) * v_stride, r[c]);
-  }
+  input_rows_6(t, v, v_stride);
 }
 
 // One input row, padded by pad_left zero columns on the left and zeros after it, split into 4 phases:
@@ -166,12 +205,7 @@ METALNN_AVX2_INLINE void output_transform_8_f4_body(const float* m, int64_t m_st
                                                     float hi, float* y, int64_t y_stride, int64_t rows_left,
                                                     int64_t cols_left) {
   __m256 s[4][6];  // A^T m
-  for (int j = 0; j < 6; ++j) {
-    __m256 col[6], r[4];
-    for (int i = 0; i < 6; ++i) col[i] = _mm256_loadu_ps(m + (i * 6 + j) * m_stride);
-    output_transform_6(col, r);
-    for (int i = 0; i < 4; ++i) s[i][j] = r[i];
-  }
+  output_columns_6(m, m_stride, s);
   const __m256 b = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   for (int r = 0; r < 4 && r < rows_left; ++r) {
     __m256 o[4];
@@ -217,25 +251,111 @@ METALNN_AVX512VL void output_transform_8_f4_avx512(const float* m, int64_t m_str
                                                    float* y, int64_t y_stride, int64_t rows_left, int64_t cols_left) {
   output_transform_8_f4_body(m, m_stride, bias, lo, hi, y, y_stride, rows_left, cols_left);
 }
+
+// Maps of at most 8x8 outputs, F(2x2, 3x3): tile (ty, tx) of an image's 4x4 grid in lane 4 ty + tx.
+// `padded` is a channel's plane with zeros around, 10 rows of 10 floats (row r, column c holds input
+// row r - pad_top, column c - pad_left): V = B^T d B, the 16 results to v + xi * v_stride.
+METALNN_AVX512VL void small_input_transform(const float* padded, float* v, int64_t v_stride) {
+  const __m512i corner = _mm512_setr_epi32(0, 2, 4, 6, 20, 22, 24, 26, 40, 42, 44, 46, 60, 62, 64, 66);
+  __m512 d[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      d[i][j] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(10 * i + j)), padded, 4);
+  input_transform_4x4(d, v, v_stride);
+}
+
+// Output (m ty + r, m tx + c) of tile (ty, tx) (lane 4 ty + tx) of `value` into the out_h x out_w
+// plane y, for the tiles where it lies inside the map.
+METALNN_AVX512VL inline void scatter_grid(float* y, int64_t out_h, int64_t out_w, int m, int r, int c, __m512 value) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i mm = _mm512_set1_epi32(m), w = _mm512_set1_epi32(static_cast<int>(out_w));
+  const __m512i row = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(lane, 2), mm), _mm512_set1_epi32(r));
+  const __m512i col = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_and_si512(lane, _mm512_set1_epi32(3)), mm),
+                                       _mm512_set1_epi32(c));
+  const __mmask16 inside =
+      _mm512_cmplt_epi32_mask(row, _mm512_set1_epi32(static_cast<int>(out_h))) & _mm512_cmplt_epi32_mask(col, w);
+  _mm512_mask_i32scatter_ps(y, inside, _mm512_add_epi32(_mm512_mullo_epi32(row, w), col), value, 4);
+}
+
+// Y = A^T m A for an image's 16 tiles, plus bias and the clamp, into its out_h x out_w plane y (the
+// outputs of tiles past the map's edge are dropped).
+METALNN_AVX512VL void small_output_transform(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                             float* y, int64_t out_h, int64_t out_w) {
+  __m512 out[2][2];
+  output_transform_4x4(m, m_stride, out);
+  const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 2; ++c)
+      scatter_grid(y, out_h, out_w, 2, r, c, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(out[r][c], b))));
+}
+
+// small_input_transform for F(4x4, 3x3): `padded` has 18 rows of 18 floats; writes 36 results.
+METALNN_AVX512VL void small_input_transform_f4(const float* padded, float* v, int64_t v_stride) {
+  const __m512i corner = _mm512_setr_epi32(0, 4, 8, 12, 72, 76, 80, 84, 144, 148, 152, 156, 216, 220, 224, 228);
+  __m512 t[6][6];  // B^T d, t[i][j]
+  for (int j = 0; j < 6; ++j) {
+    __m512 d[6], r[6];
+    for (int i = 0; i < 6; ++i)
+      d[i] = _mm512_i32gather_ps(_mm512_add_epi32(corner, _mm512_set1_epi32(18 * i + j)), padded, 4);
+    input_transform_6(d, r);
+    for (int i = 0; i < 6; ++i) t[i][j] = r[i];
+  }
+  input_rows_6(t, v, v_stride);
+}
+
+// small_output_transform for F(4x4, 3x3).
+METALNN_AVX512VL void small_output_transform_f4(const float* m, int64_t m_stride, float bias, float lo, float hi,
+                                                float* y, int64_t out_h, int64_t out_w) {
+  __m512 s[4][6];  // A^T m
+  output_columns_6(m, m_stride, s);
+  const __m512 b = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (int r = 0; r < 4; ++r) {
+    __m512 o[4];
+    output_transform_6(s[r], o);
+    for (int c = 0; c < 4; ++c)
+      scatter_grid(y, out_h, out_w, 4, r, c, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_add_ps(o[c], b))));
+  }
+}
 #endif
 
 }  // namespace
 
 bool WinogradConv::supports(const Window2d& w) {
-  // Below 8x8 outputs the vectors of tiles are mostly padding and the transformed weights (16/9 the
-  // size of the originals) cost more to stream than the multiplies they save.
-  return has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && w.out_h >= 8 && w.out_w >= 8;
+  // Below 8x8 outputs the row vectors of tiles are mostly padding and the transformed weights (16/9 the
+  // size of the originals) cost more to stream than the multiplies they save: such maps have their own
+  // form (run_small).
+  const bool window = has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
+                      w.dilation_h == 1 && w.dilation_w == 1;
+  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w, 1));
 }
 
-int WinogradConv::tile_size(const Window2d& w) {
+bool WinogradConv::small_map(const Window2d& w, int64_t batch) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  const auto within = [&](int64_t lo, int64_t hi) {
+    return w.out_h >= lo && w.out_w >= lo && w.out_h <= hi && w.out_w <= hi;
+  };
+  return has_avx512() && (within(6, 8) || (within(10, 16) && batch >= kGridF4MinBatch));
+#else
+  (void)w, (void)batch;
+  return false;
+#endif
+}
+
+int WinogradConv::tile_size(const Window2d& w, int64_t batch) {
+  if (small_map(w, batch)) return w.out_h > 8 ? 4 : 2;
   // A vector holds 8 tiles of a row: 32 outputs wide at m = 4. Narrower rows would leave most lanes
   // padding, and short maps most tile rows.
   return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
 }
 
-WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window)
-    : out_c_(out_channels), in_c_(in_channels), win_(window), m_(tile_size(window)), points_((m_ + 2) * (m_ + 2)) {
+WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window,
+                           int64_t batch)
+    : out_c_(out_channels),
+      in_c_(in_channels),
+      win_(window),
+      grid_(small_map(window, batch)),
+      m_(tile_size(window, batch)),
+      points_((m_ + 2) * (m_ + 2)) {
   tiles_h_ = (win_.out_h + m_ - 1) / m_;
   tiles_w_ = (win_.out_w + m_ - 1) / m_;
   row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
@@ -281,9 +401,13 @@ std::shared_ptr<const std::vector<float>> WinogradConv::transform_weights(const 
 }
 
 void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
-                       ThreadPool& pool, int64_t y_image) const {
-  const int64_t threads = pool.num_threads();
+                       ThreadPool& pool, const float* res, int64_t y_image) const {
   if (y_image == 0) y_image = out_c_ * win_.out_size();
+  if (grid_) {
+    run_small(x, bias, y, batch, act, pool, res, y_image);
+    return;
+  }
+  const int64_t threads = pool.num_threads();
   if (batch >= threads || tiles_h_ > chunk_rows_) {
     // Independent row chunks, each transformed, multiplied and transformed back by one thread.
     const int64_t chunks = (tiles_h_ + chunk_rows_ - 1) / chunk_rows_;
@@ -293,11 +417,12 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
         const Chunk chunk = make_chunk(t % chunks * chunk_rows_);
         const float* xb = x + t / chunks * in_c_ * win_.in_size();
         float* yb = y + t / chunks * y_image;
+        const float* rb = res ? res + t / chunks * out_c_ * win_.out_size() : nullptr;
         s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
         s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
         transform_input(xb, chunk, 0, in_c_, s.v.data());
         multiply(s.v.data(), s.m.data(), chunk.tiles, 0, points_);
-        transform_output(s.m.data(), bias, yb, chunk, 0, out_c_, act);
+        transform_output(s.m.data(), bias, yb, rb, chunk, 0, out_c_, act);
       }
     });
     return;
@@ -312,12 +437,55 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in_c_ * win_.in_size();
     float* yb = y + b * y_image;
+    const float* rb = res ? res + b * out_c_ * win_.out_size() : nullptr;
     pool.parallel_for(in_c_, 8, [&](int64_t c0, int64_t c1) { transform_input(xb, chunk, c0, c1, v); });
     pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, chunk.tiles, x0, x1); });
     pool.parallel_for(out_c_, 8, [&](int64_t o0, int64_t o1) {
-      transform_output(m, bias, yb, chunk, o0, o1, act);
+      transform_output(m, bias, yb, rb, chunk, o0, o1, act);
     });
   }
+}
+
+void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
+                             ThreadPool& pool, const float* res, int64_t y_image) const {
+#ifdef METALNN_HAS_AVX2_KERNELS
+  constexpr int64_t kGrid = 16;  // tiles per image
+  const int64_t padded_size = 4 * m_ + 2;  // rows and columns of a padded plane
+  const auto input_transform = m_ == 4 ? small_input_transform_f4 : small_input_transform;
+  const int64_t n = batch * kGrid;  // GEMM columns: image b's tiles at b * 16
+  Scratch& s = scratch();  // the caller's, shared with the workers for this call
+  s.v.resize(static_cast<size_t>(points_ * in_c_ * n));
+  s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
+  float *v = s.v.data(), *m = s.m.data();
+  const int64_t rows = std::min(win_.in_h, padded_size - win_.pad_top);
+  const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, padded_size - win_.pad_left));
+  pool.parallel_for(batch * in_c_, 8, [&](int64_t t0, int64_t t1) {
+    float padded[18 * 18] = {};  // the cells outside the input stay zero for every plane
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* plane = x + t * win_.in_size();
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(padded + (r + win_.pad_top) * padded_size + win_.pad_left, plane + r * win_.in_w,
+                    static_cast<size_t>(cols) * sizeof(float));
+      const int64_t b = t / in_c_, c = t % in_c_;
+      input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
+    }
+  });
+  pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
+  float lo, hi;
+  const bool clamp = output_clamp(act, res, lo, hi);
+  const auto output_transform = m_ == 4 ? small_output_transform_f4 : small_output_transform;
+  pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / out_c_, o = t % out_c_;
+      float* plane = y + b * y_image + o * win_.out_size();
+      output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h, win_.out_w);
+      if (res) residual_activation_serial(plane, res + t * win_.out_size(), 1, win_.out_size(), 0, act);
+      else if (!clamp) apply_activation(plane, win_.out_size(), act);
+    }
+  });
+#else
+  (void)x, (void)bias, (void)y, (void)batch, (void)act, (void)pool, (void)res, (void)y_image;
+#endif
 }
 
 WinogradConv::Chunk WinogradConv::make_chunk(int64_t tile_row0) const {
@@ -380,11 +548,11 @@ void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0
          {v + xi * in_c_ * tiles, tiles, false, nullptr}, 0.f, m + xi * out_c_ * tiles, tiles, {});
 }
 
-void WinogradConv::transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0,
-                                    int64_t o1, const Activation& act) const {
+void WinogradConv::transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk,
+                                    int64_t o0, int64_t o1, const Activation& act) const {
 #ifdef METALNN_HAS_AVX2_KERNELS
   float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+  const bool clamp = output_clamp(act, res, lo, hi);
   const int64_t m_stride = out_c_ * chunk.tiles;
   const auto transform_f4 =
       gemm_isa() == GemmIsa::Avx512 ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
@@ -403,10 +571,12 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
           transform_f4(mk, m_stride, b, lo, hi, yk, win_.out_w, win_.out_h - oh, win_.out_w - 4 * k);
       }
     }
-    if (!clamp) apply_activation(yo + oh0 * win_.out_w, (oh1 - oh0) * win_.out_w, act);
+    float* rows = yo + oh0 * win_.out_w;
+    if (res) residual_activation_serial(rows, res + (rows - y), 1, (oh1 - oh0) * win_.out_w, 0, act);
+    else if (!clamp) apply_activation(rows, (oh1 - oh0) * win_.out_w, act);
   }
 #else
-  (void)m, (void)bias, (void)y, (void)chunk, (void)o0, (void)o1, (void)act;
+  (void)m, (void)bias, (void)y, (void)res, (void)chunk, (void)o0, (void)o1, (void)act;
 #endif
 }
 

@@ -1,7 +1,8 @@
 // 3x3 stride-1 convolution by Winograd F(m x m, 3x3): each m x m block of outputs comes from an
 // (m + 2)^2 input tile, as (m + 2)^2 GEMMs between transformed weights and transformed input tiles.
 // F(4x4, 3x3) needs 36 multiplies per 16 outputs and input channel (direct: 144, F(2x2, 3x3): 64), so
-// it is used wherever rows are wide enough to fill its vectors of tiles; narrower maps use F(2x2, 3x3).
+// it is used wherever rows are wide enough to fill its vectors of tiles; narrower maps use F(2x2, 3x3),
+// and maps of 6x6 to 16x16 an image's tiles per vector (run_small).
 // Transforms are AVX2 (8 tiles per vector); the GEMMs are cpu/packed_gemm.h with U packed once.
 #pragma once
 #include <cstdint>
@@ -18,20 +19,23 @@ namespace metalnn::cpu {
 
 class WinogradConv {
  public:
-  // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8) on this CPU.
+  // Whether the kernel handles this window (3x3, stride 1, dilation 1, outputs at least 8x8, or with
+  // AVX-512 at least 6x6) on this CPU.
   static bool supports(const Window2d& w);
 
-  // Output block size m (2 or 4) for this window.
-  static int tile_size(const Window2d& w);
+  // Output block size m (2 or 4) for this window and batch.
+  static int tile_size(const Window2d& w, int64_t batch);
 
   // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and tile size and shared
-  // by every WinogradConv built from the same tensor (one per input shape a model is specialised for).
-  WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window);
+  // by every WinogradConv built from the same tensor (one per input shape a model is specialised for);
+  // batch: the images a run is built for.
+  WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window,
+               int64_t batch = 1);
 
-  // y = act(conv(x) + bias) for a batch of NCHW images; bias may be nullptr. Output images lie
-  // y_image floats apart (0: contiguous).
+  // y = act(conv(x) + bias + res) for a batch of NCHW images; bias and res (laid out as a contiguous
+  // output) may be nullptr. Output images lie y_image floats apart (0: contiguous).
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool,
-           int64_t y_image = 0) const;
+           const float* res = nullptr, int64_t y_image = 0) const;
 
  private:
   // Whole tile rows [tile_row0, tile_row0 + tile_rows) of one image; tiles = tile_rows * row_tiles_.
@@ -46,11 +50,23 @@ class WinogradConv {
   std::shared_ptr<const std::vector<float>> transform_weights(const Tensor& weights) const;
   void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
-  void transform_output(const float* m, const float* bias, float* y, const Chunk& chunk, int64_t o0, int64_t o1,
-                        const Activation& act) const;
+  void transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk, int64_t o0,
+                        int64_t o1, const Activation& act) const;
+  // Maps of 6x6 to 8x8 outputs (ResNets' last stage; F(2x2, 3x3)) and of 10x10 to 16x16 (ResNets' third
+  // stage, AlexNet's 13x13; F(4x4, 3x3)): an image's 4x4 grid of tiles in one vector, and the GEMMs'
+  // columns running over the batch, so each transformed weight matrix is read once for all images (the
+  // row layout would leave up to half of each vector empty and read the weights per image). Below 6x6
+  // the grid's idle tiles cost more than Winograd saves; F(4x4, 3x3)'s weights, 4 times the size of
+  // the originals, only pay from kGridF4MinBatch images on (in a whole network they come from memory:
+  // one 14x14 image took 10% longer than the F(2x2, 3x3) rows).
+  void run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
+                 ThreadPool& pool, const float* res, int64_t y_image) const;
+  static bool small_map(const Window2d& w, int64_t batch);
+  static constexpr int64_t kGridF4MinBatch = 4;
 
   int64_t out_c_, in_c_;
   Window2d win_;
+  bool grid_;           // run_small
   int64_t m_, points_;  // output block size, and (m + 2)^2
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most

@@ -142,7 +142,7 @@ TEST(ConvKernel, DepthwisePath) {
 }
 
 // 3x3 stride 1 with at least 32 input channels and 8x8 outputs (Winograd on AVX2 machines, im2col
-// elsewhere).
+// elsewhere), or 6x6 outputs with AVX-512.
 TEST(ConvKernel, WinogradPath) {
   using K = Activation::Kind;
   check_conv({"odd sizes, batch 2, pad 1", 2, 33, 13, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Clip});
@@ -150,7 +150,12 @@ TEST(ConvKernel, WinogradPath) {
   check_conv({"asymmetric pads, several row chunks", 1, 40, 70, 9, 9, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 1, true,
               K::LeakyRelu});
   check_conv({"8x9 output, batch 3", 3, 32, 10, 9, 4, 3, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, K::HardSwish});
-  check_conv({"7x7 output (im2col)", 1, 64, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  // 6x6 to 8x8 outputs, and 10x10 to 16x16 of 4 images or more: with AVX-512 an image's 4x4 grid of 2x2
+  // or 4x4 blocks per vector (im2col elsewhere below 8x8).
+  check_conv({"7x7 output", 1, 64, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  check_conv({"7x7 output, batch 3", 3, 64, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::LeakyRelu});
+  check_conv({"13x13 output, batch 4", 4, 40, 13, 13, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
+  check_conv({"10x16 output, asymmetric pads, batch 4", 4, 32, 11, 15, 5, 3, 3, 1, 1, 1, 1, 0, 2, 1, 1, 1, false});
   // From 28x28 outputs: 4x4 blocks, with partial blocks at the bottom and right edges.
   check_conv({"F(4x4, 3x3), odd sizes, batch 2", 2, 33, 31, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, K::Relu});
   check_conv({"F(4x4, 3x3), asymmetric pads, row chunks", 1, 32, 90, 37, 3, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1, false});

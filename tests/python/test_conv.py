@@ -84,6 +84,20 @@ CONV_CASES = {
     "winograd_row_chunks": ((1, 32, 40, 12), (5, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_valid": ((2, 32, 10, 12), (3, 32, 3, 3), {}),
     "winograd_16ch": ((2, 16, 13, 11), (24, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Outputs of 6x6 to 8x8 (with AVX-512): F(2x2, 3x3) with an image's 4x4 grid of tiles per vector and
+    # the batch side by side (grid tiles past the map, asymmetric and no padding, 6 to 8 rows and columns).
+    "winograd_small_7x7": ((3, 33, 7, 7), (19, 33, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_small_8x8_one_image": ((1, 40, 8, 8), (16, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_small_6x8_asymmetric": ((2, 32, 6, 7), (9, 32, 3, 3), {"pads": [0, 2, 2, 1]}),
+    "winograd_small_valid": ((5, 36, 9, 10), (7, 36, 3, 3), {}),
+    "winograd_below_6x6_im2col": ((2, 32, 5, 9), (8, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Outputs of 10x10 to 16x16, at least 4 images: the same with F(4x4, 3x3) (13x13 as AlexNet's, 16x16
+    # filling the grid); fewer images keep the rows of F(2x2, 3x3).
+    "winograd_grid_f4_13x13": ((4, 35, 13, 13), (21, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_16x16": ((4, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_10x15_asymmetric": ((5, 33, 11, 14), (6, 33, 3, 3), {"pads": [0, 2, 1, 1]}),
+    "winograd_grid_f4_valid": ((4, 40, 16, 12), (5, 40, 3, 3), {}),
+    "winograd_rows_16x16_three_images": ((3, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Outputs of at least 28x28: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),
@@ -121,6 +135,22 @@ CONV_CASES = {
     "batched_3x3_stride2": ((3, 19, 14, 14), (24, 19, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "batched_3x3_5x7": ((2, 17, 5, 7), (13, 17, 3, 3), {"pads": [1, 1, 1, 1]}),
     "im2col_per_image_deep": ((3, 800, 16, 16), (5, 800, 3, 2), {}),
+    # Output rows at most 32 wide, stride 1 or 2: with AVX-512 one or two masked vectors per row of each
+    # tap (rows exactly 16 or 32 wide, a partial second vector, im2col tiles ending mid-row, dilation
+    # with stride 2, padding on one side).
+    "narrow_im2col_16_wide_stride2": ((2, 9, 15, 31), (7, 9, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "narrow_im2col_tiles_mid_row": ((1, 600, 22, 16), (5, 600, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_dilated_stride2": ((1, 5, 13, 20), (6, 5, 3, 3), {"strides": [2, 2], "dilations": [2, 3],
+                                                                     "pads": [0, 3, 2, 1]}),
+    "narrow_im2col_32_wide": ((2, 5, 6, 32), (4, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_29_wide_stride2": ((1, 7, 9, 57), (6, 7, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "narrow_im2col_two_vectors_mid_row": ((1, 700, 12, 30), (4, 700, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Rows up to 64 wide (four vectors), and strides above 2 (gathered): AlexNet's 11x11 stride-4 stem.
+    "narrow_im2col_64_wide": ((2, 3, 5, 64), (5, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "narrow_im2col_stride4_11x11": ((2, 3, 63, 67), (9, 3, 11, 11), {"strides": [4, 4], "pads": [2, 2, 2, 2]}),
+    "narrow_im2col_stride3_dilated": ((1, 5, 20, 150), (4, 5, 3, 4), {"strides": [3, 3], "dilations": [1, 2],
+                                                                     "pads": [1, 3, 0, 2]}),
+    "narrow_im2col_conv1d_stride3": ((2, 6, 170), (5, 6, 7), {"strides": [3], "pads": [3, 2]}),
     # 1x1 through the packed GEMM with a ragged last tile of rows and columns; and with a short K over
     # a long map (tiles row panel by row panel).
     "pointwise_packed": ((2, 40, 9, 11), (45, 40, 1, 1), {}),
@@ -230,11 +260,11 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
     """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise, grouped and
-    stem kernels capped at AVX2 (the per-plane depthwise kernel) or plain C++ (the stem kernel off:
-    im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
+    stem kernels capped at AVX2 (the per-plane depthwise kernel, im2col's row copies) or plain C++ (the
+    stem kernel off: im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
     path runs them (the choice is made once per process)."""
     env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels,
-               METALNN_STEM_KERNELS=kernels)
+               METALNN_STEM_KERNELS=kernels, METALNN_IM2COL_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -263,6 +293,9 @@ FUSED_CASES = {
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
+    "winograd_small": ((2, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 1, 2), {"pads": [0, 1, 0, 0]}),
+    "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -360,6 +393,28 @@ def test_conv_fused_residual(case, after, target, rng):
     assert metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts == {"Conv": 1}
     reduction = w_shape[1] * w_shape[2] * w_shape[3]
     check_model(model, feeds, target, target.tolerance.scaled(max(1.0, (reduction / 18) ** 0.5)))
+
+
+@pytest.mark.parametrize("after", ["relu", "leaky_relu", "residual_relu"])
+def test_conv_winograd_grid_f4_fused(after, target, rng):
+    """The F(4x4, 3x3) grid form (14x14 maps, 4 images) with a fused Relu, a LeakyRelu (applied after the
+    transform), and a residual then Relu. Not with Clip's bounds inside the outputs' range: F(4x4, 3x3)
+    rounds to about 1e-5 of the outputs' magnitude, past the absolute tolerance a clipped output gets."""
+    values = {
+        "x": rng.standard_normal((4, 32, 14, 14), dtype="float32"),
+        "r": rng.standard_normal((4, 24, 14, 14), dtype="float32"),
+        "w": const(rng.standard_normal((24, 32, 3, 3), dtype="float32")),
+        "b": const(rng.standard_normal(24, dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])]
+    if after == "residual_relu":
+        nodes += [helper.make_node("Add", ["c", "r"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    else:
+        del values["r"]
+        nodes.append(helper.make_node("Relu" if after == "relu" else "LeakyRelu", ["c"], ["y"]))
+    model, feeds = make_model(nodes, values, ["y"])
+    assert metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts == {"Conv": 1}
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
 
 
 def test_conv_residual_not_fused(target, rng):

@@ -99,7 +99,7 @@ class ConvKernel : public Kernel {
     } else if (group_ == 1 && in_c_ >= kWinogradMinChannels && weight.is_constant() && WinogradConv::supports(win_) &&
                !exact_sum) {
       path_ = Path::Winograd;
-      winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_);
+      winograd_ = std::make_unique<WinogradConv>(weight.constant, out_c_, in_c_, win_, x[0]);
     } else if (group_ == 1 && weight.is_constant() && gemm_isa() != GemmIsa::Blas && TapConv::suits(win_)) {
       path_ = Path::Taps;
       taps_ = std::make_unique<TapConv>(weight.constant, out_c_, in_c_, win_, gemm_isa());
@@ -181,7 +181,7 @@ class ConvKernel : public Kernel {
         compute(x + b * in_c_ * win_.in_size(), w, bias, nullptr, y + b * out_image_stride_, 1, pool);
       return;
     }
-    // The GEMM paths add the residual to each block as they finish it, the others in a pass after.
+    // The GEMM and Winograd paths add the residual to each block as they finish it, the others in a pass after.
     if (!compute(x, w, bias, res, y, in[0]->dim(0), pool) && res)
       residual_activation(y, res, out[0]->numel(), after_, pool);
   }
@@ -205,8 +205,8 @@ class ConvKernel : public Kernel {
       return false;
     }
     if (path_ == Path::Winograd) {
-      winograd_->run(x, bias, y, batch, act_, pool, out_image_stride_);
-      return false;
+      winograd_->run(x, bias, y, batch, res ? after_ : act_, pool, res, out_image_stride_);
+      return true;
     }
     if (path_ == Path::Stem) {
       stem_->run(x, bias, y, batch, act_, pool);
