@@ -18,8 +18,10 @@ constexpr int64_t kExpansionMaxInputs = 32, kExpansionMinOutputs = 64;
 constexpr int64_t kProjectionMinPixels = 28 * 28, kProjectionMaxInputs = 192, kProjectionOutputs[2] = {24, 32};
 // With AVX-512: outputs up to which the 8-row tiles beat the packed GEMM's 14-row ones (measured: 16
 // outputs over 55x55 and 112x112 maps 10-15% faster, and several times at batch 8 with 32 inputs; 24-32
-// equal, more slower), on maps too big for the transposed GEMM.
-constexpr int64_t kNarrowOutputs512 = 16, kNarrowMinPixels512 = 256;
+// equal, more slower), on maps too big for the transposed GEMM. Up to twice as many outputs when the
+// input is too big for L2, so that the GEMM's packing misses the cache too (measured: 128 and 256 -> 32
+// over 27x27 maps of 8 images 15-25% faster, one image 8% slower).
+constexpr int64_t kNarrowOutputs512 = 16, kNarrowMinPixels512 = 256, kUncachedInputFloats = int64_t{1} << 20;
 // im2col tiles of small convolutions (network stems, 3x3 layers with few input channels).
 constexpr int64_t kIm2colMaxDepth = 160, kIm2colMinOutputs = 32;
 // Pixels per task: enough to amortise the wake-up, few enough to balance the threads.
@@ -158,10 +160,13 @@ METALNN_AVX2 void tiles(const float* x, int64_t ldx, const float* w, const float
 
 }  // namespace
 
-bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels) {
+bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels, int64_t images) {
   if (!has_avx2_fma()) return false;
   // With AVX-512 the packed GEMM wins except where its 14-row tiles idle most of a second tile.
-  if (gemm_isa() == GemmIsa::Avx512) return out_channels <= kNarrowOutputs512 && pixels >= kNarrowMinPixels512;
+  if (gemm_isa() == GemmIsa::Avx512)
+    return pixels >= kNarrowMinPixels512 &&
+           (out_channels <= kNarrowOutputs512 ||
+            (out_channels <= 2 * kNarrowOutputs512 && images * in_channels * pixels >= kUncachedInputFloats));
   const bool expansion = in_channels <= kExpansionMaxInputs && out_channels >= kExpansionMinOutputs;
   const bool projection = pixels >= kProjectionMinPixels && in_channels <= kProjectionMaxInputs &&
                           out_channels >= kProjectionOutputs[0] && out_channels <= kProjectionOutputs[1];

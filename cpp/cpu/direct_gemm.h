@@ -13,8 +13,8 @@
 namespace metalnn::cpu {
 
 // Whether the kernel is available and beats the packed GEMM or BLAS (measured) for a 1x1 convolution
-// of this shape.
-bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels);
+// of this shape over `images` images.
+bool direct_gemm_suits_pointwise(int64_t in_channels, int64_t out_channels, int64_t pixels, int64_t images = 1);
 // The same for an im2col convolution tile with k = in_channels * kernel taps.
 bool direct_gemm_suits_im2col(int64_t k, int64_t out_channels);
 

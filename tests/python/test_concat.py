@@ -109,6 +109,7 @@ def test_concat_of_node_outputs(kind, batch, target, rng):
 # name: (input shape, weight shape of part a (part b has 3 output channels fewer), conv attributes)
 STRIDED_CASES = {
     "direct_pointwise": ((3, 8, 5, 7), (64, 8, 1, 1), {}),
+    "direct_pointwise_narrow_uncached": ((2, 96, 71, 77), (32, 96, 1, 1), {}),
     "packed_pointwise": ((2, 20, 17, 19), (45, 20, 1, 1), {}),
     "batched_pointwise": ((3, 40, 7, 7), (37, 40, 1, 1), {}),
     "im2col": ((2, 5, 17, 19), (16, 5, 3, 3), {"pads": [1, 1, 1, 1]}),

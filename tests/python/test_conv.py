@@ -113,6 +113,8 @@ CONV_CASES = {
     # (partial row tiles, partial 32- and 16-column tiles, several 512-pixel blocks).
     "pointwise_direct_narrow": ((2, 40, 19, 23), (13, 40, 1, 1), {}),
     "pointwise_direct_narrow_blocks": ((1, 8, 30, 30), (16, 8, 1, 1), {}),
+    # Up to 32 outputs when the input (all images) is over 2^20 floats: the same kernel, 4 row tiles.
+    "pointwise_direct_narrow_uncached": ((3, 130, 53, 51), (29, 130, 1, 1), {}),
     # Few taps x channels and >= 32 outputs: the CPU's direct GEMM on im2col tiles.
     "im2col_direct_stem": ((2, 3, 29, 31), (34, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_direct_16ch": ((1, 16, 23, 21), (40, 16, 3, 3), {"pads": [1, 1, 1, 1]}),

@@ -79,6 +79,7 @@ class ConvKernel : public Kernel {
     group_ = n.attrs.get_int("group", 1);
     in_c_ = x[1];
     out_c_ = w[0];
+    images_ = x[0];
     const Value& weight = g.value(n.inputs[1]);
     // A lowered ConvInteger sums integers that float32 holds exactly; Winograd's transforms would round them.
     const bool exact_sum = n.attrs.get_int("_exact_sum", 0) != 0;
@@ -319,7 +320,8 @@ class ConvKernel : public Kernel {
 
   enum class Path { Depthwise, Grouped, Winograd, Taps, Pointwise, Im2col, Stem };
   bool direct_pointwise() const {
-    return path_ == Path::Pointwise && group_ == 1 && direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size()) &&
+    return path_ == Path::Pointwise && group_ == 1 &&
+           direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size(), images_) &&
            (!packed_ || in_c_ <= kDirectMaxPackedInputs || out_c_ <= kDirectMaxPackedOutputs);
   }
   std::unique_ptr<WinogradConv> winograd_;
@@ -332,7 +334,7 @@ class ConvKernel : public Kernel {
   Activation after_;       // with a residual: applied after the sum (act_ is then none)
   bool residual_ = false;  // input 3 is added to the output
   Window2d win_{};
-  int64_t group_ = 1, in_c_ = 0, out_c_ = 0;
+  int64_t group_ = 1, in_c_ = 0, out_c_ = 0, images_ = 1;
   Path path_ = Path::Im2col;
   int64_t tile_ = 1;  // output positions per im2col tile; the whole map on the other paths
   bool transposed_ = false;  // the GEMM computes Y^T (packed_ holds W^T as its right operand)
