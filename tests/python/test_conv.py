@@ -195,6 +195,12 @@ CONV_CASES = {
                                                          "pads": [2, 0, 3, 4]}),
     "stem_4ch_asymmetric": ((1, 4, 18, 70), (36, 4, 3, 4), {"strides": [2, 2], "pads": [0, 2, 1, 3]}),
     "stem_full_tiles": ((2, 2, 20, 64), (8, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # Strided im2col: deep (two K blocks, ragged last panels) over tiles of a wide map, and one GEMM over
+    # a batch of small maps; 1x1 stride 2 with padding.
+    "im2col_3x3_stride2_tiles": ((1, 70, 41, 39), (17, 70, 3, 3), {"strides": [2, 2], "pads": [1, 0, 1, 1]}),
+    "im2col_3x3_stride2_batched": ((2, 70, 15, 13), (21, 70, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "im2col_1x1_stride2_padded": ((1, 24, 37, 35), (40, 24, 1, 1), {"strides": [2, 2], "pads": [0, 1, 1, 0]}),
+    "im2col_1x1_stride2_batched": ((3, 24, 13, 11), (33, 24, 1, 1), {"strides": [2, 2]}),
 }
 
 
@@ -298,6 +304,7 @@ FUSED_CASES = {
     "winograd_small": ((2, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
     "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 1, 2), {"pads": [0, 1, 0, 0]}),
     "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "im2col_stride2_tiles": ((1, 70, 33, 31), (17, 70, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
