@@ -135,16 +135,20 @@ def test_depthwise_project(batch, act, target, rng):
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_expand_depthwise_project_even_chunks(batch, target, rng):
-    """MobileNetV2's 56 x 56 blocks: 141 expanded channels on per-plane depthwise kernels run in four
-    chunks of 36 (not multiples of 16, an even count for two threads), the last one shorter."""
-    model, feeds = block(rng, (batch, 24, 57, 55), 141, 3, 1, [1, 1, 1, 1], "relu6", project=True)
+@pytest.mark.parametrize("shape, expanded, stride", [((24, 57, 55), 141, 1), ((16, 91, 93), 45, 2)],
+                         ids=["36_wide", "12_wide"])
+def test_expand_depthwise_project_even_chunks(shape, expanded, stride, batch, target, rng):
+    """MobileNetV2's 56 x 56 and MnasNet's 112 x 112 blocks: expanded channels on per-plane depthwise
+    kernels run in an even count of chunks (for two threads) that are not multiples of 16, here four of
+    36 or 12, the last one shorter."""
+    model, feeds = block(rng, (batch, *shape), expanded, 3, stride, [1, 1, 1, 1], "relu6", project=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
     if target.device == "cpu":
         assert cpu_conv_steps(model, feeds) == 1
+        out = model.graph.output[0].name
         for threads in (1, 2):
-            np.testing.assert_allclose(metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"],
-                                       run_reference(model, feeds)["y"], rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(metalnn.load(model, device="cpu", threads=threads).run(feeds)[out],
+                                       run_reference(model, feeds)[out], rtol=1e-4, atol=1e-4)
 
 
 def test_expand_depthwise_project_then_conv(target, rng):
