@@ -134,6 +134,23 @@ def test_depthwise_project(batch, act, target, rng):
         assert cpu_conv_steps(model, feeds) == 1
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("shape, expanded, stride", [((24, 57, 55), 141, 1), ((16, 91, 93), 45, 2)],
+                         ids=["36_wide", "12_wide"])
+def test_expand_depthwise_project_even_chunks(shape, expanded, stride, batch, target, rng):
+    """MobileNetV2's 56 x 56 and MnasNet's 112 x 112 blocks: expanded channels on per-plane depthwise
+    kernels run in an even count of chunks (for two threads) that are not multiples of 16, here four of
+    36 or 12, the last one shorter."""
+    model, feeds = block(rng, (batch, *shape), expanded, 3, stride, [1, 1, 1, 1], "relu6", project=True)
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
+        out = model.graph.output[0].name
+        for threads in (1, 2):
+            np.testing.assert_allclose(metalnn.load(model, device="cpu", threads=threads).run(feeds)[out],
+                                       run_reference(model, feeds)[out], rtol=1e-4, atol=1e-4)
+
+
 def test_expand_depthwise_project_then_conv(target, rng):
     model, feeds = block(rng, (2, 16, 59, 47), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
@@ -194,7 +211,7 @@ def test_depthwise_block_with_released_weights(tmp_path, rng):
 @pytest.mark.parametrize("batch", [1, 3, 4])
 def test_depthwise_block_threads(batch, threads, rng):
     """Images per thread whole or not: batches that leave threads idle split each image's chunks over
-    the threads into partial sums (3 chunks of 32 channels here)."""
+    the threads into partial sums (4 chunks of 24 channels here)."""
     model, feeds = block(rng, (batch, 16, 59, 47), 96, 3, 1, [1, 1, 1, 1], "hardswish", project=True)
     expected = run_reference(model, feeds)["y"]
     actual = metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"]
