@@ -61,8 +61,8 @@ struct RowPanels {
 };
 
 // K rows per block for this K: blocks of equal size, at most kKc (packs and the GEMM must agree).
-int64_t k_block(int64_t k) {
-  const int64_t blocks = std::max<int64_t>(1, (k + kKc - 1) / kKc);
+int64_t k_block(int64_t k, int64_t kc_max = kKc) {
+  const int64_t blocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
   return (k + blocks - 1) / blocks;
 }
 
@@ -415,7 +415,8 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
   thread_local std::vector<float> a_buf, b_buf;
   const bool b_images = images.per_image > 0 && images.b_image != 0;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
-  const int64_t kb = k_block(k), mc_panels = kMcRows / t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  const PackedMatrix* ahead = a.packed ? a.packed : b.packed;  // its K blocks rule
+  const int64_t kb = ahead && ahead->kb ? ahead->kb : k_block(k), mc_panels = kMcRows / t.mr, nc_max = b.packed ? kNcPacked : kNc;
   const RowPanels panels(m, t.mr, !a.packed || a.packed->even_rows);
   const int64_t r0 = panels.start(p0), r1 = panels.start(p1);
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole
@@ -514,7 +515,8 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
 }
 
 // All of op(src) (rows x cols) as the left or right operand, K block after K block.
-PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, GemmIsa isa) {
+PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, GemmIsa isa,
+                        int64_t kc_max) {
   PackedMatrix p;
   p.isa = isa;
   p.left = left;
@@ -522,7 +524,8 @@ PackedMatrix pack_whole(bool left, const float* src, int64_t ld, bool trans, int
   p.cols = cols;
   const Tile t = tile_of(isa);
   if (!t.kernel) return p;
-  const int64_t k = left ? cols : rows, kb = k_block(k);
+  const int64_t k = left ? cols : rows, kb = k_block(k, kc_max > 0 ? kc_max : kKc);
+  p.kb = kb;
   const int64_t padded = left ? round_up(rows, t.mr) : round_up(cols, t.nr);  // the side that is not K
   p.data.resize(static_cast<size_t>(padded * k));
   for (int64_t k0 = 0; k0 < k; k0 += kb) {
@@ -578,11 +581,11 @@ GemmIsa gemm_isa() {
 void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
 
 PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa) {
-  return pack_whole(true, src, ld, trans, m, k, isa);
+  return pack_whole(true, src, ld, trans, m, k, isa, 0);
 }
 
-PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa) {
-  return pack_whole(false, src, ld, trans, k, n, isa);
+PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa, int64_t kc_max) {
+  return pack_whole(false, src, ld, trans, k, n, isa, kc_max);
 }
 
 DerivedCache<const std::vector<PackedMatrix>>& packed_weights() {
@@ -640,7 +643,8 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
     shared.cols = k;
     shared.even_rows = true;
     const RowPanels panels(m, t.mr, true);
-    const int64_t m_pad = panels.count * t.mr, kb = k_block(k);
+    const int64_t m_pad = panels.count * t.mr, kb = packed->kb ? packed->kb : k_block(k);
+    shared.kb = kb;
     if (shared.data.size() < static_cast<size_t>(m_pad * k)) shared.data.resize(static_cast<size_t>(m_pad * k));
     pool->parallel_for(chunks, 1, [&](int64_t i0, int64_t i1) {
       const int64_t p0 = panels.count * i0 / chunks, p1 = panels.count * i1 / chunks;

@@ -33,12 +33,16 @@ struct PackedMatrix {
   int64_t rows = 0, cols = 0;  // of the logical operand: M x K (left) or K x N (right)
   // Left: rows spread over the panels as evenly as they go rather than MR per panel (A packed per call).
   bool even_rows = false;
+  int64_t kb = 0;  // K rows per block
   std::vector<float> data;
 };
 
-// op(src) packed for `isa`; src is row-major with leading dimension ld, transposed when trans.
+// op(src) packed for `isa`; src is row-major with leading dimension ld, transposed when trans. K is
+// cut into blocks of equal size, at most kc_max rows each (0: the GEMM's default, 512); the operand
+// packed per call follows the pack's blocks.
 PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa);
-PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa);
+PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa,
+                        int64_t kc_max = 0);
 
 // Packs derived from constant tensors, one list per tensor and packing.
 DerivedCache<const std::vector<PackedMatrix>>& packed_weights();

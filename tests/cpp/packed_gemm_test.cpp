@@ -66,10 +66,11 @@ double reference_activation(double x, const Activation& act) {
   }
 }
 
-void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
+void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}, int64_t kc_max = 0) {
   SCOPED_TRACE("isa=" + std::to_string(int(isa)) + " m=" + std::to_string(t.m) + " n=" + std::to_string(t.n) +
                " k=" + std::to_string(t.k) + " ta=" + std::to_string(t.trans_a) + " tb=" + std::to_string(t.trans_b) +
-               " pack_a=" + std::to_string(t.pack_a) + " threads=" + std::to_string(pool ? pool->num_threads() : 1));
+               " pack_a=" + std::to_string(t.pack_a) + " threads=" + std::to_string(pool ? pool->num_threads() : 1) +
+               " kc_max=" + std::to_string(kc_max));
   const int64_t lda = t.trans_a ? t.m : t.k, ldb = t.trans_b ? t.k : t.n, ldc = t.n + 3;
   const std::vector<float> a = random_values(t.m * t.k, 1), b = random_values(t.k * t.n, 2);
   std::vector<float> c = random_values(t.m * ldc, 3);
@@ -82,7 +83,7 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}) {
   fused.hi = f.hi;
   const std::vector<float> c0 = c;
   const PackedMatrix packed = t.pack_a ? pack_left(a.data(), lda, t.trans_a, t.m, t.k, isa)
-                                       : pack_right(b.data(), ldb, t.trans_b, t.k, t.n, isa);
+                                       : pack_right(b.data(), ldb, t.trans_b, t.k, t.n, isa, kc_max);
   std::vector<int> seen(static_cast<size_t>(t.m * t.n), 0);
   std::mutex seen_mutex;
   gemm(pool, t.m, t.n, t.k, t.alpha, {a.data(), lda, t.trans_a, t.pack_a ? &packed : nullptr},
@@ -136,6 +137,26 @@ TEST(PackedGemm, RaggedTilesEveryIsa) {
       check(t, isa, nullptr);
       check(t, isa, &pool);
     }
+  }
+}
+
+// B packed with K blocks other than the default: one block up to kc_max rows, equal blocks beyond; A
+// packed per call (and shared by threads splitting the columns) follows them.
+TEST(PackedGemm, PackedBKBlocksEveryIsa) {
+  IsaScope scope;
+  ThreadPool pool(2);
+  const std::vector<Case> cases = {
+      {30, 1700, 700, false, false, false, 1.f, 0.f}, {29, 47, 768, true, false, false, 0.5f, 1.f},
+      {43, 600, 769, false, true, false, 1.f, 0.f},    {300, 70, 1600, false, false, false, 1.f, 0.5f},
+      {15, 2000, 1537, true, true, false, 1.f, 0.f},
+  };
+  for (GemmIsa isa : isas()) {
+    set_gemm_isa(isa);
+    for (const Case& t : cases)
+      for (int64_t kc_max : {768, 300}) {
+        check(t, isa, nullptr, {}, kc_max);
+        check(t, isa, &pool, {true, -0.5f, 0.75f, true, activation(Activation::Kind::Gelu)}, kc_max);
+      }
   }
 }
 

@@ -173,12 +173,14 @@ def test_matmul_simdgroup(target, rng):
 
 
 # MatMul + bias Add (or Gemm with a row C) and an activation, all fused into the GEMM's store: the
-# packed kernels (ragged tiles, several K blocks, constant B shared by a folded batch or one per batch
-# entry, past 512 rows while B is at most 1536 wide), BLAS past 512 rows on a wider B and the few-row
-# gemv, the bias and activation applied as C is stored.
+# packed kernels (ragged tiles, one K block up to 1024 deep and equal blocks past it, constant B
+# shared by a folded batch or one per batch entry, past 512 rows while B is at most 1536 wide), BLAS
+# past 512 rows on a wider B and the few-row gemv, the bias and activation applied as C is stored.
 FUSED_SHAPES = {
     "folded": ((2, 13, 24), (24, 37)),
     "k_blocks": ((2, 45, 600), (600, 50)),
+    "k_one_block": ((2, 30, 1000), (1000, 40)),
+    "k_deep_blocks": ((70, 1600), (1600, 33)),
     "tall": ((2, 300, 40), (40, 70)),
     "tall_wide_blas": ((600, 40), (40, 1601)),
     "per_batch_b": ((3, 5, 9), (3, 9, 20)),
