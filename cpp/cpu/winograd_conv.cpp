@@ -326,23 +326,24 @@ bool WinogradConv::supports(const Window2d& w) {
   // form (run_small).
   const bool window = has_avx2_fma() && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
                       w.dilation_h == 1 && w.dilation_w == 1;
-  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w, 1));
+  return window && ((w.out_h >= 8 && w.out_w >= 8) || small_map(w, 1, 0));
 }
 
-bool WinogradConv::small_map(const Window2d& w, int64_t batch) {
+bool WinogradConv::small_map(const Window2d& w, int64_t batch, int64_t weights) {
 #ifdef METALNN_HAS_AVX2_KERNELS
   const auto within = [&](int64_t lo, int64_t hi) {
     return w.out_h >= lo && w.out_w >= lo && w.out_h <= hi && w.out_w <= hi;
   };
-  return has_avx512() && (within(6, 8) || (within(10, 16) && batch >= kGridF4MinBatch));
+  return has_avx512() &&
+         (within(6, 8) || (within(10, 16) && batch >= kGridF4MinBatch && weights <= kGridF4MaxWeights));
 #else
-  (void)w, (void)batch;
+  (void)w, (void)batch, (void)weights;
   return false;
 #endif
 }
 
-int WinogradConv::tile_size(const Window2d& w, int64_t batch) {
-  if (small_map(w, batch)) return w.out_h > 8 ? 4 : 2;
+int WinogradConv::tile_size(const Window2d& w, int64_t batch, int64_t weights) {
+  if (small_map(w, batch, weights)) return w.out_h > 8 ? 4 : 2;
   // A vector holds 8 tiles of a row: 32 outputs wide at m = 4. Narrower rows would leave most lanes
   // padding, and short maps most tile rows.
   return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
@@ -353,8 +354,8 @@ WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t 
     : out_c_(out_channels),
       in_c_(in_channels),
       win_(window),
-      grid_(small_map(window, batch)),
-      m_(tile_size(window, batch)),
+      grid_(small_map(window, batch, out_channels * in_channels)),
+      m_(tile_size(window, batch, out_channels * in_channels)),
       points_((m_ + 2) * (m_ + 2)) {
   tiles_h_ = (win_.out_h + m_ - 1) / m_;
   tiles_w_ = (win_.out_w + m_ - 1) / m_;

@@ -23,8 +23,8 @@ class WinogradConv {
   // AVX-512 at least 6x6) on this CPU.
   static bool supports(const Window2d& w);
 
-  // Output block size m (2 or 4) for this window and batch.
-  static int tile_size(const Window2d& w, int64_t batch);
+  // Output block size m (2 or 4) for this window, batch and out_channels * in_channels.
+  static int tile_size(const Window2d& w, int64_t batch, int64_t weights);
 
   // weights: [out_channels, in_channels, 3, 3], transformed once per tensor and tile size and shared
   // by every WinogradConv built from the same tensor (one per input shape a model is specialised for);
@@ -61,8 +61,11 @@ class WinogradConv {
   // one 14x14 image took 10% longer than the F(2x2, 3x3) rows).
   void run_small(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                  ThreadPool& pool, const float* res, int64_t y_image) const;
-  static bool small_map(const Window2d& w, int64_t batch);
-  static constexpr int64_t kGridF4MinBatch = 4;
+  // weights: out_channels * in_channels. F(4x4, 3x3)'s grid form is kept to layers of at most 128 x 128
+  // channels: its weights would raise a deep network's peak memory (ResNet-50 at 8 images: 341 MB with
+  // it on the 256-channel layers, ONNX Runtime 339 MB).
+  static bool small_map(const Window2d& w, int64_t batch, int64_t weights);
+  static constexpr int64_t kGridF4MinBatch = 4, kGridF4MaxWeights = 128 * 128;
 
   int64_t out_c_, in_c_;
   Window2d win_;
