@@ -260,6 +260,20 @@ TEST(ConvSchema, Errors) {
   expect_error<DtypeError>(conv({1, 3, 8, 8}, {4, 3, 3, 3}, {}, DType::Int64), "input 0 'in0' is int64, expected float32");
   expect_error<ModelError>([] { OneNode("Conv", {input(random_tensor({1, 3, 4, 4}, 1))}).infer(); },
                            "has 1 inputs, expected 2 to 3");
+  // A fused residual (a .metalnn Conv with _residual) may omit its bias but never the residual itself.
+  const Attributes residual = attrs({{"_residual", int_attr(1)}});
+  expect_error<ModelError>(conv({1, 3, 8, 8}, {4, 3, 3, 3}, residual, DType::Float32, {4}),
+                           "Conv 'n0': _residual is set but the residual input is missing");
+  expect_error<ModelError>(conv({1, 3, 8, 8}, {4, 3, 3, 3}, residual), "residual input is missing");
+  expect_error<ShapeError>(
+      [] {
+        OneNode("Conv",
+                {input(Tensor::empty(DType::Float32, {1, 3, 8, 8})), constant(Tensor::empty(DType::Float32, {4, 3, 3, 3})),
+                 omitted(), input(Tensor::empty(DType::Float32, {1, 4, 5, 6}))},
+                attrs({{"_residual", int_attr(1)}}))
+            .infer();
+      },
+      "residual [1, 4, 5, 6] does not match the output [1, 4, 6, 6]");
 }
 
 }  // namespace
