@@ -54,8 +54,9 @@ else
 fi
 python3 -m metalnn.metal_lint metal/*.metal
 python3 -m metalnn demo
+# One worker per core (pytest-xdist); the GPU kernel coverage check takes the union of the workers.
 step "pytest"
-python3 -m pytest tests/python -q -p no:cacheprovider
+python3 -m pytest tests/python -q -p no:cacheprovider -n 2
 # The GPU op tests again on metal-sim with threads in reverse order and the race checker on: the
 # race checker's own tests, then the metal-sim cases of every op family's tests (about 1 min, 3720
 # cases; the race checker slows a kernel 10-100x: a 128x256x256 GEMM 11x, a 3x3 convolution 94x).
@@ -64,7 +65,7 @@ step "race checker"
 METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_sim_racecheck.py -q -p no:cacheprovider
 racecheck_files=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests
 if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices())"; then
-  METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest -q -p no:cacheprovider -k metal-sim "${racecheck_files[@]}"
+  METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest -q -p no:cacheprovider -n 2 -k metal-sim "${racecheck_files[@]}"
 fi
 # The model zoo's default subset (tests/models/README.md; exports cached in ~/.cache/metalnn/zoo);
 # METALNN_ZOO=full runs all of it.

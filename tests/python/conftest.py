@@ -24,3 +24,10 @@ def pytest_sessionfinish(session, exitstatus):
     """A full run fails when a GPU kernel is never dispatched (gpu_coverage.py)."""
     import gpu_coverage
     gpu_coverage.check_session(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: a worker's dispatched kernels count towards the coverage check."""
+    import gpu_coverage
+    gpu_coverage.collect_worker(node)
