@@ -115,6 +115,7 @@ STRIDED_CASES = {
     "im2col": ((2, 5, 17, 19), (16, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
     "batched_im2col": ((3, 4, 9, 9), (20, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd": ((2, 32, 9, 11), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_f4": ((2, 32, 27, 27), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Winograd's grid forms (an image's tiles per vector, the batch as GEMM columns): 7x7, and 13x13 from 4 images.
     "winograd_grid": ((3, 32, 7, 7), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_grid_f4": ((4, 32, 13, 13), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),

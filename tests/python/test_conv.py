@@ -98,7 +98,10 @@ CONV_CASES = {
     "winograd_grid_f4_10x15_asymmetric": ((5, 33, 11, 14), (6, 33, 3, 3), {"pads": [0, 2, 1, 1]}),
     "winograd_grid_f4_valid": ((4, 40, 16, 12), (5, 40, 3, 3), {}),
     "winograd_rows_16x16_three_images": ((3, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
-    # Outputs of at least 28x28: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
+    # Outputs of at least 17x17: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
+    "winograd_f4_17x17": ((3, 16, 17, 17), (13, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_f4_27x27": ((2, 35, 27, 27), (19, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_f4_19x23_asymmetric": ((1, 24, 20, 23), (11, 24, 3, 3), {"pads": [0, 2, 1, 0]}),
     "winograd_f4": ((1, 32, 30, 33), (7, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_asymmetric": ((2, 33, 61, 29), (5, 33, 3, 3), {"pads": [0, 2, 1, 0]}),
     "winograd_f4_wide": ((1, 40, 31, 71), (9, 40, 3, 3), {}),
