@@ -352,6 +352,12 @@ int WinogradConv::tile_size(const Window2d& w, int64_t batch, int64_t weights) {
   return w.out_w >= kF4MinSize && w.out_h >= kF4MinSize ? 4 : 2;
 }
 
+bool WinogradConv::grid_blocks(int64_t batch) const {
+  const int64_t columns = batch * 16;
+  return grid_ && out_c_ >= 2 * in_c_ && points_ * out_c_ * columns > kGridBlockMinFloats &&
+         points_ * in_c_ * columns <= kGridBlockMaxInputFloats;
+}
+
 WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t in_channels, const Window2d& window,
                            int64_t batch)
     : out_c_(out_channels),
@@ -359,7 +365,8 @@ WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t 
       win_(window),
       grid_(small_map(window, batch, out_channels * in_channels)),
       m_(tile_size(window, batch, out_channels * in_channels)),
-      points_((m_ + 2) * (m_ + 2)) {
+      points_((m_ + 2) * (m_ + 2)),
+      block_rows_(grid_blocks(batch) ? std::min(kGridBlockRows, out_channels) : out_channels) {
   tiles_h_ = (win_.out_h + m_ - 1) / m_;
   tiles_w_ = (win_.out_w + m_ - 1) / m_;
   row_tiles_ = (tiles_w_ + kLanes - 1) / kLanes * kLanes;
@@ -372,11 +379,16 @@ WinogradConv::WinogradConv(const Tensor& weights, int64_t out_channels, int64_t 
     u_ = transformed_weights().get(weights, how, [&] { return transform_weights(weights); });
     return;
   }
-  packed_u_ = packed_weights().get(weights, how + "/gemm" + std::to_string(int(isa)), [&] {
+  const int64_t blocks = (out_c_ + block_rows_ - 1) / block_rows_;
+  const std::string blocked = block_rows_ < out_c_ ? "/rows" + std::to_string(block_rows_) : "";
+  packed_u_ = packed_weights().get(weights, how + "/gemm" + std::to_string(int(isa)) + blocked, [&] {
     const std::shared_ptr<const std::vector<float>> u = transform_weights(weights);
     auto packed = std::make_shared<std::vector<PackedMatrix>>();
-    for (int64_t xi = 0; xi < points_; ++xi)
-      packed->push_back(pack_left(u->data() + xi * out_c_ * in_c_, in_c_, false, out_c_, in_c_, isa));
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t o0 = blk * block_rows_, rows = std::min(block_rows_, out_c_ - o0);
+      for (int64_t xi = 0; xi < points_; ++xi)
+        packed->push_back(pack_left(u->data() + (xi * out_c_ + o0) * in_c_, in_c_, false, rows, in_c_, isa));
+    }
     return std::shared_ptr<const std::vector<PackedMatrix>>(std::move(packed));
   });
 }
@@ -459,8 +471,7 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
   const int64_t n = batch * kGrid;  // GEMM columns: image b's tiles at b * 16
   Scratch& s = scratch();  // the caller's, shared with the workers for this call
   s.v.resize(static_cast<size_t>(points_ * in_c_ * n));
-  s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
-  float *v = s.v.data(), *m = s.m.data();
+  float* v = s.v.data();
   const int64_t rows = std::min(win_.in_h, padded_size - win_.pad_top);
   const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, padded_size - win_.pad_left));
   pool.parallel_for(batch * in_c_, 8, [&](int64_t t0, int64_t t1) {
@@ -474,17 +485,42 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
       input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
     }
   });
-  pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
   float lo, hi;
   const bool clamp = output_clamp(act, res, lo, hi);
   const auto output_transform = m_ == 4 ? small_output_transform_f4 : small_output_transform;
-  pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
+  const auto finish = [&](const float* m, int64_t m_stride, int64_t b, int64_t o) {
+    float* plane = y + b * y_image + o * win_.out_size();
+    output_transform(m, m_stride, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h, win_.out_w);
+    if (res) residual_activation_serial(plane, res + (b * out_c_ + o) * win_.out_size(), 1, win_.out_size(), 0, act);
+    else if (!clamp) apply_activation(plane, win_.out_size(), act);
+  };
+  if (block_rows_ == out_c_) {  // the GEMMs split by point, then the output transform by plane
+    s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
+    float* m = s.m.data();
+    pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
+    pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t b = t / out_c_, o = t % out_c_;
+        finish(m + o * n + b * kGrid, out_c_ * n, b, o);
+      }
+    });
+    return;
+  }
+  // Both per block of output channels and share of the images, so the block's products are still in L2
+  // when transformed back (all of them, for 192 channels over 8 images 3.5 MB, would go through L3).
+  const int64_t blocks = (out_c_ + block_rows_ - 1) / block_rows_;
+  const int64_t groups = std::min<int64_t>(batch, pool.num_threads());
+  pool.parallel_for(blocks * groups, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> mb;
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / out_c_, o = t % out_c_;
-      float* plane = y + b * y_image + o * win_.out_size();
-      output_transform(m + o * n + b * kGrid, out_c_ * n, bias ? bias[o] : 0.f, lo, hi, plane, win_.out_h, win_.out_w);
-      if (res) residual_activation_serial(plane, res + t * win_.out_size(), 1, win_.out_size(), 0, act);
-      else if (!clamp) apply_activation(plane, win_.out_size(), act);
+      const int64_t blk = t / groups, group = t % groups;
+      const int64_t o0 = blk * block_rows_, rows = std::min(block_rows_, out_c_ - o0);
+      const int64_t b0 = batch * group / groups, b1 = batch * (group + 1) / groups, cols = (b1 - b0) * kGrid;
+      mb.resize(static_cast<size_t>(points_ * rows * cols));
+      multiply_block(v + b0 * kGrid, n, mb.data(), cols, blk);
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t o = o0; o < o0 + rows; ++o)
+          finish(mb.data() + (o - o0) * cols + (b - b0) * kGrid, rows * cols, b, o);
     }
   });
 #else
@@ -550,6 +586,15 @@ void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0
     gemm(nullptr, out_c_, tiles, in_c_, 1.f,
          {u_ ? u_->data() + xi * out_c_ * in_c_ : nullptr, in_c_, false, packed_u_ ? &(*packed_u_)[xi] : nullptr},
          {v + xi * in_c_ * tiles, tiles, false, nullptr}, 0.f, m + xi * out_c_ * tiles, tiles, {});
+}
+
+void WinogradConv::multiply_block(const float* v, int64_t ldv, float* m, int64_t tiles, int64_t block) const {
+  const int64_t o0 = block * block_rows_, rows = std::min(block_rows_, out_c_ - o0);
+  for (int64_t xi = 0; xi < points_; ++xi)
+    gemm(nullptr, rows, tiles, in_c_, 1.f,
+         {u_ ? u_->data() + (xi * out_c_ + o0) * in_c_ : nullptr, in_c_, false,
+          packed_u_ ? &(*packed_u_)[block * points_ + xi] : nullptr},
+         {v + xi * in_c_ * ldv, ldv, false, nullptr}, 0.f, m + xi * rows * tiles, tiles, {});
 }
 
 void WinogradConv::transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk,

@@ -50,6 +50,9 @@ class WinogradConv {
   std::shared_ptr<const std::vector<float>> transform_weights(const Tensor& weights) const;
   void transform_input(const float* x, const Chunk& chunk, int64_t c0, int64_t c1, float* v) const;
   void multiply(const float* v, float* m, int64_t tiles, int64_t xi0, int64_t xi1) const;
+  // The grid form's products for output channels [block * block_rows_, ...) of every point, from the
+  // tiles columns of v (leading dimension ldv) to m ([points][rows][tiles]).
+  void multiply_block(const float* v, int64_t ldv, float* m, int64_t tiles, int64_t block) const;
   void transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk, int64_t o0,
                         int64_t o1, const Activation& act) const;
   // Maps of 6x6 to 8x8 outputs (ResNets' last stage; F(2x2, 3x3)) and of 10x10 to 16x16 (ResNets' third
@@ -66,11 +69,20 @@ class WinogradConv {
   // it on the 256-channel layers, ONNX Runtime 339 MB).
   static bool small_map(const Window2d& w, int64_t batch, int64_t weights);
   static constexpr int64_t kGridF4MinBatch = 4, kGridF4MaxWeights = 128 * 128;
+  // The grid form's GEMMs and output transform run per block of kGridBlockRows output channels (two
+  // AVX-512 row panels), so each block's products are still in L2 when transformed back, where the whole
+  // product would be more than kGridBlockMinFloats and the transformed input, which every block reads
+  // again, at most half of it and small enough to stay in L2 (measured on one thread: SqueezeNet's
+  // 13x13 expand3x3 at 8 images 24-35% faster; 256->512 on 7x7, its input 2 MB, 11% slower).
+  bool grid_blocks(int64_t batch) const;
+  static constexpr int64_t kGridBlockRows = 28, kGridBlockMinFloats = int64_t{1} << 18,
+                           kGridBlockMaxInputFloats = int64_t{3} << 17;
 
   int64_t out_c_, in_c_;
   Window2d win_;
   bool grid_;           // run_small
   int64_t m_, points_;  // output block size, and (m + 2)^2
+  int64_t block_rows_;  // output channels per packed block of the transformed weights (all but the grid form: all)
   int64_t tiles_h_, tiles_w_, row_tiles_;  // row_tiles_: tiles_w_ rounded up to whole vectors
   int64_t chunk_rows_;                     // tile rows per task, at most
   // points_ transformed weight matrices [out_c, in_c]: packed for the GEMM kernel, or (BLAS) plain in u_.

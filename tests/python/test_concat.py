@@ -119,6 +119,7 @@ STRIDED_CASES = {
     # Winograd's grid forms (an image's tiles per vector, the batch as GEMM columns): 7x7, and 13x13 from 4 images.
     "winograd_grid": ((3, 32, 7, 7), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_grid_f4": ((4, 32, 13, 13), (9, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_blocked": ((4, 16, 13, 13), (120, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     "stem": ((2, 3, 15, 37), (19, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "depthwise": ((2, 7, 9, 9), (7, 1, 3, 3), {"group": 7, "pads": [1, 1, 1, 1]}),
 }

@@ -98,6 +98,11 @@ CONV_CASES = {
     "winograd_grid_f4_10x15_asymmetric": ((5, 33, 11, 14), (6, 33, 3, 3), {"pads": [0, 2, 1, 1]}),
     "winograd_grid_f4_valid": ((4, 40, 16, 12), (5, 40, 3, 3), {}),
     "winograd_rows_16x16_three_images": ((3, 32, 16, 16), (17, 32, 3, 3), {"pads": [1, 1, 1, 1]}),
+    # Grid forms whose product would not stay in L2: GEMMs and output transform per block of 28 output
+    # channels (a partial last block) and share of the images (5 images: 2 and 3 at two threads).
+    "winograd_grid_f4_blocked": ((5, 20, 13, 13), (100, 20, 3, 3), {"pads": [1, 1, 1, 1]}),
+    "winograd_grid_f4_blocked_asymmetric": ((4, 17, 12, 15), (120, 17, 3, 3), {"pads": [0, 2, 1, 1]}),
+    "winograd_grid_f2_blocked": ((8, 16, 7, 7), (150, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     # Outputs of at least 17x17: F(4x4, 3x3) (partial vectors of tiles, partial 4x4 blocks, row chunks).
     "winograd_f4_17x17": ((3, 16, 17, 17), (13, 16, 3, 3), {"pads": [1, 1, 1, 1]}),
     "winograd_f4_27x27": ((2, 35, 27, 27), (19, 35, 3, 3), {"pads": [1, 1, 1, 1]}),
@@ -407,16 +412,19 @@ def test_conv_fused_residual(case, after, target, rng):
     check_model(model, feeds, target, target.tolerance.scaled(max(1.0, (reduction / 18) ** 0.5)))
 
 
+@pytest.mark.parametrize("channels", [(32, 24), (16, 120)], ids=["whole", "blocked"])
 @pytest.mark.parametrize("after", ["relu", "leaky_relu", "residual_relu"])
-def test_conv_winograd_grid_f4_fused(after, target, rng):
-    """The F(4x4, 3x3) grid form (14x14 maps, 4 images) with a fused Relu, a LeakyRelu (applied after the
-    transform), and a residual then Relu. Not with Clip's bounds inside the outputs' range: F(4x4, 3x3)
-    rounds to about 1e-5 of the outputs' magnitude, past the absolute tolerance a clipped output gets."""
+def test_conv_winograd_grid_f4_fused(after, channels, target, rng):
+    """The F(4x4, 3x3) grid form (14x14 maps, 4 images; with 120 outputs per block of output channels)
+    with a fused Relu, a LeakyRelu (applied after the transform), and a residual then Relu. Not with
+    Clip's bounds inside the outputs' range: F(4x4, 3x3) rounds to about 1e-5 of the outputs' magnitude,
+    past the absolute tolerance a clipped output gets."""
+    c_in, c_out = channels
     values = {
-        "x": rng.standard_normal((4, 32, 14, 14), dtype="float32"),
-        "r": rng.standard_normal((4, 24, 14, 14), dtype="float32"),
-        "w": const(rng.standard_normal((24, 32, 3, 3), dtype="float32")),
-        "b": const(rng.standard_normal(24, dtype="float32")),
+        "x": rng.standard_normal((4, c_in, 14, 14), dtype="float32"),
+        "r": rng.standard_normal((4, c_out, 14, 14), dtype="float32"),
+        "w": const(rng.standard_normal((c_out, c_in, 3, 3), dtype="float32")),
+        "b": const(rng.standard_normal(c_out, dtype="float32")),
     }
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])]
     if after == "residual_relu":
