@@ -37,7 +37,8 @@ constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
 // 16x16 and below, where F(4x4, 3x3)'s vector is twice as wide, 7-80% slower.
 constexpr int64_t kF4MinSize = 17;
 
-// A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]) for the chunks it runs.
+// A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]), each point's matrix point_stride() from the
+// next, for the chunks it runs.
 struct Scratch {
   std::vector<float> v, m;
 };
@@ -434,8 +435,8 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
         const float* xb = x + t / chunks * in_c_ * win_.in_size();
         float* yb = y + t / chunks * y_image;
         const float* rb = res ? res + t / chunks * out_c_ * win_.out_size() : nullptr;
-        s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
-        s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
+        s.v.resize(static_cast<size_t>(points_ * point_stride(in_c_, chunk.tiles)));
+        s.m.resize(static_cast<size_t>(points_ * point_stride(out_c_, chunk.tiles)));
         transform_input(xb, chunk, 0, in_c_, s.v.data());
         multiply(s.v.data(), s.m.data(), chunk.tiles, 0, points_);
         transform_output(s.m.data(), bias, yb, rb, chunk, 0, out_c_, act);
@@ -447,8 +448,8 @@ void WinogradConv::run(const float* x, const float* bias, float* y, int64_t batc
   // thread reads only its share of the transformed weights).
   const Chunk chunk = make_chunk(0);
   Scratch& s = scratch();  // the caller's, shared with the workers for this call
-  s.v.resize(static_cast<size_t>(points_ * in_c_ * chunk.tiles));
-  s.m.resize(static_cast<size_t>(points_ * out_c_ * chunk.tiles));
+  s.v.resize(static_cast<size_t>(points_ * point_stride(in_c_, chunk.tiles)));
+  s.m.resize(static_cast<size_t>(points_ * point_stride(out_c_, chunk.tiles)));
   float *v = s.v.data(), *m = s.m.data();
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * in_c_ * win_.in_size();
@@ -470,7 +471,7 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
   const auto input_transform = m_ == 4 ? small_input_transform_f4 : small_input_transform;
   const int64_t n = batch * kGrid;  // GEMM columns: image b's tiles at b * 16
   Scratch& s = scratch();  // the caller's, shared with the workers for this call
-  s.v.resize(static_cast<size_t>(points_ * in_c_ * n));
+  s.v.resize(static_cast<size_t>(points_ * point_stride(in_c_, n)));
   float* v = s.v.data();
   const int64_t rows = std::min(win_.in_h, padded_size - win_.pad_top);
   const int64_t cols = std::max<int64_t>(0, std::min(win_.in_w, padded_size - win_.pad_left));
@@ -482,7 +483,7 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
         std::memcpy(padded + (r + win_.pad_top) * padded_size + win_.pad_left, plane + r * win_.in_w,
                     static_cast<size_t>(cols) * sizeof(float));
       const int64_t b = t / in_c_, c = t % in_c_;
-      input_transform(padded, v + c * n + b * kGrid, in_c_ * n);
+      input_transform(padded, v + c * n + b * kGrid, point_stride(in_c_, n));
     }
   });
   float lo, hi;
@@ -495,13 +496,13 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
     else if (!clamp) apply_activation(plane, win_.out_size(), act);
   };
   if (block_rows_ == out_c_) {  // the GEMMs split by point, then the output transform by plane
-    s.m.resize(static_cast<size_t>(points_ * out_c_ * n));
+    s.m.resize(static_cast<size_t>(points_ * point_stride(out_c_, n)));
     float* m = s.m.data();
     pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) { multiply(v, m, n, x0, x1); });
     pool.parallel_for(batch * out_c_, 8, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t / out_c_, o = t % out_c_;
-        finish(m + o * n + b * kGrid, out_c_ * n, b, o);
+        finish(m + o * n + b * kGrid, point_stride(out_c_, n), b, o);
       }
     });
     return;
@@ -516,11 +517,11 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
       const int64_t blk = t / groups, group = t % groups;
       const int64_t o0 = blk * block_rows_, rows = std::min(block_rows_, out_c_ - o0);
       const int64_t b0 = batch * group / groups, b1 = batch * (group + 1) / groups, cols = (b1 - b0) * kGrid;
-      mb.resize(static_cast<size_t>(points_ * rows * cols));
+      mb.resize(static_cast<size_t>(points_ * point_stride(rows, cols)));
       multiply_block(v + b0 * kGrid, n, mb.data(), cols, blk);
       for (int64_t b = b0; b < b1; ++b)
         for (int64_t o = o0; o < o0 + rows; ++o)
-          finish(mb.data() + (o - o0) * cols + (b - b0) * kGrid, rows * cols, b, o);
+          finish(mb.data() + (o - o0) * cols + (b - b0) * kGrid, point_stride(rows, cols), b, o);
     }
   });
 #else
@@ -540,7 +541,7 @@ void WinogradConv::transform_input(const float* x, const Chunk& chunk, int64_t c
   // tiles; at m = 4 each row is split into its 4 column phases (column 4q + p is element q of phase
   // p), so the 8 tiles of a vector read contiguous floats.
   const int64_t rows = m_ * chunk.tile_rows + 2, ih0 = m_ * chunk.tile_row0 - win_.pad_top;
-  const int64_t v_stride = in_c_ * chunk.tiles;
+  const int64_t v_stride = point_stride(in_c_, chunk.tiles);
   thread_local std::vector<float> padded;
   if (m_ == 2) {
     const int64_t width = 2 * row_tiles_ + 16;
@@ -585,7 +586,8 @@ void WinogradConv::multiply(const float* v, float* m, int64_t tiles, int64_t xi0
   for (int64_t xi = xi0; xi < xi1; ++xi)
     gemm(nullptr, out_c_, tiles, in_c_, 1.f,
          {u_ ? u_->data() + xi * out_c_ * in_c_ : nullptr, in_c_, false, packed_u_ ? &(*packed_u_)[xi] : nullptr},
-         {v + xi * in_c_ * tiles, tiles, false, nullptr}, 0.f, m + xi * out_c_ * tiles, tiles, {});
+         {v + xi * point_stride(in_c_, tiles), tiles, false, nullptr}, 0.f, m + xi * point_stride(out_c_, tiles),
+         tiles, {});
 }
 
 void WinogradConv::multiply_block(const float* v, int64_t ldv, float* m, int64_t tiles, int64_t block) const {
@@ -594,7 +596,7 @@ void WinogradConv::multiply_block(const float* v, int64_t ldv, float* m, int64_t
     gemm(nullptr, rows, tiles, in_c_, 1.f,
          {u_ ? u_->data() + (xi * out_c_ + o0) * in_c_ : nullptr, in_c_, false,
           packed_u_ ? &(*packed_u_)[block * points_ + xi] : nullptr},
-         {v + xi * in_c_ * ldv, ldv, false, nullptr}, 0.f, m + xi * rows * tiles, tiles, {});
+         {v + xi * point_stride(in_c_, ldv), ldv, false, nullptr}, 0.f, m + xi * point_stride(rows, tiles), tiles, {});
 }
 
 void WinogradConv::transform_output(const float* m, const float* bias, float* y, const float* res, const Chunk& chunk,
@@ -602,7 +604,7 @@ void WinogradConv::transform_output(const float* m, const float* bias, float* y,
 #ifdef METALNN_HAS_AVX2_KERNELS
   float lo, hi;
   const bool clamp = output_clamp(act, res, lo, hi);
-  const int64_t m_stride = out_c_ * chunk.tiles;
+  const int64_t m_stride = point_stride(out_c_, chunk.tiles);
   const auto transform_f4 =
       gemm_isa() == GemmIsa::Avx512 ? output_transform_8_f4_avx512 : output_transform_8_f4_avx2;
   const int64_t oh0 = m_ * chunk.tile_row0, oh1 = std::min(win_.out_h, m_ * (chunk.tile_row0 + chunk.tile_rows));

@@ -78,6 +78,11 @@ class WinogradConv {
   static constexpr int64_t kGridBlockRows = 28, kGridBlockMinFloats = int64_t{1} << 18,
                            kGridBlockMaxInputFloats = int64_t{3} << 17;
 
+  // Floats from one point's matrix of V or M (rows x cols) to the next: a cache line more than the
+  // matrix, so that a tile's values, one per point, do not all fall in one L1 set when matrices are a
+  // multiple of 4 KB (measured on one thread: 16->64 on 55x55 and 64->64 on 56x56 15-19% faster, 64->64
+  // on 224x224 18%, deep layers the same).
+  static int64_t point_stride(int64_t rows, int64_t cols) { return rows * cols + 16; }
   int64_t out_c_, in_c_;
   Window2d win_;
   bool grid_;           // run_small
