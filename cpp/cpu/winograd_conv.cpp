@@ -37,8 +37,8 @@ constexpr int64_t kTargetTiles = 128, kMaxBufferFloats = int64_t{1} << 20;
 // 16x16 and below, where F(4x4, 3x3)'s vector is twice as wide, 7-80% slower.
 constexpr int64_t kF4MinSize = 17;
 
-// A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]), each point's matrix point_stride() from the
-// next, for the chunks it runs.
+// A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]), each point's matrix
+// point_stride() from the next, for the chunks it runs.
 struct Scratch {
   std::vector<float> v, m;
 };
