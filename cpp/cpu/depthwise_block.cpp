@@ -330,6 +330,12 @@ Graph fuse_depthwise_blocks(Graph g) {
 
 bool is_depthwise_block(const Node& n) { return n.attrs.has("_expand") || n.attrs.has("_project"); }
 
+bool is_pointwise_expansion(const Graph& g, const Node& n) { return is_expansion(g, n); }
+
+void copy_activation(const Node& from, const char* prefix, Node& to) { store_activation(from, prefix, to); }
+
+Activation copied_activation(const Node& n, const char* prefix) { return stored_activation(n, prefix); }
+
 std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n) {
   return std::make_unique<DepthwiseBlockKernel>(g, n);
 }

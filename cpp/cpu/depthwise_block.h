@@ -9,6 +9,7 @@
 #pragma once
 #include <memory>
 
+#include "core/activation.h"
 #include "core/graph.h"
 #include "cpu/kernel.h"
 
@@ -23,5 +24,12 @@ Graph fuse_depthwise_blocks(Graph g);
 // Whether `n` is a node fuse_depthwise_blocks made, and its kernel.
 bool is_depthwise_block(const Node& n);
 std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n);
+
+// For the other fusions of the CPU's graph: whether `n` is a 1x1 stride-1 unpadded group-1 float32
+// Conv with constant weights and nothing fused in; a node's fused activation copied to another under
+// attribute names starting with `prefix`, and read back from there.
+bool is_pointwise_expansion(const Graph& g, const Node& n);
+void copy_activation(const Node& from, const char* prefix, Node& to);
+Activation copied_activation(const Node& n, const char* prefix);
 
 }  // namespace metalnn::cpu
