@@ -110,7 +110,8 @@ class GroupedBlockKernel : public Kernel {
         if (scratch.size() < static_cast<size_t>(c * pixels)) scratch.resize(static_cast<size_t>(c * pixels));
         direct_gemm(x + n * in_c_ * in_hw + top * in_w, in_hw, ew + c0 * in_c_, eb ? eb + c0 : nullptr,
                     scratch.data(), pixels, in_c_, c, pixels, expand_act_);
-        conv_->run_rows(scratch.data(), pixels, top, bottom, bias, y + n * out_c_ * win_.out_size(), g0, g1, r0, rows, act_);
+        conv_->run_rows(scratch.data(), pixels, top, bottom, bias, y + n * out_c_ * win_.out_size(), g0, g1, r0, rows,
+                        act_);
       }
     });
   }

@@ -370,6 +370,60 @@ struct Phases {
   }
 };
 
+// What run_band needs of a GroupedConv.
+struct GroupLayout {
+  const Window2d& win;
+  int64_t ic, oc;
+  int block;
+};
+
+// Output rows [r0, r0 + rows) of group g of one image y: x holds input rows [x_row0, x_row1) of the
+// group's channels, x_channel floats apart; wb the blocked weights.
+void run_band(const GroupLayout& l, const Phases& phases, const float* x, int64_t x_channel, int64_t x_row0,
+              int64_t x_row1, const float* wb, const float* bias, float* y, int64_t g, int64_t r0, int64_t rows,
+              const Activation& act, GroupedIsa isa) {
+  thread_local std::vector<float> scratch;
+  thread_local std::vector<int64_t> taps;
+  thread_local std::vector<PhaseRow> plan;
+  const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
+  const int64_t ntaps = l.win.kernel_size(), k = l.ic * ntaps;
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t out_w = l.win.out_w, out_hw = l.win.out_size();
+  const int64_t wide = (rows - 1) * phases.width + out_w, vectors = (wide + lane - 1) / lane;
+  const int64_t ldo = vectors * lane, staged = l.ic * phases.channel_stride(rows);
+  const size_t floats = static_cast<size_t>(staged + kSlack + l.oc * ldo);
+  if (scratch.size() < floats) scratch.resize(floats);
+  float* in = scratch.data();
+  float* out = in + staged + kSlack;
+  phases.stage(l.win, x, x_channel, x_row0, x_row1, l.ic, r0, rows, in, isa, plan);
+  std::fill(in + staged, in + staged + kSlack, 0.f);
+  phases.taps(l.win, rows, taps);
+  Tile tile{in, phases.channel_stride(rows), taps.data(), ntaps, l.ic, lo, hi, out, ldo};
+  for (int64_t o0 = 0; o0 < l.oc; o0 += l.block) {
+    const int oc = static_cast<int>(std::min<int64_t>(l.block, l.oc - o0));
+    const float* wg = wb + (g * l.oc + o0) * k;
+    const float* bg = bias ? bias + g * l.oc + o0 : nullptr;
+    tile.out = out + o0 * ldo;
+    on_isa(isa, [&](auto kernels) { block<decltype(kernels)>(oc, tile, vectors, wg, bg); });
+  }
+  // The valid columns of each wide row to the output, then any activation the clamp did not cover.
+  for (int64_t o = 0; o < l.oc; ++o) {
+    float* yo = y + (g * l.oc + o) * out_hw + r0 * out_w;
+    const float* src = out + o * ldo;
+    for (int64_t r = 0; r < rows; ++r) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+      if (isa == GroupedIsa::Avx512) {
+        copy_row_avx512(src + r * phases.width, out_w, yo + r * out_w);
+        continue;
+      }
+#endif
+      std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
+    }
+    if (!clamp) apply_activation(yo, rows * out_w, act);
+  }
+}
+
 }  // namespace
 
 bool GroupedConv::suits(const Window2d& w, int64_t groups, int64_t in_channels, int64_t out_channels) {
@@ -414,8 +468,8 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / (groups_ * bands), g = t / bands % groups_, r0 = t % bands * rows;
-      band(x + (n * in_c_ + g * ic_) * win_.in_size(), win_.in_size(), 0, win_.in_h, wb, bias, y + n * out_c_ * win_.out_size(),
-           g, r0, std::min(rows, out_h - r0), act, isa);
+      run_band({win_, ic_, oc_, block_}, phases, x + (n * in_c_ + g * ic_) * win_.in_size(), win_.in_size(), 0,
+               win_.in_h, wb, bias, y + n * out_c_ * win_.out_size(), g, r0, std::min(rows, out_h - r0), act, isa);
     }
   });
 }
@@ -423,53 +477,11 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
 void GroupedConv::run_rows(const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1, const float* bias,
                            float* y, int64_t g0, int64_t g1, int64_t r0, int64_t rows, const Activation& act) const {
   const GroupedIsa isa = grouped_isa();
+  const Phases phases(win_);
   for (int64_t g = g0; g < g1; ++g)
-    band(x + (g - g0) * ic_ * x_channel, x_channel, x_row0, x_row1, blocked_.data(), bias, y, g, r0, rows, act, isa);
+    run_band({win_, ic_, oc_, block_}, phases, x + (g - g0) * ic_ * x_channel, x_channel, x_row0, x_row1,
+             blocked_.data(), bias, y, g, r0, rows, act, isa);
 }
 
-void GroupedConv::band(const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1, const float* wb, const float* bias,
-                       float* y, int64_t g, int64_t r0, int64_t rows, const Activation& act, GroupedIsa isa) const {
-  thread_local std::vector<float> scratch;
-  thread_local std::vector<int64_t> taps;
-  thread_local std::vector<PhaseRow> plan;
-  const Phases phases(win_);
-  const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
-  const int64_t ntaps = win_.kernel_size(), k = ic_ * ntaps;
-  float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
-  const int64_t out_w = win_.out_w, out_hw = win_.out_size();
-  const int64_t wide = (rows - 1) * phases.width + out_w, vectors = (wide + lane - 1) / lane;
-  const int64_t ldo = vectors * lane, staged = ic_ * phases.channel_stride(rows);
-  const size_t floats = static_cast<size_t>(staged + kSlack + oc_ * ldo);
-  if (scratch.size() < floats) scratch.resize(floats);
-  float* in = scratch.data();
-  float* out = in + staged + kSlack;
-  phases.stage(win_, x, x_channel, x_row0, x_row1, ic_, r0, rows, in, isa, plan);
-  std::fill(in + staged, in + staged + kSlack, 0.f);
-  phases.taps(win_, rows, taps);
-  Tile tile{in, phases.channel_stride(rows), taps.data(), ntaps, ic_, lo, hi, out, ldo};
-  for (int64_t o0 = 0; o0 < oc_; o0 += block_) {
-    const int oc = static_cast<int>(std::min<int64_t>(block_, oc_ - o0));
-    const float* wg = wb + (g * oc_ + o0) * k;
-    const float* bg = bias ? bias + g * oc_ + o0 : nullptr;
-    tile.out = out + o0 * ldo;
-    on_isa(isa, [&](auto kernels) { block<decltype(kernels)>(oc, tile, vectors, wg, bg); });
-  }
-  // The valid columns of each wide row to the output, then any activation the clamp did not cover.
-  for (int64_t o = 0; o < oc_; ++o) {
-    float* yo = y + (g * oc_ + o) * out_hw + r0 * out_w;
-    const float* src = out + o * ldo;
-    for (int64_t r = 0; r < rows; ++r) {
-#ifdef METALNN_HAS_AVX2_KERNELS
-      if (isa == GroupedIsa::Avx512) {
-        copy_row_avx512(src + r * phases.width, out_w, yo + r * out_w);
-        continue;
-      }
-#endif
-      std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
-    }
-    if (!clamp) apply_activation(yo, rows * out_w, act);
-  }
-}
 
 }  // namespace metalnn::cpu

@@ -9,7 +9,6 @@
 
 #include "core/activation.h"
 #include "core/ops/window2d.h"
-#include "cpu/cpu_features.h"
 #include "cpu/thread_pool.h"
 
 namespace metalnn::cpu {
@@ -39,11 +38,6 @@ class GroupedConv {
                 int64_t g0, int64_t g1, int64_t r0, int64_t rows, const Activation& act) const;
 
  private:
-  // Output rows [r0, r0 + rows) of group g: x as run_rows has it (from the group's first channel),
-  // wb the blocked weights.
-  void band(const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1, const float* wb, const float* bias, float* y,
-            int64_t g, int64_t r0, int64_t rows, const Activation& act, KernelIsa isa) const;
-
   Window2d win_;
   int64_t groups_, in_c_, out_c_, ic_, oc_;
   int block_;                  // output channels per register block on this CPU

@@ -5,6 +5,10 @@ floats over the batch, so the shapes here are that large; metal-sim runs the sam
 convs. Group widths 2 to 24, stride 1 and 2, 3x3 and 5x5 kernels, odd sizes, channel counts not
 multiples of 16, batch 1 to 3."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -107,3 +111,13 @@ def test_expand_grouped_not_fused(rng):
     model, feeds = make_model(nodes, values, ["y"])
     assert cpu_conv_steps(model, feeds) == 2
     check_model(model, feeds, CPU_TARGETS[0])
+
+
+@pytest.mark.parametrize("isa", ["avx2", "portable"])
+def test_grouped_block_kernel_isa_paths(isa):
+    """The cpu cases above once more with the grouped conv on AVX2 or portable register tiles."""
+    env = dict(os.environ, METALNN_GROUPED_KERNELS=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
+                            cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
