@@ -28,6 +28,11 @@ bool blocks_enabled() {
 // RegNetY-400MF's blocks: 104 x 28 x 28 gains 7% at batch 8 and loses 3% at batch 1, 440 x 14 x 14
 // loses 2% at batch 8, 208 x 14 x 14 and 440 x 7 x 7 lose 1% and 15%).
 constexpr int64_t kMinImageFloats = int64_t{1} << 16, kMinBatchFloats = int64_t{1} << 18, kMinPixels = 512;
+
+bool worth_fusing(const Shape& mid) {
+  return mid[2] * mid[3] >= kMinPixels && mid[1] * mid[2] * mid[3] >= kMinImageFloats &&
+         shape_numel(mid) >= kMinBatchFloats;
+}
 // Input rows of a band (all its channels), and expanded rows of a chunk: with the grouped conv's own
 // staging they stay in L2.
 constexpr int64_t kBandFloats = int64_t{1} << 17, kChunkFloats = int64_t{1} << 16;
@@ -54,7 +59,7 @@ bool is_grouped(const Graph& g, const Node& n) {
 class GroupedBlockKernel : public Kernel {
  public:
   GroupedBlockKernel(const Graph& g, const Node& n)
-      : act_(Activation::of_node(n)), expand_act_(copied_activation(n, "_expand")) {
+      : act_(Activation::of_node(n)), expand_act_(expansion_activation(n)) {
     const Shape& x = g.value(n.inputs[0]).shape;
     const Value& weight = g.value(n.inputs[1]);
     const Shape& w = weight.shape;
@@ -133,32 +138,9 @@ class GroupedBlockKernel : public Kernel {
 
 Graph fuse_grouped_blocks(Graph g) {
   if (!has_avx2_fma() || !blocks_enabled()) return g;  // the expansion runs on direct_gemm
-  const std::vector<int> uses = g.use_counts(), producer = g.producers();
   std::vector<char> dead(g.nodes().size(), 0);
-  std::vector<Node>& nodes = g.nodes();
-  for (Node& conv : nodes) {
-    if (!is_grouped(g, conv)) continue;
-    const int e = conv.inputs[0], p = producer[e];
-    if (p < 0 || uses[e] != 1 || dead[p] || !is_pointwise_expansion(g, nodes[p])) continue;
-    const Shape& mid = g.value(e).shape;
-    if (mid[2] * mid[3] < kMinPixels || mid[1] * mid[2] * mid[3] < kMinImageFloats ||
-        shape_numel(mid) < kMinBatchFloats)
-      continue;
-    const Node& ex = nodes[p];
-    Node fused = conv;
-    fused.inputs.resize(6, -1);
-    fused.inputs[0] = ex.inputs[0];
-    fused.inputs[4] = ex.inputs[1];
-    fused.inputs[5] = ex.inputs.size() > 2 ? ex.inputs[2] : -1;
-    fused.attrs.set("_grouped_expand", Attribute::make_int(1));
-    copy_activation(ex, "_expand", fused);
-    conv = std::move(fused);
-    dead[p] = 1;
-  }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < nodes.size(); ++i)
-    if (!dead[i]) kept.push_back(std::move(nodes[i]));
-  nodes = std::move(kept);
+  fold_expansions(g, dead, is_grouped, worth_fusing, "_grouped_expand");
+  drop_nodes(g, dead);
   return g;
 }
 

@@ -29,7 +29,10 @@ CASES = {
 }
 
 
-def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, act, bias=True, residual=False):
+def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, act, bias=True, residual=False,
+                  reread=False):
+    """The pair's model and feeds; `residual` adds an input after the grouped conv, `reread` the expanded
+    tensor (which then has two readers)."""
     c = x_shape[1]
     values = {
         "x": rng.standard_normal(x_shape, dtype="float32"),
@@ -51,6 +54,9 @@ def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, ac
         values["r"] = rng.standard_normal((x_shape[0], out_c, *rng_out_hw(x_shape, kernel, stride, pads)),
                                           dtype="float32")
         nodes.append(helper.make_node("Add", [out, "r"], ["y"]))
+        out = "y"
+    if reread:
+        nodes.append(helper.make_node("Add", [out, e], ["y"]))
         out = "y"
     return make_model(nodes, values, [out])
 
@@ -97,20 +103,10 @@ def test_grouped_block_switch(monkeypatch, rng):
 
 def test_expand_grouped_not_fused(rng):
     """The pair stays two steps when the expanded tensor is small, or read elsewhere too."""
-    model, feeds = grouped_block(rng, (1, 8, 20, 20), 32, 8, 32, 3, 1, [1, 1, 1, 1], "relu")
-    assert cpu_conv_steps(model, feeds) == 2
-    check_model(model, feeds, CPU_TARGETS[0])
-    values = {
-        "x": rng.standard_normal((1, 4, 96, 96), dtype="float32"),
-        "we": const(rng.standard_normal((48, 4, 1, 1), dtype="float32")),
-        "wg": const(rng.standard_normal((48, 8, 3, 3), dtype="float32")),
-    }
-    nodes = [helper.make_node("Conv", ["x", "we"], ["e"]),
-             helper.make_node("Conv", ["e", "wg"], ["g"], group=6, pads=[1, 1, 1, 1]),
-             helper.make_node("Add", ["g", "e"], ["y"])]
-    model, feeds = make_model(nodes, values, ["y"])
-    assert cpu_conv_steps(model, feeds) == 2
-    check_model(model, feeds, CPU_TARGETS[0])
+    for args, reread in ((((1, 8, 20, 20), 32), False), (((1, 4, 96, 96), 48), True)):
+        model, feeds = grouped_block(rng, *args, 8, args[1], 3, 1, [1, 1, 1, 1], "relu", reread=reread)
+        assert cpu_conv_steps(model, feeds) == 2
+        check_model(model, feeds, CPU_TARGETS[0])
 
 
 @pytest.mark.parametrize("isa", ["avx2", "portable"])
