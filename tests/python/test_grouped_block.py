@@ -30,7 +30,7 @@ CASES = {
 
 
 def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, act, bias=True, residual=False,
-                  reread=False):
+                  reread=False, dilation=1):
     """The pair's model and feeds; `residual` adds an input after the grouped conv, `reread` the expanded
     tensor (which then has two readers)."""
     c = x_shape[1]
@@ -48,10 +48,11 @@ def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, ac
     nodes = [helper.make_node("Conv", ["x", "we", *be], ["e"])]
     e = activation(act, "e", values, nodes)
     nodes.append(helper.make_node("Conv", [e, "wg", *bg], ["g"], group=expanded // width,
-                                  kernel_shape=[kernel, kernel], strides=[stride, stride], pads=pads))
+                                  kernel_shape=[kernel, kernel], strides=[stride, stride], pads=pads,
+                                  dilations=[dilation, dilation]))
     out = activation(act, "g", values, nodes)
     if residual:
-        values["r"] = rng.standard_normal((x_shape[0], out_c, *rng_out_hw(x_shape, kernel, stride, pads)),
+        values["r"] = rng.standard_normal((x_shape[0], out_c, *output_size(x_shape, kernel, stride, pads)),
                                           dtype="float32")
         nodes.append(helper.make_node("Add", [out, "r"], ["y"]))
         out = "y"
@@ -61,7 +62,8 @@ def grouped_block(rng, x_shape, expanded, width, out_c, kernel, stride, pads, ac
     return make_model(nodes, values, [out])
 
 
-def rng_out_hw(x_shape, kernel, stride, pads):
+def output_size(x_shape, kernel, stride, pads):
+    """The grouped conv's output rows and columns."""
     return [(x_shape[2 + i] + pads[i] + pads[2 + i] - kernel) // stride + 1 for i in range(2)]
 
 
@@ -79,6 +81,15 @@ def test_expand_grouped_no_bias(residual, target, rng):
     model, feeds = grouped_block(rng, (2, 6, 61, 43), 64, 8, 64, 3, 2, [1, 1, 1, 1], "relu", bias=False,
                                  residual=residual)
     check_model(model, feeds, target, target.tolerance.scaled(3.0))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_expand_grouped_dilated(stride, target, rng):
+    """Dilated taps reach further rows: each band expands the rows they read."""
+    model, feeds = grouped_block(rng, (2, 10, 83, 53), 40, 8, 40, 3, stride, [2, 2, 2, 2], "relu", dilation=2)
+    check_model(model, feeds, target, target.tolerance.scaled(3.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
