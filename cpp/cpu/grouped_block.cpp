@@ -33,6 +33,7 @@ bool worth_fusing(const Shape& mid) {
   return mid[2] * mid[3] >= kMinPixels && mid[1] * mid[2] * mid[3] >= kMinImageFloats &&
          shape_numel(mid) >= kMinBatchFloats;
 }
+
 // Input rows of a band (all its channels), and expanded rows of a chunk: with the grouped conv's own
 // staging they stay in L2.
 constexpr int64_t kBandFloats = int64_t{1} << 17, kChunkFloats = int64_t{1} << 16;
