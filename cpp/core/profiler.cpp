@@ -50,14 +50,14 @@ size_t Profiler::arena_bytes() const {
 
 namespace {
 
-// A depthwise Conv the cpu device runs with a 1x1 expansion (weights at input 4) before it and a 1x1
-// projection (input 6) after it (cpu/depthwise_block.h).
+// A depthwise or grouped Conv the cpu device runs with a 1x1 expansion (weights at input 4) before it
+// and a 1x1 projection (input 6) after it (cpu/depthwise_block.h, cpu/grouped_block.h).
 double depthwise_block_flops(const Graph& g, const Node& n, double taps) {
   const Shape& x = g.value(n.inputs[0]).shape;
   const Shape& y = g.value(n.outputs[0]).shape;
   const double channels = static_cast<double>(g.value(n.inputs[1]).shape[0]);
   const double out_pixels = static_cast<double>(y[0] * y[2] * y[3]);
-  double flops = 2 * out_pixels * channels * taps;
+  double flops = 2 * out_pixels * channels * static_cast<double>(g.value(n.inputs[1]).shape[1]) * taps;
   if (n.inputs[4] >= 0) flops += 2 * static_cast<double>(x[0] * x[2] * x[3]) * channels * static_cast<double>(x[1]);
   if (n.inputs.size() > 6 && n.inputs[6] >= 0) flops += 2 * out_pixels * channels * static_cast<double>(y[1]);
   return flops;

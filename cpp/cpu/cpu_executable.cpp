@@ -12,11 +12,12 @@
 #include "core/profiler.h"
 #include "cpu/blas.h"
 #include "cpu/depthwise_block.h"
+#include "cpu/grouped_block.h"
 
 namespace metalnn::cpu {
 
 CpuExecutable::CpuExecutable(Graph g, int threads)
-    : graph_(fuse_depthwise_blocks(std::move(g))), threads_(threads) {
+    : graph_(fuse_grouped_blocks(fuse_depthwise_blocks(std::move(g)))), threads_(threads) {
   static const bool blas_threads_set = [] {
     set_blas_threads(1);  // GEMMs are split over the pool instead (cpu/parallel_gemm.h)
     return true;

@@ -277,25 +277,10 @@ class DepthwiseBlockKernel : public Kernel {
 
 Graph fuse_depthwise_blocks(Graph g) {
   if (!has_avx2_fma() || !blocks_enabled()) return g;  // shallow expansions run on direct_gemm
-  const std::vector<int> uses = g.use_counts(), producer = g.producers();
+  const std::vector<int> uses = g.use_counts();
   std::vector<char> dead(g.nodes().size(), 0);
   std::vector<Node>& nodes = g.nodes();
-  for (Node& dw : nodes) {
-    if (!is_depthwise(g, dw)) continue;
-    const int e = dw.inputs[0], p = producer[e];
-    if (p < 0 || uses[e] != 1 || dead[p] || !is_expansion(g, nodes[p])) continue;
-    const Node& ex = nodes[p];
-    if (!worth_fusing(g.value(e).shape)) continue;
-    Node fused = dw;
-    fused.inputs.resize(6, -1);
-    fused.inputs[0] = ex.inputs[0];
-    fused.inputs[4] = ex.inputs[1];
-    fused.inputs[5] = ex.inputs.size() > 2 ? ex.inputs[2] : -1;
-    fused.attrs.set("_expand", Attribute::make_int(1));
-    store_activation(ex, "_expand", fused);
-    dw = std::move(fused);
-    dead[p] = 1;
-  }
+  fold_expansions(g, dead, is_depthwise, worth_fusing, "_expand");
   // A projection reading a pair's output, or a large depthwise conv's, joins it in its own place
   // (where its residual is ready).
   std::vector<int> reader(g.num_values(), -1);
@@ -321,14 +306,42 @@ Graph fuse_depthwise_blocks(Graph g) {
     proj = std::move(fused);
     dead[i] = 1;
   }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < nodes.size(); ++i)
-    if (!dead[i]) kept.push_back(std::move(nodes[i]));
-  nodes = std::move(kept);
+  drop_nodes(g, dead);
   return g;
 }
 
 bool is_depthwise_block(const Node& n) { return n.attrs.has("_expand") || n.attrs.has("_project"); }
+
+void fold_expansions(Graph& g, std::vector<char>& dead, bool (*accept)(const Graph&, const Node&),
+                     bool (*worth)(const Shape&), const char* attr) {
+  const std::vector<int> uses = g.use_counts(), producer = g.producers();
+  std::vector<Node>& nodes = g.nodes();
+  for (Node& n : nodes) {
+    if (!accept(g, n)) continue;
+    const int e = n.inputs[0], p = producer[e];
+    if (p < 0 || uses[e] != 1 || dead[p] || !is_expansion(g, nodes[p]) || !worth(g.value(e).shape)) continue;
+    const Node& ex = nodes[p];
+    Node fused = n;
+    fused.inputs.resize(6, -1);
+    fused.inputs[0] = ex.inputs[0];
+    fused.inputs[4] = ex.inputs[1];
+    fused.inputs[5] = ex.inputs.size() > 2 ? ex.inputs[2] : -1;
+    fused.attrs.set(attr, Attribute::make_int(1));
+    store_activation(ex, "_expand", fused);
+    n = std::move(fused);
+    dead[p] = 1;
+  }
+}
+
+void drop_nodes(Graph& g, const std::vector<char>& dead) {
+  std::vector<Node>& nodes = g.nodes();
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(nodes[i]));
+  nodes = std::move(kept);
+}
+
+Activation expansion_activation(const Node& n) { return stored_activation(n, "_expand"); }
 
 std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n) {
   return std::make_unique<DepthwiseBlockKernel>(g, n);

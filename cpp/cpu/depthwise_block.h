@@ -8,7 +8,9 @@
 // graph, never to the model: the other devices and the .metalnn format never see it.
 #pragma once
 #include <memory>
+#include <vector>
 
+#include "core/activation.h"
 #include "core/graph.h"
 #include "cpu/kernel.h"
 
@@ -23,5 +25,17 @@ Graph fuse_depthwise_blocks(Graph g);
 // Whether `n` is a node fuse_depthwise_blocks made, and its kernel.
 bool is_depthwise_block(const Node& n);
 std::unique_ptr<Kernel> make_depthwise_block_kernel(const Graph& g, const Node& n);
+
+// For the other fusions of the CPU's graph: folds into each node `accept` takes the 1x1 expansion
+// producing its input 0 (a stride-1 unpadded group-1 float32 Conv with constant weights, nothing fused
+// in, whose output only that node reads and whose shape `worth` takes): the node reads the expansion's
+// input, its weight and bias become inputs 4 and 5, attribute `attr` is set and the expansion's
+// activation is kept for expansion_activation. Marks the expansions in `dead` (one entry per node).
+void fold_expansions(Graph& g, std::vector<char>& dead, bool (*accept)(const Graph&, const Node&),
+                     bool (*worth)(const Shape&), const char* attr);
+// Removes the nodes marked in `dead`.
+void drop_nodes(Graph& g, const std::vector<char>& dead);
+// The activation of the expansion fold_expansions folded into `n`.
+Activation expansion_activation(const Node& n);
 
 }  // namespace metalnn::cpu

@@ -335,9 +335,12 @@ struct Phases {
       }
   }
 
-  // The phase rows of output rows [r0, r0 + rows) of `channels` planes x[c][in_h][in_w], into dst.
-  void stage(const Window2d& w, const float* x, int64_t channels, int64_t r0, int64_t rows, float* dst,
-             GroupedIsa isa, std::vector<PhaseRow>& plan) const {
+  // The phase rows of output rows [r0, r0 + rows) of `channels` planes, into dst: plane c holds
+  // input rows [x_row0, x_row1) at x + c * x_channel, the others are read as zeros (a band stages a
+  // row past the last its taps read).
+  void stage(const Window2d& w, const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1,
+             int64_t channels, int64_t r0, int64_t rows, float* dst, GroupedIsa isa,
+             std::vector<PhaseRow>& plan) const {
     // Every channel has the same rows: where each reads, planned once.
     plan.clear();
     for (const int64_t phase : used) {
@@ -346,13 +349,14 @@ struct Phases {
       const IndexRange cols = valid_range(px - w.pad_left, w.stride_w, width, w.in_w);
       for (int64_t r = 0; r < rows + halo; ++r) {
         const int64_t ih = (r0 + r) * w.stride_h + py - w.pad_top;
-        const bool inside = ih >= 0 && ih < w.in_h;  // a row outside the input reads none of its columns
-        plan.push_back({(inside ? ih : 0) * w.in_w + px - w.pad_left, inside ? cols.lo : 0, inside ? cols.hi : 0});
+        const bool inside = ih >= x_row0 && ih < x_row1;  // a row outside reads none of its columns
+        plan.push_back({(inside ? ih - x_row0 : 0) * w.in_w + px - w.pad_left, inside ? cols.lo : 0,
+                        inside ? cols.hi : 0});
       }
     }
 #ifdef METALNN_HAS_AVX2_KERNELS
     if (isa == GroupedIsa::Avx512) {
-      stage_avx512(x, w.in_size(), channels, plan.data(), static_cast<int64_t>(plan.size()), w.stride_w, width, dst);
+      stage_avx512(x, x_channel, channels, plan.data(), static_cast<int64_t>(plan.size()), w.stride_w, width, dst);
       return;
     }
 #else
@@ -360,11 +364,65 @@ struct Phases {
 #endif
     for (int64_t c = 0; c < channels; ++c)
       for (const PhaseRow& row : plan) {
-        stage_row(x + c * w.in_size() + row.col0, w.stride_w, row.lo, row.hi, width, dst);
+        stage_row(x + c * x_channel + row.col0, w.stride_w, row.lo, row.hi, width, dst);
         dst += width;
       }
   }
 };
+
+// What run_band needs of a GroupedConv.
+struct GroupLayout {
+  const Window2d& win;
+  int64_t ic, oc;
+  int block;
+};
+
+// Output rows [r0, r0 + rows) of group g of one image y: x holds input rows [x_row0, x_row1) of the
+// group's channels, x_channel floats apart; wb the blocked weights.
+void run_band(const GroupLayout& l, const Phases& phases, const float* x, int64_t x_channel, int64_t x_row0,
+              int64_t x_row1, const float* wb, const float* bias, float* y, int64_t g, int64_t r0, int64_t rows,
+              const Activation& act, GroupedIsa isa) {
+  thread_local std::vector<float> scratch;
+  thread_local std::vector<int64_t> taps;
+  thread_local std::vector<PhaseRow> plan;
+  const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
+  const int64_t ntaps = l.win.kernel_size(), k = l.ic * ntaps;
+  float lo, hi;
+  const bool clamp = activation_as_clamp(act, lo, hi);
+  const int64_t out_w = l.win.out_w, out_hw = l.win.out_size();
+  const int64_t wide = (rows - 1) * phases.width + out_w, vectors = (wide + lane - 1) / lane;
+  const int64_t ldo = vectors * lane, staged = l.ic * phases.channel_stride(rows);
+  const size_t floats = static_cast<size_t>(staged + kSlack + l.oc * ldo);
+  if (scratch.size() < floats) scratch.resize(floats);
+  float* in = scratch.data();
+  float* out = in + staged + kSlack;
+  phases.stage(l.win, x, x_channel, x_row0, x_row1, l.ic, r0, rows, in, isa, plan);
+  std::fill(in + staged, in + staged + kSlack, 0.f);
+  phases.taps(l.win, rows, taps);
+  Tile tile{in, phases.channel_stride(rows), taps.data(), ntaps, l.ic, lo, hi, out, ldo};
+  for (int64_t o0 = 0; o0 < l.oc; o0 += l.block) {
+    const int oc = static_cast<int>(std::min<int64_t>(l.block, l.oc - o0));
+    const float* wg = wb + (g * l.oc + o0) * k;
+    const float* bg = bias ? bias + g * l.oc + o0 : nullptr;
+    tile.out = out + o0 * ldo;
+    on_isa(isa, [&](auto kernels) { block<decltype(kernels)>(oc, tile, vectors, wg, bg); });
+  }
+  // The valid columns of each wide row to the output, then any activation the clamp did not cover.
+  for (int64_t o = 0; o < l.oc; ++o) {
+    float* yo = y + (g * l.oc + o) * out_hw + r0 * out_w;
+    const float* src = out + o * ldo;
+    for (int64_t r = 0; r < rows; ++r) {
+#ifdef METALNN_HAS_AVX2_KERNELS
+      if (isa == GroupedIsa::Avx512) {
+        copy_row_avx512(src + r * phases.width, out_w, yo + r * out_w);
+        continue;
+      }
+#endif
+      std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
+    }
+    if (!clamp) apply_activation(yo, rows * out_w, act);
+  }
+}
 
 }  // namespace
 
@@ -394,15 +452,11 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
                       const Activation& act, ThreadPool& pool) const {
   if (batch == 0 || win_.out_size() == 0) return;
   const GroupedIsa isa = grouped_isa();
-  const int64_t lane = on_isa(isa, [](auto kernels) { return decltype(kernels)::kLanes; });
-  const int64_t ntaps = win_.kernel_size(), k = ic_ * ntaps;
   std::vector<float> run_blocked;
-  if (blocked_.empty()) run_blocked = block_weights(w, groups_, ic_, oc_, ntaps, block_);
+  if (blocked_.empty()) run_blocked = block_weights(w, groups_, ic_, oc_, win_.kernel_size(), block_);
   const float* wb = blocked_.empty() ? run_blocked.data() : blocked_.data();
-  float lo, hi;
-  const bool clamp = activation_as_clamp(act, lo, hi);
   const Phases phases(win_);
-  const int64_t out_h = win_.out_h, out_w = win_.out_w, out_hw = win_.out_size();
+  const int64_t out_h = win_.out_h;
   // Bands of rows whose scratch fits kScratchFloats, and at least two tasks per thread where the map
   // has the rows for them.
   const int64_t per_row = (ic_ * static_cast<int64_t>(phases.used.size()) + oc_) * phases.width;
@@ -412,46 +466,22 @@ void GroupedConv::run(const float* x, const float* w, const float* bias, float* 
   const int64_t bands = (out_h + rows - 1) / rows, tasks = images * bands;
   std::atomic<int64_t> next{0};
   pool.parallel_for(std::min<int64_t>(pool.num_threads(), tasks), 1, [&](int64_t, int64_t) {
-    thread_local std::vector<float> scratch;
-    std::vector<int64_t> taps;
-    std::vector<PhaseRow> plan;
     for (int64_t t = next++; t < tasks; t = next++) {
       const int64_t n = t / (groups_ * bands), g = t / bands % groups_, r0 = t % bands * rows;
-      const int64_t band = std::min(rows, out_h - r0);
-      const int64_t wide = (band - 1) * phases.width + out_w, vectors = (wide + lane - 1) / lane;
-      const int64_t ldo = vectors * lane, staged = ic_ * phases.channel_stride(band);
-      const size_t floats = static_cast<size_t>(staged + kSlack + oc_ * ldo);
-      if (scratch.size() < floats) scratch.resize(floats);
-      float* in = scratch.data();
-      float* out = in + staged + kSlack;
-      phases.stage(win_, x + (n * in_c_ + g * ic_) * win_.in_size(), ic_, r0, band, in, isa, plan);
-      std::fill(in + staged, in + staged + kSlack, 0.f);
-      phases.taps(win_, band, taps);
-      Tile tile{in, phases.channel_stride(band), taps.data(), ntaps, ic_, lo, hi, out, ldo};
-      for (int64_t o0 = 0; o0 < oc_; o0 += block_) {
-        const int oc = static_cast<int>(std::min<int64_t>(block_, oc_ - o0));
-        const float* wg = wb + (g * oc_ + o0) * k;
-        const float* bg = bias ? bias + g * oc_ + o0 : nullptr;
-        tile.out = out + o0 * ldo;
-        on_isa(isa, [&](auto kernels) { block<decltype(kernels)>(oc, tile, vectors, wg, bg); });
-      }
-      // The valid columns of each wide row to the output, then any activation the clamp did not cover.
-      for (int64_t o = 0; o < oc_; ++o) {
-        float* yo = y + (n * out_c_ + g * oc_ + o) * out_hw + r0 * out_w;
-        const float* src = out + o * ldo;
-        for (int64_t r = 0; r < band; ++r) {
-#ifdef METALNN_HAS_AVX2_KERNELS
-          if (isa == GroupedIsa::Avx512) {
-            copy_row_avx512(src + r * phases.width, out_w, yo + r * out_w);
-            continue;
-          }
-#endif
-          std::memcpy(yo + r * out_w, src + r * phases.width, static_cast<size_t>(out_w) * sizeof(float));
-        }
-        if (!clamp) apply_activation(yo, band * out_w, act);
-      }
+      run_band({win_, ic_, oc_, block_}, phases, x + (n * in_c_ + g * ic_) * win_.in_size(), win_.in_size(), 0,
+               win_.in_h, wb, bias, y + n * out_c_ * win_.out_size(), g, r0, std::min(rows, out_h - r0), act, isa);
     }
   });
 }
+
+void GroupedConv::run_rows(const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1, const float* bias,
+                           float* y, int64_t g0, int64_t g1, int64_t r0, int64_t rows, const Activation& act) const {
+  const GroupedIsa isa = grouped_isa();
+  const Phases phases(win_);
+  for (int64_t g = g0; g < g1; ++g)
+    run_band({win_, ic_, oc_, block_}, phases, x + (g - g0) * ic_ * x_channel, x_channel, x_row0, x_row1,
+             blocked_.data(), bias, y, g, r0, rows, act, isa);
+}
+
 
 }  // namespace metalnn::cpu

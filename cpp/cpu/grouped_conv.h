@@ -31,6 +31,12 @@ class GroupedConv {
   void run(const float* x, const float* w, const float* bias, float* y, int64_t batch, const Activation& act,
            ThreadPool& pool) const;
 
+  // Output rows [r0, r0 + rows) of groups [g0, g1) of one image, on the calling thread, with the
+  // constant weights. x holds input rows [x_row0, x_row1) of the channels of group g0 on, x_channel
+  // floats apart (they must cover the rows in the map these outputs read); y is the image's output.
+  void run_rows(const float* x, int64_t x_channel, int64_t x_row0, int64_t x_row1, const float* bias, float* y,
+                int64_t g0, int64_t g1, int64_t r0, int64_t rows, const Activation& act) const;
+
  private:
   Window2d win_;
   int64_t groups_, in_c_, out_c_, ic_, oc_;

@@ -15,6 +15,7 @@
 #include "core/derived_cache.h"
 #include "core/ops/window.h"
 #include "cpu/depthwise_block.h"
+#include "cpu/grouped_block.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/activation.h"
 #include "cpu/epilogue.h"
@@ -349,6 +350,7 @@ class ConvKernel : public Kernel {
 
 std::unique_ptr<Kernel> make_conv_kernel(const Graph& g, const Node& n) {
   if (is_depthwise_block(n)) return make_depthwise_block_kernel(g, n);
+  if (is_grouped_block(n)) return make_grouped_block_kernel(g, n);
   return std::make_unique<ConvKernel>(g, n);
 }
 
