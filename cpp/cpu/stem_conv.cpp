@@ -72,7 +72,7 @@ METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64
   }
 }
 
-// One output row of every channel block, 32 columns per tile.
+// One output row of every channel block, 32 columns per tile (up to 48 in the last).
 METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* packed,
                                     const float* bias, float* y, int64_t plane, int64_t out_c, int64_t out_w,
                                     float lo, float hi) {
@@ -80,10 +80,15 @@ METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_
     const float* w = packed + o * ntaps;
     const float* b = bias ? bias + o : nullptr;
     const int64_t rows = std::min(kBlock, out_c - o);
-    for (int64_t ow = 0; ow < out_w; ow += 32) {
-      const int64_t cols = std::min<int64_t>(32, out_w - ow);
-      if (cols > 16) tile_avx512<2>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
-      else tile_avx512<1>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
+    for (int64_t ow = 0; ow < out_w;) {
+      // A row's last 33..48 columns in one tile of three vectors: a one-vector tile of 8 accumulators
+      // waits on its FMAs' latency.
+      const int64_t left = out_w - ow, cols = left > 32 && left <= 48 ? left : std::min<int64_t>(32, left);
+      float* out = y + o * plane + ow;
+      if (cols > 32) tile_avx512<3>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else if (cols > 16) tile_avx512<2>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else tile_avx512<1>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      ow += cols;
     }
   }
 }
@@ -177,8 +182,7 @@ StemConv::StemConv(const Tensor& weights, int64_t out_channels, int64_t in_chann
     for (int64_t t = 0; t < ntaps; ++t) packed_[size_t((o / kBlock * ntaps + t) * kBlock + o % kBlock)] = src[o * ntaps + t];
 }
 
-void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0,
-                    int64_t oh1, const Activation& act, std::vector<float>& buf) const {
+void StemConv::fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>& buf) const {
   const Window2d& w = win_;
   const int64_t band_in_rows = (kBandRows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
   const int64_t rows = (oh1 - oh0 - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
@@ -215,20 +219,27 @@ void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, 
         for (int64_t m = 0; m < n; ++m) dst[in.lo + m] = s[m * w.stride_w];
       }
     }
+}
+
+void StemConv::compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0,
+                       int64_t o1, const Activation& act) const {
+  const Window2d& w = win_;
   float lo = 0.f, hi = 0.f;
   const bool clamp = activation_as_clamp(act, lo, hi);
   const int64_t ntaps = static_cast<int64_t>(taps_.size());
-  for (int64_t oh = oh0; oh < oh1; ++oh) {
-    const float* in = buf.data() + (oh - oh0) * w.stride_h * row_pitch_;
-    float* out = y + (oh - row0) * w.out_w;
+  // o0 is a multiple of kBlock: the blocks from it on start at its packed weights.
+  const float* packed = packed_.data() + o0 * ntaps;
+  const float* b = bias ? bias + o0 : nullptr;
+  for (int64_t i = 0; i < nrows; ++i, in += w.stride_h * row_pitch_) {
+    float* out = y + o0 * plane + i * w.out_w;
 #ifdef METALNN_HAS_AVX2_KERNELS
     if (stem_isa() == StemIsa::Avx512)
-      row_avx512(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+      row_avx512(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
     else
-      row_avx2(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+      row_avx2(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
 #endif
     if (!clamp)
-      for (int64_t o = 0; o < out_c_; ++o) apply_activation(out + o * plane, w.out_w, act);
+      for (int64_t o = 0; o < o1 - o0; ++o) apply_activation(out + o * plane, w.out_w, act);
   }
 }
 
@@ -261,21 +272,45 @@ void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t 
   rows_buf.resize(static_cast<size_t>(out_c_ * plane));
   row.resize(static_cast<size_t>(pool_row_floats(p.out_w)));
   const float* rows[kMaxStride2Taps];
+  // Convolution rows [r0, r1) of channels [o0, o1) into the ring (row r of channel o at o * plane +
+  // r % ring * out_w), the buffer filled from row b0 on.
+  const auto compute_rows = [&](int64_t b0, int64_t r0, int64_t r1, int64_t o0, int64_t o1) {
+    for (int64_t r = r0; r < r1; ++r)
+      compute(buf.data() + (r - b0) * win_.stride_h * row_pitch_, bias, rows_buf.data() + r % ring * win_.out_w, plane,
+              1, o0, o1, act);
+  };
   int64_t next = 0;  // the first convolution row not yet computed
   for (int64_t ph = ph0; ph < ph1; ++ph) {
     const int64_t h0 = ph * p.stride_h - p.pad_top;
     const IndexRange kh = valid_range(h0, p.dilation_h, p.kernel_h, p.in_h);
+    int64_t r0 = next, r1 = next;  // the rows this pooled row needs first
     if (kh.size() > 0) {
-      const int64_t last = h0 + (kh.hi - 1) * p.dilation_h;
-      for (int64_t r = std::max(next, h0 + kh.lo * p.dilation_h); r <= last; ++r)
-        band(x, bias, rows_buf.data() + r % ring * win_.out_w, plane, r, r, r + 1, act, buf);
-      next = std::max(next, last + 1);
+      r0 = std::max(next, h0 + kh.lo * p.dilation_h);
+      r1 = h0 + (kh.hi - 1) * p.dilation_h + 1;
+      next = std::max(next, r1);
     }
-    for (int64_t o = 0; o < out_c_; ++o) {
-      for (int64_t i = kh.lo; i < kh.hi; ++i)
-        rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
-      pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
-                        y + o * p.out_size() + ph * p.out_w);
+    // Usually one buffer fill serves the new rows, and each block of channels is pooled right after
+    // its rows are made, while they are in L1; more rows than a band holds are made first, in bands.
+    const bool interleave = r1 - r0 <= kBandRows;
+    if (interleave && r1 > r0) fill(x, r0, r1, buf);
+    for (int64_t c0 = r0; !interleave && c0 < r1; c0 += kBandRows) {
+      const int64_t c1 = std::min(r1, c0 + kBandRows);
+      fill(x, c0, c1, buf);
+      compute_rows(c0, c0, c1, 0, out_c_);
+    }
+    for (int64_t o0 = 0; o0 < out_c_; o0 += kBlock) {
+      const int64_t o1 = std::min(out_c_, o0 + kBlock);
+      if (interleave) compute_rows(r0, r0, r1, o0, o1);
+      for (int64_t o = o0; o < o1; ++o) {
+        for (int64_t i = kh.lo; i < kh.hi; ++i) {
+          rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
+          // The next channel's rows: the oldest were made a pooled row ago and have left L1.
+          if (o + 1 < out_c_)
+            for (int64_t c = 0; c < win_.out_w; c += 16) __builtin_prefetch(rows[i - kh.lo] + plane + c);
+        }
+        pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
+                          y + o * p.out_size() + ph * p.out_w);
+      }
     }
   }
 }
@@ -300,8 +335,9 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
     thread_local std::vector<float> buf;  // per worker, kept between runs
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / bands, oh0 = t % bands * kBandRows, oh1 = std::min(win_.out_h, oh0 + kBandRows);
-      band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), win_.out_size(), 0, oh0, oh1, act,
-           buf);
+      fill(x + b * in_c_ * win_.in_size(), oh0, oh1, buf);
+      compute(buf.data(), bias, y + b * out_c_ * win_.out_size() + oh0 * win_.out_w, win_.out_size(), oh1 - oh0, 0, out_c_,
+              act);
     }
   });
 }

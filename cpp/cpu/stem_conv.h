@@ -39,9 +39,12 @@ class StemConv {
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
  private:
-  // Output rows [oh0, oh1) of one image: row oh of channel o at y + o * plane + (oh - row0) * out_w.
-  void band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0, int64_t oh1,
-            const Activation& act, std::vector<float>& buf) const;
+  // The zero-padded, phase-split input rows output rows [oh0, oh1) of one image read, into buf.
+  void fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>& buf) const;
+  // nrows output rows of channels [o0, o1) (o0 a multiple of 8) from the buffer rows at `in`: row i of
+  // channel o at y + o * plane + i * out_w.
+  void compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0, int64_t o1,
+               const Activation& act) const;
   // Pooled rows [ph0, ph1) of one image.
   void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Activation& act) const;
 
