@@ -302,12 +302,8 @@ void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t 
       const int64_t o1 = std::min(out_c_, o0 + kBlock);
       if (interleave) compute_rows(r0, r0, r1, o0, o1);
       for (int64_t o = o0; o < o1; ++o) {
-        for (int64_t i = kh.lo; i < kh.hi; ++i) {
+        for (int64_t i = kh.lo; i < kh.hi; ++i)
           rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
-          // The next channel's rows: the oldest were made a pooled row ago and have left L1.
-          if (o + 1 < out_c_)
-            for (int64_t c = 0; c < win_.out_w; c += 16) __builtin_prefetch(rows[i - kh.lo] + plane + c);
-        }
         pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
                           y + o * p.out_size() + ph * p.out_w);
       }
