@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/ops/window.h"
 
@@ -32,8 +33,8 @@ StemIsa stem_isa() {
 
 // Outputs [0, rows) x [0, cols) of one tile, rows <= 8, 16 < cols <= 16 V (or cols <= 16 for V = 1):
 // in points at the buffer position of output column 0, w at the block's weights [tap][8], y at output
-// (channel 0, column 0), channel planes `plane` floats apart.
-template <int V>
+// (channel 0, column 0), channel planes `plane` floats apart. Without Upper, hi is +inf (ReLU, none).
+template <int V, bool Upper>
 METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* w,
                                      const float* bias, float* y, int64_t plane, int64_t rows, int64_t cols,
                                      float lo, float hi) {
@@ -65,7 +66,8 @@ METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64
     float* out = y + r * plane;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m512 c = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r][v]));
+      __m512 c = _mm512_max_ps(vlo, acc[r][v]);
+      if (Upper) c = _mm512_min_ps(vhi, c);
       if (v < V - 1 || tail == 16) _mm512_storeu_ps(out + 16 * v, c);
       else _mm512_mask_storeu_ps(out + 16 * v, mask, c);
     }
@@ -73,6 +75,7 @@ METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64
 }
 
 // One output row of every channel block, 32 columns per tile (up to 48 in the last).
+template <bool Upper>
 METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* packed,
                                     const float* bias, float* y, int64_t plane, int64_t out_c, int64_t out_w,
                                     float lo, float hi) {
@@ -85,9 +88,9 @@ METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_
       // waits on its FMAs' latency.
       const int64_t left = out_w - ow, cols = left > 32 && left <= 48 ? left : std::min<int64_t>(32, left);
       float* out = y + o * plane + ow;
-      if (cols > 32) tile_avx512<3>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
-      else if (cols > 16) tile_avx512<2>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
-      else tile_avx512<1>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      if (cols > 32) tile_avx512<3, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else if (cols > 16) tile_avx512<2, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else tile_avx512<1, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
       ow += cols;
     }
   }
@@ -254,8 +257,10 @@ void StemConv::compute(const float* in, const float* bias, float* y, int64_t pla
   for (int64_t i = 0; i < nrows; ++i, in += w.stride_h * row_pitch_) {
     float* out = y + o0 * plane + i * w.out_w;
 #ifdef METALNN_HAS_AVX2_KERNELS
-    if (stem_isa() == StemIsa::Avx512)
-      row_avx512(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
+    if (stem_isa() == StemIsa::Avx512 && hi == std::numeric_limits<float>::infinity())
+      row_avx512<false>(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
+    else if (stem_isa() == StemIsa::Avx512)
+      row_avx512<true>(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
     else
       row_avx2(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
 #endif
