@@ -246,10 +246,9 @@ void StemConv::fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>
 }
 
 void StemConv::compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0,
-                       int64_t o1, const Activation& act) const {
+                       int64_t o1, const Epilogue& e) const {
   const Window2d& w = win_;
-  float lo = 0.f, hi = 0.f;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+  const float lo = e.lo, hi = e.hi;
   const int64_t ntaps = static_cast<int64_t>(taps_.size());
   // o0 is a multiple of kBlock: the blocks from it on start at its packed weights.
   const float* packed = packed_.data() + o0 * ntaps;
@@ -264,8 +263,8 @@ void StemConv::compute(const float* in, const float* bias, float* y, int64_t pla
     else
       row_avx2(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
 #endif
-    if (!clamp)
-      for (int64_t o = 0; o < o1 - o0; ++o) apply_activation(out + o * plane, w.out_w, act);
+    if (!e.exact)
+      for (int64_t o = 0; o < o1 - o0; ++o) apply_activation(out + o * plane, w.out_w, e.act);
   }
 }
 
@@ -290,7 +289,7 @@ bool StemConv::fuse_max_pool(const Graph& g, const Node& pool) {
 }
 
 void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1,
-                           const Activation& act) const {
+                           const Epilogue& e) const {
   const Window2d& p = pool_;
   // Rows ph reads lie within `span` consecutive convolution rows; a ring one stride longer keeps them.
   const int64_t span = (p.kernel_h - 1) * p.dilation_h + 1, ring = span + p.stride_h, plane = ring * win_.out_w;
@@ -303,7 +302,7 @@ void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t 
   const auto compute_rows = [&](int64_t b0, int64_t r0, int64_t r1, int64_t o0, int64_t o1) {
     for (int64_t r = r0; r < r1; ++r)
       compute(buf.data() + (r - b0) * win_.stride_h * row_pitch_, bias, rows_buf.data() + r % ring * win_.out_w, plane,
-              1, o0, o1, act);
+              1, o0, o1, e);
   };
   int64_t next = 0;  // the first convolution row not yet computed
   for (int64_t ph = ph0; ph < ph1; ++ph) {
@@ -339,6 +338,8 @@ void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t 
 
 void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                    ThreadPool& pool) const {
+  Epilogue e{act, 0.f, 0.f, false};
+  e.exact = activation_as_clamp(act, e.lo, e.hi);
   if (pooled_) {
     // Each band recomputes the convolution rows it shares with the band before: few bands per image,
     // just enough to keep every thread busy.
@@ -347,7 +348,7 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
     pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t / bands, ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, ph0 + rows);
-        pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, act);
+        pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, e);
       }
     });
     return;
@@ -359,7 +360,7 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
       const int64_t b = t / bands, oh0 = t % bands * kBandRows, oh1 = std::min(win_.out_h, oh0 + kBandRows);
       fill(x + b * in_c_ * win_.in_size(), oh0, oh1, buf);
       compute(buf.data(), bias, y + b * out_c_ * win_.out_size() + oh0 * win_.out_w, win_.out_size(), oh1 - oh0, 0, out_c_,
-              act);
+              e);
     }
   });
 }

@@ -39,14 +39,20 @@ class StemConv {
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
  private:
+  // The activation as the tiles apply it: clamped to [lo, hi], and if `exact` is false, act after.
+  struct Epilogue {
+    const Activation& act;
+    float lo, hi;
+    bool exact;
+  };
   // The zero-padded, phase-split input rows output rows [oh0, oh1) of one image read, into buf.
   void fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>& buf) const;
   // nrows output rows of channels [o0, o1) (o0 a multiple of 8) from the buffer rows at `in`: row i of
   // channel o at y + o * plane + i * out_w.
   void compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0, int64_t o1,
-               const Activation& act) const;
+               const Epilogue& e) const;
   // Pooled rows [ph0, ph1) of one image.
-  void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Activation& act) const;
+  void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Epilogue& e) const;
 
   Window2d win_;
   Window2d pool_{};
