@@ -341,14 +341,16 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
   Epilogue e{act, 0.f, 0.f, false};
   e.exact = activation_as_clamp(act, e.lo, e.hi);
   if (pooled_) {
-    // Each band recomputes the convolution rows it shares with the band before: few bands per image,
-    // just enough to keep every thread busy.
+    // Bands of pooled rows, enough for the threads' chunks to end near the same place; a chunk runs
+    // its bands of one image as one, so only the rows two chunks share are made twice.
     const int64_t per_image = std::clamp<int64_t>((4 * pool.num_threads() + batch - 1) / batch, 1, pool_.out_h);
     const int64_t rows = (pool_.out_h + per_image - 1) / per_image, bands = (pool_.out_h + rows - 1) / rows;
     pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t b = t / bands, ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, ph0 + rows);
+      for (int64_t t = t0; t < t1;) {
+        const int64_t b = t / bands, end = std::min(t1, (b + 1) * bands);
+        const int64_t ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, (end - b * bands) * rows);
         pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, e);
+        t = end;
       }
     });
     return;
