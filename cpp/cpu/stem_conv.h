@@ -1,12 +1,13 @@
 // A convolution with few input channels (network stems: 3 -> 32..64, 3x3 or 7x7, stride 2) computed
 // directly, without an im2col matrix: each task copies the input rows of a band of output rows into a
 // zero-padded buffer split into column phases (one per stride step), so every tap of a vector of
-// output pixels is one contiguous load; a register tile of 8 output channels x 32 (AVX-512) or 4 x 24
-// (AVX2) pixels sums all C_in x KH x KW taps and stores each output once, bias and clamp applied. The
+// output pixels is one contiguous load; a register tile of 8 output channels x 32 (AVX-512; 48 for a
+// row's last 33-48) or 4 x 24 (AVX2) pixels sums all C_in x KH x KW taps and stores each output once,
+// bias and clamp applied. The
 // im2col GEMM's depth is only C_in x KH x KW (27 for 3x3 RGB), too short to amortise its tiles'
 // loads and stores. A MaxPool reading only the convolution's output can run inside it
 // (fuse_max_pool): each task keeps the few convolution rows its pooled rows need in a ring and pools
-// them while cached, so the full-resolution map is never stored.
+// each block of 8 channels right after making its rows, so the full-resolution map is never stored.
 #pragma once
 #include <cstdint>
 #include <vector>
