@@ -139,10 +139,13 @@ METALNN_POOL_AVX512_INLINE __m512 lanes_from512(__m512 a, __m512 b, int64_t s) {
 // pool_row_s2 in registers, 16 outputs a step: the column maxima (sums) of padded columns
 // [32i, 32i + 48) as three vectors, the last one carried to the next step; their even and odd columns
 // made by permutes, each tap one lane shift of them.
-template <bool Max>
+// NR and T, when not 0, fix nrows and taps at compile time (the loops over them unrolled).
+template <bool Max, int NR = 0, int T = 0>
 METALNN_POOL_AVX512 void row_s2_avx512(const float* const* rows, int64_t nrows, int64_t pad_left, int64_t in_w,
                                        int64_t taps, int64_t out_w, float* out, float row_scale,
                                        const float* col_scale) {
+  if (NR) nrows = NR;
+  if (T) taps = T;
   const __m512 outside = _mm512_set1_ps(Max ? -std::numeric_limits<float>::infinity() : 0.f);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -172,8 +175,14 @@ METALNN_POOL_AVX512 void row_s2_avx512(const float* const* rows, int64_t nrows, 
 template <bool Max>
 void pool_row_s2(const float* const* rows, int64_t nrows, int64_t pad_left, int64_t in_w, int64_t taps, int64_t out_w,
                  float* buf, float* out, float row_scale, const float* col_scale) {
-  if (pool_isa() == KernelIsa::Avx512)
+  if (pool_isa() == KernelIsa::Avx512) {
+    // 3x3 windows (2 rows at a map's edge): SqueezeNet's and ResNet's pools and the stems' fused ones.
+    if (taps == 3 && nrows == 3)
+      return row_s2_avx512<Max, 3, 3>(rows, nrows, pad_left, in_w, taps, out_w, out, row_scale, col_scale);
+    if (taps == 3 && nrows == 2)
+      return row_s2_avx512<Max, 2, 3>(rows, nrows, pad_left, in_w, taps, out_w, out, row_scale, col_scale);
     return row_s2_avx512<Max>(rows, nrows, pad_left, in_w, taps, out_w, out, row_scale, col_scale);
+  }
   vertical_avx2<Max>(rows, nrows, pad_left, in_w, pool_row_floats(out_w) / 8, buf);
   horizontal_s2_avx2<Max>(buf, taps, out_w, out, row_scale, col_scale);
 }

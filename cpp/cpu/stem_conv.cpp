@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/ops/window.h"
 
@@ -32,8 +33,8 @@ StemIsa stem_isa() {
 
 // Outputs [0, rows) x [0, cols) of one tile, rows <= 8, 16 < cols <= 16 V (or cols <= 16 for V = 1):
 // in points at the buffer position of output column 0, w at the block's weights [tap][8], y at output
-// (channel 0, column 0), channel planes `plane` floats apart.
-template <int V>
+// (channel 0, column 0), channel planes `plane` floats apart. Without Upper, hi is +inf (ReLU, none).
+template <int V, bool Upper>
 METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* w,
                                      const float* bias, float* y, int64_t plane, int64_t rows, int64_t cols,
                                      float lo, float hi) {
@@ -65,14 +66,16 @@ METALNN_STEM_AVX512 void tile_avx512(const float* in, const int64_t* taps, int64
     float* out = y + r * plane;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m512 c = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r][v]));
+      __m512 c = _mm512_max_ps(vlo, acc[r][v]);
+      if (Upper) c = _mm512_min_ps(vhi, c);
       if (v < V - 1 || tail == 16) _mm512_storeu_ps(out + 16 * v, c);
       else _mm512_mask_storeu_ps(out + 16 * v, mask, c);
     }
   }
 }
 
-// One output row of every channel block, 32 columns per tile.
+// One output row of every channel block, 32 columns per tile (up to 48 in the last).
+template <bool Upper>
 METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_t ntaps, const float* packed,
                                     const float* bias, float* y, int64_t plane, int64_t out_c, int64_t out_w,
                                     float lo, float hi) {
@@ -80,10 +83,15 @@ METALNN_STEM_AVX512 void row_avx512(const float* in, const int64_t* taps, int64_
     const float* w = packed + o * ntaps;
     const float* b = bias ? bias + o : nullptr;
     const int64_t rows = std::min(kBlock, out_c - o);
-    for (int64_t ow = 0; ow < out_w; ow += 32) {
-      const int64_t cols = std::min<int64_t>(32, out_w - ow);
-      if (cols > 16) tile_avx512<2>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
-      else tile_avx512<1>(in + ow, taps, ntaps, w, b, y + o * plane + ow, plane, rows, cols, lo, hi);
+    for (int64_t ow = 0; ow < out_w;) {
+      // A row's last 33..48 columns in one tile of three vectors: a one-vector tile of 8 accumulators
+      // waits on its FMAs' latency.
+      const int64_t left = out_w - ow, cols = left > 32 && left <= 48 ? left : std::min<int64_t>(32, left);
+      float* out = y + o * plane + ow;
+      if (cols > 32) tile_avx512<3, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else if (cols > 16) tile_avx512<2, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      else tile_avx512<1, Upper>(in + ow, taps, ntaps, w, b, out, plane, rows, cols, lo, hi);
+      ow += cols;
     }
   }
 }
@@ -146,6 +154,26 @@ METALNN_AVX2 void even_floats_avx2(const float* src, int64_t n, float* dst) {
   for (; m + 8 <= n; m += 8) _mm256_storeu_ps(dst + m, load_strided<2>(src + 2 * m));
   for (; m < n; ++m) dst[m] = src[2 * m];
 }
+
+// The same, 16 floats a step (one permute of two vectors), the tail under masks.
+METALNN_STEM_AVX512 void even_floats_avx512(const float* src, int64_t n, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t m = 0; m < n; m += 16) {
+    const int64_t left = n - m;
+    if (left >= 16) {
+      _mm512_storeu_ps(dst + m, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * m), even,
+                                                       _mm512_loadu_ps(src + 2 * m + 16)));
+      continue;
+    }
+    // Floats [0, 2 left) of the source: the first vector's lanes, then the second's.
+    const int64_t floats = 2 * left;
+    const __mmask16 lo = static_cast<__mmask16>(floats >= 16 ? 0xffffu : (1u << floats) - 1u);
+    const __mmask16 hi = static_cast<__mmask16>(floats > 16 ? (1u << (floats - 16)) - 1u : 0u);
+    const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, src + 2 * m), even,
+                                            _mm512_maskz_loadu_ps(hi, src + 2 * m + 16));
+    _mm512_mask_storeu_ps(dst + m, static_cast<__mmask16>((1u << left) - 1u), v);
+  }
+}
 #endif
 
 }  // namespace
@@ -177,8 +205,7 @@ StemConv::StemConv(const Tensor& weights, int64_t out_channels, int64_t in_chann
     for (int64_t t = 0; t < ntaps; ++t) packed_[size_t((o / kBlock * ntaps + t) * kBlock + o % kBlock)] = src[o * ntaps + t];
 }
 
-void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0,
-                    int64_t oh1, const Activation& act, std::vector<float>& buf) const {
+void StemConv::fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>& buf) const {
   const Window2d& w = win_;
   const int64_t band_in_rows = (kBandRows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
   const int64_t rows = (oh1 - oh0 - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
@@ -207,7 +234,8 @@ void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, 
 #ifdef METALNN_HAS_AVX2_KERNELS
         if (w.stride_w == 2) {
           // The last pair may end past the row (column 2n - 1 of s): keep it out of the vector loop.
-          even_floats_avx2(s, n - 1, dst + in.lo);
+          if (stem_isa() == StemIsa::Avx512) even_floats_avx512(s, n - 1, dst + in.lo);
+          else even_floats_avx2(s, n - 1, dst + in.lo);
           if (n > 0) dst[in.hi - 1] = s[2 * (n - 1)];
           continue;
         }
@@ -215,20 +243,28 @@ void StemConv::band(const float* x, const float* bias, float* y, int64_t plane, 
         for (int64_t m = 0; m < n; ++m) dst[in.lo + m] = s[m * w.stride_w];
       }
     }
-  float lo = 0.f, hi = 0.f;
-  const bool clamp = activation_as_clamp(act, lo, hi);
+}
+
+void StemConv::compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0,
+                       int64_t o1, const Epilogue& e) const {
+  const Window2d& w = win_;
+  const float lo = e.lo, hi = e.hi;
   const int64_t ntaps = static_cast<int64_t>(taps_.size());
-  for (int64_t oh = oh0; oh < oh1; ++oh) {
-    const float* in = buf.data() + (oh - oh0) * w.stride_h * row_pitch_;
-    float* out = y + (oh - row0) * w.out_w;
+  // o0 is a multiple of kBlock: the blocks from it on start at its packed weights.
+  const float* packed = packed_.data() + o0 * ntaps;
+  const float* b = bias ? bias + o0 : nullptr;
+  for (int64_t i = 0; i < nrows; ++i, in += w.stride_h * row_pitch_) {
+    float* out = y + o0 * plane + i * w.out_w;
 #ifdef METALNN_HAS_AVX2_KERNELS
-    if (stem_isa() == StemIsa::Avx512)
-      row_avx512(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+    if (stem_isa() == StemIsa::Avx512 && hi == std::numeric_limits<float>::infinity())
+      row_avx512<false>(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
+    else if (stem_isa() == StemIsa::Avx512)
+      row_avx512<true>(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
     else
-      row_avx2(in, taps_.data(), ntaps, packed_.data(), bias, out, plane, out_c_, w.out_w, lo, hi);
+      row_avx2(in, taps_.data(), ntaps, packed, b, out, plane, o1 - o0, w.out_w, lo, hi);
 #endif
-    if (!clamp)
-      for (int64_t o = 0; o < out_c_; ++o) apply_activation(out + o * plane, w.out_w, act);
+    if (!e.exact)
+      for (int64_t o = 0; o < o1 - o0; ++o) apply_activation(out + o * plane, w.out_w, e.act);
   }
 }
 
@@ -253,7 +289,7 @@ bool StemConv::fuse_max_pool(const Graph& g, const Node& pool) {
 }
 
 void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1,
-                           const Activation& act) const {
+                           const Epilogue& e) const {
   const Window2d& p = pool_;
   // Rows ph reads lie within `span` consecutive convolution rows; a ring one stride longer keeps them.
   const int64_t span = (p.kernel_h - 1) * p.dilation_h + 1, ring = span + p.stride_h, plane = ring * win_.out_w;
@@ -261,36 +297,60 @@ void StemConv::pooled_band(const float* x, const float* bias, float* y, int64_t 
   rows_buf.resize(static_cast<size_t>(out_c_ * plane));
   row.resize(static_cast<size_t>(pool_row_floats(p.out_w)));
   const float* rows[kMaxStride2Taps];
+  // Convolution rows [r0, r1) of channels [o0, o1) into the ring (row r of channel o at o * plane +
+  // r % ring * out_w), the buffer filled from row b0 on.
+  const auto compute_rows = [&](int64_t b0, int64_t r0, int64_t r1, int64_t o0, int64_t o1) {
+    for (int64_t r = r0; r < r1; ++r)
+      compute(buf.data() + (r - b0) * win_.stride_h * row_pitch_, bias, rows_buf.data() + r % ring * win_.out_w, plane,
+              1, o0, o1, e);
+  };
   int64_t next = 0;  // the first convolution row not yet computed
   for (int64_t ph = ph0; ph < ph1; ++ph) {
     const int64_t h0 = ph * p.stride_h - p.pad_top;
     const IndexRange kh = valid_range(h0, p.dilation_h, p.kernel_h, p.in_h);
+    int64_t r0 = next, r1 = next;  // the rows this pooled row needs first
     if (kh.size() > 0) {
-      const int64_t last = h0 + (kh.hi - 1) * p.dilation_h;
-      for (int64_t r = std::max(next, h0 + kh.lo * p.dilation_h); r <= last; ++r)
-        band(x, bias, rows_buf.data() + r % ring * win_.out_w, plane, r, r, r + 1, act, buf);
-      next = std::max(next, last + 1);
+      r0 = std::max(next, h0 + kh.lo * p.dilation_h);
+      r1 = h0 + (kh.hi - 1) * p.dilation_h + 1;
+      next = std::max(next, r1);
     }
-    for (int64_t o = 0; o < out_c_; ++o) {
-      for (int64_t i = kh.lo; i < kh.hi; ++i)
-        rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
-      pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
-                        y + o * p.out_size() + ph * p.out_w);
+    // Usually one buffer fill serves the new rows, and each block of channels is pooled right after
+    // its rows are made, while they are in L1; more rows than a band holds are made first, in bands.
+    const bool interleave = r1 - r0 <= kBandRows;
+    if (interleave && r1 > r0) fill(x, r0, r1, buf);
+    for (int64_t c0 = r0; !interleave && c0 < r1; c0 += kBandRows) {
+      const int64_t c1 = std::min(r1, c0 + kBandRows);
+      fill(x, c0, c1, buf);
+      compute_rows(c0, c0, c1, 0, out_c_);
+    }
+    for (int64_t o0 = 0; o0 < out_c_; o0 += kBlock) {
+      const int64_t o1 = std::min(out_c_, o0 + kBlock);
+      if (interleave) compute_rows(r0, r0, r1, o0, o1);
+      for (int64_t o = o0; o < o1; ++o) {
+        for (int64_t i = kh.lo; i < kh.hi; ++i)
+          rows[i - kh.lo] = rows_buf.data() + o * plane + (h0 + i * p.dilation_h) % ring * win_.out_w;
+        pool_row_s2<true>(rows, kh.size(), p.pad_left, p.in_w, p.kernel_w, p.out_w, row.data(),
+                          y + o * p.out_size() + ph * p.out_w);
+      }
     }
   }
 }
 
 void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act,
                    ThreadPool& pool) const {
+  Epilogue e{act, 0.f, 0.f, false};
+  e.exact = activation_as_clamp(act, e.lo, e.hi);
   if (pooled_) {
-    // Each band recomputes the convolution rows it shares with the band before: few bands per image,
-    // just enough to keep every thread busy.
+    // Bands of pooled rows, enough for the threads' chunks to end near the same place; a chunk runs
+    // its bands of one image as one, so only the rows two chunks share are made twice.
     const int64_t per_image = std::clamp<int64_t>((4 * pool.num_threads() + batch - 1) / batch, 1, pool_.out_h);
     const int64_t rows = (pool_.out_h + per_image - 1) / per_image, bands = (pool_.out_h + rows - 1) / rows;
     pool.parallel_for(batch * bands, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t b = t / bands, ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, ph0 + rows);
-        pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, act);
+      for (int64_t t = t0; t < t1;) {
+        const int64_t b = t / bands, end = std::min(t1, (b + 1) * bands);
+        const int64_t ph0 = t % bands * rows, ph1 = std::min(pool_.out_h, (end - b * bands) * rows);
+        pooled_band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * pool_.out_size(), ph0, ph1, e);
+        t = end;
       }
     });
     return;
@@ -300,8 +360,9 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
     thread_local std::vector<float> buf;  // per worker, kept between runs
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / bands, oh0 = t % bands * kBandRows, oh1 = std::min(win_.out_h, oh0 + kBandRows);
-      band(x + b * in_c_ * win_.in_size(), bias, y + b * out_c_ * win_.out_size(), win_.out_size(), 0, oh0, oh1, act,
-           buf);
+      fill(x + b * in_c_ * win_.in_size(), oh0, oh1, buf);
+      compute(buf.data(), bias, y + b * out_c_ * win_.out_size() + oh0 * win_.out_w, win_.out_size(), oh1 - oh0, 0, out_c_,
+              e);
     }
   });
 }

@@ -1,12 +1,13 @@
 // A convolution with few input channels (network stems: 3 -> 32..64, 3x3 or 7x7, stride 2) computed
 // directly, without an im2col matrix: each task copies the input rows of a band of output rows into a
 // zero-padded buffer split into column phases (one per stride step), so every tap of a vector of
-// output pixels is one contiguous load; a register tile of 8 output channels x 32 (AVX-512) or 4 x 24
-// (AVX2) pixels sums all C_in x KH x KW taps and stores each output once, bias and clamp applied. The
+// output pixels is one contiguous load; a register tile of 8 output channels x 32 (AVX-512; 48 for a
+// row's last 33-48) or 4 x 24 (AVX2) pixels sums all C_in x KH x KW taps and stores each output once,
+// bias and clamp applied. The
 // im2col GEMM's depth is only C_in x KH x KW (27 for 3x3 RGB), too short to amortise its tiles'
 // loads and stores. A MaxPool reading only the convolution's output can run inside it
 // (fuse_max_pool): each task keeps the few convolution rows its pooled rows need in a ring and pools
-// them while cached, so the full-resolution map is never stored.
+// each block of 8 channels right after making its rows, so the full-resolution map is never stored.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -39,11 +40,20 @@ class StemConv {
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
  private:
-  // Output rows [oh0, oh1) of one image: row oh of channel o at y + o * plane + (oh - row0) * out_w.
-  void band(const float* x, const float* bias, float* y, int64_t plane, int64_t row0, int64_t oh0, int64_t oh1,
-            const Activation& act, std::vector<float>& buf) const;
+  // The activation as the tiles apply it: clamped to [lo, hi], and if `exact` is false, act after.
+  struct Epilogue {
+    const Activation& act;
+    float lo, hi;
+    bool exact;
+  };
+  // The zero-padded, phase-split input rows output rows [oh0, oh1) of one image read, into buf.
+  void fill(const float* x, int64_t oh0, int64_t oh1, std::vector<float>& buf) const;
+  // nrows output rows of channels [o0, o1) (o0 a multiple of 8) from the buffer rows at `in`: row i of
+  // channel o at y + o * plane + i * out_w.
+  void compute(const float* in, const float* bias, float* y, int64_t plane, int64_t nrows, int64_t o0, int64_t o1,
+               const Epilogue& e) const;
   // Pooled rows [ph0, ph1) of one image.
-  void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Activation& act) const;
+  void pooled_band(const float* x, const float* bias, float* y, int64_t ph0, int64_t ph1, const Epilogue& e) const;
 
   Window2d win_;
   Window2d pool_{};

@@ -308,6 +308,8 @@ FUSED_CASES = {
     "grouped": ((2, 24, 9, 9), (24, 6, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),
     "grouped_stride2": ((1, 20, 11, 11), (10, 4, 3, 3), {"group": 5, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "stem": ((2, 2, 15, 37), (19, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # Rows of 111 (SqueezeNet's): two tiles of 32 columns, then one of three vectors for the last 47.
+    "stem_rows_111": ((1, 3, 9, 223), (24, 3, 3, 3), {"strides": [2, 2]}),
     "pointwise_direct_narrow": ((2, 24, 17, 19), (16, 24, 1, 1), {}),
     "winograd_small": ((2, 40, 7, 7), (32, 40, 3, 3), {"pads": [1, 1, 1, 1]}),
     "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 1, 2), {"pads": [0, 1, 0, 0]}),

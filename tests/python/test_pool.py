@@ -122,6 +122,10 @@ STEM_POOL_CASES = {
                              {"kernel_shape": [3, 2], "strides": [1, 2], "dilations": [2, 1], "pads": [2, 0, 1, 1]}),
     "rows_stride3_skipped": ((2, 1, 40, 40), (5, 1, 3, 3), {"strides": [2, 2]},
                              {"kernel_shape": [1, 3], "strides": [3, 2]}),
+    # The first pooled row needs 11 convolution rows, more than one buffer fill holds; rows of 45
+    # columns end in a tile of three vectors; 17 channels leave a partial block.
+    "tall_window": ((2, 3, 45, 90), (17, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]},
+                    {"kernel_shape": [11, 3], "strides": [2, 2], "pads": [0, 1, 0, 1]}),
     "not_fused_stride1": ((2, 3, 21, 23), (7, 3, 3, 3), {"strides": [2, 2]},
                           {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
 }
