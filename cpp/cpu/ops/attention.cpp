@@ -8,6 +8,7 @@
 // read Kt) through a head-major copy of a head's keys and values in the task's scratch.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -23,7 +24,7 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kRowBlock = 32, kKeyBlock = 256;
+constexpr int64_t kRowBlock = 32, kKeyBlock = 256, kPanel = 32;
 
 class AttentionKernel : public Kernel {
  public:
@@ -48,7 +49,7 @@ class AttentionKernel : public Kernel {
     const bool tiles = attention_tiles_available(), copies = tiles && keys_by_row();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
       std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
-      std::vector<float> head(copies ? l_.kv_len * (l_.head_dim + l_.v_dim) : 0);
+      std::vector<float> head(copies ? panelled_keys() + l_.kv_len * l_.v_dim : 0);
       int64_t copied = -1;  // the kv head in `head`; a thread's tasks are consecutive, so each is copied once
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t bh = t / blocks, b = bh / l_.heads, h = bh % l_.heads, kvh = h / group;
@@ -60,7 +61,7 @@ class AttentionKernel : public Kernel {
         const float* vb = v + b * l_.v[0] + kvh * l_.v[1];
         int64_t ldv = l_.v[2];
         if (copies) {
-          float* vh = head.data() + l_.head_dim * l_.kv_len;
+          float* vh = head.data() + panelled_keys();
           if (copied != b * l_.kv_heads + kvh) head_major(kb, vb, head.data(), vh);
           copied = b * l_.kv_heads + kvh;
           kb = head.data(), vb = vh, ldv = l_.v_dim;
@@ -71,18 +72,28 @@ class AttentionKernel : public Kernel {
   }
 
  private:
-  // One head's keys [Skv, D] as Kt [D, Skv] and its values as [Skv, Dv], for the tiles: rows they read
-  // over and over become contiguous, not a few sets of the L1 cache at the `heads` layout's row stride.
+  // One head's keys [Skv, D] as Kt in contiguous panels of 32 keys [Skv / 32, D, 32] and its values
+  // as [Skv, Dv], for the tiles: rows they read over and over become contiguous, not a few sets of the
+  // L1 cache at the `heads` layout's row stride, and a tile's keys one stream, not a page per row.
   void head_major(const float* k, const float* v, float* kt, float* vh) const {
     for (int64_t j = 0; j < l_.kv_len; ++j) {
       const float* kj = k + j * l_.k[3];
-      for (int64_t d = 0; d < l_.head_dim; ++d) kt[d * l_.kv_len + j] = kj[d];
+      float* panel = kt + j / kPanel * kPanel * l_.head_dim + j % kPanel;
+      for (int64_t d = 0; d < l_.head_dim; ++d) panel[d * kPanel] = kj[d];
       std::copy(v + j * l_.v[2], v + j * l_.v[2] + l_.v_dim, vh + j * l_.v_dim);
     }
   }
 
+  // Floats of head_major's key panels, the last one padded.
+  int64_t panelled_keys() const { return (l_.kv_len + kPanel - 1) / kPanel * kPanel * l_.head_dim; }
+
   // Keys [Skv, D] (the `heads` layout) rather than Kt [D, Skv].
   bool keys_by_row() const { return l_.k[3] != 1; }
+
+  // The tiles' view of the keys (attention_scores): head_major's panels, or Kt as the input has it.
+  int64_t ldk() const { return keys_by_row() ? kPanel : l_.k[2]; }
+  int64_t panel() const { return keys_by_row() ? kPanel * l_.head_dim : kPanel; }
+  int64_t key_offset(int64_t k0) const { return k0 / kPanel * panel(); }
 
   // Rows [0, nr) of one (batch, head): q and y point at the block's first row, mask at its first row too,
   // k and v at the head's first key (k as Kt when tiles), v's rows ldv apart. tiles: the products on
@@ -94,13 +105,28 @@ class AttentionKernel : public Kernel {
     std::fill(peak, peak + nr, kNegInf);
     std::fill(sum, sum + nr, 0.f);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * ldy, y + r * ldy + dv, 0.f);
+    if (tiles && (!mask || mask_strides_[3] == 1) && !dev_old_) {
+      // The softmax on the score tiles while they are in registers (attention_probs), each 8-row
+      // group's products over a key block right after its probabilities, while they are in L1.
+      std::fill(peak, peak + nr, std::numeric_limits<float>::lowest());
+      const int64_t ldm = mask ? mask_strides_[2] : 0;
+      for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
+        const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
+        for (int64_t r = 0; r < nr; r += kAttentionTileRows) {
+          const int64_t rows = std::min(kAttentionTileRows, nr - r);
+          attention_probs(q + r * ldq, ldq, rows, k + key_offset(k0), ldk(), panel(), dim, nk, scale_,
+                          mask ? mask + r * ldm + k0 : nullptr, ldm, s, kKeyBlock, peak + r, sum + r, y + r * ldy, ldy,
+                          dv);
+          attention_values(s, kKeyBlock, rows, v + k0 * ldv, ldv, nk, dv, y + r * ldy, ldy);
+        }
+      }
+    } else {
     for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
       const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
       if (tiles) {
-        const int64_t ldk = keys_by_row() ? l_.kv_len : l_.k[2];
         for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + k0, ldk, dim, nk, scale_,
-                           s + r * lds, lds);
+          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
+                           dim, nk, scale_, s + r * lds, lds);
       } else {
         sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
               int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
@@ -129,6 +155,7 @@ class AttentionKernel : public Kernel {
         sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
       }
     }
+    }
     for (int64_t r = 0; r < nr; ++r) {
       float* yr = y + r * ldy;
       if (sum[r] > 0.f) scale(yr, yr, dv, 1.f / sum[r]);
@@ -138,6 +165,7 @@ class AttentionKernel : public Kernel {
 
   float scale_;
   bool nan_to_zero_, has_mask_ = false;
+  bool dev_old_ = std::getenv("METALNN_ATT_OLD") && std::getenv("METALNN_ATT_OLD")[0] == '1';
   AttentionLayout l_;
   std::vector<int64_t> mask_strides_;
 };
