@@ -89,22 +89,21 @@ inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u
 
 #define METALNN_AT_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline
 
-// e^t for softmax arguments t <= kProbSlack, so without the overflow clamp: t = n ln2 + r, a degree-7
-// polynomial for e^r, times 2^n. 0 below -87 (and for t = -inf) rather than a subnormal that slows
-// every product it feeds; NaN stays NaN.
+// e^t for softmax arguments t <= kAttentionProbSlack, so without an overflow clamp: u = t log2(e)
+// = n + f with |f| <= 1/2, a degree-6 polynomial for 2^f (relative error 1e-7), times 2^n. The
+// rounding of u costs at most a few parts in 1e7 of e^t for the t that weigh. 0 below 2^-125 (and
+// for t = -inf) rather than a subnormal that slows every product it feeds; NaN stays NaN.
 METALNN_AT_AVX512_INLINE __m512 softmax_exp(__m512 t) {
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), t);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(-87.f), _CMP_NLT_UQ), p, n);
+  const __m512 u = _mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f));
+  const __m512 n = _mm512_roundscale_ps(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm512_sub_ps(u, n);
+  __m512 p = _mm512_set1_ps(1.534581242594868e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3399930903688073e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618489071726799e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550328642129898e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022646248340607e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471824645996e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(u, _mm512_set1_ps(-125.f), _CMP_NLT_UQ), p, n);
 }
 
 // The running state of a block's softmax rows (see attention_probs).
@@ -135,7 +134,7 @@ __attribute__((noinline, target("avx512f,avx512vl,avx512bw,avx2,fma"))) void rai
 // R rows x P vectors of 16 keys' probabilities: the scores as scores_tile computes them (+ the mask,
 // lanes past the last key -inf), then e^(score - ref) while they are in registers.
 template <int R, int P>
-METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim, float scale,
+METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
                                   const float* mask, int64_t ldm, float* p, int64_t ldp, int64_t done, __mmask16 last,
                                   ProbRows& rows) {
   __m512 acc[R][P];
@@ -155,28 +154,34 @@ METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, 
       for (int i = 0; i < P; ++i) acc[r][i] = _mm512_fmadd_ps(qv, k[i], acc[r][i]);
     }
   }
-  const __m512 sv = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-__builtin_inff());
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff()), slack = _mm512_set1_ps(kAttentionProbSlack);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
+    if (mask) {
 #pragma GCC unroll 2
-    for (int i = 0; i < P; ++i) {
-      __m512 x = _mm512_mul_ps(acc[r][i], sv);
-      if (mask) {
+      for (int i = 0; i < P; ++i) {
         const float* m = mask + r * ldm + i * 16;
-        x = _mm512_add_ps(x, i == P - 1 ? _mm512_maskz_loadu_ps(last, m) : _mm512_loadu_ps(m));
+        acc[r][i] = _mm512_add_ps(acc[r][i], i == P - 1 ? _mm512_maskz_loadu_ps(last, m) : _mm512_loadu_ps(m));
       }
-      acc[r][i] = i == P - 1 ? _mm512_mask_mov_ps(ninf, last, x) : x;
     }
-    const __m512 above = _mm512_set1_ps(rows.ref[r] + kAttentionProbSlack);
+    if (last != 0xffff) acc[r][P - 1] = _mm512_mask_mov_ps(ninf, last, acc[r][P - 1]);
+    __m512 ref = _mm512_set1_ps(rows.ref[r]), t[P];
     __mmask16 over = 0;
 #pragma GCC unroll 2
-    for (int i = 0; i < P; ++i) over |= _mm512_cmp_ps_mask(acc[r][i], above, _CMP_GT_OQ);
-    if (over) raise_reference(rows, r, P == 2 ? _mm512_max_ps(acc[r][0], acc[r][P - 1]) : acc[r][0], p + r * ldp, done);
-    const __m512 ref = _mm512_set1_ps(rows.ref[r]);
+    for (int i = 0; i < P; ++i) {
+      t[i] = _mm512_sub_ps(acc[r][i], ref);
+      over |= _mm512_cmp_ps_mask(t[i], slack, _CMP_GT_OQ);
+    }
+    if (over) {
+      raise_reference(rows, r, P == 2 ? _mm512_max_ps(acc[r][0], acc[r][P - 1]) : acc[r][0], p + r * ldp, done);
+      ref = _mm512_set1_ps(rows.ref[r]);
+#pragma GCC unroll 2
+      for (int i = 0; i < P; ++i) t[i] = _mm512_sub_ps(acc[r][i], ref);
+    }
     __m512 s = _mm512_load_ps(rows.lane_sums[r]);
 #pragma GCC unroll 2
     for (int i = 0; i < P; ++i) {
-      const __m512 e = softmax_exp(_mm512_sub_ps(acc[r][i], ref));
+      const __m512 e = softmax_exp(t[i]);
       if (i == P - 1) _mm512_mask_storeu_ps(p + r * ldp + i * 16, last, e);
       else _mm512_storeu_ps(p + r * ldp + i * 16, e);
       s = _mm512_add_ps(s, e);
@@ -190,7 +195,6 @@ struct Probs {
   int64_t ldq;
   const float* kt;
   int64_t ldk, panel, dim, nk;
-  float scale;
   const float* mask;
   int64_t ldm;
   float* p;
@@ -202,8 +206,8 @@ struct Probs {
       const int64_t n = std::min<int64_t>(32, nk - j);
       const __mmask16 last = lanes(n > 16 ? n - 16 : n);
       const float* mj = mask ? mask + j : nullptr;
-      if (n > 16) probs_tile<R, 2>(q, ldq, kt + j / 32 * panel, ldk, dim, scale, mj, ldm, p + j, ldp, j, last, *rows);
-      else probs_tile<R, 1>(q, ldq, kt + j / 32 * panel, ldk, dim, scale, mj, ldm, p + j, ldp, j, last, *rows);
+      if (n > 16) probs_tile<R, 2>(q, ldq, kt + j / 32 * panel, ldk, dim, mj, ldm, p + j, ldp, j, last, *rows);
+      else probs_tile<R, 1>(q, ldq, kt + j / 32 * panel, ldk, dim, mj, ldm, p + j, ldp, j, last, *rows);
     }
   }
 };
@@ -274,10 +278,10 @@ METALNN_AT_AVX512 void attention_values(const float* p, int64_t ldp, int64_t nr,
 }
 
 METALNN_AT_AVX512 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk,
-                                       int64_t panel, int64_t dim, int64_t nk, float scale, const float* mask, int64_t ldm, float* p,
+                                       int64_t panel, int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p,
                                        int64_t ldp, float* ref, float* sum, float* y, int64_t ldy, int64_t v_dim) {
   ProbRows rows{ref, sum, y, ldy, v_dim, {}};
-  with_rows(nr, Probs{q, ldq, kt, ldk, panel, dim, nk, scale, mask, ldm, p, ldp, &rows});
+  with_rows(nr, Probs{q, ldq, kt, ldk, panel, dim, nk, mask, ldm, p, ldp, &rows});
   for (int64_t r = 0; r < nr; ++r) sum[r] += _mm512_reduce_add_ps(_mm512_load_ps(rows.lane_sums[r]));
 }
 
@@ -302,9 +306,9 @@ void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, i
 
 
 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
-                     int64_t dim, int64_t nk, float scale, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref, float* sum,
+                     int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref, float* sum,
                      float* y, int64_t ldy, int64_t v_dim) {
-  attention_scores(q, ldq, nr, kt, ldk, panel, dim, nk, scale, p, ldp);
+  attention_scores(q, ldq, nr, kt, ldk, panel, dim, nk, 1.f, p, ldp);
   for (int64_t r = 0; r < nr; ++r) {
     float* pr = p + r * ldp;
     if (mask)

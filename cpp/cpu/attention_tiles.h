@@ -30,13 +30,14 @@ void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, 
 void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, int64_t ldv, int64_t nk,
                       int64_t v_dim, float* y, int64_t ldy);
 
-// Softmax probabilities of rows r < nr <= 8 against keys j < nk, the scores as attention_scores computes
-// them plus mask[r * ldm + j] (mask may be null): p[r * ldp + j] = e^(score - ref[r]), their sum added
-// to sum[r]. ref[r] (start at the lowest float) is the row's running reference: when a score passes it
-// by more than kAttentionProbSlack it rises to the tile's largest score, and the row's sum, its
-// probabilities so far in p and its output y[r * ldy + c], c < v_dim, are rescaled to match.
+// Softmax probabilities of rows r < nr <= 8 against keys j < nk, the scores q . Kt as attention_scores
+// computes them for scale 1 (the caller folds the scale into q) plus mask[r * ldm + j] (mask may be
+// null): p[r * ldp + j] = e^(score - ref[r]), their sum added to sum[r]. ref[r] (start at the lowest
+// float) is the row's running reference: when a score passes it by more than kAttentionProbSlack it
+// rises to the tile's largest score, and the row's sum, its probabilities so far in p and its output
+// y[r * ldy + c], c < v_dim, are rescaled to match.
 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
-                     int64_t dim, int64_t nk, float scale, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref, float* sum,
-                     float* y, int64_t ldy, int64_t v_dim);
+                     int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref,
+                     float* sum, float* y, int64_t ldy, int64_t v_dim);
 
 }  // namespace metalnn::cpu

@@ -48,7 +48,7 @@ class AttentionKernel : public Kernel {
     const int64_t blocks = (l_.q_len + kRowBlock - 1) / kRowBlock, group = l_.heads / l_.kv_heads;
     const bool tiles = attention_tiles_available(), copies = tiles && keys_by_row();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
+      std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock), scaled_q(kRowBlock * l_.head_dim);
       std::vector<float> head(copies ? panelled_keys() + l_.kv_len * l_.v_dim : 0);
       int64_t copied = -1;  // the kv head in `head`; a thread's tasks are consecutive, so each is copied once
       for (int64_t t = t0; t < t1; ++t) {
@@ -66,7 +66,7 @@ class AttentionKernel : public Kernel {
           copied = b * l_.kv_heads + kvh;
           kb = head.data(), vb = vh, ldv = l_.v_dim;
         }
-        block(qb, kb, vb, ldv, mb, yb, nr, tiles, scores.data(), peak.data(), sum.data());
+        block(qb, kb, vb, ldv, mb, yb, nr, tiles, scores.data(), peak.data(), sum.data(), scaled_q.data());
       }
     });
   }
@@ -78,8 +78,8 @@ class AttentionKernel : public Kernel {
   void head_major(const float* k, const float* v, float* kt, float* vh) const {
     for (int64_t j = 0; j < l_.kv_len; ++j) {
       const float* kj = k + j * l_.k[3];
-      float* panel = kt + j / kPanel * kPanel * l_.head_dim + j % kPanel;
-      for (int64_t d = 0; d < l_.head_dim; ++d) panel[d * kPanel] = kj[d];
+      float* panel = kt + j / kPanel * this->panel() + j % kPanel;
+      for (int64_t d = 0; d < l_.head_dim; ++d) panel[d * ldk()] = kj[d];
       std::copy(v + j * l_.v[2], v + j * l_.v[2] + l_.v_dim, vh + j * l_.v_dim);
     }
   }
@@ -91,15 +91,15 @@ class AttentionKernel : public Kernel {
   bool keys_by_row() const { return l_.k[3] != 1; }
 
   // The tiles' view of the keys (attention_scores): head_major's panels, or Kt as the input has it.
-  int64_t ldk() const { return keys_by_row() ? kPanel : l_.k[2]; }
-  int64_t panel() const { return keys_by_row() ? kPanel * l_.head_dim : kPanel; }
+  int64_t ldk() const { return keys_by_row() ? (dev_old_ ? l_.kv_len : kPanel) : l_.k[2]; }
+  int64_t panel() const { return keys_by_row() && !dev_old_ ? kPanel * l_.head_dim : kPanel; }
   int64_t key_offset(int64_t k0) const { return k0 / kPanel * panel(); }
 
   // Rows [0, nr) of one (batch, head): q and y point at the block's first row, mask at its first row too,
   // k and v at the head's first key (k as Kt when tiles), v's rows ldv apart. tiles: the products on
   // cpu/attention_tiles.h, else sgemm.
   void block(const float* q, const float* k, const float* v, int64_t ldv, const float* mask, float* y, int64_t nr,
-             bool tiles, float* s, float* peak, float* sum) const {
+             bool tiles, float* s, float* peak, float* sum, float* scaled_q) const {
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
     const int64_t dim = l_.head_dim, dv = l_.v_dim, ldq = l_.q[2], ldy = l_.y[2];
     std::fill(peak, peak + nr, kNegInf);
@@ -109,12 +109,13 @@ class AttentionKernel : public Kernel {
       // The softmax on the score tiles while they are in registers (attention_probs), each 8-row
       // group's products over a key block right after its probabilities, while they are in L1.
       std::fill(peak, peak + nr, std::numeric_limits<float>::lowest());
+      for (int64_t r = 0; r < nr; ++r) scale(q + r * ldq, scaled_q + r * dim, dim, scale_);
       const int64_t ldm = mask ? mask_strides_[2] : 0;
       for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
         const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
         for (int64_t r = 0; r < nr; r += kAttentionTileRows) {
           const int64_t rows = std::min(kAttentionTileRows, nr - r);
-          attention_probs(q + r * ldq, ldq, rows, k + key_offset(k0), ldk(), panel(), dim, nk, scale_,
+          attention_probs(scaled_q + r * dim, dim, rows, k + key_offset(k0), ldk(), panel(), dim, nk,
                           mask ? mask + r * ldm + k0 : nullptr, ldm, s, kKeyBlock, peak + r, sum + r, y + r * ldy, ldy,
                           dv);
           attention_values(s, kKeyBlock, rows, v + k0 * ldv, ldv, nk, dv, y + r * ldy, ldy);
