@@ -28,7 +28,7 @@ template <int R, int P>
 METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
                                    float scale, float* s, int64_t lds, __mmask16 last) {
   __m512 acc[R][P];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
@@ -37,7 +37,7 @@ METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt,
 #pragma GCC unroll 2
     for (int p = 0; p < P - 1; ++p) k[p] = _mm512_loadu_ps(kt + d * ldk + p * 16);
     k[P - 1] = _mm512_maskz_loadu_ps(last, kt + d * ldk + (P - 1) * 16);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512 qv = _mm512_set1_ps(q[r * ldq + d]);
 #pragma GCC unroll 2
@@ -45,7 +45,7 @@ METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt,
     }
   }
   const __m512 sv = _mm512_set1_ps(scale);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int p = 0; p < P; ++p) _mm512_storeu_ps(s + r * lds + p * 16, _mm512_mul_ps(acc[r][p], sv));
@@ -58,7 +58,7 @@ template <int R, int C>
 METALNN_AT_AVX512 void values_tile(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t nk, float* y,
                                    int64_t ldy, __mmask16 last) {
   __m512 acc[R][C];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -67,14 +67,14 @@ METALNN_AT_AVX512 void values_tile(const float* p, int64_t ldp, const float* v, 
 #pragma GCC unroll 2
     for (int c = 0; c < C - 1; ++c) vv[c] = _mm512_loadu_ps(v + j * ldv + c * 16);
     vv[C - 1] = _mm512_maskz_loadu_ps(last, v + j * ldv + (C - 1) * 16);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512 pv = _mm512_set1_ps(p[r * ldp + j]);
 #pragma GCC unroll 2
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(pv, vv[c], acc[r][c]);
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     float* yr = y + r * ldy;
 #pragma GCC unroll 2
@@ -138,7 +138,7 @@ METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, 
                                   const float* mask, int64_t ldm, float* p, int64_t ldp, int64_t done, __mmask16 last,
                                   ProbRows& rows) {
   __m512 acc[R][P];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
     for (int i = 0; i < P; ++i) acc[r][i] = _mm512_setzero_ps();
@@ -147,7 +147,7 @@ METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, 
 #pragma GCC unroll 2
     for (int i = 0; i < P - 1; ++i) k[i] = _mm512_loadu_ps(kt + d * ldk + i * 16);
     k[P - 1] = _mm512_maskz_loadu_ps(last, kt + d * ldk + (P - 1) * 16);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512 qv = _mm512_set1_ps(q[r * ldq + d]);
 #pragma GCC unroll 2
@@ -155,7 +155,7 @@ METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, 
     }
   }
   const __m512 ninf = _mm512_set1_ps(-__builtin_inff()), slack = _mm512_set1_ps(kAttentionProbSlack);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     if (mask) {
 #pragma GCC unroll 2
@@ -223,7 +223,11 @@ METALNN_AT_AVX512 void with_rows(int64_t nr, F f) {
     case 5: f.template run<5>(); break;
     case 6: f.template run<6>(); break;
     case 7: f.template run<7>(); break;
-    default: f.template run<8>(); break;
+    case 8: f.template run<8>(); break;
+    case 9: f.template run<9>(); break;
+    case 10: f.template run<10>(); break;
+    case 11: f.template run<11>(); break;
+    default: f.template run<12>(); break;
   }
 }
 

@@ -8,7 +8,7 @@
 
 namespace metalnn::cpu {
 
-constexpr int64_t kAttentionTileRows = 8;
+constexpr int64_t kAttentionTileRows = 12;
 
 // How far a score may pass its row's softmax reference before the reference rises (attention_probs):
 // e^20 times a few thousand keys stays far inside float's range, so after a row's first keys its

@@ -24,7 +24,7 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kRowBlock = 32, kKeyBlock = 256, kPanel = 32;
+constexpr int64_t kRowBlock = 36, kKeyBlock = 256, kPanel = 32;
 
 class AttentionKernel : public Kernel {
  public:
