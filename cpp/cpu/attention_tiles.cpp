@@ -212,7 +212,7 @@ struct Probs {
   }
 };
 
-// Calls F::run<R>() for the run-time row count 1..8.
+// Calls F::run<R>() for the run-time row count 1..kAttentionTileRows.
 template <class F>
 METALNN_AT_AVX512 void with_rows(int64_t nr, F f) {
   switch (nr) {
@@ -310,8 +310,8 @@ void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, i
 
 
 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
-                     int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref, float* sum,
-                     float* y, int64_t ldy, int64_t v_dim) {
+                     int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref,
+                     float* sum, float* y, int64_t ldy, int64_t v_dim) {
   attention_scores(q, ldq, nr, kt, ldk, panel, dim, nk, 1.f, p, ldp);
   for (int64_t r = 0; r < nr; ++r) {
     float* pr = p + r * ldp;

@@ -412,8 +412,8 @@ LONG_CASES = {  # batch, heads, sequence length, head size, mask
 def test_attention_rows_sequence_lengths(case, target, rng):
     """Self-attention over [B, S, H * D] rows (as Whisper's encoder has 1500 of them): lengths around
     the CPU's tiles of up to 12 rows, 32-key panels and 256-key blocks, head sizes 32, 64 and 80, a
-    constant causal mask or a run-time additive one (per key, or per row only), scores spread wide enough that a row's softmax reference
-    rises after its first keys."""
+    constant causal mask or a run-time additive one (per key, or per row only), scores spread wide
+    enough that a row's softmax reference rises after its first keys."""
     batch, heads, seq, dim, kind = case
     mask = None
     if kind == "causal":

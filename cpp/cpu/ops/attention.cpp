@@ -2,13 +2,13 @@
 // rows) and walks the keys a block at a time, scores = scale * Q . Kt (+ mask), a running row maximum
 // and sum rescale the output accumulated in place (+= P . V), and the rows are divided by their sums
 // at the end. The full score tensor never exists; a task's scratch is one block of scores. The two
-// products run on the register tiles of cpu/attention_tiles.h, or through sgemm where those do not.
-// Every operand is read through its layout's strides (core/ops/attention.h), so the [B, S, H * D] rows
-// of the `heads` layout need no copy; keys stored by row go to sgemm as B^T, and to the tiles (which
-// read Kt) through a head-major copy of a head's keys and values in the task's scratch.
+// products run on the register tiles of cpu/attention_tiles.h (which also take the softmax while the
+// scores are in registers), or through sgemm where those do not. Every operand is read through its
+// layout's strides (core/ops/attention.h), so the [B, S, H * D] rows of the `heads` layout need no
+// copy; keys stored by row go to sgemm as B^T, and to the tiles (which read Kt) through a head-major
+// copy of a head's keys (in 32-key panels) and values in the task's scratch.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -48,7 +48,8 @@ class AttentionKernel : public Kernel {
     const int64_t blocks = (l_.q_len + kRowBlock - 1) / kRowBlock, group = l_.heads / l_.kv_heads;
     const bool tiles = attention_tiles_available(), copies = tiles && keys_by_row();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock), scaled_q(kRowBlock * l_.head_dim);
+      std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
+      std::vector<float> scaled_q(kRowBlock * l_.head_dim);
       std::vector<float> head(copies ? panelled_keys() + l_.kv_len * l_.v_dim : 0);
       int64_t copied = -1;  // the kv head in `head`; a thread's tasks are consecutive, so each is copied once
       for (int64_t t = t0; t < t1; ++t) {
@@ -91,9 +92,29 @@ class AttentionKernel : public Kernel {
   bool keys_by_row() const { return l_.k[3] != 1; }
 
   // The tiles' view of the keys (attention_scores): head_major's panels, or Kt as the input has it.
-  int64_t ldk() const { return keys_by_row() ? (dev_old_ ? l_.kv_len : kPanel) : l_.k[2]; }
-  int64_t panel() const { return keys_by_row() && !dev_old_ ? kPanel * l_.head_dim : kPanel; }
+  int64_t ldk() const { return keys_by_row() ? kPanel : l_.k[2]; }
+  int64_t panel() const { return keys_by_row() ? kPanel * l_.head_dim : kPanel; }
   int64_t key_offset(int64_t k0) const { return k0 / kPanel * panel(); }
+
+  // block() on the tiles with keys masked (if at all) one by one: each group of tile rows gets its
+  // probabilities over a key block with the softmax applied while the scores are in registers
+  // (attention_probs), then its value products while the probabilities are in L1.
+  void softmax_in_tiles(const float* q, const float* k, const float* v, int64_t ldv, const float* mask, float* y,
+                        int64_t nr, float* p, float* ref, float* sum, float* scaled_q) const {
+    const int64_t dim = l_.head_dim, dv = l_.v_dim, ldq = l_.q[2], ldy = l_.y[2], ldm = mask ? mask_strides_[2] : 0;
+    std::fill(ref, ref + nr, std::numeric_limits<float>::lowest());
+    for (int64_t r = 0; r < nr; ++r) scale(q + r * ldq, scaled_q + r * dim, dim, scale_);
+    for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
+      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
+      for (int64_t r = 0; r < nr; r += kAttentionTileRows) {
+        const int64_t rows = std::min(kAttentionTileRows, nr - r);
+        attention_probs(scaled_q + r * dim, dim, rows, k + key_offset(k0), ldk(), panel(), dim, nk,
+                        mask ? mask + r * ldm + k0 : nullptr, ldm, p, kKeyBlock, ref + r, sum + r, y + r * ldy, ldy,
+                        dv);
+        attention_values(p, kKeyBlock, rows, v + k0 * ldv, ldv, nk, dv, y + r * ldy, ldy);
+      }
+    }
+  }
 
   // Rows [0, nr) of one (batch, head): q and y point at the block's first row, mask at its first row too,
   // k and v at the head's first key (k as Kt when tiles), v's rows ldv apart. tiles: the products on
@@ -105,57 +126,43 @@ class AttentionKernel : public Kernel {
     std::fill(peak, peak + nr, kNegInf);
     std::fill(sum, sum + nr, 0.f);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * ldy, y + r * ldy + dv, 0.f);
-    if (tiles && (!mask || mask_strides_[3] == 1) && !dev_old_) {
-      // The softmax on the score tiles while they are in registers (attention_probs), each 8-row
-      // group's products over a key block right after its probabilities, while they are in L1.
-      std::fill(peak, peak + nr, std::numeric_limits<float>::lowest());
-      for (int64_t r = 0; r < nr; ++r) scale(q + r * ldq, scaled_q + r * dim, dim, scale_);
-      const int64_t ldm = mask ? mask_strides_[2] : 0;
-      for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
-        const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
-        for (int64_t r = 0; r < nr; r += kAttentionTileRows) {
-          const int64_t rows = std::min(kAttentionTileRows, nr - r);
-          attention_probs(scaled_q + r * dim, dim, rows, k + key_offset(k0), ldk(), panel(), dim, nk,
-                          mask ? mask + r * ldm + k0 : nullptr, ldm, s, kKeyBlock, peak + r, sum + r, y + r * ldy, ldy,
-                          dv);
-          attention_values(s, kKeyBlock, rows, v + k0 * ldv, ldv, nk, dv, y + r * ldy, ldy);
-        }
-      }
+    if (tiles && (!mask || mask_strides_[3] == 1)) {
+      softmax_in_tiles(q, k, v, ldv, mask, y, nr, s, peak, sum, scaled_q);
     } else {
-    for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
-      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
-      if (tiles) {
-        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
-                           dim, nk, scale_, s + r * lds, lds);
-      } else {
-        sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
-              int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
-      }
-      for (int64_t r = 0; r < nr; ++r) {
-        float* sr = s + r * lds;
-        if (mask) {
-          const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
-          for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
+      for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
+        const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
+        if (tiles) {
+          for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+            attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
+                             dim, nk, scale_, s + r * lds, lds);
+        } else {
+          sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
+                int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
         }
-        const float m = std::max(peak[r], max_of(sr, nk));
-        if (m == kNegInf) {  // every score so far masked: nothing to add yet
-          std::fill(sr, sr + nk, 0.f);
-          continue;
+        for (int64_t r = 0; r < nr; ++r) {
+          float* sr = s + r * lds;
+          if (mask) {
+            const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
+            for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
+          }
+          const float m = std::max(peak[r], max_of(sr, nk));
+          if (m == kNegInf) {  // every score so far masked: nothing to add yet
+            std::fill(sr, sr + nk, 0.f);
+            continue;
+          }
+          const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
+          sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
+          if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
+          peak[r] = m;
         }
-        const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
-        sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
-        if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
-        peak[r] = m;
+        if (tiles) {
+          for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+            attention_values(s + r * lds, lds, std::min(kAttentionTileRows, nr - r), v + k0 * ldv, ldv, nk, dv,
+                             y + r * ldy, ldy);
+        } else {
+          sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
+        }
       }
-      if (tiles) {
-        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-          attention_values(s + r * lds, lds, std::min(kAttentionTileRows, nr - r), v + k0 * ldv, ldv, nk, dv,
-                           y + r * ldy, ldy);
-      } else {
-        sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
-      }
-    }
     }
     for (int64_t r = 0; r < nr; ++r) {
       float* yr = y + r * ldy;
@@ -166,7 +173,6 @@ class AttentionKernel : public Kernel {
 
   float scale_;
   bool nan_to_zero_, has_mask_ = false;
-  bool dev_old_ = std::getenv("METALNN_ATT_OLD") && std::getenv("METALNN_ATT_OLD")[0] == '1';
   AttentionLayout l_;
   std::vector<int64_t> mask_strides_;
 };
