@@ -19,15 +19,15 @@ bool attention_tiles_available() {
 
 #ifdef METALNN_HAS_AVX2_KERNELS
 #define METALNN_AT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#define METALNN_AT_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline
 
 namespace {
 
-// R rows x P vectors of 16 keys' scores: each step over d loads P vectors of a row of Kt (the last
-// one masked by `last`) and broadcasts R query values.
+// R rows x P vectors of 16 keys' scores q . Kt into acc: each step over d loads P vectors of a row of
+// Kt (the last one masked by `last`) and broadcasts R query values.
 template <int R, int P>
-METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
-                                   float scale, float* s, int64_t lds, __mmask16 last) {
-  __m512 acc[R][P];
+METALNN_AT_AVX512_INLINE void score_sums(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
+                                         __mmask16 last, __m512 (&acc)[R][P]) {
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 2
@@ -44,6 +44,14 @@ METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt,
       for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(qv, k[p], acc[r][p]);
     }
   }
+}
+
+// R rows x P vectors of 16 keys' scores, times scale, stored.
+template <int R, int P>
+METALNN_AT_AVX512 void scores_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
+                                   float scale, float* s, int64_t lds, __mmask16 last) {
+  __m512 acc[R][P];
+  score_sums<R, P>(q, ldq, kt, ldk, dim, last, acc);
   const __m512 sv = _mm512_set1_ps(scale);
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
@@ -87,7 +95,6 @@ METALNN_AT_AVX512 void values_tile(const float* p, int64_t ldp, const float* v, 
 // The first n of 16 lanes, 1 <= n <= 16.
 inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
-#define METALNN_AT_AVX512_INLINE __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma"), always_inline)) inline
 
 // e^t for softmax arguments t <= kAttentionProbSlack, so without an overflow clamp: u = t log2(e)
 // = n + f with |f| <= 1/2, a degree-6 polynomial for 2^f (relative error 1e-7), times 2^n. The
@@ -131,29 +138,14 @@ __attribute__((noinline, target("avx512f,avx512vl,avx512bw,avx2,fma"))) void rai
   for (int64_t c = 0; c < rows.v_dim; ++c) yr[c] *= f;
 }
 
-// R rows x P vectors of 16 keys' probabilities: the scores as scores_tile computes them (+ the mask,
+// R rows x P vectors of 16 keys' probabilities: the scores (+ the mask,
 // lanes past the last key -inf), then e^(score - ref) while they are in registers.
 template <int R, int P>
 METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
                                   const float* mask, int64_t ldm, float* p, int64_t ldp, int64_t done, __mmask16 last,
                                   ProbRows& rows) {
   __m512 acc[R][P];
-#pragma GCC unroll 12
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-    for (int i = 0; i < P; ++i) acc[r][i] = _mm512_setzero_ps();
-  for (int64_t d = 0; d < dim; ++d) {
-    __m512 k[P];
-#pragma GCC unroll 2
-    for (int i = 0; i < P - 1; ++i) k[i] = _mm512_loadu_ps(kt + d * ldk + i * 16);
-    k[P - 1] = _mm512_maskz_loadu_ps(last, kt + d * ldk + (P - 1) * 16);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      const __m512 qv = _mm512_set1_ps(q[r * ldq + d]);
-#pragma GCC unroll 2
-      for (int i = 0; i < P; ++i) acc[r][i] = _mm512_fmadd_ps(qv, k[i], acc[r][i]);
-    }
-  }
+  score_sums<R, P>(q, ldq, kt, ldk, dim, last, acc);
   const __m512 ninf = _mm512_set1_ps(-__builtin_inff()), slack = _mm512_set1_ps(kAttentionProbSlack);
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
