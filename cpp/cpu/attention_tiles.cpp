@@ -95,7 +95,6 @@ METALNN_AT_AVX512 void values_tile(const float* p, int64_t ldp, const float* v, 
 // The first n of 16 lanes, 1 <= n <= 16.
 inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
-
 // e^t for softmax arguments t <= kAttentionProbSlack, so without an overflow clamp: u = t log2(e)
 // = n + f with |f| <= 1/2, a degree-6 polynomial for 2^f (relative error 1e-7), times 2^n. The
 // rounding of u costs at most a few parts in 1e7 of e^t for the t that weigh. 0 below 2^-125 (and
@@ -138,8 +137,8 @@ __attribute__((noinline, target("avx512f,avx512vl,avx512bw,avx2,fma"))) void rai
   for (int64_t c = 0; c < rows.v_dim; ++c) yr[c] *= f;
 }
 
-// R rows x P vectors of 16 keys' probabilities: the scores (+ the mask,
-// lanes past the last key -inf), then e^(score - ref) while they are in registers.
+// R rows x P vectors of 16 keys' probabilities: the scores (+ the mask, lanes past the last key
+// -inf), then e^(score - ref) while they are in registers.
 template <int R, int P>
 METALNN_AT_AVX512 void probs_tile(const float* q, int64_t ldq, const float* kt, int64_t ldk, int64_t dim,
                                   const float* mask, int64_t ldm, float* p, int64_t ldp, int64_t done, __mmask16 last,
@@ -300,7 +299,6 @@ void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, i
       for (int64_t c = 0; c < v_dim; ++c) y[r * ldy + c] += p[r * ldp + j] * v[j * ldv + c];
 }
 
-
 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
                      int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref,
                      float* sum, float* y, int64_t ldy, int64_t v_dim) {
@@ -319,6 +317,7 @@ void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, i
     for (int64_t j = 0; j < nk; ++j) sum[r] += (pr[j] = std::exp(pr[j] - ref[r]));
   }
 }
+
 #endif
 
 }  // namespace metalnn::cpu

@@ -19,24 +19,24 @@ constexpr float kAttentionProbSlack = 20.f;
 // Whether the tiles run here: AVX-512, and METALNN_ATTENTION_KERNELS not set to avx2 or portable.
 bool attention_tiles_available();
 
-// s[r * lds + j] = scale * sum_d q[r * ldq + d] * Kt[d, j] for rows r < nr <= kAttentionTileRows and keys j < nk, Kt
-// in panels of 32 keys: Kt[d, j] = kt[j / 32 * panel + d * ldk + j % 32] (unpanelled Kt [D, S] is
-// ldk = S, panel = 32; contiguous panels, which stream from L2 without a new page per row, are
-// ldk = 32, panel = 32 * D).
+// s[r * lds + j] = scale * sum_d q[r * ldq + d] * Kt[d, j] for rows r < nr <= kAttentionTileRows and
+// keys j < nk, Kt in panels of 32 keys: Kt[d, j] = kt[j / 32 * panel + d * ldk + j % 32] (unpanelled
+// Kt [D, S] is ldk = S, panel = 32; contiguous panels, which stream from L2 without a new page per
+// row, are ldk = 32, panel = 32 * D).
 void attention_scores(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
                       int64_t dim, int64_t nk, float scale, float* s, int64_t lds);
 
-// y[r * ldy + c] += sum_j p[r * ldp + j] * v[j * ldv + c] for rows r < nr <= kAttentionTileRows, columns c < v_dim and
-// keys j < nk.
+// y[r * ldy + c] += sum_j p[r * ldp + j] * v[j * ldv + c] for rows r < nr <= kAttentionTileRows,
+// columns c < v_dim and keys j < nk.
 void attention_values(const float* p, int64_t ldp, int64_t nr, const float* v, int64_t ldv, int64_t nk,
                       int64_t v_dim, float* y, int64_t ldy);
 
-// Softmax probabilities of rows r < nr <= kAttentionTileRows against keys j < nk, the scores q . Kt as attention_scores
-// computes them for scale 1 (the caller folds the scale into q) plus mask[r * ldm + j] (mask may be
-// null): p[r * ldp + j] = e^(score - ref[r]), their sum added to sum[r]. ref[r] (start at the lowest
-// float) is the row's running reference: when a score passes it by more than kAttentionProbSlack it
-// rises to the tile's largest score, and the row's sum, its probabilities so far in p and its output
-// y[r * ldy + c], c < v_dim, are rescaled to match.
+// Softmax probabilities of rows r < nr <= kAttentionTileRows against keys j < nk, the scores q . Kt
+// as attention_scores computes them for scale 1 (the caller folds the scale into q) plus
+// mask[r * ldm + j] (mask may be null): p[r * ldp + j] = e^(score - ref[r]), their sum added to
+// sum[r]. ref[r] (start at the lowest float) is the row's running reference: when a score passes it
+// by more than kAttentionProbSlack it rises to the tile's largest score, and the row's sum, its
+// probabilities so far in p and its output y[r * ldy + c], c < v_dim, are rescaled to match.
 void attention_probs(const float* q, int64_t ldq, int64_t nr, const float* kt, int64_t ldk, int64_t panel,
                      int64_t dim, int64_t nk, const float* mask, int64_t ldm, float* p, int64_t ldp, float* ref,
                      float* sum, float* y, int64_t ldy, int64_t v_dim);

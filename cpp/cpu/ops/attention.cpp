@@ -126,42 +126,41 @@ class AttentionKernel : public Kernel {
     std::fill(peak, peak + nr, kNegInf);
     std::fill(sum, sum + nr, 0.f);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * ldy, y + r * ldy + dv, 0.f);
-    if (tiles && (!mask || mask_strides_[3] == 1)) {
-      softmax_in_tiles(q, k, v, ldv, mask, y, nr, s, peak, sum, scaled_q);
-    } else {
-      for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
-        const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
-        if (tiles) {
-          for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-            attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
-                             dim, nk, scale_, s + r * lds, lds);
-        } else {
-          sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
-                int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
+    // With the tiles and a mask (if any) laid out key by key, the softmax runs in the tiles.
+    const bool in_tiles = tiles && (!mask || mask_strides_[3] == 1);
+    if (in_tiles) softmax_in_tiles(q, k, v, ldv, mask, y, nr, s, peak, sum, scaled_q);
+    for (int64_t k0 = 0; !in_tiles && k0 < l_.kv_len; k0 += kKeyBlock) {
+      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
+      if (tiles) {
+        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
+                           dim, nk, scale_, s + r * lds, lds);
+      } else {
+        sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
+              int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
+      }
+      for (int64_t r = 0; r < nr; ++r) {
+        float* sr = s + r * lds;
+        if (mask) {
+          const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
+          for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
         }
-        for (int64_t r = 0; r < nr; ++r) {
-          float* sr = s + r * lds;
-          if (mask) {
-            const float* mr = mask + r * mask_strides_[2] + k0 * mask_strides_[3];
-            for (int64_t j = 0; j < nk; ++j) sr[j] += mr[j * mask_strides_[3]];
-          }
-          const float m = std::max(peak[r], max_of(sr, nk));
-          if (m == kNegInf) {  // every score so far masked: nothing to add yet
-            std::fill(sr, sr + nk, 0.f);
-            continue;
-          }
-          const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
-          sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
-          if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
-          peak[r] = m;
+        const float m = std::max(peak[r], max_of(sr, nk));
+        if (m == kNegInf) {  // every score so far masked: nothing to add yet
+          std::fill(sr, sr + nk, 0.f);
+          continue;
         }
-        if (tiles) {
-          for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-            attention_values(s + r * lds, lds, std::min(kAttentionTileRows, nr - r), v + k0 * ldv, ldv, nk, dv,
-                             y + r * ldy, ldy);
-        } else {
-          sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
-        }
+        const float rescale = std::exp(peak[r] - m);  // 0 on the first finite block
+        sum[r] = sum[r] * rescale + exp_shifted_sum(sr, sr, nk, m);
+        if (rescale != 1.f) scale(y + r * ldy, y + r * ldy, dv, rescale);
+        peak[r] = m;
+      }
+      if (tiles) {
+        for (int64_t r = 0; r < nr; r += kAttentionTileRows)
+          attention_values(s + r * lds, lds, std::min(kAttentionTileRows, nr - r), v + k0 * ldv, ldv, nk, dv,
+                           y + r * ldy, ldy);
+      } else {
+        sgemm(false, false, int(nr), int(dv), int(nk), 1.f, s, int(nk), v + k0 * ldv, int(ldv), 1.f, y, int(ldy));
       }
     }
     for (int64_t r = 0; r < nr; ++r) {
