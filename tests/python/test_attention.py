@@ -393,6 +393,61 @@ def test_attention_rows_unmerged_output_keeps_heads_layout(target, rng):
     check_model(model, feeds, target)
 
 
+LONG_CASES = {  # batch, heads, sequence length, head size, mask
+    "one_row": (1, 2, 1, 64, None),
+    "seven_causal": (2, 1, 7, 32, "causal"),
+    "63_additive": (3, 2, 63, 80, "additive"),
+    "64_causal": (1, 2, 64, 64, "causal"),
+    "47_causal": (1, 1, 47, 64, "causal"),
+    "65": (2, 1, 65, 32, None),
+    "70_per_row": (2, 2, 70, 32, "per_row"),
+    "200_causal": (1, 2, 200, 80, "causal"),
+    "200_additive": (2, 1, 200, 64, "additive"),
+    "1500": (1, 1, 1500, 64, None),
+    "1500_causal": (1, 1, 1500, 32, "causal"),
+}
+
+
+@pytest.mark.parametrize("case", LONG_CASES.values(), ids=LONG_CASES.keys())
+def test_attention_rows_sequence_lengths(case, target, rng):
+    """Self-attention over [B, S, H * D] rows (as Whisper's encoder has 1500 of them): lengths around
+    the CPU's tiles of up to 12 rows, 32-key panels and 256-key blocks, head sizes 32, 64 and 80, a
+    constant causal mask or a run-time additive one (per key, or per row only), scores spread wide
+    enough that a row's softmax reference rises after its first keys."""
+    batch, heads, seq, dim, kind = case
+    mask = None
+    if kind == "causal":
+        mask = const(np.triu(np.full((seq, seq), -np.inf, np.float32), 1)[None, None])
+    elif kind == "additive":
+        mask = 4 * rng.standard_normal((batch, 1, seq, seq), dtype="float32")
+    elif kind == "per_row":  # one value per query row, broadcast over the keys
+        mask = 4 * rng.standard_normal((batch, 1, seq, 1), dtype="float32")
+    model, feeds = _rows_model("sdpa", rng, batch, heads, seq, seq, dim, mask=mask, extra_reshape=True)
+    feeds = {name: 3 * value if name in ("q", "k") else value for name, value in feeds.items()}
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
+@pytest.mark.parametrize("step", [0.5, 2.0, 9.0])
+def test_attention_scores_rising_along_keys(step, target, rng):
+    """Scores that grow by `step` from key to key (and fall, in other rows) over 300 keys: a row's
+    largest score keeps passing its softmax reference, inside a 32-key tile and across key blocks, and
+    what the row has summed so far must be rescaled each time."""
+    if target.precision == "float16":
+        pytest.skip("scores in the hundreds keep about 0.1 of float16's precision, too little for a softmax")
+    kv_len, dim = 300, 16
+    q = np.ones((2, 2, 10, dim), np.float32)
+    q[:, :, 1::2] *= -1  # falling rows
+    keys = np.float32(step / np.sqrt(dim)) * np.arange(kv_len, dtype=np.float32)
+    kt = np.broadcast_to(keys, (2, 2, dim, kv_len)).copy()
+    kt += 0.01 * rng.standard_normal(kt.shape, dtype="float32")
+    v = rng.standard_normal((2, 2, kv_len, 8), dtype="float32")
+    values = {"q": q, "kt": kt, "v": v, "sqrt_d": const(np.float32(np.sqrt(dim)))}
+    model, feeds = make_model(_attention_graph("eager", False, False), values, ["y"])
+    assert _fused(model, target)
+    check_model(model, feeds, target)
+
+
 def test_attention_cpu_blas_path():
     """The cpu tests of this file once more with the register tiles off (METALNN_ATTENTION_KERNELS=avx2)
     and the softmax on 8 lanes (METALNN_SOFTMAX_KERNELS=avx2), as on CPUs without AVX-512."""

@@ -2,10 +2,11 @@
 // rows) and walks the keys a block at a time, scores = scale * Q . Kt (+ mask), a running row maximum
 // and sum rescale the output accumulated in place (+= P . V), and the rows are divided by their sums
 // at the end. The full score tensor never exists; a task's scratch is one block of scores. The two
-// products run on the register tiles of cpu/attention_tiles.h, or through sgemm where those do not.
-// Every operand is read through its layout's strides (core/ops/attention.h), so the [B, S, H * D] rows
-// of the `heads` layout need no copy; keys stored by row go to sgemm as B^T, and to the tiles (which
-// read Kt) through a head-major copy of a head's keys and values in the task's scratch.
+// products run on the register tiles of cpu/attention_tiles.h (which also take the softmax while the
+// scores are in registers), or through sgemm where those do not. Every operand is read through its
+// layout's strides (core/ops/attention.h), so the [B, S, H * D] rows of the `heads` layout need no
+// copy; keys stored by row go to sgemm as B^T, and to the tiles (which read Kt) through a head-major
+// copy of a head's keys (in 32-key panels) and values in the task's scratch.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -23,7 +24,7 @@ namespace metalnn::cpu {
 
 namespace {
 
-constexpr int64_t kRowBlock = 32, kKeyBlock = 256;
+constexpr int64_t kRowBlock = 36, kKeyBlock = 256, kPanel = 32;
 
 class AttentionKernel : public Kernel {
  public:
@@ -48,7 +49,8 @@ class AttentionKernel : public Kernel {
     const bool tiles = attention_tiles_available(), copies = tiles && keys_by_row();
     pool.parallel_for(l_.batch * l_.heads * blocks, 1, [&](int64_t t0, int64_t t1) {
       std::vector<float> scores(kRowBlock * kKeyBlock), peak(kRowBlock), sum(kRowBlock);
-      std::vector<float> head(copies ? l_.kv_len * (l_.head_dim + l_.v_dim) : 0);
+      std::vector<float> scaled_q(kRowBlock * l_.head_dim);
+      std::vector<float> head(copies ? panelled_keys() + l_.kv_len * l_.v_dim : 0);
       int64_t copied = -1;  // the kv head in `head`; a thread's tasks are consecutive, so each is copied once
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t bh = t / blocks, b = bh / l_.heads, h = bh % l_.heads, kvh = h / group;
@@ -60,47 +62,79 @@ class AttentionKernel : public Kernel {
         const float* vb = v + b * l_.v[0] + kvh * l_.v[1];
         int64_t ldv = l_.v[2];
         if (copies) {
-          float* vh = head.data() + l_.head_dim * l_.kv_len;
+          float* vh = head.data() + panelled_keys();
           if (copied != b * l_.kv_heads + kvh) head_major(kb, vb, head.data(), vh);
           copied = b * l_.kv_heads + kvh;
           kb = head.data(), vb = vh, ldv = l_.v_dim;
         }
-        block(qb, kb, vb, ldv, mb, yb, nr, tiles, scores.data(), peak.data(), sum.data());
+        block(qb, kb, vb, ldv, mb, yb, nr, tiles, scores.data(), peak.data(), sum.data(), scaled_q.data());
       }
     });
   }
 
  private:
-  // One head's keys [Skv, D] as Kt [D, Skv] and its values as [Skv, Dv], for the tiles: rows they read
-  // over and over become contiguous, not a few sets of the L1 cache at the `heads` layout's row stride.
+  // One head's keys [Skv, D] as Kt in contiguous panels of 32 keys [Skv / 32, D, 32] and its values
+  // as [Skv, Dv], for the tiles: rows they read over and over become contiguous, not a few sets of the
+  // L1 cache at the `heads` layout's row stride, and a tile's keys one stream, not a page per row.
   void head_major(const float* k, const float* v, float* kt, float* vh) const {
     for (int64_t j = 0; j < l_.kv_len; ++j) {
       const float* kj = k + j * l_.k[3];
-      for (int64_t d = 0; d < l_.head_dim; ++d) kt[d * l_.kv_len + j] = kj[d];
+      float* panel = kt + j / kPanel * this->panel() + j % kPanel;
+      for (int64_t d = 0; d < l_.head_dim; ++d) panel[d * ldk()] = kj[d];
       std::copy(v + j * l_.v[2], v + j * l_.v[2] + l_.v_dim, vh + j * l_.v_dim);
     }
   }
 
+  // Floats of head_major's key panels, the last one padded.
+  int64_t panelled_keys() const { return (l_.kv_len + kPanel - 1) / kPanel * kPanel * l_.head_dim; }
+
   // Keys [Skv, D] (the `heads` layout) rather than Kt [D, Skv].
   bool keys_by_row() const { return l_.k[3] != 1; }
+
+  // The tiles' view of the keys (attention_scores): head_major's panels, or Kt as the input has it.
+  int64_t ldk() const { return keys_by_row() ? kPanel : l_.k[2]; }
+  int64_t panel() const { return keys_by_row() ? kPanel * l_.head_dim : kPanel; }
+  int64_t key_offset(int64_t k0) const { return k0 / kPanel * panel(); }
+
+  // block() on the tiles with keys masked (if at all) one by one: each group of tile rows gets its
+  // probabilities over a key block with the softmax applied while the scores are in registers
+  // (attention_probs), then its value products while the probabilities are in L1.
+  void softmax_in_tiles(const float* q, const float* k, const float* v, int64_t ldv, const float* mask, float* y,
+                        int64_t nr, float* p, float* ref, float* sum, float* scaled_q) const {
+    const int64_t dim = l_.head_dim, dv = l_.v_dim, ldq = l_.q[2], ldy = l_.y[2], ldm = mask ? mask_strides_[2] : 0;
+    std::fill(ref, ref + nr, std::numeric_limits<float>::lowest());
+    for (int64_t r = 0; r < nr; ++r) scale(q + r * ldq, scaled_q + r * dim, dim, scale_);
+    for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
+      const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0);
+      for (int64_t r = 0; r < nr; r += kAttentionTileRows) {
+        const int64_t rows = std::min(kAttentionTileRows, nr - r);
+        attention_probs(scaled_q + r * dim, dim, rows, k + key_offset(k0), ldk(), panel(), dim, nk,
+                        mask ? mask + r * ldm + k0 : nullptr, ldm, p, kKeyBlock, ref + r, sum + r, y + r * ldy, ldy,
+                        dv);
+        attention_values(p, kKeyBlock, rows, v + k0 * ldv, ldv, nk, dv, y + r * ldy, ldy);
+      }
+    }
+  }
 
   // Rows [0, nr) of one (batch, head): q and y point at the block's first row, mask at its first row too,
   // k and v at the head's first key (k as Kt when tiles), v's rows ldv apart. tiles: the products on
   // cpu/attention_tiles.h, else sgemm.
   void block(const float* q, const float* k, const float* v, int64_t ldv, const float* mask, float* y, int64_t nr,
-             bool tiles, float* s, float* peak, float* sum) const {
+             bool tiles, float* s, float* peak, float* sum, float* scaled_q) const {
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
     const int64_t dim = l_.head_dim, dv = l_.v_dim, ldq = l_.q[2], ldy = l_.y[2];
     std::fill(peak, peak + nr, kNegInf);
     std::fill(sum, sum + nr, 0.f);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * ldy, y + r * ldy + dv, 0.f);
-    for (int64_t k0 = 0; k0 < l_.kv_len; k0 += kKeyBlock) {
+    // With the tiles and a mask (if any) laid out key by key, the softmax runs in the tiles.
+    const bool in_tiles = tiles && (!mask || mask_strides_[3] == 1);
+    if (in_tiles) softmax_in_tiles(q, k, v, ldv, mask, y, nr, s, peak, sum, scaled_q);
+    for (int64_t k0 = 0; !in_tiles && k0 < l_.kv_len; k0 += kKeyBlock) {
       const int64_t nk = std::min(kKeyBlock, l_.kv_len - k0), lds = tiles ? kKeyBlock : nk;
       if (tiles) {
-        const int64_t ldk = keys_by_row() ? l_.kv_len : l_.k[2];
         for (int64_t r = 0; r < nr; r += kAttentionTileRows)
-          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + k0, ldk, dim, nk, scale_,
-                           s + r * lds, lds);
+          attention_scores(q + r * ldq, ldq, std::min(kAttentionTileRows, nr - r), k + key_offset(k0), ldk(), panel(),
+                           dim, nk, scale_, s + r * lds, lds);
       } else {
         sgemm(false, keys_by_row(), int(nr), int(nk), int(dim), scale_, q, int(ldq), k + k0 * l_.k[3],
               int(keys_by_row() ? l_.k[3] : l_.k[2]), 0.f, s, int(nk));
