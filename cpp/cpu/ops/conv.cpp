@@ -35,8 +35,9 @@ namespace {
 // im2col scratch per tile (floats): about half an L2, so the tile is still cached when the GEMM reads it.
 constexpr int64_t kColumnFloats = int64_t{1} << 17;
 // Fewest output positions per tile, however deep: each tile streams all the weights once. Measured on
-// one thread, a 3x3 stride-2 128->128 onto 28x28 (K 1152) took 5-7% less time in tiles of 196 than of 112.
-constexpr int64_t kMinTileColumns = 256;
+// one thread, a 3x3 stride-2 128->128 onto 28x28 (K 1152) took 5-9% less time in tiles of 112 (one
+// image) or 128 (eight) than of 196.
+constexpr int64_t kMinTileColumns = 128;
 
 // 1x1 layers the direct kernel still takes from the packed GEMM (measured): at most this many
 // inputs or outputs.
