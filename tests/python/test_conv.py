@@ -207,6 +207,8 @@ CONV_CASES = {
     # a batch of small maps; 1x1 stride 2 with padding.
     "im2col_3x3_stride2_tiles": ((1, 70, 41, 39), (17, 70, 3, 3), {"strides": [2, 2], "pads": [1, 0, 1, 1]}),
     "im2col_3x3_stride2_batched": ((2, 70, 15, 13), (21, 70, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # Deep enough (K 1170) for the fewest columns a tile may have, over a map of more than 256 outputs.
+    "im2col_3x3_stride2_deep_tiles": ((2, 130, 34, 34), (20, 130, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_1x1_stride2_padded": ((1, 24, 37, 35), (40, 24, 1, 1), {"strides": [2, 2], "pads": [0, 1, 1, 0]}),
     "im2col_1x1_stride2_batched": ((3, 24, 13, 11), (33, 24, 1, 1), {"strides": [2, 2]}),
 }
