@@ -268,9 +268,12 @@ class ConvKernel : public Kernel {
       GemmRowEpilogue fused;
       fused.row_bias = bg;
       const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
+      // Any other activation of a 1x1 layer on each tile as it is stored, too, while it is in L1.
+      const bool tile_act = !clamp && !res && path_ == Path::Pointwise && packed_;
+      if (tile_act) fused.act = act_;
       gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
            {src, ld_src, false, nullptr}, 0.f, yg, out_hw,
-           clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+           clamp || tile_act ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
              finish_block(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, y, res);
            }),
            fused);
