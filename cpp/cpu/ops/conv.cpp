@@ -268,8 +268,9 @@ class ConvKernel : public Kernel {
       GemmRowEpilogue fused;
       fused.row_bias = bg;
       const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
-      // Any other activation of a 1x1 layer on each tile as it is stored, too, while it is in L1.
-      const bool tile_act = !clamp && !res && path_ == Path::Pointwise && packed_;
+      // Any other activation (SiLU) on each tile as it is stored, too, while it is in L1 (measured on
+      // one thread: 3x3 stride-2 layers 3-8% faster, 1x1 ones 4-22%).
+      const bool tile_act = !clamp && !res && packed_;
       if (tile_act) fused.act = act_;
       gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
            {src, ld_src, false, nullptr}, 0.f, yg, out_hw,
