@@ -568,6 +568,8 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (col + cols <= images.per_image) {
             kernel(kc, a_panel, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
                    beta_k, bias, nullptr, bounds_k);
+            if (last && !fused.act.none())
+              activate_tile(t, c_rows + image * images.c_image + col, ldc, rows, cols, fused.act);
             return;
           }
           // The tile spans two images: through a block of its own, gathered first if C is read.
@@ -581,6 +583,7 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (beta_k != 0.f)
             each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
           kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, nullptr, bounds_k);
+          if (last && !fused.act.none()) activate_tile(t, tmp, nr, rows, cols, fused.act);
           each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
         };
         if (row_major_tiles) {
@@ -685,8 +688,8 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   const bool matrix_vector = n == 1 && a.data && b.data && !images.per_image;
   if (images.per_image && (!t.kernel || k == 0))
     throw std::invalid_argument("gemm over image columns needs the packed kernels and k > 0");
-  if (images.per_image && (fused.col_bias || !fused.act.none()))
-    throw std::invalid_argument("gemm over image columns takes no column bias or activation");
+  if (images.per_image && fused.col_bias)
+    throw std::invalid_argument("gemm over image columns takes no column bias");
   if (!t.kernel || k == 0 || matrix_vector) {
     const bool fuse = fused.row_bias || fused.col_bias || !fused.act.none() ||
                       fused.lo > -std::numeric_limits<float>::infinity() ||

@@ -304,9 +304,11 @@ class ConvKernel : public Kernel {
     GemmRowEpilogue fused;
     fused.row_bias = bias;
     const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
+    const bool tile_act = !clamp && !res;  // as in compute()
+    if (tile_act) fused.act = act_;
     const GemmOperand a{w, k, false, &(*packed_)[0]};
     const BlockEpilogue epilogue =
-        clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        clamp || tile_act ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
           for (int64_t j = c0; j < c1;) {  // one run per image
             const int64_t image = j / out_hw, p = j - image * out_hw, len = std::min(c1 - j, out_hw - p);
             finish_block(y + image * ys + r0 * out_hw + p, r1 - r0, len, out_hw, y, res);
