@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cpu/activation.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -78,10 +79,21 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t
                              int64_t ldc, int cols, float alpha, float beta, const float* bias, const float* col_bias,
                              const float* bounds);
 
+// The last few columns of a tile (fewer than a vector's lanes) with the rows in the vector instead: one
+// panel row of A per K step times each column's value of B, so a 1-column tail costs one multiply-add
+// per K step rather than one per row. Arguments as MicroKernel's; `rows` rows are stored.
+using ColumnKernel = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                              int rows, float alpha, float beta, const float* bias, const float* col_bias,
+                              const float* bounds);
+
 struct Tile {
   int mr = 1, nr = 1, lanes = 1;
   MicroKernel (*kernel)(int rows, int vectors) = nullptr;
+  ColumnKernel (*columns)(int count) = nullptr;  // tails of 1..kMaxTailColumns columns; null: none
 };
+
+// Tail columns up to which the column kernel beats a mostly empty vector per row.
+constexpr int kMaxTailColumns = 4;
 
 #ifdef METALNN_GEMM_KERNELS
 constexpr int kMr512 = 14, kNr512 = 32, kMr256 = 6, kNr256 = 16;
@@ -137,6 +149,51 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
       }
       _mm512_mask_storeu_ps(cp, mask[v], x);
     }
+}
+
+template <int C>
+METALNN_TARGET_AVX512 void columns_avx512(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                          int64_t ldc, int rows, float alpha, float beta, const float* bias,
+                                          const float* col_bias, const float* bounds) {
+  constexpr int U = 4;  // K steps in flight, each with its own sums: one chain would wait on each FMA
+  const __mmask16 panel = __mmask16((1u << kMr512) - 1);
+  __m512 acc[U][C];
+  for (int u = 0; u < U; ++u)
+    for (int j = 0; j < C; ++j) acc[u][j] = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + U <= kc; p += U)
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      const __m512 av = _mm512_maskz_loadu_ps(panel, a + (p + u) * kMr512);
+      for (int j = 0; j < C; ++j)
+        acc[u][j] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[(p + u) * ldb + j]), acc[u][j]);
+    }
+  for (; p < kc; ++p) {
+    const __m512 av = _mm512_maskz_loadu_ps(panel, a + p * kMr512);
+    for (int j = 0; j < C; ++j) acc[0][j] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[p * ldb + j]), acc[0][j]);
+  }
+  for (int j = 0; j < C; ++j) {
+    alignas(64) float sum[16];
+    _mm512_store_ps(sum, _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]), _mm512_add_ps(acc[2][j], acc[3][j])));
+    for (int r = 0; r < rows; ++r) {
+      float* cp = c + r * ldc + j;
+      float x = sum[r] * alpha;
+      if (beta != 0.f) x += beta * *cp;
+      if (bias) x += bias[r];
+      if (col_bias) x += col_bias[j];
+      if (bounds) {  // as max_ps / min_ps do: NaN takes the bound
+        x = x > bounds[0] ? x : bounds[0];
+        x = x < bounds[1] ? x : bounds[1];
+      }
+      *cp = x;
+    }
+  }
+}
+
+ColumnKernel avx512_columns(int count) {
+  static const ColumnKernel table[kMaxTailColumns] = {&columns_avx512<1>, &columns_avx512<2>, &columns_avx512<3>,
+                                                      &columns_avx512<4>};
+  return table[count - 1];
 }
 
 // The AVX-512 kernel's twin (one target attribute per function, so intrinsics of each width need
@@ -214,8 +271,8 @@ MicroKernel avx2_kernel(int rows, int vectors) {
 
 Tile tile_of(GemmIsa isa) {
 #ifdef METALNN_GEMM_KERNELS
-  if (isa == GemmIsa::Avx512) return {kMr512, kNr512, 16, &avx512_kernel};
-  if (isa == GemmIsa::Avx2) return {kMr256, kNr256, 8, &avx2_kernel};
+  if (isa == GemmIsa::Avx512) return {kMr512, kNr512, 16, &avx512_kernel, &avx512_columns};
+  if (isa == GemmIsa::Avx2) return {kMr256, kNr256, 8, &avx2_kernel, nullptr};
 #endif
   (void)isa;
   return {};
@@ -407,6 +464,18 @@ void pack_right_images(const float* src, int64_t ld, const ImageColumns& im, int
   }
 }
 
+// The fused non-clamp activation over a finished tile (rows x cols, rows ldc apart): on 16 lanes where
+// the tile is AVX-512's (Swish over 8 lanes cost a 7x7 expansion a quarter of its time).
+void activate_tile(const Tile& t, float* c, int64_t ldc, int rows, int cols, const Activation& act) {
+  int r = 0;
+#if defined(METALNN_GEMM_KERNELS) && defined(METALNN_HAS_AVX2_KERNELS)
+  if (t.mr == kMr512)
+    while (r < rows && activate_avx512(c + r * ldc, cols, act)) ++r;
+#endif
+  (void)t;
+  for (; r < rows; ++r) apply_activation(c + r * ldc, cols, act);
+}
+
 // Row panels [p0, p1) (see RowPanels) and columns [c0, c1) of C on the calling thread; c0 is a
 // multiple of NR when B is packed.
 void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
@@ -474,11 +543,24 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           const float* bias = last && fused.row_bias ? fused.row_bias + i : nullptr;
           const float* col_bias = last && fused.col_bias ? fused.col_bias + j0 + jr : nullptr;
           const MicroKernel kernel = t.kernel(rows, vectors);
+          const int tail = cols % t.lanes;
+          if (!images.per_image && t.columns && tail <= kMaxTailColumns && tail > 0) {
+            float* ct = c + i * ldc + j0 + jr;
+            const int body = cols - tail;
+            if (body > 0)
+              t.kernel(rows, body / t.lanes)(kc, a_panel, b_panel, ldb, b_next, ct, ldc, body, alpha, beta_k, bias,
+                                             col_bias, bounds_k);
+            t.columns(tail)(kc, a_panel, b_panel + body, ldb, ct + body, ldc, rows, alpha, beta_k, bias,
+                            col_bias ? col_bias + body : nullptr, bounds_k);
+            if (last && !fused.act.none())
+              activate_tile(t, ct, ldc, rows, cols, fused.act);
+            return;
+          }
           if (!images.per_image) {
             float* ct = c + i * ldc + j0 + jr;
             kernel(kc, a_panel, b_panel, ldb, b_next, ct, ldc, cols, alpha, beta_k, bias, col_bias, bounds_k);
             if (last && !fused.act.none())
-              for (int r = 0; r < rows; ++r) apply_activation(ct + r * ldc, cols, fused.act);
+              activate_tile(t, ct, ldc, rows, cols, fused.act);
             return;
           }
           const int64_t g = images.first + j0 + jr, image = g / images.per_image, col = g - image * images.per_image;
@@ -486,6 +568,8 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (col + cols <= images.per_image) {
             kernel(kc, a_panel, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
                    beta_k, bias, nullptr, bounds_k);
+            if (last && !fused.act.none())
+              activate_tile(t, c_rows + image * images.c_image + col, ldc, rows, cols, fused.act);
             return;
           }
           // The tile spans two images: through a block of its own, gathered first if C is read.
@@ -499,6 +583,7 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (beta_k != 0.f)
             each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
           kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, nullptr, bounds_k);
+          if (last && !fused.act.none()) activate_tile(t, tmp, nr, rows, cols, fused.act);
           each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
         };
         if (row_major_tiles) {
@@ -603,8 +688,8 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   const bool matrix_vector = n == 1 && a.data && b.data && !images.per_image;
   if (images.per_image && (!t.kernel || k == 0))
     throw std::invalid_argument("gemm over image columns needs the packed kernels and k > 0");
-  if (images.per_image && (fused.col_bias || !fused.act.none()))
-    throw std::invalid_argument("gemm over image columns takes no column bias or activation");
+  if (images.per_image && fused.col_bias)
+    throw std::invalid_argument("gemm over image columns takes no column bias");
   if (!t.kernel || k == 0 || matrix_vector) {
     const bool fuse = fused.row_bias || fused.col_bias || !fused.act.none() ||
                       fused.lo > -std::numeric_limits<float>::infinity() ||

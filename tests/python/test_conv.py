@@ -462,3 +462,35 @@ def test_conv_residual_not_fused(target, rng):
     ops = metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts
     assert ops == {"Conv": 3, "Add": 3, "Max": 1}, ops
     check_model(model, feeds, target)
+
+
+# 1x1 maps whose pixel count leaves the packed GEMM's last column tile a few columns past whole
+# vectors (the CPU runs those columns with the output channels in the vector): 1, 7, 17, 33, 47, 49,
+# 63, 65 and 196 pixels, an odd number of channels, K in one block or two.
+TAIL_MAPS = [(1, 1), (1, 7), (1, 17), (3, 11), (1, 47), (7, 7), (7, 9), (5, 13), (14, 14)]
+TAIL_EPILOGUES = ["clip", "silu", "leaky_relu", "residual"]
+
+
+@pytest.mark.parametrize("epilogue", TAIL_EPILOGUES)
+@pytest.mark.parametrize("in_channels", [37, 601])
+@pytest.mark.parametrize("size", TAIL_MAPS, ids=[f"{h}x{w}" for h, w in TAIL_MAPS])
+def test_conv_pointwise_column_tails(size, in_channels, epilogue, target, rng):
+    x_shape, w_shape = (1, in_channels, *size), (45, in_channels, 1, 1)
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "w": const(rng.standard_normal(w_shape, dtype="float32")),
+        "b": const(rng.standard_normal(w_shape[0], dtype="float32")),
+    }
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"])]
+    if epilogue == "silu":
+        nodes += [helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    elif epilogue == "residual":
+        values["r"] = rng.standard_normal((1, 45, *size), dtype="float32")
+        nodes += [helper.make_node("Add", ["c", "r"], ["y"])]
+    else:
+        op_type, extra = ACTIVATIONS[epilogue]
+        values.update({f"a{i}": value for i, value in enumerate(extra)})
+        nodes += [helper.make_node(op_type, ["c", *(f"a{i}" for i in range(len(extra)))], ["y"])]
+    model, feeds = make_model(nodes, values, ["y"])
+    assert metalnn.load(model, device=target.device, precision=target.precision).summary().op_counts == {"Conv": 1}
+    check_model(model, feeds, target, target.tolerance.scaled(max(1.0, (in_channels / 18) ** 0.5)))

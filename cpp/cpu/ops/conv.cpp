@@ -274,9 +274,13 @@ class ConvKernel : public Kernel {
       GemmRowEpilogue fused;
       fused.row_bias = bg;
       const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
+      // Any other activation (SiLU) on each tile as it is stored, too, while it is in L1 (measured on
+      // one thread: 3x3 stride-2 layers 3-8% faster, 1x1 ones 4-22%).
+      const bool tile_act = !clamp && !res && packed_;
+      if (tile_act) fused.act = act_;
       gemm(inner_parallel ? &pool : nullptr, oc, cols, k, 1.f, {wg, k, false, packed_ ? &(*packed_)[g] : nullptr},
            {src, ld_src, false, nullptr}, 0.f, yg, out_hw,
-           clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+           clamp || tile_act ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
              finish_block(yg + r0 * out_hw + c0, r1 - r0, c1 - c0, out_hw, y, res);
            }),
            fused);
@@ -306,9 +310,11 @@ class ConvKernel : public Kernel {
     GemmRowEpilogue fused;
     fused.row_bias = bias;
     const bool clamp = activation_as_clamp(act_, fused.lo, fused.hi) && !res;
+    const bool tile_act = !clamp && !res;  // as in compute()
+    if (tile_act) fused.act = act_;
     const GemmOperand a{w, k, false, &(*packed_)[0]};
     const BlockEpilogue epilogue =
-        clamp ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        clamp || tile_act ? BlockEpilogue() : BlockEpilogue([&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
           for (int64_t j = c0; j < c1;) {  // one run per image
             const int64_t image = j / out_hw, p = j - image * out_hw, len = std::min(c1 - j, out_hw - p);
             finish_block(y + image * ys + r0 * out_hw + p, r1 - r0, len, out_hw, y, res);
