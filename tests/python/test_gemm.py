@@ -10,7 +10,7 @@ from onnx import helper
 
 import metalnn
 
-from op_check import OPSETS, check_model, check_op, const, make_model
+from op_check import CPU_TARGETS, OPSETS, check_model, check_op, const, make_model
 
 M, K, N = 7, 129, 13
 
@@ -225,6 +225,14 @@ def test_matmul_bias_activation_fused(shapes, activation, target, rng):
     loaded = metalnn.load(model, device=target.device, precision=target.precision)
     assert loaded.summary().op_counts == {"MatMul": 1}
     check_model(model, feeds, target)
+
+
+def test_matmul_wide_b_deep_k_row_blocks(rng):
+    """A constant B 1536 wide with one K block 1000 deep: the rows of A split into blocks of fewer
+    than all 400 rows (the cap on A's block), each block finishing its own rows of C."""
+    a = rng.standard_normal((400, 1000), dtype="float32")
+    b = rng.standard_normal((1000, 1536), dtype="float32") / np.float32(np.sqrt(1000))
+    check_op("MatMul", [a, const(b)], CPU_TARGETS[0])
 
 
 @pytest.mark.parametrize("activation", ["Sigmoid", "Gelu"])
