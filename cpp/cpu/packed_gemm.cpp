@@ -32,6 +32,10 @@ namespace {
 // L2 too), and when it was packed ahead (only C's traffic bounds it then, and a wider block packs A
 // less often).
 constexpr int64_t kKc = 512, kMcRows = 168, kNc = 512, kNcPacked = 1536;
+// Rows of A per block when B was packed ahead and is at least kWideColumns wide: each B panel then
+// comes from L3 or memory rather than L2, and serving 37 row panels rather than 12 with it took 5-10%
+// less CPU time on 512 x 768 x 3072 to 50257 products (A block up to 1.6 MB, the cap on deeper K blocks).
+constexpr int64_t kMcRowsWide = 518, kWideColumns = 1536, kMaxWideBlockFloats = 518 * 768;
 // B not packed ahead is read in place rather than packed per call when few row panels share it:
 // up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
 // rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
@@ -485,7 +489,10 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
   const bool b_images = images.per_image > 0 && images.b_image != 0;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const PackedMatrix* ahead = a.packed ? a.packed : b.packed;  // its K blocks rule
-  const int64_t kb = ahead && ahead->kb ? ahead->kb : k_block(k), mc_panels = kMcRows / t.mr, nc_max = b.packed ? kNcPacked : kNc;
+  const int64_t kb = ahead && ahead->kb ? ahead->kb : k_block(k), nc_max = b.packed ? kNcPacked : kNc;
+  const int64_t mc_rows =
+      b.packed && n >= kWideColumns ? std::max(kMcRows, std::min(kMcRowsWide, kMaxWideBlockFloats / kb)) : kMcRows;
+  const int64_t mc_panels = mc_rows / t.mr;
   const RowPanels panels(m, t.mr, !a.packed || a.packed->even_rows);
   const int64_t r0 = panels.start(p0), r1 = panels.start(p1);
   // Few row panels share each B panel: packing it would cost about as much as using it, so whole

@@ -10,7 +10,7 @@ from onnx import helper
 
 import metalnn
 
-from op_check import OPSETS, check_model, check_op, const, make_model
+from op_check import CPU_TARGETS, OPSETS, check_model, check_op, const, make_model
 
 M, K, N = 7, 129, 13
 
@@ -174,7 +174,8 @@ def test_matmul_simdgroup(target, rng):
 
 # MatMul + bias Add (or Gemm with a row C) and an activation, all fused into the GEMM's store: the
 # packed kernels (ragged tiles, one K block up to 1024 deep and equal blocks past it, constant B
-# shared by a folded batch or one per batch entry, past 512 rows while B is at most 1536 wide), BLAS
+# shared by a folded batch or one per batch entry, past 512 rows while B is at most 1536 wide, all
+# rows in one block of A on a B at least 1536 wide), BLAS
 # past 512 rows on a wider B and the few-row gemv, the bias and activation applied as C is stored.
 FUSED_SHAPES = {
     "folded": ((2, 13, 24), (24, 37)),
@@ -182,6 +183,8 @@ FUSED_SHAPES = {
     "k_one_block": ((2, 30, 1000), (1000, 40)),
     "k_deep_blocks": ((70, 1600), (1600, 33)),
     "tall": ((2, 300, 40), (40, 70)),
+    "wide_row_blocks": ((2, 250, 77), (77, 1601)),
+    "wide_row_blocks_tall": ((600, 40), (40, 1536)),
     "tall_wide_blas": ((600, 40), (40, 1601)),
     "per_batch_b": ((3, 5, 9), (3, 9, 20)),
     "few_rows": ((1, 24), (24, 37)),
@@ -222,6 +225,14 @@ def test_matmul_bias_activation_fused(shapes, activation, target, rng):
     loaded = metalnn.load(model, device=target.device, precision=target.precision)
     assert loaded.summary().op_counts == {"MatMul": 1}
     check_model(model, feeds, target)
+
+
+def test_matmul_wide_b_deep_k_row_blocks(rng):
+    """A constant B 1536 wide with one K block 1000 deep: the rows of A split into blocks of fewer
+    than all 400 rows (the cap on A's block), each block finishing its own rows of C."""
+    a = rng.standard_normal((400, 1000), dtype="float32")
+    b = rng.standard_normal((1000, 1536), dtype="float32") / np.float32(np.sqrt(1000))
+    check_op("MatMul", [a, const(b)], CPU_TARGETS[0])
 
 
 @pytest.mark.parametrize("activation", ["Sigmoid", "Gelu"])
