@@ -527,8 +527,10 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
         }
         bp = b_buf.data();  // the panels from column `whole` on
       }
-      for (int64_t b0 = p0; b0 < p1; b0 += mc_panels) {
-        const int64_t b1 = std::min(b0 + mc_panels, p1);
+      for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
+        // A short last block joins this one where B was packed ahead: each block streams all of B's
+        // block past it from L3 or memory, which a block of 3 row panels (197 rows as 12 + 3) cannot hide.
+        b1 = b.packed && p1 - b0 < mc_panels + mc_panels / 2 ? p1 : std::min(b0 + mc_panels, p1);
         const float* ap;
         if (a.packed) {
           ap = a.packed->data.data() + k0 * m_pad + b0 * t.mr * kc;
