@@ -73,8 +73,9 @@ int64_t k_block(int64_t k, int64_t kc_max = kKc) {
 
 // c[rows x cols] (leading dimension ldc) = alpha * a_panel * b_panel + beta * c over kc steps; the A
 // panel holds MR rows per step, padded with zeros, the B panel NR columns per step, ldb floats
-// apart (NR when packed, B's own rows otherwise); beta 0 never reads c. The next packed B panel, if
-// not null, is prefetched into L2 on the way (it may come from memory: B packed ahead), and the A
+// apart (NR when packed, B's own rows otherwise); beta 0 never reads c. From b_next, if not null, one
+// cache line per K step is prefetched into L2 (the next B panel, which may come from memory: B packed
+// ahead; AVX-512's is two lines a step, so the block's first two tiles take a half each), and the A
 // panel after this one (the next in a packed block) into L1: weights packed ahead and evicted
 // between images come from L3 at the pace the kernel reads them otherwise. On the last K
 // block, bias (one value per row, if not null) and col_bias (one per column, if not null) are added and
@@ -112,10 +113,7 @@ METALNN_TARGET_AVX512 void kernel_avx512(int64_t kc, const float* a, const float
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p, a += kMr512, b += ldb) {
-    if (b_next) {
-      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(b_next + p * kNr512 + 16), _MM_HINT_T1);
-    }
+    if (b_next) _mm_prefetch(reinterpret_cast<const char*>(b_next + p * 16), _MM_HINT_T1);
     _mm_prefetch(reinterpret_cast<const char*>(a + kMr512 * kc), _MM_HINT_T0);
     __m512 bv[V];
 #pragma GCC unroll 2
@@ -527,8 +525,10 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
         }
         bp = b_buf.data();  // the panels from column `whole` on
       }
-      for (int64_t b0 = p0; b0 < p1; b0 += mc_panels) {
-        const int64_t b1 = std::min(b0 + mc_panels, p1);
+      for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
+        // A short last block joins this one where B was packed ahead: each block streams all of B's
+        // block past it from L3 or memory, which a block of 3 row panels (197 rows as 12 + 3) cannot hide.
+        b1 = b.packed && p1 - b0 < mc_panels + mc_panels / 2 ? p1 : std::min(b0 + mc_panels, p1);
         const float* ap;
         if (a.packed) {
           ap = a.packed->data.data() + k0 * m_pad + b0 * t.mr * kc;
@@ -546,7 +546,9 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           const float* b_panel = in_place ? b.data + k0 * b.ld + j0 + jr : bp + (jr - whole) * kc;
           const int64_t ldb = in_place ? b.ld : t.nr;
           const int rows = static_cast<int>(panels.start(ip + 1) - i);
-          const float* b_next = ip == b0 && b.packed && jr + t.nr < nc ? bp + (jr + t.nr) * kc : nullptr;
+          // One cache line of the next panel per K step, its first half by the first tile, the second by the next.
+          const float* b_next = b.packed && jr + t.nr < nc && ip - b0 < t.nr / 16
+                                    ? bp + (jr + t.nr) * kc + (ip - b0) * 16 * kc : nullptr;
           const float* bias = last && fused.row_bias ? fused.row_bias + i : nullptr;
           const float* col_bias = last && fused.col_bias ? fused.col_bias + j0 + jr : nullptr;
           const MicroKernel kernel = t.kernel(rows, vectors);

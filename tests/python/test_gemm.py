@@ -113,6 +113,17 @@ def test_gemm_cpu_gemv_paths(kernels):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+@pytest.mark.parametrize("isa", ["avx2", "blas"])
+def test_gemm_isa_paths(isa):
+    """The cpu tests of this file once more with the packed GEMM on AVX2 register tiles (6 x 16, so
+    other row panels and blocks), or on the platform BLAS."""
+    env = dict(os.environ, METALNN_GEMM_ISA=isa)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k",
+                             "cpu-float32 and not gemv_paths and not isa_paths"], env=env, capture_output=True,
+                            text=True, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 MATMUL_SHAPES = {
     "2d": ((7, 13), (13, 5)),
     "2d_large": ((13, 129), (129, 7)),
@@ -187,6 +198,10 @@ FUSED_SHAPES = {
     "wide_row_blocks_tall": ((600, 40), (40, 1536)),
     "tall_wide_blas": ((600, 40), (40, 1601)),
     "per_batch_b": ((3, 5, 9), (3, 9, 20)),
+    # 197 rows: 15 row panels of 14 (33 of 6 on AVX2), whose short last block joins the one before;
+    # 280 rows: 20 panels, a full block of 12 and its own block of 8.
+    "row_block_tail": ((197, 600), (600, 77)),
+    "row_block_split": ((280, 131), (131, 45)),
     "few_rows": ((1, 24), (24, 37)),
 }
 FUSED_ACTIVATIONS = {
