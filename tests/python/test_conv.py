@@ -211,6 +211,12 @@ CONV_CASES = {
     "im2col_3x3_stride2_deep_tiles": ((2, 130, 34, 34), (20, 130, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_1x1_stride2_padded": ((1, 24, 37, 35), (40, 24, 1, 1), {"strides": [2, 2], "pads": [0, 1, 1, 0]}),
     "im2col_1x1_stride2_batched": ((3, 24, 13, 11), (33, 24, 1, 1), {"strides": [2, 2]}),
+    # 1x1 on one position per image (a squeeze-excitation's layers on pooled channels): with AVX2 or
+    # AVX-512 the CPU's matrix-vector kernel, up to four images per pass (a partial last pass), partial
+    # vectors of inputs and groups of four outputs.
+    "pooled_1x1_one_image": ((1, 96, 1, 1), (130, 96, 1, 1), {}),
+    "pooled_1x1_three_images": ((3, 21, 1, 1), (37, 21, 1, 1), {}),
+    "pooled_1x1_six_images": ((6, 40, 1, 1), (16, 40, 1, 1), {}),
 }
 
 
@@ -277,12 +283,12 @@ def test_depthwise_weight_as_graph_input(width, target, rng):
 
 @pytest.mark.parametrize("kernels", ["avx2", "portable"])
 def test_conv_cpu_kernel_paths(kernels):
-    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise, grouped and
-    stem kernels capped at AVX2 (the per-plane depthwise kernel, im2col's row copies) or plain C++ (the
-    stem kernel off: im2col instead), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
+    """The cpu tests of this file and test_depthwise_conv.py once more with the depthwise, grouped,
+    stem and matrix-vector kernels capped at AVX2 (the per-plane depthwise kernel, im2col's row copies) or plain C++ (the
+    stem kernel off: im2col instead; no matrix-vector kernel: the GEMM), and (avx2) the GEMM and Winograd transforms at AVX2: otherwise this machine's best
     path runs them (the choice is made once per process)."""
     env = dict(os.environ, METALNN_DEPTHWISE_KERNELS=kernels, METALNN_GROUPED_KERNELS=kernels,
-               METALNN_STEM_KERNELS=kernels, METALNN_IM2COL_KERNELS=kernels)
+               METALNN_STEM_KERNELS=kernels, METALNN_IM2COL_KERNELS=kernels, METALNN_GEMV_KERNELS=kernels)
     if kernels == "avx2":
         env["METALNN_GEMM_ISA"] = "avx2"
     here = os.path.dirname(__file__)
@@ -317,6 +323,7 @@ FUSED_CASES = {
     "im2col_transposed_7x7": ((1, 40, 7, 7), (32, 40, 1, 2), {"pads": [0, 1, 0, 0]}),
     "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_stride2_tiles": ((1, 70, 33, 31), (17, 70, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    "pooled_1x1": ((5, 40, 1, 1), (37, 40, 1, 1), {}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),

@@ -22,6 +22,7 @@
 #include "cpu/im2col.h"
 #include "cpu/kernel.h"
 #include "cpu/direct_gemm.h"
+#include "cpu/gemv.h"
 #include "cpu/grouped_conv.h"
 #include "cpu/packed_gemm.h"
 #include "cpu/stem_conv.h"
@@ -186,7 +187,7 @@ class ConvKernel : public Kernel {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     const float* res = residual_ ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (out_image_stride_ && path_ != Path::Winograd && !direct_pointwise() && !batched_) {
+    if (out_image_stride_ && path_ != Path::Winograd && !direct_pointwise() && !vector_pointwise() && !batched_) {
       for (int64_t b = 0; b < in[0]->dim(0); ++b)
         compute(x + b * in_c_ * win_.in_size(), w, bias, nullptr, y + b * out_image_stride_, 1, pool);
       return;
@@ -208,6 +209,21 @@ class ConvKernel : public Kernel {
     // With packed weights the GEMM beats the direct kernel except on the thinnest inputs and outputs.
     if (direct_pointwise()) {
       pointwise_conv_direct(x, w, bias, y, batch, in_c_, out_c_, win_.out_size(), act_, pool, out_image_stride_);
+      return false;
+    }
+    // One output position per image (a squeeze-excitation's 1x1 layers on pooled channels): the GEMM
+    // would fill one lane per vector, so each output is a dot product over its weight row in place.
+    if (vector_pointwise()) {
+      const int64_t ldy = out_image_stride_ ? out_image_stride_ : out_c_;
+      for (int64_t b0 = 0; b0 < batch; b0 += kGemvMaxRows) {
+        const int64_t rows = std::min(kGemvMaxRows, batch - b0);
+        float* yb = y + b0 * ldy;
+        gemv(pool, rows, out_c_, in_c_, 1.f, x + b0 * in_c_, in_c_, w, in_c_, true, yb, ldy,
+             [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+               bias_activation_serial(yb + r0 * ldy + c0, r1 - r0, c1 - c0, ldy, nullptr, bias ? bias + c0 : nullptr,
+                                      act_);
+             });
+      }
       return false;
     }
     if (path_ == Path::Grouped) {
@@ -334,6 +350,9 @@ class ConvKernel : public Kernel {
   }
 
   enum class Path { Depthwise, Grouped, Winograd, Taps, Pointwise, Im2col, Stem };
+  bool vector_pointwise() const {
+    return path_ == Path::Pointwise && group_ == 1 && win_.out_size() == 1 && gemv_available();
+  }
   bool direct_pointwise() const {
     return path_ == Path::Pointwise && group_ == 1 &&
            direct_gemm_suits_pointwise(in_c_, out_c_, win_.out_size(), images_) &&
