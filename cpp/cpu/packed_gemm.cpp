@@ -478,6 +478,46 @@ void activate_tile(const Tile& t, float* c, int64_t ldc, int rows, int cols, con
   for (; r < rows; ++r) apply_activation(c + r * ldc, cols, act);
 }
 
+#if defined(METALNN_GEMM_KERNELS) && defined(METALNN_HAS_AVX2_KERNELS)
+METALNN_TARGET_AVX512 void residual_tile_avx512(float* c, const float* res, int64_t ldc, int rows, int cols,
+                                                const float* bounds) {
+  const __m512 lo = _mm512_set1_ps(bounds ? bounds[0] : 0.f), hi = _mm512_set1_ps(bounds ? bounds[1] : 0.f);
+  for (int r = 0; r < rows; ++r, c += ldc, res += ldc)
+    for (int j = 0; j < cols; j += 16) {
+      const __mmask16 m = cols - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cols - j)) - 1);
+      __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + j), _mm512_maskz_loadu_ps(m, res + j));
+      if (bounds) {
+        x = _mm512_mask_max_ps(x, __mmask16(0xffff), x, lo);
+        x = _mm512_mask_min_ps(x, __mmask16(0xffff), x, hi);
+      }
+      _mm512_mask_storeu_ps(c + j, m, x);
+    }
+}
+#endif
+
+// What a finished tile (rows x cols at ct, rows ldc apart; C starts at c) takes after the kernel's
+// store: the residual and the clamp after it (bounds, or none), then the non-clamp activation.
+void finish_tile(const Tile& t, float* ct, int64_t ldc, int rows, int cols, const GemmRowEpilogue& fused,
+                 const float* c, const float* bounds) {
+  if (fused.residual) {
+    const float* res = fused.residual + (ct - c);
+#if defined(METALNN_GEMM_KERNELS) && defined(METALNN_HAS_AVX2_KERNELS)
+    if (t.mr == kMr512) {
+      residual_tile_avx512(ct, res, ldc, rows, cols, bounds);
+    } else
+#endif
+    {
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < cols; ++j) {
+          float& y = ct[r * ldc + j];
+          y += res[r * ldc + j];
+          if (bounds) y = std::min(std::max(y, bounds[0]), bounds[1]);
+        }
+    }
+  }
+  if (!fused.act.none()) activate_tile(t, ct, ldc, rows, cols, fused.act);
+}
+
 // Row panels [p0, p1) (see RowPanels) and columns [c0, c1) of C on the calling thread; c0 is a
 // multiple of NR when B is packed.
 void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
@@ -499,6 +539,7 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
   const float bounds[2] = {fused.lo, fused.hi};
   const bool clamp =
       fused.lo > -std::numeric_limits<float>::infinity() || fused.hi < std::numeric_limits<float>::infinity();
+  const bool tile_pass = fused.residual || !fused.act.none();
   const bool b_in_place = !b.packed && !b.trans && !b_images &&
                           (rows <= kInPlaceRows || (rows <= 64 && span <= int64_t{2} << 20) ||
                            (rows <= kInPlaceMaxRows && span <= int64_t{512} << 10));
@@ -512,7 +553,9 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
       const int64_t kc = std::min(kb, k - k0);
       const float beta_k = k0 == 0 ? beta : 1.f;
       const bool last = k0 + kc >= k;
-      const float* bounds_k = last && clamp ? bounds : nullptr;
+      // With a residual, the clamp waits for it (finish_tile).
+      const float* bounds_k = last && clamp && !fused.residual ? bounds : nullptr;
+      const float* tile_bounds = clamp ? bounds : nullptr;
       const float* bp;
       if (b.packed) {
         bp = b.packed->data.data() + k0 * n_pad + j0 * kc;
@@ -561,15 +604,13 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
                                              col_bias, bounds_k);
             t.columns(tail)(kc, a_panel, b_panel + body, ldb, ct + body, ldc, rows, alpha, beta_k, bias,
                             col_bias ? col_bias + body : nullptr, bounds_k);
-            if (last && !fused.act.none())
-              activate_tile(t, ct, ldc, rows, cols, fused.act);
+            if (last && tile_pass) finish_tile(t, ct, ldc, rows, cols, fused, c, tile_bounds);
             return;
           }
           if (!images.per_image) {
             float* ct = c + i * ldc + j0 + jr;
             kernel(kc, a_panel, b_panel, ldb, b_next, ct, ldc, cols, alpha, beta_k, bias, col_bias, bounds_k);
-            if (last && !fused.act.none())
-              activate_tile(t, ct, ldc, rows, cols, fused.act);
+            if (last && tile_pass) finish_tile(t, ct, ldc, rows, cols, fused, c, tile_bounds);
             return;
           }
           const int64_t g = images.first + j0 + jr, image = g / images.per_image, col = g - image * images.per_image;
@@ -577,8 +618,8 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (col + cols <= images.per_image) {
             kernel(kc, a_panel, b_panel, ldb, b_next, c_rows + image * images.c_image + col, ldc, cols, alpha,
                    beta_k, bias, nullptr, bounds_k);
-            if (last && !fused.act.none())
-              activate_tile(t, c_rows + image * images.c_image + col, ldc, rows, cols, fused.act);
+            if (last && tile_pass)
+              finish_tile(t, c_rows + image * images.c_image + col, ldc, rows, cols, fused, c, tile_bounds);
             return;
           }
           // The tile spans two images: through a block of its own, gathered first if C is read.
@@ -592,8 +633,13 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
           if (beta_k != 0.f)
             each_run([](const float* cp, float* tp, int64_t len) { std::copy(cp, cp + len, tp); });
           kernel(kc, a_panel, b_panel, ldb, b_next, tmp, nr, cols, alpha, beta_k, bias, nullptr, bounds_k);
-          if (last && !fused.act.none()) activate_tile(t, tmp, nr, rows, cols, fused.act);
+          if (last && !fused.residual && !fused.act.none()) activate_tile(t, tmp, nr, rows, cols, fused.act);
           each_run([](float* cp, const float* tp, int64_t len) { std::copy(tp, tp + len, cp); });
+          if (last && fused.residual)  // where C is, run by run
+            for_each_image_run(images, j0 + jr, cols, [&](int64_t im, int64_t cl, int64_t, int64_t len) {
+              finish_tile(t, c_rows + im * images.c_image + cl, ldc, rows, static_cast<int>(len), fused, c,
+                          tile_bounds);
+            });
         };
         if (row_major_tiles) {
           for (int64_t ip = b0; ip < b1; ++ip)
@@ -640,7 +686,11 @@ void apply_row_epilogue(const GemmRowEpilogue& fused, float* c, int64_t ldc, int
   for (int64_t i = r0; i < r1; ++i) {
     float* row = c + i * ldc;
     const float add = fused.row_bias ? fused.row_bias[i] : 0.f;
-    if (fused.col_bias) {
+    if (fused.residual) {
+      const float* res = fused.residual + i * ldc;
+      for (int64_t j = c0; j < c1; ++j)
+        row[j] = std::min(std::max(row[j] + add + (fused.col_bias ? fused.col_bias[j] : 0.f) + res[j], fused.lo), fused.hi);
+    } else if (fused.col_bias) {
       for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add + fused.col_bias[j], fused.lo), fused.hi);
     } else {
       for (int64_t j = c0; j < c1; ++j) row[j] = std::min(std::max(row[j] + add, fused.lo), fused.hi);
@@ -700,7 +750,7 @@ void gemm(ThreadPool* pool, int64_t m, int64_t n, int64_t k, float alpha, const 
   if (images.per_image && fused.col_bias)
     throw std::invalid_argument("gemm over image columns takes no column bias");
   if (!t.kernel || k == 0 || matrix_vector) {
-    const bool fuse = fused.row_bias || fused.col_bias || !fused.act.none() ||
+    const bool fuse = fused.row_bias || fused.col_bias || fused.residual || !fused.act.none() ||
                       fused.lo > -std::numeric_limits<float>::infinity() ||
                       fused.hi < std::numeric_limits<float>::infinity();
     parallel_sgemm(pool ? *pool : serial_pool(), a.trans, b.trans, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta,

@@ -65,6 +65,9 @@ struct GemmRowEpilogue {
   const float* col_bias = nullptr;  // n values, or none; not with ImageColumns
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   Activation act;  // after the clamp; none or one that is not a clamp
+  // A matrix laid out as C (same leading dimension and image strides), added after the biases and
+  // before the clamp and act: a residual connection finished tile by tile while the tile is in L1.
+  const float* residual = nullptr;
 };
 
 // The columns of B and C as a run of images side by side (a convolution's GEMM over a batch): column

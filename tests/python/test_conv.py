@@ -324,6 +324,8 @@ FUSED_CASES = {
     "batched_im2col_stride2": ((3, 24, 14, 13), (20, 24, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "im2col_stride2_tiles": ((1, 70, 33, 31), (17, 70, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     "pooled_1x1": ((5, 40, 1, 1), (37, 40, 1, 1), {}),
+    # Two K blocks of the packed GEMM: the epilogue, and a residual, only on the last.
+    "pointwise_two_k_blocks": ((1, 600, 17, 17), (20, 600, 1, 1), {}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -399,8 +401,8 @@ RESIDUAL_AFTER = {"none": None, "relu": ("Relu", []), "clip": ("Clip", [const(-0
 @pytest.mark.parametrize("case", FUSED_CASES.values(), ids=FUSED_CASES.keys())
 def test_conv_fused_residual(case, after, target, rng):
     """Conv -> Add(conv, r) [-> Relu | Clip], a residual connection as ResNets and inverted residuals
-    write it: one Conv that adds r before its activation, on every path (the GEMM paths add r to each
-    finished block, the others in a pass after), r on either side of the Add."""
+    write it: one Conv that adds r before its activation, on every path (the packed GEMM adds r to each
+    tile as it stores it, the others in a pass after), r on either side of the Add."""
     x_shape, w_shape, attributes = case
     y_shape = _conv_output_shape(x_shape, w_shape, attributes)
     values = {
