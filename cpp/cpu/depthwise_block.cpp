@@ -10,6 +10,7 @@
 #include "core/ops/window.h"
 #include "core/ops/window2d.h"
 #include "cpu/activation.h"
+#include "cpu/cache_sizes.h"
 #include "cpu/cpu_features.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/direct_gemm.h"
@@ -43,8 +44,9 @@ bool worth_fusing(const Shape& x) {
 // batch 1 is 0.33 ms apart against 0.43 ms fused; at batch 8 fused is faster).
 constexpr int64_t kMinProjectOnlyBatchFloats = int64_t{1} << 20;
 
-// Scratch per chunk of expanded channels (floats): with the input image it stays in L2.
-constexpr int64_t kChunkFloats = int64_t{1} << 17;
+// Scratch per chunk of expanded channels (floats): a quarter of the core's L2 (2^17 floats of a 2 MiB
+// one, where it was measured), so that with the input image and the projection's sums it stays there.
+int64_t chunk_floats() { return static_cast<int64_t>(cache_sizes().l2 / sizeof(float) / 4); }
 constexpr int64_t kChunkAlign = 16;  // the channel-blocked depthwise path's vector of channels
 // Chunks of the other depthwise paths need no such alignment, and may be narrower where that gives
 // an even count: two threads splitting one image's chunks then get equal halves (144 channels over
@@ -135,7 +137,7 @@ class DepthwiseBlockKernel : public Kernel {
       blocked_ = depthwise_blocked_weights(weight.constant.data<float>(), channels_, win_.kernel_size());
     const int64_t align = blocked_.empty() ? kPlaneChunkAlign : kChunkAlign;
     const int64_t min_chunk = blocked_.empty() ? kPlaneMinChunk : kChunkAlign;
-    chunk_ = std::max<int64_t>(kChunkAlign, kChunkFloats / win_.in_size() / align * align);
+    chunk_ = std::max<int64_t>(kChunkAlign, chunk_floats() / win_.in_size() / align * align);
     chunk_ = std::min(chunk_, (channels_ + align - 1) / align * align);
     // Even chunks where rounding allows: 144 channels in 48s rather than 64, 64, 16; and an even count
     // of them where they stay at least min_chunk wide.

@@ -194,6 +194,17 @@ def test_depthwise_block_gemm_isa_paths(isa):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+@pytest.mark.parametrize("l2", [512 << 10, 2 << 20])
+def test_depthwise_block_l2_sizes(l2):
+    """The cpu cases above once more with the chunks of channels sized for a smaller and a larger L2
+    (the size is read once per process): other chunk widths and counts, the last chunk shorter."""
+    env = dict(os.environ, METALNN_L2_BYTES=str(l2))
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths and not l2_sizes"], env=env, capture_output=True,
+                            text=True, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 def test_depthwise_block_with_released_weights(tmp_path, rng):
     """Loaded from a file, the cpu frees the projection's weights once packed; the block runs on."""
     model, feeds = block(rng, (1, 16, 59, 47), 96, 3, 1, [1, 1, 1, 1], "relu6", project=True)
