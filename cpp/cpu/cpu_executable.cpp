@@ -52,6 +52,12 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
   std::vector<int> pending = graph_.use_counts();
   std::vector<char> read(graph_.num_values(), 0);
   for (int v : graph_.outputs()) read[v] = 1;
+  // Constants no node reads any more (the originals of weights a pass folded, such as a convolution's
+  // weight before its BatchNorm was folded in) would otherwise stay resident as long as the executable.
+  bool released_unread = false;
+  for (int v = 0; v < graph_.num_values(); ++v)
+    if (pending[v] == 0 && !read[v] && graph_.value(v).is_constant()) released_unread |= release_constant(v);
+  if (released_unread) return_free_memory();
   for (size_t s : order) {
     const Node& n = nodes[s];
     try {

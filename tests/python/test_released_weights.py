@@ -141,3 +141,29 @@ def test_packed_weights_do_not_sit_beside_their_originals(tmp_path, rng):
                          capture_output=True, text=True, env=env).stdout
     peak = json.loads(out.splitlines()[-1])["peak_mb"]
     assert peak < 1.5 * weights_mb, f"loading {weights_mb:.0f} MB of packed weights peaked at {peak:.0f} MB"
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_weights_a_pass_replaced_are_freed_too(tmp_path, rng, batch):
+    """A BatchNorm folded into its convolution leaves the convolution's original weight unread; that
+    original is freed with the rest, not kept for the executable's lifetime."""
+    def w(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    inits = {"w": w(48, 40, 3, 3) * 0.1, "scale": w(48), "shift": w(48), "mean": w(48),
+             "var": np.abs(w(48)) + 0.5, "w2": w(24, 48, 1, 1) * 0.1}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["b"]),
+             helper.make_node("Relu", ["b"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "folded", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 40, 11, 13])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 24, 11, 13])],
+        [numpy_helper.from_array(a, name) for name, a in inits.items()])
+    path = tmp_path / "folded.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    model = metalnn.load(path, device="cpu")
+    kept = [(name, nbytes) for name, address, nbytes in _native._constant_addresses(model._native)
+            if address != 0 and nbytes >= 4096]
+    assert not kept, f"weights still held after packing: {kept}"
+    x = rng.standard_normal((batch, 40, 11, 13)).astype(np.float32)
+    np.testing.assert_allclose(model.run({"x": x})["y"], ort_run(path, x), rtol=1e-4, atol=1e-4)
