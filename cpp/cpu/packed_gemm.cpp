@@ -10,6 +10,7 @@
 
 #include "cpu/activation.h"
 #include "cpu/activation_avx512.h"
+#include "cpu/cache_sizes.h"
 #include "cpu/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -34,8 +35,8 @@ namespace {
 constexpr int64_t kKc = 512, kMcRows = 168, kNc = 512, kNcPacked = 1536;
 // Rows of A per block when B was packed ahead and is at least kWideColumns wide: each B panel then
 // comes from L3 or memory rather than L2, and serving 37 row panels rather than 12 with it took 5-10%
-// less CPU time on 512 x 768 x 3072 to 50257 products (A block up to 1.6 MB, the cap on deeper K blocks).
-constexpr int64_t kMcRowsWide = 518, kWideColumns = 1536, kMaxWideBlockFloats = 518 * 768;
+// less CPU time on 512 x 768 x 3072 to 50257 products (within wide_block_floats()).
+constexpr int64_t kMcRowsWide = 518, kWideColumns = 1536;
 // B not packed ahead is read in place rather than packed per call when few row panels share it:
 // up to kInPlaceRows rows of C always, and up to 64 or kInPlaceMaxRows rows while a K block of B's
 // rows spans at most 2 MB or 512 KB (beyond, strided rows cost more in TLB and prefetch misses than
@@ -51,6 +52,15 @@ constexpr int64_t kMaxSharedPack = int64_t{4} << 20;
 constexpr int kMaxTileFloats = 14 * 32;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// Floats of A per packed block at most where B was packed ahead (kMcRowsWide rows, or a short last
+// block joined to the one before): the core's L2, beyond which A's panels come from L3 for every B
+// panel. A 1.25 MB L2 still holds kMcRowsWide rows 512 deep, and 756 rows 384 deep (a thread's share
+// of a 1500-row product on 2 threads, as fast per row as 518 at 1 thread); 55 panels 512 deep do not.
+int64_t wide_block_floats() {
+  static const int64_t floats = static_cast<int64_t>(cache_sizes().l2 / sizeof(float));
+  return floats;
+}
 
 // How op(A)'s m rows fall into the fewest row panels of at most MR: MR each (the last ragged) in
 // packs made ahead, or as evenly as they go in A packed per call, so that no panel is left with a row
@@ -528,8 +538,9 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const PackedMatrix* ahead = a.packed ? a.packed : b.packed;  // its K blocks rule
   const int64_t kb = ahead && ahead->kb ? ahead->kb : k_block(k), nc_max = b.packed ? kNcPacked : kNc;
+  const int64_t a_budget = wide_block_floats();
   const int64_t mc_rows =
-      b.packed && n >= kWideColumns ? std::max(kMcRows, std::min(kMcRowsWide, kMaxWideBlockFloats / kb)) : kMcRows;
+      b.packed && n >= kWideColumns ? std::max(kMcRows, std::min(kMcRowsWide, a_budget / kb)) : kMcRows;
   const int64_t mc_panels = mc_rows / t.mr;
   const RowPanels panels(m, t.mr, !a.packed || a.packed->even_rows);
   const int64_t r0 = panels.start(p0), r1 = panels.start(p1);
@@ -571,7 +582,11 @@ void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, i
       for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
         // A short last block joins this one where B was packed ahead: each block streams all of B's
         // block past it from L3 or memory, which a block of 3 row panels (197 rows as 12 + 3) cannot hide.
-        b1 = b.packed && p1 - b0 < mc_panels + mc_panels / 2 ? p1 : std::min(b0 + mc_panels, p1);
+        // Unless the joined block would not fit L2: then the rest is split in two.
+        const int64_t rest = p1 - b0;
+        if (!b.packed || rest >= mc_panels + mc_panels / 2) b1 = std::min(b0 + mc_panels, p1);
+        else if (rest * t.mr * kc <= a_budget) b1 = p1;
+        else b1 = b0 + (rest + 1) / 2;
         const float* ap;
         if (a.packed) {
           ap = a.packed->data.data() + k0 * m_pad + b0 * t.mr * kc;

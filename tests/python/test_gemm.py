@@ -250,6 +250,29 @@ def test_matmul_wide_b_deep_k_row_blocks(rng):
     check_op("MatMul", [a, const(b)], CPU_TARGETS[0])
 
 
+@pytest.mark.parametrize("b_is_constant", [True, False], ids=["const_b", "input_b"])
+@pytest.mark.parametrize("m", [300, 757])
+def test_matmul_wide_b_l2_blocks(m, b_is_constant, rng):
+    """A 1536 wide B over 384-deep rows: A's blocks sized from the L2 the process reads where B is
+    constant (packed ahead), the per-call path beside it. With METALNN_L2_BYTES=131072
+    (test_gemm_cache_sizes), 300 rows go as 12 + 5 + 5 row panels (the last 10 joined would pass the
+    L2); 757 rows on 2 threads are 54 panels each, one block at a 1.25 MB L2."""
+    a = rng.standard_normal((1, m, 384), dtype="float32")
+    b = rng.standard_normal((384, 1536), dtype="float32") / np.float32(np.sqrt(384))
+    check_op("MatMul", [a, const(b) if b_is_constant else b], CPU_TARGETS[0])
+
+
+@pytest.mark.parametrize("l2_bytes", ["131072", "4194304"])
+def test_gemm_cache_sizes(l2_bytes):
+    """The cpu tests of this file once more with the L2 size the blocking is derived from overridden,
+    small (blocks split, few columns of B per call) or large (the constants' caps rule)."""
+    env = dict(os.environ, METALNN_L2_BYTES=l2_bytes)
+    selection = "(cpu-float32 or l2_blocks or row_blocks) and not gemv_paths and not isa_paths and not cache_sizes"
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", selection],
+                            env=env, capture_output=True, text=True, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 @pytest.mark.parametrize("activation", ["Sigmoid", "Gelu"])
 @pytest.mark.parametrize("m, n", [(7, 45), (600, 45), (600, 1601)])
 def test_gemm_bias_activation_fused(m, n, activation, target, rng):
