@@ -5,18 +5,13 @@
 #include "cpu/cpu_features.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/simd_avx2.h"
+#include "cpu/transpose16_avx512.h"
 
 namespace metalnn::cpu {
 
 namespace {
 
 constexpr int64_t kTile = 16;  // 16 floats: one cache line per row of a tile
-
-// METALNN_TRANSPOSE_KERNELS=avx512|portable caps the choice (read once).
-bool transpose_avx512() {
-  static const bool yes = kernel_isa("METALNN_TRANSPOSE_KERNELS") == KernelIsa::Avx512;
-  return yes;
-}
 
 // Output rows [c0, c1) of one plane, a tile of kTile input rows at a time: the band's output rows are
 // written as sequential streams while the input is read one short run per row.
@@ -46,34 +41,19 @@ METALNN_TRANSPOSE_AVX512 void transpose_band_avx512(uint32_t* out, const uint32_
     __m512 v[16];
     for (int r = 0; r < 16; ++r)
       v[r] = r < nr ? _mm512_maskz_loadu_ps(col_mask, in + (r0 + r) * cols + c0) : _mm512_setzero_ps();
-    // Rows i and i+1 interleaved, then pairs of pairs, then 128-bit quarters across the four groups.
-    __m512 t[16];
-    for (int r = 0; r < 16; r += 2) {
-      t[r] = _mm512_unpacklo_ps(v[r], v[r + 1]);
-      t[r + 1] = _mm512_unpackhi_ps(v[r], v[r + 1]);
-    }
-    for (int r = 0; r < 16; r += 4) {
-      v[r] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[r]), _mm512_castps_pd(t[r + 2])));
-      v[r + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[r]), _mm512_castps_pd(t[r + 2])));
-      v[r + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[r + 1]), _mm512_castps_pd(t[r + 3])));
-      v[r + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[r + 1]), _mm512_castps_pd(t[r + 3])));
-    }
-    // v[4g + k] holds, for rows 4g..4g+3, column k of each 128-bit quarter q (columns 4q + k).
-    for (int k = 0; k < 4; ++k) {
-      const __m512 a = _mm512_shuffle_f32x4(v[k], v[4 + k], 0x88), b = _mm512_shuffle_f32x4(v[k], v[4 + k], 0xdd);
-      const __m512 c = _mm512_shuffle_f32x4(v[8 + k], v[12 + k], 0x88), d = _mm512_shuffle_f32x4(v[8 + k], v[12 + k], 0xdd);
-      t[k] = _mm512_shuffle_f32x4(a, c, 0x88);       // column k
-      t[8 + k] = _mm512_shuffle_f32x4(a, c, 0xdd);   // column 8 + k
-      t[4 + k] = _mm512_shuffle_f32x4(b, d, 0x88);   // column 4 + k
-      t[12 + k] = _mm512_shuffle_f32x4(b, d, 0xdd);  // column 12 + k
-    }
+    transpose16x16_avx512(v);
     for (int c = 0; c < nc; ++c)
-      _mm512_mask_storeu_ps(reinterpret_cast<float*>(out) + (c0 + c) * rows + r0, row_mask, t[c]);
+      _mm512_mask_storeu_ps(reinterpret_cast<float*>(out) + (c0 + c) * rows + r0, row_mask, v[c]);
   }
 }
 #endif
 
 }  // namespace
+
+bool plane_transpose_avx512() {
+  static const bool yes = kernel_isa("METALNN_TRANSPOSE_KERNELS") == KernelIsa::Avx512;
+  return yes;
+}
 
 void PlaneTranspose::run(void* dst, const void* src, ThreadPool& pool) const {
   const int64_t bands = (cols_ + kTile - 1) / kTile, plane = rows_ * cols_;
@@ -88,7 +68,7 @@ void PlaneTranspose::run(void* dst, const void* src, ThreadPool& pool) const {
         const int64_t b = t / bands, c0 = (t % bands) * kTile, c1 = std::min(cols_, c0 + kTile);
 #ifdef METALNN_HAS_AVX2_KERNELS
         if constexpr (sizeof(T) == 4) {
-          if (transpose_avx512()) {
+          if (plane_transpose_avx512()) {
             transpose_band_avx512(d + b * plane, s + b * plane, rows_, cols_, c0, c1);
             continue;
           }
