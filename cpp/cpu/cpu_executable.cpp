@@ -74,7 +74,8 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
     }
     if (released) return_free_memory();
   }
-  // A kernel may take over the only reader of its output (a stem convolution its MaxPool).
+  // A kernel may take over the only reader of its output (a stem convolution its MaxPool, a Transpose
+  // to channels-last its LayerNorm).
   std::vector<int> elided;
   const std::vector<int> uses = graph_.use_counts();
   std::vector<int> reader(graph_.num_values(), -1);
@@ -84,7 +85,12 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
   for (size_t s = 0; s < nodes.size(); ++s) {
     if (!steps_[s].kernel || nodes[s].outputs.size() != 1) continue;
     const int v = nodes[s].outputs[0];
-    if (v < 0 || uses[v] != 1 || reader[v] < 0 || nodes[reader[v]].inputs.size() != 1) continue;
+    if (v < 0 || uses[v] != 1 || reader[v] < 0) continue;
+    // The reader's other inputs, if any, are constants the kernel may copy (a LayerNorm's scale).
+    const Node& r = nodes[reader[v]];
+    if (r.inputs[0] != v || std::any_of(r.inputs.begin() + 1, r.inputs.end(),
+                                        [&](int i) { return i >= 0 && !graph_.value(i).is_constant(); }))
+      continue;
     Step& next = steps_[reader[v]];
     if (!steps_[s].kernel->absorb_consumer(graph_, nodes[reader[v]])) continue;
     steps_[s].outputs = next.outputs;

@@ -276,6 +276,49 @@ TEST(Passes, BiasFusesIntoMatMul) {
   expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
 }
 
+// x [2, 3, 5, 13] -> MatMul(w [13, 7], bias) -> [Transpose to channels first] -> Mul(s) -> y.
+Graph scaled_matmul_graph(bool transpose, Shape scale_shape, const std::string& activation = "") {
+  Graph g;
+  add_input(g, "x", {2, 3, 5, 13});
+  g.add_constant("w", random_tensor({13, 7}, 20));
+  g.add_constant("bias", random_tensor({7}, 21));
+  int64_t numel = 1;
+  for (int64_t d : scale_shape) numel *= d;
+  g.add_constant("s", random_tensor({numel}, 22).reshaped(scale_shape));
+  add_node(g, "MatMul", "mm", {"x", "w"}, {"m"});
+  add_node(g, "Add", "add", {"m", "bias"}, {"mb"});
+  std::string v = "mb";
+  if (!activation.empty()) add_node(g, activation, "act", {v}, {"a"}), v = "a";
+  if (transpose) {
+    Attributes a;
+    a.set("perm", Attribute::make_ints({0, 3, 1, 2}));
+    add_node(g, "Transpose", "t", {v}, {"tr"}, a);
+    v = "tr";
+  }
+  add_node(g, "Mul", "mul", {"s", v}, {"y"});
+  g.outputs().push_back(g.find_value("y"));
+  return g;
+}
+
+TEST(Passes, ChannelScaleFoldsIntoMatMulThroughATranspose) {
+  struct Case {
+    bool transpose;
+    Shape scale;
+    std::string activation;
+    bool folds;
+  };
+  for (const Case& c : {Case{true, {7, 1, 1}, "", true}, Case{false, {7}, "", true}, Case{false, {1, 1, 7}, "", true},
+                        Case{true, {3, 1}, "", false}, Case{false, {5, 1}, "", false},
+                        Case{true, {7, 1, 1}, "Relu", false}}) {
+    Graph g = scaled_matmul_graph(c.transpose, c.scale, c.activation);
+    Graph optimized = g;
+    optimize(optimized, cpu::node_evaluator());
+    EXPECT_EQ(count_ops(optimized, "Mul"), c.folds ? 0 : 1) << c.transpose << " " << c.scale.size();
+    Tensor x = random_tensor({2, 3, 5, 13}, 23);
+    expect_close(run_optimized(optimized, {x})[0], run_unoptimized(g, {x})[0]);
+  }
+}
+
 Tensor scalar(float v) {
   Tensor t = Tensor::empty(DType::Float32, {});
   t.data<float>()[0] = v;

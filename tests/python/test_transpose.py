@@ -1,5 +1,9 @@
 """Transpose with explicit and default permutations."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from op_check import OPSETS, check_op
@@ -15,6 +19,12 @@ PERMUTATIONS = {
     "identity": ((2, 7, 13), [0, 1, 2]),
     "large": ((129, 65), [1, 0]),
     "default_reverse": ((2, 7, 13, 5), None),
+    # Plane transposes in 16x16 tiles: full tiles, edges on either side, size-1 axes between.
+    "planes_16": ((16, 32), [1, 0]),
+    "planes_edges": ((3, 17, 33), [0, 2, 1]),
+    "nchw_to_nhwc_edges": ((3, 40, 7, 7), [0, 2, 3, 1]),
+    "nhwc_to_nchw_edges": ((2, 5, 9, 129), [0, 3, 1, 2]),
+    "planes_unit_axes": ((1, 19, 1, 18), [3, 1, 2, 0]),
 }
 
 
@@ -29,6 +39,20 @@ def test_transpose(case, target, rng):
 def test_transpose_opsets(opset, target, rng):
     x = rng.standard_normal((2, 7, 13, 5), dtype="float32")
     check_op("Transpose", [x], target, {"perm": [0, 3, 1, 2]}, opset=opset)
+
+
+def test_transpose_planes_uint8(target, rng):
+    x = rng.integers(0, 255, (2, 21, 35)).astype("uint8")
+    check_op("Transpose", [x], target, {"perm": [0, 2, 1]})
+
+
+def test_transpose_cpu_portable():
+    """The cpu tests of this file once more without the AVX-512 tiles (METALNN_TRANSPOSE_KERNELS=portable)."""
+    env = dict(os.environ, METALNN_TRANSPOSE_KERNELS="portable")
+    here = os.path.dirname(__file__)
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not portable"], env=env, capture_output=True, text=True, cwd=here)
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 def test_transpose_int64(target, rng):

@@ -19,6 +19,7 @@ void optimize(Graph& g, const NodeEvaluator& evaluator) {
   fold_constants(g, evaluator);
   fold_batch_norm(g);
   fuse_bias(g);
+  fold_channel_scale(g);  // after fuse_bias and fuse_activations, so the MatMul shows its bias and activation
   fuse_residual(g);  // after fuse_quantized, which knows Conv without it
   fuse_activations(g);
   g.remove_dead_nodes();

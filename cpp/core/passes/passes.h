@@ -28,6 +28,10 @@ void fuse_bias(Graph& g);
 // that fuse_activations can then merge into the op producing x.
 void fuse_swish(Graph& g);
 
+// MatMul(x, constant W [, constant bias]) -> [Transpose] -> Mul(constant per output channel), as a
+// layer scale after a Linear, becomes the MatMul with W's columns and the bias scaled (then the Transpose).
+void fold_channel_scale(Graph& g);
+
 // Conv -> Add(conv, r), r of the output's shape (a residual connection), becomes one Conv with r as a
 // fourth input (attribute _residual) that adds r before its activation, so the Relu after the sum
 // then fuses too. Not across a Conv activation, which would come before the sum.
