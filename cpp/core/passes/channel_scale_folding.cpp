@@ -5,23 +5,6 @@ namespace metalnn {
 
 namespace {
 
-// The Mul operand that is not `x`, when `x` is one of its two inputs.
-int other_input(const Node& mul, int x) {
-  if (mul.inputs.size() != 2) return -1;
-  return mul.inputs[0] == x ? mul.inputs[1] : mul.inputs[1] == x ? mul.inputs[0] : -1;
-}
-
-// A float32 constant of `channels` values that, broadcast to rank `out_rank`, varies only along
-// output axis `axis`.
-bool is_channel_scale(const Value& s, int64_t channels, int axis, int out_rank) {
-  if (!s.is_constant() || s.dtype != DType::Float32 || s.constant.numel() != channels) return false;
-  const int rank = static_cast<int>(s.shape.size());
-  if (rank > out_rank) return false;
-  for (int i = 0; i < rank; ++i)
-    if (out_rank - rank + i != axis && s.shape[i] != 1) return false;
-  return true;
-}
-
 // `t` (float32, last axis of length s.numel()) with every row multiplied by s elementwise.
 Tensor scaled_columns(const Tensor& t, const Tensor& s) {
   Tensor out = Tensor::empty(DType::Float32, t.shape());
@@ -43,7 +26,7 @@ void fold_channel_scale(Graph& g) {
     if (mul.op_type != "Mul" || mul.inputs.size() != 2 || mul.outputs.size() != 1) continue;
     for (int x : mul.inputs) {
       if (!mergeable_edge(g, uses, x) || producer[x] < 0 || dead[producer[x]]) continue;
-      const int s = other_input(mul, x);
+      const int s = other_operand(mul, x);
       if (s < 0 || s == x) continue;
       const Value& xv = g.value(x);
       if (xv.shape != g.value(mul.outputs[0]).shape) continue;  // the Mul must not broadcast x
@@ -72,7 +55,7 @@ void fold_channel_scale(Graph& g) {
       if (!w || w->shape().empty() || (mm.inputs.size() > 2 && mm.inputs[2] >= 0 && !bias)) continue;
       const int64_t n = w->shape().back();
       if (g.value(mm_out).shape.empty() || g.value(mm_out).shape.back() != n) continue;
-      if (!is_channel_scale(g.value(s), n, axis, rank)) continue;
+      if (!is_channel_constant(g.value(s), n, rank - 1 - axis, rank)) continue;
       // Both scaled before add_constant, which may move the values w, bias and the scale live in.
       const Tensor& scale = g.value(s).constant;
       Tensor sw = scaled_columns(*w, scale), sb = bias ? scaled_columns(*bias, scale) : Tensor();

@@ -30,6 +30,23 @@ inline bool scalar_f32(const Graph& g, int v, float& out) {
   return true;
 }
 
+// The other operand of binary node `n`, when `x` is one of its two inputs; -1 otherwise.
+inline int other_operand(const Node& n, int x) {
+  if (n.inputs.size() != 2) return -1;
+  return n.inputs[0] == x ? n.inputs[1] : n.inputs[1] == x ? n.inputs[0] : -1;
+}
+
+// A float32 constant of `channels` values that, broadcast against an output of rank `out_rank`,
+// varies only along the axis `axis_from_end` places from the last (a per-channel bias or scale).
+inline bool is_channel_constant(const Value& c, int64_t channels, int axis_from_end, int out_rank) {
+  if (!c.is_constant() || c.dtype != DType::Float32 || c.constant.numel() != channels) return false;
+  const int rank = static_cast<int>(c.shape.size());
+  if (rank > out_rank) return false;
+  for (int i = 0; i < rank; ++i)
+    if (rank - 1 - i != axis_from_end && c.shape[i] != 1) return false;
+  return rank > axis_from_end || channels == 1;
+}
+
 // Marks the nodes `parts` of a matched pattern dead, unless an earlier match already took one of them.
 inline bool claim(std::vector<char>& dead, const std::vector<int>& parts) {
   for (int p : parts)
