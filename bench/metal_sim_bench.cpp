@@ -67,9 +67,9 @@ void bench_gemm(metalnn::gpu::Device& device, const GemmCase& c, GemmShape s) {
   auto run = [&] {
     auto commands = device.new_command_buffer();
     commands->set_pipeline(*pipeline);
-    commands->set_buffer(*a_buffer, 0, 0);
-    commands->set_buffer(*b_buffer, 0, 1);
-    commands->set_buffer(*c_buffer, 0, 2);
+    commands->set_buffer(*a_buffer, 0, a_buffer->length(), 0);
+    commands->set_buffer(*b_buffer, 0, b_buffer->length(), 1);
+    commands->set_buffer(*c_buffer, 0, c_buffer->length(), 2);
     commands->set_bytes(&s, sizeof s, 3);
     commands->dispatch(c.groups(s), c.threads);
     commands->commit_and_wait();

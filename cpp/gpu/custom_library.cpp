@@ -59,7 +59,7 @@ void CustomLibrary::run(const std::string& kernel, const std::vector<Arg>& args,
       copies.push_back({b, &a});
     }
     buffers.push_back(b);
-    commands->set_buffer(*b, 0, a.index);
+    commands->set_buffer(*b, 0, a.length, a.index);
   }
   if (uint64_t(grid.x) * grid.y * grid.z > 0) commands->dispatch_threads(grid, threadgroup);
   commands->commit_and_wait();

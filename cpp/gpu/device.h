@@ -63,7 +63,10 @@ class CommandBuffer {
  public:
   virtual ~CommandBuffer() = default;
   virtual void set_pipeline(const Pipeline& pipeline) = 0;
-  virtual void set_buffer(const Buffer& buffer, size_t offset, uint32_t index) = 0;
+  // `length`: the bytes from `offset` the next dispatches may touch (the bound tensor). Metal has no
+  // such bound; metal-sim's race-check pass faults on an access outside it, as a tensor overrun into
+  // its neighbour in an arena is invisible to a GPU and to AddressSanitizer alike.
+  virtual void set_buffer(const Buffer& buffer, size_t offset, size_t length, uint32_t index) = 0;
   // Small argument data (at most 4 KiB), copied when called.
   virtual void set_bytes(const void* data, size_t length, uint32_t index) = 0;
   // Length of the [[threadgroup(index)]] memory the next dispatches get.

@@ -198,7 +198,7 @@ void GpuExecutable::encode(CommandBuffer& cb, const std::vector<std::shared_ptr<
         cb.set_bytes(b.bytes.data(), b.bytes.size(), b.index);
       } else {
         const Location l = locate(b, inputs, outputs);
-        cb.set_buffer(*l.buffer, l.offset, b.index);
+        cb.set_buffer(*l.buffer, l.offset, l.length, b.index);
       }
     }
     for (const auto& [index, bytes] : d.threadgroup_memory) cb.set_threadgroup_memory(bytes, index);

@@ -102,7 +102,7 @@ TEST(metal_sim_device, ErrorsNameTheKernelAndBinding) {
         << e.what();
   }
   auto buffer = device->new_buffer(64);
-  for (uint32_t i = 0; i < 4; ++i) commands->set_buffer(*buffer, 0, i);
+  for (uint32_t i = 0; i < 4; ++i) commands->set_buffer(*buffer, 0, buffer->length(), i);
   EXPECT_THROW(commands->dispatch({1, 1, 1}, {2048, 1, 1}), DeviceError);
 }
 
@@ -115,13 +115,13 @@ TEST(metal_sim_device, OneCommandBufferHoldsManyDispatches) {
   auto times3 = device->new_pipeline("scale_by3_f32");
   auto commands = device->new_command_buffer();
   commands->set_pipeline(*times2);
-  commands->set_buffer(*x, 0, 0);
-  commands->set_buffer(*y, 0, 1);
+  commands->set_buffer(*x, 0, x->length(), 0);
+  commands->set_buffer(*y, 0, y->length(), 1);
   commands->dispatch({2, 1, 1}, {32, 1, 1});
   commands->barrier();
   commands->set_pipeline(*times3);
-  commands->set_buffer(*y, 0, 0);
-  commands->set_buffer(*x, 0, 1);  // x = 3 * (2 * x)
+  commands->set_buffer(*y, 0, y->length(), 0);
+  commands->set_buffer(*x, 0, x->length(), 1);  // x = 3 * (2 * x)
   commands->dispatch({2, 1, 1}, {32, 1, 1});
   const auto before = read_buffer<float>(*x);
   commands->commit_and_wait();

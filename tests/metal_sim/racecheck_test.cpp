@@ -108,13 +108,13 @@ std::vector<float> two_dispatches(Device& device, const std::vector<float>& x, b
   auto add = device.new_pipeline("add_one", {});
   auto commands = device.new_command_buffer();
   commands->set_pipeline(*scale);
-  commands->set_buffer(*in, 0, 0);
-  commands->set_buffer(*tmp, 0, 1);
+  commands->set_buffer(*in, 0, in->length(), 0);
+  commands->set_buffer(*tmp, 0, tmp->length(), 1);
   commands->dispatch({kGroups, 1, 1}, {kThreads, 1, 1});
   if (barrier) commands->barrier();
   commands->set_pipeline(*add);
-  commands->set_buffer(*tmp, 0, 0);
-  commands->set_buffer(*out, 0, 1);
+  commands->set_buffer(*tmp, 0, tmp->length(), 0);
+  commands->set_buffer(*out, 0, out->length(), 1);
   commands->dispatch({kGroups, 1, 1}, {kThreads, 1, 1});
   commands->commit_and_wait();
   return read_buffer<float>(*out);
@@ -156,14 +156,75 @@ TEST(metal_sim_racecheck, ShuffledDispatchOrderIsReproducible) {
     auto commands = device->new_command_buffer();
     commands->set_pipeline(*scale);
     for (uint32_t i = 0; i < 8; ++i) {
-      commands->set_buffer(*in, i * kThreads * sizeof(float), 0);
-      commands->set_buffer(*out, i * kThreads * sizeof(float), 1);
+      commands->set_buffer(*in, i * kThreads * sizeof(float), kThreads * sizeof(float), 0);
+      commands->set_buffer(*out, i * kThreads * sizeof(float), kThreads * sizeof(float), 1);
       commands->dispatch({1, 1, 1}, {kThreads, 1, 1});
     }
     commands->commit_and_wait();
     const auto y = read_buffer<float>(*out);
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], 2.0f * x[i]) << "seed " << seed << " index " << i;
   }
+}
+
+// `kernel` over `threads` threads with buffer(0) bound to `in_floats` and buffer(1) to `out_bytes`,
+// each at the start of a buffer twice as large (as tensors lie in an arena); the DeviceError's
+// message, or "" with `out` set to the written bytes.
+std::string bounded_run(Device& device, const std::string& kernel, uint32_t threads, size_t in_floats,
+                        size_t out_bytes, std::vector<float>* out = nullptr) {
+  const auto x = random_floats(2 * in_floats, 6);
+  auto in = make_buffer(device, x);
+  auto result = device.new_buffer(2 * out_bytes);
+  auto pipeline = device.new_pipeline(kernel, {});
+  auto commands = device.new_command_buffer();
+  commands->set_pipeline(*pipeline);
+  commands->set_buffer(*in, 0, in_floats * sizeof(float), 0);
+  commands->set_buffer(*result, 0, out_bytes, 1);
+  commands->dispatch_threads({threads, 1, 1}, {kThreads, 1, 1});
+  try {
+    commands->commit_and_wait();
+  } catch (const DeviceError& e) {
+    return e.what();
+  }
+  if (out) *out = read_buffer<float>(*result);
+  return "";
+}
+
+TEST(metal_sim_racecheck, ReadPastTheBindingIntoItsBuffer) {
+  REQUIRE_RACECHECK();
+  for (Order order : {Order::kForward, Order::kReverse}) {
+    auto device = racecheck_device(order);
+    // The last thread reads in[kN], the first float after the kN bound: inside the buffer, not the tensor.
+    expect_contains(bounded_run(*device, "read_next", kN, kN, kN * sizeof(float)),
+                    {"kernel 'read_next'", "out-of-bounds read", "bytes 1024..1027 of buffer(0) 'in'",
+                     "bound to 1024 bytes", "thread (63,0,0) of threadgroup (3,0,0)", "races.metal:100"});
+    std::vector<float> y;
+    EXPECT_EQ(bounded_run(*device, "read_next", kN, kN + 1, kN * sizeof(float), &y), "");
+    const auto x = random_floats(2 * (kN + 1), 6);
+    for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(y[i], x[i + 1]) << i;
+  }
+}
+
+TEST(metal_sim_racecheck, VectorStoreStraddlingTheBindingsEnd) {
+  REQUIRE_RACECHECK();
+  auto device = racecheck_device();
+  // 16 threads store 16 float4 = 256 bytes into 62 floats (248 bytes): the last store's last two
+  // lanes pass the end (a vector store is seen lane by lane).
+  expect_contains(bounded_run(*device, "store_float4", 16, 16, 62 * sizeof(float)),
+                  {"kernel 'store_float4'", "out-of-bounds write", "bytes 248..251 of buffer(1) 'out'",
+                   "bound to 248 bytes", "thread (15,0,0)"});
+  EXPECT_EQ(bounded_run(*device, "store_float4", 16, 16, 64 * sizeof(float)), "");
+  // Without the race checker nothing is checked: the overrun lands in the buffer's other half.
+  auto plain = make_device(Order::kForward);
+  EXPECT_EQ(bounded_run(*plain, "store_float4", 16, 16, 62 * sizeof(float)), "");
+}
+
+TEST(metal_sim_device, BindingPastTheBuffersEndIsRefused) {
+  auto device = make_device(Order::kForward);
+  auto buffer = device->new_buffer(64);
+  auto commands = device->new_command_buffer();
+  EXPECT_THROW(commands->set_buffer(*buffer, 16, 64, 0), DeviceError);
+  EXPECT_THROW(commands->set_buffer(*buffer, 80, 0, 0), DeviceError);
+  commands->set_buffer(*buffer, 16, 48, 0);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the metal-sim tests with AddressSanitizer + UndefinedBehaviorSanitizer in their own build
-# directory and runs them (including the out-of-bounds death test that only runs there); then, on
-# Linux, the product kernels (metal/*.metal): the Python module built with both sanitizers into
-# <build-dir>/python-site and the metal-sim cases of the GPU op tests run with the ASan runtime
-# preloaded into python.
-# Usage: tests/metal_sim/run_sanitized.sh [build-dir]   (default: build/sanitize)
+# directory and runs them (including the out-of-bounds death test that only runs there); then, with
+# --product-kernels and on Linux, the product kernels (metal/*.metal): the Python module built with
+# both sanitizers into <build-dir>/python-site and the metal-sim cases of the GPU op tests run with
+# the ASan runtime preloaded into python (about 30 min on 2 cores: tools/test.sh --full runs it).
+# Usage: tests/metal_sim/run_sanitized.sh [--product-kernels] [build-dir]   (default: build/sanitize)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+product_kernels=0
+if [ "${1:-}" = --product-kernels ]; then product_kernels=1; shift; fi
 build="${1:-$root/build/sanitize}"
 jobs="${METALNN_JOBS:-2}"
 
@@ -26,6 +28,7 @@ ctest -R metal_sim --output-on-failure -j "$jobs"
 # The product kernels. The interpreter is not instrumented, so ASan's runtime must be loaded first
 # (LD_PRELOAD), with libstdc++ beside it so that ASan finds the real __cxa_throw (else the first C++
 # exception aborts); leak checking is off, as Python frees little at exit by design.
+if [ $product_kernels = 0 ]; then exit 0; fi
 if [ "$(uname)" != Linux ]; then
   echo "run_sanitized.sh: skipped the product kernels: preloading ASan into python is set up for Linux only"
   exit 0

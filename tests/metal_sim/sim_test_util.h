@@ -76,7 +76,7 @@ inline void run_kernel(Device& device, const std::string& kernel, const std::vec
   commands->set_pipeline(*pipeline);
   for (uint32_t i = 0; i < bindings.size(); ++i) {
     if (bindings[i].buffer) {
-      commands->set_buffer(*bindings[i].buffer, 0, i);
+      commands->set_buffer(*bindings[i].buffer, 0, bindings[i].buffer->length(), i);
     } else if (!bindings[i].bytes.empty()) {
       commands->set_bytes(bindings[i].bytes.data(), bindings[i].bytes.size(), i);
     }

@@ -88,7 +88,7 @@ class MetalCommandBuffer : public CommandBuffer {
   void set_pipeline(const Pipeline& p) override {
     encoder_->setComputePipelineState(static_cast<const MetalPipeline&>(p).get());
   }
-  void set_buffer(const Buffer& b, size_t offset, uint32_t index) override {
+  void set_buffer(const Buffer& b, size_t offset, size_t /*length*/, uint32_t index) override {
     encoder_->setBuffer(static_cast<const MetalBuffer&>(b).get(), offset, index);
   }
   void set_bytes(const void* data, size_t length, uint32_t index) override { encoder_->setBytes(data, length, index); }

@@ -68,7 +68,7 @@ struct ThreadArgs {
   uint32_t simd_lane;
   uint32_t simd_group;
   uint32_t simd_groups;
-  const size_t* buffer_lengths;  // kMaxBufferBindings entries: bytes from each binding to its buffer's end
+  const size_t* buffer_lengths;  // kMaxBufferBindings entries: bytes from each binding the kernel may touch
 };
 
 using InvokeFn = void (*)(const ThreadArgs&);

@@ -64,11 +64,18 @@ class SimCommandBuffer : public CommandBuffer {
 
   void set_pipeline(const Pipeline& pipeline) override { pipeline_ = static_cast<const SimPipeline*>(&pipeline); }
 
-  void set_buffer(const Buffer& buffer, size_t offset, uint32_t index) override {
+  void set_buffer(const Buffer& buffer, size_t offset, size_t length, uint32_t index) override {
     check_index(index, "set_buffer");
     if (offset > buffer.length()) fail("set_buffer: offset " + std::to_string(offset) + " is past the buffer's end");
-    bindings_[index] = static_cast<char*>(const_cast<Buffer&>(buffer).contents()) + offset;
-    lengths_[index] = buffer.length() - offset;
+    if (length > buffer.length() - offset) {
+      fail("set_buffer: " + std::to_string(length) + " bytes at offset " + std::to_string(offset) + " pass the end of a " +
+           std::to_string(buffer.length()) + "-byte buffer");
+    }
+    char* contents = static_cast<char*>(const_cast<Buffer&>(buffer).contents());
+    bindings_[index] = contents + offset;
+    lengths_[index] = length;
+    allocations_[index] = contents;
+    allocation_lengths_[index] = buffer.length();
   }
 
   void set_bytes(const void* data, size_t length, uint32_t index) override {
@@ -78,6 +85,8 @@ class SimCommandBuffer : public CommandBuffer {
     std::memcpy(bytes_.back().get(), data, length);
     bindings_[index] = bytes_.back().get();
     lengths_[index] = length;
+    allocations_[index] = nullptr;
+    allocation_lengths_[index] = 0;
   }
 
   void set_threadgroup_memory(size_t length, uint32_t index) override {
@@ -133,6 +142,8 @@ class SimCommandBuffer : public CommandBuffer {
         }
         d.buffers[p.index] = bindings_[p.index];
         d.buffer_lengths[p.index] = bindings_[p.index] ? lengths_[p.index] : 0;
+        d.allocations[p.index] = bindings_[p.index] ? allocations_[p.index] : nullptr;
+        d.allocation_lengths[p.index] = bindings_[p.index] ? allocation_lengths_[p.index] : 0;
       } else if (p.kind == ParamKind::kThreadgroupMemory) {
         if (!threadgroup_lengths_[p.index]) {
           fail(where + "threadgroup(" + std::to_string(p.index) + ") '" + p.name + "' has no length set");
@@ -235,6 +246,8 @@ class SimCommandBuffer : public CommandBuffer {
   bool committed_ = false;
   std::vector<size_t> interval_starts_;  // dispatch count at each barrier
   size_t lengths_[metal_sim::kMaxBufferBindings] = {};
+  void* allocations_[metal_sim::kMaxBufferBindings] = {};
+  size_t allocation_lengths_[metal_sim::kMaxBufferBindings] = {};
   const SimPipeline* pipeline_ = nullptr;
   void* bindings_[metal_sim::kMaxBufferBindings] = {};
   size_t threadgroup_lengths_[metal_sim::kMaxBufferBindings] = {};

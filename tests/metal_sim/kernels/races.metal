@@ -93,3 +93,16 @@ kernel void add_one(device const float* in [[buffer(0)]], device float* out [[bu
                     uint gid [[thread_position_in_grid]]) {
   out[gid] = in[gid] + 1.0f;
 }
+
+// Out of bounds: each thread reads the next element, so the last thread reads one past its binding.
+kernel void read_next(device const float* in [[buffer(0)]], device float* out [[buffer(1)]],
+                      uint gid [[thread_position_in_grid]]) {
+  out[gid] = in[gid + 1];
+}
+
+// Out of bounds with vectors: each thread stores a float4, so a binding of 4n + 2 floats is overrun
+// by the last store's two lanes, which straddle its end.
+kernel void store_float4(device const float* in [[buffer(0)]], device float4* out [[buffer(1)]],
+                         uint gid [[thread_position_in_grid]]) {
+  out[gid] = float4(in[gid]);
+}

@@ -105,6 +105,27 @@ std::string describe_device_bytes(const DispatchDesc& d, uintptr_t begin, uintpt
   return "device memory " + hex(begin);
 }
 
+std::string describe_outside(const DispatchDesc& d, uintptr_t begin, uintptr_t end) {
+  // The binding the access is nearest to, in the buffer it touched.
+  const ParamSpec* nearest = nullptr;
+  uintptr_t nearest_begin = 0, distance = UINTPTR_MAX;
+  for (unsigned i = 0; i < d.kernel->param_count; ++i) {
+    const ParamSpec& p = d.kernel->params[i];
+    const uintptr_t a = reinterpret_cast<uintptr_t>(d.allocations[p.index]);
+    if (p.kind != ParamKind::kBuffer || !a || begin >= a + d.allocation_lengths[p.index] || end <= a) continue;
+    const uintptr_t b = reinterpret_cast<uintptr_t>(d.buffers[p.index]), e = b + d.buffer_lengths[p.index];
+    const uintptr_t gap = begin >= e ? begin - e + 1 : end <= b ? b - end + 1 : 0;
+    if (gap < distance) nearest = &p, nearest_begin = b, distance = gap;
+  }
+  if (!nearest) return "device memory " + hex(begin);
+  const size_t length = d.buffer_lengths[nearest->index];
+  const auto offset = [&](uintptr_t at) {
+    return at >= nearest_begin ? std::to_string(at - nearest_begin) : "-" + std::to_string(nearest_begin - at);
+  };
+  return "bytes " + offset(begin) + ".." + offset(end - 1) + " of buffer(" + std::to_string(nearest->index) + ") '" +
+         nearest->name + "', which is bound to " + std::to_string(length) + " bytes";
+}
+
 void DispatchRaceLog::add_group(std::vector<AccessRange>& reads, std::vector<AccessRange>& writes) {
   std::lock_guard<std::mutex> lock(mutex_);
   reads_.insert(reads_.end(), reads.begin(), reads.end());
@@ -247,6 +268,14 @@ void RaceTracker::threadgroup_access(size_t offset, size_t size, bool write, con
   }
 }
 
+void RaceTracker::out_of_bounds(uintptr_t begin, uintptr_t end, bool write, const void* pc) {
+  if (reported_) return;
+  reported_ = true;
+  dispatch_->race->report(std::string("kernel '") + dispatch_->kernel->host_name + "': out-of-bounds " +
+                          (write ? "write" : "read") + " of " + describe_outside(*dispatch_, begin, end) + " by " +
+                          describe_thread(*dispatch_, group_, thread_) + " at " + source_line(pc));
+}
+
 void RaceTracker::race(size_t offset, bool write, const void* pc, uint16_t other, bool other_write,
                        const void* other_pc) {
   if (reported_) return;
@@ -273,8 +302,18 @@ void RaceTracker::device_access(uintptr_t begin, uintptr_t end, bool write, cons
   for (unsigned i = 0; i < kMaxBufferBindings && !bound; ++i) {
     const uintptr_t b = reinterpret_cast<uintptr_t>(d.buffers[i]);
     bound = b && begin >= b && begin < b + d.buffer_lengths[i];
+    if (bound && end > b + d.buffer_lengths[i]) out_of_bounds(begin, end, write, pc);
   }
-  if (!bound) return;  // the thread's own stack, program-scope constants, the runtime's arguments
+  if (!bound) {
+    // Outside every binding but inside a buffer one of them lies in: the neighbouring tensor of an
+    // arena, or the rest of a buffer bound from an offset. Anything else is the thread's own stack,
+    // program-scope constants or the runtime's arguments.
+    for (unsigned i = 0; i < kMaxBufferBindings; ++i) {
+      const uintptr_t a = reinterpret_cast<uintptr_t>(d.allocations[i]);
+      if (a && begin < a + d.allocation_lengths[i] && end > a) out_of_bounds(begin, end, write, pc);
+    }
+    return;
+  }
   std::vector<AccessRange>& log = write ? writes_ : reads_;
   if (!log.empty()) {
     AccessRange& last = log.back();

@@ -2,7 +2,9 @@
 // store here. Threadgroup memory: per byte, which threads read and wrote it since the last
 // threadgroup barrier; two threads, at least one writing, is a race. Device memory: each threadgroup's
 // read and written byte ranges, compared across the threadgroups of a dispatch when it ends, and
-// across the dispatches of one command-buffer barrier interval. Atomics are not instrumented.
+// across the dispatches of one command-buffer barrier interval; an access outside every binding's
+// bytes (set_buffer's length) but inside a buffer one of them lies in is out of bounds. Atomics are
+// not instrumented.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +55,8 @@ bool first_overlap(const std::vector<AccessRange>& a, const std::vector<AccessRa
                    AccessRange* in_b);
 // "conv.metal:104" for an address inside an instrumented kernel (addr2line, best effort).
 std::string source_line(const void* pc);
+// "bytes 64..67 of buffer(2) 'out', which is bound to 64 bytes" for an access outside every binding.
+std::string describe_outside(const DispatchDesc& dispatch, uintptr_t begin, uintptr_t end);
 // "thread (x,y,z) of threadgroup (x,y,z)".
 std::string describe_thread(const DispatchDesc& dispatch, uint32_t group, uint32_t thread);
 // "buffer(2) 'out' bytes 64..67" for a device address.
@@ -93,6 +97,7 @@ class RaceTracker {
 
   void threadgroup_access(size_t offset, size_t size, bool write, const void* pc);
   void device_access(uintptr_t begin, uintptr_t end, bool write, const void* pc);
+  void out_of_bounds(uintptr_t begin, uintptr_t end, bool write, const void* pc);
   void race(size_t offset, bool write, const void* pc, uint16_t other, bool other_write, const void* other_pc);
 
   const DispatchDesc* dispatch_ = nullptr;

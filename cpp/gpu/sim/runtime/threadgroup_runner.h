@@ -30,7 +30,11 @@ class KernelFault : public std::runtime_error {
 struct DispatchDesc {
   const KernelInfo* kernel = nullptr;
   void* buffers[kMaxBufferBindings] = {};
-  size_t buffer_lengths[kMaxBufferBindings] = {};  // from the binding's offset to the buffer's end
+  size_t buffer_lengths[kMaxBufferBindings] = {};  // the bytes from each binding the kernel may touch
+  // The whole buffer each binding lies in (an arena holds many tensors): an access inside it but
+  // outside every binding is out of bounds (the race checker reports it).
+  void* allocations[kMaxBufferBindings] = {};
+  size_t allocation_lengths[kMaxBufferBindings] = {};
   size_t threadgroup_lengths[kMaxBufferBindings] = {};
   uint32_t threadgroups[3] = {1, 1, 1};
   uint32_t threads_per_threadgroup[3] = {1, 1, 1};
