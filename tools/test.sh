@@ -6,8 +6,20 @@
 # Homebrew when it is there (brew install googletest), and each step that needs what the Mac lacks is
 # skipped with a message; the `metal` device, where the Mac has one, runs in pytest and the
 # conformance suite.
+# Usage: tools/test.sh [--full]
+#   --full  adds the checks too long for every CI run: the product kernels under AddressSanitizer +
+#           UndefinedBehaviorSanitizer (every metal-sim op test case in a build of its own: about
+#           30 min on 2 cores), the whole model zoo (METALNN_ZOO=full) and fuzz runs of 10 and 5
+#           minutes instead of 45 and 30 seconds. Run it before a release and after a change to
+#           metal-sim's runtime; the default run is meant to stay under 30 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+full=0
+case "${1:-}" in
+  --full) full=1 ;;
+  "") ;;
+  *) echo "usage: tools/test.sh [--full]" >&2; exit 2 ;;
+esac
 
 skip() { echo "tools/test.sh: skipped: $*"; }
 # Elapsed time before each step, so a slow CI run shows which step grew.
@@ -58,9 +70,11 @@ python3 -m metalnn demo
 step "pytest"
 python3 -m pytest tests/python -q -p no:cacheprovider -n 2
 # The GPU op tests again on metal-sim with threads in reverse order and the race checker on: the
-# race checker's own tests, then the metal-sim cases of every op family's tests (about 1 min, 3720
+# race checker's own tests, then the metal-sim cases of every op family's tests (about 4 min, 6220
 # cases; the race checker slows a kernel 10-100x: a 128x256x256 GEMM 11x, a 3x3 convolution 94x).
-# The whole suite under the race checker, models included, takes over 25 min.
+# Besides races it faults on any access outside the bytes of the tensor bound, so a kernel overrunning
+# into its neighbour in the arena is caught here. The whole suite under the race checker, models
+# included, takes over 25 min.
 step "race checker"
 METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest tests/python/test_sim_racecheck.py -q -p no:cacheprovider
 racecheck_files=($(cat tests/metal_sim/product_kernel_tests.txt))  # every GPU op family's tests
@@ -68,8 +82,9 @@ if python3 -c "import sys, metalnn; sys.exit('metal-sim' not in metalnn.devices(
   METALNN_SIM_RACECHECK=1 METALNN_SIM_REVERSE=1 python3 -m pytest -q -p no:cacheprovider -n 2 -k metal-sim "${racecheck_files[@]}"
 fi
 # The model zoo's default subset (tests/models/README.md; exports cached in ~/.cache/metalnn/zoo);
-# METALNN_ZOO=full runs all of it.
+# --full runs all of it (METALNN_ZOO=full).
 step "model zoo"
+if [ $full = 1 ]; then export METALNN_ZOO=full; fi
 python3 -m pytest tests/models -q -p no:cacheprovider
 # ONNX's own conformance suite: every case of the ops the engine supports on cpu (about 30 s), then
 # every case (every dtype) of the ops the GPU devices have kernels for, on each GPU device this machine has.
@@ -83,7 +98,11 @@ done
 if [ $gtest = ON ]; then
   if [ -f tests/metal_sim/run_sanitized.sh ]; then
     step "sanitizers"
-    bash tests/metal_sim/run_sanitized.sh
+    if [ $full = 1 ]; then
+      bash tests/metal_sim/run_sanitized.sh --product-kernels
+    else
+      bash tests/metal_sim/run_sanitized.sh
+    fi
   fi
   step "thread sanitizer"
   bash tests/cpp/run_thread_sanitizer.sh
@@ -91,8 +110,9 @@ else
   skip "the sanitizer runs: they need GoogleTest"
 fi
 # The C++ SDK: installed from the build above, examples/ built against it with find_package(metalnn)
-# and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 90 seconds
-# and the ONNX import path (tests/fuzz/onnx_fuzz.py, memory-capped worker processes) for 60.
+# and run on a converted .metalnn file; then the .metalnn reader under libFuzzer + ASan for 45 seconds
+# and the ONNX import path (tests/fuzz/onnx_fuzz.py, memory-capped worker processes) for 30 (with
+# --full, 10 and 5 minutes).
 step "C++ SDK example"
 bash examples/build_and_run.sh build/test
 if [ "$(uname)" = Darwin ]; then
@@ -100,8 +120,9 @@ if [ "$(uname)" = Darwin ]; then
   skip "the metal-cpp type check: on a Mac the build itself compiles the adapter"
 else
   step "fuzz"
-  bash tests/fuzz/run_fuzz.sh 90
-  python3 tests/fuzz/onnx_fuzz.py --seconds 60  # mutated ONNX models through load, run and save
+  if [ $full = 1 ]; then fuzz_seconds=(600 300); else fuzz_seconds=(45 30); fi
+  bash tests/fuzz/run_fuzz.sh "${fuzz_seconds[0]}"
+  python3 tests/fuzz/onnx_fuzz.py --seconds "${fuzz_seconds[1]}"  # mutated ONNX models through load, run and save
   step "metal-cpp type check"
   bash tools/check_metal_cpp.sh  # after the fuzz run, which installs clang
   # The C++ core and ctest suite cross-built for aarch64 (the Mac's CPU) and run under qemu-user.
