@@ -4,7 +4,7 @@ expansion, the depthwise conv and the projection run as one step over chunks of 
 (cpu/depthwise_block.h) when the depthwise input holds at least 2^16 floats per image and 2^18 over
 the batch, so the shapes here are that large; metal-sim runs the same graphs as separate convs. Every
 activation, stride 1 and 2, 3x3 and 5x5 kernels, odd sizes, channel counts that split into uneven
-chunks, batch 1 and > 1."""
+chunks, maps split into bands of rows, batch 1 and > 1."""
 
 import os
 import subprocess
@@ -150,6 +150,39 @@ def test_expand_depthwise_project_even_chunks(shape, expanded, stride, batch, ta
         for threads in (1, 2):
             np.testing.assert_allclose(metalnn.load(model, device="cpu", threads=threads).run(feeds)[out],
                                        run_reference(model, feeds)[out], rtol=1e-4, atol=1e-4)
+
+
+# name: (input shape, expanded channels, kernel, stride, pads). Maps whose chunk of whole planes
+# would overflow its share of L2 (over 10^4 pixels) run in bands of output rows, each expanding the
+# input rows it reads: the first band's padding at the top, the last one's at the bottom and shorter.
+BAND_CASES = {
+    "stride2_k3": ((8, 131, 97), 40, 3, 2, [1, 1, 1, 1]),
+    "stride1_k3": ((12, 127, 101), 36, 3, 1, [1, 1, 1, 1]),
+    "stride1_k5": ((8, 121, 95), 24, 5, 1, [2, 2, 2, 2]),
+    "stride2_k5_odd_pads": ((8, 119, 103), 24, 5, 2, [1, 2, 2, 1]),
+    "stride1_narrow": ((8, 421, 30), 32, 3, 1, [1, 1, 1, 1]),  # channel-blocked depthwise kernel
+    "deep_expansion": ((64, 111, 97), 72, 3, 2, [1, 1, 1, 1]),  # expansion on the packed GEMM
+}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("case", BAND_CASES.values(), ids=BAND_CASES.keys())
+def test_expand_depthwise_project_bands(case, batch, target, rng):
+    x_shape, expanded, kernel, stride, pads = case
+    model, feeds = block(rng, (batch, *x_shape), expanded, kernel, stride, pads, "relu6", project=True)
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_expand_depthwise_project_bands_threads(batch, threads, rng):
+    """Bands of rows split over the threads, several from one image."""
+    model, feeds = block(rng, (batch, 12, 127, 101), 36, 3, 1, [1, 1, 1, 1], "hardswish", project=True)
+    expected = run_reference(model, feeds)["y"]
+    actual = metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"]
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
 
 
 def test_expand_depthwise_project_then_conv(target, rng):
