@@ -4,7 +4,10 @@
 // Run as separate layers, the expanded and depthwise tensors (the widest of the block, at the highest
 // resolution) go out to memory and come back; run together, they live only in a per-thread scratch
 // that stays in L2, the narrow input is read from L2 once per chunk and each chunk's projection sums
-// into the image's output there. The fused node belongs to the CPU executable's own copy of the
+// into the image's output there. Where a chunk of whole planes would overflow L2 (112 x 112 maps),
+// the block runs in bands of output rows instead, each expanding the input rows it reads; a network's
+// stem convolution in front of a depthwise conv and projection joins them the same way, making each
+// band of its map as it is consumed. The fused node belongs to the CPU executable's own copy of the
 // graph, never to the model: the other devices and the .metalnn format never see it.
 #pragma once
 #include <memory>
@@ -19,7 +22,8 @@ namespace metalnn::cpu {
 // Rewrites each such block whose depthwise input is large enough to pay into one depthwise Conv node
 // with inputs [x, dw weight, dw bias, residual, expand weight, expand bias, project weight, project
 // bias] (absent parts -1), attributes _expand and _project saying which parts it has, and their
-// activations as _expand_activation and _project_activation (alpha, beta alike). Value ids are kept.
+// activations as _expand_activation and _project_activation (alpha, beta alike); a stem in the
+// expansion's place is marked _stem, its window attributes prefixed _stem_. Value ids are kept.
 Graph fuse_depthwise_blocks(Graph g);
 
 // Whether `n` is a node fuse_depthwise_blocks made, and its kernel.

@@ -367,4 +367,16 @@ void StemConv::run(const float* x, const float* bias, float* y, int64_t batch, c
   });
 }
 
+void StemConv::rows(const float* x, const float* bias, float* y, int64_t plane, int64_t oh0, int64_t oh1,
+                    const Activation& act) const {
+  Epilogue e{act, 0.f, 0.f, false};
+  e.exact = activation_as_clamp(act, e.lo, e.hi);
+  thread_local std::vector<float> buf;
+  for (int64_t r0 = oh0; r0 < oh1; r0 += kBandRows) {
+    const int64_t r1 = std::min(oh1, r0 + kBandRows);
+    fill(x, r0, r1, buf);
+    compute(buf.data(), bias, y + (r0 - oh0) * win_.out_w, plane, r1 - r0, 0, out_c_, e);
+  }
+}
+
 }  // namespace metalnn::cpu

@@ -39,6 +39,12 @@ class StemConv {
   // y = act(conv(x) + bias) for a batch of NCHW images (pooled if fused); bias may be nullptr.
   void run(const float* x, const float* bias, float* y, int64_t batch, const Activation& act, ThreadPool& pool) const;
 
+  // Output rows [oh0, oh1) of one image x, never pooled, on the calling thread: row i of channel o at
+  // y + o * plane + i * out_w (for a caller that consumes the map a band of rows at a time).
+  void rows(const float* x, const float* bias, float* y, int64_t plane, int64_t oh0, int64_t oh1,
+            const Activation& act) const;
+  const Window2d& window() const { return win_; }
+
  private:
   // The activation as the tiles apply it: clamped to [lo, hi], and if `exact` is false, act after.
   struct Epilogue {

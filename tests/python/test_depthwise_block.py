@@ -4,7 +4,7 @@ expansion, the depthwise conv and the projection run as one step over chunks of 
 (cpu/depthwise_block.h) when the depthwise input holds at least 2^16 floats per image and 2^18 over
 the batch, so the shapes here are that large; metal-sim runs the same graphs as separate convs. Every
 activation, stride 1 and 2, 3x3 and 5x5 kernels, odd sizes, channel counts that split into uneven
-chunks, batch 1 and > 1."""
+chunks, maps split into bands of rows, a stem convolution in front, batch 1 and > 1."""
 
 import os
 import subprocess
@@ -152,6 +152,89 @@ def test_expand_depthwise_project_even_chunks(shape, expanded, stride, batch, ta
                                        run_reference(model, feeds)[out], rtol=1e-4, atol=1e-4)
 
 
+# name: (input shape, expanded channels, kernel, stride, pads). Maps whose chunk of whole planes
+# would overflow its share of L2 (over 10^4 pixels) run in bands of output rows, each expanding the
+# input rows it reads: the first band's padding at the top, the last one's at the bottom and shorter.
+BAND_CASES = {
+    "stride2_k3": ((8, 131, 97), 40, 3, 2, [1, 1, 1, 1]),
+    "stride1_k3": ((12, 127, 101), 36, 3, 1, [1, 1, 1, 1]),
+    "stride1_k5": ((8, 121, 95), 24, 5, 1, [2, 2, 2, 2]),
+    "stride2_k5_odd_pads": ((8, 119, 103), 24, 5, 2, [1, 2, 2, 1]),
+    "stride1_narrow": ((8, 421, 30), 32, 3, 1, [1, 1, 1, 1]),  # channel-blocked depthwise kernel
+    "deep_expansion": ((64, 111, 97), 72, 3, 2, [1, 1, 1, 1]),  # expansion on the packed GEMM
+}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("case", BAND_CASES.values(), ids=BAND_CASES.keys())
+def test_expand_depthwise_project_bands(case, batch, target, rng):
+    x_shape, expanded, kernel, stride, pads = case
+    model, feeds = block(rng, (batch, *x_shape), expanded, kernel, stride, pads, "relu6", project=True)
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_expand_depthwise_project_bands_threads(batch, threads, rng):
+    """Bands of rows split over the threads, several from one image."""
+    model, feeds = block(rng, (batch, 12, 127, 101), 36, 3, 1, [1, 1, 1, 1], "hardswish", project=True)
+    expected = run_reference(model, feeds)["y"]
+    actual = metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"]
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+def stem_block(rng, x_shape, kernel, stride, pads, stem_act, channels=32):
+    """A network's start: a 3x3 stride-2 stem convolution, a depthwise conv and a projection to 16."""
+    values = {
+        "x": rng.standard_normal(x_shape, dtype="float32"),
+        "ws": const(rng.standard_normal((channels, x_shape[1], 3, 3), dtype="float32") / 5, "float32"),
+        "bs": const(rng.standard_normal(channels, dtype="float32")),
+        "wd": const(rng.standard_normal((channels, 1, kernel, kernel), dtype="float32") / kernel, "float32"),
+        "bd": const(rng.standard_normal(channels, dtype="float32")),
+        "wp": const(rng.standard_normal((16, channels, 1, 1), dtype="float32") / np.sqrt(channels), "float32"),
+    }
+    nodes = [helper.make_node("Conv", ["x", "ws", "bs"], ["s"], strides=[2, 2], pads=[1, 1, 1, 1])]
+    s = activation(stem_act, "s", values, nodes)
+    nodes.append(helper.make_node("Conv", [s, "wd", "bd"], ["d"], group=channels, kernel_shape=[kernel, kernel],
+                                  strides=[stride, stride], pads=pads))
+    d = activation("relu6", "d", values, nodes)
+    nodes.append(helper.make_node("Conv", [d, "wp"], ["y"]))
+    return make_model(nodes, values, ["y"])
+
+
+# name: (input shape, depthwise kernel, stride, pads, stem activation). Batches whose stem output
+# reaches 2^20 floats run as one step, in bands of rows each made by the stem as it is consumed.
+STEM_CASES = {
+    "k3": ((3, 3, 227, 229), 3, 1, [1, 1, 1, 1], "relu6"),
+    "k3_hardswish": ((4, 3, 201, 223), 3, 1, [1, 1, 1, 1], "hardswish"),
+    "k5_stride2": ((3, 3, 301, 297), 5, 2, [2, 2, 2, 2], "relu"),
+    "four_channels": ((3, 4, 233, 211), 3, 1, [1, 1, 1, 1], "none"),
+}
+
+
+@pytest.mark.parametrize("case", STEM_CASES.values(), ids=STEM_CASES.keys())
+def test_stem_depthwise_project(case, target, rng):
+    x_shape, kernel, stride, pads, stem_act = case
+    model, feeds = stem_block(rng, x_shape, kernel, stride, pads, stem_act)
+    check_model(model, feeds, target, target.tolerance.scaled(4.0))
+    if target.device == "cpu":
+        assert cpu_conv_steps(model, feeds) == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_stem_depthwise_project_threads(threads, rng):
+    """The bands of three images over the threads; a single image stays three steps."""
+    model, feeds = stem_block(rng, (3, 3, 227, 229), 3, 1, [1, 1, 1, 1], "relu6")
+    expected = run_reference(model, feeds)["y"]
+    actual = metalnn.load(model, device="cpu", threads=threads).run(feeds)["y"]
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+    model, feeds = stem_block(rng, (1, 3, 227, 229), 3, 1, [1, 1, 1, 1], "relu6")
+    assert cpu_conv_steps(model, feeds) == 3
+    check_model(model, feeds, CPU_TARGETS[0])
+
+
 def test_expand_depthwise_project_then_conv(target, rng):
     model, feeds = block(rng, (2, 16, 59, 47), 96, 3, 2, [1, 1, 1, 1], "relu", project=True, head=True)
     check_model(model, feeds, target, target.tolerance.scaled(4.0))
@@ -185,9 +268,11 @@ def test_expand_depthwise_not_fused(rng):
 
 @pytest.mark.parametrize("isa", ["avx2", "blas"])
 def test_depthwise_block_gemm_isa_paths(isa):
-    """The cpu cases above once more with the expansion and projection GEMMs on AVX2 register tiles or
-    on the platform BLAS (unpacked weights)."""
+    """The cpu cases above once more with the expansion and projection GEMMs on AVX2 register tiles (the
+    stem and depthwise kernels too) or on the platform BLAS (unpacked weights)."""
     env = dict(os.environ, METALNN_GEMM_ISA=isa)
+    if isa == "avx2":
+        env.update(METALNN_STEM_KERNELS="avx2", METALNN_DEPTHWISE_KERNELS="avx2")
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
                              "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
