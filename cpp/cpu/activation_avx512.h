@@ -111,6 +111,8 @@ METALNN_AVX512_INLINE bool with_activation_avx512(const Activation& act, const F
     case K::HardSwish: f(HardSwishOp512{}); return true;
     case K::Sigmoid: f(SigmoidOp512{}); return true;
     case K::Swish: f(SwishOp512{_mm512_set1_ps(act.alpha)}); return true;
+    case K::Gelu: f(GeluOp512{}); return true;
+    case K::GeluTanh: f(GeluTanhOp512{}); return true;
     default: return false;
   }
 }
