@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
 
 namespace metalnn {
 
@@ -125,6 +126,40 @@ std::vector<PlanView> concat_views(const Graph& g, size_t alignment, bool image_
     if (views.size() > first_view) taken[out] = 1;
   }
   return views;
+}
+
+std::vector<PlanView> reshape_views(const Graph& g, const std::vector<PlanView>& views) {
+  const int nv = g.num_values();
+  std::vector<char> external(nv, 0);
+  for (int v : g.inputs()) external[v] = 1;
+  for (int v : g.outputs()) external[v] = 1;
+  // Where each value already lives inside another: its base and offset, and whether it is contiguous.
+  std::vector<int> base_of(nv, -1);
+  std::vector<size_t> offset_of(nv, 0);
+  std::vector<char> strided(nv, 0);
+  for (const PlanView& view : views) {
+    base_of[view.value] = view.base;
+    offset_of[view.value] = view.offset;
+    strided[view.value] = view.image_stride != 0;
+  }
+  std::vector<PlanView> result;
+  for (const Node& n : g.nodes()) {
+    const std::string& op = n.op_type;
+    if ((op != "Reshape" && op != "Flatten" && op != "Squeeze" && op != "Unsqueeze" && op != "Identity") ||
+        n.inputs.empty() || n.outputs.size() != 1)
+      continue;
+    const int in = n.inputs[0], out = n.outputs[0];
+    if (in < 0 || out < 0 || external[in] || external[out] || base_of[out] >= 0 || strided[in]) continue;
+    const Value &a = g.value(in), &b = g.value(out);
+    if (a.is_constant() || b.is_constant() || a.dtype != b.dtype || shape_numel(a.shape) != shape_numel(b.shape))
+      continue;
+    const int base = base_of[in] >= 0 ? base_of[in] : in;
+    const size_t offset = base_of[in] >= 0 ? offset_of[in] : 0;
+    result.push_back(PlanView{out, base, offset, 0});
+    base_of[out] = base;
+    offset_of[out] = offset;
+  }
+  return result;
 }
 
 }  // namespace metalnn

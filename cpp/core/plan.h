@@ -47,4 +47,10 @@ struct Plan {
 // given twice are left out, and so is a band whose offset is not a multiple of `alignment`.
 std::vector<PlanView> concat_views(const Graph& g, size_t alignment, bool image_strides = false);
 
+// The outputs of Reshape, Flatten, Squeeze, Unsqueeze and Identity nodes as views of their input's
+// bytes (or of the contiguous band that input is a view of), so that a device whose kernel skips a
+// copy onto itself moves nothing. Graph inputs and outputs, constants and values already a view in
+// `views` are left out.
+std::vector<PlanView> reshape_views(const Graph& g, const std::vector<PlanView>& views);
+
 }  // namespace metalnn

@@ -111,6 +111,9 @@ CpuExecutable::CpuExecutable(Graph g, int threads)
                                       !step.kernel->write_image_stride(at, int64_t(view.image_stride / elem));
                              }),
               views.end());
+  // A Reshape's output shares its input's bytes; the copy kernel then finds nothing to move.
+  const std::vector<PlanView> reshapes = reshape_views(graph_, views);
+  views.insert(views.end(), reshapes.begin(), reshapes.end());
   plan_ = Plan::build(graph_, 64, views, elided);
   arena_ = Tensor::empty(DType::UInt8, {static_cast<int64_t>(plan_.arena_bytes)}, "the activation arena");
   for (int v = 0; v < graph_.num_values(); ++v) {

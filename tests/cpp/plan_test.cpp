@@ -186,6 +186,57 @@ TEST(Plan, ConcatViewsNeedOnlyUnitDimsBeforeTheAxisAndNoGraphOutput) {
   EXPECT_TRUE(concat_views(g, 64).empty());
 }
 
+TEST(Plan, ReshapeOutputsShareTheirInputsBytes) {
+  // a = f(x); r1 = Reshape(a); r2 = Flatten(r1); cat = Concat(b, c); rc = Reshape(c) after cat;
+  // y = f(r2, rc) read after a's own last reader; o = Reshape(y) is a graph output.
+  Graph g;
+  const int x = add_sized(g, "x", {4, 16});
+  g.inputs().push_back(x);
+  const int a = add_sized(g, "a", {4, 16}), r1 = add_sized(g, "r1", {2, 2, 16}), r2 = add_sized(g, "r2", {64});
+  const int b = add_sized(g, "b", {16}), c = add_sized(g, "c", {16}), cat = add_sized(g, "cat", {32});
+  const int rc = add_sized(g, "rc", {4, 4}), t = add_sized(g, "t", {4, 16}), y = add_sized(g, "y", {64});
+  const int o = add_sized(g, "o", {8, 8}), rx = add_sized(g, "rx", {64});
+  add_fake(g, "Fake", {x}, a);
+  add_fake(g, "Reshape", {a}, r1);
+  add_fake(g, "Flatten", {r1}, r2);
+  add_fake(g, "Reshape", {x}, rx);  // a graph input: left out
+  add_fake(g, "Fake", {x}, b);
+  add_fake(g, "Fake", {x}, c);
+  add_fake(g, "Concat", {b, c}, cat, 0);
+  add_fake(g, "Reshape", {c}, rc);
+  add_fake(g, "Fake", {rx, cat}, t);
+  add_fake(g, "Fake", {r2, rc, t}, y);
+  add_fake(g, "Reshape", {y}, o);
+  g.outputs().push_back(o);
+
+  std::vector<PlanView> views = concat_views(g, 64);
+  ASSERT_EQ(views.size(), 2u);
+  const std::vector<PlanView> reshapes = reshape_views(g, views);
+  ASSERT_EQ(reshapes.size(), 3u);
+  EXPECT_EQ(reshapes[0].value, r1);
+  EXPECT_EQ(reshapes[0].base, a);
+  EXPECT_EQ(reshapes[1].value, r2);
+  EXPECT_EQ(reshapes[1].base, a);  // the chain resolves to the first input
+  EXPECT_EQ(reshapes[2].value, rc);
+  EXPECT_EQ(reshapes[2].base, cat);  // c's band of the concat
+  EXPECT_EQ(reshapes[2].offset, 64u);
+  views.insert(views.end(), reshapes.begin(), reshapes.end());
+  const Plan plan = Plan::build(g, 64, views);
+  EXPECT_EQ(plan.offsets[r1], plan.offsets[a]);
+  EXPECT_EQ(plan.offsets[r2], plan.offsets[a]);
+  EXPECT_EQ(plan.offsets[rc], plan.offsets[cat] + 64);
+  EXPECT_EQ(plan.last_step[a], plan.last_step[r2]);
+  EXPECT_EQ(plan.last_step[cat], plan.last_step[rc]);
+  // a, kept until y reads r2, overlaps no other value alive meanwhile (t in particular).
+  for (int v = 0; v < g.num_values(); ++v) {
+    if (!plan.in_arena(v) || v == a || v == r1 || v == r2) continue;
+    const bool same_space = plan.offsets[v] < plan.offsets[a] + int64_t(bytes_of(g, a)) &&
+                            plan.offsets[a] < plan.offsets[v] + int64_t(bytes_of(g, v));
+    const bool same_time = plan.first_step[v] <= plan.last_step[a] && plan.first_step[a] <= plan.last_step[v];
+    EXPECT_FALSE(same_space && same_time) << g.value(v).name;
+  }
+}
+
 TEST(Plan, ElidedValueIsNotStoredAndItsReaderWritesAtTheProducersStep) {
   // x -> t0 -> t1 -> t2 -> y; t1 elided: n1 writes t2 itself, while t0 is still read.
   Graph g;

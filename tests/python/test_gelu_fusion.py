@@ -111,6 +111,8 @@ def test_broadcasting_constant_not_fused(target, rng):
 PRODUCERS = {
     "matmul_bias": ((2, 13, 24), (24, 37)),
     "matmul_batched": ((3, 5, 9), (9, 70)),
+    # Several 14-row panels, 32-column tiles and a 1-column tail: the GELU applied in registers per tile.
+    "matmul_tiles": ((2, 29, 24), (24, 129)),
     "gemm": ((17, 24), (24, 33)),
     "conv": ((2, 6, 9, 7), (11, 6, 3, 3)),
 }

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from op_check import NEWEST_OPSET, OPSETS, check_op, const
+from onnx import helper
+
+from op_check import NEWEST_OPSET, OPSETS, check_model, check_op, const, make_model
 
 SHAPE = (2, 7, 13, 5)
 
@@ -76,3 +78,31 @@ def test_unsqueeze_scalar(target):
     """A scalar becomes a one-element vector, as in exported shape code."""
     check_op("Unsqueeze", [np.array(7, dtype="int64"), const([0], "int64")], target,
              opset=NEWEST_OPSET)
+
+
+def test_reshape_chain_shares_memory(target, rng):
+    """Reshape -> Flatten -> Unsqueeze of an intermediate, the original read again after later nodes
+    have run, and a Reshape of a Concat input written into its band: on the cpu device the outputs
+    share their inputs' bytes, which must stay intact while any of them is read."""
+    x = rng.standard_normal((2, 8, 13), dtype="float32")  # 832 bytes: the concat band is aligned
+    nodes = [
+        helper.make_node("Add", ["x", "one"], ["a"]),
+        helper.make_node("Reshape", ["a", "s1"], ["r1"]),
+        helper.make_node("Flatten", ["r1"], ["r2"], axis=1),
+        helper.make_node("Unsqueeze", ["r2", "ax"], ["r3"]),
+        helper.make_node("Mul", ["x", "two"], ["m"]),
+        helper.make_node("Neg", ["x"], ["b"]),
+        helper.make_node("Concat", ["b", "m"], ["cat"], axis=0),
+        helper.make_node("Reshape", ["m", "s1"], ["rm"]),
+        helper.make_node("Relu", ["cat"], ["c2"]),
+        helper.make_node("Reshape", ["c2", "s2"], ["c3"]),
+        helper.make_node("Add", ["r1", "rm"], ["y0"]),
+        helper.make_node("Reshape", ["y0", "s3"], ["y1"]),
+        helper.make_node("Add", ["y1", "r3"], ["y"]),
+        helper.make_node("Sub", ["a", "x"], ["z"]),
+    ]
+    values = {"x": x, "one": const(np.float32(1)), "two": const(np.float32(2)),
+              "s1": const(np.array([16, 13], np.int64)), "s2": const(np.array([-1], np.int64)),
+              "s3": const(np.array([1, 16, 13], np.int64)), "ax": const(np.array([0], np.int64))}
+    model, feeds = make_model(nodes, values, ["y", "z", "c3"])
+    check_model(model, feeds, target)

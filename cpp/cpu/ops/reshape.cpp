@@ -1,6 +1,7 @@
 // The kernel of Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout: the output holds the
-// input's bytes unchanged (copied, since the plan gives every value its own memory). Dropout's
-// optional mask output is all true.
+// input's bytes unchanged: where the plan made the output a view of the input (core/plan.h
+// reshape_views) there is nothing to move, otherwise they are copied. Dropout's optional mask output
+// is all true.
 #include <cstring>
 
 #include "cpu/kernel.h"
