@@ -326,6 +326,9 @@ FUSED_CASES = {
     "pooled_1x1": ((5, 40, 1, 1), (37, 40, 1, 1), {}),
     # Two K blocks of the packed GEMM: the epilogue, and a residual, only on the last.
     "pointwise_two_k_blocks": ((1, 600, 17, 17), (20, 600, 1, 1), {}),
+    # Im2col tiles (128, 128, 67 columns) against weights packed in K blocks sized for L1 (4 of 250 at
+    # 48 KiB), three row panels sweeping each.
+    "im2col_l1_k_blocks": ((2, 40, 17, 19), (37, 40, 5, 5), {"pads": [2, 2, 2, 2]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -382,6 +385,17 @@ def test_conv_gemm_isa_paths(isa):
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
                              "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("l1", [16 << 10, 128 << 10])
+def test_conv_l1_sizes(l1):
+    """The cpu cases above once more with the im2col GEMM's K blocks sized for a smaller and a larger L1
+    (the size is read once per process): 12 blocks of 84 or 2 of 500 where 48 KiB makes 4 of 250."""
+    env = dict(os.environ, METALNN_L1D_BYTES=str(l1))
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths and not kernel_paths and not l1_sizes"], env=env,
+                            capture_output=True, text=True, cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
 
 
