@@ -158,6 +158,12 @@ CONV_CASES = {
     # Rows up to 64 wide (four vectors), and strides above 2 (gathered): AlexNet's 11x11 stride-4 stem.
     "narrow_im2col_64_wide": ((2, 3, 5, 64), (5, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
     "narrow_im2col_stride4_11x11": ((2, 3, 63, 67), (9, 3, 11, 11), {"strides": [4, 4], "pads": [2, 2, 2, 2]}),
+    # Stride 4 (four loads and permutes per vector): three vectors, the last of 15 lanes, padding on
+    # both sides; dilated; 1-D.
+    "narrow_im2col_stride4_47_wide": ((1, 3, 30, 190), (6, 3, 11, 11), {"strides": [4, 4], "pads": [2, 3, 1, 5]}),
+    "narrow_im2col_stride4_dilated": ((2, 4, 21, 101), (5, 4, 3, 3), {"strides": [4, 4], "dilations": [2, 3],
+                                                                     "pads": [1, 0, 2, 4]}),
+    "narrow_im2col_conv1d_stride4": ((2, 6, 170), (5, 6, 5), {"strides": [4], "pads": [1, 2]}),
     "narrow_im2col_stride3_dilated": ((1, 5, 20, 150), (4, 5, 3, 4), {"strides": [3, 3], "dilations": [1, 2],
                                                                      "pads": [1, 3, 0, 2]}),
     "narrow_im2col_conv1d_stride3": ((2, 6, 170), (5, 6, 7), {"strides": [3], "pads": [3, 2]}),
