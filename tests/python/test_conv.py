@@ -405,6 +405,17 @@ def test_conv_l1_sizes(l1):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+@pytest.mark.parametrize("l2", [512 << 10, 2 << 20])
+def test_conv_l2_sizes(l2):
+    """The cpu cases above once more with im2col tiles (and the GEMM's blocks) sized for a smaller and
+    a larger L2 (the size is read once per process): other tile widths, tails and tile counts."""
+    env = dict(os.environ, METALNN_L2_BYTES=str(l2))
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths and not kernel_paths and not l2_sizes"], env=env,
+                            capture_output=True, text=True, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 def _conv_output_shape(x_shape, w_shape, attributes):
     pads = attributes.get("pads", [0, 0, 0, 0])
     strides = attributes.get("strides", [1, 1])
