@@ -747,7 +747,7 @@ int64_t gemm_l1_k_block(GemmIsa isa) {
   const Tile t = tile_of(isa);
   if (!t.kernel) return 0;
   const int64_t l1_floats = static_cast<int64_t>(cache_sizes().l1d / sizeof(float));
-  return std::max<int64_t>(64, l1_floats / (t.mr + t.nr));
+  return std::clamp<int64_t>(l1_floats / (t.mr + t.nr), 64, kKc);
 }
 
 PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa, int64_t kc_max) {

@@ -46,9 +46,9 @@ PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int6
 PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa,
                         int64_t kc_max = 0);
 
-// K rows per block at which one row panel of A and one column panel of B fit the core's L1 together
-// (0 for GemmIsa::Blas): for A packed ahead against a B read in place by many row panels in turn (an
-// im2col tile), whose panel is otherwise reloaded from L2 by every row panel.
+// K rows per block at which one row panel of A and one column panel of B fit the core's L1 together,
+// at most the default 512 (0 for GemmIsa::Blas): for A packed ahead against a B read in place by many
+// row panels in turn (an im2col tile), whose panel is otherwise reloaded from L2 by every row panel.
 int64_t gemm_l1_k_block(GemmIsa isa);
 
 // Packs derived from constant tensors, one list per tensor and packing.
