@@ -31,14 +31,15 @@ T* offset(T* p, int64_t n) {
 }
 
 // What one tap reads: per vector of output columns [16 s, 16 s + 16), the lanes that read the input,
-// and at stride 2 the floats of the two loads whose even ones they are.
+// at stride 2 the floats of the two loads whose even ones they are, and at stride 4 those of the four
+// loads whose every fourth ones they are.
 struct TapMasks {
   int64_t kh, col_offset;
-  __mmask16 valid[kMaxVectors], first[kMaxVectors], second[kMaxVectors];
+  __mmask16 valid[kMaxVectors], first[kMaxVectors], second[kMaxVectors], quarter[kMaxVectors][4];
 };
 
 TapMasks tap_masks(const Window2d& w, int64_t kh, int64_t kw) {
-  TapMasks m{kh, kw * w.dilation_w - w.pad_left, {}, {}, {}};
+  TapMasks m{kh, kw * w.dilation_w - w.pad_left, {}, {}, {}, {}};
   const IndexRange cols = valid_range(m.col_offset, w.stride_w, w.out_w, w.in_w);
   for (int s = 0; s < kMaxVectors; ++s) {
     const int64_t a = std::clamp<int64_t>(cols.lo - kLanes * s, 0, kLanes);
@@ -47,16 +48,24 @@ TapMasks tap_masks(const Window2d& w, int64_t kh, int64_t kw) {
     const uint32_t raw = b > a ? uint32_t((uint64_t{1} << (2 * b - 1)) - (uint64_t{1} << (2 * a))) : 0u;
     m.first[s] = __mmask16(raw & 0xffff);
     m.second[s] = __mmask16(raw >> 16);
+    for (int j = 0; j < 4; ++j) {  // load j holds lanes 4j .. 4j + 3 at floats 0, 4, 8, 12
+      unsigned bits = 0;
+      for (int q = 0; q < 4; ++q)
+        if ((m.valid[s] >> (4 * j + q)) & 1u) bits |= 1u << (4 * q);
+      m.quarter[s][j] = __mmask16(bits);
+    }
   }
   return m;
 }
 
 // One im2col row: the tap of `m` over channel plane `plane` for output positions [p0, p1), to dst,
 // each output row as up to kMaxVectors vectors of 16 columns: masked loads at stride 1, two of them
-// and a permute at stride 2, a gather at larger strides.
+// and a permute at stride 2, four and three permutes at stride 4 (AlexNet's stem; a gather of 16
+// took as long as the GEMM on its columns), a gather at other strides.
 METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, const TapMasks& m, int64_t p0,
                                       int64_t p1, float* dst) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i fourth = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m512i strided = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                               _mm512_set1_epi32(static_cast<int>(w.stride_w)));
   const int vectors = static_cast<int>((w.out_w + kLanes - 1) / kLanes);
@@ -77,6 +86,13 @@ METALNN_TARGET_AVX512 void narrow_row(const float* plane, const Window2d& w, con
         else if (w.stride_w == 2)
           v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.first[s], src), even,
                                      _mm512_maskz_loadu_ps(m.second[s], src + 16));
+        else if (w.stride_w == 4)
+          v = _mm512_shuffle_f32x4(  // lanes 0-7 of each permute: outputs 0-7 and 8-15
+              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.quarter[s][0], src), fourth,
+                                     _mm512_maskz_loadu_ps(m.quarter[s][1], src + 16)),
+              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.quarter[s][2], src + 32), fourth,
+                                     _mm512_maskz_loadu_ps(m.quarter[s][3], src + 48)),
+              _MM_SHUFFLE(1, 0, 1, 0));
         else
           v = _mm512_mask_i32gather_ps(v, m.valid[s], strided, src, 4);
       }

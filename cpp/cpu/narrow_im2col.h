@@ -1,8 +1,8 @@
 // im2col for maps whose output rows are at most 64 wide (the 56x56 to 7x7 layers of ResNets, AlexNet's
 // 55x55 stride-4 stem): each output row of each tap is up to four AVX-512 vectors, loaded under a mask
-// of the columns that read the input (padding lanes zero; gathered at strides above 2) and stored
-// under a mask, where the general im2col copies runs of 7 to 56 floats one call each (a float at a
-// time at strides above 2) and spent a fifth of a 7x7 layer's time.
+// of the columns that read the input (padding lanes zero; permuted at strides 2 and 4, gathered at
+// others) and stored under a mask, where the general im2col copies runs of 7 to 56 floats one call
+// each (a float at a time at strides above 2) and spent a fifth of a 7x7 layer's time.
 #pragma once
 #include <cstdint>
 

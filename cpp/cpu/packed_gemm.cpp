@@ -533,7 +533,7 @@ void finish_tile(const Tile& t, float* ct, int64_t ldc, int rows, int cols, cons
 void gemm_block(const Tile& t, int64_t p0, int64_t p1, int64_t c0, int64_t c1, int64_t m, int64_t n, int64_t k,
                 float alpha, const GemmOperand& a, const GemmOperand& b, float beta, float* c, int64_t ldc,
                 const BlockEpilogue& epilogue, const GemmRowEpilogue& fused, const ImageColumns& images) {
-  thread_local std::vector<float> a_buf, b_buf;
+  thread_local AlignedFloats a_buf, b_buf;
   const bool b_images = images.per_image > 0 && images.b_image != 0;
   const int64_t m_pad = round_up(m, t.mr), n_pad = round_up(n, t.nr);
   const PackedMatrix* ahead = a.packed ? a.packed : b.packed;  // its K blocks rule
@@ -739,8 +739,15 @@ GemmIsa gemm_isa() {
 
 void set_gemm_isa(GemmIsa isa) { forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed); }
 
-PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa) {
-  return pack_whole(true, src, ld, trans, m, k, isa, 0);
+PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa, int64_t kc_max) {
+  return pack_whole(true, src, ld, trans, m, k, isa, kc_max);
+}
+
+int64_t gemm_l1_k_block(GemmIsa isa) {
+  const Tile t = tile_of(isa);
+  if (!t.kernel) return 0;
+  const int64_t l1_floats = static_cast<int64_t>(cache_sizes().l1d / sizeof(float));
+  return std::clamp<int64_t>(l1_floats / (t.mr + t.nr), 64, kKc);
 }
 
 PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa, int64_t kc_max) {

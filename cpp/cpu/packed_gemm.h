@@ -11,6 +11,7 @@
 
 #include "core/activation.h"
 #include "core/derived_cache.h"
+#include "cpu/aligned_vector.h"
 #include "cpu/parallel_gemm.h"
 #include "cpu/thread_pool.h"
 
@@ -34,15 +35,21 @@ struct PackedMatrix {
   // Left: rows spread over the panels as evenly as they go rather than MR per panel (A packed per call).
   bool even_rows = false;
   int64_t kb = 0;  // K rows per block
-  std::vector<float> data;
+  AlignedFloats data;
 };
 
 // op(src) packed for `isa`; src is row-major with leading dimension ld, transposed when trans. K is
 // cut into blocks of equal size, at most kc_max rows each (0: the GEMM's default, 512); the operand
 // packed per call follows the pack's blocks.
-PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa);
+PackedMatrix pack_left(const float* src, int64_t ld, bool trans, int64_t m, int64_t k, GemmIsa isa,
+                       int64_t kc_max = 0);
 PackedMatrix pack_right(const float* src, int64_t ld, bool trans, int64_t k, int64_t n, GemmIsa isa,
                         int64_t kc_max = 0);
+
+// K rows per block at which one row panel of A and one column panel of B fit the core's L1 together,
+// at most the default 512 (0 for GemmIsa::Blas): for A packed ahead against a B read in place by many
+// row panels in turn (an im2col tile), whose panel is otherwise reloaded from L2 by every row panel.
+int64_t gemm_l1_k_block(GemmIsa isa);
 
 // Packs derived from constant tensors, one list per tensor and packing.
 DerivedCache<const std::vector<PackedMatrix>>& packed_weights();

@@ -7,6 +7,7 @@
 
 #include "core/derived_cache.h"
 #include "cpu/activation.h"
+#include "cpu/aligned_vector.h"
 #include "cpu/cpu_features.h"
 #include "cpu/epilogue.h"
 #include "cpu/simd_avx2.h"
@@ -40,7 +41,7 @@ constexpr int64_t kF4MinSize = 17;
 // A thread's V (points x [in_c, tiles]) and M (points x [out_c, tiles]), each point's matrix
 // point_stride() from the next, for the chunks it runs.
 struct Scratch {
-  std::vector<float> v, m;
+  AlignedFloats v, m;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -512,7 +513,7 @@ void WinogradConv::run_small(const float* x, const float* bias, float* y, int64_
   const int64_t blocks = (out_c_ + block_rows_ - 1) / block_rows_;
   const int64_t groups = std::min<int64_t>(batch, pool.num_threads());
   pool.parallel_for(blocks * groups, 1, [&](int64_t t0, int64_t t1) {
-    thread_local std::vector<float> mb;
+    thread_local AlignedFloats mb;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t blk = t / groups, group = t % groups;
       const int64_t o0 = blk * block_rows_, rows = std::min(block_rows_, out_c_ - o0);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -82,8 +83,10 @@ void check(const Case& t, GemmIsa isa, ThreadPool* pool, const Fused& f = {}, in
   fused.lo = f.lo;
   fused.hi = f.hi;
   const std::vector<float> c0 = c;
-  const PackedMatrix packed = t.pack_a ? pack_left(a.data(), lda, t.trans_a, t.m, t.k, isa)
+  const PackedMatrix packed = t.pack_a ? pack_left(a.data(), lda, t.trans_a, t.m, t.k, isa, kc_max)
                                        : pack_right(b.data(), ldb, t.trans_b, t.k, t.n, isa, kc_max);
+  // The kernels load whole cache lines of a pack: it starts on one.
+  if (!packed.data.empty()) EXPECT_EQ(reinterpret_cast<uintptr_t>(packed.data.data()) % 64, 0u);
   std::vector<int> seen(static_cast<size_t>(t.m * t.n), 0);
   std::mutex seen_mutex;
   gemm(pool, t.m, t.n, t.k, t.alpha, {a.data(), lda, t.trans_a, t.pack_a ? &packed : nullptr},
@@ -156,6 +159,27 @@ TEST(PackedGemm, PackedBKBlocksEveryIsa) {
       for (int64_t kc_max : {768, 300}) {
         check(t, isa, nullptr, {}, kc_max);
         check(t, isa, &pool, {true, -0.5f, 0.75f, true, activation(Activation::Kind::Gelu)}, kc_max);
+      }
+  }
+}
+
+// A packed ahead with K blocks other than the default (an im2col convolution's, sized for L1): B
+// read in place (few rows, or a short span) or packed per call follows them, the epilogue on the last.
+TEST(PackedGemm, PackedAKBlocksEveryIsa) {
+  IsaScope scope;
+  ThreadPool pool(2);
+  const std::vector<Case> cases = {
+      {192, 128, 1600, false, false, true, 1.f, 0.f}, {20, 89, 1000, false, false, true, 1.f, 0.5f},
+      {300, 130, 700, false, false, true, 1.f, 0.f},  {13, 7, 263, true, false, true, -1.f, 0.f},
+  };
+  for (GemmIsa isa : isas()) {
+    set_gemm_isa(isa);
+    const int64_t l1_kc = gemm_l1_k_block(isa);
+    EXPECT_EQ(l1_kc == 0, isa == GemmIsa::Blas);
+    for (const Case& t : cases)
+      for (int64_t kc_max : {l1_kc, int64_t{100}}) {
+        check(t, isa, nullptr, {}, kc_max);
+        check(t, isa, &pool, {true, 0.f, 6.f, false, activation(Activation::Kind::Sigmoid)}, kc_max);
       }
   }
 }

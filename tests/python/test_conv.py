@@ -158,6 +158,12 @@ CONV_CASES = {
     # Rows up to 64 wide (four vectors), and strides above 2 (gathered): AlexNet's 11x11 stride-4 stem.
     "narrow_im2col_64_wide": ((2, 3, 5, 64), (5, 3, 3, 3), {"pads": [1, 1, 1, 1]}),
     "narrow_im2col_stride4_11x11": ((2, 3, 63, 67), (9, 3, 11, 11), {"strides": [4, 4], "pads": [2, 2, 2, 2]}),
+    # Stride 4 (four loads and permutes per vector): three vectors, the last of 15 lanes, padding on
+    # both sides; dilated; 1-D.
+    "narrow_im2col_stride4_47_wide": ((1, 3, 30, 190), (6, 3, 11, 11), {"strides": [4, 4], "pads": [2, 3, 1, 5]}),
+    "narrow_im2col_stride4_dilated": ((2, 4, 21, 101), (5, 4, 3, 3), {"strides": [4, 4], "dilations": [2, 3],
+                                                                     "pads": [1, 0, 2, 4]}),
+    "narrow_im2col_conv1d_stride4": ((2, 6, 170), (5, 6, 5), {"strides": [4], "pads": [1, 2]}),
     "narrow_im2col_stride3_dilated": ((1, 5, 20, 150), (4, 5, 3, 4), {"strides": [3, 3], "dilations": [1, 2],
                                                                      "pads": [1, 3, 0, 2]}),
     "narrow_im2col_conv1d_stride3": ((2, 6, 170), (5, 6, 7), {"strides": [3], "pads": [3, 2]}),
@@ -326,6 +332,9 @@ FUSED_CASES = {
     "pooled_1x1": ((5, 40, 1, 1), (37, 40, 1, 1), {}),
     # Two K blocks of the packed GEMM: the epilogue, and a residual, only on the last.
     "pointwise_two_k_blocks": ((1, 600, 17, 17), (20, 600, 1, 1), {}),
+    # Im2col tiles (128, 128, 67 columns) against weights packed in K blocks sized for L1 (4 of 250 at
+    # 48 KiB), three row panels sweeping each.
+    "im2col_l1_k_blocks": ((2, 40, 17, 19), (37, 40, 5, 5), {"pads": [2, 2, 2, 2]}),
 }
 ACTIVATIONS = {
     "relu": ("Relu", []),
@@ -382,6 +391,28 @@ def test_conv_gemm_isa_paths(isa):
     result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
                              "-k", "cpu-float32 and not isa_paths"], env=env, capture_output=True, text=True,
                             cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("l1", [16 << 10, 128 << 10])
+def test_conv_l1_sizes(l1):
+    """The cpu cases above once more with the im2col GEMM's K blocks sized for a smaller and a larger L1
+    (the size is read once per process): 12 blocks of 84 or 2 of 500 where 48 KiB makes 4 of 250."""
+    env = dict(os.environ, METALNN_L1D_BYTES=str(l1))
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths and not kernel_paths and not l1_sizes"], env=env,
+                            capture_output=True, text=True, cwd=os.path.dirname(__file__))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("l2", [512 << 10, 2 << 20])
+def test_conv_l2_sizes(l2):
+    """The cpu cases above once more with im2col tiles (and the GEMM's blocks) sized for a smaller and
+    a larger L2 (the size is read once per process): other tile widths, tails and tile counts."""
+    env = dict(os.environ, METALNN_L2_BYTES=str(l2))
+    result = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                             "-k", "cpu-float32 and not isa_paths and not kernel_paths and not l2_sizes"], env=env,
+                            capture_output=True, text=True, cwd=os.path.dirname(__file__))
     assert result.returncode == 0, result.stdout[-3000:]
 
 
