@@ -24,16 +24,20 @@ constexpr size_t kMaxSetBytes = 4096;
 
 class SimBuffer : public Buffer {
  public:
-  SimBuffer(void* data, size_t length, bool owned) : data_(data), length_(length), owned_(owned) {}
+  // `capacity`: the bytes allocated from `data`, at least `length`.
+  SimBuffer(void* data, size_t length, size_t capacity, bool owned)
+      : data_(data), length_(length), capacity_(capacity), owned_(owned) {}
   ~SimBuffer() override {
     if (owned_) std::free(data_);
   }
   void* contents() override { return data_; }
   size_t length() const override { return length_; }
+  size_t capacity() const { return capacity_; }
 
  private:
   void* data_;
   size_t length_;
+  size_t capacity_;
   bool owned_;
 };
 
@@ -75,7 +79,7 @@ class SimCommandBuffer : public CommandBuffer {
     bindings_[index] = contents + offset;
     lengths_[index] = length;
     allocations_[index] = contents;
-    allocation_lengths_[index] = buffer.length();
+    allocation_lengths_[index] = static_cast<const SimBuffer&>(buffer).capacity();
   }
 
   void set_bytes(const void* data, size_t length, uint32_t index) override {
@@ -303,16 +307,22 @@ class SimDevice : public Device {
 
  protected:
   std::shared_ptr<Buffer> create_buffer(size_t length) override {
-    void* data = nullptr;
-    if (posix_memalign(&data, kBufferAlignment, length ? length : 1) != 0) {
+    // Whole pages, with at least one byte past the end: an overrun of the buffer lands in memory the
+    // race-check pass knows is this buffer's and reports.
+    if (length > SIZE_MAX - 2 * kBufferAlignment) {
       throw DeviceError("metal-sim: cannot allocate a buffer of " + std::to_string(length) + " bytes");
     }
-    std::memset(data, 0, length);
-    return std::make_shared<SimBuffer>(data, length, true);
+    const size_t capacity = (length / kBufferAlignment + 1) * kBufferAlignment;
+    void* data = nullptr;
+    if (posix_memalign(&data, kBufferAlignment, capacity) != 0) {
+      throw DeviceError("metal-sim: cannot allocate a buffer of " + std::to_string(length) + " bytes");
+    }
+    std::memset(data, 0, capacity);
+    return std::make_shared<SimBuffer>(data, length, capacity, true);
   }
 
   std::shared_ptr<Buffer> create_wrapped(void* data, size_t length) override {
-    return std::make_shared<SimBuffer>(data, length, false);
+    return std::make_shared<SimBuffer>(data, length, length, false);
   }
 
   std::shared_ptr<Pipeline> create_pipeline(const std::string& kernel_name, const FunctionConstants& constants) override {
