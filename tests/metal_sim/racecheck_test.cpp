@@ -197,6 +197,10 @@ TEST(metal_sim_racecheck, ReadPastTheBindingIntoItsBuffer) {
     expect_contains(bounded_run(*device, "read_next", kN, kN, kN * sizeof(float)),
                     {"kernel 'read_next'", "out-of-bounds read", "bytes 1024..1027 of buffer(0) 'in'",
                      "bound to 1024 bytes", "thread (63,0,0) of threadgroup (3,0,0)", "races.metal:100"});
+    // The same overrun past the end of a whole buffer lands in its page's rest, which is the buffer's too.
+    expect_contains(race_error(*device, "read_next", random_floats(kN, 7), kN),
+                    {"kernel 'read_next'", "out-of-bounds read", "bytes 1024..1027 of buffer(0) 'in'",
+                     "bound to 1024 bytes"});
     std::vector<float> y;
     EXPECT_EQ(bounded_run(*device, "read_next", kN, kN + 1, kN * sizeof(float), &y), "");
     const auto x = random_floats(2 * (kN + 1), 6);
