@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "gpu/sim/runtime/address_sanitizer.h"
 #include "gpu/sim/runtime/executor.h"
 
 namespace metalnn::gpu {
@@ -24,10 +25,18 @@ constexpr size_t kMaxSetBytes = 4096;
 
 class SimBuffer : public Buffer {
  public:
-  // `capacity`: the bytes allocated from `data`, at least `length`.
+  // `capacity`: the bytes allocated from `data`, at least `length`. Under AddressSanitizer the bytes
+  // past `length` are poisoned, so that it reports an overrun as it would past a buffer of `length`.
   SimBuffer(void* data, size_t length, size_t capacity, bool owned)
-      : data_(data), length_(length), capacity_(capacity), owned_(owned) {}
+      : data_(data), length_(length), capacity_(capacity), owned_(owned) {
+#ifdef MSIM_ASAN
+    if (owned_) ASAN_POISON_MEMORY_REGION(static_cast<char*>(data_) + length_, capacity_ - length_);
+#endif
+  }
   ~SimBuffer() override {
+#ifdef MSIM_ASAN
+    if (owned_) ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(data_) + length_, capacity_ - length_);
+#endif
     if (owned_) std::free(data_);
   }
   void* contents() override { return data_; }

@@ -186,6 +186,12 @@ void RaceTracker::begin_group(const DispatchDesc& d, uint32_t group, const void*
   thread_ = 0;
   arena_ = reinterpret_cast<uintptr_t>(arena);
   arena_size_ = arena_size;
+  bindings_.clear();  // the few bound buffers, so that each access looks at those only
+  for (unsigned i = 0; i < kMaxBufferBindings; ++i) {
+    const uintptr_t b = reinterpret_cast<uintptr_t>(d.buffers[i]);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(d.allocations[i]);
+    if (b) bindings_.push_back(Binding{b, b + d.buffer_lengths[i], a, a ? a + d.allocation_lengths[i] : 0});
+  }
   if (shadow_.size() < arena_size) shadow_.resize(arena_size);
   names_.clear();
   reads_.clear();
@@ -297,20 +303,20 @@ void RaceTracker::race(size_t offset, bool write, const void* pc, uint16_t other
 }
 
 void RaceTracker::device_access(uintptr_t begin, uintptr_t end, bool write, const void* pc) {
-  const DispatchDesc& d = *dispatch_;
   bool bound = false;
-  for (unsigned i = 0; i < kMaxBufferBindings && !bound; ++i) {
-    const uintptr_t b = reinterpret_cast<uintptr_t>(d.buffers[i]);
-    bound = b && begin >= b && begin < b + d.buffer_lengths[i];
-    if (bound && end > b + d.buffer_lengths[i]) out_of_bounds(begin, end, write, pc);
+  for (const Binding& b : bindings_) {
+    if (begin >= b.begin && begin < b.end) {
+      if (end > b.end) out_of_bounds(begin, end, write, pc);
+      bound = true;
+      break;
+    }
   }
   if (!bound) {
     // Outside every binding but inside a buffer one of them lies in: the neighbouring tensor of an
-    // arena, or the rest of a buffer bound from an offset. Anything else is the thread's own stack,
-    // program-scope constants or the runtime's arguments.
-    for (unsigned i = 0; i < kMaxBufferBindings; ++i) {
-      const uintptr_t a = reinterpret_cast<uintptr_t>(d.allocations[i]);
-      if (a && begin < a + d.allocation_lengths[i] && end > a) out_of_bounds(begin, end, write, pc);
+    // arena, the rest of a buffer bound from an offset, or the page past a buffer's end. Anything else
+    // is the thread's own stack, program-scope constants or the runtime's arguments.
+    for (const Binding& b : bindings_) {
+      if (begin < b.allocation_end && end > b.allocation_begin) out_of_bounds(begin, end, write, pc);
     }
     return;
   }

@@ -94,6 +94,10 @@ class RaceTracker {
     uintptr_t begin;
     const char* name;
   };
+  struct Binding {
+    uintptr_t begin, end;                         // the bytes the kernel may touch
+    uintptr_t allocation_begin, allocation_end;  // the buffer they lie in (0, 0 for set_bytes)
+  };
 
   void threadgroup_access(size_t offset, size_t size, bool write, const void* pc);
   void device_access(uintptr_t begin, uintptr_t end, bool write, const void* pc);
@@ -108,6 +112,7 @@ class RaceTracker {
   size_t arena_size_ = 0;
   std::vector<Shadow> shadow_;
   std::vector<Named> names_;
+  std::vector<Binding> bindings_;
   Component recent_[4] = {};
   unsigned recent_next_ = 0;
   bool reported_ = false;

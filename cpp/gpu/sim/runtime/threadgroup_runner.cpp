@@ -9,17 +9,7 @@
 #include <map>
 #include <tuple>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MSIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MSIM_ASAN 1
-#endif
-#endif
-#ifdef MSIM_ASAN
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
+#include "address_sanitizer.h"
 
 namespace metal_sim {
 namespace {
